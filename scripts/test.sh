@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds with warnings as errors and runs every test.
+# Usage: scripts/test.sh            (from anywhere inside the repository)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+cmake --preset ci
+cmake --build --preset ci -j "$(nproc)"
+ctest --preset ci -j "$(nproc)"

@@ -1,0 +1,6 @@
+#include <cstdio>
+
+int main() {
+  std::puts("ollama-flow");
+  return 0;
+}

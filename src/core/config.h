@@ -1,0 +1,124 @@
+// The effective configuration of ollama-flow: defaults, then a JSON file, then environment
+// variables, then command-line flags, each overriding the one before. Every value remembers where
+// it came from so that `config show` can print it.
+//
+// The file accepts the groups and keys of the seed auto_scaling_config.json (auto_scaling,
+// gpu_scaling, workload_scaling, dynamic_agent_management, environments, model_requirements,
+// strategies, monitoring, advanced) plus the groups server and run.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace ollamaflow {
+
+struct ServerSettings {
+  std::string backend = "ollama";  // ollama, openai or sim
+  std::string host = "http://127.0.0.1:11434";
+  std::string model = "llama3.1:8b";
+  // Role name to models in order of preference; the first one the server has is used.
+  std::map<std::string, std::vector<std::string>> role_models;
+  double connect_timeout_s = 5;
+  double first_token_timeout_s = 300;
+  double idle_timeout_s = 120;
+  int max_retries = 4;             // retries of 503 and 5xx answers per request
+  double retry_base_delay_s = 0.5;
+  double retry_max_delay_s = 8;
+  int num_ctx = 8192;
+  int num_predict = 2048;
+  double temperature = 0.2;
+  std::optional<int64_t> seed;
+  std::optional<int> gpu_layers;  // sent as num_gpu
+  std::string keep_alive = "30m";
+  std::string api_key;            // Bearer token for OpenAI-compatible servers
+  // Simulated backend.
+  int sim_slots = 4;
+  double sim_load_time_s = 0;
+  double sim_prompt_tokens_per_s = 0;  // 0 means no delay
+  double sim_output_tokens_per_s = 0;
+  double sim_slowdown_per_slot = 0.08;
+};
+
+struct RunSettings {
+  int agents = 4;
+  int max_plan_attempts = 3;
+  int max_task_attempts = 3;
+  std::string workspace;  // empty: a new folder per run under the current directory
+  std::string db;         // empty: $XDG_DATA_HOME/ollama-flow/journal.db
+};
+
+// Seed group gpu_scaling.
+struct GpuScalingSettings {
+  int min_agents = 1;
+  std::optional<int> max_agents;  // computed from capacity when not set; 8 when unknown
+  double memory_buffer_mb = 1024;
+  double memory_safety_margin = 0.15;
+  double scale_up_threshold = 0.75;    // fraction of GPU memory in use
+  double scale_down_threshold = 0.40;  // fraction of GPU memory in use
+  double scale_check_interval = 15;    // seconds
+  double cooldown_period = 30;         // seconds
+  double temperature_warning_c = 75;
+  double temperature_critical_c = 85;
+  double temperature_emergency_c = 95;
+  double vram_critical_threshold = 0.95;
+  double vram_emergency_threshold = 0.98;
+};
+
+// Seed group workload_scaling.
+struct WorkloadScalingSettings {
+  int high_queue_length = 10;
+  double high_wait_time = 30;       // seconds
+  double high_cpu_usage = 80;       // percent
+  double high_memory_usage = 85;    // percent
+  double low_idle_agents = 0.2;     // fraction of agents
+  double agent_overload_threshold = 0.8;  // fraction of agents busy
+  double scale_up_cooldown = 60;    // seconds
+  double scale_down_cooldown = 120; // seconds
+  double wait_target = 5;           // seconds; target for queueing-theory sizing
+};
+
+// Seed group dynamic_agent_management.
+struct AgentManagementSettings {
+  int batch_creation_size = 3;
+  double graceful_shutdown_timeout = 30;  // seconds
+  double agent_timeout_seconds = 300;     // time allowed for an agent to become ready
+  double idle_timeout_seconds = 600;
+};
+
+struct Config {
+  ServerSettings server;
+  RunSettings run;
+  bool auto_scaling = false;
+  std::string strategy = "HYBRID";
+  std::string profile;  // development, testing, production or empty
+  bool dry_run = false;
+  GpuScalingSettings gpu_scaling;
+  WorkloadScalingSettings workload;
+  AgentManagementSettings agent_management;
+  std::string kv_cache_type_k = "f16";
+  std::string kv_cache_type_v = "f16";
+  std::string log_level = "info";
+  bool log_json = false;
+
+  // Key path (e.g. "gpu_scaling.min_agents") to the source of its value: "default",
+  // "file:PATH", "env:NAME", "flag:--name" or "profile:NAME".
+  std::map<std::string, std::string> sources;
+
+  // Returns the configuration as JSON with the same groups the file uses.
+  nlohmann::json to_json() const;
+};
+
+// Environment lookup, injectable for tests.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+// Returns a lookup that reads the process environment.
+EnvLookup process_env();
+
+}  // namespace ollamaflow

@@ -1,0 +1,97 @@
+#include "core/log.h"
+
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "core/clock.h"
+
+namespace ollamaflow {
+namespace {
+
+// Formats one record as a JSON object: time, level, component, message.
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    nlohmann::json record = {
+        {"time", format_iso8601(msg.time)},
+        {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
+                              spdlog::level::to_string_view(msg.level).size())},
+        {"component", std::string(msg.logger_name.data(), msg.logger_name.size())},
+        {"message", std::string(msg.payload.data(), msg.payload.size())},
+    };
+    const std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    dest.append(line.data(), line.data() + line.size());
+    dest.push_back('\n');
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+};
+
+struct LogState {
+  std::mutex mutex;
+  spdlog::sink_ptr sink;
+  spdlog::level::level_enum level = spdlog::level::info;
+  bool json = false;
+};
+
+LogState& state() {
+  static LogState instance;
+  return instance;
+}
+
+void apply_format(spdlog::logger& logger, bool json) {
+  if (json) {
+    logger.set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    logger.set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v");
+  }
+}
+
+spdlog::sink_ptr shared_sink() {
+  LogState& s = state();
+  if (!s.sink) {
+    s.sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  }
+  return s.sink;
+}
+
+}  // namespace
+
+Status init_logging(std::string_view level, bool json) {
+  const spdlog::level::level_enum parsed = spdlog::level::from_str(std::string(level));
+  if (parsed == spdlog::level::off && level != "off") {
+    return Status(ErrorCode::kInvalidArgument,
+                  "invalid log level '" + std::string(level) +
+                      "': use trace, debug, info, warn, error, critical or off");
+  }
+  LogState& s = state();
+  std::lock_guard lock(s.mutex);
+  s.level = parsed;
+  s.json = json;
+  shared_sink();
+  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& logger) {
+    logger->set_level(parsed);
+    apply_format(*logger, json);
+  });
+  return Status::ok();
+}
+
+std::shared_ptr<spdlog::logger> get_logger(const std::string& component) {
+  LogState& s = state();
+  std::lock_guard lock(s.mutex);
+  if (auto existing = spdlog::get(component)) {
+    return existing;
+  }
+  auto logger = std::make_shared<spdlog::logger>(component, shared_sink());
+  logger->set_level(s.level);
+  apply_format(*logger, s.json);
+  spdlog::register_logger(logger);
+  return logger;
+}
+
+}  // namespace ollamaflow

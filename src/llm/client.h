@@ -1,0 +1,107 @@
+// The model server interface shared by the Ollama, OpenAI-compatible and simulated backends.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cancel.h"
+#include "core/status.h"
+
+namespace ollamaflow::llm {
+
+struct ChatMessage {
+  std::string role;  // "system", "user" or "assistant"
+  std::string content;
+};
+
+// Request options. Every agent on one model must send identical values for the fields that
+// change how the server loads the model (num_ctx, num_gpu), or Ollama reloads it.
+struct ChatOptions {
+  int num_ctx = 8192;      // context tokens per request (Ollama) or per slot
+  int num_predict = 2048;  // output token limit; max_tokens on OpenAI-compatible servers
+  double temperature = 0.2;
+  std::optional<int64_t> seed;
+  std::optional<int> num_gpu;  // layers to offload; from GPU_LAYERS
+  std::string keep_alive = "30m";
+};
+
+struct ChatRequest {
+  std::string model;
+  std::vector<ChatMessage> messages;
+  nlohmann::json schema;  // JSON schema for the reply; null for free text
+  std::string schema_name = "reply";
+  ChatOptions options;
+};
+
+// Token counts and timings reported by the server. Durations in seconds; zero when unknown.
+struct ChatUsage {
+  int64_t prompt_tokens = 0;
+  int64_t output_tokens = 0;
+  double load_seconds = 0;
+  double prompt_seconds = 0;
+  double eval_seconds = 0;
+  double total_seconds = 0;
+  double first_token_seconds = 0;  // measured by the client from send to first content
+};
+
+struct ChatResponse {
+  std::string content;   // the reply with <think> sections removed
+  std::string thinking;  // text that was inside <think> sections or a "thinking" field
+  std::string done_reason;  // "stop", "length", ...
+  std::string model;
+  ChatUsage usage;
+  bool simulated = false;  // true when the simulated backend produced the reply
+};
+
+struct ModelInfo {
+  std::string name;
+  int64_t size_bytes = 0;
+  std::string family;
+  std::string parameter_size;
+  std::string quantization;
+  int64_t context_length = 0;  // 0 when the server does not say
+};
+
+struct LoadedModel {
+  std::string name;
+  int64_t size_bytes = 0;
+  int64_t size_vram_bytes = 0;
+  int64_t context_length = 0;
+};
+
+// Called with each piece of streamed content as it arrives.
+using TokenCallback = std::function<void(const std::string& piece)>;
+
+// Thread-safe: one client is shared by all agents of a backend, and chat() may run concurrently.
+class LlmClient {
+ public:
+  virtual ~LlmClient() = default;
+
+  // Sends one chat request and returns the whole reply. Errors use these codes:
+  // kUnavailable (connection refused, DNS), kNotFound (model missing), kServerBusy (503),
+  // kServerError (5xx or an error inside the stream), kTruncated (done_reason "length" or a
+  // stream that ended without its final chunk), kTimeout, kCancelled, kContextOverflow,
+  // kSchemaUnsupported.
+  virtual Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
+                                    const TokenCallback& on_token = nullptr) = 0;
+
+  virtual Result<std::vector<ModelInfo>> list_models() = 0;
+  // Returns the server's version string, or "simulated".
+  virtual Result<std::string> version() = 0;
+  // Returns the models the server holds in memory; empty when the backend cannot say.
+  virtual Result<std::vector<LoadedModel>> loaded_models() = 0;
+  // Returns the backend name: "ollama", "openai" or "sim".
+  virtual std::string backend_name() const = 0;
+  // Returns the base URL, or "sim://local".
+  virtual std::string endpoint() const = 0;
+};
+
+using LlmClientPtr = std::shared_ptr<LlmClient>;
+
+}  // namespace ollamaflow::llm
