@@ -1,8 +1,343 @@
 #include "core/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/config_keys.h"
 
 namespace ollamaflow {
+namespace {
+
+using config_detail::find_key;
+using config_detail::KeyDef;
+using config_detail::Kind;
+using nlohmann::json;
+
+// Groups of the seed file that carry no scalar keys of ours but are accepted.
+const std::vector<std::string> kSpecialGroups = {"model_requirements", "environments", "strategies",
+                                                 "monitoring", "advanced"};
+
+Status invalid_argument(std::string message) {
+  return Status(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+Status set_role_models(Config& config, const json& value, const std::string& origin) {
+  if (!value.is_object()) {
+    return invalid_argument("invalid value for server.role_models (" + origin +
+                            "): expected an object of role to model name or list of names");
+  }
+  std::map<std::string, std::vector<std::string>> parsed;
+  for (const auto& [role, models] : value.items()) {
+    if (models.is_string()) {
+      parsed[role] = {models.get<std::string>()};
+      continue;
+    }
+    if (!models.is_array() || models.empty()) {
+      return invalid_argument("invalid value for server.role_models." + role + " (" + origin +
+                              "): expected a model name or a non-empty list of names");
+    }
+    for (const json& model : models) {
+      if (!model.is_string() || model.get<std::string>().empty()) {
+        return invalid_argument("invalid entry " + model.dump() + " in server.role_models." + role +
+                                " (" + origin + "): expected a model name");
+      }
+      parsed[role].push_back(model.get<std::string>());
+    }
+  }
+  config.server.role_models = std::move(parsed);
+  return Status::ok();
+}
+
+Status apply_value(Config& config, const std::string& path, const json& value,
+                   const std::string& origin, const std::string& source) {
+  const KeyDef* key = find_key(path);
+  if (key == nullptr) {
+    return invalid_argument("unknown configuration key '" + path + "' (" + origin +
+                            "); `ollama-flow config show` lists the keys");
+  }
+  if (key->kind == Kind::kRoleModels) {
+    Status status = set_role_models(config, value, origin);
+    if (!status) {
+      return status;
+    }
+  } else {
+    json normalized = value;
+    if (path == "auto_scaling.strategy" && value.is_string()) {
+      std::string upper = value.get<std::string>();
+      std::transform(upper.begin(), upper.end(), upper.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      normalized = upper;
+    }
+    Status status = config_detail::check_value(*key, normalized, origin);
+    if (!status) {
+      return status;
+    }
+    key->set(config, normalized);
+  }
+  config.sources[path] = source;
+  return Status::ok();
+}
+
+Status apply_model_requirements(Config& config, const json& group, const std::string& origin) {
+  if (!group.is_object()) {
+    return invalid_argument("model_requirements (" + origin + ") must be an object");
+  }
+  for (const auto& [model, entry] : group.items()) {
+    if (!entry.is_object()) {
+      return invalid_argument("model_requirements." + model + " (" + origin +
+                              ") must be an object");
+    }
+    Config::ModelRequirement requirement;
+    for (const auto& [field, value] : entry.items()) {
+      const std::string where = "model_requirements." + model + "." + field;
+      if (field == "parameters" && value.is_string()) {
+        requirement.parameters = value.get<std::string>();
+      } else if (field == "context_length" && value.is_number_integer() && value.get<int>() > 0) {
+        requirement.context_length = value.get<int>();
+      } else if ((field == "min_memory_mb" || field == "recommended_memory_mb") &&
+                 value.is_number() && value.get<double>() > 0) {
+        (field == "min_memory_mb" ? requirement.min_memory_mb : requirement.recommended_memory_mb) =
+            value.get<double>();
+      } else {
+        return invalid_argument("invalid " + where + " = " + value.dump() + " (" + origin +
+                                "): expected min_memory_mb and recommended_memory_mb (MiB, "
+                                "> 0), context_length (integer > 0) or parameters (string)");
+      }
+    }
+    config.model_requirements[model] = requirement;
+  }
+  return Status::ok();
+}
+
+Status apply_profiles(Config& config, const json& group, const std::string& origin) {
+  if (!group.is_object()) {
+    return invalid_argument("environments (" + origin + ") must be an object");
+  }
+  for (const auto& [name, entry] : group.items()) {
+    Config::Profile profile = config.profiles[name];
+    if (!entry.is_object()) {
+      return invalid_argument("environments." + name + " (" + origin + ") must be an object");
+    }
+    for (const auto& [field, value] : entry.items()) {
+      const std::string where = "environments." + name + "." + field;
+      if (field == "strategy" && value.is_string()) {
+        std::string upper = value.get<std::string>();
+        std::transform(upper.begin(), upper.end(), upper.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+        const auto& names = strategy_names();
+        if (std::find(names.begin(), names.end(), upper) == names.end()) {
+          return invalid_argument("invalid " + where + " = " + value.dump() + " (" + origin +
+                                  "): expected one of GPU_MEMORY_BASED, WORKLOAD_BASED, "
+                                  "HYBRID, CONSERVATIVE, AGGRESSIVE");
+        }
+        profile.strategy = upper;
+      } else if (field == "scale_check_interval" && value.is_number() && value > 0) {
+        profile.scale_check_interval = value.get<double>();
+      } else if (field == "cooldown_period" && value.is_number() && value >= 0) {
+        profile.cooldown_period = value.get<double>();
+      } else if (field == "memory_safety_margin" && value.is_number() && value >= 0 &&
+                 value <= 0.9) {
+        profile.memory_safety_margin = value.get<double>();
+      } else {
+        return invalid_argument("invalid " + where + " = " + value.dump() + " (" + origin +
+                                "): expected strategy, scale_check_interval (> 0 s), "
+                                "cooldown_period (>= 0 s) or memory_safety_margin (0 to 0.9)");
+      }
+    }
+    config.profiles[name] = profile;
+  }
+  return Status::ok();
+}
+
+Status apply_special_group(Config& config, const std::string& group, const json& value,
+                           const std::string& origin) {
+  if (group == "model_requirements") {
+    return apply_model_requirements(config, value, origin);
+  }
+  if (group == "environments") {
+    return apply_profiles(config, value, origin);
+  }
+  if (!value.is_object()) {
+    return invalid_argument(group + " (" + origin + ") must be an object");
+  }
+  json& target = group == "strategies"   ? config.strategy_notes
+                 : group == "monitoring" ? config.monitoring
+                                         : config.advanced;
+  target = value;
+  return Status::ok();
+}
+
+Status apply_file(Config& config, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return Status(ErrorCode::kNotFound, "configuration file '" + path +
+                                            "' cannot be read: check the path given to --config");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  json document = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded() || !document.is_object()) {
+    return Status(ErrorCode::kParseError,
+                  "configuration file '" + path + "' is not a JSON object: fix its syntax");
+  }
+  const std::string origin = "file " + path;
+  for (const auto& [group, entries] : document.items()) {
+    if (std::find(kSpecialGroups.begin(), kSpecialGroups.end(), group) != kSpecialGroups.end()) {
+      Status status = apply_special_group(config, group, entries, origin);
+      if (!status) {
+        return status;
+      }
+      continue;
+    }
+    if (!entries.is_object()) {
+      return invalid_argument("configuration group '" + group + "' (" + origin +
+                              ") must be an object of keys");
+    }
+    for (const auto& [key, value] : entries.items()) {
+      Status status = apply_value(config, group + "." + key, value, origin, "file:" + path);
+      if (!status) {
+        return status;
+      }
+    }
+  }
+  return Status::ok();
+}
+
+// Ollama accepts OLLAMA_HOST as "host", "host:port" or a URL; a client needs a URL, and the
+// listen-all address 0.0.0.0 means the local machine.
+std::string normalize_ollama_host(std::string host) {
+  if (host.find("://") == std::string::npos) {
+    host = "http://" + host;
+  }
+  const std::string any = "://0.0.0.0";
+  if (const size_t pos = host.find(any); pos != std::string::npos) {
+    host.replace(pos, any.size(), "://127.0.0.1");
+  }
+  const size_t authority = host.find("://") + 3;
+  const size_t slash = host.find('/', authority);
+  const std::string hostport = host.substr(authority, slash - authority);
+  if (hostport.find(':') == std::string::npos || hostport.back() == ']') {
+    host.insert(slash == std::string::npos ? host.size() : slash, ":11434");
+  }
+  return host;
+}
+
+struct EnvBinding {
+  const char* name;
+  const char* key;
+};
+
+const EnvBinding kEnvBindings[] = {
+    {"OLLAMA_HOST", "server.host"},
+    {"OLLAMA_FLOW_MODEL", "server.model"},
+    {"AUTO_SCALING", "auto_scaling.enabled"},
+    {"SCALING_STRATEGY", "auto_scaling.strategy"},
+    {"GPU_LAYERS", "server.gpu_layers"},
+    {"OLLAMA_NUM_PARALLEL", "server.num_parallel"},
+    {"OLLAMA_KV_CACHE_TYPE", "memory.kv_cache_type_k"},
+    {"OLLAMA_KV_CACHE_TYPE", "memory.kv_cache_type_v"},
+};
+
+Status apply_env(Config& config, const EnvLookup& env) {
+  for (const EnvBinding& binding : kEnvBindings) {
+    std::optional<std::string> text = env(binding.name);
+    if (!text || text->empty()) {
+      continue;
+    }
+    if (std::string(binding.name) == "OLLAMA_HOST") {
+      text = normalize_ollama_host(*text);
+    }
+    const std::string origin = std::string("environment variable ") + binding.name;
+    const KeyDef* key = find_key(binding.key);
+    Result<json> value = config_detail::parse_text(*key, *text, origin);
+    if (!value) {
+      return value.status();
+    }
+    Status status =
+        apply_value(config, binding.key, *value, origin, std::string("env:") + binding.name);
+    if (!status) {
+      return status;
+    }
+  }
+  return Status::ok();
+}
+
+bool set_by_user(const Config& config, const std::string& key) {
+  auto it = config.sources.find(key);
+  return it != config.sources.end() &&
+         (it->second.rfind("env:", 0) == 0 || it->second.rfind("flag:", 0) == 0);
+}
+
+Status apply_profile(Config& config) {
+  if (config.profile.empty()) {
+    return Status::ok();
+  }
+  auto it = config.profiles.find(config.profile);
+  if (it == config.profiles.end()) {
+    std::string names;
+    for (const auto& [name, unused] : config.profiles) {
+      names += (names.empty() ? "" : ", ") + name;
+    }
+    return invalid_argument("unknown profile '" + config.profile + "': choose one of " + names);
+  }
+  const Config::Profile& profile = it->second;
+  const std::string source = "profile:" + config.profile;
+  auto fill = [&](const std::string& key, const json& value) {
+    if (!set_by_user(config, key)) {
+      find_key(key)->set(config, value);
+      config.sources[key] = source;
+    }
+  };
+  if (!profile.strategy.empty()) {
+    fill("auto_scaling.strategy", profile.strategy);
+  }
+  if (profile.scale_check_interval > 0) {
+    fill("gpu_scaling.scale_check_interval", profile.scale_check_interval);
+  }
+  fill("gpu_scaling.cooldown_period", profile.cooldown_period);
+  fill("gpu_scaling.memory_safety_margin", profile.memory_safety_margin);
+  return Status::ok();
+}
+
+Status check_consistency(const Config& config) {
+  const auto& g = config.gpu_scaling;
+  if (g.max_agents && g.min_agents > *g.max_agents) {
+    return invalid_argument("gpu_scaling.min_agents (" + std::to_string(g.min_agents) +
+                            ") is above gpu_scaling.max_agents (" + std::to_string(*g.max_agents) +
+                            "): lower --min-agents or raise "
+                            "--max-agents");
+  }
+  if (g.scale_down_threshold >= g.scale_up_threshold) {
+    return invalid_argument(
+        "gpu_scaling.scale_down_threshold must be below "
+        "gpu_scaling.scale_up_threshold");
+  }
+  if (g.vram_critical_threshold > g.vram_emergency_threshold) {
+    return invalid_argument(
+        "gpu_scaling.vram_critical_threshold must not exceed "
+        "gpu_scaling.vram_emergency_threshold");
+  }
+  if (!(g.temperature_warning_c <= g.temperature_critical_c &&
+        g.temperature_critical_c <= g.temperature_emergency_c)) {
+    return invalid_argument(
+        "gpu_scaling temperatures must rise from warning to critical to "
+        "emergency");
+  }
+  if (config.server.retry_base_delay_s > config.server.retry_max_delay_s) {
+    return invalid_argument("server.retry_base_delay_s must not exceed server.retry_max_delay_s");
+  }
+  if (config.agent_management.min_agents > config.agent_management.max_agents) {
+    return invalid_argument(
+        "dynamic_agent_management.min_agents must not exceed "
+        "dynamic_agent_management.max_agents");
+  }
+  return Status::ok();
+}
+
+}  // namespace
 
 EnvLookup process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -14,6 +349,104 @@ EnvLookup process_env() {
   };
 }
 
-nlohmann::json Config::to_json() const { return nlohmann::json::object(); }
+const std::vector<std::string>& strategy_names() {
+  static const std::vector<std::string> names = {"GPU_MEMORY_BASED", "WORKLOAD_BASED", "HYBRID",
+                                                 "CONSERVATIVE", "AGGRESSIVE"};
+  return names;
+}
+
+Config default_config() {
+  Config config;
+  config.profiles["development"] = {"AGGRESSIVE", 10, 15, 0.10};
+  config.profiles["testing"] = {"HYBRID", 15, 25, 0.15};
+  config.profiles["production"] = {"CONSERVATIVE", 30, 60, 0.20};
+  config.model_requirements["phi3:mini"] = {2048, 3072, 4096, "3.8B"};
+  config.model_requirements["llama3:8b"] = {5120, 6144, 8192, "8B"};
+  config.model_requirements["codellama:7b"] = {4608, 5632, 16384, "7B"};
+  config.model_requirements["llama3:13b"] = {8192, 10240, 8192, "13B"};
+  config.model_requirements["llama3:70b"] = {40960, 49152, 8192, "70B"};
+  for (const KeyDef& key : config_detail::key_table()) {
+    config.sources[key.path] = "default";
+  }
+  return config;
+}
+
+Result<Config> load_config(const std::optional<std::string>& file, const EnvLookup& env,
+                           const std::vector<FlagValue>& flags) {
+  Config config = default_config();
+  if (file) {
+    Status status = apply_file(config, *file);
+    if (!status) {
+      return status;
+    }
+  }
+  Status status = apply_env(config, env);
+  if (!status) {
+    return status;
+  }
+  for (const FlagValue& flag : flags) {
+    status = apply_value(config, flag.key, flag.value, "flag " + flag.flag, "flag:" + flag.flag);
+    if (!status) {
+      return status;
+    }
+  }
+  status = apply_profile(config);
+  if (!status) {
+    return status;
+  }
+  status = check_consistency(config);
+  if (!status) {
+    return status;
+  }
+  return config;
+}
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> keys;
+  for (const KeyDef& key : config_detail::key_table()) {
+    keys.push_back(key.path);
+  }
+  return keys;
+}
+
+json config_value(const Config& config, const std::string& key) {
+  if (key == "server.role_models") {
+    return json(config.server.role_models);
+  }
+  const KeyDef* def = find_key(key);
+  if (def == nullptr) {
+    return nullptr;
+  }
+  json value = def->get(config);
+  if (key == "server.api_key" && !value.get<std::string>().empty()) {
+    return "***";  // never print a secret
+  }
+  return value;
+}
+
+json Config::to_json() const {
+  json document = json::object();
+  for (const KeyDef& key : config_detail::key_table()) {
+    const size_t dot = key.path.find('.');
+    document[key.path.substr(0, dot)][key.path.substr(dot + 1)] = config_value(*this, key.path);
+  }
+  for (const auto& [name, requirement] : model_requirements) {
+    document["model_requirements"][name] = {
+        {"min_memory_mb", requirement.min_memory_mb},
+        {"recommended_memory_mb", requirement.recommended_memory_mb},
+        {"context_length", requirement.context_length},
+        {"parameters", requirement.parameters}};
+  }
+  for (const auto& [name, profile] : profiles) {
+    document["environments"][name] = {{"strategy", profile.strategy},
+                                      {"scale_check_interval", profile.scale_check_interval},
+                                      {"cooldown_period", profile.cooldown_period},
+                                      {"memory_safety_margin", profile.memory_safety_margin}};
+  }
+  document["strategies"] = strategy_notes;
+  document["monitoring"] = monitoring;
+  document["advanced"] = advanced;
+  return document;
+}
 
 }  // namespace ollamaflow

@@ -28,7 +28,8 @@ struct ServerSettings {
   double connect_timeout_s = 5;
   double first_token_timeout_s = 300;
   double idle_timeout_s = 120;
-  int max_retries = 4;             // retries of 503 and 5xx answers per request
+  int max_retries = 4;              // retries of 503 and 5xx answers per request
+  std::optional<int> num_parallel;  // the server's slots (OLLAMA_NUM_PARALLEL), when known
   double retry_base_delay_s = 0.5;
   double retry_max_delay_s = 8;
   int num_ctx = 8192;
@@ -37,7 +38,7 @@ struct ServerSettings {
   std::optional<int64_t> seed;
   std::optional<int> gpu_layers;  // sent as num_gpu
   std::string keep_alive = "30m";
-  std::string api_key;            // Bearer token for OpenAI-compatible servers
+  std::string api_key;  // Bearer token for OpenAI-compatible servers
   // Simulated backend.
   int sim_slots = 4;
   double sim_load_time_s = 0;
@@ -74,18 +75,21 @@ struct GpuScalingSettings {
 // Seed group workload_scaling.
 struct WorkloadScalingSettings {
   int high_queue_length = 10;
-  double high_wait_time = 30;       // seconds
-  double high_cpu_usage = 80;       // percent
-  double high_memory_usage = 85;    // percent
-  double low_idle_agents = 0.2;     // fraction of agents
+  double high_wait_time = 30;             // seconds
+  double high_cpu_usage = 80;             // percent
+  double high_memory_usage = 85;          // percent
+  double low_idle_agents = 0.2;           // fraction of agents
   double agent_overload_threshold = 0.8;  // fraction of agents busy
-  double scale_up_cooldown = 60;    // seconds
-  double scale_down_cooldown = 120; // seconds
-  double wait_target = 5;           // seconds; target for queueing-theory sizing
+  double scale_up_cooldown = 60;          // seconds
+  double scale_down_cooldown = 120;       // seconds
+  double wait_target = 5;                 // seconds; target for queueing-theory sizing
 };
 
 // Seed group dynamic_agent_management.
 struct AgentManagementSettings {
+  int min_agents = 1;
+  int max_agents = 16;  // hard cap of the manager, above any scaling bound
+  double cleanup_interval_seconds = 60;
   int batch_creation_size = 3;
   double graceful_shutdown_timeout = 30;  // seconds
   double agent_timeout_seconds = 300;     // time allowed for an agent to become ready
@@ -107,6 +111,30 @@ struct Config {
   std::string log_level = "info";
   bool log_json = false;
 
+  // Seed group model_requirements: memory per model in MiB, used when no GGUF metadata exists.
+  struct ModelRequirement {
+    double min_memory_mb = 0;
+    double recommended_memory_mb = 0;
+    int context_length = 0;
+    std::string parameters;
+  };
+  std::map<std::string, ModelRequirement> model_requirements;
+
+  // Seed groups kept for compatibility: monitoring and advanced switches, strategy texts.
+  nlohmann::json monitoring = nlohmann::json::object();
+  nlohmann::json advanced = nlohmann::json::object();
+  nlohmann::json strategy_notes = nlohmann::json::object();
+
+  // Environment profiles: name to {strategy, scale_check_interval, cooldown_period,
+  // memory_safety_margin}. Defaults: development, testing, production.
+  struct Profile {
+    std::string strategy;
+    double scale_check_interval = 0;
+    double cooldown_period = 0;
+    double memory_safety_margin = 0;
+  };
+  std::map<std::string, Profile> profiles;
+
   // Key path (e.g. "gpu_scaling.min_agents") to the source of its value: "default",
   // "file:PATH", "env:NAME", "flag:--name" or "profile:NAME".
   std::map<std::string, std::string> sources;
@@ -120,5 +148,32 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 
 // Returns a lookup that reads the process environment.
 EnvLookup process_env();
+
+// Returns the built-in defaults, with the default profiles and model table.
+Config default_config();
+
+// One value given on the command line, addressed by its key path.
+struct FlagValue {
+  std::string key;  // e.g. "gpu_scaling.min_agents"
+  nlohmann::json value;
+  std::string flag;  // e.g. "--min-agents", for messages and `config show`
+};
+
+// Builds the effective configuration: defaults, then the file (when `file` is set), then the
+// environment, then the flags, then the selected profile for the keys that no flag or
+// environment variable set. Returns kInvalidArgument naming the key, the value and the allowed
+// range for an unknown key, a wrong type or an out-of-range value; kNotFound or kParseError for
+// a missing or malformed file.
+Result<Config> load_config(const std::optional<std::string>& file, const EnvLookup& env,
+                           const std::vector<FlagValue>& flags);
+
+// Returns the key paths that load_config accepts, in file order.
+std::vector<std::string> config_keys();
+
+// Returns the value of one key path as JSON.
+nlohmann::json config_value(const Config& config, const std::string& key);
+
+// Returns the names of the five strategies, in documentation order.
+const std::vector<std::string>& strategy_names();
 
 }  // namespace ollamaflow

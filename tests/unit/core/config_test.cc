@@ -1,0 +1,227 @@
+#include "core/config.h"
+
+#include <fstream>
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "fakes/test_paths.h"
+
+namespace ollamaflow {
+namespace {
+
+using nlohmann::json;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  std::string write_file(const json& document) {
+    const std::string path = (dir_.path() / "config.json").string();
+    std::ofstream(path) << document.dump(2);
+    return path;
+  }
+
+  EnvLookup env() const {
+    return [this](const std::string& name) -> std::optional<std::string> {
+      auto it = env_.find(name);
+      return it == env_.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+  }
+
+  testing::TempDir dir_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(ConfigTest, DefaultsMatchSeedValues) {
+  Result<Config> config = load_config(std::nullopt, env(), {});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->gpu_scaling.min_agents, 1);
+  EXPECT_FALSE(config->gpu_scaling.max_agents.has_value());
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.memory_buffer_mb, 1024);
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.memory_safety_margin, 0.15);
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.scale_up_threshold, 0.75);
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.scale_down_threshold, 0.40);
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.scale_check_interval, 15);
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.cooldown_period, 30);
+  EXPECT_EQ(config->workload.high_queue_length, 10);
+  EXPECT_DOUBLE_EQ(config->workload.scale_down_cooldown, 120);
+  EXPECT_EQ(config->agent_management.batch_creation_size, 3);
+  EXPECT_DOUBLE_EQ(config->agent_management.idle_timeout_seconds, 600);
+  EXPECT_EQ(config->sources.at("gpu_scaling.min_agents"), "default");
+}
+
+TEST_F(ConfigTest, FlagBeatsEnvBeatsFileBeatsDefault) {
+  const std::string path = write_file({{"server", {{"model", "file-model"}}},
+                                       {"gpu_scaling", {{"max_agents", 3}, {"min_agents", 2}}},
+                                       {"auto_scaling", {{"strategy", "CONSERVATIVE"}}}});
+  env_["OLLAMA_FLOW_MODEL"] = "env-model";
+  env_["SCALING_STRATEGY"] = "aggressive";
+  const std::vector<FlagValue> flags = {{"server.model", "flag-model", "--model"}};
+  Result<Config> config = load_config(path, env(), flags);
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->server.model, "flag-model");
+  EXPECT_EQ(config->sources.at("server.model"), "flag:--model");
+  EXPECT_EQ(config->strategy, "AGGRESSIVE");
+  EXPECT_EQ(config->sources.at("auto_scaling.strategy"), "env:SCALING_STRATEGY");
+  EXPECT_EQ(config->gpu_scaling.max_agents, 3);
+  EXPECT_EQ(config->sources.at("gpu_scaling.max_agents"), "file:" + path);
+  EXPECT_EQ(config->sources.at("gpu_scaling.memory_buffer_mb"), "default");
+}
+
+TEST_F(ConfigTest, EnvironmentVariablesMapToKeys) {
+  env_["OLLAMA_HOST"] = "0.0.0.0";
+  env_["AUTO_SCALING"] = "true";
+  env_["GPU_LAYERS"] = "35";
+  env_["OLLAMA_KV_CACHE_TYPE"] = "q8_0";
+  Result<Config> config = load_config(std::nullopt, env(), {});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->server.host, "http://127.0.0.1:11434");
+  EXPECT_TRUE(config->auto_scaling);
+  EXPECT_EQ(config->server.gpu_layers, 35);
+  EXPECT_EQ(config->kv_cache_type_k, "q8_0");
+  EXPECT_EQ(config->kv_cache_type_v, "q8_0");
+}
+
+TEST_F(ConfigTest, OllamaHostWithPortKeepsPort) {
+  env_["OLLAMA_HOST"] = "gpu-box:9999";
+  Result<Config> config = load_config(std::nullopt, env(), {});
+  ASSERT_TRUE(config.is_ok());
+  EXPECT_EQ(config->server.host, "http://gpu-box:9999");
+}
+
+TEST_F(ConfigTest, UnknownKeyIsNamed) {
+  const std::string path = write_file({{"gpu_scaling", {{"max_agentz", 3}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_EQ(config.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(config.status().message().find("gpu_scaling.max_agentz"), std::string::npos);
+}
+
+TEST_F(ConfigTest, WrongTypeNamesKeyValueAndRange) {
+  const std::string path = write_file({{"gpu_scaling", {{"min_agents", "two"}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  const std::string message = config.status().message();
+  EXPECT_NE(message.find("gpu_scaling.min_agents"), std::string::npos);
+  EXPECT_NE(message.find("\"two\""), std::string::npos) << message;
+  EXPECT_NE(message.find("integer from 0 to 1024"), std::string::npos);
+}
+
+TEST_F(ConfigTest, RangeLimitsAreInclusive) {
+  const std::vector<FlagValue> at_limit = {{"gpu_scaling.memory_safety_margin", 0.9, "--m"}};
+  EXPECT_TRUE(load_config(std::nullopt, env(), at_limit).is_ok());
+  const std::vector<FlagValue> above = {{"gpu_scaling.memory_safety_margin", 0.91, "--m"}};
+  Result<Config> config = load_config(std::nullopt, env(), above);
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_NE(config.status().message().find("0.91"), std::string::npos);
+  EXPECT_NE(config.status().message().find("flag --m"), std::string::npos);
+}
+
+TEST_F(ConfigTest, BadEnvironmentValueNamesVariable) {
+  env_["GPU_LAYERS"] = "many";
+  Result<Config> config = load_config(std::nullopt, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_NE(config.status().message().find("GPU_LAYERS"), std::string::npos);
+  EXPECT_NE(config.status().message().find("\"many\""), std::string::npos);
+}
+
+TEST_F(ConfigTest, UnknownStrategyListsChoices) {
+  const std::vector<FlagValue> flags = {{"auto_scaling.strategy", "FAST", "--strategy"}};
+  Result<Config> config = load_config(std::nullopt, env(), flags);
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_NE(config.status().message().find("HYBRID"), std::string::npos);
+}
+
+TEST_F(ConfigTest, MinAboveMaxIsRejected) {
+  const std::vector<FlagValue> flags = {{"gpu_scaling.min_agents", 5, "--min-agents"},
+                                        {"gpu_scaling.max_agents", 2, "--max-agents"}};
+  Result<Config> config = load_config(std::nullopt, env(), flags);
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_NE(config.status().message().find("--min-agents"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ProfileFillsKeysNotSetByUser) {
+  env_["SCALING_STRATEGY"] = "WORKLOAD_BASED";
+  const std::vector<FlagValue> flags = {{"auto_scaling.profile", "production", "--profile"}};
+  Result<Config> config = load_config(std::nullopt, env(), flags);
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->strategy, "WORKLOAD_BASED");
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.scale_check_interval, 30);
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.cooldown_period, 60);
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.memory_safety_margin, 0.20);
+  EXPECT_EQ(config->sources.at("gpu_scaling.cooldown_period"), "profile:production");
+}
+
+TEST_F(ConfigTest, UnknownProfileListsNames) {
+  const std::vector<FlagValue> flags = {{"auto_scaling.profile", "staging", "--profile"}};
+  Result<Config> config = load_config(std::nullopt, env(), flags);
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_NE(config.status().message().find("development"), std::string::npos);
+}
+
+TEST_F(ConfigTest, SeedFileIsAccepted) {
+  const json seed = {
+      {"auto_scaling", {{"enabled", true}, {"strategy", "HYBRID"}, {"model", "phi3:mini"}}},
+      {"gpu_scaling",
+       {{"min_agents", 1}, {"max_agents", 8}, {"memory_buffer_mb", 1024},
+        {"memory_safety_margin", 0.15}, {"scale_up_threshold", 0.75},
+        {"scale_down_threshold", 0.40}, {"scale_check_interval", 15.0},
+        {"cooldown_period", 30.0}}},
+      {"workload_scaling",
+       {{"high_queue_length", 10}, {"high_wait_time", 30.0}, {"high_cpu_usage", 80.0},
+        {"high_memory_usage", 85.0}, {"low_idle_agents", 0.2}, {"agent_overload_threshold", 0.8},
+        {"scale_up_cooldown", 60.0}, {"scale_down_cooldown", 120.0}}},
+      {"dynamic_agent_management",
+       {{"max_agents", 16}, {"min_agents", 1}, {"agent_timeout_seconds", 300},
+        {"idle_timeout_seconds", 600}, {"cleanup_interval_seconds", 60},
+        {"batch_creation_size", 3}, {"graceful_shutdown_timeout", 30}}},
+      {"strategies", {{"HYBRID", {{"description", "x"}, {"priority", "consensus"}}}}},
+      {"model_requirements",
+       {{"phi3:mini", {{"min_memory_mb", 2048}, {"recommended_memory_mb", 3072},
+                       {"context_length", 4096}, {"parameters", "3.8B"}}}}},
+      {"environments",
+       {{"development", {{"strategy", "AGGRESSIVE"}, {"scale_check_interval", 10.0},
+                         {"cooldown_period", 15.0}, {"memory_safety_margin", 0.10}}}}},
+      {"monitoring", {{"log_scaling_events", true}}},
+      {"advanced", {{"enable_predictive_scaling", false}}}};
+  Result<Config> config = load_config(write_file(seed), env(), {});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_TRUE(config->auto_scaling);
+  EXPECT_EQ(config->server.model, "phi3:mini");
+  EXPECT_EQ(config->gpu_scaling.max_agents, 8);
+  EXPECT_DOUBLE_EQ(config->model_requirements.at("phi3:mini").recommended_memory_mb, 3072);
+}
+
+TEST_F(ConfigTest, MalformedFileIsParseError) {
+  const std::string path = (dir_.path() / "bad.json").string();
+  std::ofstream(path) << "{\"server\": ";
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_EQ(config.status().code(), ErrorCode::kParseError);
+  EXPECT_NE(config.status().message().find(path), std::string::npos);
+}
+
+TEST_F(ConfigTest, MissingFileIsNotFound) {
+  Result<Config> config = load_config((dir_.path() / "none.json").string(), env(), {});
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_EQ(config.status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ConfigTest, RoleModelsAcceptNameOrList) {
+  const std::string path = write_file(
+      {{"server", {{"role_models", {{"developer", {"qwen2.5-coder:7b", "llama3.1:8b"}},
+                                    {"analyst", "llama3.1:8b"}}}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->server.role_models.at("developer").size(), 2u);
+  EXPECT_EQ(config->server.role_models.at("analyst").front(), "llama3.1:8b");
+}
+
+TEST_F(ConfigTest, ApiKeyIsMaskedInOutput) {
+  const std::vector<FlagValue> flags = {{"server.api_key", "secret-token", "--api-key"}};
+  Result<Config> config = load_config(std::nullopt, env(), flags);
+  ASSERT_TRUE(config.is_ok());
+  EXPECT_EQ(config->to_json()["server"]["api_key"], "***");
+}
+
+}  // namespace
+}  // namespace ollamaflow
