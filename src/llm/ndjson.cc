@@ -1,0 +1,114 @@
+#include "llm/ndjson.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ollamaflow::llm {
+namespace {
+
+bool is_blank(std::string_view text) {
+  return text.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+std::string preview(std::string_view text) {
+  constexpr size_t kMaxPreview = 120;
+  return text.size() > kMaxPreview ? std::string(text.substr(0, kMaxPreview)) + "..."
+                                   : std::string(text);
+}
+
+}  // namespace
+
+Result<nlohmann::json> parse_ndjson_line(std::string_view line, size_t line_number) {
+  try {
+    return nlohmann::json::parse(line);
+  } catch (const nlohmann::json::parse_error& error) {
+    return Status(ErrorCode::kParseError, fmt::format("stream line {} is not valid JSON ({}): '{}'",
+                                                      line_number, error.what(), preview(line)));
+  }
+}
+
+Status NdjsonReader::check_size(size_t size) const {
+  if (size <= max_line_bytes_) {
+    return Status::ok();
+  }
+  return Status(ErrorCode::kParseError,
+                fmt::format("stream line {} is longer than {} bytes without a newline: the "
+                            "server does not send newline-delimited JSON",
+                            lines_read_ + 1, max_line_bytes_));
+}
+
+Status NdjsonReader::deliver(std::string_view line, const LineHandler& on_line) {
+  ++lines_read_;
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
+  if (is_blank(line)) {
+    return Status::ok();
+  }
+  return on_line(line);
+}
+
+Status NdjsonReader::feed(std::string_view bytes, const LineHandler& on_line) {
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    const void* found = std::memchr(bytes.data() + pos, '\n', bytes.size() - pos);
+    if (found == nullptr) {
+      break;
+    }
+    const size_t newline = static_cast<const char*>(found) - bytes.data();
+    const std::string_view piece = bytes.substr(pos, newline - pos);
+    Status status;
+    if (buffer_.empty()) {
+      // The common case: the whole line is in this read, so it is delivered without a copy.
+      status = deliver(piece, on_line);
+    } else {
+      buffer_.append(piece);
+      if (status = check_size(buffer_.size()); status.is_ok()) {
+        status = deliver(buffer_, on_line);
+      }
+      buffer_.clear();
+    }
+    if (!status.is_ok()) {
+      return status;
+    }
+    pos = newline + 1;
+  }
+  buffer_.append(bytes.substr(pos));
+  return check_size(buffer_.size());
+}
+
+Status NdjsonReader::feed_objects(std::string_view bytes, const ObjectHandler& on_object) {
+  return feed(bytes, [&](std::string_view line) {
+    Result<nlohmann::json> object = parse_ndjson_line(line, lines_read_);
+    if (!object.is_ok()) {
+      return object.status();
+    }
+    return on_object(std::move(object).value());
+  });
+}
+
+Status NdjsonReader::finish() const {
+  if (is_blank(buffer_)) {
+    return Status::ok();
+  }
+  return Status(ErrorCode::kTruncated,
+                fmt::format("the stream ended inside line {} ({} bytes after the last newline): "
+                            "'{}'",
+                            lines_read_ + 1, buffer_.size(), preview(buffer_)));
+}
+
+Status NdjsonReader::finish_objects(const ObjectHandler& on_object) {
+  if (is_blank(buffer_)) {
+    return Status::ok();
+  }
+  Result<nlohmann::json> object = parse_ndjson_line(buffer_, lines_read_ + 1);
+  if (!object.is_ok()) {
+    return finish();
+  }
+  buffer_.clear();
+  ++lines_read_;
+  return on_object(std::move(object).value());
+}
+
+}  // namespace ollamaflow::llm
