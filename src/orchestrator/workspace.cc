@@ -1,0 +1,213 @@
+#include "orchestrator/workspace.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "orchestrator/workspace_io.h"
+
+namespace ollamaflow::orchestrator {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status check_owner(std::string_view owner_task_id) {
+  if (owner_task_id.empty()) {
+    return {ErrorCode::kInvalidArgument, "a workspace write needs the id of the task that owns it"};
+  }
+  return Status::ok();
+}
+
+// Splits a checked path into its parent folders and its file name.
+std::pair<std::vector<std::string>, std::string> split_parent(std::string_view relative_path) {
+  std::vector<std::string> components = workspace_io::split_components(relative_path);
+  std::string name = std::move(components.back());
+  components.pop_back();
+  return {std::move(components), std::move(name)};
+}
+
+}  // namespace
+
+Result<Workspace> Workspace::open(const fs::path& root) {
+  if (root.empty()) {
+    return Result<Workspace>(ErrorCode::kInvalidArgument,
+                             "the workspace path is empty: pass a folder with --workspace");
+  }
+  std::error_code error;
+  fs::create_directories(root, error);
+  if (error) {
+    return Result<Workspace>(
+        ErrorCode::kIoError,
+        fmt::format("creating the workspace '{}' failed: {}", root.string(), error.message()));
+  }
+  if (!fs::is_directory(root, error)) {
+    return Result<Workspace>(
+        ErrorCode::kInvalidArgument,
+        fmt::format("the workspace '{}' exists but is not a folder: choose another path",
+                    root.string()));
+  }
+  fs::path resolved = fs::canonical(root, error);
+  if (error) {
+    return Result<Workspace>(
+        ErrorCode::kIoError,
+        fmt::format("resolving the workspace '{}' failed: {}", root.string(), error.message()));
+  }
+  get_logger("workspace")->info("workspace opened root={}", resolved.string());
+  return Workspace(std::move(resolved));
+}
+
+Status Workspace::check_path(std::string_view relative_path) const {
+  Status status = check_relative_path(relative_path);
+  if (!status) {
+    return status;
+  }
+  return workspace_io::check_on_disk(root_, relative_path);
+}
+
+Result<WrittenFile> Workspace::write_file(std::string_view relative_path, std::string_view content,
+                                          std::string_view owner_task_id) {
+  Status status = check_owner(owner_task_id);
+  if (status) {
+    status = check_path(relative_path);
+  }
+  if (!status) {
+    return status;
+  }
+  bool newly_claimed = false;
+  status = claim_for_write(relative_path, owner_task_id, newly_claimed);
+  if (!status) {
+    return status;
+  }
+  auto [folders, name] = split_parent(relative_path);
+  Result<workspace_io::UniqueFd> folder =
+      workspace_io::open_folder(root_, folders, /*create=*/true, relative_path);
+  bool exists = false;
+  status = folder.status();
+  if (status) {
+    status = workspace_io::check_target(folder->get(), name, relative_path, exists);
+  }
+  if (status) {
+    status = workspace_io::write_atomically(folder->get(), name, content, relative_path);
+  }
+  if (!status) {
+    if (newly_claimed) {
+      release(relative_path);
+    }
+    return status;
+  }
+  get_logger("workspace")
+      ->debug("file written path={} task={} bytes={}", relative_path, owner_task_id,
+              content.size());
+  return WrittenFile{std::string(relative_path), root_ / std::string(relative_path),
+                     std::string(owner_task_id), content.size(), exists};
+}
+
+Status Workspace::claim(std::string_view relative_path, std::string_view owner_task_id) {
+  Status status = check_owner(owner_task_id);
+  if (status) {
+    status = check_relative_path(relative_path);
+  }
+  if (!status) {
+    return status;
+  }
+  bool newly_claimed = false;
+  return claim_for_write(relative_path, owner_task_id, newly_claimed);
+}
+
+Status Workspace::claim_for_write(std::string_view relative_path, std::string_view owner_task_id,
+                                  bool& newly_claimed) {
+  std::lock_guard lock(owners_->mutex);
+  auto it = owners_->by_path.find(relative_path);
+  if (it == owners_->by_path.end()) {
+    owners_->by_path.emplace(std::string(relative_path), std::string(owner_task_id));
+    newly_claimed = true;
+    return Status::ok();
+  }
+  newly_claimed = false;
+  if (it->second == owner_task_id) {
+    return Status::ok();
+  }
+  return {ErrorCode::kConflict,
+          fmt::format("file '{}' belongs to task \"{}\", so task \"{}\" may not write it: "
+                      "declare each file in one task only",
+                      relative_path, it->second, owner_task_id)};
+}
+
+void Workspace::release(std::string_view relative_path) {
+  std::lock_guard lock(owners_->mutex);
+  auto it = owners_->by_path.find(relative_path);
+  if (it != owners_->by_path.end()) {
+    owners_->by_path.erase(it);
+  }
+}
+
+std::optional<std::string> Workspace::owner_of(std::string_view relative_path) const {
+  std::lock_guard lock(owners_->mutex);
+  auto it = owners_->by_path.find(relative_path);
+  if (it == owners_->by_path.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::map<std::string, std::string> Workspace::owners() const {
+  std::lock_guard lock(owners_->mutex);
+  return {owners_->by_path.begin(), owners_->by_path.end()};
+}
+
+Result<std::string> Workspace::read_file(std::string_view relative_path, size_t max_bytes) const {
+  Status status = check_relative_path(relative_path);
+  if (!status) {
+    return status;
+  }
+  auto [folders, name] = split_parent(relative_path);
+  Result<workspace_io::UniqueFd> folder =
+      workspace_io::open_folder(root_, folders, /*create=*/false, relative_path);
+  if (!folder) {
+    return folder.status();
+  }
+  bool exists = false;
+  status = workspace_io::check_target(folder->get(), name, relative_path, exists);
+  if (!status) {
+    return status;
+  }
+  if (!exists) {
+    return Result<std::string>(
+        ErrorCode::kNotFound,
+        fmt::format("file '{}' does not exist in the workspace", relative_path));
+  }
+  workspace_io::UniqueFd file(
+      ::openat(folder->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (file.get() < 0) {
+    return Result<std::string>(
+        ErrorCode::kIoError,
+        fmt::format("reading '{}' failed: {}", relative_path, std::strerror(errno)));
+  }
+  std::string content(max_bytes, '\0');
+  size_t filled = 0;
+  while (filled < max_bytes) {
+    ssize_t n = ::read(file.get(), content.data() + filled, max_bytes - filled);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return Result<std::string>(
+          ErrorCode::kIoError,
+          fmt::format("reading '{}' failed: {}", relative_path, std::strerror(errno)));
+    }
+    if (n == 0) {
+      break;
+    }
+    filled += static_cast<size_t>(n);
+  }
+  content.resize(filled);
+  return content;
+}
+
+}  // namespace ollamaflow::orchestrator

@@ -1,0 +1,195 @@
+#include "orchestrator/workspace_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace ollamaflow::orchestrator::workspace_io {
+namespace {
+
+constexpr std::string_view kTemporaryPrefix = ".ollama-flow-";
+constexpr std::string_view kTemporarySuffix = ".tmp";
+constexpr int kTemporaryNameTries = 16;
+
+std::string system_error(int error_number) {
+  return std::strerror(error_number);
+}
+
+Status io_error(std::string_view relative_path, std::string_view step, int error_number) {
+  return {ErrorCode::kIoError, fmt::format("writing '{}' failed: {}: {}", relative_path, step,
+                                           system_error(error_number))};
+}
+
+std::string temporary_name() {
+  static std::atomic<uint64_t> counter{0};
+  return fmt::format("{}{}-{}{}", kTemporaryPrefix, getpid(), counter.fetch_add(1),
+                     kTemporarySuffix);
+}
+
+Status write_all(int fd, std::string_view content, std::string_view relative_path) {
+  size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return io_error(relative_path, "write", errno);
+    }
+    written += static_cast<size_t>(n);
+  }
+  return Status::ok();
+}
+
+Result<UniqueFd> create_temporary(int folder_fd, std::string_view relative_path,
+                                  std::string& name) {
+  for (int attempt = 0; attempt < kTemporaryNameTries; ++attempt) {
+    name = temporary_name();
+    int fd = ::openat(folder_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      0644);
+    if (fd >= 0) {
+      return UniqueFd(fd);
+    }
+    if (errno != EEXIST) {
+      return io_error(relative_path, "creating a temporary file", errno);
+    }
+  }
+  return io_error(relative_path, "creating a temporary file", EEXIST);
+}
+
+// Writes and renames an open temporary file; the caller removes it when this fails.
+Status fill_and_rename(UniqueFd file, int folder_fd, const std::string& temporary,
+                       const std::string& name, std::string_view content,
+                       std::string_view relative_path) {
+  Status status = write_all(file.get(), content, relative_path);
+  if (!status) {
+    return status;
+  }
+  if (::fsync(file.get()) != 0) {
+    return io_error(relative_path, "fsync", errno);
+  }
+  if (::close(file.release()) != 0) {
+    return io_error(relative_path, "close", errno);
+  }
+  if (::renameat(folder_fd, temporary.c_str(), folder_fd, name.c_str()) != 0) {
+    return io_error(relative_path, "rename", errno);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+int UniqueFd::release() {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+Result<UniqueFd> open_folder(const std::filesystem::path& root,
+                             const std::vector<std::string>& components, bool create,
+                             std::string_view relative_path) {
+  UniqueFd folder(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (folder.get() < 0) {
+    return Result<UniqueFd>(
+        ErrorCode::kIoError,
+        fmt::format("opening the workspace '{}' failed: {}", root.string(), system_error(errno)));
+  }
+  std::string shown;
+  for (const std::string& component : components) {
+    shown += shown.empty() ? component : "/" + component;
+    if (create && ::mkdirat(folder.get(), component.c_str(), 0755) != 0 && errno != EEXIST) {
+      return io_error(relative_path, fmt::format("creating folder '{}'", shown), errno);
+    }
+    int fd =
+        ::openat(folder.get(), component.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      int error_number = errno;
+      if (error_number == ELOOP || error_number == ENOTDIR) {
+        return Result<UniqueFd>(
+            ErrorCode::kInvalidArgument,
+            fmt::format("path '{}' is rejected: '{}' is a symbolic link or not a folder",
+                        relative_path, shown));
+      }
+      if (error_number == ENOENT) {
+        return Result<UniqueFd>(ErrorCode::kNotFound,
+                                fmt::format("'{}' does not exist in the workspace", shown));
+      }
+      return io_error(relative_path, fmt::format("opening folder '{}'", shown), error_number);
+    }
+    folder = UniqueFd(fd);
+  }
+  return folder;
+}
+
+Status check_target(int folder_fd, const std::string& name, std::string_view relative_path,
+                    bool& exists) {
+  exists = false;
+  struct stat info {};
+  if (::fstatat(folder_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) {
+      return Status::ok();
+    }
+    return io_error(relative_path, "inspecting the target", errno);
+  }
+  if (S_ISREG(info.st_mode)) {
+    exists = true;
+    return Status::ok();
+  }
+  std::string_view kind = S_ISLNK(info.st_mode)    ? "a symbolic link"
+                          : S_ISDIR(info.st_mode)  ? "a folder"
+                          : S_ISFIFO(info.st_mode) ? "a FIFO"
+                                                   : "a device or socket";
+  return {ErrorCode::kInvalidArgument,
+          fmt::format("path '{}' is rejected: the target is {}: only regular files are written",
+                      relative_path, kind)};
+}
+
+Status write_atomically(int folder_fd, const std::string& name, std::string_view content,
+                        std::string_view relative_path) {
+  std::string temporary;
+  Result<UniqueFd> file = create_temporary(folder_fd, relative_path, temporary);
+  if (!file) {
+    return file.status();
+  }
+  Status status =
+      fill_and_rename(std::move(file).value(), folder_fd, temporary, name, content, relative_path);
+  if (!status) {
+    ::unlinkat(folder_fd, temporary.c_str(), 0);
+    return status;
+  }
+  // The rename is durable only once the folder entry is on disk.
+  if (::fsync(folder_fd) != 0) {
+    return io_error(relative_path, "fsync of the folder", errno);
+  }
+  return Status::ok();
+}
+
+bool is_temporary_name(std::string_view name) {
+  return name.substr(0, kTemporaryPrefix.size()) == kTemporaryPrefix &&
+         name.size() >= kTemporarySuffix.size() &&
+         name.substr(name.size() - kTemporarySuffix.size()) == kTemporarySuffix;
+}
+
+}  // namespace ollamaflow::orchestrator::workspace_io

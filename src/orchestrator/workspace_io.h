@@ -1,0 +1,60 @@
+// File system steps of Workspace, exposed for its tests. Not part of the module's API.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace ollamaflow::orchestrator::workspace_io {
+
+// An owned POSIX file descriptor, closed on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+
+  int get() const { return fd_; }
+  int release();
+
+ private:
+  int fd_ = -1;
+};
+
+// Splits a path that passed check_relative_path into its components.
+std::vector<std::string> split_components(std::string_view relative_path);
+
+// Checks the existing part of `root / relative_path` with symlink_status, component by
+// component, then checks that the weakly canonical form stays under `root` (which must be
+// canonical). Returns kInvalidArgument naming the component and the cause.
+Status check_on_disk(const std::filesystem::path& root, std::string_view relative_path);
+
+// Opens the folder `root / components...` one component at a time with O_NOFOLLOW, creating
+// missing folders when `create` is set. Returns kInvalidArgument when a component is a
+// symbolic link or not a folder, kNotFound when one is missing and `create` is not set.
+Result<UniqueFd> open_folder(const std::filesystem::path& root,
+                             const std::vector<std::string>& components, bool create,
+                             std::string_view relative_path);
+
+// Checks the entry `name` in the open folder without following it: absent or a regular file
+// is fine, anything else is kInvalidArgument. Sets `exists` when a regular file is there.
+Status check_target(int folder_fd, const std::string& name, std::string_view relative_path,
+                    bool& exists);
+
+// Writes `content` to a new temporary file in the open folder (O_CREAT | O_EXCL |
+// O_NOFOLLOW), fsyncs it, renames it over `name` and fsyncs the folder. On any failure the
+// temporary file is removed and kIoError names the path and the system error.
+Status write_atomically(int folder_fd, const std::string& name, std::string_view content,
+                        std::string_view relative_path);
+
+// Returns true when `name` has the form of write_atomically's temporary files.
+bool is_temporary_name(std::string_view name);
+
+}  // namespace ollamaflow::orchestrator::workspace_io
