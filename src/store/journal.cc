@@ -1,0 +1,161 @@
+#include "store/journal.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <system_error>
+
+#include "core/log.h"
+#include "store/schema.h"
+
+namespace ollamaflow::store {
+
+namespace {
+
+std::string local_host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) {
+    return "unknown";
+  }
+  return name;
+}
+
+Status create_parent_folder(const std::string& path) {
+  if (path == ":memory:" || path.rfind("file:", 0) == 0) {
+    return Status::ok();
+  }
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) {
+    return Status::ok();
+  }
+  std::error_code error;
+  std::filesystem::create_directories(parent, error);
+  if (!error) {
+    return Status::ok();
+  }
+  const ErrorCode code =
+      error == std::errc::permission_denied ? ErrorCode::kPermissionDenied : ErrorCode::kIoError;
+  return Status(code, "cannot create folder '" + parent.string() + "' for the journal: " +
+                          error.message() + "; pass --db with a writable path");
+}
+
+JournalOptions resolve_options(JournalOptions options) {
+  if (options.clock == nullptr) {
+    options.clock = system_clock();
+  }
+  if (options.database.clock == nullptr) {
+    options.database.clock = options.clock;
+  }
+  if (options.pid == 0) {
+    options.pid = getpid();
+  }
+  if (options.host.empty()) {
+    options.host = local_host_name();
+  }
+  if (options.process_alive == nullptr) {
+    options.process_alive = process_exists;
+  }
+  return options;
+}
+
+}  // namespace
+
+Result<std::string> default_journal_path(const EnvLookup& env) {
+  const std::optional<std::string> data_home = env("XDG_DATA_HOME");
+  // The XDG base directory rules say that a relative XDG_DATA_HOME is invalid and is ignored.
+  if (data_home.has_value() && !data_home->empty() && data_home->front() == '/') {
+    return (std::filesystem::path(*data_home) / "ollama-flow" / "journal.db").string();
+  }
+  const std::optional<std::string> home = env("HOME");
+  if (home.has_value() && !home->empty()) {
+    return (std::filesystem::path(*home) / ".local/share/ollama-flow/journal.db").string();
+  }
+  return Status(ErrorCode::kNotFound,
+                "no default journal path: neither XDG_DATA_HOME nor HOME is set; pass --db PATH");
+}
+
+bool process_exists(int64_t pid) {
+  // kill() with pid 0 or a negative pid addresses process groups, never one process.
+  if (pid <= 0) {
+    return false;
+  }
+  return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+Result<std::unique_ptr<Journal>> Journal::open(const std::string& path, JournalOptions options) {
+  if (path.empty()) {
+    return Status(ErrorCode::kInvalidArgument, "journal path is empty; pass --db PATH");
+  }
+  if (Status created = create_parent_folder(path); !created.is_ok()) {
+    return created;
+  }
+  options = resolve_options(std::move(options));
+  Result<Database> database = Database::open(path, options.database);
+  if (!database.is_ok()) {
+    return database.status();
+  }
+  const std::string applied_at = format_iso8601(options.clock->wall_now());
+  Result<int> version = migrate(database.value(), journal_migrations(), applied_at);
+  if (!version.is_ok()) {
+    return version.status();
+  }
+  get_logger("store")->info("journal opened path={} schema_version={}", path, version.value());
+  return std::unique_ptr<Journal>(
+      new Journal(path, std::move(database).value(), std::move(options), version.value()));
+}
+
+Journal::Journal(std::string path, Database database, JournalOptions options, int schema_version)
+    : path_(std::move(path)),
+      options_(std::move(options)),
+      schema_version_(schema_version),
+      database_(std::move(database)),
+      random_(std::random_device{}()) {}
+
+Status Journal::health() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+int64_t Journal::busy_retries() const {
+  std::lock_guard lock(mutex_);
+  return database_.busy_retries();
+}
+
+std::string Journal::now_text() const {
+  return format_iso8601(options_.clock->wall_now());
+}
+
+Status Journal::write(const char* operation, const std::function<Status()>& body) {
+  std::lock_guard lock(mutex_);
+  if (!failure_.is_ok()) {
+    return failure_;
+  }
+  Status status = database_.transaction(body);
+  // A failure that SQLite reported means the row could not be stored; rejected input (checked
+  // by the body before it writes) leaves last_error_code at SQLITE_OK.
+  if (!status.is_ok() && database_.last_error_code() != SQLITE_OK) {
+    failure_ = Status(status.code(), "journal '" + path_ + "' rejects writes since " + operation +
+                                         " failed: " + status.message());
+    get_logger("store")->error(
+        "journal write failed, later writes are rejected path={} "
+        "operation={} error={}",
+        path_, operation, status.message());
+  }
+  return status;
+}
+
+void Journal::apply_liveness(RunRecord& run) const {
+  if (run.status != RunStatus::kRunning || run.pid == options_.pid) {
+    return;
+  }
+  // NOTE: liveness is known only on the host that ran the run. A run from another host name
+  // (another machine, or a container that was replaced) stays "running" here. A pid reused by
+  // an unrelated process also keeps a dead run "running".
+  if (run.host == options_.host && !options_.process_alive(run.pid)) {
+    run.status = RunStatus::kInterrupted;
+  }
+}
+
+}  // namespace ollamaflow::store

@@ -1,0 +1,166 @@
+// The run journal: a SQLite file that records runs, plan attempts, tasks, task attempts, events
+// and scaling events, so that a run can be inspected afterwards and resumed after a crash.
+//
+// Thread-safety: every method may be called from any thread. A Journal holds one connection
+// guarded by one mutex, so calls run one at a time. Several Journals, in one process or many, may
+// open the same file: every write is a BEGIN IMMEDIATE transaction that waits on the busy timeout
+// for the other writers and is re-run when it still fails with SQLITE_BUSY.
+//
+// Failure policy: a write that fails inside SQLite (I/O error, full disk, lock held past every
+// retry, broken schema) is sticky. Every later write returns that error and health() reports it,
+// so that no row is dropped silently. Rejected input (an empty id, an unknown run) returns its
+// error without making the journal fail. Reads keep working after a failure.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/status.h"
+#include "store/records.h"
+#include "store/sqlite.h"
+
+namespace ollamaflow::store {
+
+// Returns $XDG_DATA_HOME/ollama-flow/journal.db when XDG_DATA_HOME is an absolute path, else
+// $HOME/.local/share/ollama-flow/journal.db. Returns kNotFound when neither variable is usable.
+Result<std::string> default_journal_path(const EnvLookup& env);
+
+// Returns whether process `pid` exists on this host, using kill(pid, 0).
+bool process_exists(int64_t pid);
+
+struct JournalOptions {
+  // Source of every stored time (wall_now) and of the pauses between busy retries; the system
+  // clock when null.
+  std::shared_ptr<Clock> clock;
+  DatabaseOptions database;
+  // Identity stored in the runs that this journal creates or reopens: 0 means getpid(), empty
+  // means gethostname().
+  int64_t pid = 0;
+  std::string host;
+  // Tells whether a process on this host exists; process_exists when null.
+  std::function<bool(int64_t pid)> process_alive;
+};
+
+class Journal {
+ public:
+  // Opens or creates the journal at `path`, creating its parent folders and applying schema
+  // migrations. Returns kIoError or kPermissionDenied when the folder or file cannot be created,
+  // and kInvalidArgument when the file was written by a newer ollama-flow.
+  static Result<std::unique_ptr<Journal>> open(const std::string& path,
+                                               JournalOptions options = {});
+
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  const std::string& path() const { return path_; }
+  int schema_version() const { return schema_version_; }
+  // Returns ok, or the first write failure, after which every write fails.
+  Status health() const;
+  // Returns how often a write transaction was re-run because another connection held the lock.
+  int64_t busy_retries() const;
+  // Returns the clock's wall time as stored in the journal.
+  std::string now_text() const;
+
+  // --- runs ---
+
+  // Stores a new run with status running, started now by this process. Generates an id such as
+  // "r-20261204-155107-ab12" when run.id is empty. Returns the stored record; kConflict when a
+  // run with the given id exists, kInvalidArgument when the goal is empty.
+  Result<RunRecord> create_run(RunRecord run);
+  // Marks a running run finished with `status` (any but kRunning) now. Returns kNotFound for an
+  // unknown run, kConflict for a run that is not running.
+  Status finish_run(const std::string& run_id, RunStatus status, int exit_code,
+                    const nlohmann::json& report);
+  // Sets a run back to running for resume, owned by this process, and returns it. Returns
+  // kConflict when another live process on this host still runs it.
+  Result<RunRecord> reopen_run(const std::string& run_id);
+  // Returns the newest `limit` runs, newest first. A run stored as running whose process on this
+  // host no longer exists is returned as kInterrupted.
+  Result<std::vector<RunRecord>> list_runs(int limit);
+  // Returns one run, with the same interrupted rule as list_runs; kNotFound for an unknown id.
+  Result<RunRecord> get_run(const std::string& run_id);
+
+  // --- plans ---
+
+  // Stores one plan attempt, stamping created_at now when empty. Returns kConflict when the run
+  // already has this attempt number.
+  Status add_plan(PlanRecord plan);
+  // Returns the run's plan attempts in attempt order.
+  Result<std::vector<PlanRecord>> plans_for_run(const std::string& run_id);
+  // Returns the last accepted plan of the run; kNotFound when none was accepted.
+  Result<PlanRecord> accepted_plan(const std::string& run_id);
+
+  // --- tasks ---
+
+  // Inserts or replaces the task row (run_id, task_id). When started_at is empty, the stored
+  // value is kept, or stamped now the first time the status is "running"; when finished_at is
+  // empty and the status is terminal, it is stamped now. Returns kNotFound for an unknown run.
+  Status upsert_task(TaskRecord task);
+  // Returns one task; kNotFound when the run has no such task.
+  Result<TaskRecord> get_task(const std::string& run_id, const std::string& task_id);
+  // Returns the run's tasks in the order they were first stored.
+  Result<std::vector<TaskRecord>> tasks_for_run(const std::string& run_id);
+  // Returns the ids of the run's succeeded tasks, in the order they were first stored.
+  Result<std::vector<std::string>> succeeded_task_ids(const std::string& run_id);
+  // Returns the run's succeeded tasks with their summaries and files, for a resumed run to hand
+  // to dependent tasks.
+  Result<std::vector<TaskRecord>> succeeded_tasks(const std::string& run_id);
+
+  // --- attempts ---
+
+  // Inserts or replaces the attempt row (run_id, task_id, attempt), stamping started_at now when
+  // empty and not stored before. Returns kNotFound for an unknown run.
+  Status record_attempt(AttemptRecord attempt);
+  // Returns the attempts of one task in attempt order.
+  Result<std::vector<AttemptRecord>> attempts_for_task(const std::string& run_id,
+                                                       const std::string& task_id);
+  // Returns every attempt of the run in the order they were first stored.
+  Result<std::vector<AttemptRecord>> attempts_for_run(const std::string& run_id);
+
+  // --- events ---
+
+  // Appends an event, stamping its time now when empty, and returns its id.
+  Result<int64_t> add_event(EventRecord event);
+  // Returns the run's events, oldest first.
+  Result<std::vector<EventRecord>> events_for_run(const std::string& run_id);
+
+  // Appends a scaling event, stamping its time now when empty, and returns its id.
+  Result<int64_t> add_scaling_event(ScalingEventRecord event);
+  // Returns the run's scaling events, oldest first.
+  Result<std::vector<ScalingEventRecord>> scaling_events_for_run(const std::string& run_id);
+  // Returns the newest `limit` scaling events of all runs and of none, newest first.
+  Result<std::vector<ScalingEventRecord>> recent_scaling_events(int limit);
+
+ private:
+  Journal(std::string path, Database database, JournalOptions options, int schema_version);
+
+  // Runs `body` as one write transaction under mutex_, applying the sticky failure rule.
+  Status write(const char* operation, const std::function<Status()>& body);
+  // Marks a run whose owning process is gone as interrupted (in the returned copy only).
+  void apply_liveness(RunRecord& run) const;
+  Status check_run_exists(const std::string& run_id);
+  Result<std::optional<RunRecord>> find_run(const std::string& run_id);
+  std::string generate_run_id();
+
+  const std::string path_;
+  const JournalOptions options_;
+  const int schema_version_;
+
+  mutable std::mutex mutex_;
+  // Guarded by mutex_.
+  Database database_;
+  Status failure_;
+  std::mt19937 random_;
+};
+
+}  // namespace ollamaflow::store

@@ -1,0 +1,35 @@
+#include "store/records.h"
+
+namespace ollamaflow::store {
+
+std::string_view run_status_name(RunStatus status) {
+  switch (status) {
+    case RunStatus::kRunning:
+      return "running";
+    case RunStatus::kSucceeded:
+      return "succeeded";
+    case RunStatus::kFailed:
+      return "failed";
+    case RunStatus::kCancelled:
+      return "cancelled";
+    case RunStatus::kInterrupted:
+      return "interrupted";
+  }
+  return "unknown";
+}
+
+std::optional<RunStatus> parse_run_status(std::string_view name) {
+  for (const RunStatus status : {RunStatus::kRunning, RunStatus::kSucceeded, RunStatus::kFailed,
+                                 RunStatus::kCancelled, RunStatus::kInterrupted}) {
+    if (run_status_name(status) == name) {
+      return status;
+    }
+  }
+  return std::nullopt;
+}
+
+bool is_terminal_task_status(std::string_view status) {
+  return status == kTaskSucceeded || status == kTaskFailed || status == kTaskCancelled;
+}
+
+}  // namespace ollamaflow::store

@@ -1,0 +1,235 @@
+#include "store/schema.h"
+
+#include <string>
+
+#include "core/log.h"
+
+namespace ollamaflow::store {
+
+namespace {
+
+// Times are ISO-8601 UTC text with milliseconds, which sorts in time order. JSON columns hold
+// text; NULL means "not recorded".
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  goal TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
+  backend TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL DEFAULT '',
+  strategy TEXT NOT NULL DEFAULT '',
+  workspace TEXT NOT NULL DEFAULT '',
+  config TEXT,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  exit_code INTEGER,
+  report TEXT,
+  pid INTEGER NOT NULL,
+  host TEXT NOT NULL
+);
+CREATE INDEX runs_by_start ON runs (started_at);
+
+CREATE TABLE plans (
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  attempt INTEGER NOT NULL,
+  plan TEXT,
+  accepted INTEGER NOT NULL CHECK (accepted IN (0, 1)),
+  errors TEXT,
+  raw_reply TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, attempt)
+);
+
+CREATE TABLE tasks (
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  task_id TEXT NOT NULL,
+  title TEXT NOT NULL DEFAULT '',
+  role TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  agent_id TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL DEFAULT '',
+  started_at TEXT,
+  finished_at TEXT,
+  duration_s REAL,
+  prompt_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  files TEXT NOT NULL DEFAULT '[]',
+  summary TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (run_id, task_id)
+);
+
+CREATE TABLE attempts (
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  agent_id TEXT NOT NULL DEFAULT '',
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  outcome TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  prompt_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, task_id, attempt)
+);
+
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  run_id TEXT REFERENCES runs (id) ON DELETE CASCADE,
+  time TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  detail TEXT
+);
+CREATE INDEX events_by_run ON events (run_id, id);
+
+CREATE TABLE scaling_events (
+  id INTEGER PRIMARY KEY,
+  run_id TEXT REFERENCES runs (id) ON DELETE CASCADE,
+  time TEXT NOT NULL,
+  action TEXT NOT NULL,
+  from_count INTEGER NOT NULL,
+  to_count INTEGER NOT NULL,
+  strategy TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  gpu_memory_used_mib REAL,
+  gpu_memory_free_mib REAL,
+  gpu_utilization_percent REAL,
+  queue_length INTEGER NOT NULL DEFAULT 0,
+  outcome TEXT NOT NULL DEFAULT '',
+  duration_s REAL,
+  decision TEXT
+);
+CREATE INDEX scaling_events_by_run ON scaling_events (run_id, id);
+)sql";
+
+constexpr Migration kJournalMigrations[] = {
+    {1, "runs, plans, tasks, attempts, events and scaling events", kSchemaV1},
+};
+
+constexpr std::string_view kCreateVersionTable = R"sql(
+CREATE TABLE IF NOT EXISTS schema_version (
+  version INTEGER PRIMARY KEY,
+  description TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+))sql";
+
+Status validate_sequence(std::span<const Migration> migrations) {
+  for (size_t i = 0; i < migrations.size(); ++i) {
+    const int expected = static_cast<int>(i) + 1;
+    if (migrations[i].version != expected) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "migration list is invalid: entry " + std::to_string(i) + " has version " +
+                        std::to_string(migrations[i].version) + ", expected " +
+                        std::to_string(expected) + "; number migrations 1, 2, 3, ...");
+    }
+  }
+  return Status::ok();
+}
+
+Status apply_migration(Database& database, const Migration& migration,
+                       const std::string& applied_at) {
+  if (Status applied = database.exec(migration.sql); !applied.is_ok()) {
+    return applied.with_context("schema migration " + std::to_string(migration.version));
+  }
+  Result<Statement> record = database.prepare(
+      "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)");
+  if (!record.is_ok()) {
+    return record.status();
+  }
+  if (Status bound = record->bind_all(migration.version, migration.description, applied_at);
+      !bound.is_ok()) {
+    return bound;
+  }
+  return record->run();
+}
+
+// Reads the version inside the transaction, so that two processes opening a new file at once
+// apply each migration exactly once.
+Status migrate_in_transaction(Database& database, std::span<const Migration> migrations,
+                              const std::string& applied_at, int& version) {
+  if (Status created = database.exec(kCreateVersionTable); !created.is_ok()) {
+    return created;
+  }
+  Result<int> current = read_schema_version(database);
+  if (!current.is_ok()) {
+    return current.status();
+  }
+  version = current.value();
+  const int latest = latest_version(migrations);
+  if (version > latest) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "database '" + database.path() + "' has journal schema version " +
+                      std::to_string(version) + ", newer than the version " +
+                      std::to_string(latest) +
+                      " this ollama-flow supports; upgrade ollama-flow or pass --db with "
+                      "another file");
+  }
+  for (const Migration& migration : migrations) {
+    if (migration.version <= version) {
+      continue;
+    }
+    if (Status applied = apply_migration(database, migration, applied_at); !applied.is_ok()) {
+      return applied;
+    }
+    version = migration.version;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+std::span<const Migration> journal_migrations() {
+  return kJournalMigrations;
+}
+
+int latest_version(std::span<const Migration> migrations) {
+  return migrations.empty() ? 0 : migrations.back().version;
+}
+
+Result<int> read_schema_version(Database& database) {
+  Result<Statement> exists = database.prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+  if (!exists.is_ok()) {
+    return exists.status();
+  }
+  if (Result<bool> row = exists->step(); !row.is_ok()) {
+    return row.status();
+  }
+  if (exists->column_int64(0) == 0) {
+    return 0;
+  }
+  Result<Statement> query =
+      database.prepare("SELECT coalesce(max(version), 0) FROM schema_version");
+  if (!query.is_ok()) {
+    return query.status();
+  }
+  if (Result<bool> row = query->step(); !row.is_ok()) {
+    return row.status();
+  }
+  return static_cast<int>(query->column_int64(0));
+}
+
+Result<int> migrate(Database& database, std::span<const Migration> migrations,
+                    const std::string& applied_at) {
+  if (Status valid = validate_sequence(migrations); !valid.is_ok()) {
+    return valid;
+  }
+  Result<int> before = read_schema_version(database);
+  if (!before.is_ok()) {
+    return before.status();
+  }
+  int version = 0;
+  Status status = database.transaction(
+      [&] { return migrate_in_transaction(database, migrations, applied_at, version); });
+  if (!status.is_ok()) {
+    return status;
+  }
+  if (version != before.value()) {
+    get_logger("store")->info("journal schema migrated path={} from={} to={}", database.path(),
+                              before.value(), version);
+  }
+  return version;
+}
+
+}  // namespace ollamaflow::store
