@@ -1,0 +1,103 @@
+#include "workload/sizing.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "workload/queueing.h"
+
+namespace ollamaflow::workload {
+namespace {
+
+// Queued tasks that need an agent of their own now: all of them when one task takes at least the
+// wait target, otherwise only as many as keep the backlog's drain time within the target.
+int queued_needing_agents(const WorkloadSignal& signal, const SizingParams& params) {
+  const int queued = signal.queue_length;
+  if (queued <= 0) {
+    return 0;
+  }
+  if (!signal.mean_service_s || params.wait_target_s <= 0 ||
+      *signal.mean_service_s >= params.wait_target_s) {
+    return queued;
+  }
+  const double needed = std::ceil(queued * *signal.mean_service_s / params.wait_target_s);
+  return std::clamp(static_cast<int>(needed), 1, queued);
+}
+
+std::optional<int> erlang_size(const WorkloadSignal& signal, const SizingParams& params) {
+  if (!signal.arrival_rate || !signal.mean_service_s || *signal.mean_service_s <= 0) {
+    return std::nullopt;
+  }
+  const std::optional<int> agents =
+      agents_for_wait_target(*signal.arrival_rate, *signal.mean_service_s, params.wait_target_s,
+                             params.wait_quantile, params.search_limit);
+  // A load beyond the search limit needs at least that many agents.
+  return agents.value_or(params.search_limit);
+}
+
+std::optional<int> utilization_size(const WorkloadSignal& signal, const SizingParams& params) {
+  if (!signal.busy_agents_mean || params.target_utilization <= 0) {
+    return std::nullopt;
+  }
+  // Subtract a small epsilon so that 3.0000001 busy agents at target 1 stay 3.
+  const double needed = *signal.busy_agents_mean / params.target_utilization - 1e-9;
+  return static_cast<int>(std::ceil(std::max(0.0, needed)));
+}
+
+std::string describe(const WorkloadSignal& signal, const WorkloadSizing& sizing,
+                     const SizingParams& params) {
+  std::string reason =
+      fmt::format("demand {} (busy {} + queued {} needing agents)", sizing.demand_now,
+                  signal.busy_agents, sizing.demand_now - signal.busy_agents);
+  if (sizing.erlang) {
+    reason += fmt::format("; Erlang C {} for {:.3f}/s x {:.1f} s at p{:g} wait {:g} s",
+                          *sizing.erlang, *signal.arrival_rate, *signal.mean_service_s,
+                          params.wait_quantile * 100, params.wait_target_s);
+  }
+  if (sizing.utilization) {
+    reason += fmt::format("; utilization {} for {:.2f} busy at target {:g}", *sizing.utilization,
+                          *signal.busy_agents_mean, params.target_utilization);
+  }
+  if (sizing.spare > 0) {
+    reason += fmt::format("; spare {}", sizing.spare);
+  }
+  return reason;
+}
+
+}  // namespace
+
+WorkloadSignal to_signal(const WorkloadMetrics& metrics) {
+  WorkloadSignal signal;
+  signal.queue_length = metrics.queue_length;
+  signal.busy_agents = metrics.busy_agents;
+  signal.idle_agents = metrics.idle_agents;
+  signal.starting_agents = metrics.starting_agents;
+  if (metrics.long_window.arrivals > 0 || metrics.smoothed_arrival_rate > 0) {
+    signal.arrival_rate = metrics.smoothed_arrival_rate;
+  }
+  signal.mean_service_s = metrics.long_window.service_mean_s ? metrics.long_window.service_mean_s
+                                                             : metrics.short_window.service_mean_s;
+  signal.busy_agents_mean = metrics.short_window.busy_agents_mean;
+  signal.severity = metrics.severity;
+  signal.sampled_at = metrics.taken_at;
+  return signal;
+}
+
+WorkloadSizing size_workload(const WorkloadSignal& signal, const SizingParams& params) {
+  WorkloadSizing sizing;
+  sizing.demand_now = std::max(0, signal.busy_agents) + queued_needing_agents(signal, params);
+  sizing.erlang = erlang_size(signal, params);
+  sizing.utilization = utilization_size(signal, params);
+
+  int largest = sizing.demand_now;
+  largest = std::max(largest, sizing.erlang.value_or(0));
+  largest = std::max(largest, sizing.utilization.value_or(0));
+  const int spare = static_cast<int>(std::ceil(largest * params.spare_fraction - 1e-9));
+  sizing.spare = std::max(params.min_spare, spare);
+  sizing.desired = largest + sizing.spare;
+  sizing.reason = describe(signal, sizing, params);
+  return sizing;
+}
+
+}  // namespace ollamaflow::workload

@@ -1,0 +1,58 @@
+// The workload signal: how many agents the current work needs, from three proposals.
+//   demand now   busy agents plus the queued tasks that must start within the wait target
+//                (the fast path; it reacts within one evaluation);
+//   Erlang C     the fewest agents whose wait quantile meets the wait target for the smoothed
+//                arrival rate and mean service time (the base size);
+//   utilization  the time-weighted mean of busy agents divided by the target utilization.
+// The largest proposal wins and the spare agents are added on top. Pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/clock.h"
+#include "workload/metrics.h"
+
+namespace ollamaflow::workload {
+
+// The workload inputs of one sizing, usually projected from a WorkloadMetrics snapshot.
+struct WorkloadSignal {
+  int queue_length = 0;
+  int busy_agents = 0;
+  int idle_agents = 0;
+  int starting_agents = 0;
+  std::optional<double> arrival_rate;      // smoothed arrivals per second
+  std::optional<double> mean_service_s;    // mean task service time
+  std::optional<double> busy_agents_mean;  // time-weighted over the short window
+  Severity severity = Severity::kVeryLow;
+  MonoTime sampled_at{};
+};
+
+// Builds the signal from a snapshot: the smoothed arrival rate, the long window's mean service
+// time (the short window's when the long one has none) and the short window's mean busy agents.
+WorkloadSignal to_signal(const WorkloadMetrics& metrics);
+
+struct SizingParams {
+  double wait_target_s = 5;
+  double wait_quantile = 0.95;      // the wait quantile that must meet the target
+  double target_utilization = 1.0;  // below 1 keeps agents in reserve in the utilization rule
+  double spare_fraction = 0;        // spare agents as a fraction of the largest proposal
+  int min_spare = 0;                // spare agents kept even with no work
+  int search_limit = 1024;          // largest pool the Erlang C search considers
+};
+
+// One sizing with each proposal, for the decision record.
+struct WorkloadSizing {
+  int demand_now = 0;
+  std::optional<int> erlang;       // nullopt without an arrival rate or a service time
+  std::optional<int> utilization;  // nullopt without a busy-agent mean
+  int spare = 0;
+  int desired = 0;
+  std::string reason;
+};
+
+// Sizes the pool for `signal`. Never returns fewer than the busy agents, so an agent that is
+// working is never proposed for removal.
+WorkloadSizing size_workload(const WorkloadSignal& signal, const SizingParams& params);
+
+}  // namespace ollamaflow::workload

@@ -1,0 +1,137 @@
+#include "workload/sizing.h"
+
+#include <gtest/gtest.h>
+
+namespace ollamaflow::workload {
+namespace {
+
+TEST(SizeWorkloadTest, BusyPlusQueuedWithoutServiceTime) {
+  WorkloadSignal signal;
+  signal.busy_agents = 3;
+  signal.queue_length = 4;
+  const WorkloadSizing sizing = size_workload(signal, SizingParams{});
+  EXPECT_EQ(sizing.demand_now, 7);
+  EXPECT_FALSE(sizing.erlang.has_value());
+  EXPECT_FALSE(sizing.utilization.has_value());
+  EXPECT_EQ(sizing.desired, 7);
+}
+
+TEST(SizeWorkloadTest, EmptyQueueKeepsBusyAgents) {
+  WorkloadSignal signal;
+  signal.busy_agents = 3;
+  signal.idle_agents = 0;
+  const WorkloadSizing sizing = size_workload(signal, SizingParams{});
+  EXPECT_EQ(sizing.desired, 3);
+}
+
+TEST(SizeWorkloadTest, ShortTasksShareAgentsWithinWaitTarget) {
+  // 100 queued tasks of 1 s each drain within 5 s on 20 agents.
+  WorkloadSignal signal;
+  signal.queue_length = 100;
+  signal.mean_service_s = 1.0;
+  const WorkloadSizing sizing = size_workload(signal, SizingParams{});
+  EXPECT_EQ(sizing.demand_now, 20);
+}
+
+TEST(SizeWorkloadTest, LongTasksEachNeedAnAgent) {
+  WorkloadSignal signal;
+  signal.queue_length = 5;
+  signal.mean_service_s = 5.0;  // equal to the target: every task needs its own agent
+  EXPECT_EQ(size_workload(signal, SizingParams{}).demand_now, 5);
+  signal.mean_service_s = 4.9;
+  EXPECT_EQ(size_workload(signal, SizingParams{}).demand_now, 5);  // ceil(5 * 4.9 / 5) = 5
+  signal.mean_service_s = 3.9;
+  EXPECT_EQ(size_workload(signal, SizingParams{}).demand_now, 4);  // ceil(3.9) = 4
+}
+
+TEST(SizeWorkloadTest, ErlangWinsOverSmallBacklog) {
+  WorkloadSignal signal;
+  signal.busy_agents = 2;
+  signal.arrival_rate = 1.0;
+  signal.mean_service_s = 15.0;
+  const WorkloadSizing sizing = size_workload(signal, SizingParams{});
+  ASSERT_TRUE(sizing.erlang.has_value());
+  EXPECT_EQ(*sizing.erlang, 20);
+  EXPECT_EQ(sizing.desired, 20);
+}
+
+TEST(SizeWorkloadTest, ErlangBeyondLimitReportsLimit) {
+  WorkloadSignal signal;
+  signal.arrival_rate = 4.0;
+  signal.mean_service_s = 15.0;
+  SizingParams params;
+  params.search_limit = 8;
+  const WorkloadSizing sizing = size_workload(signal, params);
+  ASSERT_TRUE(sizing.erlang.has_value());
+  EXPECT_EQ(*sizing.erlang, 8);
+}
+
+TEST(SizeWorkloadTest, UtilizationTargetKeepsReserve) {
+  WorkloadSignal signal;
+  signal.busy_agents = 3;
+  signal.busy_agents_mean = 3.0;
+  SizingParams params;
+  params.target_utilization = 0.8;
+  const WorkloadSizing sizing = size_workload(signal, params);
+  ASSERT_TRUE(sizing.utilization.has_value());
+  EXPECT_EQ(*sizing.utilization, 4);  // ceil(3 / 0.8)
+  EXPECT_EQ(sizing.desired, 4);
+}
+
+TEST(SizeWorkloadTest, FullUtilizationTargetAddsNothing) {
+  WorkloadSignal signal;
+  signal.busy_agents = 3;
+  signal.busy_agents_mean = 3.0;
+  EXPECT_EQ(size_workload(signal, SizingParams{}).desired, 3);
+}
+
+TEST(SizeWorkloadTest, SpareAgentsOnTop) {
+  WorkloadSignal signal;
+  signal.busy_agents = 10;
+  SizingParams params;
+  params.spare_fraction = 0.2;
+  params.min_spare = 1;
+  EXPECT_EQ(size_workload(signal, params).spare, 2);
+  EXPECT_EQ(size_workload(signal, params).desired, 12);
+  signal.busy_agents = 0;
+  EXPECT_EQ(size_workload(signal, params).desired, 1);  // min_spare with no work
+}
+
+TEST(SizeWorkloadTest, ReasonNamesEachProposal) {
+  WorkloadSignal signal;
+  signal.busy_agents = 2;
+  signal.queue_length = 1;
+  signal.arrival_rate = 0.2;
+  signal.mean_service_s = 15.0;
+  const WorkloadSizing sizing = size_workload(signal, SizingParams{});
+  EXPECT_NE(sizing.reason.find("demand 3"), std::string::npos) << sizing.reason;
+  EXPECT_NE(sizing.reason.find("Erlang C 6"), std::string::npos) << sizing.reason;
+}
+
+TEST(ToSignalTest, ProjectsSnapshot) {
+  WorkloadMetrics metrics;
+  metrics.queue_length = 4;
+  metrics.busy_agents = 2;
+  metrics.idle_agents = 1;
+  metrics.starting_agents = 3;
+  metrics.smoothed_arrival_rate = 0.5;
+  metrics.long_window.arrivals = 10;
+  metrics.short_window.service_mean_s = 9.0;
+  metrics.short_window.busy_agents_mean = 1.5;
+  const WorkloadSignal signal = to_signal(metrics);
+  EXPECT_EQ(signal.queue_length, 4);
+  EXPECT_EQ(signal.busy_agents, 2);
+  EXPECT_EQ(signal.idle_agents, 1);
+  EXPECT_EQ(signal.starting_agents, 3);
+  EXPECT_EQ(signal.arrival_rate, 0.5);
+  EXPECT_EQ(signal.mean_service_s, 9.0);  // long window has none, so the short one's
+  EXPECT_EQ(signal.busy_agents_mean, 1.5);
+}
+
+TEST(ToSignalTest, NoArrivalsMeansNoRate) {
+  WorkloadMetrics metrics;
+  EXPECT_FALSE(to_signal(metrics).arrival_rate.has_value());
+}
+
+}  // namespace
+}  // namespace ollamaflow::workload
