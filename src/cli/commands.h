@@ -38,3 +38,36 @@ struct DoctorOptions {
 int cmd_doctor(const Config& config, const DoctorOptions& options);
 
 }  // namespace ollamaflow::cli
+
+namespace ollamaflow::cli {
+
+// Options of `run` and `interactive` that are not configuration keys.
+struct RunOptions {
+  std::string goal;
+  std::string plan_file;
+  bool plan_only = false;
+  bool json = false;
+  std::string resume_id;
+  bool backend_chosen = false;  // --backend or --host was given
+};
+int cmd_run(const Config& config, const RunOptions& options);
+int cmd_interactive(const Config& config, const RunOptions& options);
+
+struct RunsOptions {
+  std::string show_id;  // empty: list runs
+  int limit = 20;
+  bool json = false;
+};
+int cmd_runs(const Config& config, const RunsOptions& options);
+
+struct ConfigShowOptions {
+  bool json = false;
+};
+int cmd_config_show(const Config& config, const ConfigShowOptions& options);
+
+struct StatusOptions {
+  bool json = false;
+};
+int cmd_status(const Config& config, const StatusOptions& options);
+
+}  // namespace ollamaflow::cli

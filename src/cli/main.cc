@@ -1,6 +1,242 @@
+// ollama-flow: the command-line entry point. Parses flags and hands each subcommand its
+// options and the effective configuration; the work happens in the library.
 #include <cstdio>
+#include <memory>
+#include <string>
 
-int main() {
-  std::puts("ollama-flow");
-  return 0;
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "cli/flags.h"
+
+namespace ollamaflow::cli {
+namespace {
+
+// Adds the options of the server and the run, shared by `run` and `interactive`.
+void add_run_options(CLI::App* command, GlobalOptions& global, RunOptions& options) {
+  ConfigFlags& f = global.flags;
+  f.add<std::string>(command, "--backend", "server.backend",
+                     "Model server API: ollama (default), openai or sim (built-in simulated)");
+  f.add<std::string>(command, "--host", "server.host",
+                     "Model server URL (default $OLLAMA_HOST or http://127.0.0.1:11434)");
+  f.add<std::string>(command, "--model", "server.model", "Model for every role without its own");
+  f.add<std::string>(command, "--api-key", "server.api_key",
+                     "Bearer token for an OpenAI-compatible server");
+  f.add<int>(command, "--agents", "run.agents", "Agents in the pool without auto-scaling");
+  f.add<std::string>(command, "--workspace", "run.workspace",
+                     "Folder for the files the agents write (default: a new folder per run)");
+  f.add<std::string>(command, "--db", "run.db",
+                     "Journal database (default $XDG_DATA_HOME/ollama-flow/journal.db)");
+  f.add<int>(command, "--max-plan-attempts", "run.max_plan_attempts",
+             "Plans requested before the run fails when the model's plans stay invalid");
+  f.add<int>(command, "--max-task-attempts", "run.max_task_attempts",
+             "Attempts per subtask for malformed or truncated replies");
+  f.add<int>(command, "--num-ctx", "server.num_ctx", "Context tokens per request (num_ctx)");
+  f.add<int>(command, "--num-predict", "server.num_predict", "Output token limit per request");
+  f.add<int64_t>(command, "--seed", "server.seed", "Sampling seed sent with every request");
+  f.add<double>(command, "--temperature", "server.temperature", "Sampling temperature");
+  f.add_switch(command, "--auto-scaling", "auto_scaling.enabled",
+               "Grow and shrink the agent pool by GPU memory and workload");
+  f.add<std::string>(command, "--strategy", "auto_scaling.strategy",
+                     "Scaling strategy: GPU_MEMORY_BASED, WORKLOAD_BASED, HYBRID, CONSERVATIVE "
+                     "or AGGRESSIVE");
+  f.add<int>(command, "--min-agents", "gpu_scaling.min_agents", "Fewest agents when scaling");
+  f.add<int>(command, "--max-agents", "gpu_scaling.max_agents",
+             "Most agents when scaling (default: what fits in GPU memory)");
+  f.add<std::string>(command, "--profile", "auto_scaling.profile",
+                     "Environment profile: development, testing or production");
+  f.add_switch(command, "--dry-run", "auto_scaling.dry_run",
+               "Record scaling decisions without acting on them");
+  f.add<std::string>(command, "--kv-cache-type", "memory.kv_cache_type_k",
+                     "KV cache type for memory estimates (f16, q8_0, q4_0, ...)");
+  command->add_option("--plan", options.plan_file,
+                      "Run this plan (JSON as printed by --plan-only --json) instead of "
+                      "asking the model for one");
+  command->add_flag("--plan-only", options.plan_only, "Print the plan and stop");
+  command->add_flag("--json", options.json, "Print the report as one JSON document");
 }
+
+// Returns true when --backend or --host was given, so that an unreachable server is an error.
+bool backend_chosen(const GlobalOptions& global) {
+  for (const FlagValue& value : global.flags.values()) {
+    if (value.key == "server.backend" || value.key == "server.host") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Copies --kv-cache-type to the V cache as well: the flag sets both, like OLLAMA_KV_CACHE_TYPE.
+std::optional<Config> load_run_config(const GlobalOptions& global) {
+  std::optional<Config> config = load_effective_config(global);
+  if (config && config->sources["memory.kv_cache_type_k"] == "flag:--kv-cache-type") {
+    config->kv_cache_type_v = config->kv_cache_type_k;
+    config->sources["memory.kv_cache_type_v"] = "flag:--kv-cache-type";
+  }
+  return config;
+}
+
+int run_main(int argc, char** argv) {
+  CLI::App app{"ollama-flow: a swarm of LLM agents on local models, scaled to what the GPU and "
+               "the work can bear"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ollama-flow ") + OLLAMA_FLOW_VERSION);
+  int exit_code = 0;
+  // Option storage for subcommands that take run options they do not use; CLI11 keeps
+  // references to it until parsing ends.
+  std::vector<std::shared_ptr<RunOptions>> unused_run_options;
+  auto spare_run_options = [&]() -> RunOptions& {
+    unused_run_options.push_back(std::make_shared<RunOptions>());
+    return *unused_run_options.back();
+  };
+
+  // run
+  auto run_global = std::make_shared<GlobalOptions>();
+  auto run_options = std::make_shared<RunOptions>();
+  CLI::App* run = app.add_subcommand("run", "Plan a goal, run the subtasks in parallel, report");
+  run->add_option("goal", run_options->goal, "What the agents should do");
+  run->add_option("--resume", run_options->resume_id,
+                  "Continue the journaled run ID; finished subtasks are not redone");
+  add_global_options(run, *run_global);
+  add_run_options(run, *run_global, *run_options);
+  run->callback([&, run_global, run_options] {
+    if (run_options->goal.empty() && run_options->resume_id.empty() &&
+        run_options->plan_file.empty()) {
+      throw CLI::ValidationError("goal", "give a GOAL, --plan FILE or --resume ID");
+    }
+    std::optional<Config> config = load_run_config(*run_global);
+    run_options->backend_chosen = backend_chosen(*run_global);
+    exit_code = config ? cmd_run(*config, *run_options) : 2;
+  });
+
+  // interactive
+  auto ia_global = std::make_shared<GlobalOptions>();
+  auto ia_options = std::make_shared<RunOptions>();
+  CLI::App* interactive =
+      app.add_subcommand("interactive", "Read goals and commands in a loop (type help)");
+  add_global_options(interactive, *ia_global);
+  add_run_options(interactive, *ia_global, *ia_options);
+  interactive->callback([&, ia_global, ia_options] {
+    std::optional<Config> config = load_run_config(*ia_global);
+    ia_options->backend_chosen = backend_chosen(*ia_global);
+    exit_code = config ? cmd_interactive(*config, *ia_options) : 2;
+  });
+
+  // runs [show ID]
+  auto runs_global = std::make_shared<GlobalOptions>();
+  auto runs_options = std::make_shared<RunsOptions>();
+  CLI::App* runs = app.add_subcommand("runs", "List journaled runs, or show one");
+  add_global_options(runs, *runs_global);
+  runs_global->flags.add<std::string>(runs, "--db", "run.db", "Journal database");
+  runs->add_option("--limit", runs_options->limit, "Runs to list, newest first");
+  runs->add_flag("--json", runs_options->json, "Print JSON");
+  CLI::App* runs_show = runs->add_subcommand("show", "Show one run with its tasks and events");
+  runs_show->add_option("id", runs_options->show_id, "Run id")->required();
+  runs_show->add_flag("--json", runs_options->json, "Print JSON");
+  runs->callback([&, runs_global, runs_options] {
+    std::optional<Config> config = load_effective_config(*runs_global);
+    exit_code = config ? cmd_runs(*config, *runs_options) : 2;
+  });
+
+  // config show
+  auto config_global = std::make_shared<GlobalOptions>();
+  auto config_options = std::make_shared<ConfigShowOptions>();
+  CLI::App* config_cmd = app.add_subcommand("config", "Show the effective configuration");
+  config_cmd->require_subcommand(1);
+  CLI::App* config_show =
+      config_cmd->add_subcommand("show", "Print every key, its value and where it came from");
+  add_global_options(config_show, *config_global);
+  add_run_options(config_show, *config_global, spare_run_options());
+  config_show->add_flag("--json", config_options->json, "Print JSON");
+  config_show->callback([&, config_global, config_options] {
+    std::optional<Config> config = load_run_config(*config_global);
+    exit_code = config ? cmd_config_show(*config, *config_options) : 2;
+  });
+
+  // status
+  auto status_global = std::make_shared<GlobalOptions>();
+  auto status_options = std::make_shared<StatusOptions>();
+  CLI::App* status = app.add_subcommand("status", "Scaling status and metrics of active runs");
+  add_global_options(status, *status_global);
+  status->add_flag("--json", status_options->json, "Print JSON");
+  status->callback([&, status_global, status_options] {
+    std::optional<Config> config = load_effective_config(*status_global);
+    exit_code = config ? cmd_status(*config, *status_options) : 2;
+  });
+
+  // gpu
+  auto gpu_global = std::make_shared<GlobalOptions>();
+  auto gpu_options = std::make_shared<GpuOptions>();
+  CLI::App* gpu = app.add_subcommand("gpu", "GPUs and host memory, with the source of each figure");
+  add_global_options(gpu, *gpu_global);
+  gpu->add_flag("--json", gpu_options->json, "Print JSON");
+  gpu->add_flag("--watch", gpu_options->watch, "Refresh until interrupted");
+  gpu->add_option("--interval", gpu_options->interval_s, "Seconds between refreshes in --watch");
+  gpu->callback([&, gpu_global, gpu_options] {
+    std::optional<Config> config = load_effective_config(*gpu_global);
+    exit_code = config ? cmd_gpu(*config, *gpu_options) : 2;
+  });
+
+  // models
+  auto models_global = std::make_shared<GlobalOptions>();
+  auto models_options = std::make_shared<ModelsOptions>();
+  CLI::App* models = app.add_subcommand("models", "Installed models with size, context, memory");
+  add_global_options(models, *models_global);
+  add_run_options(models, *models_global, spare_run_options());
+  models->add_flag("--json", models_options->json, "Print JSON");
+  models->callback([&, models_global, models_options] {
+    std::optional<Config> config = load_run_config(*models_global);
+    exit_code = config ? cmd_models(*config, *models_options) : 2;
+  });
+
+  // plan-capacity
+  auto pc_global = std::make_shared<GlobalOptions>();
+  auto pc_options = std::make_shared<PlanCapacityOptions>();
+  CLI::App* pc = app.add_subcommand(
+      "plan-capacity", "Memory breakdown of a model and how many agents fit, with the limit");
+  add_global_options(pc, *pc_global);
+  pc_global->flags.add<std::string>(pc, "--backend", "server.backend", "Model server API");
+  pc_global->flags.add<std::string>(pc, "--host", "server.host", "Model server URL");
+  pc->add_option("--model", pc_options->model, "Ollama model name or path to a .gguf file")
+      ->required();
+  pc->add_option("--ctx", pc_options->ctx,
+                 "Context tokens per slot (Ollama num_ctx; default server.num_ctx)");
+  pc->add_option("--total-ctx", pc_options->total_ctx,
+                 "Total context of all slots (llama-server -c); each slot gets total / parallel")
+      ->excludes("--ctx");
+  pc->add_option("--parallel", pc_options->parallel, "Parallel slots (default: as many as fit)");
+  pc->add_option("--cache-type-k", pc_options->cache_type_k, "K cache type (f16, q8_0, q4_0, ...)");
+  pc->add_option("--cache-type-v", pc_options->cache_type_v, "V cache type (f16, q8_0, q4_0, ...)");
+  pc_global->flags.add<std::string>(pc, "--kv-cache-type", "memory.kv_cache_type_k",
+                                    "Cache type for both K and V");
+  pc->add_flag("--json", pc_options->json, "Print JSON");
+  pc->callback([&, pc_global, pc_options] {
+    std::optional<Config> config = load_run_config(*pc_global);
+    exit_code = config ? cmd_plan_capacity(*config, *pc_options) : 2;
+  });
+
+  // doctor
+  auto doctor_global = std::make_shared<GlobalOptions>();
+  auto doctor_options = std::make_shared<DoctorOptions>();
+  CLI::App* doctor =
+      app.add_subcommand("doctor", "Check the server, models, GPUs and the parallel setting");
+  add_global_options(doctor, *doctor_global);
+  add_run_options(doctor, *doctor_global, spare_run_options());
+  doctor->add_flag("--json", doctor_options->json, "Print JSON");
+  doctor->callback([&, doctor_global, doctor_options] {
+    std::optional<Config> config = load_run_config(*doctor_global);
+    exit_code = config ? cmd_doctor(*config, *doctor_options) : 2;
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace ollamaflow::cli
+
+int main(int argc, char** argv) { return ollamaflow::cli::run_main(argc, argv); }

@@ -1,0 +1,185 @@
+// `ollama-flow interactive`: goals and commands in a loop, with line editing and history
+// (GNU readline) when standard input is a terminal, plain line reading otherwise.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "cli/commands.h"
+#include "cli/signals.h"
+#include "flow/flow.h"
+#include "flow/run_types.h"
+
+namespace ollamaflow::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "Type a goal to plan and run it, or a command:\n"
+    "  status          scaling status and metrics of the last run\n"
+    "  agents          the agents of the last run\n"
+    "  strategy NAME   switch the scaling strategy (GPU_MEMORY_BASED, WORKLOAD_BASED, HYBRID,\n"
+    "                  CONSERVATIVE, AGGRESSIVE) for the next goals\n"
+    "  history         goals run in this session, with their status\n"
+    "  help            this text\n"
+    "  quit            leave (also: exit, Ctrl-D)\n";
+
+std::filesystem::path history_path() {
+  const char* data = std::getenv("XDG_DATA_HOME");
+  const char* home = std::getenv("HOME");
+  std::filesystem::path base = data && *data ? std::filesystem::path(data)
+                               : home        ? std::filesystem::path(home) / ".local/share"
+                                             : std::filesystem::temp_directory_path();
+  return base / "ollama-flow" / "interactive_history";
+}
+
+// Reads one line; returns false at end of input.
+bool read_line(bool terminal, std::string& line) {
+  if (terminal) {
+    char* raw = readline("ollama-flow> ");
+    if (raw == nullptr) {
+      return false;
+    }
+    line = raw;
+    if (!line.empty()) {
+      add_history(raw);
+    }
+    free(raw);
+    return true;
+  }
+  std::cout << "ollama-flow> " << std::flush;
+  return static_cast<bool>(std::getline(std::cin, line));
+}
+
+std::string trim(const std::string& text) {
+  const size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) {
+    return "";
+  }
+  const size_t end = text.find_last_not_of(" \t\r\n");
+  return text.substr(begin, end - begin + 1);
+}
+
+struct Session {
+  Config config;
+  RunOptions options;
+  flow::RunMonitor monitor;
+  std::vector<std::pair<std::string, std::string>> history;  // goal, "run-id status"
+};
+
+void run_one_goal(Session& session, const std::string& goal) {
+  flow::RunRequest request;
+  request.goal = goal;
+  request.backend_chosen = session.options.backend_chosen;
+  CancelTokenPtr cancel = renew_interrupt_token();
+  Result<flow::RunReport> report =
+      flow::run_goal(session.config, request, cancel, system_clock(), &session.monitor);
+  if (!report) {
+    std::cout << "error: " << report.status().message() << "\n";
+    session.history.push_back({goal, "error"});
+    return;
+  }
+  std::cout << (session.options.json ? flow::report_to_json(*report).dump(2) + "\n"
+                                     : flow::format_report(*report));
+  session.history.push_back({goal, report->run_id + " " + report->status});
+}
+
+void set_strategy(Session& session, const std::string& name) {
+  std::string upper = name;
+  for (char& c : upper) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  for (const std::string& known : strategy_names()) {
+    if (known == upper) {
+      session.config.strategy = upper;
+      session.config.sources["auto_scaling.strategy"] = "interactive";
+      std::cout << "strategy set to " << upper
+                << (session.config.auto_scaling ? "" : " (auto-scaling is off: start with "
+                                                       "--auto-scaling to use it)")
+                << "\n";
+      return;
+    }
+  }
+  std::cout << "unknown strategy '" << name
+            << "': use GPU_MEMORY_BASED, WORKLOAD_BASED, HYBRID, CONSERVATIVE or AGGRESSIVE\n";
+}
+
+// Handles one input line; returns false when the session should end.
+bool handle_line(Session& session, const std::string& input) {
+  const std::string line = trim(input);
+  std::istringstream words(line);
+  std::string command;
+  words >> command;
+  if (command.empty()) {
+    return true;
+  }
+  if (command == "quit" || command == "exit") {
+    return false;
+  }
+  if (command == "help") {
+    std::cout << kHelp;
+  } else if (command == "status") {
+    nlohmann::json status = {{"strategy", session.config.strategy},
+                             {"auto_scaling", session.config.auto_scaling},
+                             {"scaling", session.monitor.scaling_status()},
+                             {"metrics", session.monitor.metrics()}};
+    std::cout << status.dump(2) << "\n";
+  } else if (command == "agents") {
+    std::cout << session.monitor.agents().dump(2) << "\n";
+  } else if (command == "strategy") {
+    std::string name;
+    words >> name;
+    if (name.empty()) {
+      std::cout << "current strategy: " << session.config.strategy << "\n";
+    } else {
+      set_strategy(session, name);
+    }
+  } else if (command == "history") {
+    if (session.history.empty()) {
+      std::cout << "no goals yet in this session\n";
+    }
+    for (size_t i = 0; i < session.history.size(); ++i) {
+      std::cout << "  " << i + 1 << ". " << session.history[i].first << "  ["
+                << session.history[i].second << "]\n";
+    }
+  } else {
+    run_one_goal(session, line);
+  }
+  return true;
+}
+
+}  // namespace
+
+int cmd_interactive(const Config& config, const RunOptions& options) {
+  Session session{config, options, {}, {}};
+  const bool terminal = isatty(STDIN_FILENO) != 0;
+  const std::string history_file = history_path().string();
+  if (terminal) {
+    std::error_code ignored;
+    std::filesystem::create_directories(history_path().parent_path(), ignored);
+    read_history(history_file.c_str());
+  }
+  install_interrupt_handler();
+  std::cout << "ollama-flow interactive: type a goal, or help. Backend "
+            << config.server.backend << ", strategy " << config.strategy
+            << (config.auto_scaling ? " (auto-scaling on)" : " (auto-scaling off)") << "\n";
+  std::string line;
+  while (read_line(terminal, line)) {
+    if (!handle_line(session, line)) {
+      break;
+    }
+  }
+  if (terminal) {
+    write_history(history_file.c_str());
+  }
+  std::cout << "\n";
+  return 0;
+}
+
+}  // namespace ollamaflow::cli

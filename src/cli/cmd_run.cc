@@ -1,0 +1,43 @@
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/signals.h"
+#include "flow/flow.h"
+#include "flow/run_types.h"
+
+namespace ollamaflow::cli {
+
+int cmd_run(const Config& config, const RunOptions& options) {
+  flow::RunRequest request;
+  request.goal = options.goal;
+  request.plan_file = options.plan_file;
+  request.plan_only = options.plan_only;
+  request.resume_id = options.resume_id;
+  request.backend_chosen = options.backend_chosen;
+
+  CancelTokenPtr cancel = install_interrupt_handler();
+  Result<flow::RunReport> report = flow::run_goal(config, request, cancel, system_clock());
+  if (!report) {
+    std::fprintf(stderr, "ollama-flow: %s\n", report.status().message().c_str());
+    return report.status().code() == ErrorCode::kCancelled ? 130 : 1;
+  }
+  if (options.plan_only) {
+    if (options.json) {
+      std::cout << report->plan.dump(2) << "\n";
+    } else {
+      std::cout << flow::format_plan(report->plan);
+    }
+    return report->exit_code;
+  }
+  if (options.json) {
+    std::cout << flow::report_to_json(*report).dump(2) << "\n";
+  } else {
+    std::cout << flow::format_report(*report);
+  }
+  std::cout.flush();
+  return report->exit_code;
+}
+
+}  // namespace ollamaflow::cli

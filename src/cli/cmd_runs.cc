@@ -1,0 +1,161 @@
+// `ollama-flow runs` and `ollama-flow runs show ID`.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "store/journal.h"
+
+namespace ollamaflow::cli {
+namespace {
+
+using nlohmann::json;
+
+Result<std::unique_ptr<store::Journal>> open_journal(const Config& config) {
+  std::string path = config.run.db;
+  if (path.empty()) {
+    Result<std::string> fallback = store::default_journal_path(process_env());
+    if (!fallback) {
+      return fallback.status();
+    }
+    path = *fallback;
+  }
+  return store::Journal::open(path);
+}
+
+json run_to_json(const store::RunRecord& run) {
+  return {{"id", run.id},
+          {"goal", run.goal},
+          {"status", store::run_status_name(run.status)},
+          {"backend", run.backend},
+          {"model", run.model},
+          {"strategy", run.strategy},
+          {"workspace", run.workspace},
+          {"started_at", run.started_at},
+          {"finished_at", run.finished_at},
+          {"exit_code", run.exit_code ? json(*run.exit_code) : json(nullptr)}};
+}
+
+int list_runs(store::Journal& journal, const RunsOptions& options) {
+  Result<std::vector<store::RunRecord>> runs = journal.list_runs(options.limit);
+  if (!runs) {
+    std::fprintf(stderr, "ollama-flow: %s\n", runs.status().message().c_str());
+    return 1;
+  }
+  if (options.json) {
+    json list = json::array();
+    for (const auto& run : *runs) {
+      list.push_back(run_to_json(run));
+    }
+    std::cout << list.dump(2) << "\n";
+    return 0;
+  }
+  if (runs->empty()) {
+    std::cout << "no runs in " << journal.path() << "\n";
+    return 0;
+  }
+  std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", "id", "status", "started", "backend", "goal");
+  for (const auto& run : *runs) {
+    std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", run.id.c_str(),
+                std::string(store::run_status_name(run.status)).c_str(), run.started_at.c_str(),
+                run.backend.c_str(), run.goal.c_str());
+  }
+  return 0;
+}
+
+json show_json(store::Journal& journal, const store::RunRecord& run) {
+  json document = run_to_json(run);
+  json tasks = json::array();
+  if (auto rows = journal.tasks_for_run(run.id)) {
+    for (const auto& task : *rows) {
+      tasks.push_back({{"id", task.task_id}, {"title", task.title}, {"role", task.role},
+                       {"status", task.status}, {"agent", task.agent_id}, {"model", task.model},
+                       {"duration_s", task.duration_s ? json(*task.duration_s) : json(nullptr)},
+                       {"prompt_tokens", task.prompt_tokens},
+                       {"output_tokens", task.output_tokens}, {"files", task.files},
+                       {"error", task.error}});
+    }
+  }
+  document["tasks"] = tasks;
+  json plans = json::array();
+  if (auto rows = journal.plans_for_run(run.id)) {
+    for (const auto& plan : *rows) {
+      plans.push_back({{"attempt", plan.attempt}, {"accepted", plan.accepted},
+                       {"errors", plan.errors}});
+    }
+  }
+  document["plan_attempts"] = plans;
+  json scaling = json::array();
+  if (auto rows = journal.scaling_events_for_run(run.id)) {
+    for (const auto& event : *rows) {
+      scaling.push_back({{"time", event.time}, {"action", event.action},
+                         {"from", event.from_count}, {"to", event.to_count},
+                         {"reason", event.reason}, {"outcome", event.outcome}});
+    }
+  }
+  document["scaling_events"] = scaling;
+  if (auto events = journal.events_for_run(run.id)) {
+    document["event_count"] = events->size();
+  }
+  document["report"] = run.report;
+  return document;
+}
+
+void print_show(const json& run) {
+  std::cout << "Run " << run["id"].get<std::string>() << ": "
+            << run["status"].get<std::string>() << "\n  goal:      "
+            << run["goal"].get<std::string>() << "\n  backend:   "
+            << run["backend"].get<std::string>() << ", model " << run["model"].get<std::string>()
+            << "\n  workspace: " << run["workspace"].get<std::string>() << "\n  started:   "
+            << run["started_at"].get<std::string>() << "\n  finished:  "
+            << run["finished_at"].get<std::string>() << "\n";
+  for (const auto& plan : run["plan_attempts"]) {
+    std::cout << "  plan attempt " << plan["attempt"] << ": "
+              << (plan["accepted"].get<bool>() ? "accepted" : "rejected " + plan["errors"].dump())
+              << "\n";
+  }
+  std::cout << "\nTasks:\n";
+  for (const auto& task : run["tasks"]) {
+    std::printf("  %-16s %-10s %-20s %-18s %s\n", task["id"].get<std::string>().c_str(),
+                task["status"].get<std::string>().c_str(),
+                task["agent"].get<std::string>().c_str(), task["model"].get<std::string>().c_str(),
+                task["files"].dump().c_str());
+    if (!task["error"].get<std::string>().empty()) {
+      std::cout << "      error: " << task["error"].get<std::string>() << "\n";
+    }
+  }
+  if (!run["scaling_events"].empty()) {
+    std::cout << "\nScaling events:\n";
+    for (const auto& event : run["scaling_events"]) {
+      std::cout << "  " << event["time"].get<std::string>() << "  "
+                << event["action"].get<std::string>() << " " << event["from"] << " -> "
+                << event["to"] << "  " << event["reason"].get<std::string>() << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+int cmd_runs(const Config& config, const RunsOptions& options) {
+  Result<std::unique_ptr<store::Journal>> journal = open_journal(config);
+  if (!journal) {
+    std::fprintf(stderr, "ollama-flow: %s\n", journal.status().message().c_str());
+    return 1;
+  }
+  if (options.show_id.empty()) {
+    return list_runs(**journal, options);
+  }
+  Result<store::RunRecord> run = (*journal)->get_run(options.show_id);
+  if (!run) {
+    std::fprintf(stderr, "ollama-flow: %s\n", run.status().message().c_str());
+    return 1;
+  }
+  const json document = show_json(**journal, *run);
+  if (options.json) {
+    std::cout << document.dump(2) << "\n";
+  } else {
+    print_show(document);
+  }
+  return 0;
+}
+
+}  // namespace ollamaflow::cli

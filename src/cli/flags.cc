@@ -1,0 +1,52 @@
+#include "cli/flags.h"
+
+#include <cstdio>
+
+#include "core/log.h"
+
+namespace ollamaflow::cli {
+
+void ConfigFlags::add_switch(CLI::App* command, const std::string& name, const std::string& key,
+                             const std::string& help) {
+  CLI::Option* option = command->add_flag(name, help);
+  bindings_.push_back({option, name, key, [] { return nlohmann::json(true); }});
+}
+
+std::vector<FlagValue> ConfigFlags::values() const {
+  std::vector<FlagValue> values;
+  for (const Binding& binding : bindings_) {
+    if (binding.option->count() > 0) {
+      values.push_back({binding.key, binding.read(), binding.name});
+    }
+  }
+  return values;
+}
+
+void add_global_options(CLI::App* command, GlobalOptions& options) {
+  command->add_option("--config", options.config_file,
+                      "JSON configuration file (keys as in `ollama-flow config show`)");
+  options.flags.add<std::string>(command, "--log-level", "logging.level",
+                                 "Log level: trace, debug, info, warn, error, critical or off");
+  options.flags.add_switch(command, "--log-json", "logging.json",
+                           "Write logs as one JSON object per line (to stderr)");
+}
+
+std::optional<Config> load_effective_config(const GlobalOptions& options) {
+  std::optional<std::string> file;
+  if (!options.config_file.empty()) {
+    file = options.config_file;
+  }
+  Result<Config> config = load_config(file, process_env(), options.flags.values());
+  if (!config) {
+    std::fprintf(stderr, "ollama-flow: %s\n", config.status().message().c_str());
+    return std::nullopt;
+  }
+  Status status = init_logging(config->log_level, config->log_json);
+  if (!status) {
+    std::fprintf(stderr, "ollama-flow: %s\n", status.message().c_str());
+    return std::nullopt;
+  }
+  return std::move(config).value();
+}
+
+}  // namespace ollamaflow::cli

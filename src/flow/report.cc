@@ -1,0 +1,202 @@
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "flow/run_types.h"
+
+namespace ollamaflow::flow {
+namespace {
+
+using nlohmann::json;
+
+std::string pad(const std::string& text, size_t width) {
+  if (text.size() >= width) {
+    return text;
+  }
+  return text + std::string(width - text.size(), ' ');
+}
+
+std::string format_seconds(double seconds) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.1fs", seconds);
+  return buffer;
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out += (i == 0 ? "" : separator) + items[i];
+  }
+  return out;
+}
+
+void append_task_table(const RunReport& report, std::string& out) {
+  const std::vector<std::string> header = {"task", "status", "role", "agent", "model",
+                                           "time", "tokens in/out", "files"};
+  std::vector<std::vector<std::string>> rows = {header};
+  for (const TaskReport& task : report.tasks) {
+    rows.push_back({task.id, task.status + (task.resumed ? " (earlier run)" : ""), task.role,
+                    task.agent.empty() ? "-" : task.agent, task.model.empty() ? "-" : task.model,
+                    format_seconds(task.duration_s),
+                    std::to_string(task.prompt_tokens) + "/" + std::to_string(task.output_tokens),
+                    task.files.empty() ? "-" : join(task.files, ", ")});
+  }
+  std::vector<size_t> widths(header.size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line = "  ";
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += i + 1 == row.size() ? row[i] : pad(row[i], widths[i] + 2);
+    }
+    out += line + "\n";
+  }
+  for (const TaskReport& task : report.tasks) {
+    if (!task.error.empty()) {
+      out += "  " + task.id + ": " + task.error + "\n";
+    }
+  }
+}
+
+void append_scaling(const RunReport& report, std::string& out) {
+  if (!report.auto_scaling) {
+    return;
+  }
+  out += "\nAuto-scaling (" + report.strategy + "): " +
+         std::to_string(report.scaling_events.size()) + " scaling events\n";
+  for (const ScalingEventReport& event : report.scaling_events) {
+    out += "  " + event.time + "  " + pad(event.action, 11) + std::to_string(event.from_count) +
+           " -> " + std::to_string(event.to_count) + "  " + event.outcome + "  " + event.reason +
+           "\n";
+  }
+  if (!report.agent_counts.empty()) {
+    out += "  agents over time:";
+    for (const AgentCountSample& sample : report.agent_counts) {
+      out += " " + format_seconds(sample.t_s) + "=" + std::to_string(sample.agents);
+    }
+    out += "\n";
+  }
+}
+
+}  // namespace
+
+json report_to_json(const RunReport& report) {
+  json tasks = json::array();
+  for (const TaskReport& task : report.tasks) {
+    tasks.push_back({{"id", task.id},
+                     {"title", task.title},
+                     {"role", task.role},
+                     {"status", task.status},
+                     {"agent", task.agent},
+                     {"model", task.model},
+                     {"duration_s", task.duration_s},
+                     {"prompt_tokens", task.prompt_tokens},
+                     {"output_tokens", task.output_tokens},
+                     {"attempts", task.attempts},
+                     {"files", task.files},
+                     {"error", task.error},
+                     {"resumed", task.resumed}});
+  }
+  json events = json::array();
+  for (const ScalingEventReport& event : report.scaling_events) {
+    events.push_back({{"time", event.time},
+                      {"action", event.action},
+                      {"from", event.from_count},
+                      {"to", event.to_count},
+                      {"reason", event.reason},
+                      {"outcome", event.outcome}});
+  }
+  json counts = json::array();
+  for (const AgentCountSample& sample : report.agent_counts) {
+    counts.push_back({{"t_s", sample.t_s}, {"agents", sample.agents}});
+  }
+  return {{"run_id", report.run_id},
+          {"goal", report.goal},
+          {"status", report.status},
+          {"exit_code", report.exit_code},
+          {"backend", report.backend},
+          {"endpoint", report.endpoint},
+          {"simulated", report.simulated},
+          {"model", report.model},
+          {"workspace", report.workspace},
+          {"summary", report.summary},
+          {"notes", report.notes},
+          {"tasks", tasks},
+          {"conflicts", report.conflicts},
+          {"plan_errors", report.plan_errors},
+          {"auto_scaling", report.auto_scaling},
+          {"strategy", report.strategy},
+          {"scaling_events", events},
+          {"agent_counts", counts},
+          {"duration_s", report.duration_s},
+          {"prompt_tokens", report.prompt_tokens},
+          {"output_tokens", report.output_tokens},
+          {"plan", report.plan}};
+}
+
+std::string format_report(const RunReport& report) {
+  std::string out;
+  out += "Run " + report.run_id + ": " + report.status + "\n";
+  out += "  goal:      " + report.goal + "\n";
+  out += "  backend:   " + report.backend + " (" + report.endpoint + ")" +
+         (report.simulated ? "  [SIMULATED: output is placeholder text]" : "") + "\n";
+  out += "  model:     " + report.model + "\n";
+  out += "  workspace: " + (report.workspace.empty() ? "-" : report.workspace) + "\n";
+  out += "  time:      " + format_seconds(report.duration_s) + ", tokens in/out " +
+         std::to_string(report.prompt_tokens) + "/" + std::to_string(report.output_tokens) +
+         "\n";
+  for (const std::string& note : report.notes) {
+    out += "  note:      " + note + "\n";
+  }
+  if (!report.plan_errors.empty()) {
+    out += "\nPlanning failed; errors sent back to the model:\n";
+    for (const std::string& error : report.plan_errors) {
+      out += "  " + error + "\n";
+    }
+  }
+  if (!report.tasks.empty()) {
+    out += "\nSubtasks:\n";
+    append_task_table(report, out);
+  }
+  for (const std::string& conflict : report.conflicts) {
+    out += "  conflict: " + conflict + "\n";
+  }
+  append_scaling(report, out);
+  if (!report.summary.empty()) {
+    out += "\nSummary" + std::string(report.simulated ? " (simulated)" : "") + ":\n" +
+           report.summary + "\n";
+  }
+  return out;
+}
+
+}  // namespace ollamaflow::flow
+
+namespace ollamaflow::flow {
+
+std::string format_plan(const nlohmann::json& plan) {
+  std::string out = "Plan for: " + plan.value("goal", std::string()) + "\n";
+  if (const std::string summary = plan.value("summary", std::string()); !summary.empty()) {
+    out += summary + "\n";
+  }
+  for (const auto& task : plan.value("tasks", nlohmann::json::array())) {
+    out += "\n  [" + task.value("id", std::string()) + "] " + task.value("title", std::string()) +
+           "  (" + task.value("role", std::string()) + ")\n";
+    std::string deps;
+    for (const auto& dep : task.value("depends_on", nlohmann::json::array())) {
+      deps += (deps.empty() ? "" : ", ") + dep.get<std::string>();
+    }
+    out += "      after: " + (deps.empty() ? std::string("-") : deps) + "\n";
+    std::string files;
+    for (const auto& file : task.value("files", nlohmann::json::array())) {
+      files += (files.empty() ? "" : ", ") + file.get<std::string>();
+    }
+    out += "      files: " + (files.empty() ? std::string("-") : files) + "\n";
+    out += "      " + task.value("description", std::string()) + "\n";
+  }
+  return out;
+}
+
+}  // namespace ollamaflow::flow

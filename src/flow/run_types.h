@@ -1,0 +1,86 @@
+// What a run is asked to do and what it reports.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ollamaflow::flow {
+
+struct RunRequest {
+  std::string goal;
+  std::string plan_file;   // run this plan instead of asking the queen
+  bool plan_only = false;  // print the plan and stop
+  std::string resume_id;   // continue a journaled run
+  // Set by `--backend` or `--host`: an unreachable server is then an error instead of a switch
+  // to the simulated backend.
+  bool backend_chosen = false;
+};
+
+struct TaskReport {
+  std::string id;
+  std::string title;
+  std::string role;
+  std::string status;  // succeeded, failed, cancelled, pending
+  std::string agent;
+  std::string model;
+  double duration_s = 0;
+  int64_t prompt_tokens = 0;
+  int64_t output_tokens = 0;
+  int attempts = 0;
+  std::vector<std::string> files;
+  std::string error;
+  bool resumed = false;  // finished in an earlier process and not redone
+};
+
+struct ScalingEventReport {
+  std::string time;
+  std::string action;
+  int from_count = 0;
+  int to_count = 0;
+  std::string reason;
+  std::string outcome;
+};
+
+struct AgentCountSample {
+  double t_s = 0;  // seconds since the run started
+  int agents = 0;
+};
+
+struct RunReport {
+  std::string run_id;
+  std::string goal;
+  std::string status;  // succeeded, failed, cancelled
+  int exit_code = 0;
+  std::string backend;
+  std::string endpoint;
+  bool simulated = false;
+  std::string model;
+  std::string workspace;
+  std::string summary;
+  std::vector<std::string> notes;  // e.g. why the simulated backend was used
+  std::vector<TaskReport> tasks;
+  std::vector<std::string> conflicts;
+  std::vector<std::string> plan_errors;  // per attempt, when planning failed
+  bool auto_scaling = false;
+  std::string strategy;
+  std::vector<ScalingEventReport> scaling_events;
+  std::vector<AgentCountSample> agent_counts;
+  double duration_s = 0;
+  int64_t prompt_tokens = 0;
+  int64_t output_tokens = 0;
+  nlohmann::json plan;  // the plan that ran, as `--plan` reads it
+};
+
+nlohmann::json report_to_json(const RunReport& report);
+
+// Renders the report as text for a terminal.
+std::string format_report(const RunReport& report);
+
+// Renders a plan (plan_to_json's format) as text for a terminal.
+std::string format_plan(const nlohmann::json& plan);
+
+}  // namespace ollamaflow::flow
