@@ -51,6 +51,7 @@ struct RunSettings {
   int agents = 4;
   int max_plan_attempts = 3;
   int max_task_attempts = 3;
+  int max_tasks = 32;  // most subtasks a plan may have
   std::string workspace;  // empty: a new folder per run under the current directory
   std::string db;         // empty: $XDG_DATA_HOME/ollama-flow/journal.db
 };

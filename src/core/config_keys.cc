@@ -325,6 +325,8 @@ std::vector<KeyDef> build_table() {
                       [](Config& c) -> int& { return c.run.max_plan_attempts; }));
   t.push_back(int_key("run.max_task_attempts", 1, 20,
                       [](Config& c) -> int& { return c.run.max_task_attempts; }));
+  t.push_back(int_key("run.max_tasks", 1, 100000,
+                      [](Config& c) -> int& { return c.run.max_tasks; }));
   t.push_back(text_key("run.workspace", [](Config& c) -> std::string& { return c.run.workspace; }));
   t.push_back(text_key("run.db", [](Config& c) -> std::string& { return c.run.db; }));
   // memory and logging
