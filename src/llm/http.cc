@@ -1,0 +1,370 @@
+#include "llm/http.h"
+
+#include <netdb.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+
+namespace ollamaflow::llm {
+namespace {
+
+constexpr size_t kMaxErrorBody = 1 << 20;
+constexpr size_t kMaxErrorText = 500;
+
+bool ends_with(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+// Names under ".invalid" never resolve (RFC 6761), so they fail without a lookup.
+bool is_reserved_invalid_name(std::string_view host) {
+  return host == "invalid" || ends_with(host, ".invalid");
+}
+
+bool host_resolves(const std::string& host) {
+  if (is_reserved_invalid_name(host)) {
+    return false;
+  }
+  std::string bare = host;
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') {
+    bare = bare.substr(1, bare.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(bare.c_str(), nullptr, &hints, &found);
+  if (found != nullptr) {
+    freeaddrinfo(found);
+  }
+  return rc == 0;
+}
+
+Status dns_error(const BaseUrl& url) {
+  return Status(ErrorCode::kUnavailable,
+                fmt::format("host name '{}' of {} could not be resolved: check the --host flag "
+                            "or OLLAMA_HOST",
+                            url.host, url.to_string()));
+}
+
+void set_timeout(double seconds, const std::function<void(time_t, time_t)>& setter) {
+  const auto micros = static_cast<int64_t>(std::max(seconds, 0.001) * 1e6);
+  setter(static_cast<time_t>(micros / 1000000), static_cast<time_t>(micros % 1000000));
+}
+
+std::unique_ptr<httplib::Client> open_client(const BaseUrl& url, const HttpSettings& settings,
+                                             double read_timeout_s) {
+  auto client =
+      std::make_unique<httplib::Client>(fmt::format("{}://{}:{}", url.scheme, url.host, url.port));
+  set_timeout(settings.connect_timeout_s,
+              [&](time_t sec, time_t usec) { client->set_connection_timeout(sec, usec); });
+  set_timeout(read_timeout_s,
+              [&](time_t sec, time_t usec) { client->set_read_timeout(sec, usec); });
+  set_timeout(std::max(settings.connect_timeout_s, 30.0),
+              [&](time_t sec, time_t usec) { client->set_write_timeout(sec, usec); });
+  client->set_keep_alive(false);
+  if (!settings.bearer_token.empty()) {
+    client->set_bearer_token_auth(settings.bearer_token);
+  }
+  return client;
+}
+
+// Maps a transport failure. `waited_s` is how long the request had been running on the clock,
+// which distinguishes a read timeout from a connection that the server closed.
+Status transport_error(const BaseUrl& url, httplib::Error error, double connect_timeout_s,
+                       double read_timeout_s, double waited_s) {
+  const std::string where = url.to_string();
+  switch (error) {
+    case httplib::Error::Connection:
+      if (!host_resolves(url.host)) {
+        return dns_error(url);
+      }
+      return Status(ErrorCode::kUnavailable,
+                    fmt::format("cannot connect to the model server at {} (connection refused): "
+                                "start it (e.g. `ollama serve`) or pass --host with the URL of a "
+                                "running server",
+                                where));
+    case httplib::Error::ConnectionTimeout:
+      return Status(ErrorCode::kTimeout,
+                    fmt::format("connecting to {} timed out after {} s: check --host and that the "
+                                "server is reachable",
+                                where, connect_timeout_s));
+    case httplib::Error::Read:
+      if (waited_s >= read_timeout_s * 0.95) {
+        return Status(ErrorCode::kTimeout,
+                      fmt::format("no data from {} for {} s: the server is stalled or overloaded",
+                                  where, read_timeout_s));
+      }
+      return Status(ErrorCode::kServerError,
+                    fmt::format("the connection to {} was closed in the middle of the response "
+                                "(was the server restarted?)",
+                                where));
+    case httplib::Error::Write:
+      return Status(
+          ErrorCode::kServerError,
+          fmt::format("sending the request to {} failed: the connection was lost", where));
+    case httplib::Error::SSLConnection:
+    case httplib::Error::SSLLoadingCerts:
+    case httplib::Error::SSLServerVerification:
+      return Status(ErrorCode::kUnavailable,
+                    fmt::format("TLS connection to {} failed ({}): check the server certificate "
+                                "or use http://",
+                                where, httplib::to_string(error)));
+    default:
+      return Status(ErrorCode::kUnavailable,
+                    fmt::format("request to {} failed: {}", where, httplib::to_string(error)));
+  }
+}
+
+bool is_success(int status) {
+  return status >= 200 && status < 300;
+}
+
+Result<int> parse_port(std::string_view text, std::string_view url) {
+  int port = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (error != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("invalid port '{}' in server URL '{}': use a number from 1 to 65535",
+                              text, url));
+  }
+  return port;
+}
+
+}  // namespace
+
+std::string BaseUrl::to_string() const {
+  return fmt::format("{}://{}:{}{}", scheme, host, port, path_prefix);
+}
+
+Result<BaseUrl> parse_base_url(std::string_view url, int default_port) {
+  BaseUrl parsed;
+  std::string_view rest = url;
+  const size_t scheme_end = rest.find("://");
+  bool has_scheme = scheme_end != std::string_view::npos;
+  parsed.scheme = has_scheme ? std::string(rest.substr(0, scheme_end)) : "http";
+  std::transform(parsed.scheme.begin(), parsed.scheme.end(), parsed.scheme.begin(), ::tolower);
+  if (parsed.scheme != "http" && parsed.scheme != "https") {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("unsupported scheme '{}' in server URL '{}': use http:// or https://",
+                              parsed.scheme, url));
+  }
+  if (has_scheme) {
+    rest.remove_prefix(scheme_end + 3);
+  }
+
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string_view prefix = rest.substr(slash);
+    while (!prefix.empty() && prefix.back() == '/') {
+      prefix.remove_suffix(1);
+    }
+    parsed.path_prefix = std::string(prefix);
+  }
+
+  // An IPv6 literal keeps its brackets, as URLs write it.
+  const size_t bracket = authority.rfind(']');
+  const size_t colon = authority.rfind(':');
+  std::string_view host = authority;
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    host = authority.substr(0, colon);
+    Result<int> port = parse_port(authority.substr(colon + 1), url);
+    if (!port.is_ok()) {
+      return port.status();
+    }
+    parsed.port = *port;
+  } else {
+    parsed.port = !has_scheme ? default_port : (parsed.scheme == "https" ? 443 : 80);
+  }
+
+  if (host.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("server URL '{}' has no host: use e.g. http://127.0.0.1:11434", url));
+  }
+  parsed.host = std::string(host);
+  return parsed;
+}
+
+ErrorCode error_code_for_http_status(int status) {
+  if (is_success(status))
+    return ErrorCode::kOk;
+  switch (status) {
+    case 400:
+    case 422:
+      return ErrorCode::kInvalidArgument;
+    case 401:
+    case 403:
+      return ErrorCode::kPermissionDenied;
+    case 404:
+      return ErrorCode::kNotFound;
+    case 408:
+    case 504:
+      return ErrorCode::kTimeout;
+    case 413:
+      return ErrorCode::kContextOverflow;
+    case 429:
+    case 503:
+      return ErrorCode::kServerBusy;
+    default:
+      break;
+  }
+  return status >= 500 && status < 600 ? ErrorCode::kServerError : ErrorCode::kInternal;
+}
+
+std::string error_text_from_body(std::string_view body) {
+  std::string text(body);
+  const nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_object()) {
+    const auto error = parsed.find("error");
+    if (error != parsed.end() && error->is_string()) {
+      text = error->get<std::string>();
+    } else if (error != parsed.end() && error->is_object() && error->contains("message") &&
+               (*error)["message"].is_string()) {
+      text = (*error)["message"].get<std::string>();
+    } else if (parsed.contains("message") && parsed["message"].is_string()) {
+      text = parsed["message"].get<std::string>();
+    } else if (parsed.contains("detail") && parsed["detail"].is_string()) {
+      text = parsed["detail"].get<std::string>();
+    }
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.pop_back();
+  }
+  return text.size() > kMaxErrorText ? text.substr(0, kMaxErrorText) + "..." : text;
+}
+
+StreamWatch::StreamWatch(const Clock& clock, double first_token_timeout_s, double idle_timeout_s)
+    : clock_(clock),
+      first_token_timeout_s_(first_token_timeout_s),
+      idle_timeout_s_(idle_timeout_s),
+      start_(clock.now()),
+      last_content_(start_) {}
+
+void StreamWatch::mark_content() {
+  last_content_ = clock_.now();
+  if (!has_content_) {
+    first_content_ = last_content_;
+    has_content_ = true;
+  }
+}
+
+double StreamWatch::first_content_seconds() const {
+  return has_content_ ? to_seconds(first_content_ - start_) : 0;
+}
+
+Status StreamWatch::check() const {
+  const MonoTime now = clock_.now();
+  if (!has_content_ && first_token_timeout_s_ > 0 &&
+      to_seconds(now - start_) > first_token_timeout_s_) {
+    return Status(ErrorCode::kTimeout,
+                  fmt::format("no first token within {} s (first_token_timeout_s): the model may "
+                              "still be loading; raise the timeout or check the server",
+                              first_token_timeout_s_));
+  }
+  if (has_content_ && idle_timeout_s_ > 0 && to_seconds(now - last_content_) > idle_timeout_s_) {
+    return Status(ErrorCode::kTimeout,
+                  fmt::format("no new token for {} s after the last one (idle_timeout_s): the "
+                              "stream stalled",
+                              idle_timeout_s_));
+  }
+  return Status::ok();
+}
+
+double StreamWatch::max_wait_seconds() const {
+  return std::max(first_token_timeout_s_, idle_timeout_s_);
+}
+
+HttpClient::HttpClient(BaseUrl url, HttpSettings settings, std::shared_ptr<Clock> clock)
+    : url_(std::move(url)), settings_(std::move(settings)), clock_(std::move(clock)) {}
+
+Result<HttpResponse> HttpClient::get(const std::string& path, double timeout_s) const {
+  if (is_reserved_invalid_name(url_.host)) {
+    return dns_error(url_);
+  }
+  const double read_timeout = timeout_s > 0 ? timeout_s : settings_.read_timeout_s;
+  auto client = open_client(url_, settings_, read_timeout);
+  const MonoTime start = clock_->now();
+  httplib::Result result = client->Get(url_.path_prefix + path);
+  if (!result) {
+    return transport_error(url_, result.error(), settings_.connect_timeout_s, read_timeout,
+                           to_seconds(clock_->now() - start));
+  }
+  return HttpResponse{result->status, result->body, result->get_header_value("Content-Type")};
+}
+
+Result<HttpResponse> HttpClient::post_json(const std::string& path, const std::string& body) const {
+  if (is_reserved_invalid_name(url_.host)) {
+    return dns_error(url_);
+  }
+  auto client = open_client(url_, settings_, settings_.read_timeout_s);
+  const MonoTime start = clock_->now();
+  httplib::Result result = client->Post(url_.path_prefix + path, body, "application/json");
+  if (!result) {
+    return transport_error(url_, result.error(), settings_.connect_timeout_s,
+                           settings_.read_timeout_s, to_seconds(clock_->now() - start));
+  }
+  return HttpResponse{result->status, result->body, result->get_header_value("Content-Type")};
+}
+
+Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std::string& body,
+                                             StreamWatch& watch, const ChunkHandler& on_chunk,
+                                             const CancelToken& cancel) const {
+  if (cancel.cancelled()) {
+    return Status(ErrorCode::kCancelled, "request to " + base_url() + path + " was cancelled");
+  }
+  if (is_reserved_invalid_name(url_.host)) {
+    return dns_error(url_);
+  }
+  auto client = open_client(url_, settings_, watch.max_wait_seconds());
+  HttpResponse response;
+  Status aborted;
+  httplib::Request request;
+  request.method = "POST";
+  request.path = url_.path_prefix + path;
+  request.body = body;
+  request.set_header("Content-Type", "application/json");
+  request.set_header("Accept", "application/x-ndjson, text/event-stream, application/json");
+  request.response_handler = [&](const httplib::Response& head) {
+    response.status = head.status;
+    response.content_type = head.get_header_value("Content-Type");
+    return true;
+  };
+  request.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+    if (!is_success(response.status)) {
+      const size_t room = kMaxErrorBody - std::min(kMaxErrorBody, response.body.size());
+      response.body.append(data, std::min(size, room));
+      return true;
+    }
+    if (cancel.cancelled()) {
+      aborted = Status(ErrorCode::kCancelled, "request to " + base_url() + path + " was cancelled");
+    } else if (Status late = watch.check(); !late.is_ok()) {
+      aborted = late;
+    } else {
+      aborted = on_chunk(std::string_view(data, size));
+    }
+    return aborted.is_ok();
+  };
+  get_logger("llm")->debug("POST {}{} ({} bytes, streamed)", base_url(), path, body.size());
+  const MonoTime start = clock_->now();
+  httplib::Response raw;
+  httplib::Error error = httplib::Error::Success;
+  const bool sent = client->send(request, raw, error);
+  if (!aborted.is_ok()) {
+    return aborted;
+  }
+  if (!sent) {
+    if (Status late = watch.check(); !late.is_ok()) {
+      return late;
+    }
+    return transport_error(url_, error, settings_.connect_timeout_s, watch.max_wait_seconds(),
+                           to_seconds(clock_->now() - start));
+  }
+  return response;
+}
+
+}  // namespace ollamaflow::llm

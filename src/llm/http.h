@@ -1,0 +1,117 @@
+// HTTP transport for the model server clients: a thin layer over cpp-httplib with timeouts,
+// cancellation, streaming and one mapping from failures to ErrorCode.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/cancel.h"
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace ollamaflow::llm {
+
+// A server base URL split into parts, e.g. "https://gpu1:8443/ollama".
+struct BaseUrl {
+  std::string scheme;  // "http" or "https"
+  std::string host;
+  int port = 0;
+  std::string path_prefix;  // "" or a path such as "/ollama", without a trailing slash
+
+  // Returns "scheme://host:port" followed by the path prefix.
+  std::string to_string() const;
+};
+
+// Parses a server URL. A URL without a scheme (as OLLAMA_HOST allows, e.g. "gpu1:11434") is
+// http; a URL without a port gets `default_port` when it has no scheme, else 80 or 443. Returns
+// kInvalidArgument naming the value for another scheme, an empty host or a bad port.
+Result<BaseUrl> parse_base_url(std::string_view url, int default_port);
+
+// Maps an HTTP status to an error code: 2xx kOk, 400 and 422 kInvalidArgument, 401 and 403
+// kPermissionDenied, 404 kNotFound, 408 and 504 kTimeout, 413 kContextOverflow, 429 and 503
+// kServerBusy, other 5xx kServerError, anything else kInternal.
+ErrorCode error_code_for_http_status(int status);
+
+// Returns the error text of an error body: the "error" string (Ollama), "error.message"
+// (OpenAI-compatible servers), a top-level "message" or "detail", else the body itself,
+// shortened to 500 bytes.
+std::string error_text_from_body(std::string_view body);
+
+struct HttpSettings {
+  double connect_timeout_s = 5;
+  double read_timeout_s = 300;  // one socket read, for requests that are not streamed
+  std::string bearer_token;     // sent as "Authorization: Bearer ..." when not empty
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;  // the whole body, or for a streamed 2xx reply nothing
+  std::string content_type;
+};
+
+// The first-token and idle deadlines of one streamed reply, measured on a Clock. The protocol
+// parser calls mark_content() when a piece of reply text arrives, because servers also send
+// bytes that carry no text (keep-alive comments, empty chunks).
+//
+// Not thread-safe: it belongs to the thread that runs the request.
+class StreamWatch {
+ public:
+  StreamWatch(const Clock& clock, double first_token_timeout_s, double idle_timeout_s);
+
+  void mark_content();
+  bool has_content() const { return has_content_; }
+  // Seconds from the start of the request to the first content; 0 before it.
+  double first_content_seconds() const;
+  // Returns kTimeout naming the deadline when the first token or the next chunk is overdue.
+  Status check() const;
+  // The longest time one socket read may block: the larger of the two timeouts.
+  double max_wait_seconds() const;
+
+ private:
+  const Clock& clock_;
+  double first_token_timeout_s_;
+  double idle_timeout_s_;
+  MonoTime start_;
+  MonoTime first_content_;
+  MonoTime last_content_;
+  bool has_content_ = false;
+};
+
+// Receives each piece of a streamed 2xx body; an error stops the transfer and is returned.
+using ChunkHandler = std::function<Status(std::string_view chunk)>;
+
+// Thread-safe: every call opens its own connection, so calls may run concurrently.
+class HttpClient {
+ public:
+  HttpClient(BaseUrl url, HttpSettings settings, std::shared_ptr<Clock> clock);
+
+  // Sends GET `path` (appended to the path prefix). `timeout_s` overrides the read timeout
+  // when positive. Returns the response for any HTTP status; transport failures are errors:
+  // kUnavailable (refused, DNS, TLS), kTimeout, kServerError (connection lost).
+  Result<HttpResponse> get(const std::string& path, double timeout_s = 0) const;
+
+  // Sends POST `path` with a JSON body and reads the whole reply, as get() does.
+  Result<HttpResponse> post_json(const std::string& path, const std::string& body) const;
+
+  // Sends POST `path` and streams a 2xx body to `on_chunk` as it arrives. Before each chunk
+  // it checks `cancel` (kCancelled) and `watch` (kTimeout). A non-2xx body is collected into
+  // the returned response instead.
+  //
+  // NOTE: while the server sends nothing at all, the transfer ends only after one socket read
+  // times out, which takes watch.max_wait_seconds(), or at the next byte after a cancel.
+  Result<HttpResponse> post_stream(const std::string& path, const std::string& body,
+                                   StreamWatch& watch, const ChunkHandler& on_chunk,
+                                   const CancelToken& cancel) const;
+
+  const BaseUrl& url() const { return url_; }
+  std::string base_url() const { return url_.to_string(); }
+
+ private:
+  const BaseUrl url_;
+  const HttpSettings settings_;
+  const std::shared_ptr<Clock> clock_;
+};
+
+}  // namespace ollamaflow::llm
