@@ -1,0 +1,249 @@
+#include "orchestrator/structured_chat.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "llm/json_extract.h"
+#include "llm/schema.h"
+
+namespace ollamaflow::orchestrator {
+namespace {
+
+using nlohmann::json;
+
+// Keywords that grammar-based servers are known to reject or ignore; structure keywords
+// (type, properties, required, items, enum) are never stripped.
+const std::vector<std::string>& strippable_keywords() {
+  static const std::vector<std::string> kKeywords = {
+      "minItems",         "maxItems",         "uniqueItems",   "minLength",    "maxLength",
+      "pattern",          "format",           "propertyNames", "minimum",      "maximum",
+      "exclusiveMinimum", "exclusiveMaximum", "minProperties", "maxProperties"};
+  return kKeywords;
+}
+
+struct LoopState {
+  std::vector<llm::ChatMessage> messages;
+  json server_schema;
+  bool schema_stripped = false;
+  std::vector<std::string> dropped;
+  int num_predict = 0;
+  int ceiling = 0;
+  int counted = 0;
+};
+
+enum class Step { kAccepted, kRetry, kStop };
+
+struct Verdict {
+  ErrorCode code = ErrorCode::kOk;
+  std::vector<std::string> errors;
+  json value;
+};
+
+std::string trim(std::string_view text) {
+  size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) {
+    return "";
+  }
+  size_t end = text.find_last_not_of(" \t\r\n");
+  return std::string(text.substr(begin, end - begin + 1));
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const std::string& item : items) {
+    out += out.empty() ? item : std::string(separator) + item;
+  }
+  return out;
+}
+
+Verdict check_reply(const std::string& content, const StructuredRequest& request,
+                    const ReplyValidator& validator) {
+  if (request.chat.schema.is_null()) {
+    std::string text = trim(content);
+    if (text.empty()) {
+      return {ErrorCode::kParseError, {"the reply is empty"}, {}};
+    }
+    return {ErrorCode::kOk, {}, json(text)};
+  }
+  Result<json> parsed = llm::extract_json(content, request.lenient_json);
+  if (!parsed) {
+    return {parsed.status().code(), {parsed.status().message()}, {}};
+  }
+  Status schema = llm::validate_json_schema(*parsed, request.chat.schema);
+  if (schema.code() == ErrorCode::kInvalidArgument) {
+    return {ErrorCode::kInternal, {"the request's own schema is invalid: " + schema.message()}, {}};
+  }
+  if (!schema) {
+    return {ErrorCode::kSchemaViolation, {schema.message()}, {}};
+  }
+  std::vector<std::string> problems = validator ? validator(*parsed) : std::vector<std::string>{};
+  if (!problems.empty()) {
+    return {ErrorCode::kSchemaViolation, std::move(problems), {}};
+  }
+  return {ErrorCode::kOk, {}, std::move(parsed).value()};
+}
+
+// Doubles the output token limit up to the ceiling; returns false when it cannot grow.
+bool raise_limit(LoopState& state) {
+  if (state.num_predict <= 0 || state.num_predict >= state.ceiling) {
+    return false;
+  }
+  state.num_predict = std::min(state.ceiling, state.num_predict * 2);
+  return true;
+}
+
+Status exhausted(const std::vector<Attempt>& attempts, ErrorCode code) {
+  std::vector<std::string> parts;
+  int counted = 0;
+  for (const Attempt& attempt : attempts) {
+    counted += attempt.counted ? 1 : 0;
+    parts.push_back(fmt::format("attempt {} ({}): {}", attempt.number,
+                                error_code_name(attempt.code), attempt.error));
+  }
+  return {code, fmt::format("no accepted reply after {} attempt{}: {}", counted,
+                            counted == 1 ? "" : "s", join(parts, "; "))};
+}
+
+Status truncated_at_ceiling(const LoopState& state, const std::vector<Attempt>& attempts) {
+  Status all = exhausted(attempts, ErrorCode::kTruncated);
+  return {ErrorCode::kTruncated,
+          fmt::format("the reply was cut at the output token limit of {} tokens, which cannot "
+                      "grow past {}: raise num_ctx or split the task ({})",
+                      state.num_predict, state.ceiling, all.message())};
+}
+
+// Handles a request that returned an error instead of a reply.
+Step on_request_failure(const Status& failure, const StructuredRequest& request, LoopState& state,
+                        Attempt& attempt, StructuredOutcome& out) {
+  auto log = get_logger("orchestrator");
+  attempt.code = failure.code();
+  attempt.error = failure.message();
+  if (failure.code() == ErrorCode::kSchemaUnsupported && !state.schema_stripped) {
+    attempt.counted = false;
+    out.attempts.push_back(attempt);
+    std::vector<std::string> dropped;
+    state.server_schema = llm::strip_unsupported_keywords(
+        state.server_schema, keywords_to_strip(failure.message()), &dropped);
+    state.schema_stripped = true;
+    state.dropped = dropped;
+    log->warn("server rejected the schema {} schema={} dropped={} error={}", request.log_label,
+              request.chat.schema_name, join(dropped, ","), failure.message());
+    return Step::kRetry;
+  }
+  if (failure.code() == ErrorCode::kTruncated) {
+    ++state.counted;
+    out.attempts.push_back(attempt);
+    if (!raise_limit(state)) {
+      out.status = truncated_at_ceiling(state, out.attempts);
+      return Step::kStop;
+    }
+    log->warn("reply truncated {} attempt={} num_predict_next={}", request.log_label,
+              attempt.number, state.num_predict);
+    return Step::kRetry;
+  }
+  out.attempts.push_back(attempt);
+  out.status = failure;
+  return Step::kStop;
+}
+
+// Checks a reply that arrived and decides what to send next.
+Step on_reply(const llm::ChatResponse& response, const StructuredRequest& request,
+              const ReplyValidator& validator, LoopState& state, Attempt& attempt,
+              StructuredOutcome& out) {
+  attempt.reply = response.content;
+  attempt.usage = response.usage;
+  attempt.simulated = response.simulated;
+  if (!response.model.empty()) {
+    attempt.model = response.model;
+  }
+  add_usage(out.usage, response.usage);
+  out.model = attempt.model;
+  out.simulated = response.simulated;
+  Verdict verdict = response.done_reason == "length"
+                        ? Verdict{ErrorCode::kTruncated, {"done_reason is \"length\""}, {}}
+                        : check_reply(response.content, request, validator);
+  if (verdict.code == ErrorCode::kOk) {
+    out.attempts.push_back(attempt);
+    out.value = std::move(verdict.value);
+    out.status = Status::ok();
+    return Step::kAccepted;
+  }
+  attempt.code = verdict.code;
+  attempt.errors = verdict.errors;
+  attempt.error = join(verdict.errors, "; ");
+  if (verdict.code == ErrorCode::kTruncated || verdict.code == ErrorCode::kInternal) {
+    return on_request_failure(Status(verdict.code, attempt.error), request, state, attempt, out);
+  }
+  ++state.counted;
+  out.attempts.push_back(attempt);
+  get_logger("orchestrator")
+      ->warn("reply rejected {} attempt={}/{} code={} error={}", request.log_label, attempt.number,
+             request.max_attempts, error_code_name(attempt.code), attempt.error);
+  state.messages = request.chat.messages;
+  state.messages.push_back({"assistant", response.content});
+  state.messages.push_back(
+      {"user", request.rejection_prefix + attempt.error + request.rejection_suffix});
+  return Step::kRetry;
+}
+
+}  // namespace
+
+StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRequest& request,
+                                      const ReplyValidator& validator, const CancelToken& cancel) {
+  StructuredOutcome out;
+  LoopState state;
+  state.messages = request.chat.messages;
+  state.server_schema = request.chat.schema;
+  state.num_predict = request.chat.options.num_predict;
+  state.ceiling =
+      request.max_num_predict > 0 ? request.max_num_predict : request.chat.options.num_ctx;
+  ErrorCode last_code = ErrorCode::kInvalidArgument;
+  while (state.counted < request.max_attempts) {
+    if (cancel.cancelled()) {
+      out.status = Status(ErrorCode::kCancelled, "cancelled before the reply was accepted");
+      return out;
+    }
+    llm::ChatRequest chat = request.chat;
+    chat.messages = state.messages;
+    chat.schema = state.server_schema;
+    chat.options.num_predict = state.num_predict;
+    Attempt attempt;
+    attempt.number = static_cast<int>(out.attempts.size()) + 1;
+    attempt.model = chat.model;
+    attempt.num_predict = state.num_predict;
+    attempt.dropped_keywords = state.dropped;
+    Result<llm::ChatResponse> response = client.chat(chat, cancel);
+    Step step = response ? on_reply(*response, request, validator, state, attempt, out)
+                         : on_request_failure(response.status(), request, state, attempt, out);
+    if (step != Step::kRetry) {
+      return out;
+    }
+    last_code = out.attempts.back().code;
+  }
+  out.status = exhausted(out.attempts, last_code);
+  return out;
+}
+
+std::vector<std::string> keywords_to_strip(std::string_view message) {
+  std::vector<std::string> named;
+  for (const std::string& keyword : strippable_keywords()) {
+    if (message.find(keyword) != std::string_view::npos) {
+      named.push_back(keyword);
+    }
+  }
+  return named.empty() ? strippable_keywords() : named;
+}
+
+void add_usage(llm::ChatUsage& total, const llm::ChatUsage& part) {
+  total.prompt_tokens += part.prompt_tokens;
+  total.output_tokens += part.output_tokens;
+  total.load_seconds += part.load_seconds;
+  total.prompt_seconds += part.prompt_seconds;
+  total.eval_seconds += part.eval_seconds;
+  total.total_seconds += part.total_seconds;
+  total.first_token_seconds += part.first_token_seconds;
+}
+
+}  // namespace ollamaflow::orchestrator

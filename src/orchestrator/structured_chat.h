@@ -1,0 +1,81 @@
+// The request loop shared by the queen and the agents: send a chat request with a JSON schema,
+// extract and validate the reply, and send the errors back to the model until a reply passes or
+// the attempts run out.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cancel.h"
+#include "core/status.h"
+#include "llm/client.h"
+
+namespace ollamaflow::orchestrator {
+
+// One request and its reply, kept so that the journal can record every try.
+struct Attempt {
+  int number = 0;                   // 1-based, in the order sent
+  std::string reply;                // the reply content; empty when the request itself failed
+  ErrorCode code = ErrorCode::kOk;  // kOk for the accepted reply
+  std::string error;                // why the reply was not accepted; empty when accepted
+  std::vector<std::string> errors;  // the problems sent back to the model, one per entry
+  llm::ChatUsage usage;
+  std::string model;                          // as the server reported it, else as requested
+  int num_predict = 0;                        // output token limit of this request
+  std::vector<std::string> dropped_keywords;  // JSON pointers left out of the server's schema
+  bool simulated = false;
+  bool counted = true;  // false for a resend after the server rejected the schema
+};
+
+// Returns the problems of a reply that passed the JSON schema; an empty list accepts it.
+using ReplyValidator = std::function<std::vector<std::string>(const nlohmann::json& reply)>;
+
+struct StructuredRequest {
+  // Model, messages, options and schema. A null schema asks for free text: the reply's
+  // trimmed content is accepted as a JSON string when it is not empty.
+  llm::ChatRequest chat;
+  int max_attempts = 3;  // replies that may be rejected before giving up
+  // Ceiling for num_predict when a truncated reply doubles it; 0 means chat.options.num_ctx.
+  int max_num_predict = 0;
+  bool lenient_json = false;  // passed to llm::extract_json
+  // Feedback after a rejected reply: prefix, the problems joined by "; ", suffix.
+  std::string rejection_prefix = "Your reply was rejected: ";
+  std::string rejection_suffix = ". Return a corrected reply.";
+  std::string log_label;  // ids for log lines, e.g. "task=api"
+};
+
+struct StructuredOutcome {
+  // Ok when `value` holds an accepted reply. Otherwise: kCancelled; the client's error for a
+  // failed request (retryable server errors were already retried by the client); or, when
+  // every attempt was rejected, the last attempt's code (kTruncated, kParseError,
+  // kSchemaViolation) with each attempt's problems in the message.
+  Status status;
+  nlohmann::json value;
+  std::vector<Attempt> attempts;
+  llm::ChatUsage usage;  // summed over all attempts
+  std::string model;     // of the last reply
+  bool simulated = false;
+};
+
+// Runs the loop described above. Per rejected reply:
+// - kTruncated (done_reason "length", or JSON that never closes): resend the same messages with
+//   num_predict doubled, up to the ceiling; a truncated reply at the ceiling ends the loop.
+// - kParseError or kSchemaViolation, or problems from `validator`: resend with the reply and a
+//   user message that lists the problems.
+// - kSchemaUnsupported from the server: resend once with the rejected keywords stripped from
+//   the server's copy of the schema (the local check keeps them); this try is not counted.
+// Thread-safe as far as `client` is: the function keeps no state between calls.
+StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRequest& request,
+                                      const ReplyValidator& validator, const CancelToken& cancel);
+
+// Returns the keywords to strip after the server rejected a schema with `message`: those the
+// message names, or every size, length, pattern and format keyword when it names none.
+std::vector<std::string> keywords_to_strip(std::string_view message);
+
+// Adds the token counts and durations of `part` to `total`.
+void add_usage(llm::ChatUsage& total, const llm::ChatUsage& part);
+
+}  // namespace ollamaflow::orchestrator

@@ -1,0 +1,91 @@
+// A scripted LlmClient for orchestrator tests: returns queued replies or failures in order and
+// records every request.
+#pragma once
+
+#include <deque>
+#include <mutex>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "llm/client.h"
+
+namespace ollamaflow::orchestrator::testing {
+
+class ScriptedClient final : public llm::LlmClient {
+ public:
+  // Queues a reply with `content` and done_reason "stop".
+  void reply(std::string content, int64_t prompt_tokens = 10, int64_t output_tokens = 20) {
+    llm::ChatResponse response;
+    response.content = std::move(content);
+    response.done_reason = "stop";
+    response.model = "scripted-model";
+    response.usage.prompt_tokens = prompt_tokens;
+    response.usage.output_tokens = output_tokens;
+    push(std::move(response));
+  }
+  void push(llm::ChatResponse response) {
+    std::lock_guard lock(mutex_);
+    script_.emplace_back(std::move(response));
+  }
+  // Queues a failed request.
+  void fail(ErrorCode code, std::string message) {
+    std::lock_guard lock(mutex_);
+    script_.emplace_back(Status(code, std::move(message)));
+  }
+
+  Result<llm::ChatResponse> chat(const llm::ChatRequest& request, const CancelToken& cancel,
+                                 const llm::TokenCallback& /*on_token*/) override {
+    std::lock_guard lock(mutex_);
+    if (cancel.cancelled()) {
+      return Result<llm::ChatResponse>(ErrorCode::kCancelled, "request cancelled");
+    }
+    requests_.push_back(request);
+    if (cancel_after_ >= 0 && static_cast<int>(requests_.size()) > cancel_after_) {
+      cancel_target_->cancel();
+    }
+    if (script_.empty()) {
+      return Result<llm::ChatResponse>(ErrorCode::kInternal, "the script has no more replies");
+    }
+    auto next = std::move(script_.front());
+    script_.pop_front();
+    if (auto* status = std::get_if<Status>(&next)) {
+      return *status;
+    }
+    return std::get<llm::ChatResponse>(std::move(next));
+  }
+
+  // Cancels `token` from inside the request after `requests` requests were received.
+  void cancel_after(int requests, CancelToken* token) {
+    cancel_after_ = requests;
+    cancel_target_ = token;
+  }
+
+  Result<std::vector<llm::ModelInfo>> list_models() override {
+    return std::vector<llm::ModelInfo>{};
+  }
+  Result<std::string> version() override { return std::string("scripted"); }
+  Result<std::vector<llm::LoadedModel>> loaded_models() override {
+    return std::vector<llm::LoadedModel>{};
+  }
+  std::string backend_name() const override { return "scripted"; }
+  std::string endpoint() const override { return "scripted://test"; }
+
+  std::vector<llm::ChatRequest> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  size_t remaining() const {
+    std::lock_guard lock(mutex_);
+    return script_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::deque<std::variant<llm::ChatResponse, Status>> script_;
+  std::vector<llm::ChatRequest> requests_;
+  int cancel_after_ = -1;
+  CancelToken* cancel_target_ = nullptr;
+};
+
+}  // namespace ollamaflow::orchestrator::testing
