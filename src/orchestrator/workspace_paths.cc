@@ -125,7 +125,7 @@ Status check_entry(const fs::path& entry, const fs::file_status& status, bool la
 
 Status check_relative_path(std::string_view path, size_t max_length) {
   if (path.empty()) {
-    return {ErrorCode::kInvalidArgument, "path is empty: name a file relative to the workspace"};
+    return invalid(path, "it is empty: name a file relative to the workspace");
   }
   if (path.size() > max_length) {
     return invalid(path.substr(0, 64),
