@@ -1,0 +1,272 @@
+#include "llm/ollama_client.h"
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "llm/ndjson.h"
+#include "llm/server_errors.h"
+#include "llm/think.h"
+
+namespace ollamaflow::llm {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kDefaultPort = 11434;
+
+double nanoseconds_to_seconds(const json& value) {
+  return value.is_number() ? value.get<double>() / 1e9 : 0;
+}
+
+int64_t count_of(const json& object, const char* key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+// State of one streamed /api/chat reply.
+struct ChatStream {
+  ThinkSplitter splitter;
+  std::string thinking_field;
+  json final_chunk;
+  bool done = false;
+  size_t chunks = 0;
+};
+
+Status read_chat_line(json&& line, ChatStream& stream, StreamWatch& watch,
+                      const TokenCallback& on_token, const std::string& url) {
+  ++stream.chunks;
+  if (const auto error = line.find("error"); error != line.end()) {
+    const std::string text = error->is_string() ? error->get<std::string>() : error->dump();
+    return stream_error(text, "", 0, url);
+  }
+  if (const auto message = line.find("message"); message != line.end() && message->is_object()) {
+    const std::string content = message->value("content", "");
+    const std::string thinking = message->value("thinking", "");
+    if (!content.empty() || !thinking.empty()) {
+      watch.mark_content();
+    }
+    stream.thinking_field += thinking;
+    const std::string visible = stream.splitter.feed(content);
+    if (!visible.empty() && on_token) {
+      on_token(visible);
+    }
+  }
+  if (line.value("done", false)) {
+    stream.done = true;
+    stream.final_chunk = std::move(line);
+  }
+  return Status::ok();
+}
+
+ChatUsage usage_from(const json& final_chunk, const StreamWatch& watch) {
+  ChatUsage usage;
+  usage.prompt_tokens = count_of(final_chunk, "prompt_eval_count");
+  usage.output_tokens = count_of(final_chunk, "eval_count");
+  usage.load_seconds = nanoseconds_to_seconds(final_chunk.value("load_duration", json()));
+  usage.prompt_seconds = nanoseconds_to_seconds(final_chunk.value("prompt_eval_duration", json()));
+  usage.eval_seconds = nanoseconds_to_seconds(final_chunk.value("eval_duration", json()));
+  usage.total_seconds = nanoseconds_to_seconds(final_chunk.value("total_duration", json()));
+  usage.first_token_seconds = watch.first_content_seconds();
+  return usage;
+}
+
+Result<ChatResponse> finish_chat(ChatStream& stream, const ChatRequest& request,
+                                 const StreamWatch& watch, const TokenCallback& on_token,
+                                 const std::string& url) {
+  const std::string rest = stream.splitter.finish();
+  if (!rest.empty() && on_token) {
+    on_token(rest);
+  }
+  if (!stream.done) {
+    return Status(ErrorCode::kTruncated,
+                  fmt::format("the reply stream from {} for model '{}' ended after {} chunk(s) "
+                              "without its final chunk (done: true)",
+                              url, request.model, stream.chunks));
+  }
+  ChatResponse response;
+  response.done_reason = stream.final_chunk.value("done_reason", "stop");
+  if (response.done_reason == "length") {
+    return Status(ErrorCode::kTruncated,
+                  fmt::format("the reply of model '{}' was cut at the output limit of {} tokens "
+                              "(done_reason \"length\"): raise num_predict or request less output",
+                              request.model, request.options.num_predict));
+  }
+  response.content = stream.splitter.content();
+  response.thinking = stream.thinking_field + stream.splitter.thinking();
+  response.model = stream.final_chunk.value("model", request.model);
+  response.usage = usage_from(stream.final_chunk, watch);
+  return response;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<OllamaClient>> OllamaClient::create(const ServerSettings& settings,
+                                                           std::shared_ptr<Clock> clock) {
+  Result<BaseUrl> url = parse_base_url(settings.host, kDefaultPort);
+  if (!url.is_ok()) {
+    return url.status();
+  }
+  HttpSettings http_settings;
+  http_settings.connect_timeout_s = settings.connect_timeout_s;
+  http_settings.read_timeout_s = std::max(settings.idle_timeout_s, 30.0);
+  HttpClient http(std::move(url).value(), http_settings, clock);
+  return std::shared_ptr<OllamaClient>(new OllamaClient(std::move(http), settings, clock));
+}
+
+OllamaClient::OllamaClient(HttpClient http, const ServerSettings& settings,
+                           std::shared_ptr<Clock> clock)
+    : http_(std::move(http)),
+      first_token_timeout_s_(settings.first_token_timeout_s),
+      idle_timeout_s_(settings.idle_timeout_s),
+      clock_(std::move(clock)) {}
+
+json OllamaClient::chat_body(const ChatRequest& request) {
+  json messages = json::array();
+  for (const ChatMessage& message : request.messages) {
+    messages.push_back({{"role", message.role}, {"content", message.content}});
+  }
+  const ChatOptions& options = request.options;
+  json sent_options = {{"num_ctx", options.num_ctx},
+                       {"num_predict", options.num_predict},
+                       {"temperature", options.temperature}};
+  if (options.seed) {
+    sent_options["seed"] = *options.seed;
+  }
+  if (options.num_gpu) {
+    sent_options["num_gpu"] = *options.num_gpu;
+  }
+  json body = {{"model", request.model},
+               {"messages", std::move(messages)},
+               {"stream", true},
+               {"options", std::move(sent_options)},
+               {"keep_alive", options.keep_alive}};
+  if (!request.schema.is_null()) {
+    body["format"] = request.schema;
+  }
+  return body;
+}
+
+Status OllamaClient::model_not_found(const std::string& model) const {
+  return Status(ErrorCode::kNotFound, fmt::format("model '{}' not found on {}: run `ollama pull "
+                                                  "{}` or choose another model with --model",
+                                                  model, endpoint(), model));
+}
+
+Result<ChatResponse> OllamaClient::chat(const ChatRequest& request, const CancelToken& cancel,
+                                        const TokenCallback& on_token) {
+  const std::string url = endpoint();
+  get_logger("llm")->debug("ollama chat model={} messages={} url={}", request.model,
+                           request.messages.size(), url);
+  StreamWatch watch(*clock_, first_token_timeout_s_, idle_timeout_s_);
+  ChatStream stream;
+  NdjsonReader reader;
+  auto on_line = [&](json&& line) {
+    return read_chat_line(std::move(line), stream, watch, on_token, url);
+  };
+  Result<HttpResponse> response = http_.post_stream(
+      "/api/chat", chat_body(request).dump(), watch,
+      [&](std::string_view chunk) { return reader.feed_objects(chunk, on_line); }, cancel);
+  if (!response.is_ok()) {
+    return response.status();
+  }
+  if (response->status == 404) {
+    return model_not_found(request.model);
+  }
+  if (response->status < 200 || response->status >= 300) {
+    return chat_http_error(response->status, error_text_from_body(response->body), url);
+  }
+  if (Status last = reader.finish_objects(on_line); !last.is_ok()) {
+    return last.with_context("reply stream from " + url);
+  }
+  return finish_chat(stream, request, watch, on_token, url);
+}
+
+Result<json> OllamaClient::get_json(const std::string& path) const {
+  Result<HttpResponse> response = http_.get(path);
+  if (!response.is_ok()) {
+    return response.status();
+  }
+  if (response->status != 200) {
+    return Status(error_code_for_http_status(response->status),
+                  fmt::format("GET {}{} returned HTTP {}: {}", endpoint(), path, response->status,
+                              error_text_from_body(response->body)));
+  }
+  json parsed = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return Status(ErrorCode::kParseError,
+                  fmt::format("GET {}{} returned a body that is not a JSON object: is this an "
+                              "Ollama server?",
+                              endpoint(), path));
+  }
+  return parsed;
+}
+
+Result<std::vector<ModelInfo>> OllamaClient::list_models() {
+  Result<json> tags = get_json("/api/tags");
+  if (!tags.is_ok()) {
+    return tags.status();
+  }
+  std::vector<ModelInfo> models;
+  for (const json& entry : tags->value("models", json::array())) {
+    ModelInfo info;
+    info.name = entry.value("name", entry.value("model", ""));
+    info.size_bytes = count_of(entry, "size");
+    const json details = entry.value("details", json::object());
+    info.family = details.value("family", "");
+    info.parameter_size = details.value("parameter_size", "");
+    info.quantization = details.value("quantization_level", "");
+    models.push_back(std::move(info));
+  }
+  return models;
+}
+
+Result<std::string> OllamaClient::version() {
+  Result<json> body = get_json("/api/version");
+  if (!body.is_ok()) {
+    return body.status();
+  }
+  return body->value("version", "unknown");
+}
+
+Result<std::vector<LoadedModel>> OllamaClient::loaded_models() {
+  Result<json> body = get_json("/api/ps");
+  if (!body.is_ok()) {
+    return body.status();
+  }
+  std::vector<LoadedModel> models;
+  for (const json& entry : body->value("models", json::array())) {
+    LoadedModel model;
+    model.name = entry.value("name", entry.value("model", ""));
+    model.size_bytes = count_of(entry, "size");
+    model.size_vram_bytes = count_of(entry, "size_vram");
+    model.context_length = count_of(entry, "context_length");
+    models.push_back(std::move(model));
+  }
+  return models;
+}
+
+Result<json> OllamaClient::show(const std::string& model, bool verbose) {
+  const json body = {{"model", model}, {"verbose", verbose}};
+  Result<HttpResponse> response = http_.post_json("/api/show", body.dump());
+  if (!response.is_ok()) {
+    return response.status();
+  }
+  if (response->status == 404) {
+    return model_not_found(model);
+  }
+  if (response->status != 200) {
+    return Status(error_code_for_http_status(response->status),
+                  fmt::format("POST {}/api/show for model '{}' returned HTTP {}: {}", endpoint(),
+                              model, response->status, error_text_from_body(response->body)));
+  }
+  json parsed = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return Status(ErrorCode::kParseError,
+                  fmt::format("POST {}/api/show for model '{}' returned a body that is not a JSON "
+                              "object",
+                              endpoint(), model));
+  }
+  return parsed;
+}
+
+}  // namespace ollamaflow::llm
