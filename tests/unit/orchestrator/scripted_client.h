@@ -41,7 +41,7 @@ class ScriptedClient final : public llm::LlmClient {
       return Result<llm::ChatResponse>(ErrorCode::kCancelled, "request cancelled");
     }
     requests_.push_back(request);
-    if (cancel_after_ >= 0 && static_cast<int>(requests_.size()) > cancel_after_) {
+    if (cancel_after_ >= 0 && static_cast<int>(requests_.size()) >= cancel_after_) {
       cancel_target_->cancel();
     }
     if (script_.empty()) {

@@ -1,0 +1,410 @@
+#include "orchestrator/drone.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "fakes/test_paths.h"
+#include "llm/schema.h"
+#include "scripted_client.h"
+
+namespace ollamaflow::orchestrator {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using testing::ScriptedClient;
+using ::testing::SizeIs;
+using ::testing::StartsWith;
+
+PlanTask api_task() {
+  PlanTask task;
+  task.id = "api";
+  task.title = "Flask API";
+  task.role = "developer";
+  task.description = "Write the Flask app and its requirements";
+  task.depends_on = {"spec"};
+  task.files = {"app.py", "requirements.txt"};
+  return task;
+}
+
+json reply_with(const std::vector<std::pair<std::string, std::string>>& files,
+                std::string summary = "Wrote the app") {
+  json list = json::array();
+  for (const auto& [path, content] : files) {
+    list.push_back({{"path", path}, {"content", content}});
+  }
+  return {{"files", list}, {"summary", summary}};
+}
+
+std::string good_reply() {
+  return reply_with({{"requirements.txt", "flask\n"}, {"app.py", "print('hi')\n"}}).dump();
+}
+
+class AgentReplySchemaTest : public ::testing::Test {};
+
+TEST_F(AgentReplySchemaTest, PathEnumAndCountMatchDeclaredFiles) {
+  json schema = agent_reply_schema(api_task());
+
+  json files = schema["properties"]["files"];
+  EXPECT_EQ(files["items"]["properties"]["path"]["enum"], json({"app.py", "requirements.txt"}));
+  EXPECT_EQ(files["minItems"], 2);
+  EXPECT_EQ(files["maxItems"], 2);
+  EXPECT_EQ(files["items"]["additionalProperties"], false);
+  EXPECT_EQ(schema["required"], json({"files", "summary"}));
+  EXPECT_EQ(schema["additionalProperties"], false);
+}
+
+TEST_F(AgentReplySchemaTest, TaskWithoutFilesAllowsNone) {
+  PlanTask task = api_task();
+  task.files.clear();
+  json schema = agent_reply_schema(task);
+
+  EXPECT_EQ(schema["properties"]["files"]["maxItems"], 0);
+  EXPECT_FALSE(schema["properties"]["files"].contains("minItems"));
+  EXPECT_TRUE(llm::validate_json_schema(reply_with({}), schema).is_ok());
+  EXPECT_FALSE(llm::validate_json_schema(reply_with({{"x.md", ""}}), schema).is_ok());
+}
+
+TEST_F(AgentReplySchemaTest, LocalValidationRejectsBadReplies) {
+  json schema = agent_reply_schema(api_task());
+  EXPECT_TRUE(llm::validate_json_schema(json::parse(good_reply()), schema).is_ok());
+
+  json outside = reply_with({{"app.py", "x"}, {"../etc/passwd", "x"}});
+  Status status = llm::validate_json_schema(outside, schema);
+  EXPECT_EQ(status.code(), ErrorCode::kSchemaViolation);
+  EXPECT_THAT(status.message(), HasSubstr("$.files[1].path"));
+
+  json extra = json::parse(good_reply());
+  extra["notes"] = "x";
+  EXPECT_FALSE(llm::validate_json_schema(extra, schema).is_ok());
+
+  json three = reply_with({{"app.py", "x"}, {"requirements.txt", "x"}, {"app.py", "y"}});
+  Status too_many = llm::validate_json_schema(three, schema);
+  EXPECT_THAT(too_many.message(), HasSubstr("maxItems"));
+}
+
+class BuildTaskMessagesTest : public ::testing::Test {};
+
+TEST_F(BuildTaskMessagesTest, ContainsRoleGoalTaskAndFiles) {
+  std::vector<llm::ChatMessage> messages =
+      build_task_messages("You are a developer.", "Create a Python web app", api_task(), {});
+
+  ASSERT_THAT(messages, SizeIs(2));
+  EXPECT_EQ(messages[0].role, "system");
+  EXPECT_THAT(messages[0].content, StartsWith("You are a developer."));
+  EXPECT_THAT(messages[0].content, HasSubstr("exactly once"));
+  EXPECT_EQ(messages[1].role, "user");
+  EXPECT_THAT(messages[1].content, HasSubstr("Create a Python web app"));
+  EXPECT_THAT(messages[1].content, HasSubstr("\"api\": Flask API"));
+  EXPECT_THAT(messages[1].content, HasSubstr("Write the Flask app"));
+  EXPECT_THAT(messages[1].content, HasSubstr("- app.py\n- requirements.txt\n"));
+  EXPECT_THAT(messages[1].content, Not(HasSubstr("depends on")));
+}
+
+TEST_F(BuildTaskMessagesTest, IncludesDependencyResults) {
+  DependencyResult spec{"spec", "Spec", "analyst", "Two endpoints", {{"docs/spec.md", "GET /"}}};
+
+  std::vector<llm::ChatMessage> messages =
+      build_task_messages("p", "goal", api_task(), {spec}, 1000);
+
+  EXPECT_THAT(messages[1].content, HasSubstr("Task \"spec\": Spec (analyst)"));
+  EXPECT_THAT(messages[1].content, HasSubstr("Summary: Two endpoints"));
+  EXPECT_THAT(messages[1].content, HasSubstr("File docs/spec.md:\n```\nGET /\n```"));
+}
+
+TEST_F(BuildTaskMessagesTest, CutsLongFilesToBudget) {
+  DependencyResult spec{
+      "spec",
+      "Spec",
+      "analyst",
+      "s",
+      {{"short.md", std::string(100, 's')}, {"long.md", std::string(10000, 'l')}}};
+
+  std::string user = build_task_messages("p", "goal", api_task(), {spec}, 1000)[1].content;
+
+  EXPECT_THAT(user, HasSubstr(std::string(100, 's') + "\n```"));
+  EXPECT_THAT(user, HasSubstr(std::string(900, 'l') + "\n```"));
+  EXPECT_THAT(user, Not(HasSubstr(std::string(901, 'l'))));
+  EXPECT_THAT(user, HasSubstr("[... 9100 more characters cut from this file]"));
+}
+
+TEST_F(BuildTaskMessagesTest, BudgetProbedAtFileSize) {
+  DependencyResult spec{"spec", "Spec", "analyst", "s", {{"a.md", std::string(500, 'a')}}};
+
+  std::string fits = build_task_messages("p", "g", api_task(), {spec}, 500)[1].content;
+  std::string cut = build_task_messages("p", "g", api_task(), {spec}, 499)[1].content;
+
+  EXPECT_THAT(fits, Not(HasSubstr("more characters cut")));
+  EXPECT_THAT(cut, HasSubstr("[... 1 more characters cut"));
+}
+
+TEST_F(BuildTaskMessagesTest, FenceOutgrowsBackticksInContent) {
+  DependencyResult spec{"spec", "Spec", "analyst", "s", {{"readme.md", "```python\nx\n```"}}};
+
+  std::string user = build_task_messages("p", "g", api_task(), {spec})[1].content;
+
+  EXPECT_THAT(user, HasSubstr("````\n```python\nx\n```\n````"));
+}
+
+class ExecuteTaskTest : public ::testing::Test {
+ protected:
+  ExecuteTaskTest() {
+    request_.goal = "Create a Python web app";
+    request_.role_prompt = "You are a developer.";
+    request_.model = "qwen2.5-coder:7b";
+    request_.options.num_ctx = 8192;
+    request_.options.num_predict = 1024;
+    request_.task = api_task();
+    request_.max_attempts = 3;
+  }
+
+  DroneOutcome run() { return execute_task(client_, request_, cancel_); }
+
+  ScriptedClient client_;
+  DroneRequest request_;
+  CancelToken cancel_;
+};
+
+TEST_F(ExecuteTaskTest, AcceptsValidReply) {
+  client_.reply(good_reply(), 500, 120);
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  ASSERT_THAT(outcome.files, SizeIs(2));
+  EXPECT_EQ(outcome.files[0].path, "app.py");
+  EXPECT_EQ(outcome.files[0].content, "print('hi')\n");
+  EXPECT_EQ(outcome.files[1].path, "requirements.txt");
+  EXPECT_EQ(outcome.summary, "Wrote the app");
+  EXPECT_EQ(outcome.usage.prompt_tokens, 500);
+  EXPECT_EQ(outcome.usage.output_tokens, 120);
+  EXPECT_EQ(outcome.model, "scripted-model");
+  ASSERT_THAT(outcome.attempts, SizeIs(1));
+
+  std::vector<llm::ChatRequest> requests = client_.requests();
+  ASSERT_THAT(requests, SizeIs(1));
+  EXPECT_EQ(requests[0].schema_name, "agent_reply");
+  EXPECT_EQ(requests[0].schema, agent_reply_schema(api_task()));
+  EXPECT_EQ(requests[0].model, "qwen2.5-coder:7b");
+}
+
+TEST_F(ExecuteTaskTest, TruncatedThenValid) {
+  client_.fail(ErrorCode::kTruncated, "done_reason \"length\" after 1024 tokens");
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  std::vector<llm::ChatRequest> requests = client_.requests();
+  ASSERT_THAT(requests, SizeIs(2));
+  EXPECT_EQ(requests[0].options.num_predict, 1024);
+  EXPECT_EQ(requests[1].options.num_predict, 2048);
+  EXPECT_EQ(requests[1].options.num_ctx, 8192);
+  EXPECT_EQ(outcome.attempts[0].code, ErrorCode::kTruncated);
+}
+
+TEST_F(ExecuteTaskTest, LengthReplyKeepsNothing) {
+  llm::ChatResponse cut;
+  cut.content = reply_with({{"app.py", "partial"}, {"requirements.txt", "x"}}).dump();
+  cut.done_reason = "length";
+  client_.push(cut);
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok());
+  EXPECT_EQ(outcome.files[0].content, "print('hi')\n");
+  EXPECT_EQ(outcome.attempts[0].code, ErrorCode::kTruncated);
+  EXPECT_EQ(client_.requests()[1].options.num_predict, 2048);
+}
+
+TEST_F(ExecuteTaskTest, TruncationBoundedByContext) {
+  request_.options.num_predict = 4096;
+  client_.fail(ErrorCode::kTruncated, "length");
+  client_.fail(ErrorCode::kTruncated, "length");
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kTruncated);
+  EXPECT_THAT(outcome.status.message(), HasSubstr("task \"api\""));
+  EXPECT_THAT(outcome.files, IsEmpty());
+  EXPECT_EQ(client_.requests()[1].options.num_predict, 8192);
+  EXPECT_EQ(client_.remaining(), 1u);
+}
+
+TEST_F(ExecuteTaskTest, AcceptsFencedJson) {
+  client_.reply("Here you go:\n```json\n" + good_reply() + "\n```\nLet me know!");
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  EXPECT_THAT(outcome.files, SizeIs(2));
+}
+
+TEST_F(ExecuteTaskTest, MissingDeclaredFileRetried) {
+  client_.reply(reply_with({{"app.py", "x"}}).dump());
+  client_.reply(reply_with({{"app.py", "x"}, {"app.py", "y"}}).dump());
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  ASSERT_THAT(outcome.attempts, SizeIs(3));
+  EXPECT_EQ(outcome.attempts[0].code, ErrorCode::kSchemaViolation);
+  EXPECT_THAT(outcome.attempts[0].error, HasSubstr("minItems"));
+  EXPECT_EQ(outcome.attempts[1].code, ErrorCode::kSchemaViolation);
+  EXPECT_THAT(outcome.attempts[1].error,
+              HasSubstr("the declared file 'requirements.txt' is missing"));
+  EXPECT_THAT(outcome.attempts[1].error, HasSubstr("'app.py' appears 2 times"));
+  std::string feedback = client_.requests()[2].messages.back().content;
+  EXPECT_THAT(feedback, StartsWith("Your reply was rejected: "));
+  EXPECT_THAT(feedback, HasSubstr("requirements.txt"));
+}
+
+TEST_F(ExecuteTaskTest, PathOutsideEnumRetried) {
+  client_.reply(reply_with({{"app.py", "x"}, {"/etc/cron.d/evil", "x"}}).dump());
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok());
+  EXPECT_THAT(client_.requests()[1].messages.back().content, HasSubstr("$.files[1].path"));
+  for (const TaskFile& file : outcome.files) {
+    EXPECT_NE(file.path, "/etc/cron.d/evil");
+  }
+}
+
+TEST_F(ExecuteTaskTest, ParseErrorSentBack) {
+  client_.reply("{\"files\": [{'path': 'app.py', 'content': 'x'}], \"summary\": \"s\"}");
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok());
+  EXPECT_EQ(outcome.attempts[0].code, ErrorCode::kParseError);
+  EXPECT_THAT(client_.requests()[1].messages.back().content, HasSubstr("single quotes"));
+}
+
+TEST_F(ExecuteTaskTest, UnsupportedKeywordStrippedButCheckedLocally) {
+  client_.fail(ErrorCode::kSchemaUnsupported,
+               "The provided JSON schema contains features not supported by xgrammar: minItems");
+  client_.reply(reply_with({{"app.py", "x"}}).dump());  // the server no longer enforces minItems
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  std::vector<llm::ChatRequest> requests = client_.requests();
+  ASSERT_THAT(requests, SizeIs(3));
+  EXPECT_TRUE(requests[0].schema["properties"]["files"].contains("minItems"));
+  EXPECT_FALSE(requests[1].schema["properties"]["files"].contains("minItems"));
+  EXPECT_TRUE(requests[1].schema["properties"]["files"].contains("maxItems"));
+  EXPECT_FALSE(outcome.attempts[0].counted);
+  EXPECT_EQ(outcome.attempts[1].code, ErrorCode::kSchemaViolation);
+  EXPECT_THAT(outcome.attempts[1].dropped_keywords, SizeIs(1));
+}
+
+TEST_F(ExecuteTaskTest, IgnoredMaxItemsCaughtLocally) {
+  // The server accepted maxItems but did not enforce it and returned an extra file.
+  client_.reply(
+      reply_with({{"app.py", "x"}, {"requirements.txt", "y"}, {"requirements.txt", "z"}}).dump());
+  request_.max_attempts = 1;
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kSchemaViolation);
+  EXPECT_THAT(outcome.status.message(), HasSubstr("maxItems"));
+  EXPECT_THAT(outcome.files, IsEmpty());
+}
+
+TEST_F(ExecuteTaskTest, ServerBusyIsNotRetriedHere) {
+  client_.fail(ErrorCode::kServerBusy, "server busy, please try again");
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kServerBusy);
+  EXPECT_TRUE(is_retryable(outcome.status.code()));
+  EXPECT_THAT(client_.requests(), SizeIs(1));
+}
+
+TEST_F(ExecuteTaskTest, FailsAfterMaxAttempts) {
+  client_.reply("not json at all");
+  client_.reply(reply_with({{"app.py", "x"}}).dump());
+  client_.reply("{\"files\": [");  // cut: counts as truncated and raises num_predict
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kTruncated);
+  EXPECT_THAT(outcome.status.message(), HasSubstr("attempt 1 (parse_error)"));
+  EXPECT_THAT(outcome.status.message(), HasSubstr("attempt 2 (schema_violation)"));
+  EXPECT_THAT(outcome.attempts, SizeIs(3));
+  EXPECT_EQ(client_.remaining(), 1u);
+}
+
+TEST_F(ExecuteTaskTest, CancelStopsBetweenAttempts) {
+  client_.cancel_after(1, &cancel_);
+  client_.reply("not json");
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kCancelled);
+  EXPECT_THAT(client_.requests(), SizeIs(1));
+}
+
+class WriteTaskFilesTest : public ::testing::Test {
+ protected:
+  WriteTaskFilesTest() : workspace_(std::move(Workspace::open(temp_.path() / "ws")).value()) {}
+
+  ollamaflow::testing::TempDir temp_;
+  Workspace workspace_;
+};
+
+TEST_F(WriteTaskFilesTest, WritesDeclaredFiles) {
+  Result<std::vector<WrittenFile>> written =
+      write_task_files(workspace_, api_task(), {{"app.py", "a"}, {"requirements.txt", "r"}});
+
+  ASSERT_TRUE(written.is_ok()) << written.status().to_string();
+  EXPECT_THAT(*written, SizeIs(2));
+  EXPECT_EQ(workspace_.owner_of("app.py"), "api");
+  EXPECT_EQ(*workspace_.read_file("requirements.txt", 10), "r");
+}
+
+TEST_F(WriteTaskFilesTest, RejectsUndeclaredFile) {
+  Result<std::vector<WrittenFile>> written =
+      write_task_files(workspace_, api_task(), {{"other.py", "a"}});
+
+  EXPECT_EQ(written.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(written.status().message(), HasSubstr("does not declare 'other.py'"));
+  EXPECT_FALSE(std::filesystem::exists(workspace_.root() / "other.py"));
+}
+
+TEST_F(WriteTaskFilesTest, ReportsConflictWithOtherTask) {
+  ASSERT_TRUE(workspace_.write_file("app.py", "mine", "other").is_ok());
+
+  Result<std::vector<WrittenFile>> written =
+      write_task_files(workspace_, api_task(), {{"app.py", "a"}});
+
+  EXPECT_EQ(written.status().code(), ErrorCode::kConflict);
+  EXPECT_EQ(*workspace_.read_file("app.py", 10), "mine");
+}
+
+TEST_F(WriteTaskFilesTest, CollectsDependencyFromWorkspace) {
+  ASSERT_TRUE(workspace_.write_file("app.py", "0123456789", "api").is_ok());
+
+  DependencyResult result = collect_dependency(api_task(), "done", workspace_, 4);
+
+  EXPECT_EQ(result.task_id, "api");
+  EXPECT_EQ(result.summary, "done");
+  ASSERT_THAT(result.files, SizeIs(2));
+  EXPECT_EQ(result.files[0].content, "0123");
+  EXPECT_THAT(result.files[1].content, HasSubstr("could not be read"));
+}
+
+}  // namespace
+}  // namespace ollamaflow::orchestrator
