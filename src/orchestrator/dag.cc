@@ -120,6 +120,7 @@ Result<TaskDag> TaskDag::create(const Plan& plan, const std::set<std::string>& s
                       id));
     }
   }
+
   Result<std::vector<std::vector<size_t>>> dependencies = dependency_edges(plan, dag.index_);
   if (!dependencies) {
     return dependencies.status();
@@ -138,25 +139,31 @@ Result<TaskDag> TaskDag::create(const Plan& plan, const std::set<std::string>& s
     }
     return invalid("the plan has a dependency cycle; these tasks could never start: " + ids);
   }
+
   dag.plan_ = plan;
-  dag.waiting_on_.resize(plan.tasks.size());
-  for (size_t i = 0; i < plan.tasks.size(); ++i) {
-    TaskState state{plan.tasks[i].id, TaskStatus::kPending, "", 0};
+  dag.init_states(*dependencies, succeeded);
+  return dag;
+}
+
+void TaskDag::init_states(const std::vector<std::vector<size_t>>& dependencies,
+                          const std::set<std::string>& succeeded) {
+  waiting_on_.assign(plan_.tasks.size(), 0);
+  for (size_t i = 0; i < plan_.tasks.size(); ++i) {
+    TaskState state{plan_.tasks[i].id, TaskStatus::kPending, "", 0};
     if (succeeded.count(state.id) > 0) {
       state.status = TaskStatus::kSucceeded;
-      ++dag.final_count_;
+      ++final_count_;
     }
-    dag.states_.push_back(std::move(state));
-    for (size_t dependency : (*dependencies)[i]) {
-      dag.waiting_on_[i] += succeeded.count(plan.tasks[dependency].id) > 0 ? 0 : 1;
-    }
-  }
-  for (size_t i = 0; i < plan.tasks.size(); ++i) {
-    if (dag.states_[i].status == TaskStatus::kPending && dag.waiting_on_[i] == 0) {
-      dag.states_[i].status = TaskStatus::kReady;
+    states_.push_back(std::move(state));
+    for (size_t dependency : dependencies[i]) {
+      waiting_on_[i] += succeeded.count(plan_.tasks[dependency].id) > 0 ? 0 : 1;
     }
   }
-  return dag;
+  for (size_t i = 0; i < plan_.tasks.size(); ++i) {
+    if (states_[i].status == TaskStatus::kPending && waiting_on_[i] == 0) {
+      states_[i].status = TaskStatus::kReady;
+    }
+  }
 }
 
 std::vector<std::string> TaskDag::ready_tasks() const {

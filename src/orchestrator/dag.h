@@ -103,6 +103,9 @@ class TaskDag {
  private:
   TaskDag() = default;
 
+  // Sets every task PENDING, SUCCEEDED (when in `succeeded`) or READY (nothing to wait for).
+  void init_states(const std::vector<std::vector<size_t>>& dependencies,
+                   const std::set<std::string>& succeeded);
   Result<size_t> index_of(std::string_view id) const;
   Result<size_t> expect(std::string_view id, std::initializer_list<TaskStatus> allowed,
                         std::string_view action) const;

@@ -135,6 +135,7 @@ Result<Plan> plan_from_json(const json& document) {
   if (wrapped != document.end() && wrapped->is_object()) {
     return plan_from_json(*wrapped);
   }
+
   Status status = check_known_fields(document, {"goal", "summary", "tasks"}, "plan");
   Plan plan;
   if (status) {
@@ -146,6 +147,7 @@ Result<Plan> plan_from_json(const json& document) {
   if (!status) {
     return status;
   }
+
   auto tasks = document.find("tasks");
   if (tasks == document.end()) {
     return Result<Plan>(ErrorCode::kInvalidArgument, "tasks: missing required field");
@@ -153,6 +155,7 @@ Result<Plan> plan_from_json(const json& document) {
   if (!tasks->is_array()) {
     return type_error("tasks", "a list of tasks", *tasks);
   }
+
   for (size_t i = 0; i < tasks->size(); ++i) {
     Result<PlanTask> task = task_from_json((*tasks)[i], i);
     if (!task) {

@@ -43,7 +43,7 @@ struct PlanLimits {
 nlohmann::json plan_to_json(const Plan& plan);
 
 // Reads a plan from plan_to_json's format. Also accepted: a document with just "tasks"
-// (goal and summary stay empty), and a document whose "plan" member holds the plan (other
+// (goal and summary stay empty), and a document whose "plan" member contains the plan (other
 // members, such as a report's, are then ignored). In a task, "title" defaults to the id and
 // "depends_on" and "files" to empty lists.
 //
@@ -64,13 +64,15 @@ nlohmann::json plan_schema(const RoleSet& roles, const PlanLimits& limits = {});
 inline constexpr std::string_view kSafePathPattern =
     "^(\\.?[A-Za-z0-9_-][A-Za-z0-9_.-]*/)*\\.?[A-Za-z0-9_-][A-Za-z0-9_.-]*$";
 
-// Checks a plan and returns every problem found, each naming the task id (or the task's
-// position when its id is unusable): no tasks, more than limits.max_tasks, invalid or
-// duplicate ids, unknown roles, empty descriptions, unknown dependencies, a task depending on
-// itself, dependency cycles (with their path, "a -> b -> c -> a", where each arrow points
-// from a task to one that depends on it), unsafe or overlong file paths, too many files, and
-// one file declared by two tasks (their writes would conflict). Repeated dependency ids are
-// not an error. Returns an empty list for a valid plan.
+// Checks a plan and returns every problem found, or an empty list for a valid plan. Each
+// problem names the task id, or the task's position when its id is unusable. The checks:
+// - the plan has tasks, and at most limits.max_tasks of them;
+// - ids are valid and unique, roles are known, descriptions are not empty;
+// - dependencies name other tasks of the plan (repeated ids are not an error);
+// - dependencies form no cycle, reported with its path "a -> b -> c -> a", where each arrow
+//   points from a task to one that depends on it;
+// - file paths are safe and not too long, no task has too many files, and no file is declared
+//   by two tasks, because their writes would conflict.
 std::vector<std::string> validate_plan(const Plan& plan, const RoleSet& roles,
                                        const PlanLimits& limits = {});
 

@@ -39,14 +39,16 @@ struct PlanOutcome {
 // plan was rejected: ...; return a corrected plan") up to options.max_attempts times. There is
 // never a fallback plan. The accepted plan's goal is `goal` as given.
 //
-// Errors in PlanOutcome::status: kInvalidArgument "the model returned no valid plan after N
-// attempts" with each attempt's errors when every reply was rejected; kCancelled; otherwise the
-// client's error (kUnavailable, kNotFound, kServerBusy, ...) for a request that failed.
+// Errors in PlanOutcome::status:
+// - kInvalidArgument "the model returned no valid plan after N attempts", with each attempt's
+//   errors, when every reply was rejected.
+// - kCancelled when `cancel` was set.
+// - The client's error (kUnavailable, kNotFound, kServerBusy, ...) for a request that failed.
 // Thread-safe as far as `client` is.
 PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
                       const PlannerOptions& options, const CancelToken& cancel);
 
-// What the queen is told about one finished task when it writes the summary.
+// The facts about one finished task that the summary request sends to the queen.
 struct TaskReport {
   std::string id;
   std::string title;
@@ -67,7 +69,7 @@ struct SummaryOptions {
 };
 
 struct SummaryOutcome {
-  Status status;  // ok when `summary` holds the queen's summary
+  Status status;  // ok when `summary` contains the queen's summary
   std::string summary;
   std::vector<Attempt> attempts;
   llm::ChatUsage usage;

@@ -17,7 +17,7 @@ struct Role {
   std::string prompt;       // the system prompt of an agent in this role
 };
 
-// The roles a run knows: the five built-in ones, optionally extended with more.
+// The roles available to a run: the five built-in ones, optionally extended with more.
 //
 // Immutable after construction, so a RoleSet may be read from any thread.
 class RoleSet {

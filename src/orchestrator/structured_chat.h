@@ -34,8 +34,8 @@ struct Attempt {
 using ReplyValidator = std::function<std::vector<std::string>(const nlohmann::json& reply)>;
 
 struct StructuredRequest {
-  // Model, messages, options and schema. A null schema asks for free text: the reply's
-  // trimmed content is accepted as a JSON string when it is not empty.
+  // Model, messages, options and schema. A null schema requests free text, and the reply's
+  // trimmed content is then accepted as a JSON string when it is not empty.
   llm::ChatRequest chat;
   int max_attempts = 3;  // replies that may be rejected before giving up
   // Ceiling for num_predict when a truncated reply doubles it; 0 means chat.options.num_ctx.
@@ -48,10 +48,12 @@ struct StructuredRequest {
 };
 
 struct StructuredOutcome {
-  // Ok when `value` holds an accepted reply. Otherwise: kCancelled; the client's error for a
-  // failed request (retryable server errors were already retried by the client); or, when
-  // every attempt was rejected, the last attempt's code (kTruncated, kParseError,
-  // kSchemaViolation) with each attempt's problems in the message.
+  // Ok when `value` contains an accepted reply. Otherwise one of:
+  // - kCancelled when the token was set;
+  // - the client's error for a failed request (the client has already retried retryable
+  //   server errors);
+  // - the last attempt's code (kTruncated, kParseError, kSchemaViolation) when every attempt
+  //   was rejected, with each attempt's problems in the message.
   Status status;
   nlohmann::json value;
   std::vector<Attempt> attempts;
@@ -60,9 +62,9 @@ struct StructuredOutcome {
   bool simulated = false;
 };
 
-// Runs the loop described above. Per rejected reply:
+// Runs the loop described above. What happens after a rejected reply depends on its code:
 // - kTruncated (done_reason "length", or JSON that never closes): resend the same messages with
-//   num_predict doubled, up to the ceiling; a truncated reply at the ceiling ends the loop.
+//   num_predict doubled, up to the ceiling. A truncated reply at the ceiling ends the loop.
 // - kParseError or kSchemaViolation, or problems from `validator`: resend with the reply and a
 //   user message that lists the problems.
 // - kSchemaUnsupported from the server: resend once with the rejected keywords stripped from

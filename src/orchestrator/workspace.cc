@@ -32,6 +32,28 @@ std::pair<std::vector<std::string>, std::string> split_parent(std::string_view r
   return {std::move(components), std::move(name)};
 }
 
+Result<std::string> read_up_to(int fd, size_t max_bytes, std::string_view relative_path) {
+  std::string content(max_bytes, '\0');
+  size_t filled = 0;
+  while (filled < max_bytes) {
+    ssize_t n = ::read(fd, content.data() + filled, max_bytes - filled);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return Result<std::string>(
+          ErrorCode::kIoError,
+          fmt::format("reading '{}' failed: {}", relative_path, std::strerror(errno)));
+    }
+    if (n == 0) {
+      break;
+    }
+    filled += static_cast<size_t>(n);
+  }
+  content.resize(filled);
+  return content;
+}
+
 }  // namespace
 
 Result<Workspace> Workspace::open(const fs::path& root) {
@@ -79,11 +101,13 @@ Result<WrittenFile> Workspace::write_file(std::string_view relative_path, std::s
   if (!status) {
     return status;
   }
+
   bool newly_claimed = false;
   status = claim_for_write(relative_path, owner_task_id, newly_claimed);
   if (!status) {
     return status;
   }
+
   auto [folders, name] = split_parent(relative_path);
   Result<workspace_io::UniqueFd> folder =
       workspace_io::open_folder(root_, folders, /*create=*/true, relative_path);
@@ -95,12 +119,14 @@ Result<WrittenFile> Workspace::write_file(std::string_view relative_path, std::s
   if (status) {
     status = workspace_io::write_atomically(folder->get(), name, content, relative_path);
   }
+
   if (!status) {
     if (newly_claimed) {
       release(relative_path);
     }
     return status;
   }
+
   get_logger("workspace")
       ->debug("file written path={} task={} bytes={}", relative_path, owner_task_id,
               content.size());
@@ -166,12 +192,14 @@ Result<std::string> Workspace::read_file(std::string_view relative_path, size_t 
   if (!status) {
     return status;
   }
+
   auto [folders, name] = split_parent(relative_path);
   Result<workspace_io::UniqueFd> folder =
       workspace_io::open_folder(root_, folders, /*create=*/false, relative_path);
   if (!folder) {
     return folder.status();
   }
+
   bool exists = false;
   status = workspace_io::check_target(folder->get(), name, relative_path, exists);
   if (!status) {
@@ -182,6 +210,7 @@ Result<std::string> Workspace::read_file(std::string_view relative_path, size_t 
         ErrorCode::kNotFound,
         fmt::format("file '{}' does not exist in the workspace", relative_path));
   }
+
   workspace_io::UniqueFd file(
       ::openat(folder->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (file.get() < 0) {
@@ -189,25 +218,7 @@ Result<std::string> Workspace::read_file(std::string_view relative_path, size_t 
         ErrorCode::kIoError,
         fmt::format("reading '{}' failed: {}", relative_path, std::strerror(errno)));
   }
-  std::string content(max_bytes, '\0');
-  size_t filled = 0;
-  while (filled < max_bytes) {
-    ssize_t n = ::read(file.get(), content.data() + filled, max_bytes - filled);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return Result<std::string>(
-          ErrorCode::kIoError,
-          fmt::format("reading '{}' failed: {}", relative_path, std::strerror(errno)));
-    }
-    if (n == 0) {
-      break;
-    }
-    filled += static_cast<size_t>(n);
-  }
-  content.resize(filled);
-  return content;
+  return read_up_to(file.get(), max_bytes, relative_path);
 }
 
 }  // namespace ollamaflow::orchestrator

@@ -1,9 +1,11 @@
 // The run's workspace: the one folder that agents write files into.
 //
 // Paths come from model output, so every path is treated as hostile. A write is accepted only
-// when the path is relative and plain (check_relative_path), no existing component on the way is
-// a symbolic link (a dangling one included), the target is absent or a regular file, and the
-// resolved location stays inside the root. Folders are opened one component at a time with
+// when all of these hold:
+// - the path is relative and plain (check_relative_path);
+// - no existing component on the way is a symbolic link, a dangling one included;
+// - the target is absent or a regular file;
+// - the resolved location stays inside the root. Folders are opened one component at a time with
 // O_NOFOLLOW, so a link swapped in after the check is not followed either. Files are written
 // atomically: a temporary file in the target folder (O_EXCL), fsync, then rename over the
 // target. Each path belongs to the task that first wrote it; another task gets kConflict.
@@ -88,7 +90,7 @@ class Workspace {
   explicit Workspace(std::filesystem::path root)
       : root_(std::move(root)), owners_(std::make_unique<Owners>()) {}
 
-  // Claims the path for the owner; `newly_claimed` says whether the claim is new.
+  // Claims the path for the owner. Sets `newly_claimed` when no claim existed before.
   Status claim_for_write(std::string_view relative_path, std::string_view owner_task_id,
                          bool& newly_claimed);
   void release(std::string_view relative_path);

@@ -116,11 +116,11 @@ Result<UniqueFd> open_folder(const std::filesystem::path& root,
         ErrorCode::kIoError,
         fmt::format("opening the workspace '{}' failed: {}", root.string(), system_error(errno)));
   }
-  std::string shown;
+  std::string prefix;
   for (const std::string& component : components) {
-    shown += shown.empty() ? component : "/" + component;
+    prefix += prefix.empty() ? component : "/" + component;
     if (create && ::mkdirat(folder.get(), component.c_str(), 0755) != 0 && errno != EEXIST) {
-      return io_error(relative_path, fmt::format("creating folder '{}'", shown), errno);
+      return io_error(relative_path, fmt::format("creating folder '{}'", prefix), errno);
     }
     int fd =
         ::openat(folder.get(), component.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -130,13 +130,13 @@ Result<UniqueFd> open_folder(const std::filesystem::path& root,
         return Result<UniqueFd>(
             ErrorCode::kInvalidArgument,
             fmt::format("path '{}' is rejected: '{}' is a symbolic link or not a folder",
-                        relative_path, shown));
+                        relative_path, prefix));
       }
       if (error_number == ENOENT) {
         return Result<UniqueFd>(ErrorCode::kNotFound,
-                                fmt::format("'{}' does not exist in the workspace", shown));
+                                fmt::format("'{}' does not exist in the workspace", prefix));
       }
-      return io_error(relative_path, fmt::format("opening folder '{}'", shown), error_number);
+      return io_error(relative_path, fmt::format("opening folder '{}'", prefix), error_number);
     }
     folder = UniqueFd(fd);
   }

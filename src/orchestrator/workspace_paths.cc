@@ -99,19 +99,19 @@ bool is_within(const fs::path& root, const fs::path& candidate) {
 
 // Checks one existing entry on the way to the target. `last` is set for the target itself.
 Status check_entry(const fs::path& entry, const fs::file_status& status, bool last,
-                   std::string_view relative_path, const std::string& shown) {
+                   std::string_view relative_path, const std::string& prefix) {
   if (fs::is_symlink(status)) {
     std::error_code error;
     fs::path target = fs::read_symlink(entry, error);
     return invalid(relative_path,
                    fmt::format("'{}' is a symbolic link (to '{}'); the workspace never follows "
                                "links: remove the link",
-                               shown, error ? "?" : target.string()));
+                               prefix, error ? "?" : target.string()));
   }
   if (!last && !fs::is_directory(status)) {
     return invalid(
         relative_path,
-        fmt::format("'{}' is {}, so it cannot contain other files", shown,
+        fmt::format("'{}' is {}, so it cannot contain other files", prefix,
                     fs::is_regular_file(status) ? "a file" : describe_type(status.type())));
   }
   if (last && !fs::is_regular_file(status)) {
@@ -177,19 +177,20 @@ std::vector<std::string> split_components(std::string_view relative_path) {
 Status check_on_disk(const fs::path& root, std::string_view relative_path) {
   std::vector<std::string> components = split_components(relative_path);
   fs::path entry = root;
-  std::string shown;
+  std::string prefix;
   for (size_t i = 0; i < components.size(); ++i) {
     entry /= components[i];
-    shown += (i == 0 ? "" : "/") + components[i];
+    prefix += (i == 0 ? "" : "/") + components[i];
     std::error_code error;
     fs::file_status status = fs::symlink_status(entry, error);
     if (status.type() == fs::file_type::not_found) {
       break;  // the rest will be created
     }
     if (error) {
-      return invalid(relative_path, fmt::format("cannot inspect '{}': {}", shown, error.message()));
+      return invalid(relative_path,
+                     fmt::format("cannot inspect '{}': {}", prefix, error.message()));
     }
-    Status checked = check_entry(entry, status, i + 1 == components.size(), relative_path, shown);
+    Status checked = check_entry(entry, status, i + 1 == components.size(), relative_path, prefix);
     if (!checked) {
       return checked;
     }
