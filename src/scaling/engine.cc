@@ -1,0 +1,429 @@
+#include "scaling/engine.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "scaling/recommend.h"
+
+namespace ollamaflow::scaling {
+namespace {
+
+bool changes_pool(Action action) {
+  return action == Action::kScaleUp || action == Action::kScaleDown || action == Action::kShed;
+}
+
+// Limits that stop a proposed change: reaching one of them is a hold, not "none".
+bool is_blocking_limit(const std::string& limit) {
+  return limit != "none" && limit != "no_signal" && limit != "min_agents";
+}
+
+}  // namespace
+
+ScalingEngine::ScalingEngine(std::shared_ptr<Clock> clock, Config config, StrategyParams params)
+    : clock_(std::move(clock)),
+      config_(std::move(config)),
+      params_(std::move(params)),
+      dry_run_(config_.dry_run) {}
+
+Result<std::unique_ptr<ScalingEngine>> ScalingEngine::create(std::shared_ptr<Clock> clock,
+                                                             const Config& config) {
+  // load_config already applied config.profile to the keys no flag set; it is kept for status.
+  Result<Strategy> strategy = parse_strategy(config.strategy);
+  if (!strategy) {
+    return strategy.status();
+  }
+  StrategyParams params = scaling::strategy_params(*strategy, config);
+  if (Status status = params.validate(); !status) {
+    return status;
+  }
+  return std::unique_ptr<ScalingEngine>(
+      new ScalingEngine(std::move(clock), config, std::move(params)));
+}
+
+std::optional<double> ScalingEngine::seconds_since(const std::optional<MonoTime>& time,
+                                                   MonoTime now) const {
+  if (!time) {
+    return std::nullopt;
+  }
+  return to_seconds(now - *time);
+}
+
+void ScalingEngine::remember(MonoTime now, int desired) {
+  history_.push_back({now, desired});
+  const Duration keep = from_seconds(std::max(params_.up_window_s, params_.down_window_s));
+  while (!history_.empty() && history_.front().at < now - keep) {
+    history_.pop_front();
+  }
+}
+
+int ScalingEngine::window_min(MonoTime now) const {
+  const MonoTime since = now - from_seconds(params_.up_window_s);
+  int result = history_.back().desired;
+  for (const Record& record : history_) {
+    if (record.at >= since) {
+      result = std::min(result, record.desired);
+    }
+  }
+  return result;
+}
+
+int ScalingEngine::window_max(MonoTime now) const {
+  const MonoTime since = now - from_seconds(params_.down_window_s);
+  int result = history_.back().desired;
+  for (const Record& record : history_) {
+    if (record.at >= since) {
+      result = std::max(result, record.desired);
+    }
+  }
+  return result;
+}
+
+ScalingEngine::Verdict ScalingEngine::decide_shed(const Recommendation& rec, MonoTime now) const {
+  const std::optional<double> since = seconds_since(last_shed_, now);
+  if (since && *since < params_.flip_cooldown_s) {
+    return {Action::kHold, rec.current,
+            fmt::format("{}: shed held, {:.0f} s since the last shed < {:g} s", rec.shed_rule,
+                        *since, params_.flip_cooldown_s)};
+  }
+  return {Action::kShed, *rec.shed_to,
+          fmt::format("{}: shed {} -> {}", rec.shed_rule, rec.current, *rec.shed_to)};
+}
+
+ScalingEngine::Verdict ScalingEngine::decide_up(const Recommendation& rec, MonoTime now) const {
+  const int current = rec.current;
+  int target = rec.desired;
+  if (params_.up_window_s > 0) {
+    const int lowest = window_min(now);
+    target = std::min(target, lowest);
+    if (target <= current) {
+      return {Action::kHold, current,
+              fmt::format("scale-up window: min recommendation {} over {:g} s <= {}", lowest,
+                          params_.up_window_s, current)};
+    }
+  }
+  if (const std::optional<double> since = seconds_since(last_up_, now);
+      since && *since < params_.up_cooldown_s) {
+    return {Action::kHold, current,
+            fmt::format("scale-up cooldown: {:.0f} s since the last scale-up < {:g} s", *since,
+                        params_.up_cooldown_s)};
+  }
+  if (const std::optional<double> since = seconds_since(last_down_, now);
+      since && *since < params_.flip_cooldown_s) {
+    return {Action::kHold, current,
+            fmt::format("cooldown: {:.0f} s since the last scale-down < {:g} s", *since,
+                        params_.flip_cooldown_s)};
+  }
+  if (params_.max_up_step > 0) {
+    target = std::min(target, current + params_.max_up_step);
+  }
+  if (params_.batch_size > 1) {
+    const int batches = (target - current + params_.batch_size - 1) / params_.batch_size;
+    target = std::min(current + batches * params_.batch_size, std::max(target, rec.upper_bound));
+  }
+  return {Action::kScaleUp, target,
+          fmt::format("scale up {} -> {}: {}", current, target, rec.reason)};
+}
+
+ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, MonoTime now) const {
+  const int current = rec.current;
+  if (!rec.missing.empty()) {
+    std::string names;
+    for (const std::string& name : rec.missing) {
+      names += names.empty() ? name : ", " + name;
+    }
+    return {Action::kHold, current,
+            fmt::format("no scale-down while a metric is missing ({})", names)};
+  }
+  if (const std::optional<double> since = seconds_since(last_up_, now);
+      since && *since < params_.flip_cooldown_s) {
+    return {Action::kHold, current,
+            fmt::format("cooldown: {:.0f} s since the last scale-up < {:g} s", *since,
+                        params_.flip_cooldown_s)};
+  }
+  if (rec.ceiling_bound) {
+    const int target = std::min(current - 1, rec.upper_bound);
+    return {Action::kScaleDown, target,
+            fmt::format("scale down {} -> {}: memory ceiling below the pool; {}", current, target,
+                        rec.reason)};
+  }
+  const double observed_s = to_seconds(now - *first_evaluation_);
+  if (observed_s < params_.down_window_s) {
+    return {
+        Action::kHold, current,
+        fmt::format("hold window: {:.0f} s of {:g} s observed", observed_s, params_.down_window_s)};
+  }
+  const int highest = window_max(now);
+  if (current - highest <= params_.down_dead_band) {
+    return {Action::kHold, current,
+            fmt::format("hold window: max recommendation {} over {:g} s", highest,
+                        params_.down_window_s)};
+  }
+  const int step = std::max(1, static_cast<int>(std::floor(current * params_.down_step_fraction)));
+  const int target = std::max(highest, current - step);
+  return {Action::kScaleDown, target,
+          fmt::format("scale down {} -> {}: max recommendation {} over {:g} s; {}", current, target,
+                      highest, params_.down_window_s, rec.reason)};
+}
+
+ScalingEngine::Verdict ScalingEngine::decide_locked(const Recommendation& rec, MonoTime now) const {
+  if (rec.shed_to) {
+    return decide_shed(rec, now);
+  }
+  if (rec.desired > rec.current) {
+    return decide_up(rec, now);
+  }
+  if (rec.desired < rec.current) {
+    return decide_down(rec, now);
+  }
+  if (rec.proposed != rec.current && is_blocking_limit(rec.limit)) {
+    return {Action::kHold, rec.current,
+            fmt::format("held at {} by {}: proposed {}; {}", rec.current, rec.limit, rec.proposed,
+                        rec.reason)};
+  }
+  return {Action::kNone, rec.current, fmt::format("at desired size; {}", rec.reason)};
+}
+
+ScalingEvent ScalingEngine::make_event(const Decision& decision) const {
+  ScalingEvent event;
+  event.decision_id = decision.id;
+  event.time = decision.wall_time;
+  event.action = decision.action;
+  event.from = decision.from;
+  event.to = decision.to;
+  event.strategy = decision.strategy;
+  event.reason = decision.reason;
+  if (decision.inputs.gpu) {
+    event.gpu_memory_used_mib = decision.inputs.gpu->used_mib;
+    event.gpu_memory_fraction = decision.inputs.gpu->memory_fraction();
+    event.gpu_utilization = decision.inputs.gpu->utilization;
+  }
+  event.queue_length = decision.inputs.workload.queue_length;
+  event.outcome = dry_run_ ? Outcome::kDryRun : Outcome::kPending;
+  return event;
+}
+
+Decision ScalingEngine::evaluate(const EngineInputs& inputs) {
+  const MonoTime now = clock_->now();
+  Decision decision;
+  std::optional<ScalingEvent> event;
+  NotificationCallback notify;
+  bool dry_run = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!first_evaluation_) {
+      first_evaluation_ = now;
+    }
+    evaluations_++;
+    Recommendation rec = recommend(inputs, params_, now);
+    remember(now, rec.desired);
+    Verdict verdict = decide_locked(rec, now);
+
+    decision.id = next_id_++;
+    decision.at = now;
+    decision.wall_time = clock_->wall_now();
+    decision.strategy = params_.strategy;
+    decision.inputs = inputs;
+    decision.recommendation = std::move(rec);
+    decision.action = verdict.action;
+    decision.from = inputs.agents;
+    decision.to = verdict.to;
+    decision.reason = std::move(verdict.reason);
+
+    if (decision.action == Action::kScaleUp) {
+      last_up_ = now;
+    } else if (decision.action == Action::kScaleDown) {
+      last_down_ = now;
+    } else if (decision.action == Action::kShed) {
+      last_down_ = now;
+      last_shed_ = now;
+    }
+    if (changes_pool(decision.action)) {
+      event = make_event(decision);
+      events_.push_back(*event);
+      if (events_.size() > kMaxEvents) {
+        events_.pop_front();
+      }
+      notify = notify_;
+    }
+    decisions_.push_back(decision);
+    if (decisions_.size() > kMaxDecisions) {
+      decisions_.pop_front();
+    }
+    last_inputs_ = inputs;
+    dry_run = dry_run_;
+  }
+
+  if (event) {
+    get_logger("scaling")->info("decision={} action={} from={} to={} dry_run={} reason=\"{}\"",
+                                decision.id, action_name(decision.action), decision.from,
+                                decision.to, dry_run, decision.reason);
+    if (notify) {
+      notify(*event);
+    }
+  } else {
+    get_logger("scaling")->debug("decision={} action={} agents={} reason=\"{}\"", decision.id,
+                                 action_name(decision.action), decision.from, decision.reason);
+  }
+  return decision;
+}
+
+Status ScalingEngine::record_outcome(uint64_t decision_id, bool success, Duration duration) {
+  ScalingEvent updated;
+  NotificationCallback notify;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(events_.begin(), events_.end(), [&](const ScalingEvent& event) {
+      return event.decision_id == decision_id;
+    });
+    if (it == events_.end()) {
+      return Status(ErrorCode::kNotFound,
+                    fmt::format("scaling decision {} has no event; it made no change or left "
+                                "the history of the last {} events",
+                                decision_id, kMaxEvents));
+    }
+    if (it->outcome == Outcome::kDryRun) {
+      return Status(ErrorCode::kConflict,
+                    fmt::format("scaling decision {} was made in dry run; nothing was executed",
+                                decision_id));
+    }
+    it->outcome = success ? Outcome::kSucceeded : Outcome::kFailed;
+    it->duration_s = to_seconds(duration);
+    updated = *it;
+    notify = notify_;
+  }
+  if (!success) {
+    get_logger("scaling")->warn("decision={} action={} from={} to={} failed after {:.1f} s",
+                                updated.decision_id, action_name(updated.action), updated.from,
+                                updated.to, *updated.duration_s);
+  }
+  if (notify) {
+    notify(updated);
+  }
+  return Status::ok();
+}
+
+ScalingStatus ScalingEngine::get_scaling_status() const {
+  std::lock_guard lock(mutex_);
+  ScalingStatus status;
+  status.strategy = params_.strategy;
+  status.profile = config_.profile;
+  status.active_agents = last_inputs_ ? last_inputs_->agents : 0;
+  status.min_agents = params_.min_agents;
+  status.max_agents = params_.max_agents;
+  status.check_interval_s = params_.check_interval_s;
+  status.dry_run = dry_run_;
+  status.evaluations = evaluations_;
+  if (!decisions_.empty()) {
+    status.last_decision = decisions_.back();
+  }
+  const size_t first = events_.size() > 5 ? events_.size() - 5 : 0;
+  status.recent_events.assign(events_.begin() + static_cast<long>(first), events_.end());
+  return status;
+}
+
+Result<Recommendation> ScalingEngine::get_recommendations() const {
+  std::lock_guard lock(mutex_);
+  if (!last_inputs_) {
+    return Status(ErrorCode::kNotFound,
+                  "no scaling inputs yet; recommendations exist after the first evaluation");
+  }
+  return recommend(*last_inputs_, params_, clock_->now());
+}
+
+Status ScalingEngine::update_strategy(Strategy strategy) {
+  std::lock_guard lock(mutex_);
+  StrategyParams params = scaling::strategy_params(strategy, config_);
+  if (Status status = params.validate(); !status) {
+    return status;
+  }
+  config_.strategy = std::string(strategy_name(strategy));
+  params_ = std::move(params);
+  get_logger("scaling")->info("strategy={}", config_.strategy);
+  return Status::ok();
+}
+
+Status ScalingEngine::update_strategy(std::string_view name) {
+  Result<Strategy> strategy = parse_strategy(name);
+  if (!strategy) {
+    return strategy.status();
+  }
+  return update_strategy(*strategy);
+}
+
+Status ScalingEngine::use_profile(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  Result<Config> config = apply_profile(config_, name);
+  if (!config) {
+    return config.status();
+  }
+  Result<Strategy> strategy = parse_strategy(config->strategy);
+  if (!strategy) {
+    return strategy.status();
+  }
+  StrategyParams params = scaling::strategy_params(*strategy, *config);
+  if (Status status = params.validate(); !status) {
+    return status;
+  }
+  config_ = std::move(*config);
+  params_ = std::move(params);
+  get_logger("scaling")->info("profile={} strategy={}", config_.profile, config_.strategy);
+  return Status::ok();
+}
+
+Status ScalingEngine::set_strategy_params(const StrategyParams& params) {
+  if (Status status = params.validate(); !status) {
+    return status;
+  }
+  std::lock_guard lock(mutex_);
+  params_ = params;
+  return Status::ok();
+}
+
+StrategyParams ScalingEngine::strategy_params() const {
+  std::lock_guard lock(mutex_);
+  return params_;
+}
+
+void ScalingEngine::set_callbacks(NotificationCallback notification_callback) {
+  std::lock_guard lock(mutex_);
+  notify_ = std::move(notification_callback);
+}
+
+void ScalingEngine::set_dry_run(bool dry_run) {
+  std::lock_guard lock(mutex_);
+  dry_run_ = dry_run;
+}
+
+std::vector<ScalingEvent> ScalingEngine::events() const {
+  std::lock_guard lock(mutex_);
+  return {events_.begin(), events_.end()};
+}
+
+std::vector<Decision> ScalingEngine::recent_decisions() const {
+  std::lock_guard lock(mutex_);
+  return {decisions_.begin(), decisions_.end()};
+}
+
+nlohmann::json ScalingStatus::to_json() const {
+  nlohmann::json events = nlohmann::json::array();
+  for (const ScalingEvent& event : recent_events) {
+    events.push_back(event.to_json());
+  }
+  return {
+      {"strategy", strategy_name(strategy)},
+      {"profile", profile},
+      {"active_agents", active_agents},
+      {"min_agents", min_agents},
+      {"max_agents", max_agents},
+      {"check_interval_s", check_interval_s},
+      {"dry_run", dry_run},
+      {"evaluations", evaluations},
+      {"last_decision", last_decision ? last_decision->to_json() : nlohmann::json(nullptr)},
+      {"recent_events", std::move(events)},
+  };
+}
+
+}  // namespace ollamaflow::scaling
