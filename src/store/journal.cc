@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
@@ -13,6 +14,9 @@
 namespace ollamaflow::store {
 
 namespace {
+
+// Upper bound on the writes in one group commit, so that one commit stays short.
+constexpr size_t kMaxWritesPerCommit = 256;
 
 std::string local_host_name() {
   char name[256] = {};
@@ -64,7 +68,8 @@ JournalOptions resolve_options(JournalOptions options) {
 
 Result<std::string> default_journal_path(const EnvLookup& env) {
   const std::optional<std::string> data_home = env("XDG_DATA_HOME");
-  // The XDG base directory rules say that a relative XDG_DATA_HOME is invalid and is ignored.
+  // The XDG Base Directory Specification treats a relative XDG_DATA_HOME as invalid, so it is
+  // ignored.
   if (data_home.has_value() && !data_home->empty() && data_home->front() == '/') {
     return (std::filesystem::path(*data_home) / "ollama-flow" / "journal.db").string();
   }
@@ -114,7 +119,7 @@ Journal::Journal(std::string path, Database database, JournalOptions options, in
       random_(std::random_device{}()) {}
 
 Status Journal::health() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(queue_mutex_);
   return failure_;
 }
 
@@ -128,22 +133,82 @@ std::string Journal::now_text() const {
 }
 
 Status Journal::write(const char* operation, const std::function<Status()>& body) {
-  std::lock_guard lock(mutex_);
+  PendingWrite pending{operation, &body, Status::ok(), false};
+  std::unique_lock queue_lock(queue_mutex_);
   if (!failure_.is_ok()) {
     return failure_;
   }
-  Status status = database_.transaction(body);
-  // A failure that SQLite reported means the row could not be stored; rejected input (checked
-  // by the body before it writes) leaves last_error_code at SQLITE_OK.
-  if (!status.is_ok() && database_.last_error_code() != SQLITE_OK) {
-    failure_ = Status(status.code(), "journal '" + path_ + "' rejects writes since " + operation +
-                                         " failed: " + status.message());
-    get_logger("store")->error(
-        "journal write failed, later writes are rejected path={} "
-        "operation={} error={}",
-        path_, operation, status.message());
+  queue_.push_back(&pending);
+  while (!pending.done) {
+    if (committing_) {
+      committed_.wait(queue_lock);
+    } else {
+      lead_group_commit(queue_lock);
+    }
   }
-  return status;
+  return pending.status;
+}
+
+void Journal::lead_group_commit(std::unique_lock<std::mutex>& queue_lock) {
+  committing_ = true;
+  const size_t count = std::min(queue_.size(), kMaxWritesPerCommit);
+  std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + count);
+  queue_.erase(queue_.begin(), queue_.begin() + count);
+  queue_lock.unlock();
+
+  Status failure = commit_batch(batch);
+
+  queue_lock.lock();
+  if (!failure.is_ok() && failure_.is_ok()) {
+    failure_ = failure;
+  }
+  for (PendingWrite* write : batch) {
+    write->done = true;
+  }
+  // Writes queued behind a failed commit are rejected without running.
+  if (!failure_.is_ok()) {
+    for (PendingWrite* write : queue_) {
+      write->status = failure_;
+      write->done = true;
+    }
+    queue_.clear();
+  }
+  committing_ = false;
+  committed_.notify_all();
+}
+
+Status Journal::commit_batch(const std::vector<PendingWrite*>& batch) {
+  std::lock_guard lock(mutex_);
+  const PendingWrite* failed = nullptr;
+  Status status = database_.transaction([&]() -> Status {
+    failed = nullptr;
+    for (PendingWrite* write : batch) {
+      write->status = (*write->body)();
+      // A failure that SQLite reported means the row could not be stored. Rejected input is
+      // detected by the body's reads before it writes, and leaves last_error_code at SQLITE_OK,
+      // so the other writes of the batch go on.
+      if (!write->status.is_ok() && database_.last_error_code() != SQLITE_OK) {
+        failed = write;
+        return write->status;
+      }
+    }
+    return Status::ok();
+  });
+  if (status.is_ok()) {
+    return status;
+  }
+
+  // The transaction was rolled back, so no write of the batch was stored.
+  const char* operation = failed != nullptr ? failed->operation : batch.front()->operation;
+  Status sticky(status.code(), "journal '" + path_ + "' rejects writes since " + operation +
+                                   " failed: " + status.message());
+  for (PendingWrite* write : batch) {
+    write->status = write == failed || failed == nullptr ? status : sticky;
+  }
+  get_logger("store")->error(
+      "journal write failed, later writes are rejected path={} operation={} batch={} error={}",
+      path_, operation, batch.size(), status.message());
+  return sticky;
 }
 
 void Journal::apply_liveness(RunRecord& run) const {

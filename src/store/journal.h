@@ -2,17 +2,23 @@
 // and scaling events, so that a run can be inspected afterwards and resumed after a crash.
 //
 // Thread-safety: every method may be called from any thread. A Journal holds one connection
-// guarded by one mutex, so calls run one at a time. Several Journals, in one process or many, may
-// open the same file: every write is a BEGIN IMMEDIATE transaction that waits on the busy timeout
-// for the other writers and is re-run when it still fails with SQLITE_BUSY.
+// guarded by one mutex. Writes that arrive while another thread is committing are queued and then
+// committed together in one transaction (group commit), so that concurrent writers share the cost
+// of one commit. Each write call still returns only after its own rows are committed, with its
+// own status. Several Journals, in one process or many, may open the same file: every write is a
+// BEGIN IMMEDIATE transaction that waits on the busy timeout for the other writers and is re-run
+// when it still fails with SQLITE_BUSY.
 //
 // Failure policy: a write that fails inside SQLite (I/O error, full disk, lock held past every
 // retry, broken schema) is sticky. Every later write returns that error and health() reports it,
-// so that no row is dropped silently. Rejected input (an empty id, an unknown run) returns its
-// error without making the journal fail. Reads keep working after a failure.
+// so that no row is dropped silently. The other writes of the same group commit are rolled back
+// and fail with it. Rejected input (an empty id, an unknown run) returns its error without making
+// the journal fail or affecting other writes. Reads keep working after a failure.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -102,9 +108,10 @@ class Journal {
 
   // --- tasks ---
 
-  // Inserts or replaces the task row (run_id, task_id). When started_at is empty, the stored
-  // value is kept, or stamped now the first time the status is "running"; when finished_at is
-  // empty and the status is terminal, it is stamped now. Returns kNotFound for an unknown run.
+  // Inserts or replaces the task row (run_id, task_id). An empty started_at keeps the stored
+  // value, or is stamped now the first time the status is "running". An empty finished_at keeps
+  // the stored value or is stamped now when the status is terminal, and is cleared otherwise.
+  // Returns kNotFound for an unknown run.
   Status upsert_task(TaskRecord task);
   // Returns one task; kNotFound when the run has no such task.
   Result<TaskRecord> get_task(const std::string& run_id, const std::string& task_id);
@@ -144,12 +151,28 @@ class Journal {
  private:
   Journal(std::string path, Database database, JournalOptions options, int schema_version);
 
-  // Runs `body` as one write transaction under mutex_, applying the sticky failure rule.
+  // One write call waiting in queue_ for its commit.
+  struct PendingWrite {
+    const char* operation;
+    const std::function<Status()>* body;
+    Status status;
+    bool done = false;
+  };
+
+  // Queues `body` for the next group commit and waits until it is committed or rejected, applying
+  // the sticky failure rule.
   Status write(const char* operation, const std::function<Status()>& body);
+  // Commits the oldest queued writes as the leader. Called and returns with queue_mutex_ held.
+  void lead_group_commit(std::unique_lock<std::mutex>& queue_lock);
+  // Runs the bodies of `batch` in one transaction under mutex_ and sets each one's status.
+  // Returns the sticky failure when SQLite failed, else ok.
+  Status commit_batch(const std::vector<PendingWrite*>& batch);
   // Marks a run whose owning process is gone as interrupted (in the returned copy only).
   void apply_liveness(RunRecord& run) const;
   Status check_run_exists(const std::string& run_id);
   Result<std::optional<RunRecord>> find_run(const std::string& run_id);
+  // Generates an id into `run_id` when `generate` is set, else checks the given one is free.
+  Status choose_run_id(std::string& run_id, bool generate);
   std::string generate_run_id();
 
   const std::string path_;
@@ -159,8 +182,15 @@ class Journal {
   mutable std::mutex mutex_;
   // Guarded by mutex_.
   Database database_;
-  Status failure_;
   std::mt19937 random_;
+
+  // Lock order: no thread holds queue_mutex_ and mutex_ at the same time.
+  mutable std::mutex queue_mutex_;
+  std::condition_variable committed_;
+  // Guarded by queue_mutex_.
+  std::deque<PendingWrite*> queue_;
+  bool committing_ = false;
+  Status failure_;
 };
 
 }  // namespace ollamaflow::store

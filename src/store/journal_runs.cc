@@ -110,6 +110,25 @@ std::string Journal::generate_run_id() {
   return "r-" + stamp + "-" + suffix;
 }
 
+Status Journal::choose_run_id(std::string& run_id, bool generate) {
+  for (int tries = 1;; ++tries) {
+    if (generate) {
+      run_id = generate_run_id();
+    }
+    Status exists = check_run_exists(run_id);
+    if (exists.code() == ErrorCode::kNotFound) {
+      return Status::ok();
+    }
+    if (!exists.is_ok()) {
+      return exists;
+    }
+    if (!generate || tries >= kMaxRunIdTries) {
+      return Status(ErrorCode::kConflict,
+                    "run '" + run_id + "' already exists; choose another run id");
+    }
+  }
+}
+
 Result<RunRecord> Journal::create_run(RunRecord run) {
   if (run.goal.empty()) {
     return Status(ErrorCode::kInvalidArgument, "run goal is empty; pass the goal text");
@@ -122,22 +141,10 @@ Result<RunRecord> Journal::create_run(RunRecord run) {
   run.report = nullptr;
   run.pid = options_.pid;
   run.host = options_.host;
+
   Status status = write("create_run", [&]() -> Status {
-    for (int tries = 0;; ++tries) {
-      if (generate_id) {
-        run.id = generate_run_id();
-      }
-      Status exists = check_run_exists(run.id);
-      if (exists.code() == ErrorCode::kNotFound) {
-        break;
-      }
-      if (!exists.is_ok()) {
-        return exists;
-      }
-      if (!generate_id || tries + 1 >= kMaxRunIdTries) {
-        return Status(ErrorCode::kConflict,
-                      "run '" + run.id + "' already exists; choose another run id");
-      }
+    if (Status chosen = choose_run_id(run.id, generate_id); !chosen.is_ok()) {
+      return chosen;
     }
     Result<Statement> insert =
         database_.prepare("INSERT INTO runs (" + std::string(kRunColumns) +
@@ -153,6 +160,7 @@ Result<RunRecord> Journal::create_run(RunRecord run) {
   if (!status.is_ok()) {
     return status;
   }
+
   get_logger("store")->info("run created run={} goal_chars={}", run.id, run.goal.size());
   return run;
 }

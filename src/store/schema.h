@@ -1,5 +1,5 @@
 // Versioned schema of the run journal. The table schema_version records every migration applied
-// to a file; opening a file applies the missing ones in order inside one write transaction, so a
+// to a file. Opening a file applies the missing ones in order inside one write transaction, so a
 // file is always at one whole version.
 #pragma once
 

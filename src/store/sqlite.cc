@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <unordered_map>
 
 #include "core/log.h"
 
@@ -9,16 +10,37 @@ namespace ollamaflow::store {
 
 namespace detail {
 
+constexpr size_t kMaxIdleStatements = 64;
+
 struct Connection {
   sqlite3* handle = nullptr;
   std::string path;
   DatabaseOptions options;
   int last_error_code = SQLITE_OK;
   int64_t busy_retries = 0;
+  // Prepared statements not in use, by SQL text. A Statement takes its handle out of here and
+  // puts it back, reset, when it is destroyed.
+  std::unordered_map<std::string, sqlite3_stmt*> idle_statements;
 
   ~Connection() {
+    for (const auto& [sql, statement] : idle_statements) {
+      sqlite3_finalize(statement);
+    }
     // close_v2 defers the close until every Statement of this connection is finalized.
     sqlite3_close_v2(handle);
+  }
+
+  // Keeps `statement` for the next prepare() of the same SQL. Finalizes it instead when another
+  // statement with that SQL is already kept or the cache is full, so that SQL built with literal
+  // values cannot grow the cache without bound.
+  void release(sqlite3_stmt* statement) {
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
+    const char* sql = sqlite3_sql(statement);
+    if (sql == nullptr || idle_statements.size() >= kMaxIdleStatements ||
+        !idle_statements.emplace(sql, statement).second) {
+      sqlite3_finalize(statement);
+    }
   }
 };
 
@@ -92,14 +114,14 @@ std::string_view fix_for(int result_code) {
   }
 }
 
-Status sqlite_error(detail::Connection& connection, int result_code, std::string_view what) {
+Status sqlite_error(detail::Connection& connection, int result_code, std::string_view operation) {
   connection.last_error_code = result_code;
   // The connection's message is more specific ("no such table: events") when it belongs to this
   // failure; otherwise the generic text for the code is used.
   const bool own_message =
       connection.handle != nullptr && sqlite3_extended_errcode(connection.handle) == result_code;
   const char* text = own_message ? sqlite3_errmsg(connection.handle) : sqlite3_errstr(result_code);
-  std::string message = "database '" + connection.path + "': " + std::string(what) +
+  std::string message = "database '" + connection.path + "': " + std::string(operation) +
                         " failed: " + text + " (code " + std::to_string(result_code) + ")";
   message += fix_for(result_code);
   return Status(error_code_for(result_code), std::move(message));
@@ -141,7 +163,7 @@ Statement::Statement(Statement&& other) noexcept
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(handle_);
+    release();
     connection_ = std::exchange(other.connection_, nullptr);
     handle_ = std::exchange(other.handle_, nullptr);
   }
@@ -149,7 +171,14 @@ Statement& Statement::operator=(Statement&& other) noexcept {
 }
 
 Statement::~Statement() {
-  sqlite3_finalize(handle_);
+  release();
+}
+
+void Statement::release() {
+  if (handle_ != nullptr) {
+    connection_->release(handle_);
+    handle_ = nullptr;
+  }
 }
 
 Status Statement::bind_int64(int index, int64_t value) {
@@ -301,10 +330,21 @@ Status Database::exec(std::string_view sql) {
   return rc == SQLITE_OK ? Status::ok() : statement_error(*connection_, rc, sql);
 }
 
+Status Database::run_statement(std::string_view sql) {
+  Result<Statement> statement = prepare(sql);
+  return statement.is_ok() ? statement->run() : statement.status();
+}
+
 Result<Statement> Database::prepare(std::string_view sql) {
+  auto idle = connection_->idle_statements.find(std::string(sql));
+  if (idle != connection_->idle_statements.end()) {
+    sqlite3_stmt* handle = idle->second;
+    connection_->idle_statements.erase(idle);
+    return Statement(connection_.get(), handle);
+  }
   sqlite3_stmt* handle = nullptr;
-  const int rc = sqlite3_prepare_v2(connection_->handle, sql.data(), static_cast<int>(sql.size()),
-                                    &handle, nullptr);
+  const int rc = sqlite3_prepare_v3(connection_->handle, sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &handle, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(handle);
     return statement_error(*connection_, rc, sql);
@@ -344,12 +384,12 @@ Status Database::transaction(const std::function<Status()>& body) {
 }
 
 Status Database::run_transaction_once(const std::function<Status()>& body) {
-  Status status = exec("BEGIN IMMEDIATE");
+  Status status = run_statement("BEGIN IMMEDIATE");
   if (status.is_ok()) {
     status = body();
   }
   if (status.is_ok()) {
-    status = exec("COMMIT");
+    status = run_statement("COMMIT");
   }
   if (!status.is_ok()) {
     roll_back_if_open();

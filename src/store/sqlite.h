@@ -44,7 +44,8 @@ struct Connection;
 }  // namespace detail
 
 // One prepared statement. Parameter and column indexes follow SQLite: parameters count from 1,
-// columns from 0. Move-only; it must not outlive the Database that prepared it.
+// columns from 0. Move-only; it must not outlive the Database that prepared it. On destruction
+// the statement is reset, its bindings cleared, and it goes back to its Database for reuse.
 class Statement {
  public:
   Statement(Statement&& other) noexcept;
@@ -90,6 +91,7 @@ class Statement {
  private:
   friend class Database;
   Statement(detail::Connection* connection, sqlite3_stmt* handle);
+  void release();
 
   Status bind_value(int index, std::nullopt_t) { return bind_null(index); }
   Status bind_value(int index, bool value) { return bind_int64(index, value ? 1 : 0); }
@@ -127,6 +129,8 @@ class Database {
 
   // Runs one or more SQL statements that return no rows.
   Status exec(std::string_view sql);
+  // Returns a prepared statement for one SQL statement, reusing one that was prepared before
+  // from the same text and is no longer in use.
   Result<Statement> prepare(std::string_view sql);
 
   // Runs `body` inside a write transaction started with BEGIN IMMEDIATE, and commits when it
@@ -154,6 +158,8 @@ class Database {
   explicit Database(std::unique_ptr<detail::Connection> connection);
 
   Status configure();
+  // Runs one SQL statement through the statement cache.
+  Status run_statement(std::string_view sql);
   Status run_transaction_once(const std::function<Status()>& body);
   void roll_back_if_open();
 

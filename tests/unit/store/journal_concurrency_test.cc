@@ -23,9 +23,9 @@ using ::testing::HasSubstr;
 
 constexpr int kThreads = 8;
 
-// Runs in a forked child: takes the write lock with BEGIN IMMEDIATE, writes one event, reports
-// 'L' (or 'F' on failure) on `ready_fd`, holds the lock for `hold` of real time, sends the
-// monotonic time in nanoseconds on `released_fd` just before COMMIT, and exits.
+// Runs in a forked child and exits. Takes the write lock with BEGIN IMMEDIATE, writes one event
+// and reports 'L' (or 'F' on failure) on `ready_fd`. Then keeps the lock for `hold` of real time
+// and sends the monotonic time in nanoseconds on `released_fd` just before COMMIT.
 [[noreturn]] void hold_write_lock(const std::string& path, const std::string& run_id, int ready_fd,
                                   int released_fd, Duration hold) {
   Result<Database> database = Database::open(path);
@@ -120,10 +120,10 @@ class JournalConcurrencyTest : public ::testing::Test {
   std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>(/*auto_advance=*/true);
 };
 
-// Another process holds BEGIN IMMEDIATE for 2 s while the journal reads a task row and then
-// updates it. A deferred transaction fails at once on the upgrade to a writer, well under the
-// busy timeout; the journal's write waits for the lock and commits right after it is released.
-// NOTE: this is the one test that waits in real time, because it measures a lock held by
+// Another process keeps a BEGIN IMMEDIATE transaction open for 2 s while the journal reads a task
+// row and then updates it. A deferred transaction fails at once on the upgrade to a writer, well
+// under the busy timeout. The journal's write waits for the lock and commits right after it is
+// released. NOTE: this is the one test that waits in real time, because it measures a lock held by
 // another process.
 TEST_F(JournalConcurrencyTest, WriterWaitsForOtherProcessLock) {
   std::unique_ptr<Journal> journal = open_journal(options());
@@ -166,7 +166,8 @@ TEST_F(JournalConcurrencyTest, WriterWaitsForOtherProcessLock) {
             static_cast<ssize_t>(sizeof(released_ns)));
   int child_status = 0;
   ASSERT_EQ(waitpid(child, &child_status, 0), child);
-  EXPECT_TRUE(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0) << child_status;
+  ASSERT_TRUE(WIFEXITED(child_status)) << child_status;
+  EXPECT_EQ(WEXITSTATUS(child_status), 0);
 
   ASSERT_TRUE(written.is_ok()) << written.to_string();
   const MonoTime release = MonoTime(Duration(released_ns));
@@ -252,6 +253,39 @@ TEST_F(JournalConcurrencyTest, EightConnectionsWriteOneFile) {
   ASSERT_TRUE(versions.is_ok());
   ASSERT_TRUE(versions->step().is_ok());
   EXPECT_EQ(versions->column_int64(0), latest_version(journal_migrations()));
+}
+
+// Rejected writes share group commits with valid ones from other threads. Only the rejected
+// ones fail, and the journal stays healthy.
+TEST_F(JournalConcurrencyTest, RejectedWritesLeaveBatchIntact) {
+  std::unique_ptr<Journal> journal = open_journal(options());
+  ASSERT_NE(journal, nullptr);
+  const std::string run_id = create_run(*journal, "mixed batches");
+  constexpr int kRows = 50;
+  FailureLog failures;
+  std::atomic<int> rejected{0};
+  std::vector<std::thread> threads;
+  for (int writer = 0; writer < kThreads; ++writer) {
+    threads.emplace_back([&, writer] {
+      for (int row = 0; row < kRows; ++row) {
+        const std::string task_id = "w" + std::to_string(writer) + "-t" + std::to_string(row);
+        if (writer % 2 == 0) {
+          failures.check(journal->upsert_task(task(run_id, task_id, kTaskRunning)));
+        } else if (journal->upsert_task(task("r-missing", task_id, kTaskRunning)).code() ==
+                   ErrorCode::kNotFound) {
+          ++rejected;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+
+  EXPECT_EQ(failures.count(), 0) << failures.first();
+  EXPECT_EQ(rejected.load(), kThreads / 2 * kRows);
+  EXPECT_EQ(journal->tasks_for_run(run_id)->size(), static_cast<size_t>(kThreads / 2 * kRows));
+  EXPECT_TRUE(journal->health().is_ok());
 }
 
 TEST_F(JournalConcurrencyTest, BrokenSchemaFailureIsSticky) {

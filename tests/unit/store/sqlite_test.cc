@@ -155,6 +155,35 @@ TEST_F(DatabaseTest, BindOutOfRangeFails) {
   EXPECT_NE(status.message().find("SELECT ?"), std::string::npos);
 }
 
+TEST_F(DatabaseTest, ReusedStatementStartsClean) {
+  Database database = open_database("a.db");
+  {
+    Result<Statement> first = database.prepare("SELECT ?");
+    ASSERT_TRUE(first.is_ok());
+    ASSERT_TRUE(first->bind_all(5).is_ok());
+    ASSERT_TRUE(first->step().value());
+    EXPECT_EQ(first->column_int64(0), 5);
+  }
+  Result<Statement> reused = database.prepare("SELECT ?");
+  ASSERT_TRUE(reused.is_ok());
+  ASSERT_TRUE(reused->step().value());
+  EXPECT_TRUE(reused->column_is_null(0));
+}
+
+TEST_F(DatabaseTest, SameSqlTwiceInUse) {
+  Database database = open_database("a.db");
+  Result<Statement> outer = database.prepare("SELECT ?");
+  Result<Statement> inner = database.prepare("SELECT ?");
+  ASSERT_TRUE(outer.is_ok());
+  ASSERT_TRUE(inner.is_ok());
+  ASSERT_TRUE(outer->bind_all(1).is_ok());
+  ASSERT_TRUE(inner->bind_all(2).is_ok());
+  ASSERT_TRUE(outer->step().value());
+  ASSERT_TRUE(inner->step().value());
+  EXPECT_EQ(outer->column_int64(0), 1);
+  EXPECT_EQ(inner->column_int64(0), 2);
+}
+
 TEST_F(DatabaseTest, PrepareErrorNamesPathAndStatement) {
   Database database = open_database("a.db");
   Result<Statement> query = database.prepare("SELEC nothing");
