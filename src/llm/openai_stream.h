@@ -1,0 +1,60 @@
+// The reading of one streamed /v1/chat/completions reply: chunks, usage and in-stream errors.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "llm/client.h"
+#include "llm/http.h"
+#include "llm/sse.h"
+#include "llm/think.h"
+
+namespace ollamaflow::llm {
+
+// Returns true for llama-server's message when it cannot parse the model's unconstrained
+// output, e.g. "The model produced output that does not match the expected format".
+bool mentions_unparsed_output(std::string_view message);
+
+// Accumulates the events of one streamed chat completion.
+//
+// Not thread-safe: it belongs to the thread that runs the request.
+class CompletionStream {
+ public:
+  CompletionStream(const ChatRequest& request, StreamWatch& watch, const TokenCallback& on_token,
+                   std::string url)
+      : request_(request), watch_(watch), on_token_(on_token), url_(std::move(url)) {}
+
+  // Handles one event: a content chunk, the usage chunk, "[DONE]" or an error in any dialect,
+  // which is returned as the error that ends the stream.
+  Status on_event(const SseEvent& event);
+
+  // Ends the stream and builds the response: kTruncated when no finish_reason arrived or when
+  // it is "length".
+  Result<ChatResponse> finish();
+
+ private:
+  Status on_chunk(const nlohmann::json& chunk);
+  void on_delta(const nlohmann::json& delta);
+  ChatUsage usage() const;
+
+  const ChatRequest& request_;
+  StreamWatch& watch_;
+  const TokenCallback& on_token_;
+  const std::string url_;
+  ThinkSplitter splitter_;
+  std::string reasoning_;  // "reasoning_content" deltas (llama-server, vLLM, DeepSeek)
+  std::string finish_reason_;
+  std::string model_;
+  nlohmann::json usage_;    // the "usage" object, null until a chunk carries one
+  nlohmann::json timings_;  // llama-server's "timings" object, null when absent
+  size_t events_ = 0;
+};
+
+// Builds the error for an error payload sent inside a 200 stream: an "error" object or string,
+// or the fields at the top level ("message" or "details", "type", "code").
+Status error_from_stream_payload(const std::string& data, const std::string& url);
+
+}  // namespace ollamaflow::llm
