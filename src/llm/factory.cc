@@ -1,0 +1,143 @@
+#include "llm/factory.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "llm/http.h"
+#include "llm/ollama_client.h"
+#include "llm/openai_client.h"
+#include "llm/retry.h"
+#include "llm/sim_client.h"
+
+namespace ollamaflow::llm {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kOllamaPort = 11434;
+constexpr int kOpenAiPort = 8080;
+
+Status unknown_backend(const std::string& backend) {
+  return Status(ErrorCode::kInvalidArgument,
+                fmt::format("unknown backend '{}' (server.backend, --backend): use ollama, openai "
+                            "or sim",
+                            backend));
+}
+
+Status check_retry_settings(const ServerSettings& settings) {
+  if (settings.max_retries < 0) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("server.max_retries is {}: use 0 or more", settings.max_retries));
+  }
+  if (!(settings.retry_base_delay_s >= 0) || !(settings.retry_max_delay_s >= 0)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("server.retry_base_delay_s ({}) and server.retry_max_delay_s ({}) "
+                              "must be 0 or more seconds",
+                              settings.retry_base_delay_s, settings.retry_max_delay_s));
+  }
+  if (settings.retry_base_delay_s > settings.retry_max_delay_s) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("server.retry_base_delay_s ({}) exceeds server.retry_max_delay_s "
+                              "({}): lower the base delay or raise the maximum",
+                              settings.retry_base_delay_s, settings.retry_max_delay_s));
+  }
+  return Status::ok();
+}
+
+Result<LlmClientPtr> make_backend(const ServerSettings& settings, std::shared_ptr<Clock> clock) {
+  if (settings.backend == "ollama") {
+    Result<std::shared_ptr<OllamaClient>> client = OllamaClient::create(settings, clock);
+    return client.is_ok() ? Result<LlmClientPtr>(*client) : Result<LlmClientPtr>(client.status());
+  }
+  if (settings.backend == "openai") {
+    Result<std::shared_ptr<OpenAiClient>> client = OpenAiClient::create(settings, clock);
+    return client.is_ok() ? Result<LlmClientPtr>(*client) : Result<LlmClientPtr>(client.status());
+  }
+  if (settings.backend == "sim") {
+    Result<std::shared_ptr<SimClient>> client = SimClient::create(settings, clock);
+    return client.is_ok() ? Result<LlmClientPtr>(*client) : Result<LlmClientPtr>(client.status());
+  }
+  return unknown_backend(settings.backend);
+}
+
+// Checks that a 200 reply to the probe comes from the expected kind of server.
+Status check_probe_body(const ServerSettings& settings, const std::string& where,
+                        const std::string& body) {
+  const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  const bool ollama = settings.backend == "ollama";
+  const bool expected =
+      parsed.is_object() &&
+      (ollama ? parsed.contains("version") : parsed.contains("data") && parsed["data"].is_array());
+  if (expected) {
+    return Status::ok();
+  }
+  return Status(ErrorCode::kUnavailable,
+                fmt::format("{} answered, but not as {} server would: check --host, or choose the "
+                            "server's protocol with --backend ollama|openai",
+                            where, ollama ? "an Ollama" : "an OpenAI-compatible"));
+}
+
+}  // namespace
+
+Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr<Clock> clock) {
+  if (!clock) {
+    clock = system_clock();
+  }
+  if (Status retry = check_retry_settings(settings); !retry.is_ok()) {
+    return retry;
+  }
+  Result<LlmClientPtr> backend = make_backend(settings, clock);
+  if (!backend.is_ok()) {
+    return backend.status();
+  }
+  return LlmClientPtr(
+      std::make_shared<RetryingClient>(*backend, RetryPolicy::from(settings), std::move(clock)));
+}
+
+Status probe_server(const ServerSettings& settings) {
+  if (settings.backend == "sim") {
+    return Status::ok();
+  }
+  if (settings.backend != "ollama" && settings.backend != "openai") {
+    return unknown_backend(settings.backend);
+  }
+  const bool ollama = settings.backend == "ollama";
+  Result<BaseUrl> url = parse_base_url(settings.host, ollama ? kOllamaPort : kOpenAiPort);
+  if (!url.is_ok()) {
+    return url.status();
+  }
+  if (!ollama && url->path_prefix.size() >= 3 &&
+      url->path_prefix.compare(url->path_prefix.size() - 3, 3, "/v1") == 0) {
+    url->path_prefix.resize(url->path_prefix.size() - 3);
+  }
+  HttpSettings http_settings;
+  http_settings.connect_timeout_s = settings.connect_timeout_s;
+  http_settings.read_timeout_s = settings.connect_timeout_s;
+  http_settings.bearer_token = ollama ? "" : settings.api_key;
+  const HttpClient http(std::move(url).value(), http_settings, system_clock());
+  const std::string path = ollama ? "/api/version" : "/v1/models";
+  const std::string where = "GET " + http.base_url() + path;
+
+  Result<HttpResponse> response = http.get(path, settings.connect_timeout_s);
+  if (!response.is_ok()) {
+    return Status(ErrorCode::kUnavailable, response.status().message());
+  }
+  if (response->status == 200) {
+    return check_probe_body(settings, where, response->body);
+  }
+  const std::string detail = fmt::format("{} returned HTTP {}: {}", where, response->status,
+                                         error_text_from_body(response->body));
+  if (response->status == 404) {
+    return Status(ErrorCode::kUnavailable,
+                  detail +
+                      ": the server does not speak this protocol; choose it with --backend "
+                      "ollama|openai");
+  }
+  if (response->status == 401 || response->status == 403) {
+    return Status(ErrorCode::kPermissionDenied,
+                  detail + ": set server.api_key (the Bearer token the server expects)");
+  }
+  return Status(error_code_for_http_status(response->status), detail);
+}
+
+}  // namespace ollamaflow::llm

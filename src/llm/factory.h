@@ -1,0 +1,38 @@
+// Construction of the model server client that a configuration names, and a quick check that
+// its server answers.
+#pragma once
+
+#include <memory>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/status.h"
+#include "llm/client.h"
+
+namespace ollamaflow::llm {
+
+// Builds the client for settings.backend: "ollama" (OllamaClient), "openai" (OpenAiClient) or
+// "sim" (SimClient), wrapped in a RetryingClient with RetryPolicy::from(settings). A null
+// clock means the system clock. Nothing is sent to the server.
+//
+// Returns kInvalidArgument naming the value and the choices for an unknown backend, and for a
+// malformed host URL, invalid sim_* settings or invalid retry settings (negative retries or
+// delays, base delay above the maximum).
+Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr<Clock> clock);
+
+// Checks that the server of `settings` answers, within about twice settings.connect_timeout_s
+// (once to connect, once to read the reply): GET /api/version for "ollama", GET /v1/models
+// for "openai"; "sim" is always ok. The run command calls it to decide whether to fall back to
+// the simulated backend.
+//
+// Returns kUnavailable naming the host and the fix when the server cannot be reached in time
+// (refused, DNS failure, connect or read timeout) or answers with a body that does not belong
+// to the backend (e.g. an OpenAI-compatible server probed as Ollama). An HTTP error status gives
+// its usual code (kPermissionDenied for 401, ...) with the server's message. kInvalidArgument
+// for an unknown backend or a malformed host URL.
+//
+// NOTE: the resolver's own timeout bounds a DNS lookup, not connect_timeout_s; names under
+// ".invalid" fail without a lookup.
+Status probe_server(const ServerSettings& settings);
+
+}  // namespace ollamaflow::llm
