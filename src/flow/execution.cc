@@ -1,0 +1,280 @@
+#include "flow/execution.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "flow/plan_run.h"
+#include "flow/run_observer.h"
+
+namespace ollamaflow::flow {
+namespace {
+
+constexpr auto kTickPeriod = std::chrono::milliseconds(250);
+
+workload::CollectorSettings collector_settings(const Config& config) {
+  workload::CollectorSettings settings;
+  settings.thresholds = config.workload;
+  settings.min_agents = config.gpu_scaling.min_agents;
+  settings.max_agents = config.gpu_scaling.max_agents.value_or(8);
+  return settings;
+}
+
+ScalingEventReport to_report(const scaling::ScalingEvent& event) {
+  ScalingEventReport report;
+  report.time = format_iso8601(event.time);
+  report.action = std::string(scaling::action_name(event.action));
+  report.from_count = event.from;
+  report.to_count = event.to;
+  report.reason = event.reason;
+  report.outcome = std::string(scaling::outcome_name(event.outcome));
+  return report;
+}
+
+store::ScalingEventRecord to_record(const std::string& run_id, const scaling::ScalingEvent& event,
+                                    const Config& config) {
+  store::ScalingEventRecord record;
+  record.run_id = run_id;
+  record.time = format_iso8601(event.time);
+  record.action = std::string(scaling::action_name(event.action));
+  record.from_count = event.from;
+  record.to_count = event.to;
+  record.strategy = config.strategy;
+  record.reason = event.reason;
+  record.gpu_memory_used_mib = event.gpu_memory_used_mib;
+  if (event.gpu_utilization) {
+    record.gpu_utilization_percent = *event.gpu_utilization * 100;
+  }
+  record.queue_length = event.queue_length;
+  record.outcome = std::string(scaling::outcome_name(event.outcome));
+  record.duration_s = event.duration_s;
+  record.decision = event.to_json();
+  return record;
+}
+
+}  // namespace
+
+PlanRun::PlanRun(ExecutionSetup setup) : setup_(std::move(setup)) {}
+
+llm::ChatOptions PlanRun::chat_options() const {
+  const ServerSettings& server = setup_.config.server;
+  llm::ChatOptions options;
+  options.num_ctx = server.num_ctx;
+  options.num_predict = server.num_predict;
+  options.temperature = server.temperature;
+  options.seed = server.seed;
+  options.num_gpu = server.gpu_layers;
+  options.keep_alive = server.keep_alive;
+  return options;
+}
+
+Status PlanRun::start() {
+  const Config& config = setup_.config;
+  std::set<std::string> succeeded;
+  for (const store::TaskRecord& earlier : setup_.earlier) {
+    succeeded.insert(earlier.task_id);
+    TaskProgress& entry = progress_[earlier.task_id];
+    entry.agent = earlier.agent_id;
+    entry.model = earlier.model;
+    entry.files = earlier.files;
+    entry.summary = earlier.summary;
+    entry.duration_s = earlier.duration_s.value_or(0);
+    entry.prompt_tokens = earlier.prompt_tokens;
+    entry.output_tokens = earlier.output_tokens;
+    entry.resumed = true;
+  }
+  Result<orchestrator::TaskDag> graph = orchestrator::TaskDag::create(setup_.plan, succeeded);
+  if (!graph) {
+    return graph.status();
+  }
+  dag_.emplace(std::move(graph).value());
+
+  Result<std::unique_ptr<workload::MetricsCollector>> collector =
+      workload::MetricsCollector::create(setup_.clock, collector_settings(config));
+  if (!collector) {
+    return collector.status();
+  }
+  collector_ = std::move(collector).value();
+
+  agents::ManagerSettings settings;
+  settings.limits = config.agent_management;
+  const int task_count = static_cast<int>(setup_.plan.tasks.size());
+  if (config.auto_scaling) {
+    settings.limits.min_agents = config.gpu_scaling.min_agents;
+    settings.limits.max_agents = config.gpu_scaling.max_agents.value_or(8);
+  } else {
+    const int fixed = std::max(1, std::min(config.run.agents, task_count));
+    settings.limits.min_agents = fixed;
+    settings.limits.max_agents = fixed;
+  }
+  settings.default_model = setup_.default_model;
+  settings.role_models = setup_.role_models;
+  if (!setup_.plan.tasks.empty()) {
+    settings.default_role = setup_.plan.tasks.front().role;
+  }
+  auto observer = std::make_shared<RunObserver>(setup_.run_id, *collector_, setup_.journal);
+  Result<std::unique_ptr<agents::AgentManager>> manager = agents::AgentManager::create(
+      setup_.clock, settings, queue_,
+      [this](const agents::AgentInfo& agent, const queue::Task& task, const CancelToken& cancel) {
+        return run_task(agent, task, cancel);
+      },
+      [this](const agents::AgentInfo& agent) { return warm_up(agent); }, observer);
+  if (!manager) {
+    return manager.status();
+  }
+  manager_ = std::move(manager).value();
+
+  if (config.auto_scaling) {
+    Result<std::unique_ptr<scaling::ScalingEngine>> engine =
+        scaling::ScalingEngine::create(setup_.clock, config);
+    if (!engine) {
+      return engine.status();
+    }
+    engine_ = std::move(engine).value();
+    engine_->set_callbacks([this](const scaling::ScalingEvent& event) {
+      if (setup_.journal == nullptr || event.outcome == scaling::Outcome::kPending) {
+        return;
+      }
+      Result<int64_t> stored =
+          setup_.journal->add_scaling_event(to_record(setup_.run_id, event, setup_.config));
+      if (!stored) {
+        get_logger("flow")->warn("run={} scaling event not journaled: {}", setup_.run_id,
+                                 stored.status().message());
+      }
+    });
+    loop_ = std::make_unique<ScalingLoop>(setup_.clock,
+                                          from_seconds(config.gpu_scaling.scale_check_interval),
+                                          *engine_, *collector_, *manager_,
+                                          setup_.scaling_sources);
+  }
+
+  started_at_ = setup_.clock->now();
+  {
+    std::lock_guard lock(mutex_);
+    enqueue_locked(dag_->ready_tasks());
+  }
+  // A scaled pool starts at its minimum and the first evaluation, right away, sizes it.
+  Result<std::vector<std::string>> started = manager_->start(settings.limits.min_agents);
+  if (!started) {
+    return started.status();
+  }
+  if (loop_) {
+    loop_->start();
+  }
+  return Status::ok();
+}
+
+void PlanRun::wait_until_done() {
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait_for(lock, kTickPeriod,
+                        [this] { return dag_->done() || setup_.cancel->cancelled(); });
+      if (dag_->done() || setup_.cancel->cancelled()) {
+        return;
+      }
+    }
+    manager_->tick();
+    publish();
+  }
+}
+
+void PlanRun::shut_down() {
+  const bool cancelled = setup_.cancel->cancelled();
+  if (loop_) {
+    loop_->stop();
+  }
+  queue_.close();
+  manager_->stop(/*graceful=*/!cancelled);
+  std::lock_guard lock(mutex_);
+  if (!dag_->done()) {
+    const std::string reason =
+        cancelled ? "run cancelled before the task started" : "run ended before the task ran";
+    apply_changes_locked(dag_->cancel_all(reason));
+  }
+}
+
+void PlanRun::publish() {
+  nlohmann::json scaling = nlohmann::json::object();
+  if (engine_) {
+    scaling = engine_->get_scaling_status().to_json();
+  }
+  const nlohmann::json agents = manager_->get_detailed_status();
+  const nlohmann::json metrics = collector_->get_current_metrics().to_json();
+  if (setup_.monitor != nullptr) {
+    setup_.monitor->set(scaling, agents, metrics);
+  }
+  if (setup_.publish_status) {
+    setup_.publish_status({{"run_id", setup_.run_id},
+                           {"goal", setup_.plan.goal},
+                           {"scaling", scaling},
+                           {"agents", agents},
+                           {"metrics", metrics}});
+  }
+}
+
+ExecutionResult PlanRun::collect_result() {
+  ExecutionResult result;
+  std::lock_guard lock(mutex_);
+  for (const orchestrator::TaskState& state : dag_->states()) {
+    const orchestrator::PlanTask* task = dag_->task(state.id);
+    const TaskProgress& entry = progress_[state.id];
+    TaskReport report;
+    report.id = state.id;
+    report.title = task->title;
+    report.role = task->role;
+    std::string status(orchestrator::task_status_name(state.status));
+    std::transform(status.begin(), status.end(), status.begin(), ::tolower);
+    report.status = status;
+    report.agent = entry.agent;
+    report.model = entry.model;
+    report.duration_s = entry.duration_s;
+    report.prompt_tokens = entry.prompt_tokens;
+    report.output_tokens = entry.output_tokens;
+    report.attempts = entry.attempts;
+    report.files = entry.files;
+    report.error = !entry.error.empty() ? entry.error : state.reason;
+    report.resumed = entry.resumed;
+    result.prompt_tokens += entry.prompt_tokens;
+    result.output_tokens += entry.output_tokens;
+    result.tasks.push_back(report);
+    result.summaries.push_back(
+        {state.id, task->title, task->role, status, entry.summary, entry.files, report.error});
+  }
+  result.conflicts = conflicts_;
+  result.all_succeeded = dag_->all_succeeded();
+  result.cancelled = setup_.cancel->cancelled();
+  if (engine_) {
+    for (const scaling::ScalingEvent& event : engine_->events()) {
+      result.scaling_events.push_back(to_report(event));
+    }
+  }
+  if (loop_) {
+    for (const AgentCountPoint& point : loop_->agent_counts()) {
+      result.agent_counts.push_back({to_seconds(point.at - started_at_), point.agents});
+    }
+  }
+  result.tasks_lost = static_cast<int>(manager_->stats().tasks_lost);
+  return result;
+}
+
+Result<ExecutionResult> PlanRun::run() {
+  Status status = start();
+  if (!status) {
+    if (manager_) {
+      queue_.close();
+      manager_->stop(false);
+    }
+    return status;
+  }
+  wait_until_done();
+  shut_down();
+  publish();
+  return collect_result();
+}
+
+Result<ExecutionResult> execute_plan(ExecutionSetup setup) {
+  PlanRun run(std::move(setup));
+  return run.run();
+}
+
+}  // namespace ollamaflow::flow

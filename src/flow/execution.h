@@ -1,0 +1,63 @@
+// Execution of a validated plan: the task graph feeds ready tasks to the queue, the agent pool
+// (fixed, or scaled by the engine) runs them, and files land in the workspace.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cancel.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "flow/flow.h"
+#include "flow/run_types.h"
+#include "flow/scaling_loop.h"
+#include "llm/client.h"
+#include "orchestrator/planner.h"
+#include "orchestrator/roles.h"
+#include "orchestrator/workspace.h"
+#include "store/journal.h"
+
+namespace ollamaflow::flow {
+
+struct ExecutionSetup {
+  Config config;  // max_agents resolved when auto-scaling
+  std::shared_ptr<Clock> clock;
+  store::Journal* journal = nullptr;  // may be null
+  std::string run_id;
+  llm::LlmClient* client = nullptr;
+  orchestrator::Workspace* workspace = nullptr;
+  orchestrator::Plan plan;
+  orchestrator::RoleSet roles = orchestrator::RoleSet::builtin();
+  std::map<std::string, std::string> role_models;  // role to the model its agents use
+  std::string default_model;
+  std::vector<store::TaskRecord> earlier;  // tasks that succeeded before a resume
+  CancelTokenPtr cancel;
+  RunMonitor* monitor = nullptr;  // may be null
+  // Called about once a second with the live status document (for `ollama-flow status`).
+  std::function<void(const nlohmann::json&)> publish_status;
+  ScalingSources scaling_sources;
+};
+
+struct ExecutionResult {
+  std::vector<TaskReport> tasks;  // in plan order
+  std::vector<orchestrator::TaskReport> summaries;  // for the queen's summary
+  std::vector<std::string> conflicts;
+  std::vector<ScalingEventReport> scaling_events;
+  std::vector<AgentCountSample> agent_counts;
+  int64_t prompt_tokens = 0;
+  int64_t output_tokens = 0;
+  bool all_succeeded = false;
+  bool cancelled = false;
+  int tasks_lost = 0;  // tasks the pool could not return to the queue; 0 unless a bug
+};
+
+// Runs every task of setup.plan that has not succeeded before. Returns an error only when the
+// run cannot start (invalid settings or plan); failed tasks are part of the result.
+Result<ExecutionResult> execute_plan(ExecutionSetup setup);
+
+}  // namespace ollamaflow::flow

@@ -1,0 +1,49 @@
+// What a run knows about the machine and the server it scales against: the GPU monitor, the
+// capacity of the run's model, and the signals the scaling engine reads from them.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "flow/scaling_loop.h"
+#include "gpu/monitor.h"
+#include "llm/client.h"
+
+namespace ollamaflow::flow {
+
+struct CapacityView {
+  std::optional<int> agent_ceiling;  // agents whose slots fit, after reserves
+  std::optional<int> server_slots;   // the server's parallel slots, when known
+  std::string reason;                // how the ceiling was found, or why it is unknown
+};
+
+// Thread-safe after construction: the monitor is, and the capacity view is immutable.
+class MachineView {
+ public:
+  // Starts the GPU monitor (refresh on the scale check interval) and estimates the capacity of
+  // `model` at the configured context and cache types. Never fails: what cannot be known is
+  // left unknown with the reason.
+  MachineView(const Config& config, std::shared_ptr<Clock> clock, const std::string& model,
+              const std::string& backend);
+  ~MachineView();
+
+  const CapacityView& capacity() const { return capacity_; }
+  // Returns the sources for the scaling loop.
+  ScalingSources sources() const;
+  // Returns the latest snapshot; nullptr before the first probe.
+  std::shared_ptr<const gpu::GpuSnapshot> snapshot() const;
+
+ private:
+  std::shared_ptr<Clock> clock_;
+  std::unique_ptr<gpu::GpuMonitor> monitor_;
+  CapacityView capacity_;
+};
+
+// Sums the GPUs of a snapshot into the engine's GPU signal; nullopt when it has no GPU.
+std::optional<scaling::GpuSignal> gpu_signal(const gpu::GpuSnapshot& snapshot);
+
+}  // namespace ollamaflow::flow

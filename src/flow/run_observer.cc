@@ -1,0 +1,90 @@
+#include "flow/run_observer.h"
+
+#include "core/log.h"
+
+namespace ollamaflow::flow {
+
+RunObserver::RunObserver(std::string run_id, workload::MetricsCollector& collector,
+                         store::Journal* journal)
+    : run_id_(std::move(run_id)), collector_(collector), journal_(journal) {}
+
+void RunObserver::journal_event(const std::string& kind, nlohmann::json detail) {
+  if (journal_ == nullptr) {
+    return;
+  }
+  store::EventRecord event;
+  event.run_id = run_id_;
+  event.kind = kind;
+  event.detail = std::move(detail);
+  Result<int64_t> stored = journal_->add_event(std::move(event));
+  if (!stored) {
+    get_logger("flow")->warn("run={} journal event {} not stored: {}", run_id_, kind,
+                             stored.status().message());
+  }
+}
+
+void RunObserver::on_state_changed(const agents::AgentInfo& agent, agents::AgentState from) {
+  using agents::AgentState;
+  switch (agent.state) {
+    case AgentState::kCreating:
+      collector_.agent_registered(agent.id, /*ready=*/false);
+      break;
+    case AgentState::kActive:
+      if (from == AgentState::kInitializing || from == AgentState::kCreating) {
+        collector_.agent_ready(agent.id);
+      }
+      break;
+    case AgentState::kTerminated:
+    case AgentState::kError:
+      collector_.agent_unregistered(agent.id);
+      break;
+    default:
+      break;
+  }
+  if (agent.state == AgentState::kBusy || from == AgentState::kBusy) {
+    return;  // task events cover these
+  }
+  journal_event("agent_" + std::string(agents::agent_state_name(agent.state)),
+                {{"agent", agent.id},
+                 {"role", agent.role},
+                 {"model", agent.model},
+                 {"from", agents::agent_state_name(from)},
+                 {"reason", agent.state == AgentState::kCreating ? agent.creation_reason
+                                                                 : agent.termination_reason},
+                 {"error", agent.error}});
+}
+
+void RunObserver::on_task_started(const agents::AgentInfo& agent, const queue::Task& task,
+                                  Duration wait) {
+  collector_.task_started(task.id, agent.id);
+  journal_event("task_started",
+                {{"task", task.id}, {"agent", agent.id}, {"wait_s", to_seconds(wait)}});
+}
+
+void RunObserver::on_task_finished(const agents::AgentInfo& agent, const queue::Task& task,
+                                   const agents::TaskOutcome& outcome, Duration duration) {
+  if (outcome.ok) {
+    collector_.task_completed(task.id);
+  } else if (outcome.code == ErrorCode::kCancelled) {
+    collector_.task_cancelled(task.id);
+  } else {
+    collector_.task_failed(task.id);
+  }
+  journal_event("task_finished", {{"task", task.id},
+                                  {"agent", agent.id},
+                                  {"ok", outcome.ok},
+                                  {"error", outcome.error},
+                                  {"duration_s", to_seconds(duration)}});
+}
+
+void RunObserver::on_task_requeued(const agents::AgentInfo& agent, const queue::Task& task,
+                                   const agents::TaskRequeue& requeue) {
+  collector_.task_retried(task.id);
+  journal_event("task_requeued", {{"task", task.id},
+                                  {"agent", agent.id},
+                                  {"reason", agents::requeue_reason_name(requeue.reason)},
+                                  {"returned", requeue.returned},
+                                  {"error", requeue.error}});
+}
+
+}  // namespace ollamaflow::flow

@@ -1,0 +1,122 @@
+#include "flow/scaling_loop.h"
+
+#include "core/log.h"
+
+namespace ollamaflow::flow {
+namespace {
+
+// Shortest gap between two evaluations that poke() may cause.
+constexpr auto kMinGap = std::chrono::milliseconds(100);
+
+}  // namespace
+
+ScalingLoop::ScalingLoop(std::shared_ptr<Clock> clock, Duration interval,
+                         scaling::ScalingEngine& engine, workload::MetricsCollector& collector,
+                         agents::AgentManager& manager, ScalingSources sources)
+    : clock_(std::move(clock)),
+      interval_(interval),
+      engine_(engine),
+      collector_(collector),
+      manager_(manager),
+      sources_(std::move(sources)) {}
+
+ScalingLoop::~ScalingLoop() { stop(); }
+
+void ScalingLoop::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable()) {
+    return;
+  }
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void ScalingLoop::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void ScalingLoop::poke() {
+  {
+    std::lock_guard lock(mutex_);
+    poked_ = true;
+  }
+  wake_.notify_all();
+}
+
+scaling::EngineInputs ScalingLoop::build_inputs() const {
+  scaling::EngineInputs inputs;
+  const std::map<agents::AgentState, int> states = manager_.count_by_state();
+  inputs.agents = manager_.capacity();
+  inputs.starting_agents = states.at(agents::AgentState::kCreating) +
+                           states.at(agents::AgentState::kInitializing);
+  inputs.workload = workload::to_signal(collector_.get_current_metrics());
+  if (sources_.gpu) {
+    inputs.gpu = sources_.gpu();
+  }
+  if (sources_.capacity) {
+    inputs.capacity = sources_.capacity();
+  }
+  return inputs;
+}
+
+void ScalingLoop::act(const scaling::Decision& decision) {
+  const bool changes_count = decision.action == scaling::Action::kScaleUp ||
+                             decision.action == scaling::Action::kScaleDown ||
+                             decision.action == scaling::Action::kShed;
+  if (!changes_count || engine_.get_scaling_status().dry_run) {
+    return;
+  }
+  const MonoTime begin = clock_->now();
+  Result<agents::ScaleResult> result = manager_.scale_to(decision.to, decision.reason);
+  const Duration took = clock_->now() - begin;
+  if (!result) {
+    get_logger("scaling")->warn("decision={} {} {} -> {} failed: {}", decision.id,
+                                scaling::action_name(decision.action), decision.from, decision.to,
+                                result.status().message());
+  }
+  Status booked = engine_.record_outcome(decision.id, result.is_ok(), took);
+  if (!booked) {
+    get_logger("scaling")->debug("decision={} outcome not booked: {}", decision.id,
+                                 booked.message());
+  }
+}
+
+scaling::Decision ScalingLoop::evaluate_once() {
+  std::lock_guard evaluate_lock(evaluate_mutex_);
+  const scaling::Decision decision = engine_.evaluate(build_inputs());
+  act(decision);
+  std::lock_guard lock(mutex_);
+  counts_.push_back({clock_->now(), manager_.capacity()});
+  return decision;
+}
+
+std::vector<AgentCountPoint> ScalingLoop::agent_counts() const {
+  std::lock_guard lock(mutex_);
+  return counts_;
+}
+
+void ScalingLoop::run() {
+  while (true) {
+    evaluate_once();
+    std::unique_lock lock(mutex_);
+    // Real-time wait on purpose: this thread paces a live run. Tests drive evaluate_once().
+    wake_.wait_for(lock, interval_, [this] { return stopping_ || poked_; });
+    if (stopping_) {
+      return;
+    }
+    if (poked_) {
+      poked_ = false;
+      lock.unlock();
+      std::this_thread::sleep_for(kMinGap);
+    }
+  }
+}
+
+}  // namespace ollamaflow::flow

@@ -1,0 +1,265 @@
+// The work an agent does for one task of a plan run, and its warm-up.
+#include <algorithm>
+
+#include "core/log.h"
+#include "flow/plan_run.h"
+
+namespace ollamaflow::flow {
+namespace {
+
+// Bytes of each dependency file that the next agent may see; the message budget cuts further.
+constexpr size_t kDependencyFileBytes = 64 * 1024;
+
+}  // namespace
+
+Status PlanRun::warm_up(const agents::AgentInfo& agent) {
+  llm::ChatRequest request;
+  request.model = agent.model;
+  request.messages = {{"user", "Reply with {\"ready\": true}."}};
+  request.schema = {{"type", "object"},
+                    {"properties", {{"ready", {{"type", "boolean"}}}}},
+                    {"required", {"ready"}},
+                    {"additionalProperties", false}};
+  request.schema_name = "warm_up";
+  // The same options as every task request, so that the server does not reload the model.
+  request.options = chat_options();
+  request.options.num_predict = 16;
+  Result<llm::ChatResponse> reply = setup_.client->chat(request, *setup_.cancel);
+  if (!reply && reply.status().code() != ErrorCode::kTruncated &&
+      reply.status().code() != ErrorCode::kParseError) {
+    return reply.status().with_context("warm-up of " + agent.id + " on " + agent.model);
+  }
+  return Status::ok();
+}
+
+void PlanRun::journal_task_locked(const std::string& id, const std::string& status) {
+  if (setup_.journal == nullptr) {
+    return;
+  }
+  const orchestrator::PlanTask* task = dag_->task(id);
+  const TaskProgress& entry = progress_[id];
+  store::TaskRecord record;
+  record.run_id = setup_.run_id;
+  record.task_id = id;
+  record.title = task->title;
+  record.role = task->role;
+  record.status = status;
+  record.agent_id = entry.agent;
+  record.model = entry.model;
+  if (status != "queued" && status != "running") {
+    record.duration_s = entry.duration_s;
+  }
+  record.prompt_tokens = entry.prompt_tokens;
+  record.output_tokens = entry.output_tokens;
+  record.files = entry.files;
+  record.summary = entry.summary;
+  const orchestrator::TaskState* state = dag_->find(id);
+  record.error = !entry.error.empty() ? entry.error : (state ? state->reason : "");
+  Status stored = setup_.journal->upsert_task(std::move(record));
+  if (!stored) {
+    get_logger("flow")->warn("run={} task={} not journaled: {}", setup_.run_id, id,
+                             stored.message());
+  }
+}
+
+void PlanRun::enqueue_locked(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    const orchestrator::PlanTask* task = dag_->task(id);
+    queue::Task item;
+    item.id = id;
+    item.run_id = setup_.run_id;
+    item.role = task->role;
+    item.enqueued_at = setup_.clock->now();
+    collector_->task_queued(id);
+    journal_task_locked(id, "queued");
+    if (!queue_.push(std::move(item))) {
+      get_logger("flow")->warn("run={} task={} not queued: the queue is closed", setup_.run_id,
+                               id);
+    }
+  }
+  if (!ids.empty() && loop_) {
+    loop_->poke();
+  }
+}
+
+void PlanRun::apply_changes_locked(const std::vector<orchestrator::StatusChange>& changes) {
+  std::vector<std::string> ready;
+  for (const orchestrator::StatusChange& change : changes) {
+    if (change.status == orchestrator::TaskStatus::kReady) {
+      ready.push_back(change.id);
+      continue;
+    }
+    std::string status(orchestrator::task_status_name(change.status));
+    std::transform(status.begin(), status.end(), status.begin(), ::tolower);
+    journal_task_locked(change.id, status);
+  }
+  enqueue_locked(ready);
+  changed_.notify_all();
+}
+
+void PlanRun::record_attempts(const std::string& task_id, const std::string& agent_id,
+                              const std::vector<orchestrator::Attempt>& attempts,
+                              int first_number) {
+  if (setup_.journal == nullptr) {
+    return;
+  }
+  int number = first_number;
+  for (const orchestrator::Attempt& attempt : attempts) {
+    store::AttemptRecord record;
+    record.run_id = setup_.run_id;
+    record.task_id = task_id;
+    record.attempt = number++;
+    record.agent_id = agent_id;
+    record.finished_at = setup_.journal->now_text();
+    record.outcome =
+        attempt.code == ErrorCode::kOk ? "ok" : std::string(error_code_name(attempt.code));
+    record.error = attempt.error;
+    record.prompt_tokens = attempt.usage.prompt_tokens;
+    record.output_tokens = attempt.usage.output_tokens;
+    Status stored = setup_.journal->record_attempt(std::move(record));
+    if (!stored) {
+      get_logger("flow")->warn("run={} task={} attempt not journaled: {}", setup_.run_id,
+                               task_id, stored.message());
+    }
+  }
+}
+
+std::vector<orchestrator::DependencyResult> PlanRun::dependencies_of(
+    const orchestrator::PlanTask& task) {
+  std::vector<orchestrator::DependencyResult> results;
+  for (const std::string& dependency : task.depends_on) {
+    std::string summary;
+    const orchestrator::PlanTask* parent = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      parent = dag_->task(dependency);
+      summary = progress_[dependency].summary;
+    }
+    if (parent != nullptr) {
+      results.push_back(orchestrator::collect_dependency(*parent, summary, *setup_.workspace,
+                                                         kDependencyFileBytes));
+    }
+  }
+  return results;
+}
+
+agents::TaskOutcome PlanRun::finish_failed(const std::string& id, const Status& status) {
+  std::lock_guard lock(mutex_);
+  progress_[id].error = status.message();
+  Result<std::vector<orchestrator::StatusChange>> changes = dag_->mark_failed(id, status.message());
+  if (changes) {
+    apply_changes_locked(*changes);
+  }
+  agents::TaskOutcome outcome;
+  outcome.error = status.message();
+  outcome.code = status.code();
+  return outcome;
+}
+
+agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queue::Task& task,
+                                      const CancelToken& cancel) {
+  orchestrator::PlanTask plan_task;
+  int first_attempt = 0;
+  {
+    std::lock_guard lock(mutex_);
+    Status running = dag_->mark_running(task.id);
+    if (!running) {
+      agents::TaskOutcome outcome;
+      outcome.error = running.message();
+      outcome.code = running.code();
+      return outcome;
+    }
+    plan_task = *dag_->task(task.id);
+    TaskProgress& entry = progress_[task.id];
+    entry.agent = agent.id;
+    entry.model = agent.model;
+    entry.error.clear();
+    first_attempt = entry.attempts + 1;
+    journal_task_locked(task.id, "running");
+  }
+  const orchestrator::Role* role = setup_.roles.find(plan_task.role);
+  orchestrator::DroneRequest request;
+  request.goal = setup_.plan.goal;
+  request.role_prompt = role != nullptr ? role->prompt : "";
+  request.model = agent.model;
+  request.options = chat_options();
+  request.task = plan_task;
+  request.dependencies = dependencies_of(plan_task);
+  request.max_attempts = setup_.config.run.max_task_attempts;
+
+  const MonoTime begin = setup_.clock->now();
+  orchestrator::DroneOutcome outcome = orchestrator::execute_task(*setup_.client, request, cancel);
+  const double seconds = to_seconds(setup_.clock->now() - begin);
+  record_attempts(task.id, agent.id, outcome.attempts, first_attempt);
+  {
+    std::lock_guard lock(mutex_);
+    TaskProgress& entry = progress_[task.id];
+    entry.attempts += static_cast<int>(outcome.attempts.size());
+    entry.duration_s += seconds;
+    entry.prompt_tokens += outcome.usage.prompt_tokens;
+    entry.output_tokens += outcome.usage.output_tokens;
+    if (!outcome.model.empty()) {
+      entry.model = outcome.model;
+    }
+  }
+  if (outcome.status.code() == ErrorCode::kCancelled) {
+    return finish_cancelled(task.id, cancel);
+  }
+  if (!outcome.status) {
+    return finish_failed(task.id, outcome.status);
+  }
+  Result<std::vector<orchestrator::WrittenFile>> written =
+      orchestrator::write_task_files(*setup_.workspace, plan_task, outcome.files);
+  if (!written) {
+    if (written.status().code() == ErrorCode::kConflict) {
+      std::lock_guard lock(mutex_);
+      conflicts_.push_back(written.status().message());
+    }
+    return finish_failed(task.id, written.status());
+  }
+  std::lock_guard lock(mutex_);
+  TaskProgress& entry = progress_[task.id];
+  entry.files.clear();
+  for (const orchestrator::WrittenFile& file : *written) {
+    entry.files.push_back(file.relative_path);
+  }
+  entry.summary = outcome.summary;
+  Result<std::vector<orchestrator::StatusChange>> changes = dag_->mark_succeeded(task.id);
+  journal_task_locked(task.id, "succeeded");
+  if (changes) {
+    apply_changes_locked(*changes);
+  }
+  changed_.notify_all();
+  agents::TaskOutcome done;
+  done.ok = true;
+  return done;
+}
+
+agents::TaskOutcome PlanRun::finish_cancelled(const std::string& id, const CancelToken& cancel) {
+  std::lock_guard lock(mutex_);
+  agents::TaskOutcome outcome;
+  outcome.code = ErrorCode::kCancelled;
+  if (setup_.cancel->cancelled() || !cancel.cancelled()) {
+    // The user stopped the run: the task ends here.
+    progress_[id].error = "cancelled by the user";
+    Result<std::vector<orchestrator::StatusChange>> changes =
+        dag_->mark_cancelled(id, "cancelled by the user");
+    if (changes) {
+      apply_changes_locked(*changes);
+    }
+    outcome.error = "cancelled by the user";
+    return outcome;
+  }
+  // Only this agent was stopped (drained past its timeout): the pool puts the task back.
+  Status requeued = dag_->mark_requeued(id);
+  if (!requeued) {
+    get_logger("flow")->warn("run={} task={} not requeued: {}", setup_.run_id, id,
+                             requeued.message());
+  }
+  journal_task_locked(id, "queued");
+  outcome.retry = true;
+  outcome.error = "agent drained before the task finished";
+  return outcome;
+}
+
+}  // namespace ollamaflow::flow
