@@ -91,7 +91,7 @@ std::optional<int> workload_proposal(const EngineInputs& inputs, const StrategyP
                                      MonoTime now, Recommendation& rec) {
   SignalProposal proposal{"workload", std::nullopt, false, ""};
   if (!is_fresh(inputs.workload.sampled_at, now, params)) {
-    proposal.missing = params.size_by_workload;
+    proposal.missing = true;  // every strategy reads it: GPU_MEMORY_BASED for whether work exists
     proposal.reason = fmt::format("workload signal older than {:g} s", params.stale_after_s);
   } else {
     const workload::WorkloadSizing sizing = workload::size_workload(inputs.workload, params.sizing);
@@ -107,15 +107,19 @@ std::optional<int> workload_proposal(const EngineInputs& inputs, const StrategyP
 }
 
 // The memory signal's own proposal (GPU_MEMORY_BASED sizes the pool with it): grow to the
-// ceiling while tasks wait, stop at the up threshold, release idle agents below the down one.
+// ceiling while work exists, stop at the up threshold, and return to min_agents when no task is
+// queued or running and memory use is at or below the down threshold.
 std::optional<int> memory_proposal(const EngineInputs& inputs, const StrategyParams& params,
-                                   const MemoryView& view, Recommendation& rec) {
+                                   const MemoryView& view, bool workload_fresh,
+                                   Recommendation& rec) {
   if (!inputs.gpu) {
     return std::nullopt;
   }
   SignalProposal proposal{"gpu_memory", std::nullopt, false, ""};
   const int current = rec.current;
   const int ceiling = view.ceiling.value_or(params.max_agents);
+  const int queued = inputs.workload.queue_length;
+  const bool has_work = queued > 0 || inputs.workload.busy_agents > 0;
   if (!view.fraction) {
     proposal.missing = view.gpu_used;
     proposal.reason = view.gpu_fresh
@@ -125,13 +129,17 @@ std::optional<int> memory_proposal(const EngineInputs& inputs, const StrategyPar
     proposal.agents = std::min(current, ceiling);
     proposal.reason = fmt::format("memory {:.1f}% >= {:g}%: no more agents", *view.fraction * 100,
                                   params.scale_up_threshold * 100);
-  } else if (inputs.workload.queue_length > 0) {
+  } else if (!workload_fresh) {
+    proposal.agents = current;  // whether work exists is unknown
+    proposal.reason = fmt::format("memory {:.1f}%; workload unknown: keep", *view.fraction * 100);
+  } else if (has_work) {
     proposal.agents = ceiling;
-    proposal.reason = fmt::format("memory {:.1f}% with {} tasks queued: grow to ceiling {}",
-                                  *view.fraction * 100, inputs.workload.queue_length, ceiling);
+    proposal.reason =
+        fmt::format("memory {:.1f}% with {} busy and {} queued: grow to ceiling {}",
+                    *view.fraction * 100, inputs.workload.busy_agents, queued, ceiling);
   } else if (*view.fraction <= params.scale_down_threshold) {
-    proposal.agents = std::max(params.min_agents, inputs.workload.busy_agents);
-    proposal.reason = fmt::format("memory {:.1f}% <= {:g}% and no queue: keep busy agents",
+    proposal.agents = params.min_agents;
+    proposal.reason = fmt::format("memory {:.1f}% <= {:g}% and no work: min_agents",
                                   *view.fraction * 100, params.scale_down_threshold * 100);
   } else {
     proposal.agents = std::min(current, ceiling);
@@ -228,7 +236,8 @@ Recommendation recommend(const EngineInputs& inputs, const StrategyParams& param
   const MemoryView view = view_memory(inputs, params, now);
 
   const std::optional<int> by_workload = workload_proposal(inputs, params, now, rec);
-  const std::optional<int> by_memory = memory_proposal(inputs, params, view, rec);
+  const bool workload_fresh = is_fresh(inputs.workload.sampled_at, now, params);
+  const std::optional<int> by_memory = memory_proposal(inputs, params, view, workload_fresh, rec);
   record_capacity(inputs, params, view, rec);
   apply_protection(inputs, params, view, rec);
 

@@ -115,13 +115,31 @@ TEST_F(RecommendTest, GpuMemoryBasedGrowsToCeilingWhileTasksWait) {
   EXPECT_EQ(run(inputs).desired, 8);  // no ceiling known: max_agents
 }
 
+TEST_F(RecommendTest, GpuMemoryBasedKeepsCeilingWhileBusy) {
+  params_ = strategy_params(Strategy::kGpuMemoryBased, Config{});
+  EngineInputs inputs = test::pool(now_, 5, 1, 0);
+  inputs.gpu = test::gpu(now_, 8000, 24000);
+  inputs.capacity = test::capacity(now_, 6);
+  EXPECT_EQ(run(inputs).desired, 6);
+}
+
 TEST_F(RecommendTest, GpuMemoryBasedDownThreshold) {
   params_ = strategy_params(Strategy::kGpuMemoryBased, Config{});
-  EngineInputs inputs = test::pool(now_, 5, 2, 0);
+  EngineInputs inputs = test::pool(now_, 5, 0, 0);
   inputs.gpu = test::gpu(now_, 9600, 24000);  // 0.40: at the down threshold
-  EXPECT_EQ(run(inputs).desired, 2);
+  EXPECT_EQ(run(inputs).desired, 1);
   inputs.gpu = test::gpu(now_, 9601, 24000);  // just above: between thresholds, keep
   EXPECT_EQ(run(inputs).desired, 5);
+}
+
+TEST_F(RecommendTest, GpuMemoryBasedStaleWorkloadKeeps) {
+  params_ = strategy_params(Strategy::kGpuMemoryBased, Config{});
+  EngineInputs inputs = test::pool(now_ - std::chrono::seconds(60), 5, 0, 0);
+  inputs.gpu = test::gpu(now_, 1000, 24000);
+  const Recommendation rec = run(inputs);
+  EXPECT_EQ(rec.desired, 5);
+  ASSERT_EQ(rec.missing.size(), 1u);
+  EXPECT_EQ(rec.missing[0], "workload");
 }
 
 TEST_F(RecommendTest, GpuMemoryBasedWithoutGpuKeepsPool) {
