@@ -255,8 +255,8 @@ TEST_F(JournalConcurrencyTest, EightConnectionsWriteOneFile) {
   EXPECT_EQ(versions->column_int64(0), latest_version(journal_migrations()));
 }
 
-// Rejected writes share group commits with valid ones from other threads. Only the rejected
-// ones fail, and the journal stays healthy.
+// Rejected writes may share a group commit with valid ones from other threads. Only the
+// rejected ones fail, and the journal stays healthy.
 TEST_F(JournalConcurrencyTest, RejectedWritesLeaveBatchIntact) {
   std::unique_ptr<Journal> journal = open_journal(options());
   ASSERT_NE(journal, nullptr);

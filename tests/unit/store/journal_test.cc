@@ -107,6 +107,16 @@ TEST_F(JournalTest, OpenFailsWhenParentIsFile) {
   EXPECT_THAT(journal.status().message(), HasSubstr(blocker.string()));
 }
 
+TEST_F(JournalTest, OpenRejectsNonDatabaseFile) {
+  const std::filesystem::path text_file = temp_.path() / "notes.txt";
+  { std::ofstream(text_file) << std::string(4096, 'x'); }
+  Result<std::unique_ptr<Journal>> journal = Journal::open(text_file.string(), options());
+  ASSERT_FALSE(journal.is_ok());
+  EXPECT_EQ(journal.status().code(), ErrorCode::kCorrupt);
+  EXPECT_THAT(journal.status().message(), HasSubstr(text_file.string()));
+  EXPECT_THAT(journal.status().message(), HasSubstr("move the file aside"));
+}
+
 TEST_F(JournalTest, ReopenKeepsRows) {
   const RunRecord run = new_run();
   journal_.reset();

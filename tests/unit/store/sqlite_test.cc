@@ -264,7 +264,7 @@ TEST_F(DatabaseTest, TransactionWaitsOutBusyBegin) {
 }
 
 // A commit that fails with SQLITE_BUSY after the body ran must re-run the whole body. In WAL mode
-// that cannot be provoked on one file, so the write goes to an attached file in rollback-journal
+// a commit does not wait for readers, so the write goes to an attached file in rollback-journal
 // mode, whose commit needs every reader of that file to be gone.
 TEST_F(DatabaseTest, TransactionReRunsBodyAfterBusyCommit) {
   auto clock = std::make_shared<HookClock>();
