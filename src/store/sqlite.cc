@@ -2,49 +2,11 @@
 
 #include <algorithm>
 #include <string>
-#include <unordered_map>
 
 #include "core/log.h"
+#include "store/connection.h"
 
 namespace ollamaflow::store {
-
-namespace detail {
-
-constexpr size_t kMaxIdleStatements = 64;
-
-struct Connection {
-  sqlite3* handle = nullptr;
-  std::string path;
-  DatabaseOptions options;
-  int last_error_code = SQLITE_OK;
-  int64_t busy_retries = 0;
-  // Prepared statements not in use, by SQL text. A Statement takes its handle out of here and
-  // puts it back, reset, when it is destroyed.
-  std::unordered_map<std::string, sqlite3_stmt*> idle_statements;
-
-  ~Connection() {
-    for (const auto& [sql, statement] : idle_statements) {
-      sqlite3_finalize(statement);
-    }
-    // close_v2 defers the close until every Statement of this connection is finalized.
-    sqlite3_close_v2(handle);
-  }
-
-  // Keeps `statement` for the next prepare() of the same SQL. Finalizes it instead when another
-  // statement with that SQL is already kept or the cache is full, so that SQL built with literal
-  // values cannot grow the cache without bound.
-  void release(sqlite3_stmt* statement) {
-    sqlite3_reset(statement);
-    sqlite3_clear_bindings(statement);
-    const char* sql = sqlite3_sql(statement);
-    if (sql == nullptr || idle_statements.size() >= kMaxIdleStatements ||
-        !idle_statements.emplace(sql, statement).second) {
-      sqlite3_finalize(statement);
-    }
-  }
-};
-
-}  // namespace detail
 
 namespace {
 
@@ -114,23 +76,6 @@ std::string_view fix_for(int result_code) {
   }
 }
 
-Status sqlite_error(detail::Connection& connection, int result_code, std::string_view operation) {
-  connection.last_error_code = result_code;
-  // The connection's message is more specific ("no such table: events") when it belongs to this
-  // failure; otherwise the generic text for the code is used.
-  const bool own_message =
-      connection.handle != nullptr && sqlite3_extended_errcode(connection.handle) == result_code;
-  const char* text = own_message ? sqlite3_errmsg(connection.handle) : sqlite3_errstr(result_code);
-  std::string message = "database '" + connection.path + "': " + std::string(operation) +
-                        " failed: " + text + " (code " + std::to_string(result_code) + ")";
-  message += fix_for(result_code);
-  return Status(error_code_for(result_code), std::move(message));
-}
-
-Status statement_error(detail::Connection& connection, int result_code, std::string_view sql) {
-  return sqlite_error(connection, result_code, "statement \"" + summarize_sql(sql) + "\"");
-}
-
 Status validate_options(const std::string& path, const DatabaseOptions& options) {
   if (options.busy_timeout_ms < 0) {
     const std::string value = std::to_string(options.busy_timeout_ms);
@@ -148,129 +93,33 @@ Status validate_options(const std::string& path, const DatabaseOptions& options)
 
 }  // namespace
 
+namespace detail {
+
+Status sqlite_error(Connection& connection, int result_code, std::string_view operation) {
+  connection.last_error_code = result_code;
+  // The connection's message is more specific ("no such table: events") when it belongs to this
+  // failure; otherwise the generic text for the code is used.
+  const bool own_message =
+      connection.handle != nullptr && sqlite3_extended_errcode(connection.handle) == result_code;
+  const char* text = own_message ? sqlite3_errmsg(connection.handle) : sqlite3_errstr(result_code);
+  std::string message = "database '" + connection.path + "': " + std::string(operation) +
+                        " failed: " + text + " (code " + std::to_string(result_code) + ")";
+  message += fix_for(result_code);
+  return Status(error_code_for(result_code), std::move(message));
+}
+
+Status statement_error(Connection& connection, int result_code, std::string_view sql) {
+  return sqlite_error(connection, result_code, "statement \"" + summarize_sql(sql) + "\"");
+}
+
+}  // namespace detail
+
+using detail::sqlite_error;
+using detail::statement_error;
+
 bool is_busy_code(int result_code) {
   return (result_code & 0xff) == SQLITE_BUSY;
 }
-
-// --- Statement ---
-
-Statement::Statement(detail::Connection* connection, sqlite3_stmt* handle)
-    : connection_(connection), handle_(handle) {}
-
-Statement::Statement(Statement&& other) noexcept
-    : connection_(std::exchange(other.connection_, nullptr)),
-      handle_(std::exchange(other.handle_, nullptr)) {}
-
-Statement& Statement::operator=(Statement&& other) noexcept {
-  if (this != &other) {
-    release();
-    connection_ = std::exchange(other.connection_, nullptr);
-    handle_ = std::exchange(other.handle_, nullptr);
-  }
-  return *this;
-}
-
-Statement::~Statement() {
-  release();
-}
-
-void Statement::release() {
-  if (handle_ != nullptr) {
-    connection_->release(handle_);
-    handle_ = nullptr;
-  }
-}
-
-Status Statement::bind_int64(int index, int64_t value) {
-  const int rc = sqlite3_bind_int64(handle_, index, value);
-  return rc == SQLITE_OK ? Status::ok() : statement_error(*connection_, rc, sql());
-}
-
-Status Statement::bind_double(int index, double value) {
-  const int rc = sqlite3_bind_double(handle_, index, value);
-  return rc == SQLITE_OK ? Status::ok() : statement_error(*connection_, rc, sql());
-}
-
-Status Statement::bind_text(int index, std::string_view value) {
-  const int rc = sqlite3_bind_text64(handle_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                                     SQLITE_UTF8);
-  return rc == SQLITE_OK ? Status::ok() : statement_error(*connection_, rc, sql());
-}
-
-Status Statement::bind_null(int index) {
-  const int rc = sqlite3_bind_null(handle_, index);
-  return rc == SQLITE_OK ? Status::ok() : statement_error(*connection_, rc, sql());
-}
-
-Result<bool> Statement::step() {
-  const int rc = sqlite3_step(handle_);
-  if (rc == SQLITE_ROW) {
-    return true;
-  }
-  if (rc == SQLITE_DONE) {
-    return false;
-  }
-  return statement_error(*connection_, rc, sql());
-}
-
-Status Statement::run() {
-  while (true) {
-    Result<bool> row = step();
-    if (!row.is_ok()) {
-      return row.status();
-    }
-    if (!row.value()) {
-      return Status::ok();
-    }
-  }
-}
-
-Status Statement::reset() {
-  const int rc = sqlite3_reset(handle_);
-  return rc == SQLITE_OK ? Status::ok() : statement_error(*connection_, rc, sql());
-}
-
-bool Statement::column_is_null(int column) const {
-  return sqlite3_column_type(handle_, column) == SQLITE_NULL;
-}
-
-int64_t Statement::column_int64(int column) const {
-  return sqlite3_column_int64(handle_, column);
-}
-
-double Statement::column_double(int column) const {
-  return sqlite3_column_double(handle_, column);
-}
-
-std::string Statement::column_text(int column) const {
-  const unsigned char* text = sqlite3_column_text(handle_, column);
-  if (text == nullptr) {
-    return "";
-  }
-  const int size = sqlite3_column_bytes(handle_, column);
-  return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size));
-}
-
-std::optional<int64_t> Statement::column_optional_int64(int column) const {
-  if (column_is_null(column)) {
-    return std::nullopt;
-  }
-  return column_int64(column);
-}
-
-std::optional<double> Statement::column_optional_double(int column) const {
-  if (column_is_null(column)) {
-    return std::nullopt;
-  }
-  return column_double(column);
-}
-
-std::string_view Statement::sql() const {
-  const char* text = sqlite3_sql(handle_);
-  return text == nullptr ? std::string_view() : std::string_view(text);
-}
-
-// --- Database ---
 
 Database::Database(std::unique_ptr<detail::Connection> connection)
     : connection_(std::move(connection)) {}
