@@ -12,6 +12,10 @@ namespace {
 
 constexpr double kMaxWaitStepS = 0.25;
 
+std::string retries_text(int retries) {
+  return fmt::format("{} retr{}", retries, retries == 1 ? "y" : "ies");
+}
+
 }  // namespace
 
 RetryPolicy RetryPolicy::from(const ServerSettings& server) {
@@ -109,9 +113,9 @@ Result<ChatResponse> RetryingClient::chat(const ChatRequest& request, const Canc
     }
     if (retry >= policy_.max_retries) {
       ++exhausted_;
-      get_logger("llm")->warn("chat failed after {} retries model={} url={} error={}", retry,
+      get_logger("llm")->warn("chat failed after {} model={} url={} error={}", retries_text(retry),
                               request.model, endpoint(), failure.to_string());
-      return failure.with_context(fmt::format("after {} retr{}", retry, retry == 1 ? "y" : "ies"));
+      return failure.with_context("after " + retries_text(retry));
     }
     const double delay = backoff_seconds(policy_, retry + 1, draw());
     get_logger("llm")->info("retrying chat model={} retry={}/{} delay_s={:.3f} url={} error={}",
