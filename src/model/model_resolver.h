@@ -1,0 +1,57 @@
+// Finds a model's spec from what the user names: a GGUF path, or an Ollama model name looked up
+// in the local store, then through the server's /api/show, then in the table of estimates.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "llm/client.h"
+#include "model/memory_estimate.h"
+#include "model/model_spec.h"
+
+namespace ollamaflow::model {
+
+// Calls the server's /api/show for `model` (OllamaClient::show in production).
+using ShowFunction = std::function<Result<nlohmann::json>(const std::string& model, bool verbose)>;
+
+struct ResolveOptions {
+  std::filesystem::path models_dir;   // the Ollama store; empty: skip it
+  ShowFunction show;                  // null: skip /api/show
+  std::optional<uint64_t> size_hint;  // blob size from /api/tags, for /api/show without tensors
+};
+
+struct ResolvedModel {
+  ModelSpec spec;
+  // Why the earlier sources gave nothing, e.g. "store: model 'x' is not in ...".
+  std::vector<std::string> skipped;
+};
+
+// Resolves `model`. A name ending in ".gguf", or an existing file, is read as GGUF and its
+// errors are returned as they are. A name goes through the store, /api/show and the table in
+// that order; kNotFound lists why each of them failed.
+Result<ResolvedModel> resolve_model(const std::string& model, const Config& config,
+                                    const ResolveOptions& options);
+
+// A server's measured size of a loaded model against the estimate.
+struct VramComparison {
+  uint64_t estimate_bytes = 0;
+  uint64_t size_vram_bytes = 0;
+  uint64_t size_bytes = 0;
+  double relative_difference = 0;  // (estimate - size_vram) / size_vram
+  bool differs = false;            // more than 10 % apart
+  bool spilled = false;            // size_vram < size: part of the model runs on the CPU
+  std::string message;
+};
+
+// Compares estimate.model_bytes() with /api/ps size_vram. Logs a warning naming the model when
+// they differ by more than 10 % or when part of the model was placed in host memory.
+VramComparison compare_with_loaded(const MemoryEstimate& estimate, const llm::LoadedModel& loaded);
+
+}  // namespace ollamaflow::model

@@ -1,0 +1,35 @@
+// A capacity question as the commands and the HTTP API ask it, turned into planner inputs.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "model/capacity.h"
+#include "model/model_spec.h"
+
+namespace ollamaflow::model {
+
+struct PlanQuestion {
+  std::optional<int> ctx;        // tokens per slot (Ollama num_ctx)
+  std::optional<int> total_ctx;  // tokens of all slots together (llama-server -c)
+  std::optional<int> parallel;   // slots; unset: as many as fit
+  std::optional<std::string> cache_type_k;
+  std::optional<std::string> cache_type_v;
+};
+
+// Returns the demand for `spec`: the context per slot is `ctx`, or `total_ctx / parallel`, or
+// config.server.num_ctx; the cache types come from the question, else from the configuration
+// (where OLLAMA_KV_CACHE_TYPE and --kv-cache-type set both). Returns kInvalidArgument naming the
+// value for a context below 1 or above 16,777,216 tokens, a slot count outside 1..4096, both
+// ctx and total_ctx, a total below the slot count, or an unknown cache type.
+Result<ModelDemand> make_demand(const ModelSpec& spec, const PlanQuestion& question,
+                                const Config& config, std::vector<std::string>& notes);
+
+// Returns the planner options from the configuration: memory_buffer_mb, memory_safety_margin,
+// gpu_scaling.max_agents and the server's num_parallel when known.
+CapacityOptions capacity_options(const Config& config);
+
+}  // namespace ollamaflow::model

@@ -1,0 +1,84 @@
+#include "model/report.h"
+
+namespace ollamaflow::model {
+
+nlohmann::json estimate_to_json(const MemoryEstimate& estimate) {
+  return {{"estimate", true},
+          {"weights_bytes", estimate.weights},
+          {"kv_cache_bytes", estimate.kv_cache},
+          {"kv_cache_per_slot_bytes", estimate.kv_per_slot},
+          {"recurrent_state_bytes", estimate.recurrent_state},
+          {"compute_graph_bytes", estimate.graph},
+          {"device_reserve_bytes", estimate.reserve},
+          {"buffer_bytes", estimate.buffer},
+          {"safety_margin_bytes", estimate.safety_margin},
+          {"model_bytes", estimate.model_bytes()},
+          {"total_bytes", estimate.total_bytes()},
+          {"ctx_per_slot", estimate.ctx_per_slot},
+          {"total_ctx", estimate.total_ctx},
+          {"parallel", estimate.parallel},
+          {"cache_type_k", estimate.cache_type_k},
+          {"cache_type_v", estimate.cache_type_v},
+          {"graph_formula", estimate.graph_formula},
+          {"from_table", estimate.from_table},
+          {"notes", estimate.notes}};
+}
+
+nlohmann::json spec_to_json(const ModelSpec& spec) {
+  return {{"name", spec.name},
+          {"architecture", spec.architecture},
+          {"source", spec.source},
+          {"file_bytes", spec.file_size},
+          {"weights_bytes", spec.weights_bytes},
+          {"tensor_count", spec.tensor_count},
+          {"parameter_count",
+           spec.parameter_count ? nlohmann::json(*spec.parameter_count) : nlohmann::json(nullptr)},
+          {"block_count", spec.block_count},
+          {"embedding_length", spec.embedding_length},
+          {"context_length", spec.context_length},
+          {"vocab_size", spec.vocab_size},
+          {"head_count_kv", spec.head_count_kv},
+          {"key_length", spec.key_length},
+          {"value_length", spec.value_length},
+          {"sliding_window", spec.sliding_window},
+          {"default_num_ctx",
+           spec.default_num_ctx ? nlohmann::json(*spec.default_num_ctx) : nlohmann::json(nullptr)},
+          {"from_table", spec.table.has_value()},
+          {"notes", spec.notes}};
+}
+
+nlohmann::json plan_to_json(const CapacityPlan& plan) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const ModelPlacement& placement : plan.models) {
+    models.push_back({{"model", placement.model},
+                      {"fits", placement.fits},
+                      {"devices", placement.devices},
+                      {"memory_slots", placement.memory_slots},
+                      {"agent_ceiling", placement.agent_ceiling},
+                      {"recommended_num_parallel", placement.memory_slots},
+                      {"limiting_resource", placement.limiting_resource},
+                      {"reason", placement.reason},
+                      {"memory", estimate_to_json(placement.estimate)}});
+  }
+  nlohmann::json devices = nlohmann::json::array();
+  for (const DeviceUse& use : plan.devices) {
+    devices.push_back(
+        {{"id", use.id},
+         {"name", use.name},
+         {"free_bytes", use.free_bytes ? nlohmann::json(*use.free_bytes) : nlohmann::json(nullptr)},
+         {"held_back_bytes", use.held_back},
+         {"planned_bytes", use.planned},
+         {"remaining_bytes", use.remaining},
+         {"usable", use.usable},
+         {"reason", use.reason}});
+  }
+  return {{"models", models},
+          {"devices", devices},
+          {"agent_ceiling",
+           plan.agent_ceiling ? nlohmann::json(*plan.agent_ceiling) : nlohmann::json(nullptr)},
+          {"limiting_resource", plan.limiting_resource},
+          {"all_fit", plan.all_fit},
+          {"notes", plan.notes}};
+}
+
+}  // namespace ollamaflow::model

@@ -1,0 +1,70 @@
+#include "model/report_text.h"
+
+#include <fmt/format.h>
+
+#include "gpu/text_table.h"
+
+namespace ollamaflow::model {
+
+using gpu::format_mib;
+
+std::string render_estimate(const MemoryEstimate& e) {
+  gpu::TextTable table({"PART", "MEMORY", "DETAIL"});
+  table.add_row(
+      {"weights", format_mib(e.weights), e.from_table ? "built-in table" : "tensor sizes"});
+  table.add_row(
+      {"KV cache", format_mib(e.kv_cache),
+       fmt::format("{} slot(s) x {} tokens, K {} / V {}, {} per slot", e.parallel, e.ctx_per_slot,
+                   e.cache_type_k, e.cache_type_v, format_mib(e.kv_per_slot))});
+  if (e.recurrent_state > 0) {
+    table.add_row({"recurrent state", format_mib(e.recurrent_state), "fixed, not per slot"});
+  }
+  table.add_row({"compute graph", format_mib(e.graph), e.graph_formula + " formula"});
+  table.add_row({"device reserve", format_mib(e.reserve), "runtime minimum per device"});
+  table.add_row({"buffer", format_mib(e.buffer), "memory_buffer_mb"});
+  table.add_row({"safety margin", format_mib(e.safety_margin), "memory_safety_margin"});
+  table.add_row({"total", format_mib(e.total_bytes()), "estimate"});
+  std::string out = table.render();
+  for (const std::string& note : e.notes)
+    out += "  note: " + note + "\n";
+  return out;
+}
+
+std::string render_plan(const CapacityPlan& plan) {
+  std::string out;
+  for (const ModelPlacement& m : plan.models) {
+    out += fmt::format("{}: {}\n", m.model, m.fits ? "fits" : "does not fit");
+    out += render_estimate(m.estimate);
+    std::string devices;
+    for (const std::string& id : m.devices)
+      devices += (devices.empty() ? "" : ", ") + id;
+    gpu::TextTable summary({"", ""});
+    summary.add_row({"devices", devices.empty() ? "none" : devices});
+    summary.add_row({"slots that fit", std::to_string(m.memory_slots)});
+    summary.add_row({"agent ceiling", std::to_string(m.agent_ceiling)});
+    summary.add_row({"limited by", m.limiting_resource.empty() ? "-" : m.limiting_resource});
+    summary.add_row({"reason", m.reason});
+    if (m.fits && m.memory_slots > 0) {
+      summary.add_row({"Ollama", fmt::format("OLLAMA_NUM_PARALLEL={} with num_ctx {}",
+                                             m.memory_slots, m.estimate.ctx_per_slot)});
+      summary.add_row(
+          {"llama-server", fmt::format("-np {} -c {}", m.memory_slots,
+                                       uint64_t{m.memory_slots} * m.estimate.ctx_per_slot)});
+    }
+    out += "\n" + summary.render().substr(1) + "\n";
+  }
+  gpu::TextTable devices({"DEVICE", "NAME", "FREE", "HELD BACK", "PLANNED", "REMAINING", "NOTE"});
+  for (const DeviceUse& d : plan.devices) {
+    devices.add_row({d.id, d.name, format_mib(d.free_bytes), format_mib(d.held_back),
+                     format_mib(d.planned), format_mib(d.remaining), d.usable ? "" : d.reason});
+  }
+  out += devices.render();
+  out += fmt::format("\nAgent ceiling: {} (limited by {}); all figures are estimates.\n",
+                     plan.agent_ceiling ? std::to_string(*plan.agent_ceiling) : "unknown",
+                     plan.limiting_resource.empty() ? "-" : plan.limiting_resource);
+  for (const std::string& note : plan.notes)
+    out += "note: " + note + "\n";
+  return out;
+}
+
+}  // namespace ollamaflow::model

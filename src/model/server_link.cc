@@ -1,0 +1,53 @@
+#include "model/server_link.h"
+
+#include <fmt/format.h>
+
+#include "llm/ollama_client.h"
+#include "llm/openai_client.h"
+
+#if __has_include("llm/factory.h")
+#include "llm/factory.h"
+#define OLLAMA_FLOW_HAVE_CLIENT_FACTORY 1
+#endif
+
+namespace ollamaflow::model {
+
+Result<ServerLink> open_server_link(const ServerSettings& settings, std::shared_ptr<Clock> clock) {
+  ServerLink link;
+  if (settings.backend == "ollama") {
+    auto client = llm::OllamaClient::create(settings, std::move(clock));
+    if (!client)
+      return client.status();
+    std::shared_ptr<llm::OllamaClient> ollama = *client;
+    link.client = ollama;
+    link.show = [ollama](const std::string& model, bool verbose) {
+      return ollama->show(model, verbose);
+    };
+    return link;
+  }
+  if (settings.backend == "openai") {
+    auto client = llm::OpenAiClient::create(settings, std::move(clock));
+    if (!client)
+      return client.status();
+    link.client = *client;
+    return link;
+  }
+#ifdef OLLAMA_FLOW_HAVE_CLIENT_FACTORY
+  if (settings.backend == "sim") {
+    auto client = llm::make_client(settings, std::move(clock));
+    if (!client)
+      return client.status();
+    link.client = *client;
+    return link;
+  }
+#endif
+  if (settings.backend == "sim") {
+    return Result<ServerLink>(ErrorCode::kUnavailable,
+                              "the simulated backend's client is not part of this build");
+  }
+  return Result<ServerLink>(
+      ErrorCode::kInvalidArgument,
+      fmt::format("invalid backend '{}': use ollama, openai or sim", settings.backend));
+}
+
+}  // namespace ollamaflow::model
