@@ -80,8 +80,8 @@ Status check_known_fields(const json& object, const std::set<std::string>& known
   return Status::ok();
 }
 
-Result<PlanTask> task_from_json(const json& value, size_t index) {
-  const std::string where = fmt::format("tasks[{}]", index);
+// Reads one task; `where` names it in errors, e.g. "tasks[2]".
+Result<PlanTask> task_from_json(const json& value, const std::string& where) {
   if (!value.is_object()) {
     return type_error(where, "an object", value);
   }
@@ -114,15 +114,23 @@ Result<PlanTask> task_from_json(const json& value, size_t index) {
 
 }  // namespace
 
+json plan_task_to_json(const PlanTask& task) {
+  return {{"id", task.id},
+          {"title", task.title},
+          {"role", task.role},
+          {"description", task.description},
+          {"depends_on", task.depends_on},
+          {"files", task.files}};
+}
+
+Result<PlanTask> plan_task_from_json(const json& value) {
+  return task_from_json(value, "task");
+}
+
 json plan_to_json(const Plan& plan) {
   json tasks = json::array();
   for (const PlanTask& task : plan.tasks) {
-    tasks.push_back({{"id", task.id},
-                     {"title", task.title},
-                     {"role", task.role},
-                     {"description", task.description},
-                     {"depends_on", task.depends_on},
-                     {"files", task.files}});
+    tasks.push_back(plan_task_to_json(task));
   }
   return {{"goal", plan.goal}, {"summary", plan.summary}, {"tasks", std::move(tasks)}};
 }
@@ -157,7 +165,7 @@ Result<Plan> plan_from_json(const json& document) {
   }
 
   for (size_t i = 0; i < tasks->size(); ++i) {
-    Result<PlanTask> task = task_from_json((*tasks)[i], i);
+    Result<PlanTask> task = task_from_json((*tasks)[i], fmt::format("tasks[{}]", i));
     if (!task) {
       return task.status();
     }

@@ -53,6 +53,13 @@ nlohmann::json plan_to_json(const Plan& plan);
 // repeated files within one task are merged; everything else is left to validate_plan.
 Result<Plan> plan_from_json(const nlohmann::json& json);
 
+// Returns one task in the form of an entry of plan_to_json's "tasks", e.g. for a queue payload.
+nlohmann::json plan_task_to_json(const PlanTask& task);
+
+// Reads one task written by plan_task_to_json, with the rules of plan_from_json. Errors name
+// the field as "task.id", "task.files[0]" and so on.
+Result<PlanTask> plan_task_from_json(const nlohmann::json& json);
+
 // Returns the JSON schema for the model's plan reply: known roles as an enum, ids and
 // dependency ids with kSafeIdPattern, files as safe relative paths, between 1 and
 // limits.max_tasks tasks, every field required and no other fields allowed.

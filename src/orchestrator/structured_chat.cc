@@ -7,14 +7,15 @@
 #include "core/log.h"
 #include "llm/json_extract.h"
 #include "llm/schema.h"
+#include "llm/server_errors.h"
 
 namespace ollamaflow::orchestrator {
 namespace {
 
 using nlohmann::json;
 
-// Keywords that grammar-based servers are known to reject or ignore; structure keywords
-// (type, properties, required, items, enum) are never stripped.
+// Keywords that grammar backends such as xgrammar (vLLM) or llama.cpp's converter reject or
+// ignore. Structure keywords (type, properties, required, items, enum) are never stripped.
 const std::vector<std::string>& strippable_keywords() {
   static const std::vector<std::string> kKeywords = {
       "minItems",         "maxItems",         "uniqueItems",   "minLength",    "maxLength",
@@ -143,6 +144,15 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
               attempt.number, state.num_predict);
     return Step::kRetry;
   }
+  if (failure.code() == ErrorCode::kParseError) {
+    // The server could not parse the model's output itself (llama-server returns HTTP 500 "does
+    // not match the expected format"), so there is no reply to send back: ask again.
+    ++state.counted;
+    out.attempts.push_back(attempt);
+    log->warn("reply unparsable on the server {} attempt={}/{} error={}", request.log_label,
+              attempt.number, request.max_attempts, failure.message());
+    return Step::kRetry;
+  }
   out.attempts.push_back(attempt);
   out.status = failure;
   return Step::kStop;
@@ -227,7 +237,10 @@ StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRe
 }
 
 std::vector<std::string> keywords_to_strip(std::string_view message) {
-  std::vector<std::string> named;
+  std::vector<std::string> named = llm::unsupported_keywords_in(message);
+  if (!named.empty()) {
+    return named;
+  }
   for (const std::string& keyword : strippable_keywords()) {
     if (message.find(keyword) != std::string_view::npos) {
       named.push_back(keyword);

@@ -65,16 +65,20 @@ struct StructuredOutcome {
 // Runs the loop described above. What happens after a rejected reply depends on its code:
 // - kTruncated (done_reason "length", or JSON that never closes): resend the same messages with
 //   num_predict doubled, up to the ceiling. A truncated reply at the ceiling ends the loop.
-// - kParseError or kSchemaViolation, or problems from `validator`: resend with the reply and a
-//   user message that lists the problems.
+// - kParseError from extract_json, kSchemaViolation, or problems from `validator`: resend with
+//   the reply and a user message that lists the problems.
+// - kParseError from the client (the server could not parse the output): resend the same
+//   messages, because there is no reply to quote.
 // - kSchemaUnsupported from the server: resend once with the rejected keywords stripped from
-//   the server's copy of the schema (the local check keeps them); this try is not counted.
+//   the server's copy of the schema (the local check keeps them). This try is not counted.
+// Any other failed request ends the loop with the client's error.
 // Thread-safe as far as `client` is: the function keeps no state between calls.
 StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRequest& request,
                                       const ReplyValidator& validator, const CancelToken& cancel);
 
 // Returns the keywords to strip after the server rejected a schema with `message`: those the
-// message names, or every size, length, pattern and format keyword when it names none.
+// message names, or every size, length, pattern and format keyword when it names none. Type,
+// properties, required, items and enum are never stripped.
 std::vector<std::string> keywords_to_strip(std::string_view message);
 
 // Adds the token counts and durations of `part` to `total`.

@@ -131,6 +131,19 @@ TEST_F(PlanJsonTest, ErrorsNameTheField) {
   }
 }
 
+TEST_F(PlanJsonTest, SingleTaskRoundTrip) {
+  PlanTask task = make_task("api", {"spec"}, {"app.py"});
+
+  Result<PlanTask> read = plan_task_from_json(plan_task_to_json(task));
+
+  ASSERT_TRUE(read.is_ok()) << read.status().to_string();
+  EXPECT_EQ(read->id, "api");
+  EXPECT_EQ(read->depends_on, std::vector<std::string>{"spec"});
+  EXPECT_EQ(read->files, std::vector<std::string>{"app.py"});
+  EXPECT_THAT(plan_task_from_json(json::object()).status().message(),
+              HasSubstr("task.id: missing required field"));
+}
+
 class PlanSchemaTest : public ::testing::Test {
  protected:
   Status validate(const json& reply) {

@@ -227,6 +227,34 @@ TEST_F(PlannerTest, UnsupportedSchemaTwiceFails) {
   EXPECT_THAT(client_.requests(), SizeIs(2));
 }
 
+TEST_F(PlannerTest, ServerParseFailureCountsAsAttempt) {
+  client_.fail(ErrorCode::kParseError,
+               "http://127.0.0.1:8080 returned HTTP 500: does not match the expected format");
+  client_.reply(kValidPlan);
+
+  PlanOutcome outcome = plan();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  ASSERT_THAT(outcome.attempts, SizeIs(2));
+  EXPECT_EQ(outcome.attempts[0].code, ErrorCode::kParseError);
+  EXPECT_TRUE(outcome.attempts[0].counted);
+  EXPECT_EQ(client_.requests()[1].messages.size(), 2u);
+}
+
+TEST_F(PlannerTest, NamedKeywordIsTheOnlyOneStripped) {
+  client_.fail(ErrorCode::kSchemaUnsupported,
+               R"(Grammar error: Unimplemented keys: ["maxLength"])");
+  client_.reply(kValidPlan);
+
+  PlanOutcome outcome = plan();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  std::string resent = client_.requests()[1].schema.dump();
+  EXPECT_THAT(resent, Not(HasSubstr("maxLength")));
+  EXPECT_THAT(resent, HasSubstr("pattern"));
+  EXPECT_THAT(resent, HasSubstr("minItems"));
+}
+
 TEST_F(PlannerTest, ServerFailureEndsAtOnce) {
   client_.fail(ErrorCode::kUnavailable, "connection refused to http://127.0.0.1:1");
   client_.reply(kValidPlan);
