@@ -79,6 +79,11 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
   out.simulated = exchange.simulated;
   if (exchange.status) {
     Result<Plan> plan = plan_from_json(exchange.value);
+    if (!plan) {
+      // Not expected: the validator accepted only replies that plan_from_json reads.
+      out.status = Status(ErrorCode::kInternal, plan.status().message());
+      return out;
+    }
     plan->goal = goal;
     out.plan = std::move(plan).value();
     out.status = Status::ok();

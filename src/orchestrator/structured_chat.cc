@@ -86,7 +86,9 @@ Verdict check_reply(const std::string& content, const StructuredRequest& request
   return {ErrorCode::kOk, {}, std::move(parsed).value()};
 }
 
-// Doubles the output token limit up to the ceiling; returns false when it cannot grow.
+// Doubles the output token limit up to the ceiling; returns false when it cannot grow. Only
+// num_predict changes: it limits one request, while num_ctx (which Ollama reloads the model
+// for) stays as configured.
 bool raise_limit(LoopState& state) {
   if (state.num_predict <= 0 || state.num_predict >= state.ceiling) {
     return false;
@@ -209,6 +211,12 @@ StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRe
   state.num_predict = request.chat.options.num_predict;
   state.ceiling =
       request.max_num_predict > 0 ? request.max_num_predict : request.chat.options.num_ctx;
+  if (request.max_attempts < 1) {
+    out.status =
+        Status(ErrorCode::kInvalidArgument,
+               fmt::format("max_attempts is {}: allow at least 1 attempt", request.max_attempts));
+    return out;
+  }
   ErrorCode last_code = ErrorCode::kInvalidArgument;
   while (state.counted < request.max_attempts) {
     if (cancel.cancelled()) {

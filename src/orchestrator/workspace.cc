@@ -62,17 +62,17 @@ Result<Workspace> Workspace::open(const fs::path& root) {
                              "the workspace path is empty: pass a folder with --workspace");
   }
   std::error_code error;
+  if (fs::exists(fs::symlink_status(root, error)) && !fs::is_directory(root, error)) {
+    return Result<Workspace>(
+        ErrorCode::kInvalidArgument,
+        fmt::format("the workspace '{}' exists but is not a folder: choose another path",
+                    root.string()));
+  }
   fs::create_directories(root, error);
   if (error) {
     return Result<Workspace>(
         ErrorCode::kIoError,
         fmt::format("creating the workspace '{}' failed: {}", root.string(), error.message()));
-  }
-  if (!fs::is_directory(root, error)) {
-    return Result<Workspace>(
-        ErrorCode::kInvalidArgument,
-        fmt::format("the workspace '{}' exists but is not a folder: choose another path",
-                    root.string()));
   }
   fs::path resolved = fs::canonical(root, error);
   if (error) {

@@ -48,7 +48,7 @@ class Workspace {
   // Opens the workspace at `root`, creating the folder and its parents when missing. The root
   // is resolved once (symbolic links above it are the user's choice); below it nothing follows
   // a link. Returns kInvalidArgument when `root` is empty or exists as something other than a
-  // folder, kIoError when it cannot be created.
+  // folder (a link to a folder is accepted), kIoError when it cannot be created.
   static Result<Workspace> open(const std::filesystem::path& root);
 
   // The resolved absolute root.
@@ -60,10 +60,11 @@ class Workspace {
   Status check_path(std::string_view relative_path) const;
 
   // Writes `content` to `relative_path` atomically on behalf of task `owner_task_id`, creating
-  // folders as needed. The same task may rewrite its own file (a retry). Returns kConflict
-  // naming both tasks when another task owns the path (nothing is written), kInvalidArgument
-  // for a rejected path or an empty owner, kIoError when the file system fails. A failed write
-  // leaves no temporary file behind.
+  // folders as needed. The same task may rewrite its own file (a retry). A file with no owner
+  // in this Workspace, such as one left by an earlier run, is replaced; claim() protects it.
+  // Returns kConflict naming both tasks when another task owns the path (nothing is written),
+  // kInvalidArgument for a rejected path or an empty owner, and kIoError when the file system
+  // fails. A failed write leaves no temporary file behind.
   Result<WrittenFile> write_file(std::string_view relative_path, std::string_view content,
                                  std::string_view owner_task_id);
 

@@ -267,6 +267,16 @@ TEST_F(PlannerTest, ServerFailureEndsAtOnce) {
   EXPECT_EQ(client_.remaining(), 1u);
 }
 
+TEST_F(PlannerTest, ZeroAttemptsRejected) {
+  options_.max_attempts = 0;
+
+  PlanOutcome outcome = plan();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(outcome.status.message(), HasSubstr("max_attempts is 0"));
+  EXPECT_THAT(client_.requests(), SizeIs(0));
+}
+
 TEST_F(PlannerTest, CancelledBeforeFirstRequest) {
   cancel_.cancel();
 

@@ -100,9 +100,20 @@ TEST_F(WorkspaceTest, OpenRejectsFileAndEmptyPath) {
   Result<Workspace> on_file = Workspace::open(temp_.path() / "plain.txt");
   Result<Workspace> empty = Workspace::open("");
 
-  EXPECT_FALSE(on_file.is_ok());
-  EXPECT_THAT(on_file.status().message(), HasSubstr("plain.txt"));
+  EXPECT_EQ(on_file.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(on_file.status().message(), HasSubstr("plain.txt' exists but is not a folder"));
   EXPECT_EQ(empty.status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(WorkspaceTest, OpenResolvesLinkedRoot) {
+  fs::create_directory_symlink(root_, temp_.path() / "ws-link");
+
+  Result<Workspace> linked = Workspace::open(temp_.path() / "ws-link");
+
+  ASSERT_TRUE(linked.is_ok()) << linked.status().to_string();
+  EXPECT_EQ(linked->root(), fs::canonical(root_));
+  EXPECT_TRUE(linked->write_file("a.txt", "x", "a").is_ok());
+  EXPECT_EQ(read_all(root_ / "a.txt"), "x");
 }
 
 TEST_F(WorkspaceTest, WritesNestedPath) {
