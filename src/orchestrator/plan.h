@@ -38,8 +38,8 @@ struct PlanLimits {
 };
 
 // Returns the plan as {"goal", "summary", "tasks": [{"id", "title", "role", "description",
-// "depends_on", "files"}]}. This is the format that `--plan-only --json` prints and that
-// plan_from_json reads back, so a plan made on one backend runs on another.
+// "depends_on", "files"}]}. plan_from_json reads it back, so `--plan-only --json` should print
+// this document (alone or as a "plan" member) for a plan made on one backend to run on another.
 nlohmann::json plan_to_json(const Plan& plan);
 
 // Reads a plan from plan_to_json's format. Also accepted: a document with just "tasks"
