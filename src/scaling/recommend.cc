@@ -11,7 +11,7 @@ bool is_fresh(MonoTime sampled_at, MonoTime now, const StrategyParams& params) {
   return now - sampled_at <= from_seconds(params.stale_after_s);
 }
 
-// What the fresh parts of the GPU and capacity signals say.
+// The fresh parts of the GPU and capacity signals.
 struct MemoryView {
   bool gpu_used = false;  // a GPU is monitored and the strategy reads its memory
   bool gpu_fresh = false;
@@ -106,9 +106,9 @@ std::optional<int> workload_proposal(const EngineInputs& inputs, const StrategyP
   return agents;
 }
 
-// The memory signal's own proposal (GPU_MEMORY_BASED sizes the pool with it): grow to the
-// ceiling while work exists, stop at the up threshold, and return to min_agents when no task is
-// queued or running and memory use is at or below the down threshold.
+// Computes the memory signal's own proposal, which sizes the pool in GPU_MEMORY_BASED. It grows
+// to the ceiling while work exists and stops at the up threshold. With no task queued or running
+// and memory use at or below the down threshold, it returns to min_agents.
 std::optional<int> memory_proposal(const EngineInputs& inputs, const StrategyParams& params,
                                    const MemoryView& view, bool workload_fresh,
                                    Recommendation& rec) {

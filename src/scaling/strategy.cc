@@ -12,7 +12,7 @@ constexpr Strategy kAllStrategies[] = {Strategy::kGpuMemoryBased, Strategy::kWor
                                        Strategy::kHybrid, Strategy::kConservative,
                                        Strategy::kAggressive};
 
-// How CONSERVATIVE and AGGRESSIVE differ from HYBRID.
+// Differences of CONSERVATIVE and AGGRESSIVE from HYBRID.
 constexpr double kConservativeThresholdShift = -0.10;  // stop adding at 65 % instead of 75 %
 constexpr double kConservativeWaitFactor = 2.0;
 constexpr double kConservativeWindowFactor = 2.5;
@@ -138,6 +138,7 @@ Status StrategyParams::validate() const {
     return invalid("scale_down_threshold", scale_down_threshold,
                    fmt::format("in [0, scale_up_threshold = {})", scale_up_threshold));
   }
+
   if (!(sizing.wait_quantile > 0 && sizing.wait_quantile < 1)) {
     return invalid("wait_quantile", sizing.wait_quantile, "in (0, 1)");
   }
@@ -147,6 +148,7 @@ Status StrategyParams::validate() const {
   if (!(sizing.target_utilization > 0 && sizing.target_utilization <= 1)) {
     return invalid("target_utilization", sizing.target_utilization, "in (0, 1]");
   }
+
   if (batch_size < 1) {
     return invalid("batch_size", batch_size, ">= 1");
   }
@@ -156,6 +158,7 @@ Status StrategyParams::validate() const {
   if (!(down_step_fraction >= 0 && down_step_fraction <= 1)) {
     return invalid("down_step_fraction", down_step_fraction, "in [0, 1]");
   }
+
   for (const auto& [field, value] :
        {std::pair<std::string_view, double>{"up_window_s", up_window_s},
         {"down_window_s", down_window_s},
@@ -171,6 +174,7 @@ Status StrategyParams::validate() const {
   if (!(stale_after_s > 0)) {
     return invalid("stale_after_s", stale_after_s, "> 0 seconds");
   }
+
   if (!(temperature_warning_c <= temperature_critical_c &&
         temperature_critical_c <= temperature_emergency_c)) {
     return invalid("temperature_critical_c", temperature_critical_c,

@@ -34,8 +34,8 @@ struct StrategyParams {
   int min_agents = 1;
   int max_agents = 8;
 
-  // Fractions of GPU memory in use: at or above the up threshold no agent is added; at or below
-  // the down threshold the memory proposal (GPU_MEMORY_BASED) releases idle agents.
+  // Fractions of GPU memory in use. At or above the up threshold no agent is added. At or below
+  // the down threshold, GPU_MEMORY_BASED returns an idle pool to min_agents.
   double scale_up_threshold = 0.75;
   double scale_down_threshold = 0.40;
 
@@ -68,14 +68,14 @@ struct StrategyParams {
   Status validate() const;
 };
 
-// Derives the parameter set of `strategy` from `config`:
-//   HYBRID            workload size under the memory ceiling and the server's slots;
-//   GPU_MEMORY_BASED  memory proposal only: grows to the ceiling while tasks wait;
-//   WORKLOAD_BASED    workload size under max_agents only;
+// Derives the parameter set of `strategy` from `config`.
+//   HYBRID            workload size under the memory ceiling and the server's slots
+//   GPU_MEMORY_BASED  memory proposal only, growing to the ceiling while work exists
+//   WORKLOAD_BASED    workload size under max_agents only
 //   CONSERVATIVE      HYBRID with lower memory thresholds, twice the wait target, small steps,
-//                     a 2.5x hold window and doubled cooldowns;
+//                     a 2.5x hold window and doubled cooldowns
 //   AGGRESSIVE        HYBRID with half the wait target, spare agents, batches of
-//                     batch_creation_size, a half hold window and short cooldowns.
+//                     batch_creation_size, a half hold window and short cooldowns
 StrategyParams strategy_params(Strategy strategy, const Config& config);
 
 // An environment profile: a strategy with its check interval, cooldown and safety margin.

@@ -33,8 +33,8 @@ class HostSampler {
   explicit HostSampler(std::filesystem::path proc_root = "/proc");
 
   // Reads both files. The CPU percent is nullopt on the first call and when the counters did not
-  // move; an unreadable or malformed file leaves its value nullopt and is named in the returned
-  // status, which is ok when both files were read.
+  // move. An unreadable or malformed file leaves its value nullopt and is named in the returned
+  // status, which is ok only when both files were read.
   Status sample(MonoTime now, HostLoad& load);
 
  private:

@@ -13,14 +13,14 @@
 
 namespace ollamaflow::workload {
 
-// How hard the pool is pressed, from lightest to heaviest.
+// Workload pressure levels, from lightest to heaviest.
 enum class Severity { kVeryLow, kLow, kModerate, kHigh, kVeryHigh, kCritical };
 
 // Returns the lower-case name, e.g. "very_high".
 std::string_view severity_name(Severity severity);
 
 // Statistics over one sliding window (1 or 5 minutes). Values that need samples are nullopt when
-// the window holds none, so that "no data" never reads as zero.
+// the window contains none, so that "no data" never reads as zero.
 struct WindowStats {
   double window_s = 0;
   int arrivals = 0;  // tasks queued, retries included
@@ -43,8 +43,8 @@ struct WindowStats {
   std::optional<double> utilization;        // busy_agents_mean / ready_agents_mean
 };
 
-// Signals that a model server reports about itself; each is nullopt when the server does not
-// expose it (Ollama exposes none of them, llama-server reports slots).
+// Signals that a model server reports about itself. Each is nullopt when the server does not
+// expose it: Ollama exposes none of them, and llama-server reports slots.
 struct ServerSignal {
   std::optional<int> queued_requests;  // requests waiting or deferred inside the server
   std::optional<int> busy_slots;

@@ -10,21 +10,28 @@
 namespace ollamaflow::workload {
 namespace {
 
-// Queued tasks that need an agent of their own now: all of them when one task takes at least the
-// wait target, otherwise only as many as keep the backlog's drain time within the target.
+// Agents beyond the busy ones that the queued tasks need to start within the wait target.
+// Busy agents absorb part of the queue: with exponential service times, each one finishes within
+// the target with probability 1 - exp(-W / E[S]). A new agent starts one task at once and, for
+// tasks shorter than the target, W / E[S] tasks within it. Without a service time every queued
+// task needs an agent.
 int queued_needing_agents(const WorkloadSignal& signal, const SizingParams& params) {
   const int queued = signal.queue_length;
   if (queued <= 0) {
     return 0;
   }
-  if (!signal.mean_service_s || params.wait_target_s <= 0 ||
-      *signal.mean_service_s >= params.wait_target_s) {
+  if (!signal.mean_service_s || *signal.mean_service_s <= 0 || params.wait_target_s <= 0) {
     return queued;
   }
-  const double needed = std::ceil(queued * *signal.mean_service_s / params.wait_target_s);
-  return std::clamp(static_cast<int>(needed), 1, queued);
+  const double ratio = params.wait_target_s / *signal.mean_service_s;
+  const double absorbed = std::max(0, signal.busy_agents) * (1.0 - std::exp(-ratio));
+  const double remaining = std::max(0.0, queued - absorbed);
+  const double needed = std::ceil(remaining * std::min(1.0, 1.0 / ratio) - 1e-9);
+  return std::clamp(static_cast<int>(needed), 0, queued);
 }
 
+// NOTE: M/M/c assumes exponential service times. Agent tasks are often heavier-tailed, which
+// lengthens real waits, and no variance term corrects for that yet.
 std::optional<int> erlang_size(const WorkloadSignal& signal, const SizingParams& params) {
   if (!signal.arrival_rate || !signal.mean_service_s || *signal.mean_service_s <= 0) {
     return std::nullopt;

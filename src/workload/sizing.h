@@ -1,6 +1,6 @@
 // The workload signal: how many agents the current work needs, from three proposals.
-//   demand now   busy agents plus the queued tasks that must start within the wait target
-//                (the fast path; it reacts within one evaluation);
+//   demand now   busy agents plus the agents that the queued tasks need to start within the
+//                wait target (the fast path; it reacts within one evaluation);
 //   Erlang C     the fewest agents whose wait quantile meets the wait target for the smoothed
 //                arrival rate and mean service time (the base size);
 //   utilization  the time-weighted mean of busy agents divided by the target utilization.

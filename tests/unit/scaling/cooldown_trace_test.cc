@@ -81,7 +81,7 @@ TEST_F(CooldownTraceTest, RecommendationWindowMatchesKubernetes) {
 
 TEST_F(CooldownTraceTest, GapAfterActionSteps) {
   // up_cooldown_s is a gap after an action: the first step comes at the first evaluation that
-  // sees the load (6m00s), each later one 300 s after the previous one.
+  // reads the load (6m00s), each later one 300 s after the previous one.
   StrategyParams params = base_params();
   params.up_window_s = 0;
   params.max_up_step = 1;

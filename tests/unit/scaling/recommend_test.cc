@@ -105,7 +105,7 @@ TEST_F(RecommendTest, ServerSlotsCapHybrid) {
   EXPECT_EQ(rec.limit, "server_slots");
 }
 
-TEST_F(RecommendTest, GpuMemoryBasedGrowsToCeilingWhileTasksWait) {
+TEST_F(RecommendTest, GpuMemoryBasedGrowsWhileTasksWait) {
   params_ = strategy_params(Strategy::kGpuMemoryBased, Config{});
   EngineInputs inputs = test::pool(now_, 2, 2, 1);
   inputs.gpu = test::gpu(now_, 8000, 24000);

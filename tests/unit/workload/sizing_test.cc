@@ -44,6 +44,17 @@ TEST(SizeWorkloadTest, LongTasksEachNeedAnAgent) {
   EXPECT_EQ(size_workload(signal, SizingParams{}).demand_now, 4);  // ceil(3.9) = 4
 }
 
+TEST(SizeWorkloadTest, BusyAgentsAbsorbSmallQueue) {
+  // 10 busy agents with E[S] 15 s: about 10 * (1 - e^(-1/3)) = 2.8 finish within 5 s.
+  WorkloadSignal signal;
+  signal.busy_agents = 10;
+  signal.mean_service_s = 15.0;
+  signal.queue_length = 2;
+  EXPECT_EQ(size_workload(signal, SizingParams{}).demand_now, 10);
+  signal.queue_length = 3;
+  EXPECT_EQ(size_workload(signal, SizingParams{}).demand_now, 11);
+}
+
 TEST(SizeWorkloadTest, ErlangWinsOverSmallBacklog) {
   WorkloadSignal signal;
   signal.busy_agents = 2;
