@@ -77,8 +77,8 @@ struct ScaleResult {
 //   after graceful_shutdown_timeout its task is cancelled through its CancelToken and, once the
 //   executor returns, put back at the front of the queue.
 // - Time (warm-up, drain and idle timeouts, durations) comes from the injected Clock and is
-//   checked by tick(). The only real-time waits are the agents' pop_wait calls and the polling
-//   wait in a graceful stop().
+//   checked by tick(). The only timed waits on real time are the agents' pop_wait calls and
+//   the polling wait in a graceful stop().
 class AgentManager {
  public:
   // Validates the settings and returns a manager with no agents. `queue` must outlive it.
@@ -140,7 +140,7 @@ class AgentManager {
   // Returns the number of agents in each state, every state present. TERMINATED and ERROR
   // count every agent that ever reached them.
   std::map<AgentState, int> count_by_state() const;
-  // Returns the agents that are CREATING, INITIALIZING, ACTIVE, IDLE or BUSY.
+  // Returns the number of agents that are CREATING, INITIALIZING, ACTIVE, IDLE or BUSY.
   int capacity() const;
   // Returns the agents that are not final, then up to history_size ended ones.
   std::vector<AgentInfo> agents() const;
