@@ -15,7 +15,8 @@
 namespace ollamaflow::llm {
 
 // Returns true for llama-server's message when it cannot parse the model's unconstrained
-// output, e.g. "The model produced output that does not match the expected format".
+// output, e.g. "The model produced output that does not match the expected peg-native format"
+// (HTTP 500, or an error event inside the stream, from llama.cpp build b1-80fb11a).
 bool mentions_unparsed_output(std::string_view message);
 
 // Accumulates the events of one streamed chat completion.

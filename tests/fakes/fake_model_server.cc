@@ -115,7 +115,7 @@ void FakeModelServer::stream_writes(httplib::Response& response, const std::stri
 
 // --- Ollama ---
 
-FakeOllamaServer::FakeOllamaServer() {
+FakeOllamaServer::FakeOllamaServer(int port) {
   server().Post("/api/chat", [this](const httplib::Request& request, httplib::Response& response) {
     handle_chat(request, response);
   });
@@ -155,7 +155,7 @@ FakeOllamaServer::FakeOllamaServer() {
                  record(request, false);
                  response.set_content(json({{"version", version()}}).dump(), "application/json");
                });
-  start();
+  start(port);
 }
 
 std::vector<std::string> FakeOllamaServer::chat_lines(const FakeReply& reply,

@@ -76,10 +76,11 @@ class FakeModelServer : public HttpTestServer {
 };
 
 // Serves /api/chat (streamed NDJSON or one object with "stream": false), /api/tags, /api/show,
-// /api/ps and /api/version. The constructor starts the server.
+// /api/ps and /api/version. The constructor starts the server on `port`, or on a free port
+// when it is 0.
 class FakeOllamaServer final : public FakeModelServer {
  public:
-  FakeOllamaServer();
+  explicit FakeOllamaServer(int port = 0);
   ~FakeOllamaServer() override { stop(); }
 
   // Returns the NDJSON lines of `reply` for `model`; public for tests of the format.
@@ -92,10 +93,11 @@ class FakeOllamaServer final : public FakeModelServer {
 };
 
 // Serves /v1/chat/completions (server-sent events, or one object without "stream": true),
-// /v1/models, /props and /health. The constructor starts the server.
+// /v1/models, /props and /health. The constructor starts the server on `port`, or on a free
+// port when it is 0.
 class FakeOpenAiServer final : public FakeModelServer {
  public:
-  FakeOpenAiServer();
+  explicit FakeOpenAiServer(int port = 0);
   ~FakeOpenAiServer() override { stop(); }
 
   void set_total_slots(int slots);

@@ -46,7 +46,7 @@ std::vector<std::string> error_events(const FakeReply& reply) {
 
 }  // namespace
 
-FakeOpenAiServer::FakeOpenAiServer() {
+FakeOpenAiServer::FakeOpenAiServer(int port) {
   server().Post("/v1/chat/completions",
                 [this](const httplib::Request& request, httplib::Response& response) {
                   handle_chat(request, response);
@@ -71,7 +71,7 @@ FakeOpenAiServer::FakeOpenAiServer() {
   server().Get("/health", [](const httplib::Request&, httplib::Response& response) {
     response.set_content(R"({"status":"ok"})", "application/json");
   });
-  start();
+  start(port);
 }
 
 void FakeOpenAiServer::set_total_slots(int slots) {

@@ -52,10 +52,20 @@ HttpTestServer::~HttpTestServer() {
   stop();
 }
 
-void HttpTestServer::start() {
-  port_ = server_->bind_to_any_port("127.0.0.1");
+void HttpTestServer::start(int port) {
+  if (port > 0) {
+    // httplib's default options add SO_REUSEPORT, which would let a second server bind a port
+    // that is in use. SO_REUSEADDR alone still allows a restart over TIME_WAIT connections.
+    server_->set_socket_options([](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
+    port_ = server_->bind_to_port("127.0.0.1", port) ? port : -1;
+  } else {
+    port_ = server_->bind_to_any_port("127.0.0.1");
+  }
   if (port_ <= 0) {
-    std::fprintf(stderr, "HttpTestServer: cannot bind a port on 127.0.0.1\n");
+    std::fprintf(stderr, "HttpTestServer: cannot bind port %d on 127.0.0.1 (in use?)\n", port);
     std::abort();
   }
   running_ = true;

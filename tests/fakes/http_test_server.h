@@ -51,8 +51,9 @@ class HttpTestServer {
   HttpTestServer& operator=(const HttpTestServer&) = delete;
 
   httplib::Server& server() { return *server_; }
-  // Starts serving. Aborts the test program when no port can be bound.
-  void start();
+  // Starts serving on `port`, or on a free port when it is 0. Aborts the program when the port
+  // cannot be bound.
+  void start(int port = 0);
   // Stops serving and joins the thread; opens `gate` first so blocked handlers return.
   void stop();
 

@@ -207,18 +207,18 @@ TEST_F(OpenAiClientTest, StreamWithoutFinishReasonIsTruncated) {
 
 TEST_F(OpenAiClientTest, UnparsedOutputIsParseError) {
   server_.script().fail_next(1, 500,
-                             "The model produced output that does not match the expected format");
+                             "The model produced output that does not match the expected peg-native format");
   Result<ChatResponse> response = client()->chat(request(), cancel_);
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kParseError);
   EXPECT_TRUE(contains(response.status().message(), "HTTP 500"));
-  EXPECT_TRUE(contains(response.status().message(), "does not match the expected format"));
+  EXPECT_TRUE(contains(response.status().message(), "does not match the expected peg-native format"));
 }
 
 TEST_F(OpenAiClientTest, UnparsedOutputInStreamIsParseError) {
   Result<ChatResponse> response =
       chat(stream_failure(StreamErrorShape::kErrorObject,
-                          "The model produced output that does not match the expected format",
+                          "The model produced output that does not match the expected peg-native format",
                           "server_error", 500));
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kParseError);
