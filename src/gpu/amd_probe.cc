@@ -229,7 +229,7 @@ void AmdProbe::fill_from_rocm_smi(const ProbeContext& context, std::vector<GpuDe
     warnings.push_back(cards.status().message() + "; keeping the sysfs figures");
     return;
   }
-  // rocm-smi numbers the AMD GPUs it sees from 0, which is the order of their DRM cards.
+  // rocm-smi numbers the AMD GPUs it detects from 0, in the order of their DRM cards.
   for (size_t i = 0; i < cards->size(); ++i) {
     const RocmSmiCard& card = (*cards)[i];
     if (i >= devices.size()) {

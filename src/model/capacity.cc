@@ -127,8 +127,8 @@ std::string Planner::memory_name(const std::vector<size_t>& devices) const {
   return name + " memory";
 }
 
-// Returns the fewest GPUs, most room first, that together hold `need` plus one compute graph
-// per extra device; empty when even all of them do not.
+// Returns the fewest GPUs, most room first, that together have room for `need` plus one compute
+// graph per extra device. Returns an empty set when all of them together are too small.
 std::vector<size_t> Planner::split_set(uint64_t need, uint64_t graph) const {
   std::vector<size_t> order;
   for (size_t i = 0; i < uses_.size(); ++i) {
@@ -175,18 +175,18 @@ Status Planner::place(Working& model) {
       if (uses_[i].remaining > uses_[largest].remaining)
         largest = i;
     }
-    uint64_t most = uses_.empty() ? 0 : uses_[largest].remaining;
+    uint64_t max_room = uses_.empty() ? 0 : uses_[largest].remaining;
     model.placement.limiting_resource = uses_.empty() ? "memory" : memory_name({largest});
     model.placement.reason = fmt::format(
         "needs {} with {} slot(s) of {} tokens; the most room on one device is {} on {}",
-        format_mib(*need), start, demand.ctx_per_slot, format_mib(most),
+        format_mib(*need), start, demand.ctx_per_slot, format_mib(max_room),
         uses_.empty() ? "none" : uses_[largest].id);
     // With a fixed slot count, say how many would fit on that device.
     for (uint32_t fewer = start - 1; fewer >= 1 && demand.parallel; --fewer) {
       Result<uint64_t> smaller = model_bytes(demand, fewer);
       if (!smaller)
         return smaller.status();
-      if (*smaller <= most) {
+      if (*smaller <= max_room) {
         model.slots = fewer;
         model.placement.reason += fmt::format("; {} slot(s) would fit", fewer);
         break;

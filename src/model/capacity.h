@@ -48,7 +48,7 @@ struct CapacityOptions {
   uint32_t max_slots = 512;  // search bound per model
 };
 
-// How one device's memory is spent by the plan.
+// The plan's use of one device's memory.
 struct DeviceUse {
   std::string id;
   std::string name;
@@ -83,7 +83,7 @@ struct CapacityPlan {
 
 // Places the models on the devices and grows their slot counts in turns while memory lasts.
 // Each model first takes its minimum (one slot, or its fixed count) on the device with the most
-// room, split over several GPUs when no single one holds it; then the models gain one slot at a
+// room, split over several GPUs when no single one has room. Then the models gain one slot at a
 // time, round-robin, until memory, max_agents or max_slots stops each of them. Models that do
 // not fit are reported with fits = false, so the result says which combination fits. Returns
 // kInvalidArgument for an empty model list or a zero context.

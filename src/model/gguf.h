@@ -3,9 +3,9 @@
 // megabytes and one size lookup.
 //
 // Every count and length is checked against the bytes left in the file and against fixed limits
-// before anything is allocated, so a truncated, corrupt or hostile file yields kCorrupt (or
-// kIoError, kNotFound) with a message "FILE: offset N: what was wrong", never a crash or a huge
-// allocation.
+// before anything is allocated. A truncated, corrupt or hostile file therefore yields kCorrupt
+// (or kIoError, kNotFound) with the message "FILE: offset N: what was wrong", and no crash or
+// huge allocation.
 #pragma once
 
 #include <cstdint>

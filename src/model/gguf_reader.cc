@@ -20,9 +20,9 @@
 namespace ollamaflow::model {
 namespace {
 
-// Smallest encodings, used to bound counts by the bytes left: a tensor info with an empty name
-// and no dims is 8 + 4 + 4 + 8 bytes; a metadata pair with an empty key and a u8 value is
-// 8 + 4 + 1 bytes.
+// Smallest encodings, which bound the counts by the bytes left. A tensor info with an empty
+// name and no dims is 8 + 4 + 4 + 8 bytes, and a metadata pair with an empty key and a u8 value
+// is 8 + 4 + 1 bytes.
 constexpr uint64_t kMinTensorInfoBytes = 24;
 constexpr uint64_t kMinMetadataBytes = 13;
 

@@ -40,8 +40,8 @@ MemoryEstimate estimate_from_table(const ModelSpec& spec, const EstimateOptions&
   MemoryEstimate estimate;
   estimate.from_table = true;
   estimate.graph_formula = "built-in table";
-  // The table's minimum covers the weights and the graph at its own context; the step to the
-  // recommended figure stands for one slot's cache at that context and scales with the context.
+  // The table's minimum covers the weights and the graph at its own context. The step to the
+  // recommended figure is one slot's cache at that context, scaled to the requested context.
   estimate.weights = static_cast<uint64_t>(entry.min_memory_mb * static_cast<double>(kMiB));
   double slot_mb = std::max(0.0, entry.recommended_memory_mb - entry.min_memory_mb);
   double scale = entry.context_length > 0 ? static_cast<double>(options.ctx_per_slot) /

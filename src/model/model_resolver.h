@@ -29,7 +29,7 @@ struct ResolveOptions {
 
 struct ResolvedModel {
   ModelSpec spec;
-  // Why the earlier sources gave nothing, e.g. "store: model 'x' is not in ...".
+  // Reasons the earlier sources gave nothing, e.g. "store: model 'x' is not in ...".
   std::vector<std::string> skipped;
 };
 

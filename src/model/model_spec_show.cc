@@ -1,4 +1,4 @@
-// The /api/show form of a model: model_info holds the GGUF metadata as JSON and, since Ollama
+// The /api/show form of a model: model_info contains the GGUF metadata as JSON and, since Ollama
 // v0.6.1, tensors[] lists {name, type, shape}. Without verbose: true every array value comes
 // back null, including per-layer head counts.
 #include <fmt/format.h>

@@ -2,13 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "llm/factory.h"
 #include "llm/ollama_client.h"
 #include "llm/openai_client.h"
-
-#if __has_include("llm/factory.h")
-#include "llm/factory.h"
-#define OLLAMA_FLOW_HAVE_CLIENT_FACTORY 1
-#endif
 
 namespace ollamaflow::model {
 

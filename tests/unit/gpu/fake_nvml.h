@@ -1,5 +1,5 @@
-// A fake NVML: a library loader that hands out pointers to this file's functions, which answer
-// from one shared FakeNvml state. Tests set the state, then probe.
+// A fake NVML: a library loader that returns pointers to this file's functions, which read
+// their results from one shared FakeNvml state. Tests set the state, then probe.
 #pragma once
 
 #include <cstdio>

@@ -44,7 +44,7 @@ TEST_F(SnapshotProberTest, CombinesVendorsAndNumbersDevices) {
   EXPECT_TRUE(snapshot.warnings.empty());
 }
 
-TEST_F(SnapshotProberTest, MachineWithoutGpuListsWhyEachSourceIsMissing) {
+TEST_F(SnapshotProberTest, NoGpuListsMissingSources) {
   testing::fake_nvml().library_present = false;
   ProbeContext context;
   context.root = fixtures() / "host_cgroup_v2_512m";

@@ -42,7 +42,9 @@ TEST_F(NvmlProbeTest, ReadsMemoryV2AndActivity) {
   EXPECT_EQ(d.bus_id, "00000000:01:00.0");
   EXPECT_EQ(d.driver, "535.161.08");
   EXPECT_EQ(d.detected_by, "nvml");
-  ASSERT_TRUE(d.memory_total && d.memory_used && d.memory_free);
+  ASSERT_TRUE(d.memory_total.has_value());
+  ASSERT_TRUE(d.memory_used.has_value());
+  ASSERT_TRUE(d.memory_free.has_value());
   EXPECT_EQ(d.memory_total->value, 24ull << 30);
   EXPECT_EQ(d.memory_used->value, 4ull << 30);
   EXPECT_EQ(d.memory_free->value, 20ull << 30);

@@ -72,7 +72,7 @@ TEST_F(AmdProbeTest, DiscreteCardFromSysfsAndKfd) {
   EXPECT_EQ(rocm_smi_calls_, 0);
 }
 
-TEST_F(AmdProbeTest, ApuGetsItsGttBudgetCappedByHostMemory) {
+TEST_F(AmdProbeTest, ApuUsesGttCappedByHost) {
   std::vector<GpuDevice> devices = probe(fixtures() / "amd_apu_780m");
   ASSERT_EQ(devices.size(), 1u);
   const GpuDevice& d = devices[0];

@@ -89,7 +89,7 @@ TEST_F(CapacityTest, Llama31FromSpecFitsAboutEighteen) {
   EXPECT_GE(result.models[0].memory_slots, 4u);
 }
 
-TEST_F(CapacityTest, SlotCountIsExactJustBelowAndAboveThreshold) {
+TEST_F(CapacityTest, SlotCountAtThreshold) {
   ModelSpec spec = linear_model("m", 4 * kGiB, kGiB);
   uint64_t exactly_three = 4 * kGiB + 3 * kGiB + kGiB;  // fixed + 3 slots + buffer
   EXPECT_EQ(
@@ -197,7 +197,7 @@ TEST_F(CapacityTest, ReportsWhichCombinationFits) {
   EXPECT_EQ(*result.agent_ceiling, result.models[0].memory_slots);
 }
 
-TEST_F(CapacityTest, FixedParallelThatDoesNotFitSaysHowManyWould) {
+TEST_F(CapacityTest, FixedParallelTooLargeSuggestsFewer) {
   ModelDemand d = demand(linear_model("m", 4 * kGiB, 4 * kGiB));
   d.parallel = 8;
   CapacityPlan result = plan({d}, {gpu_budget("gpu0", 24 * kGiB, 24 * kGiB)}, pinned());

@@ -69,7 +69,7 @@ TEST_F(MemoryEstimateTest, KvScalesWithParallelSlots) {
   EXPECT_EQ(e.total_ctx, 32768u);
 }
 
-TEST_F(MemoryEstimateTest, GraniteIs80KiBPerTokenAnd51200MiBAt20Slots) {
+TEST_F(MemoryEstimateTest, GraniteKvAtTwentySlots) {
   MemoryEstimate one_token = estimate(fixtures::granite33_2b(), 1, 1);
   EXPECT_EQ(one_token.kv_cache, 80 * 1024u);
   // Ollama's log: kv_size 655,360 = 20 slots x 32768 tokens, KV buffer 51,200 MiB.
@@ -119,7 +119,7 @@ TEST_F(MemoryEstimateTest, SlidingWindowCapAppliesPerSlot) {
   EXPECT_EQ(four.kv_cache, 4 * one.kv_cache);
 }
 
-TEST_F(MemoryEstimateTest, RecurrentLayersAreFixedAndNotMultipliedBySlots) {
+TEST_F(MemoryEstimateTest, RecurrentStateIsNotPerSlot) {
   ModelSpec spec = fixtures::dense("granitehybrid", 4, 1536, 12, 4, 128, 100352, kGiB);
   spec.head_count_kv = {0, 0, 0, 4};
   spec.recurrent_layers = {true, true, true, false};

@@ -1,0 +1,68 @@
+// `ollama-flow gpu [--json] [--watch]`: the devices, host memory and the source of each figure.
+#include <algorithm>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/signals.h"
+#include "core/log.h"
+#include "gpu/monitor.h"
+#include "gpu/snapshot_json.h"
+#include "gpu/snapshot_text.h"
+
+namespace ollamaflow::cli {
+namespace {
+
+void print_snapshot(const gpu::GpuSnapshot& snapshot, bool json) {
+  if (json) {
+    std::printf("%s\n", gpu::snapshot_to_json(snapshot).dump(2).c_str());
+  } else {
+    std::printf("%s", gpu::render_snapshot(snapshot).c_str());
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int cmd_gpu(const Config& config, const GpuOptions& options) {
+  (void)config;
+  if (options.interval_s <= 0 || options.interval_s > 3600) {
+    std::fprintf(stderr, "error: invalid --interval %.3g: use 0.1 to 3600 seconds\n",
+                 options.interval_s);
+    return 2;
+  }
+  std::shared_ptr<Clock> clock = system_clock();
+  Result<gpu::ProbeContext> context = gpu::machine_probe_context(clock, process_env());
+  if (!context) {
+    std::fprintf(stderr, "error: %s\n", context.status().message().c_str());
+    return 2;
+  }
+  gpu::SnapshotProber prober(std::move(context).value(), clock);
+
+  if (!options.watch) {
+    print_snapshot(prober.take(), options.json);
+    return 0;
+  }
+  // --watch prints one snapshot per interval until Ctrl-C; JSON mode prints one document per
+  // line so that a reader can parse the stream.
+  auto interrupted = install_interrupt_handler();
+  while (!interrupted->cancelled()) {
+    gpu::GpuSnapshot snapshot = prober.take();
+    if (options.json) {
+      std::printf("%s\n", gpu::snapshot_to_json(snapshot).dump().c_str());
+      std::fflush(stdout);
+    } else {
+      std::printf("\033[H\033[2J%s  %s\n", format_iso8601(snapshot.taken_at).c_str(),
+                  "(Ctrl-C to stop)");
+      print_snapshot(snapshot, false);
+    }
+    Duration left = from_seconds(options.interval_s);
+    while (left.count() > 0 && !interrupted->cancelled()) {
+      Duration step = std::min<Duration>(left, std::chrono::milliseconds(100));
+      clock->sleep_for(step);
+      left -= step;
+    }
+  }
+  return 0;
+}
+
+}  // namespace ollamaflow::cli

@@ -1,0 +1,163 @@
+// `ollama-flow models [--json]`: the server's models with size, context length and the memory
+// each needs for one slot at its default context, compared with the server's own figure for
+// models it has loaded.
+#include <algorithm>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "gpu/text_table.h"
+#include "model/memory_estimate.h"
+#include "model/ollama_store.h"
+#include "model/report.h"
+#include "model/server_link.h"
+
+namespace ollamaflow::cli {
+namespace {
+
+struct ModelRow {
+  llm::ModelInfo info;
+  std::optional<model::ResolvedModel> resolved;
+  std::string error;
+  uint64_t ctx = 0;
+  std::string ctx_source;
+  std::optional<model::MemoryEstimate> estimate;
+  std::optional<model::VramComparison> loaded;
+};
+
+const llm::LoadedModel* find_loaded(const std::vector<llm::LoadedModel>& loaded,
+                                    const std::string& name) {
+  for (const auto& model : loaded) {
+    if (model.name == name)
+      return &model;
+  }
+  return nullptr;
+}
+
+ModelRow describe(const llm::ModelInfo& info, const Config& config, const model::ServerLink& link,
+                  const std::vector<llm::LoadedModel>& loaded) {
+  ModelRow row;
+  row.info = info;
+  model::ResolveOptions options;
+  options.models_dir = model::default_models_dir(process_env());
+  options.show = link.show;
+  options.size_hint = info.size_bytes > 0 ? std::optional<uint64_t>(info.size_bytes) : std::nullopt;
+  Result<model::ResolvedModel> resolved = model::resolve_model(info.name, config, options);
+  if (!resolved) {
+    row.error = resolved.status().message();
+    return row;
+  }
+  row.resolved = std::move(resolved).value();
+  const model::ModelSpec& spec = row.resolved->spec;
+  row.ctx = spec.default_num_ctx.value_or(static_cast<uint64_t>(config.server.num_ctx));
+  row.ctx_source = spec.default_num_ctx ? "model params" : "server.num_ctx";
+
+  model::EstimateOptions estimate_options;
+  estimate_options.ctx_per_slot = row.ctx;
+  estimate_options.cache_k = model::parse_cache_type(config.kv_cache_type_k).value_or(nullptr);
+  estimate_options.cache_v = model::parse_cache_type(config.kv_cache_type_v).value_or(nullptr);
+  if (Result<model::MemoryEstimate> e = model::estimate_memory(spec, estimate_options)) {
+    row.estimate = std::move(e).value();
+  }
+  if (const llm::LoadedModel* running = find_loaded(loaded, info.name)) {
+    if (running->context_length > 0) {
+      estimate_options.ctx_per_slot = static_cast<uint64_t>(running->context_length);
+    }
+    if (Result<model::MemoryEstimate> e = model::estimate_memory(spec, estimate_options)) {
+      row.loaded = model::compare_with_loaded(*e, *running);
+    }
+  }
+  return row;
+}
+
+nlohmann::json row_to_json(const ModelRow& row) {
+  nlohmann::json json = {
+      {"name", row.info.name},
+      {"size_bytes", row.info.size_bytes},
+      {"family", row.info.family},
+      {"parameter_size", row.info.parameter_size},
+      {"quantization", row.info.quantization},
+      {"ctx", row.ctx},
+      {"ctx_source", row.ctx_source},
+      {"error", row.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.error)}};
+  if (row.resolved) {
+    json["context_length"] = row.resolved->spec.context_length;
+    json["metadata_source"] = row.resolved->spec.source;
+  }
+  json["memory"] = row.estimate ? model::estimate_to_json(*row.estimate) : nlohmann::json(nullptr);
+  if (row.loaded) {
+    json["loaded"] = {{"size_bytes", row.loaded->size_bytes},
+                      {"size_vram_bytes", row.loaded->size_vram_bytes},
+                      {"estimate_bytes", row.loaded->estimate_bytes},
+                      {"relative_difference", row.loaded->relative_difference},
+                      {"differs", row.loaded->differs},
+                      {"spilled_to_cpu", row.loaded->spilled}};
+  }
+  return json;
+}
+
+void print_table(const std::vector<ModelRow>& rows) {
+  gpu::TextTable table(
+      {"NAME", "SIZE", "TRAIN CTX", "CTX", "MEMORY (1 SLOT)", "KV/SLOT", "METADATA", "LOADED"});
+  for (const ModelRow& row : rows) {
+    std::string train = row.resolved && row.resolved->spec.context_length > 0
+                            ? std::to_string(row.resolved->spec.context_length)
+                            : "?";
+    std::string loaded = row.loaded ? row.loaded->message.substr(row.info.name.size() + 2) : "";
+    table.add_row({row.info.name, gpu::format_mib(static_cast<uint64_t>(row.info.size_bytes)),
+                   train, row.ctx ? std::to_string(row.ctx) : "?",
+                   row.estimate ? gpu::format_mib(row.estimate->model_bytes()) : "unknown",
+                   row.estimate ? gpu::format_mib(row.estimate->kv_per_slot) : "unknown",
+                   row.resolved ? row.resolved->spec.source : "none", loaded});
+  }
+  std::printf("%s", table.render().c_str());
+  for (const ModelRow& row : rows) {
+    if (!row.error.empty())
+      std::printf("%s: %s\n", row.info.name.c_str(), row.error.c_str());
+  }
+  std::printf(
+      "\nMemory is an estimate for one slot without device reserves; run plan-capacity "
+      "for the slots that fit.\n");
+}
+
+}  // namespace
+
+int cmd_models(const Config& config, const ModelsOptions& options) {
+  Result<model::ServerLink> link = model::open_server_link(config.server, system_clock());
+  if (!link) {
+    std::fprintf(stderr, "error: %s\n", link.status().message().c_str());
+    return link.status().code() == ErrorCode::kInvalidArgument ? 2 : 1;
+  }
+  Result<std::vector<llm::ModelInfo>> models = link->client->list_models();
+  if (!models) {
+    std::fprintf(stderr, "error: cannot list the models of %s: %s\n",
+                 link->client->endpoint().c_str(), models.status().message().c_str());
+    return 1;
+  }
+  std::vector<llm::LoadedModel> loaded =
+      link->client->loaded_models().value_or(std::vector<llm::LoadedModel>{});
+  std::vector<ModelRow> rows;
+  for (const llm::ModelInfo& info : *models)
+    rows.push_back(describe(info, config, *link, loaded));
+
+  if (options.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const ModelRow& row : rows)
+      list.push_back(row_to_json(row));
+    nlohmann::json document = {{"backend", link->client->backend_name()},
+                               {"endpoint", link->client->endpoint()},
+                               {"models", list}};
+    std::printf("%s\n", document.dump(2).c_str());
+    return 0;
+  }
+  if (rows.empty()) {
+    std::printf("%s has no models: pull one with `ollama pull llama3.1:8b`.\n",
+                link->client->endpoint().c_str());
+    return 0;
+  }
+  print_table(rows);
+  return 0;
+}
+
+}  // namespace ollamaflow::cli

@@ -1,0 +1,89 @@
+// `ollama-flow plan-capacity --model NAME|FILE.gguf [--ctx N | --total-ctx N] [--parallel P]
+// [--cache-type-k T] [--cache-type-v T] [--json]`: the memory breakdown of one model on this
+// machine's devices and how many agents fit. A .gguf path needs no server.
+#include <algorithm>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "gpu/monitor.h"
+#include "gpu/snapshot_json.h"
+#include "model/ollama_store.h"
+#include "model/planning.h"
+#include "model/report.h"
+#include "model/report_text.h"
+#include "model/server_link.h"
+
+namespace ollamaflow::cli {
+namespace {
+
+// Connect attempts of plan-capacity wait at most this long, so an absent server costs little.
+constexpr double kShortConnectTimeoutS = 2;
+
+int error_exit(const Status& status) {
+  std::fprintf(stderr, "error: %s\n", status.message().c_str());
+  return status.code() == ErrorCode::kInvalidArgument ? 2 : 1;
+}
+
+model::ResolveOptions resolve_options(const Config& config, const std::shared_ptr<Clock>& clock) {
+  model::ResolveOptions options;
+  options.models_dir = model::default_models_dir(process_env());
+  ServerSettings settings = config.server;
+  settings.connect_timeout_s = std::min(settings.connect_timeout_s, kShortConnectTimeoutS);
+  if (Result<model::ServerLink> link = model::open_server_link(settings, clock)) {
+    options.show = link->show;
+  }
+  return options;
+}
+
+}  // namespace
+
+int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) {
+  std::shared_ptr<Clock> clock = system_clock();
+  Result<model::ResolvedModel> resolved =
+      model::resolve_model(options.model, config, resolve_options(config, clock));
+  if (!resolved)
+    return error_exit(resolved.status());
+
+  model::PlanQuestion question{options.ctx, options.total_ctx, options.parallel,
+                               options.cache_type_k, options.cache_type_v};
+  std::vector<std::string> notes;
+  Result<model::ModelDemand> demand = model::make_demand(resolved->spec, question, config, notes);
+  if (!demand)
+    return error_exit(demand.status());
+
+  Result<gpu::ProbeContext> context = gpu::machine_probe_context(clock, process_env());
+  if (!context)
+    return error_exit(context.status());
+  gpu::GpuSnapshot snapshot = gpu::SnapshotProber(std::move(context).value(), clock).take();
+  std::vector<model::DeviceBudget> budgets = model::budgets_from_snapshot(snapshot);
+
+  Result<model::CapacityPlan> plan =
+      model::plan_capacity({*demand}, budgets, model::capacity_options(config));
+  if (!plan)
+    return error_exit(plan.status());
+  plan->notes.insert(plan->notes.end(), notes.begin(), notes.end());
+  for (const std::string& skipped : resolved->skipped) {
+    plan->notes.push_back("metadata source skipped: " + skipped);
+  }
+
+  if (options.json) {
+    nlohmann::json document = {{"model", model::spec_to_json(resolved->spec)},
+                               {"plan", model::plan_to_json(*plan)},
+                               {"devices", gpu::snapshot_to_json(snapshot)["devices"]},
+                               {"host", gpu::snapshot_to_json(snapshot)["host"]}};
+    std::printf("%s\n", document.dump(2).c_str());
+    return 0;
+  }
+  const model::ModelSpec& spec = resolved->spec;
+  std::printf("Model %s (%s, %u layers) from %s\n", spec.name.c_str(),
+              spec.architecture.empty() ? "unknown architecture" : spec.architecture.c_str(),
+              spec.block_count, spec.source.c_str());
+  std::printf(
+      "Context: %llu tokens per slot (Ollama num_ctx); llama-server -c is that times "
+      "the slot count\n\n",
+      static_cast<unsigned long long>(demand->ctx_per_slot));
+  std::printf("%s", model::render_plan(*plan).c_str());
+  return 0;
+}
+
+}  // namespace ollamaflow::cli

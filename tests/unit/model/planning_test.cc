@@ -1,0 +1,115 @@
+#include <gtest/gtest.h>
+
+#include "model/planning.h"
+#include "model/report.h"
+#include "model/report_text.h"
+#include "unit/model/model_fixtures.h"
+
+namespace ollamaflow::model {
+namespace {
+
+class MakeDemandTest : public ::testing::Test {
+ protected:
+  Result<ModelDemand> demand(const PlanQuestion& question) {
+    return make_demand(fixtures::llama31_8b(), question, config_, notes_);
+  }
+  Config config_ = default_config();
+  std::vector<std::string> notes_;
+};
+
+TEST_F(MakeDemandTest, DefaultsToConfiguredContext) {
+  config_.server.num_ctx = 4096;
+  Result<ModelDemand> d = demand({});
+  ASSERT_TRUE(d.is_ok()) << d.status().to_string();
+  EXPECT_EQ(d->ctx_per_slot, 4096u);
+  EXPECT_FALSE(d->parallel.has_value());
+  EXPECT_EQ(d->cache_k->name, "f16");
+}
+
+TEST_F(MakeDemandTest, TotalContextIsSplitAmongSlots) {
+  PlanQuestion question;
+  question.total_ctx = 8192;
+  question.parallel = 4;
+  Result<ModelDemand> d = demand(question);
+  ASSERT_TRUE(d.is_ok());
+  EXPECT_EQ(d->ctx_per_slot, 2048u);
+  EXPECT_EQ(d->parallel, 4u);
+  question.parallel.reset();
+  Result<ModelDemand> whole = demand(question);
+  EXPECT_EQ(whole->ctx_per_slot, 8192u);
+  EXPECT_EQ(whole->parallel, 1u);
+  EXPECT_FALSE(notes_.empty());
+}
+
+TEST_F(MakeDemandTest, RejectsInvalidValues) {
+  PlanQuestion both;
+  both.ctx = 1;
+  both.total_ctx = 2;
+  EXPECT_EQ(demand(both).status().code(), ErrorCode::kInvalidArgument);
+  for (int parallel : {0, 4097}) {
+    PlanQuestion question;
+    question.parallel = parallel;
+    EXPECT_EQ(demand(question).status().code(), ErrorCode::kInvalidArgument) << parallel;
+  }
+  for (int ctx : {0, (1 << 24) + 1}) {
+    PlanQuestion question;
+    question.ctx = ctx;
+    EXPECT_EQ(demand(question).status().code(), ErrorCode::kInvalidArgument) << ctx;
+  }
+  PlanQuestion tight;
+  tight.total_ctx = 3;
+  tight.parallel = 4;
+  EXPECT_EQ(demand(tight).status().code(), ErrorCode::kInvalidArgument);
+  PlanQuestion cache;
+  cache.cache_type_v = "q9_9";
+  Result<ModelDemand> bad = demand(cache);
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("'q9_9'"), std::string::npos);
+}
+
+TEST_F(MakeDemandTest, KvCacheTypeFlagSetsBoth) {
+  config_.kv_cache_type_k = "q8_0";
+  config_.sources["memory.kv_cache_type_k"] = "flag:--kv-cache-type";
+  Result<ModelDemand> d = demand({});
+  ASSERT_TRUE(d.is_ok());
+  EXPECT_EQ(d->cache_k->name, "q8_0");
+  EXPECT_EQ(d->cache_v->name, "q8_0");
+  PlanQuestion question;
+  question.cache_type_v = "q4_0";
+  EXPECT_EQ(demand(question)->cache_v->name, "q4_0");
+}
+
+TEST_F(MakeDemandTest, CapacityOptionsFollowConfiguration) {
+  config_.gpu_scaling.memory_buffer_mb = 2048;
+  config_.gpu_scaling.memory_safety_margin = 0.2;
+  config_.gpu_scaling.max_agents = 6;
+  config_.server.num_parallel = 3;
+  CapacityOptions options = capacity_options(config_);
+  EXPECT_EQ(options.buffer_bytes, 2048 * fixtures::kMiB);
+  EXPECT_DOUBLE_EQ(options.safety_margin, 0.2);
+  EXPECT_EQ(options.max_agents, 6u);
+  EXPECT_EQ(options.server_slots, 3u);
+}
+
+class PlanReportTest : public ::testing::Test {};
+
+TEST_F(PlanReportTest, JsonAndTextNameEstimateAndLimit) {
+  ModelDemand d;
+  d.spec = fixtures::llama31_8b();
+  DeviceBudget gpu;
+  gpu.id = "gpu0";
+  gpu.name = "test";
+  gpu.total_bytes = gpu.free_bytes = 24 * fixtures::kGiB;
+  CapacityPlan plan = plan_capacity({d}, {gpu}, CapacityOptions{}).value();
+  nlohmann::json json = plan_to_json(plan);
+  EXPECT_EQ(json["models"][0]["limiting_resource"], "gpu0 memory");
+  EXPECT_TRUE(json["models"][0]["memory"]["estimate"].get<bool>());
+  EXPECT_EQ(json["agent_ceiling"], plan.agent_ceiling.value());
+  std::string text = render_plan(plan);
+  EXPECT_NE(text.find("OLLAMA_NUM_PARALLEL="), std::string::npos);
+  EXPECT_NE(text.find("llama-server"), std::string::npos);
+  EXPECT_NE(text.find("estimate"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ollamaflow::model
