@@ -53,7 +53,6 @@ void add_run_options(CLI::App* command, GlobalOptions& global, RunOptions& optio
                       "Run this plan (JSON as printed by --plan-only --json) instead of "
                       "asking the model for one");
   command->add_flag("--plan-only", options.plan_only, "Print the plan and stop");
-  command->add_flag("--json", options.json, "Print the report as one JSON document");
 }
 
 // Returns true when --backend or --host was given, so that an unreachable server is an error.
@@ -99,6 +98,7 @@ int run_main(int argc, char** argv) {
                   "Continue the journaled run ID; finished subtasks are not redone");
   add_global_options(run, *run_global);
   add_run_options(run, *run_global, *run_options);
+  run->add_flag("--json", run_options->json, "Print the report as one JSON document");
   run->callback([&, run_global, run_options] {
     if (run_options->goal.empty() && run_options->resume_id.empty() &&
         run_options->plan_file.empty()) {
@@ -116,6 +116,7 @@ int run_main(int argc, char** argv) {
       app.add_subcommand("interactive", "Read goals and commands in a loop (type help)");
   add_global_options(interactive, *ia_global);
   add_run_options(interactive, *ia_global, *ia_options);
+  interactive->add_flag("--json", ia_options->json, "Print each report as one JSON document");
   interactive->callback([&, ia_global, ia_options] {
     std::optional<Config> config = load_run_config(*ia_global);
     ia_options->backend_chosen = backend_chosen(*ia_global);

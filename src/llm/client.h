@@ -51,8 +51,8 @@ struct ChatUsage {
 };
 
 struct ChatResponse {
-  std::string content;   // the reply with <think> sections removed
-  std::string thinking;  // text that was inside <think> sections or a "thinking" field
+  std::string content;      // the reply with <think> sections removed
+  std::string thinking;     // text that was inside <think> sections or a "thinking" field
   std::string done_reason;  // "stop", "length", ...
   std::string model;
   ChatUsage usage;

@@ -1,5 +1,5 @@
 // Construction of the model server client that a configuration names, and a quick check that
-// its server answers.
+// its server responds.
 #pragma once
 
 #include <memory>
@@ -20,13 +20,13 @@ namespace ollamaflow::llm {
 // delays, base delay above the maximum).
 Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr<Clock> clock);
 
-// Checks that the server of `settings` answers, within about twice settings.connect_timeout_s
+// Checks that the server of `settings` responds, within about twice settings.connect_timeout_s
 // (once to connect, once to read the reply): GET /api/version for "ollama", GET /v1/models
 // for "openai"; "sim" is always ok. The run command calls it to decide whether to fall back to
 // the simulated backend.
 //
 // Returns kUnavailable naming the host and the fix when the server cannot be reached in time
-// (refused, DNS failure, connect or read timeout) or answers with a body that does not belong
+// (refused, DNS failure, connect or read timeout) or replies with a body that does not belong
 // to the backend (e.g. an OpenAI-compatible server probed as Ollama). An HTTP error status gives
 // its usual code (kPermissionDenied for 401, ...) with the server's message. kInvalidArgument
 // for an unknown backend or a malformed host URL.

@@ -27,8 +27,9 @@ class OpenAiClient final : public LlmClient {
   // Streams POST /v1/chat/completions with the schema as response_format (json_schema, strict)
   // and max_tokens, temperature and seed. Beyond the interface's codes:
   // - finish_reason "length" is kTruncated;
-  // - HTTP 500 "does not match the expected format" (llama-server could not parse the model's
-  //   unconstrained output) is kParseError, a failed attempt that a new request may fix;
+  // - llama-server's "does not match the expected ... format" (HTTP 500 or inside the stream:
+  //   it could not parse the model's unconstrained output) is kParseError, a failed attempt
+  //   that a new request may fix;
   // - 400 or 500 naming a grammar failure ("Grammar error", "not supported by xgrammar",
   //   "Unimplemented keys") is kSchemaUnsupported;
   // - an error inside a 200 stream, in any of the dialects SseParser accepts, is kServerError

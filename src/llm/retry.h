@@ -42,7 +42,7 @@ struct RetryStats {
 };
 
 // An LlmClient that forwards to another and retries chat() on kServerBusy and kServerError
-// (and kUnavailable or kTimeout when the policy says so). Retry n waits a uniformly random
+// (and kUnavailable or kTimeout when the policy enables them). Retry n waits a uniformly random
 // time in [0, min(max_delay_s, base_delay_s × 2^(n−1))) on the clock ("full jitter"), checking
 // the CancelToken at least every 0.25 s of clock time. Other errors (kTruncated, kParseError,
 // kSchemaUnsupported, ...) return at once, because only the caller can change the request.

@@ -26,7 +26,7 @@ struct SimSettings {
   double load_time_s = 0;           // once per model, on its first request
   double prompt_tokens_per_s = 0;   // per slot when alone; 0 means no delay
   double output_tokens_per_s = 0;   // per slot when alone; 0 means no delay
-  double slowdown_per_slot = 0.08;  // extra per-token time for each other active request
+  double slowdown_per_slot = 0.08;  // fraction of per-token time added per other active request
   std::vector<std::string> models;  // what list_models() reports, besides the models used
   size_t piece_chars = 16;          // bytes of content per streamed piece (about 4 tokens)
 
@@ -84,7 +84,7 @@ class SimClient final : public LlmClient {
                  std::string schema_name = "");
 
   SimStats stats() const;
-  // Blocks until `predicate` holds for the stats; it is checked at every change of state. For
+  // Blocks until `predicate` is true for the stats, checked at every change of state. For
   // tests and the simulator, which must know when requests are queued or running.
   void wait_until(const std::function<bool(const SimStats&)>& predicate) const;
 
@@ -110,7 +110,7 @@ class SimClient final : public LlmClient {
   // Spends `tokens` at `rate` on the clock in pieces, checking `cancel` between them.
   Status spend_tokens(double tokens, double rate, const CancelToken& cancel);
   Result<std::string> reply_content(const ChatRequest& request) const;
-  // Runs a request that holds a slot: load, prompt, then the streamed reply.
+  // Runs a request that has a slot: load, prompt, then the streamed reply.
   Result<ChatResponse> serve(const ChatRequest& request, const std::string& content,
                              const CancelToken& cancel, const TokenCallback& on_token,
                              MonoTime start);

@@ -231,7 +231,7 @@ json Generator::object_value(const json& schema, size_t index, int depth) const 
       out[name.get<std::string>()] = "simulated";
     }
   }
-  // A file entry: its content says which path it stands for.
+  // A file entry: its content names the path it stands for.
   if (out.contains("path") && out["path"].is_string() && out.contains("content") &&
       out["content"].is_string() && properties.contains("content")) {
     const json& content = resolve(properties["content"]);

@@ -1,0 +1,75 @@
+#include "flow/backend.h"
+
+#include <algorithm>
+#include <set>
+
+#include "core/log.h"
+#include "llm/factory.h"
+
+namespace ollamaflow::flow {
+
+Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chosen,
+                                     std::shared_ptr<Clock> clock) {
+  BackendChoice choice;
+  choice.settings = config.server;
+  if (choice.settings.backend != "sim") {
+    Status reachable = llm::probe_server(choice.settings);
+    if (!reachable) {
+      if (explicitly_chosen) {
+        return reachable;
+      }
+      choice.notes.push_back("no model server answered at " + choice.settings.host + " (" +
+                             reachable.message() +
+                             "); running on the built-in simulated backend, so every reply is "
+                             "placeholder text marked as simulated. Start a server (`ollama "
+                             "serve`) or pass --host URL to use a real model.");
+      get_logger("flow")->warn("{}", choice.notes.back());
+      choice.settings.backend = "sim";
+    }
+  }
+  Result<llm::LlmClientPtr> client = llm::make_client(choice.settings, clock);
+  if (!client) {
+    return client.status();
+  }
+  choice.client = std::move(client).value();
+  choice.simulated = choice.settings.backend == "sim";
+  return choice;
+}
+
+std::map<std::string, std::string> resolve_role_models(const Config& config,
+                                                       const orchestrator::RoleSet& roles,
+                                                       llm::LlmClient& client) {
+  std::set<std::string> available;
+  bool listed = false;
+  if (!config.server.role_models.empty()) {
+    if (Result<std::vector<llm::ModelInfo>> models = client.list_models()) {
+      listed = true;
+      for (const llm::ModelInfo& model : *models) {
+        available.insert(model.name);
+      }
+    }
+  }
+  auto pick = [&](const std::string& role) {
+    auto it = config.server.role_models.find(role);
+    if (it == config.server.role_models.end()) {
+      return config.server.model;
+    }
+    for (const std::string& candidate : it->second) {
+      if (!listed || available.count(candidate) > 0 ||
+          available.count(candidate + ":latest") > 0) {
+        return candidate;
+      }
+    }
+    get_logger("flow")->warn("role={}: none of its models is on the server; using {}", role,
+                             config.server.model);
+    return config.server.model;
+  };
+  std::map<std::string, std::string> models;
+  for (const std::string& role : roles.names()) {
+    models[role] = pick(role);
+  }
+  models["queen"] = pick("queen");
+  return models;
+}
+
+}  // namespace ollamaflow::flow

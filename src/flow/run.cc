@@ -1,0 +1,473 @@
+// run_goal: one run from goal (or plan file, or journaled run) to report.
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/log.h"
+#include "flow/backend.h"
+#include "flow/execution.h"
+#include "flow/flow.h"
+#include "flow/machine.h"
+#include "flow/status_file.h"
+#include "orchestrator/plan.h"
+#include "orchestrator/planner.h"
+#include "store/journal.h"
+
+namespace ollamaflow::flow {
+namespace {
+
+using nlohmann::json;
+
+// Everything one run holds while it runs.
+struct RunState {
+  Config config;
+  RunRequest request;
+  CancelTokenPtr cancel;
+  std::shared_ptr<Clock> clock;
+  RunMonitor* monitor = nullptr;
+  std::unique_ptr<store::Journal> journal;
+  BackendChoice backend;
+  std::map<std::string, std::string> role_models;
+  orchestrator::RoleSet roles = orchestrator::RoleSet::builtin();
+  store::RunRecord record;
+  std::vector<store::TaskRecord> earlier;  // resumed: tasks that succeeded before
+  RunReport report;
+  MonoTime started{};
+};
+
+llm::ChatOptions chat_options(const ServerSettings& server) {
+  llm::ChatOptions options;
+  options.num_ctx = server.num_ctx;
+  options.num_predict = server.num_predict;
+  options.temperature = server.temperature;
+  options.seed = server.seed;
+  options.num_gpu = server.gpu_layers;
+  options.keep_alive = server.keep_alive;
+  return options;
+}
+
+orchestrator::PlanLimits plan_limits(const Config& config) {
+  orchestrator::PlanLimits limits;
+  limits.max_tasks = config.run.max_tasks;
+  return limits;
+}
+
+Status open_journal(RunState& state) {
+  std::string path = state.config.run.db;
+  if (path.empty()) {
+    Result<std::string> fallback = store::default_journal_path(process_env());
+    if (!fallback) {
+      return fallback.status().with_context("no journal path: pass --db PATH");
+    }
+    path = *fallback;
+  }
+  store::JournalOptions options;
+  options.clock = state.clock;
+  Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(path, options);
+  if (!journal) {
+    return journal.status();
+  }
+  state.journal = std::move(journal).value();
+  return Status::ok();
+}
+
+Result<orchestrator::Plan> read_plan_file(const RunState& state) {
+  const std::string& path = state.request.plan_file;
+  std::ifstream in(path);
+  if (!in) {
+    return Status(ErrorCode::kNotFound, "plan file '" + path + "' cannot be read");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  json document = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) {
+    return Status(ErrorCode::kParseError,
+                  "plan file '" + path + "' is not valid JSON: write it as `ollama-flow run "
+                  "GOAL --plan-only --json` prints it");
+  }
+  Result<orchestrator::Plan> plan = orchestrator::plan_from_json(document);
+  if (!plan) {
+    return plan.status().with_context("plan file '" + path + "'");
+  }
+  std::vector<std::string> errors =
+      orchestrator::validate_plan(*plan, state.roles, plan_limits(state.config));
+  if (!errors.empty()) {
+    std::string message = "plan file '" + path + "' is invalid:";
+    for (const std::string& error : errors) {
+      message += "\n  " + error;
+    }
+    return Status(ErrorCode::kInvalidArgument, message);
+  }
+  if (plan->goal.empty()) {
+    plan->goal = state.request.goal;
+  }
+  return plan;
+}
+
+// Returns ./ollama-flow-YYYYMMDD-HHMMSS-PID, a new folder per run under the current directory.
+std::string default_workspace(const Clock& clock) {
+  std::string stamp = format_iso8601(clock.wall_now()).substr(0, 19);  // 2026-12-04T15:51:07
+  std::string compact;
+  for (char c : stamp) {
+    if (c != '-' && c != ':') {
+      compact += c == 'T' ? '-' : c;
+    }
+  }
+  return (std::filesystem::current_path() /
+          ("ollama-flow-" + compact + "-" + std::to_string(getpid())))
+      .string();
+}
+
+Status start_record(RunState& state, const std::string& goal) {
+  if (!state.request.resume_id.empty()) {
+    Result<store::RunRecord> reopened = state.journal->reopen_run(state.request.resume_id);
+    if (!reopened) {
+      return reopened.status();
+    }
+    state.record = *reopened;
+    return Status::ok();
+  }
+  store::RunRecord record;
+  record.goal = goal;
+  record.backend = state.backend.settings.backend;
+  record.model = state.config.server.model;
+  record.strategy = state.config.auto_scaling ? state.config.strategy : "fixed";
+  record.config = state.config.to_json();
+  record.workspace = state.config.run.workspace.empty() ? default_workspace(*state.clock)
+                                                        : state.config.run.workspace;
+  Result<store::RunRecord> created = state.journal->create_run(std::move(record));
+  if (!created) {
+    return created.status();
+  }
+  state.record = *created;
+  return Status::ok();
+}
+
+void journal_plan_attempts(RunState& state, const orchestrator::PlanOutcome& outcome) {
+  int number = 1;
+  for (const orchestrator::Attempt& attempt : outcome.attempts) {
+    store::PlanRecord record;
+    record.run_id = state.record.id;
+    record.attempt = number++;
+    record.raw_reply = attempt.reply;
+    record.accepted = attempt.code == ErrorCode::kOk;
+    record.errors = attempt.errors;
+    if (record.accepted && outcome.plan) {
+      record.plan = orchestrator::plan_to_json(*outcome.plan);
+    } else {
+      record.plan = json::parse(attempt.reply, nullptr, false);
+      if (record.plan.is_discarded()) {
+        record.plan = nullptr;
+      }
+    }
+    Status stored = state.journal->add_plan(std::move(record));
+    if (!stored) {
+      get_logger("flow")->warn("run={} plan attempt not journaled: {}", state.record.id,
+                               stored.message());
+    }
+  }
+}
+
+// Asks the queen for a plan. Fills the report's plan errors when planning fails.
+Result<orchestrator::Plan> make_plan(RunState& state, const std::string& goal) {
+  orchestrator::PlannerOptions options;
+  options.model = state.role_models["queen"];
+  options.chat = chat_options(state.backend.settings);
+  options.max_attempts = state.config.run.max_plan_attempts;
+  options.roles = state.roles;
+  options.limits = plan_limits(state.config);
+  orchestrator::PlanOutcome outcome =
+      orchestrator::make_plan(goal, *state.backend.client, options, *state.cancel);
+  journal_plan_attempts(state, outcome);
+  state.report.prompt_tokens += outcome.usage.prompt_tokens;
+  state.report.output_tokens += outcome.usage.output_tokens;
+  if (!outcome.status) {
+    int number = 1;
+    for (const orchestrator::Attempt& attempt : outcome.attempts) {
+      std::string line = "attempt " + std::to_string(number++) + ": " +
+                         (attempt.error.empty() ? "rejected" : attempt.error);
+      state.report.plan_errors.push_back(line);
+    }
+    return outcome.status;
+  }
+  return *outcome.plan;
+}
+
+// Finds the plan: the journaled one when resuming, the file, or the queen's.
+Result<orchestrator::Plan> obtain_plan(RunState& state) {
+  if (!state.request.resume_id.empty()) {
+    Result<store::PlanRecord> stored = state.journal->accepted_plan(state.record.id);
+    if (!stored) {
+      return stored.status().with_context("run " + state.record.id + " has no plan to resume");
+    }
+    Result<std::vector<store::TaskRecord>> earlier =
+        state.journal->succeeded_tasks(state.record.id);
+    if (earlier) {
+      state.earlier = *earlier;
+    }
+    return orchestrator::plan_from_json(stored->plan);
+  }
+  if (!state.request.plan_file.empty()) {
+    Result<orchestrator::Plan> plan = read_plan_file(state);
+    if (plan) {
+      store::PlanRecord record;
+      record.run_id = state.record.id;
+      record.attempt = 1;
+      record.accepted = true;
+      record.plan = orchestrator::plan_to_json(*plan);
+      record.raw_reply = "plan file " + state.request.plan_file;
+      (void)state.journal->add_plan(std::move(record));
+    }
+    return plan;
+  }
+  return make_plan(state, state.record.goal);
+}
+
+void summarize(RunState& state, const ExecutionResult& result) {
+  orchestrator::SummaryOptions options;
+  options.model = state.role_models["queen"];
+  options.chat = chat_options(state.backend.settings);
+  orchestrator::SummaryOutcome outcome = orchestrator::summarize(
+      state.record.goal, result.summaries, *state.backend.client, options, *state.cancel);
+  state.report.prompt_tokens += outcome.usage.prompt_tokens;
+  state.report.output_tokens += outcome.usage.output_tokens;
+  if (outcome.status) {
+    state.report.summary = outcome.summary;
+  } else {
+    state.report.notes.push_back("the queen's summary failed: " + outcome.status.message());
+  }
+}
+
+void fill_from_execution(RunState& state, const ExecutionResult& result) {
+  RunReport& report = state.report;
+  report.tasks = result.tasks;
+  report.conflicts = result.conflicts;
+  report.scaling_events = result.scaling_events;
+  report.agent_counts = result.agent_counts;
+  report.prompt_tokens += result.prompt_tokens;
+  report.output_tokens += result.output_tokens;
+  if (result.cancelled) {
+    report.status = "cancelled";
+    report.exit_code = 130;
+  } else if (result.all_succeeded) {
+    report.status = "succeeded";
+    report.exit_code = 0;
+  } else {
+    report.status = "failed";
+    report.exit_code = 1;
+  }
+  if (result.tasks_lost > 0 && !result.cancelled) {
+    report.notes.push_back(std::to_string(result.tasks_lost) +
+                           " tasks could not be returned to the queue");
+  }
+}
+
+// Resolves max_agents for a scaled run: the configured value, else the capacity ceiling,
+// else 8; never above the manager's hard cap.
+void resolve_max_agents(RunState& state, const MachineView& machine) {
+  GpuScalingSettings& scaling = state.config.gpu_scaling;
+  const int cap = state.config.agent_management.max_agents;
+  std::string why;
+  if (!scaling.max_agents) {
+    if (machine.capacity().agent_ceiling) {
+      scaling.max_agents = std::max(1, *machine.capacity().agent_ceiling);
+      why = "from capacity: " + machine.capacity().reason;
+    } else {
+      scaling.max_agents = 8;
+      why = "default 8, capacity unknown: " + machine.capacity().reason;
+    }
+  } else {
+    why = "configured";
+  }
+  scaling.max_agents = std::min(*scaling.max_agents, cap);
+  scaling.max_agents = std::max(*scaling.max_agents, scaling.min_agents);
+  state.report.notes.push_back("auto-scaling " + state.config.strategy + " between " +
+                               std::to_string(scaling.min_agents) + " and " +
+                               std::to_string(*scaling.max_agents) + " agents (" + why + ")");
+}
+
+Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
+                                orchestrator::Workspace& workspace) {
+  ExecutionSetup setup;
+  std::unique_ptr<MachineView> machine;
+  if (state.config.auto_scaling) {
+    machine = std::make_unique<MachineView>(state.config, state.clock, state.config.server.model,
+                                            state.backend.settings.backend);
+    resolve_max_agents(state, *machine);
+    setup.scaling_sources = machine->sources();
+  }
+  setup.config = state.config;
+  setup.config.server = state.backend.settings;
+  setup.clock = state.clock;
+  setup.journal = state.journal.get();
+  setup.run_id = state.record.id;
+  setup.client = state.backend.client.get();
+  setup.workspace = &workspace;
+  setup.plan = plan;
+  setup.roles = state.roles;
+  setup.role_models = state.role_models;
+  setup.default_model = state.config.server.model;
+  setup.earlier = state.earlier;
+  setup.cancel = state.cancel;
+  setup.monitor = state.monitor;
+  const std::filesystem::path status_dir = active_status_dir(state.config);
+  const std::string started_at = state.record.started_at;
+  setup.publish_status = [status_dir, started_at](const json& status) {
+    json document = status;
+    document["started_at"] = started_at;
+    (void)write_active_status(status_dir, document);
+  };
+  Result<ExecutionResult> result = execute_plan(std::move(setup));
+  remove_active_status(status_dir);
+  return result;
+}
+
+void finish(RunState& state) {
+  state.report.duration_s = to_seconds(state.clock->now() - state.started);
+  const store::RunStatus status = state.report.status == "succeeded" ? store::RunStatus::kSucceeded
+                                  : state.report.status == "cancelled"
+                                      ? store::RunStatus::kCancelled
+                                      : store::RunStatus::kFailed;
+  Status stored = state.journal->finish_run(state.record.id, status, state.report.exit_code,
+                                            report_to_json(state.report));
+  if (!stored) {
+    state.report.notes.push_back("journal: " + stored.message());
+  }
+}
+
+Status prepare(RunState& state) {
+  Status status = open_journal(state);
+  if (!status) {
+    return status;
+  }
+  std::string goal = state.request.goal;
+  if (!state.request.resume_id.empty()) {
+    Result<store::RunRecord> run = state.journal->get_run(state.request.resume_id);
+    if (!run) {
+      return run.status();
+    }
+    goal = run->goal;
+    if (state.config.run.workspace.empty()) {
+      state.config.run.workspace = run->workspace;
+    }
+  }
+  Result<BackendChoice> backend =
+      choose_backend(state.config, state.request.backend_chosen, state.clock);
+  if (!backend) {
+    return backend.status();
+  }
+  state.backend = std::move(backend).value();
+  state.role_models = resolve_role_models(state.config, state.roles, *state.backend.client);
+  if (goal.empty() && !state.request.plan_file.empty()) {
+    goal = "plan " + state.request.plan_file;
+  }
+  return start_record(state, goal);
+}
+
+void fill_header(RunState& state) {
+  RunReport& report = state.report;
+  report.run_id = state.record.id;
+  report.goal = state.record.goal;
+  report.backend = state.backend.settings.backend;
+  report.endpoint = state.backend.client->endpoint();
+  report.simulated = state.backend.simulated;
+  report.model = state.config.server.model;
+  report.auto_scaling = state.config.auto_scaling;
+  report.strategy = state.config.strategy;
+  report.notes = state.backend.notes;
+}
+
+}  // namespace
+
+void RunMonitor::set(json scaling_status, json agents, json metrics) {
+  std::lock_guard lock(mutex_);
+  scaling_status_ = std::move(scaling_status);
+  agents_ = std::move(agents);
+  metrics_ = std::move(metrics);
+}
+
+json RunMonitor::scaling_status() const {
+  std::lock_guard lock(mutex_);
+  return scaling_status_;
+}
+
+json RunMonitor::agents() const {
+  std::lock_guard lock(mutex_);
+  return agents_;
+}
+
+json RunMonitor::metrics() const {
+  std::lock_guard lock(mutex_);
+  return metrics_;
+}
+
+Result<RunReport> run_goal(const Config& config, const RunRequest& request,
+                           const CancelTokenPtr& cancel, std::shared_ptr<Clock> clock,
+                           RunMonitor* monitor) {
+  RunState state;
+  state.config = config;
+  state.request = request;
+  state.cancel = cancel ? cancel : std::make_shared<CancelToken>();
+  state.clock = std::move(clock);
+  state.monitor = monitor;
+  state.started = state.clock->now();
+  Status prepared = prepare(state);
+  if (!prepared) {
+    return prepared;
+  }
+  fill_header(state);
+  get_logger("flow")->info("run={} started: backend={} model={} goal=\"{}\"", state.record.id,
+                           state.report.backend, state.report.model, state.record.goal);
+
+  Result<orchestrator::Plan> plan = obtain_plan(state);
+  if (!plan) {
+    state.report.status = plan.status().code() == ErrorCode::kCancelled ? "cancelled" : "failed";
+    state.report.exit_code = plan.status().code() == ErrorCode::kCancelled ? 130 : 1;
+    state.report.notes.push_back("planning failed: " + plan.status().message());
+    finish(state);
+    return state.report;
+  }
+  state.report.plan = orchestrator::plan_to_json(*plan);
+  if (state.request.plan_only) {
+    state.report.status = "succeeded";
+    state.report.notes.push_back("plan only: nothing was run");
+    finish(state);
+    return state.report;
+  }
+
+  const std::string root = state.record.workspace;
+  Result<orchestrator::Workspace> workspace = orchestrator::Workspace::open(root);
+  if (!workspace) {
+    state.report.status = "failed";
+    state.report.exit_code = 1;
+    state.report.notes.push_back(workspace.status().message());
+    finish(state);
+    return state.report;
+  }
+  state.report.workspace = workspace->root().string();
+  for (const store::TaskRecord& earlier : state.earlier) {
+    for (const std::string& file : earlier.files) {
+      (void)workspace->claim(file, earlier.task_id);
+    }
+  }
+
+  Result<ExecutionResult> result = execute(state, *plan, *workspace);
+  if (!result) {
+    state.report.status = "failed";
+    state.report.exit_code = 1;
+    state.report.notes.push_back("execution failed to start: " + result.status().message());
+    finish(state);
+    return state.report;
+  }
+  fill_from_execution(state, *result);
+  if (!state.cancel->cancelled()) {
+    summarize(state, *result);
+  }
+  finish(state);
+  get_logger("flow")->info("run={} {}: exit code {}", state.record.id, state.report.status,
+                           state.report.exit_code);
+  return state.report;
+}
+
+}  // namespace ollamaflow::flow

@@ -1,0 +1,114 @@
+// End-to-end: the pool grows under a wide plan and shrinks when the queue empties.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "e2e/e2e_support.h"
+#include "fakes/fake_script.h"
+
+namespace ollamaflow::testing {
+namespace {
+
+using nlohmann::json;
+
+// Twelve independent tasks, then one that waits for all of them.
+json wide_plan() {
+  json tasks = json::array();
+  json all = json::array();
+  for (int i = 0; i < 12; ++i) {
+    const std::string id = "part" + std::to_string(i);
+    tasks.push_back({{"id", id},
+                     {"title", "Part " + std::to_string(i)},
+                     {"role", i % 2 == 0 ? "developer" : "analyst"},
+                     {"description", "Write part " + std::to_string(i) + "."},
+                     {"depends_on", json::array()},
+                     {"files", {"parts/" + id + ".md"}}});
+    all.push_back(id);
+  }
+  tasks.push_back({{"id", "merge"},
+                   {"title", "Merge the parts"},
+                   {"role", "it_architect"},
+                   {"description", "Merge every part into one document."},
+                   {"depends_on", all},
+                   {"files", {"merged.md"}}});
+  return {{"goal", "Write a long document"}, {"summary", "Parts, then a merge."},
+          {"tasks", tasks}};
+}
+
+class AutoScaleTest : public E2eTest {};
+
+TEST_F(AutoScaleTest, PoolGrowsUnderWidePlanAndShrinksAfter) {
+  FakeOllamaServer server;
+  const json plan = wide_plan();
+  server.script().set_responder([plan](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = plan.dump();
+    } else if (kind == "agent_reply") {
+      reply.content = echo_files_reply(body).dump();
+      const bool merge = body.dump().find("Merge every part") != std::string::npos;
+      // Real time on purpose: the model's latency is what the pool scales against.
+      const auto delay = std::chrono::milliseconds(merge ? 4000 : 600);
+      reply.before_write = [delay](size_t index) {
+        if (index == 0) {
+          std::this_thread::sleep_for(delay);
+        }
+      };
+    } else {
+      reply.content = kind == "summary" ? R"({"summary":"merged"})" : R"({"ready":true})";
+    }
+    return reply;
+  });
+  const auto config_path = dir_.path() / "scaling.json";
+  std::ofstream(config_path) << json({{"gpu_scaling",
+                                       {{"scale_check_interval", 0.2},
+                                        {"cooldown_period", 0.5},
+                                        {"min_agents", 1},
+                                        {"max_agents", 6}}},
+                                      {"workload_scaling",
+                                       {{"scale_up_cooldown", 0.0}, {"scale_down_cooldown", 1.0}}},
+                                      {"dynamic_agent_management", {{"batch_creation_size", 3}}}})
+                                    .dump();
+  ProcessResult result =
+      run_cli({"run", "Write a long document", "--host", server.url(), "--auto-scaling",
+               "--strategy", "WORKLOAD_BASED", "--config", config_path.string(), "--workspace",
+               workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  json report = parse_json(result);
+  EXPECT_EQ(report["status"], "succeeded");
+  ASSERT_EQ(report["tasks"].size(), 13u);
+  for (const json& task : report["tasks"]) {
+    EXPECT_EQ(task["status"], "succeeded") << task.dump();
+  }
+  int peak = 0;
+  for (const json& sample : report["agent_counts"]) {
+    peak = std::max(peak, sample["agents"].get<int>());
+  }
+  EXPECT_GE(peak, 3) << report["agent_counts"].dump();
+  EXPECT_LE(peak, 6);
+  bool scaled_up = false;
+  bool scaled_down = false;
+  for (const json& event : report["scaling_events"]) {
+    EXPECT_FALSE(event["reason"].get<std::string>().empty());
+    scaled_up |= event["action"] == "scale_up";
+    scaled_down |= event["action"] == "scale_down";
+  }
+  EXPECT_TRUE(scaled_up) << report["scaling_events"].dump();
+  EXPECT_TRUE(scaled_down) << report["scaling_events"].dump();
+  EXPECT_EQ(report["agent_counts"].back()["agents"].get<int>() < peak, true);
+  ProcessResult shown =
+      run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
+  EXPECT_FALSE(parse_json(shown)["scaling_events"].empty());
+  // Every part was run exactly once.
+  size_t part_requests = 0;
+  for (const json& body : server.chat_requests()) {
+    part_requests += script_kind(body) == "agent_reply" &&
+                     body.dump().find("Merge every part") == std::string::npos;
+  }
+  EXPECT_EQ(part_requests, 12u);
+}
+
+}  // namespace
+}  // namespace ollamaflow::testing

@@ -1,0 +1,46 @@
+// Shared pieces of the end-to-end tests: a temp home for the binary, a fake server that plays a
+// whole run, and helpers to read what the run left behind.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fakes/fake_model_server.h"
+#include "fakes/process.h"
+#include "fakes/test_paths.h"
+
+#include <gtest/gtest.h>
+
+namespace ollamaflow::testing {
+
+// The plan the fake queen returns: four tasks in three levels.
+nlohmann::json sample_plan();
+
+// Makes `server` answer plan, agent, summary and warm-up requests like a cooperative model:
+// the plan is `plan`, agents return every declared file.
+void play_cooperative_model(FakeModelServer& server, const nlohmann::json& plan);
+
+class E2eTest : public ::testing::Test {
+ protected:
+  // Runs the ollama-flow binary with `args`, with HOME and XDG_DATA_HOME inside the temp folder
+  // and OLLAMA_HOST removed unless `env` sets it.
+  ProcessResult run_cli(const std::vector<std::string>& args,
+                        std::map<std::string, std::string> env = {},
+                        const std::string& stdin_text = "");
+  ProcessOptions cli_options(std::map<std::string, std::string> env);
+  std::vector<std::string> cli_argv(const std::vector<std::string>& args) const;
+
+  std::filesystem::path workspace() const { return dir_.path() / "ws"; }
+  std::filesystem::path db() const { return dir_.path() / "journal.db"; }
+  std::string read(const std::filesystem::path& path) const;
+  // Parses stdout as JSON; fails the test when it is not.
+  nlohmann::json parse_json(const ProcessResult& result) const;
+
+  TempDir dir_;
+};
+
+}  // namespace ollamaflow::testing

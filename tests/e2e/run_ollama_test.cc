@@ -1,0 +1,303 @@
+// End-to-end runs of the real binary against the fake Ollama server.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+
+#include "e2e/e2e_support.h"
+#include "fakes/fake_script.h"
+
+namespace ollamaflow::testing {
+namespace {
+
+using nlohmann::json;
+
+class OllamaRunTest : public E2eTest {
+ protected:
+  std::vector<std::string> run_args(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"run",         "Create a Python web app",
+                                     "--host",      server_.url(),
+                                     "--workspace", workspace().string(),
+                                     "--db",        db().string(),
+                                     "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  std::vector<json> requests_of(const std::string& kind) const {
+    std::vector<json> out;
+    for (const json& body : server_.chat_requests()) {
+      if (script_kind(body) == kind) {
+        out.push_back(body);
+      }
+    }
+    return out;
+  }
+
+  FakeOllamaServer server_;
+};
+
+TEST_F(OllamaRunTest, GoalProducesFilesExitZeroAndJournal) {
+  play_cooperative_model(server_, sample_plan());
+  ProcessResult result = run_cli(run_args({"--agents", "3"}));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  json report = parse_json(result);
+  EXPECT_EQ(report["status"], "succeeded");
+  EXPECT_FALSE(report["simulated"].get<bool>());
+  for (const char* file : {"docs/design.md", "app/main.py", "app/routes.py",
+                           "tests/test_app.py", "docs/security.md"}) {
+    EXPECT_TRUE(std::filesystem::exists(workspace() / file)) << file;
+    EXPECT_NE(read(workspace() / file).find(file), std::string::npos) << file;
+  }
+  ASSERT_EQ(report["tasks"].size(), 4u);
+  for (const json& task : report["tasks"]) {
+    EXPECT_GT(task["prompt_tokens"].get<int64_t>(), 0) << task.dump();
+    EXPECT_GT(task["output_tokens"].get<int64_t>(), 0) << task.dump();
+    EXPECT_FALSE(task["agent"].get<std::string>().empty());
+  }
+  EXPECT_EQ(report["summary"], "The app, its tests and a review were written.");
+
+  ProcessResult shown = run_cli({"runs", "show", report["run_id"], "--db", db().string(),
+                                 "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  json run = parse_json(shown);
+  EXPECT_EQ(run["status"], "succeeded");
+  EXPECT_EQ(run["tasks"].size(), 4u);
+  ASSERT_EQ(run["plan_attempts"].size(), 1u);
+  EXPECT_TRUE(run["plan_attempts"][0]["accepted"].get<bool>());
+}
+
+TEST_F(OllamaRunTest, EveryRequestSendsTheSameOptions) {
+  play_cooperative_model(server_, sample_plan());
+  ProcessResult result = run_cli(run_args({"--num-ctx", "4096", "--seed", "7"}),
+                                 {{"GPU_LAYERS", "35"}});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::set<std::string> option_sets;
+  for (const json& body : server_.chat_requests()) {
+    ASSERT_TRUE(body.contains("options")) << body.dump();
+    const json& options = body["options"];
+    EXPECT_EQ(options["num_ctx"], 4096);
+    EXPECT_EQ(options["num_gpu"], 35);
+    EXPECT_EQ(options["seed"], 7);
+    option_sets.insert(json({{"num_ctx", options["num_ctx"]}, {"num_gpu", options["num_gpu"]}})
+                           .dump());
+    EXPECT_TRUE(body.contains("keep_alive"));
+    EXPECT_TRUE(body.contains("format"));
+  }
+  EXPECT_EQ(option_sets.size(), 1u);
+}
+
+TEST_F(OllamaRunTest, StreamSplitEverySevenBytesParses) {
+  const json plan = sample_plan();
+  server_.script().set_responder([plan](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    reply.content = kind == "plan"          ? plan.dump()
+                    : kind == "agent_reply" ? echo_files_reply(body).dump()
+                    : kind == "summary"     ? std::string(R"({"summary":"ok"})")
+                                            : std::string(R"({"ready":true})");
+    reply.write_bytes = 7;
+    reply.piece_chars = 5;
+    return reply;
+  });
+  ProcessResult result = run_cli(run_args());
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_TRUE(std::filesystem::exists(workspace() / "app/main.py"));
+}
+
+TEST_F(OllamaRunTest, MalformedRepliesAreRecoveredOrSentBack) {
+  const json plan = sample_plan();
+  std::atomic<int> agent_replies{0};
+  server_.script().set_responder([plan, &agent_replies](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = "```json\n" + plan.dump(2) + "\n```\nThat is the plan.";
+    } else if (kind == "agent_reply") {
+      const int n = agent_replies++;
+      const std::string good = echo_files_reply(body).dump();
+      if (n == 0) {
+        reply.content = "{'files': [], 'summary': 'single quotes'}";
+      } else if (n == 1) {
+        reply.content = good.substr(0, good.size() / 2);
+        reply.done_reason = "length";
+      } else {
+        reply.content = "<think>plan the files</think>" + good + "\nSome closing words.";
+      }
+    } else if (kind == "summary") {
+      reply.content = R"({"summary":"ok"})";
+    } else {
+      reply.content = R"({"ready":true})";
+    }
+    return reply;
+  });
+  ProcessResult result = run_cli(run_args({"--agents", "1"}));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  json report = parse_json(result);
+  EXPECT_EQ(report["tasks"][0]["attempts"], 3) << report["tasks"][0].dump();
+  EXPECT_EQ(read(workspace() / "docs/design.md").find("<think>"), std::string::npos);
+  // The request after the single-quoted reply names the problem.
+  const std::vector<json> agent_requests = requests_of("agent_reply");
+  ASSERT_GE(agent_requests.size(), 3u);
+  EXPECT_NE(agent_requests[1].dump().find("single quotes"), std::string::npos);
+  // The truncated reply was retried with a larger output limit.
+  EXPECT_GT(agent_requests[2]["options"]["num_predict"].get<int>(),
+            agent_requests[1]["options"]["num_predict"].get<int>());
+}
+
+TEST_F(OllamaRunTest, BusyServerIsRetriedNotFailed) {
+  play_cooperative_model(server_, sample_plan());
+  server_.script().fail_next(2, 503, "server busy, please try again. maximum pending requests "
+                                     "exceeded");
+  ProcessResult result = run_cli(run_args());
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(parse_json(result)["status"], "succeeded");
+}
+
+TEST_F(OllamaRunTest, MissingModelSuggestsPull) {
+  play_cooperative_model(server_, sample_plan());
+  server_.set_strict_models(true);
+  ProcessResult result = run_cli(run_args({"--model", "no-such-model:7b"}));
+  EXPECT_EQ(result.exit_code, 1);
+  json report = parse_json(result);
+  EXPECT_NE(report.dump().find("ollama pull no-such-model:7b"), std::string::npos)
+      << report.dump();
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+}
+
+TEST_F(OllamaRunTest, NoisePlansFailAfterRepairAttempts) {
+  server_.script().set_responder([](const json& body) {
+    FakeReply reply;
+    reply.content = script_kind(body) == "plan"
+                        ? R"({"goal":"x","summary":"y","tasks":[{"id":"a","title":"t",)"
+                          R"("role":"wizard","description":"d","depends_on":["a"],"files":[]}]})"
+                        : R"({"ready":true})";
+    return reply;
+  });
+  ProcessResult result = run_cli(run_args({"--max-plan-attempts", "2"}));
+  EXPECT_EQ(result.exit_code, 1);
+  json report = parse_json(result);
+  EXPECT_EQ(report["status"], "failed");
+  EXPECT_EQ(report["plan_errors"].size(), 2u) << report.dump();
+  EXPECT_NE(report["plan_errors"].dump().find("wizard"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+  EXPECT_EQ(requests_of("plan").size(), 2u);
+  ProcessResult shown =
+      run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
+  EXPECT_EQ(parse_json(shown)["plan_attempts"].size(), 2u);
+}
+
+TEST_F(OllamaRunTest, FailedTaskCancelsDependents) {
+  const json plan = sample_plan();
+  server_.script().set_responder([plan](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = plan.dump();
+    } else if (kind == "agent_reply") {
+      reply.content = "not json at all";  // every attempt of the first task fails
+    } else {
+      reply.content = kind == "summary" ? R"({"summary":"failed"})" : R"({"ready":true})";
+    }
+    return reply;
+  });
+  ProcessResult result = run_cli(run_args({"--max-task-attempts", "2"}));
+  EXPECT_EQ(result.exit_code, 1);
+  json report = parse_json(result);
+  EXPECT_EQ(report["tasks"][0]["status"], "failed");
+  for (size_t i = 1; i < report["tasks"].size(); ++i) {
+    EXPECT_EQ(report["tasks"][i]["status"], "cancelled") << report["tasks"][i].dump();
+  }
+  EXPECT_NE(report["tasks"][1]["error"].get<std::string>().find("dependency \"design\" failed"),
+            std::string::npos);
+}
+
+TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
+  const json plan = sample_plan();
+  std::atomic<bool> hold_app{true};
+  server_.script().set_responder([plan, &hold_app, this](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = plan.dump();
+    } else if (kind == "agent_reply") {
+      reply.content = echo_files_reply(body).dump();
+      if (hold_app && body.dump().find("app/main.py") != std::string::npos &&
+          body.dump().find("Implement the Flask app") != std::string::npos) {
+        reply.before_write = [this](size_t) { server_.gate().pass(); };
+      }
+    } else {
+      reply.content = kind == "summary" ? R"({"summary":"ok"})" : R"({"ready":true})";
+    }
+    return reply;
+  });
+  std::vector<std::string> first = run_args({"--agents", "1"});
+  ChildProcess child(cli_argv(first), cli_options({}));
+  // The design task finished once the app request is held at the gate.
+  server_.gate().wait_for_waiters(1);
+  child.send_signal(SIGKILL);
+  EXPECT_EQ(child.wait(std::chrono::seconds(20)), 128 + SIGKILL);
+  hold_app = false;
+  server_.gate().open_all();
+
+  ProcessResult listed = run_cli({"runs", "--db", db().string(), "--json"});
+  json runs = parse_json(listed);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "interrupted");
+  const std::string run_id = runs[0]["id"];
+
+  const size_t design_requests_before = [&] {
+    size_t n = 0;
+    for (const json& body : requests_of("agent_reply")) {
+      n += body.dump().find("Write the design") != std::string::npos ? 1 : 0;
+    }
+    return n;
+  }();
+  ProcessResult resumed = run_cli({"run", "--resume", run_id, "--host", server_.url(), "--db",
+                                   db().string(), "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  json report = parse_json(resumed);
+  EXPECT_EQ(report["run_id"], run_id);
+  EXPECT_EQ(report["status"], "succeeded");
+  EXPECT_TRUE(report["tasks"][0]["resumed"].get<bool>());
+  size_t design_requests_after = 0;
+  for (const json& body : requests_of("agent_reply")) {
+    design_requests_after += body.dump().find("Write the design") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(design_requests_after, design_requests_before);
+  EXPECT_EQ(requests_of("plan").size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(workspace() / "docs/security.md"));
+}
+
+TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {
+  const json plan = sample_plan();
+  server_.script().set_responder([plan, this](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = plan.dump();
+    } else if (kind == "agent_reply") {
+      reply.content = echo_files_reply(body).dump();
+      reply.before_write = [this](size_t) { server_.gate().pass(); };
+    } else {
+      reply.content = R"({"ready":true})";
+    }
+    return reply;
+  });
+  ChildProcess child(cli_argv(run_args()), cli_options({}));
+  server_.gate().wait_for_waiters(1);
+  child.send_signal(SIGINT);
+  const int code = child.wait(std::chrono::seconds(30));
+  server_.gate().open_all();
+  EXPECT_EQ(code, 130) << child.read_err();
+  json report = json::parse(child.read_out(), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
+  EXPECT_EQ(report["status"], "cancelled");
+  EXPECT_FALSE(std::filesystem::exists(workspace() / "docs/design.md"));
+}
+
+}  // namespace
+}  // namespace ollamaflow::testing

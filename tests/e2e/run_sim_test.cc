@@ -1,0 +1,148 @@
+// End-to-end runs of the real binary on the built-in simulated backend.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "e2e/e2e_support.h"
+
+namespace ollamaflow::testing {
+namespace {
+
+using nlohmann::json;
+
+class SimRunTest : public E2eTest {};
+
+TEST_F(SimRunTest, GoalRunsToFilesAndJournal) {
+  ProcessResult result = run_cli({"run", "Create a Python web app", "--backend", "sim",
+                                  "--workspace", workspace().string(), "--db", db().string(),
+                                  "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  json report = parse_json(result);
+  EXPECT_EQ(report["status"], "succeeded");
+  EXPECT_TRUE(report["simulated"].get<bool>());
+  ASSERT_FALSE(report["tasks"].empty());
+  for (const json& task : report["tasks"]) {
+    EXPECT_EQ(task["status"], "succeeded") << task.dump();
+    for (const json& file : task["files"]) {
+      const auto path = workspace() / file.get<std::string>();
+      EXPECT_TRUE(std::filesystem::exists(path)) << path;
+      EXPECT_NE(read(path).find("simulated"), std::string::npos) << path;
+    }
+  }
+  ProcessResult runs = run_cli({"runs", "--db", db().string(), "--json"});
+  ASSERT_EQ(runs.exit_code, 0) << runs.err;
+  json list = parse_json(runs);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["id"], report["run_id"]);
+  EXPECT_EQ(list[0]["status"], "succeeded");
+}
+
+TEST_F(SimRunTest, UnreachableDefaultServerFallsBackToSim) {
+  const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
+  ProcessResult result = run_cli({"run", "Create a Python web app", "--auto-scaling",
+                                  "--strategy", "HYBRID", "--workspace", workspace().string(),
+                                  "--db", db().string()},
+                                 {{"OLLAMA_HOST", host}});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("SIMULATED"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("no model server answered at " + host), std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("Auto-scaling (HYBRID)"), std::string::npos) << result.out;
+}
+
+TEST_F(SimRunTest, ExplicitUnreachableHostIsAnError) {
+  const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
+  ProcessResult result = run_cli({"run", "Create a Python web app", "--host", host,
+                                  "--workspace", workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("127.0.0.1"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+}
+
+TEST_F(SimRunTest, PlanOnlyJsonRunsAsPlanFile) {
+  ProcessResult planned = run_cli({"run", "Create a Python web app", "--backend", "sim",
+                                   "--plan-only", "--json", "--db", db().string()});
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  json plan = parse_json(planned);
+  ASSERT_TRUE(plan.contains("tasks"));
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << plan.dump(2);
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+
+  ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
+                                  "--workspace", workspace().string(), "--db", db().string(),
+                                  "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  json report = parse_json(result);
+  EXPECT_EQ(report["tasks"].size(), plan["tasks"].size());
+  EXPECT_EQ(report["plan"]["tasks"], plan["tasks"]);
+}
+
+TEST_F(SimRunTest, InvalidPlanFileNamesTheProblem) {
+  json plan = sample_plan();
+  plan["tasks"][0]["depends_on"] = {"review"};  // design -> app -> review -> design
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << plan.dump();
+  ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
+                                  "--workspace", workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("cycle"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+}
+
+TEST_F(SimRunTest, TraversalPathsInPlanWriteNothingOutside) {
+  const std::vector<std::string> hostile = {"../../../../tmp/malicious.py", "../../../etc/passwd",
+                                            "/etc/cron.d/evil", "..\\..\\x"};
+  for (const std::string& path : hostile) {
+    json plan = sample_plan();
+    plan["tasks"][0]["files"] = {path};
+    const auto plan_path = dir_.path() / "plan.json";
+    std::ofstream(plan_path) << plan.dump();
+    ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
+                                    "--workspace", workspace().string(), "--db",
+                                    db().string()});
+    EXPECT_EQ(result.exit_code, 1) << path;
+    EXPECT_NE(result.err.find("design"), std::string::npos) << result.err;
+    EXPECT_FALSE(std::filesystem::exists(workspace())) << path;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "etc"));
+}
+
+TEST_F(SimRunTest, ConfigShowNamesSources) {
+  const auto config_path = dir_.path() / "config.json";
+  std::ofstream(config_path) << R"({"gpu_scaling": {"max_agents": 5}})";
+  ProcessResult result = run_cli({"config", "show", "--config", config_path.string(),
+                                  "--min-agents", "2", "--json"},
+                                 {{"SCALING_STRATEGY", "CONSERVATIVE"}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  json shown = parse_json(result);
+  EXPECT_EQ(shown["values"]["gpu_scaling"]["max_agents"], 5);
+  EXPECT_EQ(shown["values"]["gpu_scaling"]["min_agents"], 2);
+  EXPECT_EQ(shown["sources"]["gpu_scaling.max_agents"], "file:" + config_path.string());
+  EXPECT_EQ(shown["sources"]["gpu_scaling.min_agents"], "flag:--min-agents");
+  EXPECT_EQ(shown["sources"]["auto_scaling.strategy"], "env:SCALING_STRATEGY");
+}
+
+TEST_F(SimRunTest, WrongFlagValueIsUsageError) {
+  ProcessResult result = run_cli({"run", "x", "--backend", "sim", "--strategy", "FASTEST"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("FASTEST"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("HYBRID"), std::string::npos) << result.err;
+}
+
+TEST_F(SimRunTest, InteractiveLoopRunsCommands) {
+  const std::string input =
+      "help\nstrategy aggressive\nstrategy\nCreate a CLI tool\nhistory\nstatus\nquit\n";
+  ProcessResult result = run_cli({"interactive", "--backend", "sim", "--auto-scaling", "--db",
+                                  db().string(), "--workspace", workspace().string()},
+                                 {}, input);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("strategy NAME"), std::string::npos);
+  EXPECT_NE(result.out.find("strategy set to AGGRESSIVE"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("current strategy: AGGRESSIVE"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("1. Create a CLI tool"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("succeeded"), std::string::npos) << result.out;
+}
+
+}  // namespace
+}  // namespace ollamaflow::testing
