@@ -28,7 +28,7 @@
 //   "tasks" property means plan, "files" agent_reply, "ready" warm_up, "summary" alone summary.
 //   Everything else is "other".
 // - A reply is {"content": "text"}, {"json": value} (sent as its JSON text) or
-//   {"mode": "echo_files"}, which answers an agent request with every path of its schema's
+//   {"mode": "echo_files"}, which replies to an agent request with every path of its schema's
 //   files[].path enum, each with a line naming the path as content, and a summary. A reply may
 //   set "done_reason" (e.g. "length") and "piece_chars" (bytes per streamed chunk, default 8).
 //   A list of replies is used in order, and its last entry repeats.

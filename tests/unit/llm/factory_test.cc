@@ -186,7 +186,7 @@ TEST_F(FactoryTest, ProbeDnsFailureUnavailable) {
 TEST_F(FactoryTest, ProbeSilentServerUnavailable) {
   HttpTestServer server;
   server.server().Get("/api/version", [&server](const httplib::Request&, httplib::Response&) {
-    server.gate().pass();  // holds the reply until the server stops
+    server.gate().pass();  // blocks the reply until the server stops
   });
   server.start();
   settings_.host = server.url();

@@ -169,7 +169,8 @@ TEST_F(OpenAiClientTest, SeveralEventsPerWrite) {
 TEST_F(OpenAiClientTest, UsageFromTimingsWithoutUsageChunk) {
   FakeReply reply;
   reply.raw_objects = {
-      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n",
+      "data: "
+      "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n",
       ": keep-alive\n\n",
       "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],"
       "\"timings\":{\"prompt_n\":12,\"prompt_ms\":50.0,\"predicted_n\":1,\"predicted_ms\":25.0}}"
@@ -206,20 +207,21 @@ TEST_F(OpenAiClientTest, StreamWithoutFinishReasonIsTruncated) {
 }
 
 TEST_F(OpenAiClientTest, UnparsedOutputIsParseError) {
-  server_.script().fail_next(1, 500,
-                             "The model produced output that does not match the expected peg-native format");
+  server_.script().fail_next(
+      1, 500, "The model produced output that does not match the expected peg-native format");
   Result<ChatResponse> response = client()->chat(request(), cancel_);
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kParseError);
   EXPECT_TRUE(contains(response.status().message(), "HTTP 500"));
-  EXPECT_TRUE(contains(response.status().message(), "does not match the expected peg-native format"));
+  EXPECT_TRUE(
+      contains(response.status().message(), "does not match the expected peg-native format"));
 }
 
 TEST_F(OpenAiClientTest, UnparsedOutputInStreamIsParseError) {
-  Result<ChatResponse> response =
-      chat(stream_failure(StreamErrorShape::kErrorObject,
-                          "The model produced output that does not match the expected peg-native format",
-                          "server_error", 500));
+  Result<ChatResponse> response = chat(
+      stream_failure(StreamErrorShape::kErrorObject,
+                     "The model produced output that does not match the expected peg-native format",
+                     "server_error", 500));
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kParseError);
 }

@@ -32,7 +32,7 @@ class SimClientTest : public ::testing::Test {
     return request;
   }
 
-  // Starts a request on another thread and returns once it holds its slot and waits inside
+  // Starts a request on another thread and returns once it has a slot and waits inside
   // its first token callback, where it stays until the test opens gate_.
   std::thread hold_slot(const std::shared_ptr<SimClient>& sim, Result<ChatResponse>* result) {
     std::thread holder([this, sim, result] {
