@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "core/json_text.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
 #include "gpu/text_table.h"
@@ -241,7 +242,7 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
       document["gpu"] = gpu::snapshot_to_json(*findings.snapshot);
     if (findings.plan)
       document["capacity"] = model::plan_to_json(*findings.plan);
-    std::printf("%s\n", document.dump(2).c_str());
+    std::printf("%s\n", to_text(document, 2).c_str());
   } else {
     print_findings(findings);
   }

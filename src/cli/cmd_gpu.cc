@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/signals.h"
+#include "core/json_text.h"
 #include "core/log.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
@@ -14,7 +15,7 @@ namespace {
 
 void print_snapshot(const gpu::GpuSnapshot& snapshot, bool json) {
   if (json) {
-    std::printf("%s\n", gpu::snapshot_to_json(snapshot).dump(2).c_str());
+    std::printf("%s\n", to_text(gpu::snapshot_to_json(snapshot), 2).c_str());
   } else {
     std::printf("%s", gpu::render_snapshot(snapshot).c_str());
   }
@@ -48,7 +49,7 @@ int cmd_gpu(const Config& config, const GpuOptions& options) {
   while (!interrupted->cancelled()) {
     gpu::GpuSnapshot snapshot = prober.take();
     if (options.json) {
-      std::printf("%s\n", gpu::snapshot_to_json(snapshot).dump().c_str());
+      std::printf("%s\n", to_text(gpu::snapshot_to_json(snapshot)).c_str());
       std::fflush(stdout);
     } else {
       std::printf("\033[H\033[2J%s  %s\n", format_iso8601(snapshot.taken_at).c_str(),

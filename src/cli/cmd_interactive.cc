@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/signals.h"
+#include "core/json_text.h"
 #include "flow/flow.h"
 #include "flow/run_types.h"
 
@@ -85,7 +86,7 @@ void run_one_goal(Session& session, const std::string& goal) {
     session.history.push_back({goal, "error"});
     return;
   }
-  std::cout << (session.options.json ? flow::report_to_json(*report).dump(2) + "\n"
+  std::cout << (session.options.json ? to_text(flow::report_to_json(*report), 2) + "\n"
                                      : flow::format_report(*report));
   session.history.push_back({goal, report->run_id + " " + report->status});
 }
@@ -100,8 +101,9 @@ void set_strategy(Session& session, const std::string& name) {
       session.config.strategy = upper;
       session.config.sources["auto_scaling.strategy"] = "interactive";
       std::cout << "strategy set to " << upper
-                << (session.config.auto_scaling ? "" : " (auto-scaling is off: start with "
-                                                       "--auto-scaling to use it)")
+                << (session.config.auto_scaling ? ""
+                                                : " (auto-scaling is off: start with "
+                                                  "--auto-scaling to use it)")
                 << "\n";
       return;
     }
@@ -129,9 +131,9 @@ bool handle_line(Session& session, const std::string& input) {
                              {"auto_scaling", session.config.auto_scaling},
                              {"scaling", session.monitor.scaling_status()},
                              {"metrics", session.monitor.metrics()}};
-    std::cout << status.dump(2) << "\n";
+    std::cout << to_text(status, 2) << "\n";
   } else if (command == "agents") {
-    std::cout << session.monitor.agents().dump(2) << "\n";
+    std::cout << to_text(session.monitor.agents(), 2) << "\n";
   } else if (command == "strategy") {
     std::string name;
     words >> name;
@@ -166,8 +168,8 @@ int cmd_interactive(const Config& config, const RunOptions& options) {
     read_history(history_file.c_str());
   }
   install_interrupt_handler();
-  std::cout << "ollama-flow interactive: type a goal, or help. Backend "
-            << config.server.backend << ", strategy " << config.strategy
+  std::cout << "ollama-flow interactive: type a goal, or help. Backend " << config.server.backend
+            << ", strategy " << config.strategy
             << (config.auto_scaling ? " (auto-scaling on)" : " (auto-scaling off)") << "\n";
   std::string line;
   while (read_line(terminal, line)) {

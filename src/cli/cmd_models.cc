@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "core/json_text.h"
 #include "gpu/text_table.h"
 #include "model/memory_estimate.h"
 #include "model/ollama_store.h"
@@ -148,7 +149,7 @@ int cmd_models(const Config& config, const ModelsOptions& options) {
     nlohmann::json document = {{"backend", link->client->backend_name()},
                                {"endpoint", link->client->endpoint()},
                                {"models", list}};
-    std::printf("%s\n", document.dump(2).c_str());
+    std::printf("%s\n", to_text(document, 2).c_str());
     return 0;
   }
   if (rows.empty()) {

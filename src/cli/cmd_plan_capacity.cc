@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "core/json_text.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
 #include "model/ollama_store.h"
@@ -71,7 +72,7 @@ int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) 
                                {"plan", model::plan_to_json(*plan)},
                                {"devices", gpu::snapshot_to_json(snapshot)["devices"]},
                                {"host", gpu::snapshot_to_json(snapshot)["host"]}};
-    std::printf("%s\n", document.dump(2).c_str());
+    std::printf("%s\n", to_text(document, 2).c_str());
     return 0;
   }
   const model::ModelSpec& spec = resolved->spec;

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/signals.h"
+#include "core/json_text.h"
 #include "flow/flow.h"
 #include "flow/run_types.h"
 
@@ -25,14 +26,14 @@ int cmd_run(const Config& config, const RunOptions& options) {
   }
   if (options.plan_only) {
     if (options.json) {
-      std::cout << report->plan.dump(2) << "\n";
+      std::cout << to_text(report->plan, 2) << "\n";
     } else {
       std::cout << flow::format_plan(report->plan);
     }
     return report->exit_code;
   }
   if (options.json) {
-    std::cout << flow::report_to_json(*report).dump(2) << "\n";
+    std::cout << to_text(flow::report_to_json(*report), 2) << "\n";
   } else {
     std::cout << flow::format_report(*report);
   }

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "core/json_text.h"
 #include "store/journal.h"
 
 namespace ollamaflow::cli {
@@ -46,7 +47,7 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
     for (const auto& run : *runs) {
       list.push_back(run_to_json(run));
     }
-    std::cout << list.dump(2) << "\n";
+    std::cout << to_text(list, 2) << "\n";
     return 0;
   }
   if (runs->empty()) {
@@ -67,11 +68,16 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   json tasks = json::array();
   if (auto rows = journal.tasks_for_run(run.id)) {
     for (const auto& task : *rows) {
-      tasks.push_back({{"id", task.task_id}, {"title", task.title}, {"role", task.role},
-                       {"status", task.status}, {"agent", task.agent_id}, {"model", task.model},
+      tasks.push_back({{"id", task.task_id},
+                       {"title", task.title},
+                       {"role", task.role},
+                       {"status", task.status},
+                       {"agent", task.agent_id},
+                       {"model", task.model},
                        {"duration_s", task.duration_s ? json(*task.duration_s) : json(nullptr)},
                        {"prompt_tokens", task.prompt_tokens},
-                       {"output_tokens", task.output_tokens}, {"files", task.files},
+                       {"output_tokens", task.output_tokens},
+                       {"files", task.files},
                        {"error", task.error}});
     }
   }
@@ -79,17 +85,20 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   json plans = json::array();
   if (auto rows = journal.plans_for_run(run.id)) {
     for (const auto& plan : *rows) {
-      plans.push_back({{"attempt", plan.attempt}, {"accepted", plan.accepted},
-                       {"errors", plan.errors}});
+      plans.push_back(
+          {{"attempt", plan.attempt}, {"accepted", plan.accepted}, {"errors", plan.errors}});
     }
   }
   document["plan_attempts"] = plans;
   json scaling = json::array();
   if (auto rows = journal.scaling_events_for_run(run.id)) {
     for (const auto& event : *rows) {
-      scaling.push_back({{"time", event.time}, {"action", event.action},
-                         {"from", event.from_count}, {"to", event.to_count},
-                         {"reason", event.reason}, {"outcome", event.outcome}});
+      scaling.push_back({{"time", event.time},
+                         {"action", event.action},
+                         {"from", event.from_count},
+                         {"to", event.to_count},
+                         {"reason", event.reason},
+                         {"outcome", event.outcome}});
     }
   }
   document["scaling_events"] = scaling;
@@ -101,24 +110,23 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
 }
 
 void print_show(const json& run) {
-  std::cout << "Run " << run["id"].get<std::string>() << ": "
-            << run["status"].get<std::string>() << "\n  goal:      "
-            << run["goal"].get<std::string>() << "\n  backend:   "
-            << run["backend"].get<std::string>() << ", model " << run["model"].get<std::string>()
-            << "\n  workspace: " << run["workspace"].get<std::string>() << "\n  started:   "
-            << run["started_at"].get<std::string>() << "\n  finished:  "
-            << run["finished_at"].get<std::string>() << "\n";
+  std::cout << "Run " << run["id"].get<std::string>() << ": " << run["status"].get<std::string>()
+            << "\n  goal:      " << run["goal"].get<std::string>()
+            << "\n  backend:   " << run["backend"].get<std::string>() << ", model "
+            << run["model"].get<std::string>()
+            << "\n  workspace: " << run["workspace"].get<std::string>()
+            << "\n  started:   " << run["started_at"].get<std::string>()
+            << "\n  finished:  " << run["finished_at"].get<std::string>() << "\n";
   for (const auto& plan : run["plan_attempts"]) {
     std::cout << "  plan attempt " << plan["attempt"] << ": "
-              << (plan["accepted"].get<bool>() ? "accepted" : "rejected " + plan["errors"].dump())
+              << (plan["accepted"].get<bool>() ? "accepted" : "rejected " + to_text(plan["errors"]))
               << "\n";
   }
   std::cout << "\nTasks:\n";
   for (const auto& task : run["tasks"]) {
     std::printf("  %-16s %-10s %-20s %-18s %s\n", task["id"].get<std::string>().c_str(),
-                task["status"].get<std::string>().c_str(),
-                task["agent"].get<std::string>().c_str(), task["model"].get<std::string>().c_str(),
-                task["files"].dump().c_str());
+                task["status"].get<std::string>().c_str(), task["agent"].get<std::string>().c_str(),
+                task["model"].get<std::string>().c_str(), to_text(task["files"]).c_str());
     if (!task["error"].get<std::string>().empty()) {
       std::cout << "      error: " << task["error"].get<std::string>() << "\n";
     }
@@ -151,7 +159,7 @@ int cmd_runs(const Config& config, const RunsOptions& options) {
   }
   const json document = show_json(**journal, *run);
   if (options.json) {
-    std::cout << document.dump(2) << "\n";
+    std::cout << to_text(document, 2) << "\n";
   } else {
     print_show(document);
   }

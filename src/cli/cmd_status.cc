@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "core/json_text.h"
 #include "flow/status_file.h"
 
 namespace ollamaflow::cli {
@@ -9,7 +10,7 @@ int cmd_status(const Config& config, const StatusOptions& options) {
   const std::vector<nlohmann::json> statuses =
       flow::read_active_statuses(flow::active_status_dir(config));
   if (options.json) {
-    std::cout << nlohmann::json(statuses).dump(2) << "\n";
+    std::cout << to_text(nlohmann::json(statuses), 2) << "\n";
     return 0;
   }
   if (statuses.empty()) {
@@ -22,10 +23,10 @@ int cmd_status(const Config& config, const StatusOptions& options) {
               << status.value("pid", 0) << "), goal: " << status.value("goal", std::string())
               << "\n";
     const nlohmann::json scaling = status.value("scaling", nlohmann::json::object());
-    std::cout << "  scaling: " << scaling.dump(2) << "\n";
-    std::cout << "  agents:  " << status.value("agents", nlohmann::json::object()).dump(2)
+    std::cout << "  scaling: " << to_text(scaling, 2) << "\n";
+    std::cout << "  agents:  " << to_text(status.value("agents", nlohmann::json::object()), 2)
               << "\n";
-    std::cout << "  metrics: " << status.value("metrics", nlohmann::json::object()).dump(2)
+    std::cout << "  metrics: " << to_text(status.value("metrics", nlohmann::json::object()), 2)
               << "\n";
   }
   return 0;

@@ -22,10 +22,10 @@ struct ModelsOptions {
 int cmd_models(const Config& config, const ModelsOptions& options);
 
 struct PlanCapacityOptions {
-  std::string model;                  // Ollama model name or a path to a .gguf file
-  std::optional<int> ctx;             // per-request context (Ollama num_ctx)
-  std::optional<int> total_ctx;       // total context of all slots (llama-server -c)
-  std::optional<int> parallel;        // slots; computed when not set
+  std::string model;                        // Ollama model name or a path to a .gguf file
+  std::optional<int> ctx;                   // per-request context (Ollama num_ctx)
+  std::optional<int> total_ctx;             // total context of all slots (llama-server -c)
+  std::optional<int> parallel;              // slots; computed when not set
   std::optional<std::string> cache_type_k;  // overrides Config::kv_cache_type_k
   std::optional<std::string> cache_type_v;  // overrides Config::kv_cache_type_v
   bool json = false;

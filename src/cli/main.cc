@@ -76,8 +76,9 @@ std::optional<Config> load_run_config(const GlobalOptions& global) {
 }
 
 int run_main(int argc, char** argv) {
-  CLI::App app{"ollama-flow: a swarm of LLM agents on local models, scaled to what the GPU and "
-               "the work can bear"};
+  CLI::App app{
+      "ollama-flow: a swarm of LLM agents on local models, scaled to what the GPU and "
+      "the work can bear"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ollama-flow ") + OLLAMA_FLOW_VERSION);
   int exit_code = 0;
@@ -132,6 +133,7 @@ int run_main(int argc, char** argv) {
   runs->add_option("--limit", runs_options->limit, "Runs to list, newest first");
   runs->add_flag("--json", runs_options->json, "Print JSON");
   CLI::App* runs_show = runs->add_subcommand("show", "Show one run with its tasks and events");
+  runs_show->fallthrough();  // --db and --config of `runs` also after `show`
   runs_show->add_option("id", runs_options->show_id, "Run id")->required();
   runs_show->add_flag("--json", runs_options->json, "Print JSON");
   runs->callback([&, runs_global, runs_options] {
@@ -240,4 +242,6 @@ int run_main(int argc, char** argv) {
 }  // namespace
 }  // namespace ollamaflow::cli
 
-int main(int argc, char** argv) { return ollamaflow::cli::run_main(argc, argv); }
+int main(int argc, char** argv) {
+  return ollamaflow::cli::run_main(argc, argv);
+}

@@ -1,8 +1,8 @@
 #include "cli/signals.h"
 
+#include <unistd.h>
 #include <atomic>
 #include <csignal>
-#include <unistd.h>
 
 namespace ollamaflow::cli {
 namespace {

@@ -55,8 +55,7 @@ std::map<std::string, std::string> resolve_role_models(const Config& config,
       return config.server.model;
     }
     for (const std::string& candidate : it->second) {
-      if (!listed || available.count(candidate) > 0 ||
-          available.count(candidate + ":latest") > 0) {
+      if (!listed || available.count(candidate) > 0 || available.count(candidate + ":latest") > 0) {
         return candidate;
       }
     }

@@ -143,8 +143,7 @@ Status PlanRun::start() {
     });
     loop_ = std::make_unique<ScalingLoop>(setup_.clock,
                                           from_seconds(config.gpu_scaling.scale_check_interval),
-                                          *engine_, *collector_, *manager_,
-                                          setup_.scaling_sources);
+                                          *engine_, *collector_, *manager_, setup_.scaling_sources);
   }
 
   started_at_ = setup_.clock->now();
@@ -183,8 +182,10 @@ void PlanRun::shut_down() {
   if (loop_) {
     loop_->stop();
   }
-  queue_.close();
+  // Stop the agents before closing the queue, so that tasks cancelled by the stop go back to
+  // it instead of being counted as lost.
   manager_->stop(/*graceful=*/!cancelled);
+  queue_.close();
   std::lock_guard lock(mutex_);
   if (!dag_->done()) {
     const std::string reason =

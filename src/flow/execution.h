@@ -44,7 +44,7 @@ struct ExecutionSetup {
 };
 
 struct ExecutionResult {
-  std::vector<TaskReport> tasks;  // in plan order
+  std::vector<TaskReport> tasks;                    // in plan order
   std::vector<orchestrator::TaskReport> summaries;  // for the queen's summary
   std::vector<std::string> conflicts;
   std::vector<ScalingEventReport> scaling_events;

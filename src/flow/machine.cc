@@ -34,8 +34,9 @@ CapacityView estimate_capacity(const Config& config, const gpu::GpuSnapshot& sna
   Result<model::ResolvedModel> resolved = model::resolve_model(model, config, resolve);
   if (!resolved) {
     // The first line says why; the rest lists each source that was tried.
-    const std::string& message = resolved.status().message();
-    view.reason = "memory of model '" + model + "' unknown: " + message.substr(0, message.find('\n'));
+    const std::string message = resolved.status().message();
+    view.reason =
+        "memory of model '" + model + "' unknown: " + message.substr(0, message.find('\n'));
     return view;
   }
   model::ModelDemand demand;
@@ -85,18 +86,18 @@ std::optional<scaling::GpuSignal> gpu_signal(const gpu::GpuSnapshot& snapshot) {
     } else {
       total += static_cast<double>(device.memory_total->value) / gpu::kMiB;
       free += static_cast<double>(device.memory_free->value) / gpu::kMiB;
-      used += device.memory_used ? static_cast<double>(device.memory_used->value) / gpu::kMiB
-                                 : static_cast<double>(device.memory_total->value -
-                                                       device.memory_free->value) /
-                                       gpu::kMiB;
+      used += device.memory_used
+                  ? static_cast<double>(device.memory_used->value) / gpu::kMiB
+                  : static_cast<double>(device.memory_total->value - device.memory_free->value) /
+                        gpu::kMiB;
     }
     if (device.temperature_c) {
-      signal.temperature_c = std::max(signal.temperature_c.value_or(-1e9),
-                                      device.temperature_c->value);
+      signal.temperature_c =
+          std::max(signal.temperature_c.value_or(-1e9), device.temperature_c->value);
     }
     if (device.utilization_percent) {
-      signal.utilization = std::max(signal.utilization.value_or(0),
-                                    device.utilization_percent->value / 100.0);
+      signal.utilization =
+          std::max(signal.utilization.value_or(0), device.utilization_percent->value / 100.0);
     }
   }
   if (memory_known) {
@@ -115,16 +116,17 @@ MachineView::MachineView(const Config& config, std::shared_ptr<Clock> clock,
       std::move(prober), clock_, from_seconds(config.gpu_scaling.scale_check_interval));
   std::shared_ptr<const gpu::GpuSnapshot> first = monitor_->refresh();
   capacity_ = estimate_capacity(config, *first, model, backend);
-  get_logger("flow")->info("capacity of {}: ceiling {} server slots {} ({})", model,
-                           capacity_.agent_ceiling ? std::to_string(*capacity_.agent_ceiling)
-                                                   : "unknown",
-                           capacity_.server_slots ? std::to_string(*capacity_.server_slots)
-                                                  : "unknown",
-                           capacity_.reason);
+  get_logger("flow")->info(
+      "capacity of {}: ceiling {} server slots {} ({})", model,
+      capacity_.agent_ceiling ? std::to_string(*capacity_.agent_ceiling) : "unknown",
+      capacity_.server_slots ? std::to_string(*capacity_.server_slots) : "unknown",
+      capacity_.reason);
   monitor_->start();
 }
 
-MachineView::~MachineView() { monitor_->stop(); }
+MachineView::~MachineView() {
+  monitor_->stop();
+}
 
 std::shared_ptr<const gpu::GpuSnapshot> MachineView::snapshot() const {
   return monitor_->snapshot();

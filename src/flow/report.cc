@@ -31,8 +31,8 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
 }
 
 void append_task_table(const RunReport& report, std::string& out) {
-  const std::vector<std::string> header = {"task", "status", "role", "agent", "model",
-                                           "time", "tokens in/out", "files"};
+  const std::vector<std::string> header = {"task",  "status", "role",          "agent",
+                                           "model", "time",   "tokens in/out", "files"};
   std::vector<std::vector<std::string>> rows = {header};
   for (const TaskReport& task : report.tasks) {
     rows.push_back({task.id, task.status + (task.resumed ? " (earlier run)" : ""), task.role,
@@ -65,8 +65,8 @@ void append_scaling(const RunReport& report, std::string& out) {
   if (!report.auto_scaling) {
     return;
   }
-  out += "\nAuto-scaling (" + report.strategy + "): " +
-         std::to_string(report.scaling_events.size()) + " scaling events\n";
+  out += "\nAuto-scaling (" + report.strategy +
+         "): " + std::to_string(report.scaling_events.size()) + " scaling events\n";
   for (const ScalingEventReport& event : report.scaling_events) {
     out += "  " + event.time + "  " + pad(event.action, 11) + std::to_string(event.from_count) +
            " -> " + std::to_string(event.to_count) + "  " + event.outcome + "  " + event.reason +
@@ -146,8 +146,7 @@ std::string format_report(const RunReport& report) {
   out += "  model:     " + report.model + "\n";
   out += "  workspace: " + (report.workspace.empty() ? "-" : report.workspace) + "\n";
   out += "  time:      " + format_seconds(report.duration_s) + ", tokens in/out " +
-         std::to_string(report.prompt_tokens) + "/" + std::to_string(report.output_tokens) +
-         "\n";
+         std::to_string(report.prompt_tokens) + "/" + std::to_string(report.output_tokens) + "\n";
   for (const std::string& note : report.notes) {
     out += "  note:      " + note + "\n";
   }

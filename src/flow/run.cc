@@ -31,7 +31,8 @@ struct RunState {
   std::map<std::string, std::string> role_models;
   orchestrator::RoleSet roles = orchestrator::RoleSet::builtin();
   store::RunRecord record;
-  std::vector<store::TaskRecord> earlier;  // resumed: tasks that succeeded before
+  std::vector<store::TaskRecord> earlier;       // resumed: tasks that succeeded before
+  std::optional<orchestrator::Plan> file_plan;  // read from --plan before the run is created
   RunReport report;
   MonoTime started{};
 };
@@ -82,9 +83,9 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
   text << in.rdbuf();
   json document = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) {
-    return Status(ErrorCode::kParseError,
-                  "plan file '" + path + "' is not valid JSON: write it as `ollama-flow run "
-                  "GOAL --plan-only --json` prints it");
+    return Status(ErrorCode::kParseError, "plan file '" + path +
+                                              "' is not valid JSON: write it as `ollama-flow run "
+                                              "GOAL --plan-only --json` prints it");
   }
   Result<orchestrator::Plan> plan = orchestrator::plan_from_json(document);
   if (!plan) {
@@ -208,8 +209,8 @@ Result<orchestrator::Plan> obtain_plan(RunState& state) {
     }
     return orchestrator::plan_from_json(stored->plan);
   }
-  if (!state.request.plan_file.empty()) {
-    Result<orchestrator::Plan> plan = read_plan_file(state);
+  if (state.file_plan) {
+    Result<orchestrator::Plan> plan = *state.file_plan;
     if (plan) {
       store::PlanRecord record;
       record.run_id = state.record.id;
@@ -359,8 +360,15 @@ Status prepare(RunState& state) {
   }
   state.backend = std::move(backend).value();
   state.role_models = resolve_role_models(state.config, state.roles, *state.backend.client);
-  if (goal.empty() && !state.request.plan_file.empty()) {
-    goal = "plan " + state.request.plan_file;
+  if (!state.request.plan_file.empty() && state.request.resume_id.empty()) {
+    Result<orchestrator::Plan> plan = read_plan_file(state);
+    if (!plan) {
+      return plan.status();
+    }
+    state.file_plan = *plan;
+    if (goal.empty()) {
+      goal = plan->goal.empty() ? "plan " + state.request.plan_file : plan->goal;
+    }
   }
   return start_record(state, goal);
 }

@@ -20,7 +20,9 @@ ScalingLoop::ScalingLoop(std::shared_ptr<Clock> clock, Duration interval,
       manager_(manager),
       sources_(std::move(sources)) {}
 
-ScalingLoop::~ScalingLoop() { stop(); }
+ScalingLoop::~ScalingLoop() {
+  stop();
+}
 
 void ScalingLoop::start() {
   std::lock_guard lock(mutex_);
@@ -54,8 +56,8 @@ scaling::EngineInputs ScalingLoop::build_inputs() const {
   scaling::EngineInputs inputs;
   const std::map<agents::AgentState, int> states = manager_.count_by_state();
   inputs.agents = manager_.capacity();
-  inputs.starting_agents = states.at(agents::AgentState::kCreating) +
-                           states.at(agents::AgentState::kInitializing);
+  inputs.starting_agents =
+      states.at(agents::AgentState::kCreating) + states.at(agents::AgentState::kInitializing);
   inputs.workload = workload::to_signal(collector_.get_current_metrics());
   if (sources_.gpu) {
     inputs.gpu = sources_.gpu();

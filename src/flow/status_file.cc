@@ -1,4 +1,5 @@
 #include "flow/status_file.h"
+#include "core/json_text.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -31,7 +32,7 @@ Status write_active_status(const std::filesystem::path& dir, const nlohmann::jso
   const std::filesystem::path target = dir / (pid + ".json");
   {
     std::ofstream out(temp, std::ios::trunc);
-    out << status.dump();
+    out << to_text(status);
     if (!out) {
       return Status(ErrorCode::kIoError, "cannot write status file " + temp.string());
     }

@@ -73,8 +73,7 @@ void PlanRun::enqueue_locked(const std::vector<std::string>& ids) {
     collector_->task_queued(id);
     journal_task_locked(id, "queued");
     if (!queue_.push(std::move(item))) {
-      get_logger("flow")->warn("run={} task={} not queued: the queue is closed", setup_.run_id,
-                               id);
+      get_logger("flow")->warn("run={} task={} not queued: the queue is closed", setup_.run_id, id);
     }
   }
   if (!ids.empty() && loop_) {
@@ -118,8 +117,8 @@ void PlanRun::record_attempts(const std::string& task_id, const std::string& age
     record.output_tokens = attempt.usage.output_tokens;
     Status stored = setup_.journal->record_attempt(std::move(record));
     if (!stored) {
-      get_logger("flow")->warn("run={} task={} attempt not journaled: {}", setup_.run_id,
-                               task_id, stored.message());
+      get_logger("flow")->warn("run={} task={} attempt not journaled: {}", setup_.run_id, task_id,
+                               stored.message());
     }
   }
 }

@@ -1,5 +1,10 @@
 #include "llm/http.h"
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include <netdb.h>
 
 #include <algorithm>
@@ -353,9 +358,36 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
   const MonoTime start = clock_->now();
   httplib::Response raw;
   httplib::Error error = httplib::Error::Success;
+  // A blocked socket read notices neither a cancel nor a stall, so a watcher thread shuts the
+  // socket down when the token is cancelled while the server sends nothing.
+  std::mutex watch_mutex;
+  std::condition_variable watch_done;
+  bool finished = false;
+  std::atomic<bool> stopped_by_cancel{false};
+  std::thread watcher([&] {
+    std::unique_lock lock(watch_mutex);
+    while (!finished) {
+      // Real-time polling on purpose: the token has no way to wake a waiter.
+      watch_done.wait_for(lock, std::chrono::milliseconds(50));
+      if (!finished && cancel.cancelled()) {
+        stopped_by_cancel = true;
+        client->stop();
+        return;
+      }
+    }
+  });
   const bool sent = client->send(request, raw, error);
+  {
+    std::lock_guard lock(watch_mutex);
+    finished = true;
+  }
+  watch_done.notify_all();
+  watcher.join();
   if (!aborted.is_ok()) {
     return aborted;
+  }
+  if (stopped_by_cancel) {
+    return Status(ErrorCode::kCancelled, "request to " + base_url() + path + " was cancelled");
   }
   if (!sent) {
     if (Status late = watch.check(); !late.is_ok()) {

@@ -32,8 +32,7 @@ json wide_plan() {
                    {"description", "Merge every part into one document."},
                    {"depends_on", all},
                    {"files", {"merged.md"}}});
-  return {{"goal", "Write a long document"}, {"summary", "Parts, then a merge."},
-          {"tasks", tasks}};
+  return {{"goal", "Write a long document"}, {"summary", "Parts, then a merge."}, {"tasks", tasks}};
 }
 
 class AutoScaleTest : public E2eTest {};

@@ -18,11 +18,10 @@ using nlohmann::json;
 class OllamaRunTest : public E2eTest {
  protected:
   std::vector<std::string> run_args(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"run",         "Create a Python web app",
-                                     "--host",      server_.url(),
-                                     "--workspace", workspace().string(),
-                                     "--db",        db().string(),
-                                     "--json"};
+    std::vector<std::string> args = {
+        "run",         "Create a Python web app", "--host", server_.url(),
+        "--workspace", workspace().string(),      "--db",   db().string(),
+        "--json"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -47,8 +46,8 @@ TEST_F(OllamaRunTest, GoalProducesFilesExitZeroAndJournal) {
   json report = parse_json(result);
   EXPECT_EQ(report["status"], "succeeded");
   EXPECT_FALSE(report["simulated"].get<bool>());
-  for (const char* file : {"docs/design.md", "app/main.py", "app/routes.py",
-                           "tests/test_app.py", "docs/security.md"}) {
+  for (const char* file : {"docs/design.md", "app/main.py", "app/routes.py", "tests/test_app.py",
+                           "docs/security.md"}) {
     EXPECT_TRUE(std::filesystem::exists(workspace() / file)) << file;
     EXPECT_NE(read(workspace() / file).find(file), std::string::npos) << file;
   }
@@ -60,8 +59,8 @@ TEST_F(OllamaRunTest, GoalProducesFilesExitZeroAndJournal) {
   }
   EXPECT_EQ(report["summary"], "The app, its tests and a review were written.");
 
-  ProcessResult shown = run_cli({"runs", "show", report["run_id"], "--db", db().string(),
-                                 "--json"});
+  ProcessResult shown =
+      run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   json run = parse_json(shown);
   EXPECT_EQ(run["status"], "succeeded");
@@ -72,8 +71,8 @@ TEST_F(OllamaRunTest, GoalProducesFilesExitZeroAndJournal) {
 
 TEST_F(OllamaRunTest, EveryRequestSendsTheSameOptions) {
   play_cooperative_model(server_, sample_plan());
-  ProcessResult result = run_cli(run_args({"--num-ctx", "4096", "--seed", "7"}),
-                                 {{"GPU_LAYERS", "35"}});
+  ProcessResult result =
+      run_cli(run_args({"--num-ctx", "4096", "--seed", "7"}), {{"GPU_LAYERS", "35"}});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   std::set<std::string> option_sets;
   for (const json& body : server_.chat_requests()) {
@@ -82,8 +81,8 @@ TEST_F(OllamaRunTest, EveryRequestSendsTheSameOptions) {
     EXPECT_EQ(options["num_ctx"], 4096);
     EXPECT_EQ(options["num_gpu"], 35);
     EXPECT_EQ(options["seed"], 7);
-    option_sets.insert(json({{"num_ctx", options["num_ctx"]}, {"num_gpu", options["num_gpu"]}})
-                           .dump());
+    option_sets.insert(
+        json({{"num_ctx", options["num_ctx"]}, {"num_gpu", options["num_gpu"]}}).dump());
     EXPECT_TRUE(body.contains("keep_alive"));
     EXPECT_TRUE(body.contains("format"));
   }
@@ -150,8 +149,9 @@ TEST_F(OllamaRunTest, MalformedRepliesAreRecoveredOrSentBack) {
 
 TEST_F(OllamaRunTest, BusyServerIsRetriedNotFailed) {
   play_cooperative_model(server_, sample_plan());
-  server_.script().fail_next(2, 503, "server busy, please try again. maximum pending requests "
-                                     "exceeded");
+  server_.script().fail_next(2, 503,
+                             "server busy, please try again. maximum pending requests "
+                             "exceeded");
   ProcessResult result = run_cli(run_args());
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_EQ(parse_json(result)["status"], "succeeded");
@@ -163,8 +163,7 @@ TEST_F(OllamaRunTest, MissingModelSuggestsPull) {
   ProcessResult result = run_cli(run_args({"--model", "no-such-model:7b"}));
   EXPECT_EQ(result.exit_code, 1);
   json report = parse_json(result);
-  EXPECT_NE(report.dump().find("ollama pull no-such-model:7b"), std::string::npos)
-      << report.dump();
+  EXPECT_NE(report.dump().find("ollama pull no-such-model:7b"), std::string::npos) << report.dump();
   EXPECT_FALSE(std::filesystem::exists(workspace()));
 }
 
@@ -256,8 +255,8 @@ TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
     }
     return n;
   }();
-  ProcessResult resumed = run_cli({"run", "--resume", run_id, "--host", server_.url(), "--db",
-                                   db().string(), "--json"});
+  ProcessResult resumed = run_cli(
+      {"run", "--resume", run_id, "--host", server_.url(), "--db", db().string(), "--json"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
   json report = parse_json(resumed);
   EXPECT_EQ(report["run_id"], run_id);

@@ -13,9 +13,9 @@ using nlohmann::json;
 class SimRunTest : public E2eTest {};
 
 TEST_F(SimRunTest, GoalRunsToFilesAndJournal) {
-  ProcessResult result = run_cli({"run", "Create a Python web app", "--backend", "sim",
-                                  "--workspace", workspace().string(), "--db", db().string(),
-                                  "--json"});
+  ProcessResult result =
+      run_cli({"run", "Create a Python web app", "--backend", "sim", "--workspace",
+               workspace().string(), "--db", db().string(), "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   json report = parse_json(result);
   EXPECT_EQ(report["status"], "succeeded");
@@ -39,10 +39,10 @@ TEST_F(SimRunTest, GoalRunsToFilesAndJournal) {
 
 TEST_F(SimRunTest, UnreachableDefaultServerFallsBackToSim) {
   const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
-  ProcessResult result = run_cli({"run", "Create a Python web app", "--auto-scaling",
-                                  "--strategy", "HYBRID", "--workspace", workspace().string(),
-                                  "--db", db().string()},
-                                 {{"OLLAMA_HOST", host}});
+  ProcessResult result =
+      run_cli({"run", "Create a Python web app", "--auto-scaling", "--strategy", "HYBRID",
+               "--workspace", workspace().string(), "--db", db().string()},
+              {{"OLLAMA_HOST", host}});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_NE(result.out.find("SIMULATED"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("no model server answered at " + host), std::string::npos)
@@ -52,8 +52,8 @@ TEST_F(SimRunTest, UnreachableDefaultServerFallsBackToSim) {
 
 TEST_F(SimRunTest, ExplicitUnreachableHostIsAnError) {
   const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
-  ProcessResult result = run_cli({"run", "Create a Python web app", "--host", host,
-                                  "--workspace", workspace().string(), "--db", db().string()});
+  ProcessResult result = run_cli({"run", "Create a Python web app", "--host", host, "--workspace",
+                                  workspace().string(), "--db", db().string()});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("127.0.0.1"), std::string::npos) << result.err;
   EXPECT_FALSE(std::filesystem::exists(workspace()));
@@ -69,9 +69,9 @@ TEST_F(SimRunTest, PlanOnlyJsonRunsAsPlanFile) {
   std::ofstream(plan_path) << plan.dump(2);
   EXPECT_FALSE(std::filesystem::exists(workspace()));
 
-  ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
-                                  "--workspace", workspace().string(), "--db", db().string(),
-                                  "--json"});
+  ProcessResult result =
+      run_cli({"run", "--plan", plan_path.string(), "--backend", "sim", "--workspace",
+               workspace().string(), "--db", db().string(), "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   json report = parse_json(result);
   EXPECT_EQ(report["tasks"].size(), plan["tasks"].size());
@@ -99,8 +99,7 @@ TEST_F(SimRunTest, TraversalPathsInPlanWriteNothingOutside) {
     const auto plan_path = dir_.path() / "plan.json";
     std::ofstream(plan_path) << plan.dump();
     ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
-                                    "--workspace", workspace().string(), "--db",
-                                    db().string()});
+                                    "--workspace", workspace().string(), "--db", db().string()});
     EXPECT_EQ(result.exit_code, 1) << path;
     EXPECT_NE(result.err.find("design"), std::string::npos) << result.err;
     EXPECT_FALSE(std::filesystem::exists(workspace())) << path;
@@ -111,9 +110,9 @@ TEST_F(SimRunTest, TraversalPathsInPlanWriteNothingOutside) {
 TEST_F(SimRunTest, ConfigShowNamesSources) {
   const auto config_path = dir_.path() / "config.json";
   std::ofstream(config_path) << R"({"gpu_scaling": {"max_agents": 5}})";
-  ProcessResult result = run_cli({"config", "show", "--config", config_path.string(),
-                                  "--min-agents", "2", "--json"},
-                                 {{"SCALING_STRATEGY", "CONSERVATIVE"}});
+  ProcessResult result =
+      run_cli({"config", "show", "--config", config_path.string(), "--min-agents", "2", "--json"},
+              {{"SCALING_STRATEGY", "CONSERVATIVE"}});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   json shown = parse_json(result);
   EXPECT_EQ(shown["values"]["gpu_scaling"]["max_agents"], 5);

@@ -6,9 +6,13 @@
 
 namespace ollamaflow::testing {
 
-std::filesystem::path source_dir() { return OLLAMA_FLOW_SOURCE_DIR; }
+std::filesystem::path source_dir() {
+  return OLLAMA_FLOW_SOURCE_DIR;
+}
 
-std::filesystem::path binary_path() { return OLLAMA_FLOW_BINARY; }
+std::filesystem::path binary_path() {
+  return OLLAMA_FLOW_BINARY;
+}
 
 TempDir::TempDir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "ollama-flow-test-XXXXXX");
