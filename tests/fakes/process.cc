@@ -119,10 +119,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOptions& options)
     : out_path_(temp_path(".out")), err_path_(temp_path(".err")) {
-  const std::string in_path = temp_path(".in");
-  std::ofstream(in_path) << options.stdin_text;
-  pid_ = spawn(argv, options, in_path, out_path_, err_path_);
-  std::filesystem::remove(in_path);
+  in_path_ = temp_path(".in");
+  std::ofstream(in_path_) << options.stdin_text;
+  // The file stays until the destructor: the child opens it after fork, at a time we do not
+  // know.
+  pid_ = spawn(argv, options, in_path_, out_path_, err_path_);
 }
 
 ChildProcess::~ChildProcess() {
@@ -132,6 +133,7 @@ ChildProcess::~ChildProcess() {
     waitpid(pid_, &status, 0);
   }
   std::error_code ignored;
+  std::filesystem::remove(in_path_, ignored);
   std::filesystem::remove(out_path_, ignored);
   std::filesystem::remove(err_path_, ignored);
 }

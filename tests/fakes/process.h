@@ -48,6 +48,7 @@ class ChildProcess {
  private:
   pid_t pid_ = -1;
   int exit_code_ = -1;
+  std::string in_path_;
   std::string out_path_;
   std::string err_path_;
 };
