@@ -14,7 +14,7 @@ work="build/fuzz/corpus"
 mkdir -p "$work" build/fuzz/artifacts
 cp -n fuzz/corpus/*.gguf "$work"/
 # A real model, when one is at hand, adds the first 64 KiB of its header as a seed.
-tiny="${OLLAMA_FLOW_TINY_GGUF:-/work/shared/llama-server/tiny.gguf}"
+tiny="${OLLAMA_FLOW_TINY_GGUF:-../shared/llama-server/tiny.gguf}"
 if [[ -r "$tiny" ]]; then
   head -c 65536 "$tiny" > "$work/tiny_prefix.gguf"
 fi

@@ -8,3 +8,6 @@ bash scripts/install-deps.sh
 cmake --preset ci
 cmake --build --preset ci -j "$(nproc)"
 ctest --preset ci -j "$(nproc)"
+
+# The GGUF reader's fuzz target, for a bounded time.
+bash scripts/fuzz.sh "${OLLAMA_FLOW_FUZZ_SECONDS:-30}"
