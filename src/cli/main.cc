@@ -161,6 +161,8 @@ int run_main(int argc, char** argv) {
   auto status_options = std::make_shared<StatusOptions>();
   CLI::App* status = app.add_subcommand("status", "Scaling status and metrics of active runs");
   add_global_options(status, *status_global);
+  status_global->flags.add<std::string>(status, "--db", "run.db",
+                                        "Journal database; status files are kept beside it");
   status->add_flag("--json", status_options->json, "Print JSON");
   status->callback([&, status_global, status_options] {
     std::optional<Config> config = load_effective_config(*status_global);

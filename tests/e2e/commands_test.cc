@@ -1,0 +1,118 @@
+// End-to-end checks of the inspection commands: gpu, models, plan-capacity, doctor, status.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "e2e/e2e_support.h"
+#include "fakes/fake_script.h"
+
+namespace ollamaflow::testing {
+namespace {
+
+using nlohmann::json;
+
+class CommandsTest : public E2eTest {
+ protected:
+  // The small llama model shipped next to the repository for tests, when it is there.
+  std::filesystem::path tiny_model() const {
+    if (const char* path = std::getenv("OLLAMA_FLOW_TINY_GGUF")) {
+      return path;
+    }
+    return source_dir().parent_path() / "shared" / "llama-server" / "tiny.gguf";
+  }
+};
+
+TEST_F(CommandsTest, GpuJsonListsHostMemoryWithSource) {
+  ProcessResult result = run_cli({"gpu", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  json snapshot = parse_json(result);
+  ASSERT_TRUE(snapshot.contains("host")) << snapshot.dump();
+  EXPECT_FALSE(snapshot["host"].dump().find("meminfo") == std::string::npos) << snapshot.dump();
+}
+
+TEST_F(CommandsTest, PlanCapacityFromBuiltInTableIsMarkedEstimate) {
+  ProcessResult result =
+      run_cli({"plan-capacity", "--model", "llama3:8b", "--ctx", "8192", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("estimate"), std::string::npos) << result.out;
+}
+
+TEST_F(CommandsTest, PlanCapacityReadsGgufOffline) {
+  if (!std::filesystem::exists(tiny_model())) {
+    GTEST_SKIP() << "tiny.gguf not found at " << tiny_model() << "; set OLLAMA_FLOW_TINY_GGUF";
+  }
+  ProcessResult result = run_cli({"plan-capacity", "--model", tiny_model().string(), "--ctx",
+                                  "4096", "--parallel", "2", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  json plan = parse_json(result);
+  // 2 layers x 2 KV heads x (16 + 16) x 2 bytes = 256 bytes per token at f16.
+  EXPECT_NE(result.out.find("2097152"), std::string::npos) << result.out;  // 4096 x 2 x 256
+}
+
+TEST_F(CommandsTest, PlanCapacityCorruptFileNamesFileAndOffset) {
+  const auto bad = dir_.path() / "bad.gguf";
+  std::FILE* file = std::fopen(bad.c_str(), "wb");
+  std::fputs("GGUF\x03\x00\x00\x00garbage", file);
+  std::fclose(file);
+  ProcessResult result = run_cli({"plan-capacity", "--model", bad.string()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find(bad.string()), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("offset"), std::string::npos) << result.err;
+}
+
+TEST_F(CommandsTest, ModelsListsServerModels) {
+  FakeOllamaServer server;
+  ProcessResult result = run_cli({"models", "--host", server.url(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("llama3.1:8b"), std::string::npos) << result.out;
+}
+
+TEST_F(CommandsTest, DoctorReportsDeadServerQuickly) {
+  const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
+  ProcessResult result = run_cli({"doctor", "--host", host});
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_NE(result.out.find("127.0.0.1"), std::string::npos) << result.out << result.err;
+  EXPECT_NE(result.out.find("ollama serve"), std::string::npos) << result.out << result.err;
+}
+
+TEST_F(CommandsTest, StatusShowsActiveRun) {
+  FakeOllamaServer server;
+  const json plan = sample_plan();
+  server.script().set_responder([plan, &server](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = plan.dump();
+    } else if (kind == "agent_reply") {
+      reply.content = echo_files_reply(body).dump();
+      reply.before_write = [&server](size_t) { server.gate().pass(); };
+    } else {
+      reply.content = kind == "summary" ? R"({"summary":"ok"})" : R"({"ready":true})";
+    }
+    return reply;
+  });
+  ChildProcess child(cli_argv({"run", "Create a Python web app", "--host", server.url(),
+                               "--auto-scaling", "--workspace", workspace().string(), "--db",
+                               db().string(), "--json"}),
+                     cli_options({}));
+  server.gate().wait_for_waiters(1);
+  json statuses;
+  // The run publishes its status about every 250 ms; poll a bounded number of times.
+  for (int i = 0; i < 100; ++i) {
+    ProcessResult status = run_cli({"status", "--json", "--db", db().string()});
+    statuses = json::parse(status.out, nullptr, false);
+    if (!statuses.is_discarded() && !statuses.empty()) {
+      break;
+    }
+  }
+  server.gate().open_all();
+  EXPECT_EQ(child.wait(std::chrono::seconds(60)), 0) << child.read_err();
+  ASSERT_FALSE(statuses.is_discarded());
+  ASSERT_EQ(statuses.size(), 1u) << statuses.dump();
+  EXPECT_EQ(statuses[0]["goal"], "Create a Python web app");
+  EXPECT_TRUE(statuses[0]["scaling"].contains("strategy")) << statuses[0].dump();
+  EXPECT_TRUE(statuses[0].contains("metrics"));
+}
+
+}  // namespace
+}  // namespace ollamaflow::testing
