@@ -36,6 +36,17 @@ Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chose
   return choice;
 }
 
+llm::ChatOptions chat_options(const ServerSettings& server) {
+  llm::ChatOptions options;
+  options.num_ctx = server.num_ctx;
+  options.num_predict = server.num_predict;
+  options.temperature = server.temperature;
+  options.seed = server.seed;
+  options.num_gpu = server.gpu_layers;
+  options.keep_alive = server.keep_alive;
+  return options;
+}
+
 std::map<std::string, std::string> resolve_role_models(const Config& config,
                                                        const orchestrator::RoleSet& roles,
                                                        llm::LlmClient& client) {

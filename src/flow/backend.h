@@ -26,6 +26,10 @@ struct BackendChoice {
 Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chosen,
                                      std::shared_ptr<Clock> clock);
 
+// Returns the request options every agent and the queen send, so that the server never reloads
+// the model between requests.
+llm::ChatOptions chat_options(const ServerSettings& server);
+
 // Returns the model for each role: the first model of server.role_models[role] that the server
 // has (the first listed when the server cannot list its models), else server.model. The key
 // "queen" holds the planner's model.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "flow/backend.h"
 #include "flow/plan_run.h"
 #include "flow/run_observer.h"
 
@@ -56,15 +57,7 @@ store::ScalingEventRecord to_record(const std::string& run_id, const scaling::Sc
 PlanRun::PlanRun(ExecutionSetup setup) : setup_(std::move(setup)) {}
 
 llm::ChatOptions PlanRun::chat_options() const {
-  const ServerSettings& server = setup_.config.server;
-  llm::ChatOptions options;
-  options.num_ctx = server.num_ctx;
-  options.num_predict = server.num_predict;
-  options.temperature = server.temperature;
-  options.seed = server.seed;
-  options.num_gpu = server.gpu_layers;
-  options.keep_alive = server.keep_alive;
-  return options;
+  return flow::chat_options(setup_.config.server);
 }
 
 Status PlanRun::start() {

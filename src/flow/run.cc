@@ -37,17 +37,6 @@ struct RunState {
   MonoTime started{};
 };
 
-llm::ChatOptions chat_options(const ServerSettings& server) {
-  llm::ChatOptions options;
-  options.num_ctx = server.num_ctx;
-  options.num_predict = server.num_predict;
-  options.temperature = server.temperature;
-  options.seed = server.seed;
-  options.num_gpu = server.gpu_layers;
-  options.keep_alive = server.keep_alive;
-  return options;
-}
-
 orchestrator::PlanLimits plan_limits(const Config& config) {
   orchestrator::PlanLimits limits;
   limits.max_tasks = config.run.max_tasks;
