@@ -91,10 +91,10 @@ TEST_F(CommandsTest, StatusShowsActiveRun) {
     }
     return reply;
   });
-  ChildProcess child(cli_argv({"run", "Create a Python web app", "--host", server.url(),
-                               "--auto-scaling", "--workspace", workspace().string(), "--db",
-                               db().string(), "--json"}),
-                     cli_options({}));
+  ChildProcess child(
+      cli_argv({"run", "Create a Python web app", "--host", server.url(), "--auto-scaling",
+                "--workspace", workspace().string(), "--db", db().string(), "--json"}),
+      cli_options({}));
   server.gate().wait_for_waiters(1);
   json statuses;
   // The run publishes its status about every 250 ms; poll a bounded number of times.
