@@ -1,4 +1,4 @@
-// Choosing the model server for a run: the configured one when it answers, else the built-in
+// Choosing the model server for a run: the configured one when it responds, else the built-in
 // simulated backend (unless the user chose the server explicitly), and the model of each role.
 #pragma once
 
@@ -21,7 +21,7 @@ struct BackendChoice {
 };
 
 // Probes the configured server. When it cannot be reached and `explicitly_chosen` is false,
-// switches to the simulated backend and says so in the notes; when it is true, returns the
+// switches to the simulated backend and explains why in the notes; when it is true, returns the
 // probe's error (kUnavailable naming the host and the fix).
 Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chosen,
                                      std::shared_ptr<Clock> clock);
@@ -32,7 +32,7 @@ llm::ChatOptions chat_options(const ServerSettings& server);
 
 // Returns the model for each role: the first model of server.role_models[role] that the server
 // has (the first listed when the server cannot list its models), else server.model. The key
-// "queen" holds the planner's model.
+// "queen" contains the planner's model.
 std::map<std::string, std::string> resolve_role_models(const Config& config,
                                                        const orchestrator::RoleSet& roles,
                                                        llm::LlmClient& client);

@@ -33,7 +33,7 @@ CapacityView estimate_capacity(const Config& config, const gpu::GpuSnapshot& sna
   resolve.models_dir = ollama_models_dir();
   Result<model::ResolvedModel> resolved = model::resolve_model(model, config, resolve);
   if (!resolved) {
-    // The first line says why; the rest lists each source that was tried.
+    // The first line gives the cause; the rest lists each source that was tried.
     const std::string message = resolved.status().message();
     view.reason =
         "memory of model '" + model + "' unknown: " + message.substr(0, message.find('\n'));

@@ -19,7 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-// Everything one run holds while it runs.
+// The state of one run while it runs.
 struct RunState {
   Config config;
   RunRequest request;
