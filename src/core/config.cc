@@ -196,6 +196,11 @@ Status apply_file(Config& config, const std::string& path) {
       return invalid_argument("configuration group '" + group + "' (" + origin +
                               ") must be an object of keys");
     }
+    if (std::none_of(config_detail::key_table().begin(), config_detail::key_table().end(),
+                     [&](const KeyDef& key) { return key.path.rfind(group + ".", 0) == 0; })) {
+      return invalid_argument("unknown configuration group '" + group + "' (" + origin +
+                              "); `ollama-flow config show` lists the groups and keys");
+    }
     for (const auto& [key, value] : entries.items()) {
       Status status = apply_value(config, group + "." + key, value, origin, "file:" + path);
       if (!status) {

@@ -1,6 +1,7 @@
 // run_goal: one run from goal (or plan file, or journaled run) to report.
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
@@ -104,8 +105,12 @@ std::string default_workspace(const Clock& clock) {
       compact += c == 'T' ? '-' : c;
     }
   }
+  // Several runs of one process (the interactive loop) may start within one second.
+  static std::atomic<int> sequence{0};
+  const int n = ++sequence;
   return (std::filesystem::current_path() /
-          ("ollama-flow-" + compact + "-" + std::to_string(getpid())))
+          ("ollama-flow-" + compact + "-" + std::to_string(getpid()) +
+           (n > 1 ? "-" + std::to_string(n) : "")))
       .string();
 }
 
@@ -342,8 +347,15 @@ Status prepare(RunState& state) {
       state.config.run.workspace = run->workspace;
     }
   }
-  Result<BackendChoice> backend =
-      choose_backend(state.config, state.request.backend_chosen, state.clock);
+  // Only a server nobody named falls back to the simulated backend: a host or backend from a
+  // flag, the environment or the configuration file must answer.
+  auto named = [&](const std::string& key) {
+    auto it = state.config.sources.find(key);
+    return it != state.config.sources.end() && it->second != "default";
+  };
+  const bool chosen =
+      state.request.backend_chosen || named("server.host") || named("server.backend");
+  Result<BackendChoice> backend = choose_backend(state.config, chosen, state.clock);
   if (!backend) {
     return backend.status();
   }

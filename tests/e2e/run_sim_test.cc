@@ -1,4 +1,9 @@
 // End-to-end runs of the real binary on the built-in simulated backend.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -37,17 +42,55 @@ TEST_F(SimRunTest, GoalRunsToFilesAndJournal) {
   EXPECT_EQ(list[0]["status"], "succeeded");
 }
 
+// Returns true when something accepts connections on 127.0.0.1:`port`.
+bool port_open(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool open = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  close(fd);
+  return open;
+}
+
 TEST_F(SimRunTest, UnreachableDefaultServerFallsBackToSim) {
-  const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
+  if (port_open(11434)) {
+    GTEST_SKIP() << "a server listens on 127.0.0.1:11434, so the default host is reachable";
+  }
   ProcessResult result =
       run_cli({"run", "Create a Python web app", "--auto-scaling", "--strategy", "HYBRID",
-               "--workspace", workspace().string(), "--db", db().string()},
-              {{"OLLAMA_HOST", host}});
+               "--workspace", workspace().string(), "--db", db().string()});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_NE(result.out.find("SIMULATED"), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("no model server answered at " + host), std::string::npos)
+  EXPECT_NE(result.out.find("no model server answered at http://127.0.0.1:11434"),
+            std::string::npos)
       << result.out;
   EXPECT_NE(result.out.find("Auto-scaling (HYBRID)"), std::string::npos) << result.out;
+}
+
+TEST_F(SimRunTest, UnreachableOllamaHostIsAnError) {
+  const std::string host = "127.0.0.1:" + std::to_string(closed_port());
+  ProcessResult result = run_cli({"run", "Create a Python web app", "--workspace",
+                                  workspace().string(), "--db", db().string()},
+                                 {{"OLLAMA_HOST", host}});
+  EXPECT_EQ(result.exit_code, 1) << result.out;
+  EXPECT_NE(result.err.find(host), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+}
+
+TEST_F(SimRunTest, PreexistingFileReplacementIsReported) {
+  std::filesystem::create_directories(workspace() / "docs");
+  std::ofstream(workspace() / "docs" / "design.md") << "my own notes\n";
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << sample_plan().dump();
+  ProcessResult result =
+      run_cli({"run", "--plan", plan_path.string(), "--backend", "sim", "--workspace",
+               workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  json report = parse_json(result);
+  ASSERT_EQ(report["conflicts"].size(), 1u) << report.dump();
+  EXPECT_NE(report["conflicts"][0].get<std::string>().find("docs/design.md"), std::string::npos);
 }
 
 TEST_F(SimRunTest, ExplicitUnreachableHostIsAnError) {
