@@ -1,5 +1,8 @@
 #include "store/sqlite.h"
 
+#include <chrono>
+#include <thread>
+
 #include <algorithm>
 #include <string>
 
@@ -154,15 +157,26 @@ Result<Database> Database::open(const std::string& path, DatabaseOptions options
 }
 
 Status Database::configure() {
-  Result<Statement> mode = prepare("PRAGMA journal_mode=WAL");
-  if (!mode.is_ok()) {
-    return mode.status();
+  // Switching a new file to WAL needs an exclusive lock, and SQLite reports SQLITE_BUSY at once,
+  // without the busy handler, when another connection opens the file at the same moment. So the
+  // switch is retried for up to about two seconds.
+  std::string journal_mode;
+  for (int attempt = 1;; ++attempt) {
+    Result<Statement> mode = prepare("PRAGMA journal_mode=WAL");
+    if (!mode.is_ok()) {
+      return mode.status();
+    }
+    Result<bool> row = mode->step();
+    if (row.is_ok()) {
+      journal_mode = row.value() ? mode->column_text(0) : "";
+      break;
+    }
+    if (row.status().code() != ErrorCode::kConflict || attempt >= 200) {
+      return row.status();
+    }
+    // Real time on purpose: the lock belongs to another connection, perhaps another process.
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  Result<bool> row = mode->step();
-  if (!row.is_ok()) {
-    return row.status();
-  }
-  const std::string journal_mode = row.value() ? mode->column_text(0) : "";
   // An in-memory database keeps its "memory" journal. Every file must be in WAL mode, because
   // readers and the writer of a run journal work at the same time.
   if (journal_mode != "wal" && journal_mode != "memory") {
