@@ -196,8 +196,9 @@ Status apply_file(Config& config, const std::string& path) {
       return invalid_argument("configuration group '" + group + "' (" + origin +
                               ") must be an object of keys");
     }
+    const std::string prefix = group + ".";  // a lambda cannot capture a structured binding
     if (std::none_of(config_detail::key_table().begin(), config_detail::key_table().end(),
-                     [&](const KeyDef& key) { return key.path.rfind(group + ".", 0) == 0; })) {
+                     [&prefix](const KeyDef& key) { return key.path.rfind(prefix, 0) == 0; })) {
       return invalid_argument("unknown configuration group '" + group + "' (" + origin +
                               "); `ollama-flow config show` lists the groups and keys");
     }
