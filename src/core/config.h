@@ -28,7 +28,7 @@ struct ServerSettings {
   double connect_timeout_s = 5;
   double first_token_timeout_s = 300;
   double idle_timeout_s = 120;
-  int max_retries = 4;              // retries of 503 and 5xx answers per request
+  int max_retries = 4;              // retries of 503 and 5xx responses per request
   std::optional<int> num_parallel;  // the server's slots (OLLAMA_NUM_PARALLEL), when known
   double retry_base_delay_s = 0.5;
   double retry_max_delay_s = 8;
@@ -51,7 +51,7 @@ struct RunSettings {
   int agents = 4;
   int max_plan_attempts = 3;
   int max_task_attempts = 3;
-  int max_tasks = 32;  // most subtasks a plan may have
+  int max_tasks = 32;     // most subtasks a plan may have
   std::string workspace;  // empty: a new folder per run under the current directory
   std::string db;         // empty: $XDG_DATA_HOME/ollama-flow/journal.db
 };

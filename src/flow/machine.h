@@ -1,5 +1,5 @@
-// What a run knows about the machine and the server it scales against: the GPU monitor, the
-// capacity of the run's model, and the signals the scaling engine reads from them.
+// The machine and server a run scales against: the GPU monitor, the capacity of the run's
+// model, and the signals the scaling engine reads from them.
 #pragma once
 
 #include <memory>
@@ -25,8 +25,8 @@ struct CapacityView {
 class MachineView {
  public:
   // Starts the GPU monitor (refresh on the scale check interval) and estimates the capacity of
-  // `model` at the configured context and cache types. Never fails: what cannot be known is
-  // left unknown with the reason.
+  // `model` at the configured context and cache types. Returns no error: a figure that cannot
+  // be found stays unknown, with the reason in capacity().reason.
   MachineView(const Config& config, std::shared_ptr<Clock> clock, const std::string& model,
               const std::string& backend);
   ~MachineView();

@@ -20,7 +20,7 @@
 
 namespace ollamaflow::flow {
 
-// What the run knows about one task beyond its status in the graph.
+// The progress of one task beyond its status in the graph.
 struct TaskProgress {
   std::string agent;
   std::string model;

@@ -347,8 +347,8 @@ Status prepare(RunState& state) {
       state.config.run.workspace = run->workspace;
     }
   }
-  // Only a server nobody named falls back to the simulated backend: a host or backend from a
-  // flag, the environment or the configuration file must answer.
+  // Only the unnamed default server falls back to the simulated backend. A host or backend set
+  // by a flag, the environment or the configuration file must respond, or the run fails.
   auto named = [&](const std::string& key) {
     auto it = state.config.sources.find(key);
     return it != state.config.sources.end() && it->second != "default";

@@ -15,7 +15,7 @@
 
 namespace ollamaflow::flow {
 
-// Returns the folder that holds the status files: next to the journal.
+// Returns the folder of the status files, next to the journal.
 std::filesystem::path active_status_dir(const Config& config);
 
 // Writes this process's status document. Errors are returned, never thrown.

@@ -208,7 +208,8 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   if (!outcome.status) {
     return finish_failed(task.id, outcome.status);
   }
-  // A file that exists but belongs to no task of this run was there before: say so.
+  // A file that exists but belongs to no task of this run was there before the run, so its
+  // replacement is reported as a conflict.
   std::vector<std::string> preexisting;
   for (const orchestrator::TaskFile& file : outcome.files) {
     std::error_code ignored;

@@ -20,7 +20,7 @@ namespace ollamaflow::testing {
 // The plan the fake queen returns: four tasks in three levels.
 nlohmann::json sample_plan();
 
-// Makes `server` answer plan, agent, summary and warm-up requests like a cooperative model:
+// Makes `server` reply to plan, agent, summary and warm-up requests like a cooperative model:
 // the plan is `plan`, agents return every declared file.
 void play_cooperative_model(FakeModelServer& server, const nlohmann::json& plan);
 
