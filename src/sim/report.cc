@@ -1,0 +1,146 @@
+#include "sim/report.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+namespace ollamaflow::sim {
+namespace {
+
+std::string optional_text(const std::optional<double>& value, const char* format) {
+  return value ? fmt::format(fmt::runtime(format), *value) : "-";
+}
+
+nlohmann::json actions_json(const RunResult& run) {
+  nlohmann::json actions = nlohmann::json::array();
+  for (const ActionRecord& action : run.actions) {
+    actions.push_back({{"t", action.t},
+                       {"from", action.from},
+                       {"to", action.to},
+                       {"recorded", action.recorded},
+                       {"reason", action.reason}});
+  }
+  return actions;
+}
+
+nlohmann::json points_json(const RunResult& run) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const TimePoint& point : run.points) {
+    points.push_back({{"t", point.t},
+                      {"arrival_rate", point.arrival_rate},
+                      {"queued", point.queued},
+                      {"agents", point.agents},
+                      {"running", point.running}});
+  }
+  return points;
+}
+
+Status write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) {
+    return Status(ErrorCode::kIoError,
+                  fmt::format("writing {} failed: check that the folder is writable",
+                              path.string()));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+std::string format_table(const SimulationReport& report) {
+  std::string out = fmt::format("trace: {}\nstart-up time: {:.0f} s, seed {}\n\n",
+                                report.trace_description, report.startup_s, report.seed);
+  out += fmt::format("{:<17} {:>6} {:>6} {:>6} {:>9} {:>6} {:>6} {:>7} {:>7} {:>5} {:>5} {:>4} "
+                     "{:>4} {:>4} {:>5}\n",
+                     "policy", "p50 s", "p95 s", "p99 s", "agent-s", "x orc", "flips", "gap s",
+                     "react s", "peak", "x pk", "kill", "503", "oom", "rec %");
+  for (const PolicyRun& entry : report.runs) {
+    const Figures& f = entry.figures;
+    out += fmt::format(
+        "{:<17} {:>6.1f} {:>6.1f} {:>6.1f} {:>9.0f} {:>6} {:>6.2f} {:>7} {:>7} {:>5} {:>5} {:>4} "
+        "{:>4} {:>4} {:>5.0f}\n",
+        f.policy, f.wait_p50_s, f.wait_p95_s, f.wait_p99_s, f.agent_seconds,
+        optional_text(f.oracle_ratio, "{:.2f}"), f.flips_per_10min,
+        optional_text(f.min_dwell_s, "{:.0f}"), optional_text(f.reaction_s, "{:.1f}"),
+        f.peak_agents, optional_text(f.peak_ratio, "{:.2f}"), f.killed, f.rejected_503,
+        f.overcommits, f.recorded_share * 100);
+  }
+  out += "\ngoals missed (default strategy HYBRID and the others):\n";
+  for (const PolicyRun& entry : report.runs) {
+    std::vector<std::string> missed;
+    for (const GoalCheck& goal : entry.goals) {
+      if (!goal.met) {
+        missed.push_back(fmt::format("{} (is {:.2f})", goal.goal, goal.value));
+      }
+    }
+    out += fmt::format("  {:<17} {}\n", entry.figures.policy,
+                       missed.empty() ? "none" : fmt::format("{}", fmt::join(missed, "; ")));
+  }
+  return out;
+}
+
+nlohmann::json report_json(const SimulationReport& report) {
+  nlohmann::json runs = nlohmann::json::array();
+  for (const PolicyRun& entry : report.runs) {
+    nlohmann::json goals = nlohmann::json::array();
+    for (const GoalCheck& goal : entry.goals) {
+      goals.push_back(goal.to_json());
+    }
+    runs.push_back({{"figures", entry.figures.to_json()},
+                    {"goals", goals},
+                    {"evaluations", entry.run.evaluations},
+                    {"ended_at_s", entry.run.ended_at_s},
+                    {"actions", actions_json(entry.run)},
+                    {"points", points_json(entry.run)}});
+  }
+  return {{"simulated", true},
+          {"trace", report.trace},
+          {"trace_description", report.trace_description},
+          {"seed", report.seed},
+          {"startup_s", report.startup_s},
+          {"settings", report.settings},
+          {"runs", runs}};
+}
+
+Status write_report(const SimulationReport& report, const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return Status(ErrorCode::kIoError,
+                  fmt::format("creating output folder {} failed: {}", dir, error.message()));
+  }
+  Status json = write_file(std::filesystem::path(dir) / "simulation.json",
+                           report_json(report).dump(2) + "\n");
+  if (!json) {
+    return json;
+  }
+  return write_file(std::filesystem::path(dir) / "simulation.svg", render_svg(report));
+}
+
+nlohmann::json scenario_json(const ScenarioSettings& settings) {
+  const ServerParams& server = settings.server;
+  return {{"startup_s", settings.startup_s},
+          {"wait_target_s", settings.wait_target_s},
+          {"initial_agents", settings.initial_agents},
+          {"min_agents", settings.config.gpu_scaling.min_agents},
+          {"max_agents", settings.config.gpu_scaling.max_agents.value_or(8)},
+          {"batch_creation_size", settings.config.agent_management.batch_creation_size},
+          {"model", settings.config.server.model},
+          {"server",
+           {{"gpu_total_mib", server.gpu_total_mib},
+            {"weights_mib", server.weights_mib},
+            {"graph_mib", server.graph_mib},
+            {"reserve_mib", server.reserve_mib},
+            {"kv_per_slot_mib", server.kv_per_slot_mib},
+            {"slots", server.slots},
+            {"max_queue", server.max_queue},
+            {"prompt_tokens_per_s", server.prompt_tokens_per_s},
+            {"output_tokens_per_s", server.output_tokens_per_s},
+            {"slowdown_per_slot", server.slowdown_per_slot}}},
+          {"faults", settings.faults.to_json()}};
+}
+
+}  // namespace ollamaflow::sim

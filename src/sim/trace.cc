@@ -1,0 +1,198 @@
+#include "sim/trace.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace ollamaflow::sim {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+std::vector<std::string_view> split(std::string_view line) {
+  std::vector<std::string_view> fields;
+  size_t begin = 0;
+  for (;;) {
+    const size_t comma = line.find(',', begin);
+    fields.push_back(trim(line.substr(begin, comma - begin)));
+    if (comma == std::string_view::npos) {
+      return fields;
+    }
+    begin = comma + 1;
+  }
+}
+
+bool parse_double(std::string_view text, double& value) {
+  // std::from_chars for double is available in GCC 11 and later.
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc() && end == text.data() + text.size() && std::isfinite(value);
+}
+
+bool parse_int(std::string_view text, int& value) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc() && end == text.data() + text.size() && value >= 0;
+}
+
+int days_from_civil(int year, int month, int day) {
+  // Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's algorithm).
+  year -= month <= 2 ? 1 : 0;
+  const int era = (year >= 0 ? year : year - 399) / 400;
+  const int yoe = year - era * 400;
+  const int doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// Parses "YYYY-MM-DD HH:MM:SS[.fraction]" into seconds since 1970 (UTC, no zone handling).
+bool parse_timestamp(std::string_view text, double& seconds) {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0;
+  double second = 0;
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || (text[10] != ' ' && text[10] != 'T') ||
+      text[13] != ':' || text[16] != ':') {
+    return false;
+  }
+  if (!parse_int(text.substr(0, 4), year) || !parse_int(text.substr(5, 2), month) ||
+      !parse_int(text.substr(8, 2), day) || !parse_int(text.substr(11, 2), hour) ||
+      !parse_int(text.substr(14, 2), minute) || !parse_double(text.substr(17), second)) {
+    return false;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second >= 61) {
+    return false;
+  }
+  seconds = days_from_civil(year, month, day) * 86400.0 + hour * 3600.0 + minute * 60.0 + second;
+  return true;
+}
+
+enum class Format { kSeconds, kAzure };
+
+Result<Format> header_format(std::string_view header, const std::string& name) {
+  const std::vector<std::string_view> fields = split(header);
+  std::vector<std::string> names;
+  for (std::string_view field : fields) {
+    names.push_back(lower(field));
+  }
+  if (names == std::vector<std::string>{"arrival_s", "prompt_tokens", "output_tokens"}) {
+    return Format::kSeconds;
+  }
+  if (names == std::vector<std::string>{"timestamp", "contexttokens", "generatedtokens"}) {
+    return Format::kAzure;
+  }
+  return Status(ErrorCode::kParseError,
+                fmt::format("trace {}: line 1: unknown header \"{}\": expected "
+                            "\"arrival_s,prompt_tokens,output_tokens\" or "
+                            "\"TIMESTAMP,ContextTokens,GeneratedTokens\"",
+                            name, header));
+}
+
+Status row_error(const std::string& name, size_t line, int column, std::string_view value,
+                 std::string_view expected) {
+  return Status(ErrorCode::kParseError,
+                fmt::format("trace {}: line {} column {}: invalid value \"{}\": expected {}", name,
+                            line, column, value, expected));
+}
+
+}  // namespace
+
+Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, double rate_scale,
+                              double duration_s) {
+  if (!(rate_scale > 0) || !std::isfinite(rate_scale)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("rate scale {} is invalid: use a positive number", rate_scale));
+  }
+  std::istringstream input{std::string(text)};
+  std::string line;
+  if (!std::getline(input, line)) {
+    return Status(ErrorCode::kParseError, fmt::format("trace {} is empty: add a header row", name));
+  }
+  Result<Format> format = header_format(trim(line), name);
+  if (!format) {
+    return format.status();
+  }
+  Trace trace;
+  trace.name = name;
+  size_t line_number = 1;
+  while (std::getline(input, line)) {
+    ++line_number;
+    if (trim(line).empty()) {
+      continue;
+    }
+    const std::vector<std::string_view> fields = split(line);
+    if (fields.size() != 3) {
+      return Status(ErrorCode::kParseError,
+                    fmt::format("trace {}: line {}: {} fields, expected 3", name, line_number,
+                                fields.size()));
+    }
+    Request request;
+    const bool time_ok = *format == Format::kSeconds ? parse_double(fields[0], request.arrival_s)
+                                                     : parse_timestamp(fields[0], request.arrival_s);
+    if (!time_ok) {
+      return row_error(name, line_number, 1, fields[0],
+                       *format == Format::kSeconds ? "seconds" : "YYYY-MM-DD HH:MM:SS.fraction");
+    }
+    if (!parse_int(fields[1], request.prompt_tokens)) {
+      return row_error(name, line_number, 2, fields[1], "a token count >= 0");
+    }
+    if (!parse_int(fields[2], request.output_tokens)) {
+      return row_error(name, line_number, 3, fields[2], "a token count >= 0");
+    }
+    trace.requests.push_back(request);
+  }
+  if (trace.requests.empty()) {
+    return Status(ErrorCode::kParseError,
+                  fmt::format("trace {} has no requests: add rows after the header", name));
+  }
+  std::stable_sort(trace.requests.begin(), trace.requests.end(),
+                   [](const Request& a, const Request& b) { return a.arrival_s < b.arrival_s; });
+  const double first = trace.requests.front().arrival_s;
+  for (Request& request : trace.requests) {
+    request.arrival_s = (request.arrival_s - first) / rate_scale;
+  }
+  if (duration_s > 0) {
+    const auto end = std::lower_bound(
+        trace.requests.begin(), trace.requests.end(), duration_s,
+        [](const Request& request, double limit) { return request.arrival_s < limit; });
+    trace.requests.erase(end, trace.requests.end());
+    trace.duration_s = duration_s;
+  } else {
+    trace.duration_s = trace.requests.back().arrival_s + 1;
+  }
+  trace.description = fmt::format("{}: {} requests, arrival rate scaled by {}", name,
+                                  trace.requests.size(), rate_scale);
+  return trace;
+}
+
+Result<Trace> load_trace_csv(const std::string& path, double rate_scale, double duration_s) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return Status(ErrorCode::kNotFound,
+                  fmt::format("trace file {} not found or not readable: check the path", path));
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  const size_t slash = path.find_last_of('/');
+  return parse_trace_csv(text.str(), slash == std::string::npos ? path : path.substr(slash + 1),
+                         rate_scale, duration_s);
+}
+
+}  // namespace ollamaflow::sim
