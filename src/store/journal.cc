@@ -132,8 +132,26 @@ std::string Journal::now_text() const {
   return format_iso8601(options_.clock->wall_now());
 }
 
+Journal::~Journal() {
+  std::unique_lock queue_lock(queue_mutex_);
+  while (committing_) {
+    committed_.wait(queue_lock);
+  }
+  if (!queue_.empty()) {
+    lead_group_commit(queue_lock);
+  }
+}
+
+Status Journal::flush() {
+  static const std::function<Status()> kNothing = [] { return Status::ok(); };
+  Status written = write("flush", kNothing);
+  return written.is_ok() ? health() : written;
+}
+
 Status Journal::write(const char* operation, const std::function<Status()>& body) {
-  PendingWrite pending{operation, &body, Status::ok(), false};
+  PendingWrite pending;
+  pending.operation = operation;
+  pending.body = &body;
   std::unique_lock queue_lock(queue_mutex_);
   if (!failure_.is_ok()) {
     return failure_;
@@ -149,30 +167,65 @@ Status Journal::write(const char* operation, const std::function<Status()>& body
   return pending.status;
 }
 
+void Journal::post(const char* operation, std::function<Status()> body) {
+  auto pending = std::make_unique<PendingWrite>();
+  pending->operation = operation;
+  pending->posted = true;
+  pending->owned_body = std::move(body);
+  pending->body = &pending->owned_body;
+  std::unique_lock queue_lock(queue_mutex_);
+  if (!failure_.is_ok()) {
+    get_logger("store")->warn("journal write dropped path={} operation={} error={}", path_,
+                              operation, failure_.message());
+    return;
+  }
+  queue_.push_back(pending.release());
+  if (!committing_) {
+    lead_group_commit(queue_lock);
+  }
+}
+
 void Journal::lead_group_commit(std::unique_lock<std::mutex>& queue_lock) {
   committing_ = true;
-  const size_t count = std::min(queue_.size(), kMaxWritesPerCommit);
-  std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + count);
-  queue_.erase(queue_.begin(), queue_.begin() + count);
-  queue_lock.unlock();
+  do {
+    const size_t count = std::min(queue_.size(), kMaxWritesPerCommit);
+    std::vector<PendingWrite*> batch(queue_.begin(), queue_.begin() + count);
+    queue_.erase(queue_.begin(), queue_.begin() + count);
+    queue_lock.unlock();
 
-  Status failure = commit_batch(batch);
-
-  queue_lock.lock();
-  if (!failure.is_ok() && failure_.is_ok()) {
-    failure_ = failure;
-  }
-  for (PendingWrite* write : batch) {
-    write->done = true;
-  }
-  // Writes queued behind a failed commit are rejected without running.
-  if (!failure_.is_ok()) {
-    for (PendingWrite* write : queue_) {
-      write->status = failure_;
-      write->done = true;
+    Status failure = commit_batch(batch);
+    for (PendingWrite* write : batch) {
+      if (write->posted && !write->status.is_ok() && failure.is_ok()) {
+        get_logger("store")->warn("journal write rejected path={} operation={} error={}", path_,
+                                  write->operation, write->status.message());
+      }
     }
-    queue_.clear();
-  }
+
+    queue_lock.lock();
+    if (!failure.is_ok() && failure_.is_ok()) {
+      failure_ = failure;
+    }
+    for (PendingWrite* write : batch) {
+      write->done = true;
+      if (write->posted) {
+        delete write;
+      }
+    }
+    // Writes queued behind a failed commit are rejected without running.
+    if (!failure_.is_ok()) {
+      for (PendingWrite* write : queue_) {
+        write->status = failure_;
+        write->done = true;
+        if (write->posted) {
+          delete write;
+        }
+      }
+      queue_.clear();
+    }
+    // A blocking writer in the queue wakes up and leads the next commit itself; posted writes
+    // have nobody waiting, so this leader commits them.
+  } while (!queue_.empty() && std::none_of(queue_.begin(), queue_.end(),
+                                           [](const PendingWrite* w) { return !w->posted; }));
   committing_ = false;
   committed_.notify_all();
 }

@@ -65,6 +65,8 @@ class Journal {
   static Result<std::unique_ptr<Journal>> open(const std::string& path,
                                                JournalOptions options = {});
 
+  // Commits the writes still posted.
+  ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
@@ -72,6 +74,8 @@ class Journal {
   int schema_version() const { return schema_version_; }
   // Returns ok, or the first write failure, after which every write fails.
   Status health() const;
+  // Commits every write posted so far and returns health().
+  Status flush();
   // Returns how often a write transaction was re-run because another connection held the lock.
   int64_t busy_retries() const;
   // Returns the clock's wall time as stored in the journal.
@@ -113,6 +117,11 @@ class Journal {
   // the stored value or is stamped now when the status is terminal, and is cleared otherwise.
   // Returns kNotFound for an unknown run.
   Status upsert_task(TaskRecord task);
+  // Like upsert_task, but queues the write for the next group commit and returns at once. For
+  // progress rows that no caller waits on: a later blocking write or flush() commits it first
+  // (writes commit in call order). A rejected record or a failed commit is logged; a failure
+  // inside SQLite is sticky as for every write.
+  void post_task(TaskRecord task);
   // Returns one task; kNotFound when the run has no such task.
   Result<TaskRecord> get_task(const std::string& run_id, const std::string& task_id);
   // Returns the run's tasks in the order they were first stored.
@@ -138,6 +147,8 @@ class Journal {
 
   // Appends an event, stamping its time now when empty, and returns its id.
   Result<int64_t> add_event(EventRecord event);
+  // Like add_event, but queued as post_task queues its row.
+  void post_event(EventRecord event);
   // Returns the run's events, oldest first.
   Result<std::vector<EventRecord>> events_for_run(const std::string& run_id);
 
@@ -151,18 +162,27 @@ class Journal {
  private:
   Journal(std::string path, Database database, JournalOptions options, int schema_version);
 
-  // One write call waiting in queue_ for its commit.
+  // One write in queue_: a blocking call waiting for its commit, or a posted write that owns
+  // its body and is deleted by the leader that commits it.
   struct PendingWrite {
-    const char* operation;
-    const std::function<Status()>* body;
+    const char* operation = nullptr;
+    const std::function<Status()>* body = nullptr;
     Status status;
     bool done = false;
+    bool posted = false;
+    std::function<Status()> owned_body;
   };
 
   // Queues `body` for the next group commit and waits until it is committed or rejected, applying
   // the sticky failure rule.
   Status write(const char* operation, const std::function<Status()>& body);
-  // Commits the oldest queued writes as the leader. Called and returns with queue_mutex_ held.
+  // Queues `body` without waiting. The caller leads the commit when no other thread does.
+  void post(const char* operation, std::function<Status()> body);
+  // The bodies behind post_task and post_event and their blocking twins.
+  Result<std::function<Status()>> task_write(TaskRecord task);
+  Result<std::function<Status()>> event_write(EventRecord event, std::shared_ptr<int64_t> id);
+  // Commits the oldest queued writes as the leader, and goes on while only posted writes are
+  // left (nobody else would commit them). Called and returns with queue_mutex_ held.
   void lead_group_commit(std::unique_lock<std::mutex>& queue_lock);
   // Runs the bodies of `batch` in one transaction under mutex_ and sets each one's status.
   // Returns the sticky failure when SQLite failed, else ok.

@@ -1,6 +1,8 @@
 // Journal methods for run events and scaling events.
+#include <memory>
 #include <string>
 
+#include "core/log.h"
 #include "store/columns.h"
 #include "store/journal.h"
 
@@ -60,14 +62,36 @@ Result<ScalingEventRecord> read_scaling_row(const Statement& row, const std::str
 // --- events ---
 
 Result<int64_t> Journal::add_event(EventRecord event) {
+  auto id = std::make_shared<int64_t>(0);
+  Result<std::function<Status()>> body = event_write(std::move(event), id);
+  if (!body.is_ok()) {
+    return body.status();
+  }
+  if (Status status = write("add_event", *body); !status.is_ok()) {
+    return status;
+  }
+  return *id;
+}
+
+void Journal::post_event(EventRecord event) {
+  Result<std::function<Status()>> body = event_write(std::move(event), nullptr);
+  if (!body.is_ok()) {
+    get_logger("store")->warn("journal event rejected path={} error={}", path_,
+                              body.status().message());
+    return;
+  }
+  post("add_event", std::move(body).value());
+}
+
+Result<std::function<Status()>> Journal::event_write(EventRecord event,
+                                                     std::shared_ptr<int64_t> id) {
   if (Status valid = require_nonempty("event", "kind", event.kind); !valid.is_ok()) {
     return valid;
   }
   if (event.time.empty()) {
     event.time = now_text();
   }
-  int64_t id = 0;
-  Status status = write("add_event", [&]() -> Status {
+  return std::function<Status()>([this, event = std::move(event), id]() -> Status {
     if (!event.run_id.empty()) {
       if (Status exists = check_run_exists(event.run_id); !exists.is_ok()) {
         return exists;
@@ -83,13 +107,11 @@ Result<int64_t> Journal::add_event(EventRecord event) {
     if (bound.is_ok()) {
       bound = insert->run();
     }
-    id = database_.last_insert_rowid();
+    if (id != nullptr) {
+      *id = database_.last_insert_rowid();
+    }
     return bound;
   });
-  if (!status.is_ok()) {
-    return status;
-  }
-  return id;
 }
 
 Result<std::vector<EventRecord>> Journal::events_for_run(const std::string& run_id) {

@@ -1,6 +1,7 @@
 // Journal methods for plan attempts, tasks and task attempts.
 #include <string>
 
+#include "core/log.h"
 #include "store/columns.h"
 #include "store/journal.h"
 
@@ -230,43 +231,60 @@ Result<PlanRecord> Journal::accepted_plan(const std::string& run_id) {
 // --- tasks ---
 
 Status Journal::upsert_task(TaskRecord task) {
+  Result<std::function<Status()>> body = task_write(std::move(task));
+  return body.is_ok() ? write("upsert_task", *body) : body.status();
+}
+
+void Journal::post_task(TaskRecord task) {
+  Result<std::function<Status()>> body = task_write(std::move(task));
+  if (!body.is_ok()) {
+    get_logger("store")->warn("journal task write rejected path={} error={}", path_,
+                              body.status().message());
+    return;
+  }
+  post("upsert_task", std::move(body).value());
+}
+
+Result<std::function<Status()>> Journal::task_write(TaskRecord task) {
   for (const auto& [field, value] :
        {std::pair{"run id", &task.run_id}, {"id", &task.task_id}, {"status", &task.status}}) {
     if (Status valid = require_nonempty("task", field, *value); !valid.is_ok()) {
       return valid;
     }
   }
-  const std::string now = now_text();
-  return write("upsert_task", [&]() -> Status {
-    if (Status exists = check_run_exists(task.run_id); !exists.is_ok()) {
-      return exists;
-    }
-    // The stored times are read inside the transaction, so that an update keeps the first
-    // start time even when another connection writes the same task.
-    Result<StoredTimes> stored = read_task_times(database_, task.run_id, task.task_id);
-    if (!stored.is_ok()) {
-      return stored.status();
-    }
-    fill_task_times(task, stored.value(), now);
-    Result<Statement> upsert = database_.prepare(
-        "INSERT INTO tasks (" + std::string(kTaskColumns) +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (run_id, task_id) DO UPDATE SET title = excluded.title, "
-        "role = excluded.role, status = excluded.status, agent_id = excluded.agent_id, "
-        "model = excluded.model, started_at = excluded.started_at, "
-        "finished_at = excluded.finished_at, duration_s = excluded.duration_s, "
-        "prompt_tokens = excluded.prompt_tokens, output_tokens = excluded.output_tokens, "
-        "files = excluded.files, summary = excluded.summary, error = excluded.error");
-    if (!upsert.is_ok()) {
-      return upsert.status();
-    }
-    Status bound = upsert->bind_all(
-        task.run_id, task.task_id, task.title, task.role, task.status, task.agent_id, task.model,
-        text_or_null(task.started_at), text_or_null(task.finished_at), task.duration_s,
-        task.prompt_tokens, task.output_tokens, *json_text(nlohmann::json(task.files)),
-        task.summary, task.error);
-    return bound.is_ok() ? upsert->run() : bound;
-  });
+  std::string now = now_text();
+  // The body owns its record, because a posted write runs after this call has returned.
+  return std::function<Status()>(
+      [this, task = std::move(task), now = std::move(now)]() mutable -> Status {
+        if (Status exists = check_run_exists(task.run_id); !exists.is_ok()) {
+          return exists;
+        }
+        // The stored times are read inside the transaction, so that an update keeps the first
+        // start time even when another connection writes the same task.
+        Result<StoredTimes> stored = read_task_times(database_, task.run_id, task.task_id);
+        if (!stored.is_ok()) {
+          return stored.status();
+        }
+        fill_task_times(task, stored.value(), now);
+        Result<Statement> upsert = database_.prepare(
+            "INSERT INTO tasks (" + std::string(kTaskColumns) +
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (run_id, task_id) DO UPDATE SET title = excluded.title, "
+            "role = excluded.role, status = excluded.status, agent_id = excluded.agent_id, "
+            "model = excluded.model, started_at = excluded.started_at, "
+            "finished_at = excluded.finished_at, duration_s = excluded.duration_s, "
+            "prompt_tokens = excluded.prompt_tokens, output_tokens = excluded.output_tokens, "
+            "files = excluded.files, summary = excluded.summary, error = excluded.error");
+        if (!upsert.is_ok()) {
+          return upsert.status();
+        }
+        Status bound = upsert->bind_all(
+            task.run_id, task.task_id, task.title, task.role, task.status, task.agent_id,
+            task.model, text_or_null(task.started_at), text_or_null(task.finished_at),
+            task.duration_s, task.prompt_tokens, task.output_tokens,
+            *json_text(nlohmann::json(task.files)), task.summary, task.error);
+        return bound.is_ok() ? upsert->run() : bound;
+      });
 }
 
 Result<TaskRecord> Journal::get_task(const std::string& run_id, const std::string& task_id) {
