@@ -1,12 +1,8 @@
 // NDJSON reader throughput over an Ollama /api/chat stream: 2,000 content chunks of a few bytes
 // each and the final chunk with the counts and durations, fed in reads of 64 bytes to 64 KiB.
 // Target: at least 200 MB/s. BM_NdjsonLines measures the line splitting that runs on every
-// read; BM_NdjsonObjects adds nlohmann::json's parse of every line, which OllamaClient pays.
-//
-// NOTE: on a shared 2-core x86-64 machine (load average about 6), BM_NdjsonLines reached
-// 2.5-10.6 GB/s and BM_NdjsonObjects 51-81 MB/s, below the target. The object parse time is
-// nlohmann::json building its DOM. At about 2 µs per chunk, the client still parses far faster
-// than a model server produces tokens.
+// read; BM_ChatChunks adds parse_chat_chunk() on every line, which is what OllamaClient pays;
+// BM_NdjsonObjects parses every line into an nlohmann::json tree instead, for comparison.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -14,13 +10,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llm/chat_chunk.h"
 #include "llm/ndjson.h"
 
 namespace {
 
 using nlohmann::json;
+using ollamaflow::Result;
 using ollamaflow::Status;
+using ollamaflow::llm::ChatChunk;
 using ollamaflow::llm::NdjsonReader;
+using ollamaflow::llm::parse_chat_chunk;
 
 // Returns a recorded-shape chat stream of `chunks` content lines plus the final line.
 std::string chat_stream(size_t chunks) {
@@ -99,6 +99,22 @@ void BM_NdjsonObjects(benchmark::State& state) {
   benchmark::DoNotOptimize(content_bytes);
 }
 BENCHMARK(BM_NdjsonObjects)->Arg(64)->Arg(4096)->Arg(65536);
+
+void BM_ChatChunks(benchmark::State& state) {
+  size_t content_bytes = 0;
+  feed_in_reads(state, [&](NdjsonReader& reader, std::string_view read) {
+    return reader.feed(read, [&](std::string_view line) {
+      Result<ChatChunk> chunk = parse_chat_chunk(line, reader.lines_read());
+      if (!chunk.is_ok()) {
+        return chunk.status();
+      }
+      content_bytes += chunk->content.size();
+      return Status::ok();
+    });
+  });
+  benchmark::DoNotOptimize(content_bytes);
+}
+BENCHMARK(BM_ChatChunks)->Arg(64)->Arg(4096)->Arg(65536);
 
 }  // namespace
 

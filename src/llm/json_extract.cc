@@ -284,6 +284,11 @@ Result<json> parse_candidate(std::string_view text, size_t start, const Scan& sc
                                        : fmt::format("at {}", describe_position(text, offset));
     return Status(ErrorCode::kParseError,
                   fmt::format("invalid JSON {}: {}", where, parse_error_detail(error)));
+  } catch (const json::exception& error) {
+    // out_of_range: a number too large for a double, such as 1e999.
+    return Status(ErrorCode::kParseError,
+                  fmt::format("invalid JSON in the value starting at {}: {}",
+                              describe_position(text, start), error.what()));
   }
 }
 

@@ -1,6 +1,7 @@
 #include "llm/ndjson.h"
 
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -22,7 +23,8 @@ std::string preview(std::string_view text) {
 Result<nlohmann::json> parse_ndjson_line(std::string_view line, size_t line_number) {
   try {
     return nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {
+    // parse_error for bad syntax, out_of_range for a number too large for a double.
     return Status(ErrorCode::kParseError, fmt::format("stream line {} is not valid JSON ({}): '{}'",
                                                       line_number, error.what(), preview(line)));
   }
@@ -98,17 +100,29 @@ Status NdjsonReader::finish() const {
                             lines_read_ + 1, buffer_.size(), preview(buffer_)));
 }
 
-Status NdjsonReader::finish_objects(const ObjectHandler& on_object) {
+Status NdjsonReader::finish_lines(const std::function<bool(std::string_view line)>& complete,
+                                  const LineHandler& on_line) {
   if (is_blank(buffer_)) {
     return Status::ok();
   }
-  Result<nlohmann::json> object = parse_ndjson_line(buffer_, lines_read_ + 1);
-  if (!object.is_ok()) {
+  if (!complete(buffer_)) {
     return finish();
   }
+  const std::string line = std::move(buffer_);
   buffer_.clear();
-  ++lines_read_;
-  return on_object(std::move(object).value());
+  return deliver(line, on_line);
+}
+
+Status NdjsonReader::finish_objects(const ObjectHandler& on_object) {
+  std::optional<nlohmann::json> object;
+  const auto complete = [&](std::string_view line) {
+    Result<nlohmann::json> parsed = parse_ndjson_line(line, lines_read_ + 1);
+    if (parsed.is_ok()) {
+      object = std::move(parsed).value();
+    }
+    return object.has_value();
+  };
+  return finish_lines(complete, [&](std::string_view) { return on_object(std::move(*object)); });
 }
 
 }  // namespace ollamaflow::llm

@@ -41,6 +41,12 @@ class NdjsonReader {
   // ended in the middle of a line.
   Status finish() const;
 
+  // Ends the stream of lines. A left-over line for which `complete` returns true goes to
+  // `on_line`, because some servers omit the last newline; any other left-over text is
+  // kTruncated.
+  Status finish_lines(const std::function<bool(std::string_view line)>& complete,
+                      const LineHandler& on_line);
+
   // Ends the stream of objects. A left-over line that is one complete JSON value is delivered,
   // because some servers omit the last newline; any other left-over text is kTruncated.
   Status finish_objects(const ObjectHandler& on_object);

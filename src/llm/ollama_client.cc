@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "llm/chat_chunk.h"
 #include "llm/ndjson.h"
 #include "llm/server_errors.h"
 #include "llm/think.h"
@@ -14,10 +15,6 @@ using nlohmann::json;
 
 constexpr int kDefaultPort = 11434;
 
-double nanoseconds_to_seconds(const json& value) {
-  return value.is_number() ? value.get<double>() / 1e9 : 0;
-}
-
 int64_t count_of(const json& object, const char* key) {
   const auto it = object.find(key);
   return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
@@ -27,45 +24,45 @@ int64_t count_of(const json& object, const char* key) {
 struct ChatStream {
   ThinkSplitter splitter;
   std::string thinking_field;
-  json final_chunk;
+  ChatChunk final_chunk;
   bool done = false;
   size_t chunks = 0;
 };
 
-Status read_chat_line(json&& line, ChatStream& stream, StreamWatch& watch,
-                      const TokenCallback& on_token, const std::string& url) {
+Status read_chat_line(std::string_view line, size_t line_number, ChatStream& stream,
+                      StreamWatch& watch, const TokenCallback& on_token, const std::string& url) {
+  Result<ChatChunk> parsed = parse_chat_chunk(line, line_number);
+  if (!parsed.is_ok()) {
+    return parsed.status();
+  }
+  ChatChunk& chunk = *parsed;
   ++stream.chunks;
-  if (const auto error = line.find("error"); error != line.end()) {
-    const std::string text = error->is_string() ? error->get<std::string>() : error->dump();
-    return stream_error(text, "", 0, url);
+  if (chunk.error) {
+    return stream_error(*chunk.error, "", 0, url);
   }
-  if (const auto message = line.find("message"); message != line.end() && message->is_object()) {
-    const std::string content = message->value("content", "");
-    const std::string thinking = message->value("thinking", "");
-    if (!content.empty() || !thinking.empty()) {
-      watch.mark_content();
-    }
-    stream.thinking_field += thinking;
-    const std::string visible = stream.splitter.feed(content);
-    if (!visible.empty() && on_token) {
-      on_token(visible);
-    }
+  if (!chunk.content.empty() || !chunk.thinking.empty()) {
+    watch.mark_content();
   }
-  if (line.value("done", false)) {
+  stream.thinking_field += chunk.thinking;
+  const std::string visible = stream.splitter.feed(chunk.content);
+  if (!visible.empty() && on_token) {
+    on_token(visible);
+  }
+  if (chunk.done) {
     stream.done = true;
-    stream.final_chunk = std::move(line);
+    stream.final_chunk = std::move(chunk);
   }
   return Status::ok();
 }
 
-ChatUsage usage_from(const json& final_chunk, const StreamWatch& watch) {
+ChatUsage usage_from(const ChatChunk& final_chunk, const StreamWatch& watch) {
   ChatUsage usage;
-  usage.prompt_tokens = count_of(final_chunk, "prompt_eval_count");
-  usage.output_tokens = count_of(final_chunk, "eval_count");
-  usage.load_seconds = nanoseconds_to_seconds(final_chunk.value("load_duration", json()));
-  usage.prompt_seconds = nanoseconds_to_seconds(final_chunk.value("prompt_eval_duration", json()));
-  usage.eval_seconds = nanoseconds_to_seconds(final_chunk.value("eval_duration", json()));
-  usage.total_seconds = nanoseconds_to_seconds(final_chunk.value("total_duration", json()));
+  usage.prompt_tokens = final_chunk.prompt_eval_count;
+  usage.output_tokens = final_chunk.eval_count;
+  usage.load_seconds = final_chunk.load_duration_ns / 1e9;
+  usage.prompt_seconds = final_chunk.prompt_eval_duration_ns / 1e9;
+  usage.eval_seconds = final_chunk.eval_duration_ns / 1e9;
+  usage.total_seconds = final_chunk.total_duration_ns / 1e9;
   usage.first_token_seconds = watch.first_content_seconds();
   return usage;
 }
@@ -84,7 +81,7 @@ Result<ChatResponse> finish_chat(ChatStream& stream, const ChatRequest& request,
                               url, request.model, stream.chunks));
   }
   ChatResponse response;
-  response.done_reason = stream.final_chunk.value("done_reason", "stop");
+  response.done_reason = stream.final_chunk.done_reason.value_or("stop");
   if (response.done_reason == "length") {
     return Status(ErrorCode::kTruncated,
                   fmt::format("the reply of model '{}' was cut at the output limit of {} tokens "
@@ -93,7 +90,7 @@ Result<ChatResponse> finish_chat(ChatStream& stream, const ChatRequest& request,
   }
   response.content = stream.splitter.content();
   response.thinking = stream.thinking_field + stream.splitter.thinking();
-  response.model = stream.final_chunk.value("model", request.model);
+  response.model = stream.final_chunk.model.value_or(request.model);
   response.usage = usage_from(stream.final_chunk, watch);
   return response;
 }
@@ -160,12 +157,12 @@ Result<ChatResponse> OllamaClient::chat(const ChatRequest& request, const Cancel
   StreamWatch watch(*clock_, first_token_timeout_s_, idle_timeout_s_);
   ChatStream stream;
   NdjsonReader reader;
-  auto on_line = [&](json&& line) {
-    return read_chat_line(std::move(line), stream, watch, on_token, url);
+  auto on_line = [&](std::string_view line) {
+    return read_chat_line(line, reader.lines_read(), stream, watch, on_token, url);
   };
   Result<HttpResponse> response = http_.post_stream(
       "/api/chat", chat_body(request).dump(), watch,
-      [&](std::string_view chunk) { return reader.feed_objects(chunk, on_line); }, cancel);
+      [&](std::string_view chunk) { return reader.feed(chunk, on_line); }, cancel);
   if (!response.is_ok()) {
     return response.status();
   }
@@ -175,7 +172,11 @@ Result<ChatResponse> OllamaClient::chat(const ChatRequest& request, const Cancel
   if (response->status < 200 || response->status >= 300) {
     return chat_http_error(response->status, error_text_from_body(response->body), url);
   }
-  if (Status last = reader.finish_objects(on_line); !last.is_ok()) {
+  // Some servers omit the last newline: a left-over line that is a whole chunk still counts.
+  const auto complete = [&](std::string_view line) {
+    return parse_chat_chunk(line, reader.lines_read() + 1).is_ok();
+  };
+  if (Status last = reader.finish_lines(complete, on_line); !last.is_ok()) {
     return last.with_context("reply stream from " + url);
   }
   return finish_chat(stream, request, watch, on_token, url);
