@@ -60,6 +60,9 @@ nlohmann::json EngineInputs::to_json() const {
     json["capacity"] = {
         {"slot_ceiling", optional_json(capacity->slot_ceiling)},
         {"server_slots", optional_json(capacity->server_slots)},
+        {"server_slots_source", capacity->server_slots_source},
+        {"server_busy_slots", optional_json(capacity->server_busy_slots)},
+        {"server_queued_requests", optional_json(capacity->server_queued_requests)},
         {"reason", capacity->reason},
     };
   }

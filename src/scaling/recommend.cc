@@ -18,6 +18,9 @@ struct MemoryView {
   std::optional<double> fraction;   // fresh memory fraction
   std::optional<int> ceiling;       // fresh slot ceiling
   std::optional<int> server_slots;  // fresh server slot count
+  std::string server_source;        // where server_slots came from
+  std::optional<int> server_busy;
+  std::optional<int> server_queued;
   bool capacity_stale = false;
 };
 
@@ -35,6 +38,9 @@ MemoryView view_memory(const EngineInputs& inputs, const StrategyParams& params,
     if (is_fresh(inputs.capacity->sampled_at, now, params)) {
       view.ceiling = inputs.capacity->slot_ceiling;
       view.server_slots = inputs.capacity->server_slots;
+      view.server_source = inputs.capacity->server_slots_source;
+      view.server_busy = inputs.capacity->server_busy_slots;
+      view.server_queued = inputs.capacity->server_queued_requests;
     } else {
       view.capacity_stale = true;
     }
@@ -153,6 +159,28 @@ std::optional<int> memory_proposal(const EngineInputs& inputs, const StrategyPar
   return agents;
 }
 
+// Returns e.g. "the server's 4 slots (llama-server at URL)".
+std::string server_slots_text(const MemoryView& view) {
+  std::string text = fmt::format("the server's {} slots", view.server_slots.value_or(0));
+  if (!view.server_source.empty()) {
+    text += " (" + view.server_source + ")";
+  }
+  return text;
+}
+
+// Returns ", 3 busy, 2 queued inside it" for what the server reports; empty when it reports
+// neither.
+std::string server_load_text(const MemoryView& view) {
+  std::string text;
+  if (view.server_busy) {
+    text += fmt::format(", {} busy", *view.server_busy);
+  }
+  if (view.server_queued) {
+    text += fmt::format(", {} queued inside it", *view.server_queued);
+  }
+  return text;
+}
+
 void record_capacity(const EngineInputs& inputs, const StrategyParams& params,
                      const MemoryView& view, Recommendation& rec) {
   if (!inputs.capacity) {
@@ -166,9 +194,10 @@ void record_capacity(const EngineInputs& inputs, const StrategyParams& params,
   if (view.capacity_stale) {
     proposal.reason = fmt::format("capacity signal older than {:g} s", params.stale_after_s);
   } else if (view.server_slots) {
-    proposal.reason = fmt::format("server runs {} slots; ceiling {} ({})", *view.server_slots,
-                                  view.ceiling ? std::to_string(*view.ceiling) : "unknown",
-                                  inputs.capacity->reason);
+    proposal.reason = fmt::format(
+        "server runs {} slots{}{}; ceiling {} ({})", *view.server_slots,
+        view.server_source.empty() ? "" : " (" + view.server_source + ")", server_load_text(view),
+        view.ceiling ? std::to_string(*view.ceiling) : "unknown", inputs.capacity->reason);
   } else {
     proposal.reason = fmt::format("server slots unknown; ceiling {} ({})",
                                   view.ceiling ? std::to_string(*view.ceiling) : "unknown",
@@ -211,13 +240,15 @@ void apply_limits(const StrategyParams& params, const MemoryView& view, Recommen
   }
 }
 
-std::string summarize(const Recommendation& rec, const StrategyParams& params,
-                      const MemoryView& view) {
+std::string summarize(const Recommendation& rec, const MemoryView& view) {
   std::string reason =
       fmt::format("desired {} of {} (limit {})", rec.desired, rec.current, rec.limit);
-  if (!params.server_slot_cap && view.server_slots && rec.desired > *view.server_slots) {
-    reason += fmt::format("; {} agents beyond the server's {} slots only wait in the server",
-                          rec.desired - *view.server_slots, *view.server_slots);
+  if (rec.limit == "server_slots") {
+    reason += fmt::format("; {}: more agents would only queue inside the server",
+                          server_slots_text(view));
+  } else if (view.server_slots && rec.desired > *view.server_slots) {
+    reason += fmt::format("; {} agents beyond {} only queue inside the server",
+                          rec.desired - *view.server_slots, server_slots_text(view));
   }
   if (!rec.missing.empty()) {
     reason += "; missing:";
@@ -248,7 +279,7 @@ Recommendation recommend(const EngineInputs& inputs, const StrategyParams& param
     rec.limit = "no_signal";
   }
   apply_limits(params, view, rec);
-  rec.reason = summarize(rec, params, view);
+  rec.reason = summarize(rec, view);
   return rec;
 }
 

@@ -43,12 +43,20 @@ struct WindowStats {
   std::optional<double> utilization;        // busy_agents_mean / ready_agents_mean
 };
 
-// Signals that a model server reports about itself. Each is nullopt when the server does not
-// expose it: Ollama exposes none of them, and llama-server reports slots.
+// Signals that a model server reports about itself, or that are derived from its replies. Each
+// is nullopt when unknown. llama-server reports slots, queue and token rates. Ollama reports
+// none of them, so its slot count is the configured one and its wait comes from reply timings.
 struct ServerSignal {
   std::optional<int> queued_requests;  // requests waiting or deferred inside the server
   std::optional<int> busy_slots;
   std::optional<int> total_slots;
+  std::optional<double> prompt_tokens_per_s;  // the server's prompt throughput
+  std::optional<double> output_tokens_per_s;  // the server's generation throughput
+  // Mean seconds a request waited inside the server before its work began, derived from reply
+  // timings (Ollama).
+  std::optional<double> server_wait_s;
+  std::string source;  // e.g. "llama-server at http://127.0.0.1:8080"
+  std::string notes;   // why signals are unknown, empty when all were read
   MonoTime sampled_at{};
 };
 

@@ -441,5 +441,26 @@ TEST_F(ScalingEngineTest, DecisionJsonFields) {
   EXPECT_TRUE(json["reason"].is_string());
 }
 
+TEST_F(ScalingEngineTest, DecisionRecordsServerSlots) {
+  EngineInputs fresh = inputs(1, 1, 7);
+  fresh.capacity->server_slots = 3;
+  fresh.capacity->server_slots_source = "llama-server at http://127.0.0.1:8080";
+  fresh.capacity->server_busy_slots = 1;
+  fresh.capacity->server_queued_requests = 0;
+  const Decision decision = engine().evaluate(fresh);
+  EXPECT_EQ(decision.action, Action::kScaleUp);
+  EXPECT_EQ(decision.to, 3);
+  EXPECT_NE(decision.reason.find("more agents would only queue inside the server"),
+            std::string::npos)
+      << decision.reason;
+  const nlohmann::json json = decision.to_json();
+  const nlohmann::json& capacity = json["inputs"]["capacity"];
+  EXPECT_EQ(capacity["server_slots"], 3);
+  EXPECT_EQ(capacity["server_slots_source"], "llama-server at http://127.0.0.1:8080");
+  EXPECT_EQ(capacity["server_busy_slots"], 1);
+  EXPECT_EQ(capacity["server_queued_requests"], 0);
+  EXPECT_EQ(json["recommendation"]["limit"], "server_slots");
+}
+
 }  // namespace
 }  // namespace ollamaflow::scaling

@@ -92,7 +92,7 @@ TEST_F(RecommendTest, WorkloadBasedIgnoresMemory) {
   inputs.capacity = test::capacity(now_, 3, 4);
   const Recommendation rec = run(inputs);
   EXPECT_EQ(rec.desired, 6);
-  EXPECT_NE(rec.reason.find("2 agents beyond the server's 4 slots only wait in the server"),
+  EXPECT_NE(rec.reason.find("2 agents beyond the server's 4 slots only queue inside the server"),
             std::string::npos)
       << rec.reason;
 }
@@ -103,6 +103,59 @@ TEST_F(RecommendTest, ServerSlotsCapHybrid) {
   const Recommendation rec = run(inputs);
   EXPECT_EQ(rec.desired, 4);
   EXPECT_EQ(rec.limit, "server_slots");
+}
+
+TEST_F(RecommendTest, ReportedServerSlotsBoundHybridAtCount) {
+  // Probes just below, at and just above the server's 4 slots.
+  for (const int queued : {1, 2, 3}) {
+    EngineInputs inputs = test::pool(now_, 2, 2, queued);
+    inputs.capacity = test::capacity(now_, 12, 4);
+    inputs.capacity->server_slots_source = "llama-server at http://127.0.0.1:8080";
+    const Recommendation rec = run(inputs);
+    EXPECT_EQ(rec.desired, std::min(2 + queued, 4)) << "queued " << queued;
+    EXPECT_EQ(rec.limit, 2 + queued > 4 ? "server_slots" : "none") << "queued " << queued;
+  }
+}
+
+TEST_F(RecommendTest, ServerSlotLimitSaysAgentsWouldQueue) {
+  EngineInputs inputs = test::pool(now_, 2, 2, 6);
+  inputs.capacity = test::capacity(now_, 12, 4);
+  inputs.capacity->server_slots_source = "llama-server at http://127.0.0.1:8080";
+  inputs.capacity->server_busy_slots = 2;
+  inputs.capacity->server_queued_requests = 3;
+  const Recommendation rec = run(inputs);
+  EXPECT_EQ(rec.desired, 4);
+  EXPECT_NE(rec.reason.find("the server's 4 slots (llama-server at http://127.0.0.1:8080): more "
+                            "agents would only queue inside the server"),
+            std::string::npos)
+      << rec.reason;
+  const SignalProposal* slots = find(rec, "server_slots");
+  ASSERT_NE(slots, nullptr);
+  EXPECT_NE(slots->reason.find("server runs 4 slots (llama-server at http://127.0.0.1:8080), 2 "
+                               "busy, 3 queued inside it"),
+            std::string::npos)
+      << slots->reason;
+}
+
+TEST_F(RecommendTest, BelowServerSlotsNoQueueNote) {
+  EngineInputs inputs = test::pool(now_, 2, 2, 1);
+  inputs.capacity = test::capacity(now_, 12, 4);
+  const Recommendation rec = run(inputs);
+  EXPECT_EQ(rec.desired, 3);
+  EXPECT_EQ(rec.reason.find("queue inside the server"), std::string::npos) << rec.reason;
+}
+
+TEST_F(RecommendTest, MinAgentsAboveServerSlotsSaysTheyQueue) {
+  params_.min_agents = 6;
+  EngineInputs inputs = test::pool(now_, 6, 1, 0);
+  inputs.capacity = test::capacity(now_, 12, 4);
+  inputs.capacity->server_slots_source = "configured server.num_parallel (env:OLLAMA_NUM_PARALLEL)";
+  const Recommendation rec = run(inputs);
+  EXPECT_EQ(rec.desired, 6);
+  EXPECT_NE(rec.reason.find("2 agents beyond the server's 4 slots (configured server.num_parallel "
+                            "(env:OLLAMA_NUM_PARALLEL)) only queue inside the server"),
+            std::string::npos)
+      << rec.reason;
 }
 
 TEST_F(RecommendTest, GpuMemoryBasedGrowsWhileTasksWait) {
