@@ -11,7 +11,6 @@ namespace ollamaflow::sim {
 namespace {
 
 constexpr double kTenMinutesS = 600;
-constexpr double kQuietBeforeOnsetS = 60;  // an onset without surges follows this long quiet
 constexpr double kOnsetSearchS = 120;      // the onset must come this soon after the surge
 
 nlohmann::json optional_json(const std::optional<double>& value) {
@@ -35,26 +34,15 @@ void direction_figures(const RunResult& run, Figures& figures) {
   figures.flips_per_10min = run.duration_s > 0 ? flips * kTenMinutesS / run.duration_s : 0;
 }
 
-// Onsets: per surge, the first arrival that found no idle agent; without surges, every such
-// arrival after a quiet minute.
+// Onsets: per surge of the trace, the first arrival at most kOnsetSearchS after it that found no
+// idle agent.
 std::vector<double> surge_onsets(const RunResult& run) {
   std::vector<double> onsets;
-  if (!run.surges_s.empty()) {
-    for (double surge : run.surges_s) {
-      const auto found =
-          std::lower_bound(run.unplaceable_s.begin(), run.unplaceable_s.end(), surge);
-      if (found != run.unplaceable_s.end() && *found < surge + kOnsetSearchS) {
-        onsets.push_back(*found);
-      }
+  for (double surge : run.surges_s) {
+    const auto found = std::lower_bound(run.unplaceable_s.begin(), run.unplaceable_s.end(), surge);
+    if (found != run.unplaceable_s.end() && *found < surge + kOnsetSearchS) {
+      onsets.push_back(*found);
     }
-    return onsets;
-  }
-  double previous = -INFINITY;
-  for (double at : run.unplaceable_s) {
-    if (at - previous >= kQuietBeforeOnsetS) {
-      onsets.push_back(at);
-    }
-    previous = at;
   }
   return onsets;
 }

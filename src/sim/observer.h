@@ -80,6 +80,9 @@ class SimObserver final : public agents::AgentObserver {
     const double from = std::clamp(booked_at_, 0.0, duration_s_);
     const double to = std::clamp(now, 0.0, duration_s_);
     agent_seconds_ += live_ * std::max(0.0, to - from);
+    if (to > from || (now >= 0 && now < duration_s_)) {
+      peak_ = std::max(peak_, live_);
+    }
     booked_at_ = now;
   }
 
@@ -91,9 +94,7 @@ class SimObserver final : public agents::AgentObserver {
   void change_live(int delta) {
     book(now_());
     live_ += delta;
-    if (now_() >= 0 && now_() < duration_s_) {
-      peak_ = std::max(peak_, live_);
-    }
+    book(now_());
   }
 
   workload::MetricsCollector& collector_;

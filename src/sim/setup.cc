@@ -260,7 +260,8 @@ RunResult Simulation::finish() {
   for (size_t i = 0; i < tasks_.size(); ++i) {
     const TaskState& task = tasks_[i];
     if (task.first_start >= 0) {
-      result_.waits_s.push_back(task.first_start - trace_.requests[i].arrival_s);
+      // The clock rounds to nanoseconds, so a wait can come out a hair below zero.
+      result_.waits_s.push_back(std::max(0.0, task.first_start - trace_.requests[i].arrival_s));
     } else if (!task.failed) {
       // Never started: the wait so far is a lower bound and still counts.
       result_.waits_s.push_back(std::max(0.0, now - trace_.requests[i].arrival_s));

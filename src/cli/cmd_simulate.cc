@@ -1,0 +1,208 @@
+// `ollama-flow simulate`: replays a trace or a generated pattern against the scaling engine,
+// the agent manager and the metrics collector in virtual time, and prints one table row per
+// strategy. Everything it prints is simulated.
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "core/log.h"
+#include "sim/scenario.h"
+
+namespace ollamaflow::cli {
+namespace {
+
+struct SimulateOptions {
+  std::string trace_file;
+  std::string pattern = "steady";
+  double rate_scale = 1;
+  double duration_s = 3600;
+  uint64_t seed = 1;
+  std::string strategies = "HYBRID";
+  double startup_s = 10;
+  double wait_target_s = 5;
+  int initial_agents = 4;
+  std::optional<int> max_agents;
+  std::string drop_metrics;
+  double delay_metrics_s = 0;
+  std::string slow_load;
+  std::string fail_503;
+  std::string take_memory;
+  std::string out_dir;
+  bool json = false;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (!item.empty()) {
+      items.push_back(item);
+    }
+  }
+  return items;
+}
+
+// Applies the fault flags. Returns false after printing the error of an invalid one.
+bool apply_fault_flags(const SimulateOptions& options, sim::FaultPlan& faults) {
+  auto fail = [](const Status& status) {
+    std::fprintf(stderr, "error: %s\n", status.message().c_str());
+    return false;
+  };
+  if (!options.drop_metrics.empty()) {
+    Result<sim::FaultWindow> window = sim::parse_window(options.drop_metrics, "--drop-metrics");
+    if (!window) {
+      return fail(window.status());
+    }
+    faults.metric_dropout = *window;
+  }
+  faults.metric_delay_s = options.delay_metrics_s;
+  if (!options.fail_503.empty()) {
+    Result<sim::FaultWindow> window = sim::parse_window(options.fail_503, "--fail-503");
+    if (!window) {
+      return fail(window.status());
+    }
+    faults.server_503 = *window;
+  }
+  if (!options.slow_load.empty()) {
+    auto parsed = sim::parse_window_value(options.slow_load, "--slow-load");
+    if (!parsed) {
+      return fail(parsed.status());
+    }
+    faults.slow_load = parsed->first;
+    faults.slow_load_s = parsed->second;
+  }
+  if (!options.take_memory.empty()) {
+    auto parsed = sim::parse_window_value(options.take_memory, "--take-memory");
+    if (!parsed) {
+      return fail(parsed.status());
+    }
+    faults.memory_taken = parsed->first;
+    faults.memory_taken_mib = parsed->second;
+  }
+  return true;
+}
+
+Result<sim::Trace> load_input(const SimulateOptions& options) {
+  if (!options.trace_file.empty()) {
+    return sim::load_trace_csv(options.trace_file, options.rate_scale, options.duration_s);
+  }
+  sim::PatternParams params;
+  params.duration_s = options.duration_s;
+  params.rate_scale = options.rate_scale;
+  params.seed = options.seed;
+  params.step_start_s = options.duration_s / 3;
+  params.step_length_s = std::min(300.0, options.duration_s / 6);
+  return sim::generate_pattern(options.pattern, params);
+}
+
+int cmd_simulate(const Config& config, const SimulateOptions& options) {
+  if (options.startup_s < 0 || options.wait_target_s <= 0 || options.initial_agents < 1) {
+    std::fprintf(stderr,
+                 "error: --startup-time must be >= 0, --wait-target > 0 and --initial-agents "
+                 ">= 1\n");
+    return 2;
+  }
+  sim::ScenarioSettings settings = sim::default_scenario();
+  settings.config = config;
+  settings.config.gpu_scaling.max_agents = options.max_agents.value_or(32);
+  settings.config.agent_management.max_agents = *settings.config.gpu_scaling.max_agents;
+  settings.startup_s = options.startup_s;
+  settings.wait_target_s = options.wait_target_s;
+  settings.initial_agents = options.initial_agents;
+  if (!apply_fault_flags(options, settings.faults)) {
+    return 2;
+  }
+  Result<std::vector<std::string>> policies =
+      sim::resolve_policies(split_list(options.strategies));
+  if (!policies) {
+    std::fprintf(stderr, "error: %s\n", policies.status().message().c_str());
+    return 2;
+  }
+  Result<sim::Trace> trace = load_input(options);
+  if (!trace) {
+    std::fprintf(stderr, "error: %s\n", trace.status().message().c_str());
+    return 2;
+  }
+  Result<sim::SimulationReport> report =
+      sim::run_scenario(*trace, *policies, settings, options.seed);
+  if (!report) {
+    std::fprintf(stderr, "error: simulation failed: %s\n", report.status().message().c_str());
+    return 1;
+  }
+  if (options.json) {
+    std::printf("%s\n", sim::report_json(*report).dump(2).c_str());
+  } else {
+    std::printf("SIMULATED run (no model server was used)\n%s",
+                sim::format_table(*report).c_str());
+  }
+  if (!options.out_dir.empty()) {
+    Status written = sim::write_report(*report, options.out_dir);
+    if (!written) {
+      std::fprintf(stderr, "error: %s\n", written.message().c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "wrote %s/simulation.json and %s/simulation.svg\n",
+                 options.out_dir.c_str(), options.out_dir.c_str());
+  }
+  return 0;
+}
+
+void add_simulate_options(CLI::App* command, SimulateOptions& o) {
+  auto* input = command->add_option("--trace", o.trace_file,
+                                    "CSV trace: arrival_s,prompt_tokens,output_tokens or the "
+                                    "Azure LLM trace format");
+  command->add_option("--pattern", o.pattern, "Generated pattern: steady, bursty, step or ramp")
+      ->excludes(input);
+  command->add_option("--rate-scale", o.rate_scale, "Multiplies the arrival rate (default 1)");
+  command->add_option("--duration", o.duration_s, "Simulated seconds (default 3600)");
+  command->add_option("--seed", o.seed, "Seed of the generated pattern (default 1)");
+  command->add_option("--strategy", o.strategies,
+                      "Strategies and baselines, comma-separated, or all (default HYBRID)");
+  command->add_option("--startup-time", o.startup_s, "Agent start-up time in seconds (default 10)");
+  command->add_option("--wait-target", o.wait_target_s, "Queue wait target in seconds (default 5)");
+  command->add_option("--initial-agents", o.initial_agents,
+                      "Agents at the start for the reactive policies (default 4)");
+  command->add_option("--max-agents", o.max_agents, "Most agents (default 32)");
+  command->add_option("--drop-metrics", o.drop_metrics,
+                      "Metric dropout window START:END in seconds");
+  command->add_option("--delay-metrics", o.delay_metrics_s, "Age of every metric in seconds");
+  command->add_option("--slow-load", o.slow_load,
+                      "Agents starting in START:END take SECONDS to start, as START:END:SECONDS");
+  command->add_option("--fail-503", o.fail_503, "Server answers 503 in the window START:END");
+  command->add_option("--take-memory", o.take_memory,
+                      "Another process takes MIB of GPU memory, as START:END:MIB");
+  command->add_option("--out", o.out_dir, "Folder for simulation.json and simulation.svg");
+  command->add_flag("--json", o.json, "Print the JSON document instead of the table");
+}
+
+}  // namespace
+
+void register_simulate(CLI::App& app, int& exit_code) {
+  auto global = std::make_shared<GlobalOptions>();
+  auto options = std::make_shared<SimulateOptions>();
+  CLI::App* command = app.add_subcommand(
+      "simulate", "Replay a trace against the scaling strategies and baselines in virtual time");
+  add_global_options(command, *global);
+  add_simulate_options(command, *options);
+  command->callback([&exit_code, global, options] {
+    std::optional<Config> config = load_effective_config(*global);
+    if (!config) {
+      exit_code = 2;
+      return;
+    }
+    if (config->sources["logging.level"] == "default") {
+      // Per-agent lifecycle lines would drown the table, so the default here is warn.
+      (void)init_logging("warn", config->log_json);
+    }
+    exit_code = cmd_simulate(*config, *options);
+  });
+}
+
+}  // namespace ollamaflow::cli

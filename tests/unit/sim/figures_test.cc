@@ -1,0 +1,167 @@
+#include "sim/figures.h"
+
+#include <gtest/gtest.h>
+
+#include "sim/policy.h"
+
+namespace ollamaflow::sim {
+namespace {
+
+class FiguresTest : public ::testing::Test {
+ protected:
+  FiguresTest() {
+    run_.policy = "HYBRID";
+    run_.trace = "step";
+    run_.duration_s = 1200;
+    run_.ended_at_s = 1200;
+  }
+
+  const GoalCheck* find(const std::vector<GoalCheck>& goals, const std::string& prefix) {
+    for (const GoalCheck& goal : goals) {
+      if (goal.goal.rfind(prefix, 0) == 0) {
+        return &goal;
+      }
+    }
+    return nullptr;
+  }
+
+  RunResult run_;
+};
+
+TEST_F(FiguresTest, QuantileUsesNearestRank) {
+  std::vector<double> values;
+  for (int i = 1; i <= 100; ++i) {
+    values.push_back(i);
+  }
+  EXPECT_DOUBLE_EQ(quantile(values, 0.95), 95);
+  EXPECT_DOUBLE_EQ(quantile(values, 0.99), 99);
+  EXPECT_DOUBLE_EQ(quantile(values, 0.5), 50);
+  EXPECT_DOUBLE_EQ(quantile({}, 0.5), 0);
+}
+
+TEST_F(FiguresTest, DirectionChangesAndGap) {
+  run_.actions = {{10, 2, 4, true, "up"},
+                  {20, 4, 6, true, "up"},
+                  {200, 6, 5, true, "down"},
+                  {290, 5, 7, true, "up"}};
+  const Figures figures = compute_figures(run_);
+  // Two reversals in 1200 s are 1.0 per 10 minutes; the shortest is 90 s.
+  EXPECT_DOUBLE_EQ(figures.flips_per_10min, 1.0);
+  ASSERT_TRUE(figures.min_dwell_s.has_value());
+  EXPECT_DOUBLE_EQ(*figures.min_dwell_s, 90);
+  EXPECT_EQ(figures.actions, 4);
+}
+
+TEST_F(FiguresTest, NoReversalMeansNoGap) {
+  run_.actions = {{10, 2, 4, true, "up"}, {20, 4, 6, true, "up"}};
+  const Figures figures = compute_figures(run_);
+  EXPECT_DOUBLE_EQ(figures.flips_per_10min, 0);
+  EXPECT_FALSE(figures.min_dwell_s.has_value());
+}
+
+TEST_F(FiguresTest, ReactionRunsFromOnsetToDecision) {
+  run_.surges_s = {400};
+  run_.unplaceable_s = {100, 400.5, 401};
+  run_.scale_up_decisions_s = {50, 401.2};
+  const Figures figures = compute_figures(run_);
+  ASSERT_TRUE(figures.reaction_s.has_value());
+  EXPECT_NEAR(*figures.reaction_s, 0.7, 1e-9);
+}
+
+TEST_F(FiguresTest, UnansweredSurgeLastsToTheEnd) {
+  run_.surges_s = {400};
+  run_.unplaceable_s = {410};
+  const Figures figures = compute_figures(run_);
+  ASSERT_TRUE(figures.reaction_s.has_value());
+  EXPECT_DOUBLE_EQ(*figures.reaction_s, 790);
+}
+
+TEST_F(FiguresTest, SurgeWithoutWaitingHasNoReaction) {
+  run_.surges_s = {400};
+  run_.unplaceable_s = {600};  // more than 120 s after the surge
+  EXPECT_FALSE(compute_figures(run_).reaction_s.has_value());
+}
+
+TEST_F(FiguresTest, RecordedShareCountsRecords) {
+  run_.actions = {{10, 2, 4, true, "up"}, {20, 4, 6, false, ""}};
+  EXPECT_DOUBLE_EQ(compute_figures(run_).recorded_share, 0.5);
+}
+
+TEST_F(FiguresTest, OracleRatios) {
+  Figures figures;
+  figures.agent_seconds = 1250;
+  figures.peak_agents = 12;
+  Figures oracle;
+  oracle.agent_seconds = 1000;
+  oracle.peak_agents = 10;
+  compare_with_oracle(figures, oracle);
+  EXPECT_DOUBLE_EQ(*figures.oracle_ratio, 1.25);
+  EXPECT_DOUBLE_EQ(*figures.peak_ratio, 1.2);
+}
+
+TEST_F(FiguresTest, WaitGoalsJustBelowAndAbove) {
+  Figures figures;
+  figures.wait_p95_s = 5.0;
+  figures.wait_p99_s = 10.0;
+  std::vector<GoalCheck> goals = check_goals(figures, "steady", 10);
+  EXPECT_TRUE(find(goals, "p95 wait")->met);
+  EXPECT_TRUE(find(goals, "p99 wait")->met);
+  figures.wait_p95_s = 5.01;
+  figures.wait_p99_s = 10.01;
+  goals = check_goals(figures, "steady", 10);
+  EXPECT_FALSE(find(goals, "p95 wait")->met);
+  EXPECT_FALSE(find(goals, "p99 wait")->met);
+}
+
+TEST_F(FiguresTest, CostGoalNeedsTheWaitGoal) {
+  Figures figures;
+  figures.oracle_ratio = 1.24;
+  figures.wait_p95_s = 1;
+  figures.wait_p99_s = 2;
+  EXPECT_TRUE(find(check_goals(figures, "bursty", 10), "agent-seconds")->met);
+  figures.oracle_ratio = 1.26;
+  EXPECT_FALSE(find(check_goals(figures, "bursty", 10), "agent-seconds")->met);
+  figures.oracle_ratio = 1.3;
+  EXPECT_TRUE(find(check_goals(figures, "step", 10), "agent-seconds")->met);
+  figures.wait_p95_s = 6;
+  EXPECT_FALSE(find(check_goals(figures, "step", 10), "agent-seconds")->met);
+}
+
+TEST_F(FiguresTest, LongStartupRelaxesBurstWait) {
+  Figures figures;
+  figures.wait_p95_s = 11.9;
+  const std::vector<GoalCheck> goals = check_goals(figures, "bursty", 30);
+  const GoalCheck* wait = find(goals, "p95 wait");
+  ASSERT_NE(wait, nullptr);
+  EXPECT_DOUBLE_EQ(wait->limit, 12);
+  EXPECT_TRUE(wait->met);
+  EXPECT_EQ(find(goals, "p99 wait"), nullptr);
+}
+
+TEST_F(FiguresTest, StabilityGoalsPerTrace) {
+  Figures figures;
+  figures.flips_per_10min = 1.01;
+  figures.min_dwell_s = 119;
+  EXPECT_FALSE(find(check_goals(figures, "steady", 10), "<= 1 direction")->met);
+  EXPECT_TRUE(find(check_goals(figures, "bursty", 10), "<= 3 direction")->met);
+  EXPECT_FALSE(find(check_goals(figures, "bursty", 10), ">= 120 s")->met);
+  figures.min_dwell_s = 120;
+  EXPECT_TRUE(find(check_goals(figures, "bursty", 10), ">= 120 s")->met);
+}
+
+TEST_F(FiguresTest, SafetyGoalsAreZeroCounts) {
+  Figures figures;
+  EXPECT_TRUE(find(check_goals(figures, "steady", 10), "0 tasks killed")->met);
+  figures.killed = 1;
+  figures.rejected_503 = 1;
+  figures.overcommits = 1;
+  figures.recorded_share = 0.99;
+  const std::vector<GoalCheck> goals = check_goals(figures, "steady", 10);
+  EXPECT_FALSE(find(goals, "0 tasks killed")->met);
+  EXPECT_FALSE(find(goals, "0 server 503s")->met);
+  EXPECT_FALSE(find(goals, "0 memory overcommits")->met);
+  EXPECT_FALSE(find(goals, "every action recorded")->met);
+}
+
+}  // namespace
+}  // namespace ollamaflow::sim

@@ -1,0 +1,202 @@
+#include "sim/trace.h"
+
+#include <gtest/gtest.h>
+
+namespace ollamaflow::sim {
+namespace {
+
+class TraceTest : public ::testing::Test {};
+
+TEST_F(TraceTest, SecondsFormatShiftsToZero) {
+  Result<Trace> trace =
+      parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n5,10,20\n7.5,30,40\n", "t.csv", 1, 0);
+  ASSERT_TRUE(trace.is_ok()) << trace.status().to_string();
+  ASSERT_EQ(trace->requests.size(), 2u);
+  EXPECT_DOUBLE_EQ(trace->requests[0].arrival_s, 0);
+  EXPECT_DOUBLE_EQ(trace->requests[1].arrival_s, 2.5);
+  EXPECT_EQ(trace->requests[1].prompt_tokens, 30);
+  EXPECT_EQ(trace->requests[1].output_tokens, 40);
+  EXPECT_DOUBLE_EQ(trace->duration_s, 3.5);
+}
+
+TEST_F(TraceTest, AzureFormatParsesTimestamps) {
+  const char* text =
+      "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+      "2023-11-16 18:15:46.6805900,374,44\n"
+      "2023-11-16 18:15:50.9951690,396,109\n"
+      "2023-11-16 18:16:00.0000000,1,2\n";
+  Result<Trace> trace = parse_trace_csv(text, "azure.csv", 1, 0);
+  ASSERT_TRUE(trace.is_ok()) << trace.status().to_string();
+  ASSERT_EQ(trace->requests.size(), 3u);
+  EXPECT_NEAR(trace->requests[1].arrival_s, 4.314579, 1e-6);
+  EXPECT_NEAR(trace->requests[2].arrival_s, 13.31941, 1e-5);
+  EXPECT_EQ(trace->requests[0].prompt_tokens, 374);
+}
+
+TEST_F(TraceTest, TimestampsCrossMidnight) {
+  const char* text =
+      "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+      "2023-12-31 23:59:59.5,1,1\n"
+      "2024-01-01 00:00:00.5,1,1\n";
+  Result<Trace> trace = parse_trace_csv(text, "midnight.csv", 1, 0);
+  ASSERT_TRUE(trace.is_ok()) << trace.status().to_string();
+  EXPECT_NEAR(trace->requests[1].arrival_s, 1.0, 1e-9);
+}
+
+TEST_F(TraceTest, RateScaleDividesArrivalTimes) {
+  Result<Trace> trace =
+      parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1,1\n10,1,1\n", "t", 0.25, 0);
+  ASSERT_TRUE(trace.is_ok());
+  EXPECT_DOUBLE_EQ(trace->requests[1].arrival_s, 40);
+  EXPECT_NE(trace->description.find("0.25"), std::string::npos);
+}
+
+TEST_F(TraceTest, DurationDropsLaterRequests) {
+  Result<Trace> trace = parse_trace_csv(
+      "arrival_s,prompt_tokens,output_tokens\n0,1,1\n9.99,1,1\n10,1,1\n", "t", 1, 10);
+  ASSERT_TRUE(trace.is_ok());
+  EXPECT_EQ(trace->requests.size(), 2u);
+  EXPECT_DOUBLE_EQ(trace->duration_s, 10);
+}
+
+TEST_F(TraceTest, UnknownHeaderIsRejected) {
+  Result<Trace> trace = parse_trace_csv("time,in,out\n0,1,1\n", "bad.csv", 1, 0);
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_EQ(trace.status().code(), ErrorCode::kParseError);
+  EXPECT_NE(trace.status().message().find("bad.csv"), std::string::npos);
+}
+
+TEST_F(TraceTest, BadValueNamesLineAndColumn) {
+  Result<Trace> trace =
+      parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1,1\n1,x,1\n", "t.csv", 1, 0);
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_NE(trace.status().message().find("line 3 column 2"), std::string::npos)
+      << trace.status().message();
+}
+
+TEST_F(TraceTest, NegativeTokensAreRejected) {
+  Result<Trace> trace =
+      parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1,-1\n", "t.csv", 1, 0);
+  EXPECT_FALSE(trace.is_ok());
+}
+
+TEST_F(TraceTest, WrongFieldCountIsRejected) {
+  Result<Trace> trace = parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1\n", "t", 1, 0);
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_NE(trace.status().message().find("2 fields"), std::string::npos);
+}
+
+TEST_F(TraceTest, HeaderOnlyIsRejected) {
+  EXPECT_FALSE(parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n", "t", 1, 0).is_ok());
+}
+
+TEST_F(TraceTest, InvalidRateScaleIsRejected) {
+  Result<Trace> trace = parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1,1\n", "t", 0, 0);
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_EQ(trace.status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(TraceTest, MissingFileIsNotFound) {
+  Result<Trace> trace = load_trace_csv("/nonexistent/trace.csv");
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_EQ(trace.status().code(), ErrorCode::kNotFound);
+}
+
+class PatternTest : public ::testing::Test {
+ protected:
+  PatternParams params_;
+};
+
+TEST_F(PatternTest, SameSeedGivesSameTrace) {
+  for (const std::string& name : pattern_names()) {
+    Result<Trace> first = generate_pattern(name, params_);
+    Result<Trace> second = generate_pattern(name, params_);
+    ASSERT_TRUE(first.is_ok() && second.is_ok()) << name;
+    ASSERT_EQ(first->requests.size(), second->requests.size()) << name;
+    for (size_t i = 0; i < first->requests.size(); ++i) {
+      ASSERT_EQ(first->requests[i].arrival_s, second->requests[i].arrival_s) << name;
+      ASSERT_EQ(first->requests[i].output_tokens, second->requests[i].output_tokens) << name;
+    }
+  }
+}
+
+TEST_F(PatternTest, OtherSeedGivesOtherTrace) {
+  Result<Trace> first = generate_pattern("steady", params_);
+  params_.seed = 2;
+  Result<Trace> second = generate_pattern("steady", params_);
+  ASSERT_TRUE(first.is_ok() && second.is_ok());
+  EXPECT_NE(first->requests.front().arrival_s, second->requests.front().arrival_s);
+}
+
+TEST_F(PatternTest, SteadyRateMatches) {
+  Result<Trace> trace = generate_pattern("steady", params_);
+  ASSERT_TRUE(trace.is_ok());
+  const double rate = trace->requests.size() / params_.duration_s;
+  EXPECT_NEAR(rate, params_.base_rate, 0.05);
+  for (const Request& request : trace->requests) {
+    ASSERT_GE(request.arrival_s, 0);
+    ASSERT_LT(request.arrival_s, params_.duration_s);
+  }
+}
+
+TEST_F(PatternTest, StepSurgesTenfold) {
+  Result<Trace> trace = generate_pattern("step", params_);
+  ASSERT_TRUE(trace.is_ok());
+  int before = 0;
+  int during = 0;
+  for (const Request& request : trace->requests) {
+    if (request.arrival_s < params_.step_start_s) {
+      ++before;
+    } else if (request.arrival_s < params_.step_start_s + params_.step_length_s) {
+      ++during;
+    }
+  }
+  const double rate_before = before / params_.step_start_s;
+  const double rate_during = during / params_.step_length_s;
+  EXPECT_NEAR(rate_during / rate_before, 10, 2.5);
+  ASSERT_EQ(trace->surges_s.size(), 1u);
+  EXPECT_DOUBLE_EQ(trace->surges_s[0], params_.step_start_s);
+}
+
+TEST_F(PatternTest, BurstyHasHighStates) {
+  Result<Trace> trace = generate_pattern("bursty", params_);
+  ASSERT_TRUE(trace.is_ok());
+  EXPECT_FALSE(trace->surges_s.empty());
+  const double rate = trace->requests.size() / params_.duration_s;
+  EXPECT_GT(rate, params_.burst_low_rate);
+  EXPECT_LT(rate, params_.burst_rate);
+}
+
+TEST_F(PatternTest, RampPeaksInTheMiddle) {
+  Result<Trace> trace = generate_pattern("ramp", params_);
+  ASSERT_TRUE(trace.is_ok());
+  int first_tenth = 0;
+  int middle_tenth = 0;
+  for (const Request& request : trace->requests) {
+    first_tenth += request.arrival_s < params_.duration_s / 10 ? 1 : 0;
+    middle_tenth += std::abs(request.arrival_s - params_.duration_s / 2) < params_.duration_s / 20;
+  }
+  EXPECT_GT(middle_tenth, 2 * first_tenth);
+}
+
+TEST_F(PatternTest, RateScaleMultipliesArrivals) {
+  Result<Trace> base = generate_pattern("steady", params_);
+  params_.rate_scale = 2;
+  Result<Trace> doubled = generate_pattern("steady", params_);
+  ASSERT_TRUE(base.is_ok() && doubled.is_ok());
+  EXPECT_NEAR(static_cast<double>(doubled->requests.size()) / base->requests.size(), 2, 0.2);
+}
+
+TEST_F(PatternTest, UnknownNameIsRejected) {
+  Result<Trace> trace = generate_pattern("sawtooth", params_);
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_NE(trace.status().message().find("sawtooth"), std::string::npos);
+}
+
+TEST_F(PatternTest, NonPositiveDurationIsRejected) {
+  params_.duration_s = 0;
+  EXPECT_FALSE(generate_pattern("steady", params_).is_ok());
+}
+
+}  // namespace
+}  // namespace ollamaflow::sim
