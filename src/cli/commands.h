@@ -71,3 +71,15 @@ struct StatusOptions {
 int cmd_status(const Config& config, const StatusOptions& options);
 
 }  // namespace ollamaflow::cli
+
+namespace CLI {
+class App;
+}
+
+namespace ollamaflow::cli {
+
+// Adds the `simulate` subcommand to `app`; its callback stores the exit code in `exit_code`,
+// which must outlive app.parse().
+void register_simulate(CLI::App& app, int& exit_code);
+
+}  // namespace ollamaflow::cli

@@ -233,6 +233,8 @@ int run_main(int argc, char** argv) {
     exit_code = config ? cmd_doctor(*config, *doctor_options) : 2;
   });
 
+  register_simulate(app, exit_code);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
