@@ -119,8 +119,7 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   if (!apply_fault_flags(options, settings.faults)) {
     return 2;
   }
-  Result<std::vector<std::string>> policies =
-      sim::resolve_policies(split_list(options.strategies));
+  Result<std::vector<std::string>> policies = sim::resolve_policies(split_list(options.strategies));
   if (!policies) {
     std::fprintf(stderr, "error: %s\n", policies.status().message().c_str());
     return 2;
@@ -139,8 +138,7 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   if (options.json) {
     std::printf("%s\n", sim::report_json(*report).dump(2).c_str());
   } else {
-    std::printf("SIMULATED run (no model server was used)\n%s",
-                sim::format_table(*report).c_str());
+    std::printf("SIMULATED run (no model server was used)\n%s", sim::format_table(*report).c_str());
   }
   if (!options.out_dir.empty()) {
     Status written = sim::write_report(*report, options.out_dir);

@@ -16,16 +16,16 @@ Status Simulation::warm_up(const agents::AgentInfo& agent) {
   Waiter& waiter = gate_.register_current(agent.id);
   const double now = now_s();
   const FaultPlan& faults = settings_.faults;
-  const double startup =
-      faults.slow_load && faults.slow_load->contains(now) ? faults.slow_load_s : settings_.startup_s;
+  const double startup = faults.slow_load && faults.slow_load->contains(now) ? faults.slow_load_s
+                                                                             : settings_.startup_s;
   if (gate_.park_until(lock, waiter, now + startup, now) == Wake::kShutdown) {
     return Status(ErrorCode::kCancelled, "the simulation ended during the warm-up");
   }
   return Status::ok();
 }
 
-agents::TaskOutcome Simulation::execute(const agents::AgentInfo& /*agent*/,
-                                        const queue::Task& task, const CancelToken& cancel) {
+agents::TaskOutcome Simulation::execute(const agents::AgentInfo& /*agent*/, const queue::Task& task,
+                                        const CancelToken& cancel) {
   agents::TaskOutcome cancelled;
   cancelled.code = ErrorCode::kCancelled;
   cancelled.error = "cancelled while the server worked on it";

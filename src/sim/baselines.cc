@@ -62,10 +62,10 @@ class Window {
   std::deque<std::pair<double, double>> samples_;
 };
 
-// Kubernetes HPA defaults: 15 s loop, 10 % tolerance, scale-up by at most max(+4, +100 %) per
-// loop with no stabilization, scale-down to the maximum recommendation of the last 300 s, no
-// scale-down while a metric is missing, and pods that are not ready count as idle when scaling
-// up. The metric is tasks in flight per agent with a target of 0.8, the analog of the usual
+// Kubernetes HPA defaults: a 15 s loop and a 10 % tolerance. Scale-up adds at most
+// max(+4, +100 %) per loop with no stabilization, and pods that are not ready count as idle.
+// Scale-down goes to the maximum recommendation of the last 300 s, never while a metric is
+// missing. The metric is tasks in flight per agent with a target of 0.8, the analog of the usual
 // 80 % utilization target.
 class HpaPolicy final : public Policy {
  public:
@@ -88,8 +88,8 @@ class HpaPolicy final : public Policy {
       basis = ready + observation.starting;
       ratio = load / (basis * kTarget);
     }
-    int desired = std::abs(1 - ratio) <= kTolerance ? current
-                                                    : static_cast<int>(std::ceil(ratio * basis));
+    int desired =
+        std::abs(1 - ratio) <= kTolerance ? current : static_cast<int>(std::ceil(ratio * basis));
     desired = clamp_agents(desired, settings_);
     recommendations_.add(observation.now_s, desired);
     recommendations_.trim(observation.now_s, kDownWindowS);
@@ -97,8 +97,8 @@ class HpaPolicy final : public Policy {
       const int limit = std::max(current + 4, 2 * current);
       const int target = std::min(desired, limit);
       return act_to(current, target,
-                    fmt::format("scale_up: {:.1f} tasks in flight on {} agents, ratio {:.2f}",
-                                load, basis, ratio));
+                    fmt::format("scale_up: {:.1f} tasks in flight on {} agents, ratio {:.2f}", load,
+                                basis, ratio));
     }
     const int stabilized = static_cast<int>(recommendations_.max(observation.now_s, kDownWindowS));
     if (stabilized < current) {
@@ -160,8 +160,8 @@ class KnativePolicy final : public Policy {
     }
     desired = clamp_agents(desired, settings_);
     return act_to(current, desired,
-                  fmt::format("{}: stable {:.2f} panic {:.2f} concurrency, target {}", mode,
-                              stable, panic, kTarget));
+                  fmt::format("{}: stable {:.2f} panic {:.2f} concurrency, target {}", mode, stable,
+                              panic, kTarget));
   }
 
  private:
@@ -212,7 +212,8 @@ class RayPolicy final : public Policy {
     } else {
       counter_ = 0;
     }
-    const std::string detail = fmt::format("{:.2f} ongoing over 30 s, desired {}", average, desired);
+    const std::string detail =
+        fmt::format("{:.2f} ongoing over 30 s, desired {}", average, desired);
     if (counter_ * kLoopS >= kUpDelayS) {
       counter_ = 0;
       return act_to(current, desired, "scale_up after 30 s: " + detail);

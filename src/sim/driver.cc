@@ -26,11 +26,10 @@ void Simulation::schedule(double t, EventKind kind, size_t payload) {
 void Simulation::wait_quiet() {
   gate_.wait_quiet([this](const std::set<std::string>& registered) {
     for (const agents::AgentInfo& agent : manager_->agents()) {
-      const bool has_thread = agent.state == agents::AgentState::kInitializing ||
-                              agent.state == agents::AgentState::kActive ||
-                              agent.state == agents::AgentState::kIdle ||
-                              agent.state == agents::AgentState::kBusy ||
-                              agent.state == agents::AgentState::kDraining;
+      const bool has_thread =
+          agent.state == agents::AgentState::kInitializing ||
+          agent.state == agents::AgentState::kActive || agent.state == agents::AgentState::kIdle ||
+          agent.state == agents::AgentState::kBusy || agent.state == agents::AgentState::kDraining;
       if (has_thread && registered.count(agent.id) == 0) {
         return false;
       }
@@ -145,7 +144,8 @@ void Simulation::on_evaluate(size_t generation) {
     Result<agents::ScaleResult> scaled = manager_->scale_to(decision.target, decision.reason);
     policy_->on_outcome(decision, scaled.is_ok(), 0);
     if (scaled && scaled->to != scaled->from) {
-      result_.actions.push_back({now, scaled->from, scaled->to, decision.recorded, decision.reason});
+      result_.actions.push_back(
+          {now, scaled->from, scaled->to, decision.recorded, decision.reason});
     }
     if (scaled) {
       kick_removed(scaled->removed);
@@ -160,7 +160,8 @@ void Simulation::on_tick() {
   const int creating = manager_->count_by_state().at(agents::AgentState::kCreating);
   manager_->tick();
   const std::map<agents::AgentState, int> states = manager_->count_by_state();
-  const int ended = states.at(agents::AgentState::kTerminated) + states.at(agents::AgentState::kError);
+  const int ended =
+      states.at(agents::AgentState::kTerminated) + states.at(agents::AgentState::kError);
   if (ended != terminated_seen_) {
     terminated_seen_ = ended;
     kick_final_poppers();
@@ -187,9 +188,9 @@ void Simulation::on_sample() {
     point.running = server_.running();
   }
   const std::map<agents::AgentState, int> states = manager_->count_by_state();
-  for (const auto state : {agents::AgentState::kInitializing, agents::AgentState::kActive,
-                           agents::AgentState::kIdle, agents::AgentState::kBusy,
-                           agents::AgentState::kDraining}) {
+  for (const auto state :
+       {agents::AgentState::kInitializing, agents::AgentState::kActive, agents::AgentState::kIdle,
+        agents::AgentState::kBusy, agents::AgentState::kDraining}) {
     point.agents += states.at(state);
   }
   result_.points.push_back(point);

@@ -15,8 +15,8 @@ bool parse_number(std::string_view text, double& value) {
          value >= 0;
 }
 
-Result<std::vector<double>> parse_fields(std::string_view text, size_t count,
-                                         std::string_view flag, std::string_view form) {
+Result<std::vector<double>> parse_fields(std::string_view text, size_t count, std::string_view flag,
+                                         std::string_view form) {
   std::vector<double> values;
   size_t begin = 0;
   for (;;) {
@@ -53,13 +53,11 @@ bool FaultPlan::empty() const {
 }
 
 nlohmann::json FaultPlan::to_json() const {
-  return {{"metric_dropout", window_json(metric_dropout)},
-          {"metric_delay_s", metric_delay_s},
-          {"slow_load", window_json(slow_load)},
-          {"slow_load_s", slow_load_s},
-          {"server_503", window_json(server_503)},
-          {"memory_taken", window_json(memory_taken)},
-          {"memory_taken_mib", memory_taken_mib}};
+  return {
+      {"metric_dropout", window_json(metric_dropout)}, {"metric_delay_s", metric_delay_s},
+      {"slow_load", window_json(slow_load)},           {"slow_load_s", slow_load_s},
+      {"server_503", window_json(server_503)},         {"memory_taken", window_json(memory_taken)},
+      {"memory_taken_mib", memory_taken_mib}};
 }
 
 Result<FaultWindow> parse_window(std::string_view text, std::string_view flag) {

@@ -11,7 +11,7 @@ namespace ollamaflow::sim {
 namespace {
 
 constexpr double kTenMinutesS = 600;
-constexpr double kOnsetSearchS = 120;      // the onset must come this soon after the surge
+constexpr double kOnsetSearchS = 120;  // the onset must come this soon after the surge
 
 nlohmann::json optional_json(const std::optional<double>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
@@ -49,9 +49,9 @@ std::vector<double> surge_onsets(const RunResult& run) {
 
 void reaction_figure(const RunResult& run, Figures& figures) {
   for (double onset : surge_onsets(run)) {
-    const auto decision = std::lower_bound(run.scale_up_decisions_s.begin(),
-                                           run.scale_up_decisions_s.end(), onset);
-    // A surge that no decision answered counts as lasting until the run's end.
+    const auto decision =
+        std::lower_bound(run.scale_up_decisions_s.begin(), run.scale_up_decisions_s.end(), onset);
+    // A surge that no decision followed counts as lasting until the run's end.
     const double reaction =
         decision == run.scale_up_decisions_s.end() ? run.ended_at_s - onset : *decision - onset;
     figures.reaction_s = std::max(figures.reaction_s.value_or(reaction), reaction);

@@ -50,8 +50,7 @@ void Gate::unregister(Waiter* waiter) {
   quiet_.notify_all();
 }
 
-Wake Gate::park(std::unique_lock<std::mutex>& lock, Waiter& waiter, Waiter::Kind kind,
-                double now) {
+Wake Gate::park(std::unique_lock<std::mutex>& lock, Waiter& waiter, Waiter::Kind kind, double now) {
   if (shutdown_) {
     return Wake::kShutdown;
   }
@@ -109,8 +108,8 @@ Waiter* Gate::first_popper() {
     if (!waiter->parked || waiter->kind != Waiter::Kind::kPop) {
       continue;
     }
-    if (best == nullptr || std::tie(waiter->parked_at, waiter->agent_id) <
-                               std::tie(best->parked_at, best->agent_id)) {
+    if (best == nullptr ||
+        std::tie(waiter->parked_at, waiter->agent_id) < std::tie(best->parked_at, best->agent_id)) {
       best = waiter.get();
     }
   }

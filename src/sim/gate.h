@@ -26,7 +26,7 @@
 
 namespace ollamaflow::sim {
 
-// Why a parked thread was released.
+// The reason a parked thread was released.
 enum class Wake { kNone, kDone, kTask, kKicked, kCancelled, kShutdown };
 
 // One agent thread's parking record. Guarded by Gate::mutex().
@@ -36,8 +36,8 @@ struct Waiter {
   std::string agent_id;
   Kind kind = Kind::kTimer;
   bool parked = false;
-  double wake_at = 0;   // kTimer: virtual seconds
-  uint64_t request = 0;  // kExecute: the server request id
+  double wake_at = 0;                   // kTimer: virtual seconds
+  uint64_t request = 0;                 // kExecute: the server request id
   const CancelToken* cancel = nullptr;  // kExecute: the task's token
   double parked_at = 0;
   std::optional<queue::Task> task;  // kPop: the task handed over

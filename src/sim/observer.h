@@ -17,8 +17,7 @@ namespace ollamaflow::sim {
 class SimObserver final : public agents::AgentObserver {
  public:
   // `now` returns the virtual time in seconds from the trace start.
-  SimObserver(workload::MetricsCollector& collector, std::function<double()> now,
-              double duration_s)
+  SimObserver(workload::MetricsCollector& collector, std::function<double()> now, double duration_s)
       : collector_(collector), now_(std::move(now)), duration_s_(duration_s) {}
 
   void on_state_changed(const agents::AgentInfo& agent, agents::AgentState from) override {

@@ -26,8 +26,8 @@ struct Sample {
 };
 
 const char* level_name(Level level) {
-  static const char* const kNames[] = {"very_low", "low", "moderate", "high", "very_high",
-                                       "critical"};
+  static const char* const kNames[] = {"very_low", "low",       "moderate",
+                                       "high",     "very_high", "critical"};
   return kNames[static_cast<int>(level)];
 }
 

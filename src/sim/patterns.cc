@@ -42,10 +42,10 @@ class Sampler {
 Request make_request(Sampler& sampler, double at, const PatternParams& params) {
   Request request;
   request.arrival_s = at;
-  request.prompt_tokens = std::max(
-      1, static_cast<int>(std::lround(sampler.lognormal(params.prompt_tokens_mean, params.tokens_cv))));
-  request.output_tokens = std::max(
-      1, static_cast<int>(std::lround(sampler.lognormal(params.output_tokens_mean, params.tokens_cv))));
+  request.prompt_tokens = std::max(1, static_cast<int>(std::lround(sampler.lognormal(
+                                          params.prompt_tokens_mean, params.tokens_cv))));
+  request.output_tokens = std::max(1, static_cast<int>(std::lround(sampler.lognormal(
+                                          params.output_tokens_mean, params.tokens_cv))));
   return request;
 }
 
@@ -106,9 +106,10 @@ void step(Trace& trace, Sampler& sampler, const PatternParams& params) {
   if (begin < params.duration_s) {
     trace.surges_s.push_back(begin);
   }
-  trace.description = fmt::format("Poisson at {:.3g}/s with a {:.0f}x step to {:.3g}/s at {:.0f} s "
-                                  "for {:.0f} s",
-                                  base, params.step_factor, surge, begin, params.step_length_s);
+  trace.description = fmt::format(
+      "Poisson at {:.3g}/s with a {:.0f}x step to {:.3g}/s at {:.0f} s "
+      "for {:.0f} s",
+      base, params.step_factor, surge, begin, params.step_length_s);
 }
 
 void ramp(Trace& trace, Sampler& sampler, const PatternParams& params) {
@@ -119,9 +120,8 @@ void ramp(Trace& trace, Sampler& sampler, const PatternParams& params) {
   thinned_arrivals(trace, sampler, params, peak, [=](double at) {
     return trough + (peak - trough) * (1 - std::cos(2 * kPi * at / duration)) / 2;
   });
-  trace.description =
-      fmt::format("daily curve from {:.3g}/s to {:.3g}/s and back, over {:.0f} s", trough, peak,
-                  duration);
+  trace.description = fmt::format("daily curve from {:.3g}/s to {:.3g}/s and back, over {:.0f} s",
+                                  trough, peak, duration);
 }
 
 }  // namespace
@@ -138,10 +138,8 @@ Result<Trace> generate_pattern(std::string_view name, const PatternParams& param
                               params.duration_s));
   }
   if (!(params.rate_scale > 0) || !(params.base_rate > 0) || !(params.burst_rate > 0) ||
-      !(params.burst_low_rate > 0) ||
-      !(params.step_base_rate > 0) || !(params.step_factor > 0)) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "pattern rates and the rate scale must be positive");
+      !(params.burst_low_rate > 0) || !(params.step_base_rate > 0) || !(params.step_factor > 0)) {
+    return Status(ErrorCode::kInvalidArgument, "pattern rates and the rate scale must be positive");
   }
   Trace trace;
   trace.name = std::string(name);
@@ -159,9 +157,8 @@ Result<Trace> generate_pattern(std::string_view name, const PatternParams& param
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("unknown pattern \"{}\": use steady, bursty, step or ramp", name));
   }
-  trace.description += fmt::format(", prompt {:.0f} and output {:.0f} tokens on average, seed {}",
-                                   params.prompt_tokens_mean, params.output_tokens_mean,
-                                   params.seed);
+  trace.description += fmt::format(", prompt {:.0f} and output {:.0f} tokens on average",
+                                   params.prompt_tokens_mean, params.output_tokens_mean);
   return trace;
 }
 

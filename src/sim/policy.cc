@@ -43,8 +43,8 @@ class EnginePolicy final : public Policy {
     if (result.act) {
       // The record counts when the engine kept the event with its inputs and reason.
       for (const scaling::ScalingEvent& event : engine_->events()) {
-        result.recorded = result.recorded ||
-                          (event.decision_id == decision.id && !event.reason.empty());
+        result.recorded =
+            result.recorded || (event.decision_id == decision.id && !event.reason.empty());
       }
     }
     return result;
@@ -110,10 +110,14 @@ class OraclePolicy final : public Policy {
       decision.reason = "oracle: first block";
       return decision;
     }
-    const int target = std::prev(next)->second;
+    // Never below the busy agents: a smaller pool would drain them and kill their tasks. The
+    // pool then shrinks at the later evaluations, as agents become idle.
+    const int planned = std::prev(next)->second;
+    const int target = std::max(planned, observation.busy);
     decision.act = target != observation.agents;
     decision.target = target;
-    decision.reason = fmt::format("oracle: {} agents planned for this block", target);
+    decision.reason =
+        fmt::format("oracle: {} agents planned for this block, {} busy", planned, observation.busy);
     return decision;
   }
 
@@ -125,9 +129,17 @@ class OraclePolicy final : public Policy {
 }  // namespace
 
 const std::vector<std::string>& policy_names() {
-  static const std::vector<std::string> names = {
-      "HYBRID", "GPU_MEMORY_BASED", "WORKLOAD_BASED", "CONSERVATIVE", "AGGRESSIVE", "fixed",
-      "hpa",    "knative",          "ray",            "python-origin", "oracle"};
+  static const std::vector<std::string> names = {"HYBRID",
+                                                 "GPU_MEMORY_BASED",
+                                                 "WORKLOAD_BASED",
+                                                 "CONSERVATIVE",
+                                                 "AGGRESSIVE",
+                                                 "fixed",
+                                                 "hpa",
+                                                 "knative",
+                                                 "ray",
+                                                 "python-origin",
+                                                 "oracle"};
   return names;
 }
 

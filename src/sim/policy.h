@@ -19,7 +19,7 @@
 
 namespace ollamaflow::sim {
 
-// What a policy sees at one evaluation. `inputs` and `metrics` are what the metrics pipeline
+// The input of one policy evaluation. `inputs` and `metrics` are what the metrics pipeline
 // delivers (delayed or stale under the metric faults); the agent counts are current.
 struct Observation {
   double now_s = 0;
@@ -27,7 +27,7 @@ struct Observation {
   int starting = 0;  // waiting for their creation batch or in warm-up
   int ready = 0;     // idle or busy
   int busy = 0;
-  bool metrics_stale = false;  // the metric dropout fault is on
+  bool metrics_stale = false;         // the metric dropout fault is on
   double cumulative_wait_mean_s = 0;  // mean queue wait of every task started so far
   workload::WorkloadMetrics metrics;
   scaling::EngineInputs inputs;
@@ -65,11 +65,11 @@ class Policy {
 
 // Shared settings of the policies.
 struct PolicySettings {
-  Config config;               // the engine's configuration; its agent bounds bind every policy
-  int initial_agents = 4;      // reactive policies start with this pool
-  double startup_s = 10;       // agent start-up time, for the oracle's lead
+  Config config;           // the engine's configuration; its agent bounds bind every policy
+  int initial_agents = 4;  // reactive policies start with this pool
+  double startup_s = 10;   // agent start-up time, for the oracle's lead
   double wait_target_s = 5;
-  int server_slots = 0;        // the oracle never plans beyond the slots
+  int server_slots = 0;          // the oracle never plans beyond the slots
   const Trace* trace = nullptr;  // the oracle and the fixed pool read the future from it
   std::shared_ptr<Clock> clock;  // the engine's clock
 };

@@ -41,9 +41,9 @@ Status write_file(const std::filesystem::path& path, const std::string& text) {
   file << text;
   file.close();
   if (!file) {
-    return Status(ErrorCode::kIoError,
-                  fmt::format("writing {} failed: check that the folder is writable",
-                              path.string()));
+    return Status(
+        ErrorCode::kIoError,
+        fmt::format("writing {} failed: check that the folder is writable", path.string()));
   }
   return Status::ok();
 }
@@ -53,10 +53,11 @@ Status write_file(const std::filesystem::path& path, const std::string& text) {
 std::string format_table(const SimulationReport& report) {
   std::string out = fmt::format("trace: {}\nstart-up time: {:.0f} s, seed {}\n\n",
                                 report.trace_description, report.startup_s, report.seed);
-  out += fmt::format("{:<17} {:>6} {:>6} {:>6} {:>9} {:>6} {:>6} {:>7} {:>7} {:>5} {:>5} {:>4} "
-                     "{:>4} {:>4} {:>5}\n",
-                     "policy", "p50 s", "p95 s", "p99 s", "agent-s", "x orc", "flips", "gap s",
-                     "react s", "peak", "x pk", "kill", "503", "oom", "rec %");
+  out += fmt::format(
+      "{:<17} {:>6} {:>6} {:>6} {:>9} {:>6} {:>6} {:>7} {:>7} {:>5} {:>5} {:>4} "
+      "{:>4} {:>4} {:>5}\n",
+      "policy", "p50 s", "p95 s", "p99 s", "agent-s", "x orc", "flips", "gap s", "react s", "peak",
+      "x pk", "kill", "503", "oom", "rec %");
   for (const PolicyRun& entry : report.runs) {
     const Figures& f = entry.figures;
     out += fmt::format(

@@ -19,13 +19,12 @@ Result<std::vector<std::string>> resolve_policies(const std::vector<std::string>
       }
       continue;
     }
-    const auto known = std::find_if(policy_names().begin(), policy_names().end(),
-                                    [&](const std::string& policy) {
-                                      return policy == name || (is_engine_policy(name) &&
-                                                                is_engine_policy(policy) &&
-                                                                scaling::parse_strategy(name).value() ==
-                                                                    scaling::parse_strategy(policy).value());
-                                    });
+    const auto known =
+        std::find_if(policy_names().begin(), policy_names().end(), [&](const std::string& policy) {
+          return policy == name ||
+                 (is_engine_policy(name) && is_engine_policy(policy) &&
+                  scaling::parse_strategy(name).value() == scaling::parse_strategy(policy).value());
+        });
     if (known == policy_names().end()) {
       return Status(ErrorCode::kInvalidArgument,
                     fmt::format("unknown strategy \"{}\": use one of {} or all", name,

@@ -28,8 +28,8 @@ struct ServerParams {
   double graph_mib = 0;
   double reserve_mib = 0;
   double kv_per_slot_mib = 1024;
-  int slots = 4;         // sequences run at once (OLLAMA_NUM_PARALLEL, llama-server -np)
-  int max_queue = 512;   // waiting requests before 503 (OLLAMA_MAX_QUEUE)
+  int slots = 4;        // sequences run at once (OLLAMA_NUM_PARALLEL, llama-server -np)
+  int max_queue = 512;  // waiting requests before 503 (OLLAMA_MAX_QUEUE)
   double prompt_tokens_per_s = 2000;  // per sequence when it runs alone
   double output_tokens_per_s = 25;    // per sequence when it runs alone
   // Each token takes 1 + slowdown_per_slot x (running sequences - 1) times as long as alone.
@@ -63,7 +63,7 @@ class SimServer {
 
   // Memory that other processes take on the GPU from `now` on.
   void set_foreign_mib(double mib, double now);
-  // While on, every new request is answered with 503 (the fault injection).
+  // While on, the server rejects every new request with 503 (the fault injection).
   void set_reject_all(bool reject) { reject_all_ = reject; }
 
   int running() const { return static_cast<int>(running_.size()); }
@@ -92,10 +92,10 @@ class SimServer {
 
   ServerParams params_;
   StartListener on_start_;
-  double progress_ = 0;   // solo seconds of work each running request has received since 0
+  double progress_ = 0;  // solo seconds of work each running request has received since 0
   double updated_at_ = 0;
-  std::set<std::pair<double, uint64_t>> running_;  // (progress at finish, id)
-  std::unordered_map<uint64_t, double> finish_of_;   // id -> progress at finish
+  std::set<std::pair<double, uint64_t>> running_;   // (progress at finish, id)
+  std::unordered_map<uint64_t, double> finish_of_;  // id -> progress at finish
   std::deque<Waiting> waiting_;
   double foreign_mib_ = 0;
   bool reject_all_ = false;

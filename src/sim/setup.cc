@@ -102,14 +102,16 @@ Status Simulation::prepare(const std::string& policy_name) {
   policy_settings.server_slots = settings_.server.slots;
   policy_settings.trace = &trace_;
   policy_settings.clock = clock_;
-  Result<std::unique_ptr<Policy>> policy = make_policy(policy_name, policy_settings, settings_.server);
+  Result<std::unique_ptr<Policy>> policy =
+      make_policy(policy_name, policy_settings, settings_.server);
   if (!policy) {
     return policy.status();
   }
   policy_ = std::move(policy).value();
 
   const int batch = std::max(1, config.agent_management.batch_creation_size);
-  warm_s_ = settings_.startup_s * std::ceil(static_cast<double>(policy_->initial_agents()) / batch) + 1;
+  warm_s_ =
+      settings_.startup_s * std::ceil(static_cast<double>(policy_->initial_agents()) / batch) + 1;
   epoch_ = clock_->now() + from_seconds(warm_s_);
 
   Result<std::unique_ptr<workload::MetricsCollector>> collector =
@@ -161,8 +163,8 @@ void Simulation::apply_faults() {
   const FaultPlan& faults = settings_.faults;
   {
     std::lock_guard lock(gate_.mutex());
-    const bool taken = faults.memory_taken && faults.memory_taken->contains(now);
-    server_.set_foreign_mib(taken ? faults.memory_taken_mib : 0, now);
+    const bool memory_held = faults.memory_taken && faults.memory_taken->contains(now);
+    server_.set_foreign_mib(memory_held ? faults.memory_taken_mib : 0, now);
     server_.set_reject_all(faults.server_503 && faults.server_503->contains(now));
   }
   const bool dropped = faults.metric_dropout && faults.metric_dropout->contains(now);
@@ -211,10 +213,10 @@ Simulation::SignalSnapshot Simulation::visible_signals() {
   if (delay <= 0 || history_.empty()) {
     return snapshot_signals();
   }
-  const double wanted = now_s() - delay;
+  const double sample_time = now_s() - delay;
   const SignalSnapshot* best = &history_.front();
   for (const SignalSnapshot& snapshot : history_) {
-    if (snapshot.t <= wanted) {
+    if (snapshot.t <= sample_time) {
       best = &snapshot;
     }
   }

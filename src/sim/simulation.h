@@ -1,6 +1,6 @@
-// The driver's private state, shared by driver.cc (event loop), agent_hooks.cc (warm-up,
-// executor and observer) and observation.cc (what the policies see). Used on the driver thread,
-// except where a member says that agent threads use it under the gate's mutex.
+// The driver's private state, shared by driver.cc (event loop), agent_hooks.cc (warm-up and
+// executor) and setup.cc (construction, observations, faults and results). Used on the driver
+// thread, except for the members marked as written by agent threads under the gate's mutex.
 #pragma once
 
 #include <deque>
@@ -94,7 +94,7 @@ class Simulation {
   const Trace& trace_;
   const ScenarioSettings settings_;
   std::shared_ptr<FakeClock> clock_;
-  MonoTime epoch_{};  // virtual time 0 (the trace start)
+  MonoTime epoch_{};   // virtual time 0 (the trace start)
   double warm_s_ = 0;  // the initial pool starts this long before 0
 
   Gate gate_;
@@ -119,7 +119,7 @@ class Simulation {
   uint64_t sequence_ = 0;
   size_t evaluate_generation_ = 0;
   bool poke_pending_ = false;
-  std::deque<SignalSnapshot> history_;  // for the metric delay
+  std::deque<SignalSnapshot> history_;    // for the metric delay
   std::optional<SignalSnapshot> frozen_;  // during the metric dropout
   RunResult result_;
   int arrivals_since_sample_ = 0;

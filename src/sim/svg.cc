@@ -52,11 +52,12 @@ std::string escape(const std::string& text) {
 std::string panel(const PolicyRun& entry, double top, double duration) {
   const std::vector<TimePoint>& points = entry.run.points;
   const double plot_width = kWidth - kLeft - kRight;
-  std::string out = fmt::format(
-      "<text x=\"{}\" y=\"{:.0f}\" font-size=\"13\" font-weight=\"bold\">{}</text>\n", kLeft,
-      top - 6, escape(entry.figures.policy));
+  std::string out =
+      fmt::format("<text x=\"{}\" y=\"{:.0f}\" font-size=\"13\" font-weight=\"bold\">{}</text>\n",
+                  kLeft, top - 6, escape(entry.figures.policy));
   out += fmt::format(
-      "<rect x=\"{}\" y=\"{:.0f}\" width=\"{:.0f}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>\n",
+      "<rect x=\"{}\" y=\"{:.0f}\" width=\"{:.0f}\" height=\"{}\" fill=\"none\" "
+      "stroke=\"#999\"/>\n",
       kLeft, top, plot_width, kPanelHeight);
   double label_x = kLeft + plot_width - 330;
   for (const Series& series : kSeries) {
@@ -69,7 +70,7 @@ std::string panel(const PolicyRun& entry, double top, double duration) {
     for (const TimePoint& point : points) {
       const double x = kLeft + plot_width * std::clamp(point.t / duration, 0.0, 1.0);
       const double y = top + kPanelHeight * (1 - series.value(point) / scale);
-      path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", x, y);
+      path += fmt::format("{}{:.0f},{:.0f}", path.empty() ? "M" : " L", x, y);
     }
     out += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.2\"/>\n", path,
                        series.color);
@@ -88,23 +89,24 @@ std::string render_svg(const SimulationReport& report) {
   for (const PolicyRun& entry : report.runs) {
     duration = std::max(duration, entry.run.duration_s);
   }
-  const double height =
-      kTop + static_cast<double>(report.runs.size()) * (kPanelHeight + kGap) + 30;
+  const double height = kTop + static_cast<double>(report.runs.size()) * (kPanelHeight + kGap) + 30;
   std::string out = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0f}\" height=\"{:.0f}\" "
       "font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
       kWidth, height);
-  out += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"14\">Simulated: {}, start-up {:.0f} s, "
-                     "seed {}</text>\n",
-                     kLeft, escape(report.trace_description), report.startup_s, report.seed);
+  out += fmt::format(
+      "<text x=\"{}\" y=\"20\" font-size=\"14\">Simulated: {}, start-up {:.0f} s, "
+      "seed {}</text>\n",
+      kLeft, escape(report.trace_description), report.startup_s, report.seed);
   double top = kTop + 14;
   for (const PolicyRun& entry : report.runs) {
     out += panel(entry, top, duration);
     top += kPanelHeight + kGap;
   }
-  out += fmt::format("<text x=\"{}\" y=\"{:.0f}\" font-size=\"11\">time 0 to {:.0f} s; each line "
-                     "scaled to its own maximum</text>\n</svg>\n",
-                     kLeft, top - kGap + 20, duration);
+  out += fmt::format(
+      "<text x=\"{}\" y=\"{:.0f}\" font-size=\"11\">time 0 to {:.0f} s; each line "
+      "scaled to its own maximum</text>\n</svg>\n",
+      kLeft, top - kGap + 20, duration);
   return out;
 }
 

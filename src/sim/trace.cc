@@ -68,8 +68,8 @@ int days_from_civil(int year, int month, int day) {
 bool parse_timestamp(std::string_view text, double& seconds) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0;
   double second = 0;
-  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || (text[10] != ' ' && text[10] != 'T') ||
-      text[13] != ':' || text[16] != ':') {
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != ' ' && text[10] != 'T') || text[13] != ':' || text[16] != ':') {
     return false;
   }
   if (!parse_int(text.substr(0, 4), year) || !parse_int(text.substr(5, 2), month) ||
@@ -139,13 +139,13 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
     }
     const std::vector<std::string_view> fields = split(line);
     if (fields.size() != 3) {
-      return Status(ErrorCode::kParseError,
-                    fmt::format("trace {}: line {}: {} fields, expected 3", name, line_number,
-                                fields.size()));
+      return Status(ErrorCode::kParseError, fmt::format("trace {}: line {}: {} fields, expected 3",
+                                                        name, line_number, fields.size()));
     }
     Request request;
-    const bool time_ok = *format == Format::kSeconds ? parse_double(fields[0], request.arrival_s)
-                                                     : parse_timestamp(fields[0], request.arrival_s);
+    const bool time_ok = *format == Format::kSeconds
+                             ? parse_double(fields[0], request.arrival_s)
+                             : parse_timestamp(fields[0], request.arrival_s);
     if (!time_ok) {
       return row_error(name, line_number, 1, fields[0],
                        *format == Format::kSeconds ? "seconds" : "YYYY-MM-DD HH:MM:SS.fraction");

@@ -20,9 +20,9 @@ struct Request {
 };
 
 struct Trace {
-  std::string name;         // "steady", "bursty", "step", "ramp" or the file name
-  std::string description;  // how it was made, including any rate scaling
-  double duration_s = 0;    // the simulated span; requests arrive in [0, duration_s)
+  std::string name;               // "steady", "bursty", "step", "ramp" or the file name
+  std::string description;        // how it was made, including any rate scaling
+  double duration_s = 0;          // the simulated span; requests arrive in [0, duration_s)
   std::vector<Request> requests;  // sorted by arrival
   // Times where the arrival rate jumps up by at least 2x (the step and bursty patterns), for the
   // reaction-time figure.
@@ -48,10 +48,10 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
 // log-normal with the given means and coefficient of variation.
 struct PatternParams {
   double duration_s = 3600;
-  double rate_scale = 1.0;  // multiplies every rate below
-  double base_rate = 0.6;        // requests per second: steady, and the ramp's mean
-  double burst_low_rate = 0.3;   // bursty low state
-  double burst_rate = 1.2;       // bursty high state
+  double rate_scale = 1.0;        // multiplies every rate below
+  double base_rate = 0.6;         // requests per second: steady, and the ramp's mean
+  double burst_low_rate = 0.3;    // bursty low state
+  double burst_rate = 1.2;        // bursty high state
   double burst_low_mean_s = 240;  // mean time in the bursty low state
   double burst_high_mean_s = 60;  // mean time in the bursty high state
   double step_factor = 10;        // step: rate multiplier during the surge
@@ -68,10 +68,12 @@ struct PatternParams {
 // Returns the pattern names: steady, bursty, step, ramp.
 const std::vector<std::string>& pattern_names();
 
-// Generates `name`: steady Poisson arrivals; bursty, a two-state Markov-modulated Poisson process
-// switching between base_rate and burst_rate; step, step_base_rate with one surge of
-// step_factor; ramp, a daily sine curve compressed into duration_s. Returns kInvalidArgument
-// for an unknown name or a non-positive duration or rate.
+// Generates the pattern `name`, all with Poisson arrivals:
+//   steady  at base_rate
+//   bursty  a two-state Markov-modulated process switching between burst_low_rate and burst_rate
+//   step    at step_base_rate with one surge of step_factor
+//   ramp    a daily sine curve around base_rate, compressed into duration_s
+// Returns kInvalidArgument for an unknown name or a non-positive duration or rate.
 Result<Trace> generate_pattern(std::string_view name, const PatternParams& params);
 
 }  // namespace ollamaflow::sim

@@ -45,7 +45,7 @@ TEST_F(BaselinesTest, HpaHoldsWithinTolerance) {
 
 TEST_F(BaselinesTest, HpaScaleUpIsRateLimited) {
   auto hpa = make_hpa(settings_);
-  EXPECT_EQ(hpa->decide(observe(0, 2, 2, 20)).target, 6);     // max(2 + 4, 2 * 2)
+  EXPECT_EQ(hpa->decide(observe(0, 2, 2, 20)).target, 6);      // max(2 + 4, 2 * 2)
   EXPECT_EQ(hpa->decide(observe(15, 10, 10, 40)).target, 20);  // max(10 + 4, 2 * 10)
 }
 

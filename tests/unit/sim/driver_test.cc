@@ -139,7 +139,8 @@ TEST_F(DriverTest, DelayedMetricsDelayTheReaction) {
   const Figures prompt = run(trace, "hpa");
   settings_.faults.metric_delay_s = 30;
   const Figures delayed = run(trace, "hpa");
-  ASSERT_TRUE(prompt.reaction_s && delayed.reaction_s);
+  ASSERT_TRUE(prompt.reaction_s.has_value());
+  ASSERT_TRUE(delayed.reaction_s.has_value());
   EXPECT_GT(*delayed.reaction_s, *prompt.reaction_s);
 }
 

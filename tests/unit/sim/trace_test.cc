@@ -91,7 +91,8 @@ TEST_F(TraceTest, HeaderOnlyIsRejected) {
 }
 
 TEST_F(TraceTest, InvalidRateScaleIsRejected) {
-  Result<Trace> trace = parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1,1\n", "t", 0, 0);
+  Result<Trace> trace =
+      parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1,1\n", "t", 0, 0);
   ASSERT_FALSE(trace.is_ok());
   EXPECT_EQ(trace.status().code(), ErrorCode::kInvalidArgument);
 }
@@ -111,7 +112,8 @@ TEST_F(PatternTest, SameSeedGivesSameTrace) {
   for (const std::string& name : pattern_names()) {
     Result<Trace> first = generate_pattern(name, params_);
     Result<Trace> second = generate_pattern(name, params_);
-    ASSERT_TRUE(first.is_ok() && second.is_ok()) << name;
+    ASSERT_TRUE(first.is_ok()) << name;
+    ASSERT_TRUE(second.is_ok()) << name;
     ASSERT_EQ(first->requests.size(), second->requests.size()) << name;
     for (size_t i = 0; i < first->requests.size(); ++i) {
       ASSERT_EQ(first->requests[i].arrival_s, second->requests[i].arrival_s) << name;
@@ -124,7 +126,8 @@ TEST_F(PatternTest, OtherSeedGivesOtherTrace) {
   Result<Trace> first = generate_pattern("steady", params_);
   params_.seed = 2;
   Result<Trace> second = generate_pattern("steady", params_);
-  ASSERT_TRUE(first.is_ok() && second.is_ok());
+  ASSERT_TRUE(first.is_ok());
+  ASSERT_TRUE(second.is_ok());
   EXPECT_NE(first->requests.front().arrival_s, second->requests.front().arrival_s);
 }
 
@@ -183,7 +186,8 @@ TEST_F(PatternTest, RateScaleMultipliesArrivals) {
   Result<Trace> base = generate_pattern("steady", params_);
   params_.rate_scale = 2;
   Result<Trace> doubled = generate_pattern("steady", params_);
-  ASSERT_TRUE(base.is_ok() && doubled.is_ok());
+  ASSERT_TRUE(base.is_ok());
+  ASSERT_TRUE(doubled.is_ok());
   EXPECT_NEAR(static_cast<double>(doubled->requests.size()) / base->requests.size(), 2, 0.2);
 }
 
