@@ -7,9 +7,24 @@ namespace {
 
 constexpr int kMaxContext = 1 << 24;
 constexpr int kMaxParallel = 4096;
+// llama-server rounds each slot's context (-c / -np) up to a multiple of this many tokens,
+// as measured on llama.cpp 0.4.0-dev (commit 80fb11a): -c 2048 -np 3 gives 768 cells per slot.
+constexpr int kSlotContextPad = 256;
 
 Status invalid(std::string message) {
   return {ErrorCode::kInvalidArgument, std::move(message)};
+}
+
+// llama.cpp rejects a quantized cache type whose block does not divide the head size.
+Status check_cache_block(const ModelSpec& spec, const GgmlType& type, const char* which,
+                         uint32_t head_size) {
+  if (type.block_size <= 1 || head_size == 0 || head_size % type.block_size == 0) {
+    return Status::ok();
+  }
+  return invalid(fmt::format(
+      "invalid {} cache type {}: its block of {} values does not divide the head size {} of {}, "
+      "so llama.cpp rejects it; use f16 or f32",
+      which, type.name, type.block_size, head_size, spec.name));
 }
 
 // The V cache type follows K when K came from the option that sets both.
@@ -52,6 +67,13 @@ Result<ModelDemand> make_demand(const ModelSpec& spec, const PlanQuestion& quest
                       *question.total_ctx, slots)));
     }
     ctx = *question.total_ctx / slots;
+    const int padded = (ctx + kSlotContextPad - 1) / kSlotContextPad * kSlotContextPad;
+    if (padded != ctx && padded <= kMaxContext) {
+      notes.push_back(fmt::format(
+          "--total-ctx {} over {} slots is {} tokens per slot, which llama-server rounds up to {}",
+          *question.total_ctx, slots, ctx, padded));
+      ctx = padded;
+    }
     if (!question.parallel) {
       demand.parallel = 1;
       notes.push_back(
@@ -73,6 +95,12 @@ Result<ModelDemand> make_demand(const ModelSpec& spec, const PlanQuestion& quest
       parse_cache_type(question.cache_type_v.value_or(v_cache_type(config)));
   if (!v)
     return v.status();
+  if (Status status = check_cache_block(spec, **k, "K", spec.key_length); !status) {
+    return status;
+  }
+  if (Status status = check_cache_block(spec, **v, "V", spec.value_length); !status) {
+    return status;
+  }
   demand.cache_k = *k;
   demand.cache_v = *v;
   return demand;
