@@ -1,0 +1,92 @@
+#include "sim/report.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sim/scenario.h"
+
+namespace ollamaflow::sim {
+namespace {
+
+class ReportTest : public ::testing::Test {
+ protected:
+  ReportTest() {
+    report_.trace = "steady";
+    report_.trace_description = "steady Poisson arrivals at 0.6/s";
+    report_.seed = 3;
+    report_.startup_s = 10;
+    PolicyRun entry;
+    entry.run.policy = "HYBRID";
+    entry.run.duration_s = 100;
+    entry.run.points = {{0, 0.5, 1, 4, 3}, {50, 1.0, 5, 6, 6}, {100, 0.2, 0, 5, 1}};
+    entry.figures.policy = "HYBRID";
+    entry.figures.wait_p95_s = 6.5;
+    entry.goals = {{"p95 wait <= 5 s", 6.5, 5, false}, {"0 tasks killed", 0, 0, true}};
+    report_.runs.push_back(entry);
+  }
+
+  SimulationReport report_;
+};
+
+TEST_F(ReportTest, TableNamesPolicyAndMissedGoals) {
+  const std::string table = format_table(report_);
+  EXPECT_NE(table.find("HYBRID"), std::string::npos);
+  EXPECT_NE(table.find("p95 wait <= 5 s (is 6.50)"), std::string::npos);
+  EXPECT_EQ(table.find("0 tasks killed (is"), std::string::npos);
+}
+
+TEST_F(ReportTest, JsonHasFiguresGoalsAndPoints) {
+  const nlohmann::json json = report_json(report_);
+  EXPECT_TRUE(json.at("simulated").get<bool>());
+  EXPECT_EQ(json.at("seed"), 3);
+  const nlohmann::json& run = json.at("runs").at(0);
+  EXPECT_DOUBLE_EQ(run.at("figures").at("wait_p95_s").get<double>(), 6.5);
+  EXPECT_FALSE(run.at("goals").at(0).at("met").get<bool>());
+  EXPECT_EQ(run.at("points").size(), 3u);
+}
+
+TEST_F(ReportTest, SvgHasOnePathPerSeries) {
+  const std::string svg = render_svg(report_);
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  size_t paths = 0;
+  for (size_t at = svg.find("<path"); at != std::string::npos; at = svg.find("<path", at + 1)) {
+    ++paths;
+  }
+  EXPECT_EQ(paths, 3u);
+  EXPECT_NE(svg.find("Simulated"), std::string::npos);
+}
+
+TEST_F(ReportTest, WriteReportCreatesBothFiles) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / "ollamaflow-sim-report-test";
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(write_report(report_, dir.string()).is_ok());
+  EXPECT_TRUE(std::filesystem::exists(dir / "simulation.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "simulation.svg"));
+  std::ifstream file(dir / "simulation.json");
+  const nlohmann::json json = nlohmann::json::parse(file, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(json.is_discarded());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(ReportTest, AllExpandsToEveryPolicy) {
+  Result<std::vector<std::string>> all = resolve_policies({"all"});
+  ASSERT_TRUE(all.is_ok());
+  EXPECT_EQ(all->size(), 11u);
+  Result<std::vector<std::string>> named = resolve_policies({"hybrid", "hpa", "HYBRID"});
+  ASSERT_TRUE(named.is_ok());
+  EXPECT_EQ(*named, (std::vector<std::string>{"HYBRID", "hpa"}));
+}
+
+TEST_F(ReportTest, UnknownPolicyIsRejected) {
+  Result<std::vector<std::string>> policies = resolve_policies({"hpa", "keda"});
+  ASSERT_FALSE(policies.is_ok());
+  EXPECT_NE(policies.status().message().find("keda"), std::string::npos);
+  EXPECT_FALSE(resolve_policies({}).is_ok());
+}
+
+}  // namespace
+}  // namespace ollamaflow::sim
