@@ -1,7 +1,7 @@
-// `ollama-flow doctor [--json]`: checks the server (reachable, version), the configured models,
-// the GPUs and how they were detected, host memory, and the server's parallel setting against
-// what fits. Each finding names what to change, and short timeouts keep it quick without a
-// server.
+// `ollama-flow doctor [--start-server BIN] [--json]`: checks the server (reachable, version), the
+// configured models, the GPUs and how they were detected, host memory, and the server's parallel
+// setting against what fits. Each finding names what to change, and short timeouts keep it quick
+// without a server.
 #include <algorithm>
 #include <cstdio>
 
@@ -9,9 +9,11 @@
 
 #include "cli/commands.h"
 #include "core/json_text.h"
+#include "flow/server_launch.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
 #include "gpu/text_table.h"
+#include "llm/server_signals.h"
 #include "model/ollama_store.h"
 #include "model/planning.h"
 #include "model/report.h"
@@ -191,6 +193,58 @@ void check_capacity(const Config& config, const model::ServerLink* link, Finding
   findings.plan = std::move(plan).value();
 }
 
+// Explains where the slot count comes from: llama-server reports its own, Ollama does not.
+void check_server_slots(const Config& config, const ServerSettings& settings, Findings& findings) {
+  if (settings.backend == "openai") {
+    Result<std::unique_ptr<llm::LlamaServerSignalReader>> reader =
+        llm::LlamaServerSignalReader::create(settings, system_clock(), kDoctorReadTimeoutS);
+    if (!reader) {
+      return;
+    }
+    const llm::ServerReading reading = (*reader)->read();
+    if (reading.total_slots) {
+      findings.add(
+          "slots", "ok",
+          fmt::format(
+              "the server reports {} slots{} (/props, known): agents beyond "
+              "them queue inside the server, so scaling stops there",
+              *reading.total_slots,
+              reading.slot_ctx ? fmt::format(" of {} tokens each", *reading.slot_ctx) : ""));
+    } else {
+      std::string why;
+      for (const std::string& note : reading.notes)
+        why += (why.empty() ? "" : "; ") + note;
+      findings.add("slots", "warn", "slot count not reported: " + why,
+                   "for llama-server, start it with -np N (and --metrics for its queue)");
+    }
+    return;
+  }
+  if (settings.backend != "ollama")
+    return;
+  const llm::ConfiguredSlots slots = llm::configured_slots(config);
+  findings.add(
+      "slots", slots.slots ? "ok" : "warn",
+      fmt::format("Ollama reports no slot count, unlike llama-server's /props: using "
+                  "{}{}; the wait inside the server is derived from reply timings",
+                  slots.slots ? std::to_string(*slots.slots) + " from " : "", slots.source),
+      "set OLLAMA_NUM_PARALLEL to the same value for `ollama serve` and ollama-flow");
+}
+
+// Plans the launch of `run --start-server BIN` without starting the server.
+void check_start_server(const Config& config, const std::string& binary, Findings& findings) {
+  Result<flow::LaunchPlan> plan =
+      flow::plan_launch(config, binary, config.server.model, *findings.snapshot);
+  if (!plan) {
+    findings.add("start-server", "fail", plan.status().message(),
+                 "pass --start-server PATH/llama-server --model FILE.gguf");
+    return;
+  }
+  std::string detail = fmt::format("{} {}: {}", binary, plan->summary(), plan->reason);
+  for (const std::string& note : plan->notes)
+    detail += "; " + note;
+  findings.add("start-server", "ok", detail);
+}
+
 void print_findings(const Findings& findings) {
   gpu::TextTable table({"CHECK", "STATUS", "DETAIL"});
   for (const Check& check : findings.checks)
@@ -218,16 +272,26 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
   settings.max_retries = 0;
 
   Findings findings;
-  Result<model::ServerLink> link = model::open_server_link(settings, system_clock());
-  if (!link) {
-    findings.add("server", "fail", link.status().message(), "check --backend and --host");
-  }
   std::vector<llm::ModelInfo> models;
   std::vector<llm::LoadedModel> loaded;
-  check_server(config, link ? &*link : nullptr, findings, models, loaded);
+  // With --start-server, ollama-flow starts the server itself, so none runs yet.
+  Result<model::ServerLink> link =
+      options.start_server.empty()
+          ? model::open_server_link(settings, system_clock())
+          : Result<model::ServerLink>(Status(ErrorCode::kNotFound, "server started by the run"));
+  if (options.start_server.empty()) {
+    if (!link) {
+      findings.add("server", "fail", link.status().message(), "check --backend and --host");
+    }
+    check_server(config, link ? &*link : nullptr, findings, models, loaded);
+  }
   check_gpus(findings);
-  if (findings.snapshot)
+  if (findings.snapshot && options.start_server.empty())
     check_capacity(config, link ? &*link : nullptr, findings, models, loaded);
+  if (options.start_server.empty())
+    check_server_slots(config, settings, findings);
+  else if (findings.snapshot)
+    check_start_server(config, options.start_server, findings);
 
   bool failed = std::any_of(findings.checks.begin(), findings.checks.end(),
                             [](const Check& c) { return c.status == "fail"; });

@@ -17,6 +17,7 @@ int cmd_run(const Config& config, const RunOptions& options) {
   request.plan_only = options.plan_only;
   request.resume_id = options.resume_id;
   request.backend_chosen = options.backend_chosen;
+  request.start_server = options.start_server;
 
   CancelTokenPtr cancel = install_interrupt_handler();
   Result<flow::RunReport> report = flow::run_goal(config, request, cancel, system_clock());

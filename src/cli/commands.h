@@ -34,6 +34,7 @@ int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options);
 
 struct DoctorOptions {
   bool json = false;
+  std::string start_server;  // llama-server binary: report the -np and -c a run would start it with
 };
 int cmd_doctor(const Config& config, const DoctorOptions& options);
 
@@ -49,6 +50,7 @@ struct RunOptions {
   bool json = false;
   std::string resume_id;
   bool backend_chosen = false;  // --backend or --host was given
+  std::string start_server;     // llama-server binary to start for the run (`run` only)
 };
 int cmd_run(const Config& config, const RunOptions& options);
 int cmd_interactive(const Config& config, const RunOptions& options);

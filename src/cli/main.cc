@@ -100,6 +100,9 @@ int run_main(int argc, char** argv) {
   add_global_options(run, *run_global);
   add_run_options(run, *run_global, *run_options);
   run->add_flag("--json", run_options->json, "Print the report as one JSON document");
+  run->add_option("--start-server", run_options->start_server,
+                  "Start this llama-server binary with --model FILE.gguf, with the slots and "
+                  "context the capacity planner computes; the backend is then openai");
   run->callback([&, run_global, run_options] {
     if (run_options->goal.empty() && run_options->resume_id.empty() &&
         run_options->plan_file.empty()) {
@@ -228,6 +231,8 @@ int run_main(int argc, char** argv) {
   add_global_options(doctor, *doctor_global);
   add_run_options(doctor, *doctor_global, spare_run_options());
   doctor->add_flag("--json", doctor_options->json, "Print JSON");
+  doctor->add_option("--start-server", doctor_options->start_server,
+                     "Show the llama-server -np and -c that `run --start-server BIN` would use");
   doctor->callback([&, doctor_global, doctor_options] {
     std::optional<Config> config = load_run_config(*doctor_global);
     exit_code = config ? cmd_doctor(*config, *doctor_options) : 2;

@@ -21,14 +21,28 @@ std::filesystem::path ollama_models_dir() {
   return {};
 }
 
-CapacityView estimate_capacity(const Config& config, const gpu::GpuSnapshot& snapshot,
-                               const std::string& model, const std::string& backend) {
-  CapacityView view;
-  if (backend == "sim") {
+// Finds the server's slot count: the one the server reports, else the simulated backend's, else
+// the configured one.
+void find_server_slots(const Config& config, const std::string& backend,
+                       const std::optional<workload::ServerSignal>& reported, CapacityView& view) {
+  if (reported && reported->total_slots) {
+    view.server_slots = reported->total_slots;
+    view.server_slots_source = reported->source;
+  } else if (backend == "sim") {
     view.server_slots = config.server.sim_slots;
+    view.server_slots_source = "simulated backend (server.sim_slots)";
   } else if (config.server.num_parallel) {
-    view.server_slots = *config.server.num_parallel;
+    const llm::ConfiguredSlots configured = llm::configured_slots(config);
+    view.server_slots = configured.slots;
+    view.server_slots_source = configured.source;
   }
+}
+
+CapacityView estimate_capacity(const Config& config, const gpu::GpuSnapshot& snapshot,
+                               const std::string& model, const std::string& backend,
+                               const std::optional<workload::ServerSignal>& reported) {
+  CapacityView view;
+  find_server_slots(config, backend, reported, view);
   model::ResolveOptions resolve;
   resolve.models_dir = ollama_models_dir();
   Result<model::ResolvedModel> resolved = model::resolve_model(model, config, resolve);
@@ -115,11 +129,23 @@ MachineView::MachineView(const Config& config, std::shared_ptr<Clock> clock,
   monitor_ = std::make_unique<gpu::GpuMonitor>(
       std::move(prober), clock_, from_seconds(config.gpu_scaling.scale_check_interval));
   std::shared_ptr<const gpu::GpuSnapshot> first = monitor_->refresh();
-  capacity_ = estimate_capacity(config, *first, model, backend);
+  waits_ = std::make_shared<ServerWaitTracker>();
+  Result<ServerSignalSource> server = make_server_signal_source(config, backend, clock_, waits_);
+  if (server) {
+    server_ = std::move(server).value();
+  } else {
+    get_logger("flow")->warn("server signals not read: {}", server.status().message());
+  }
+  std::optional<workload::ServerSignal> reported;
+  if (server_ && backend == "openai") {
+    reported = server_();
+  }
+  capacity_ = estimate_capacity(config, *first, model, backend, reported);
   get_logger("flow")->info(
-      "capacity of {}: ceiling {} server slots {} ({})", model,
+      "capacity of {}: ceiling {} server slots {} from {} ({})", model,
       capacity_.agent_ceiling ? std::to_string(*capacity_.agent_ceiling) : "unknown",
       capacity_.server_slots ? std::to_string(*capacity_.server_slots) : "unknown",
+      capacity_.server_slots_source.empty() ? "unknown" : capacity_.server_slots_source,
       capacity_.reason);
   monitor_->start();
 }
@@ -151,11 +177,17 @@ ScalingSources MachineView::sources() const {
     scaling::CapacitySignal signal;
     signal.slot_ceiling = capacity.agent_ceiling;
     signal.server_slots = capacity.server_slots;
+    signal.server_slots_source = capacity.server_slots_source;
     signal.reason = capacity.reason;
     signal.sampled_at = clock->now();
     return signal;
   };
+  sources.server = server_;
   return sources;
+}
+
+std::unique_ptr<llm::LlmClient> MachineView::observe(llm::LlmClient& inner) const {
+  return std::make_unique<WaitRecordingClient>(inner, waits_);
 }
 
 }  // namespace ollamaflow::flow

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "flow/scaling_loop.h"
+#include "flow/server_watch.h"
 #include "gpu/monitor.h"
 #include "llm/client.h"
 
@@ -18,20 +19,25 @@ namespace ollamaflow::flow {
 struct CapacityView {
   std::optional<int> agent_ceiling;  // agents whose slots fit, after reserves
   std::optional<int> server_slots;   // the server's parallel slots, when known
+  std::string server_slots_source;   // "llama-server at URL", the configuration key, ...
   std::string reason;                // how the ceiling was found, or why it is unknown
 };
 
 // Thread-safe after construction: the monitor is, and the capacity view is immutable.
 class MachineView {
  public:
-  // Starts the GPU monitor (refresh on the scale check interval) and estimates the capacity of
-  // `model` at the configured context and cache types. Returns no error: a figure that cannot
-  // be found stays unknown, with the reason in capacity().reason.
+  // Starts the GPU monitor (refresh on the scale check interval), reads the server's own slot
+  // count where it reports one (llama-server's /props) and estimates the capacity of `model`
+  // at the configured context and cache types. Returns no error: a figure that cannot be found
+  // stays unknown, with the reason in capacity().reason.
   MachineView(const Config& config, std::shared_ptr<Clock> clock, const std::string& model,
               const std::string& backend);
   ~MachineView();
 
   const CapacityView& capacity() const { return capacity_; }
+  // Returns a client that forwards to `inner` and books each reply's server wait for the
+  // server signal (Ollama). `inner` must outlive the returned client.
+  std::unique_ptr<llm::LlmClient> observe(llm::LlmClient& inner) const;
   // Returns the sources for the scaling loop.
   ScalingSources sources() const;
   // Returns the latest snapshot; nullptr before the first probe.
@@ -41,6 +47,8 @@ class MachineView {
   std::shared_ptr<Clock> clock_;
   std::unique_ptr<gpu::GpuMonitor> monitor_;
   CapacityView capacity_;
+  std::shared_ptr<ServerWaitTracker> waits_;
+  ServerSignalSource server_;  // empty for the simulated backend
 };
 
 // Sums the GPUs of a snapshot into the engine's GPU signal; nullopt when it has no GPU.

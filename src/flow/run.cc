@@ -10,6 +10,7 @@
 #include "flow/execution.h"
 #include "flow/flow.h"
 #include "flow/machine.h"
+#include "flow/server_launch.h"
 #include "flow/status_file.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/planner.h"
@@ -297,7 +298,11 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
   setup.clock = state.clock;
   setup.journal = state.journal.get();
   setup.run_id = state.record.id;
-  setup.client = state.backend.client.get();
+  std::unique_ptr<llm::LlmClient> observed;  // books server waits while the scaling loop runs
+  if (machine) {
+    observed = machine->observe(*state.backend.client);
+  }
+  setup.client = observed ? observed.get() : state.backend.client.get();
   setup.workspace = &workspace;
   setup.plan = plan;
   setup.roles = state.roles;
@@ -421,11 +426,26 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   state.clock = std::move(clock);
   state.monitor = monitor;
   state.started = state.clock->now();
+  std::optional<RunServer> server;  // its destructor stops the server on every return
+  if (!request.start_server.empty()) {
+    Result<RunServer> started =
+        start_run_server(config, request.start_server, state.clock, *state.cancel);
+    if (!started) {
+      return started.status();
+    }
+    server = std::move(started).value();
+    state.config = server->config;
+    state.request.backend_chosen = true;
+  }
   Status prepared = prepare(state);
   if (!prepared) {
     return prepared;
   }
   fill_header(state);
+  if (server) {
+    state.report.notes.insert(state.report.notes.begin(), server->notes.begin(),
+                              server->notes.end());
+  }
   get_logger("flow")->info("run={} started: backend={} model={} goal=\"{}\"", state.record.id,
                            state.report.backend, state.report.model, state.record.goal);
 

@@ -18,6 +18,9 @@ struct RunRequest {
   // Set by `--backend` or `--host`: an unreachable server is then an error instead of a switch
   // to the simulated backend.
   bool backend_chosen = false;
+  // A llama-server binary that the run starts with config.server.model as its GGUF file and
+  // stops at the end; empty: the run uses a running server.
+  std::string start_server;
 };
 
 struct TaskReport {

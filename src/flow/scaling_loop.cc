@@ -52,7 +52,38 @@ void ScalingLoop::poke() {
   wake_.notify_all();
 }
 
-scaling::EngineInputs ScalingLoop::build_inputs() const {
+namespace {
+
+// Puts the server's slot count, busy slots and queue into the capacity signal. A count the
+// server reports replaces the configured one, because it is what the server runs.
+void merge_server_signal(const workload::ServerSignal& server,
+                         std::optional<scaling::CapacitySignal>& capacity) {
+  if (!server.total_slots && !server.busy_slots && !server.queued_requests) {
+    return;
+  }
+  if (!capacity) {
+    capacity.emplace();
+    capacity->reason = "no memory estimate";
+    capacity->sampled_at = server.sampled_at;
+  }
+  if (server.total_slots) {
+    capacity->server_slots = server.total_slots;
+    capacity->server_slots_source = server.source;
+  }
+  capacity->server_busy_slots = server.busy_slots;
+  capacity->server_queued_requests = server.queued_requests;
+}
+
+}  // namespace
+
+scaling::EngineInputs ScalingLoop::build_inputs() {
+  std::optional<workload::ServerSignal> server;
+  if (sources_.server) {
+    server = sources_.server();
+    if (server) {
+      collector_.set_server_signal(*server);
+    }
+  }
   scaling::EngineInputs inputs;
   const std::map<agents::AgentState, int> states = manager_.count_by_state();
   inputs.agents = manager_.capacity();
@@ -64,6 +95,9 @@ scaling::EngineInputs ScalingLoop::build_inputs() const {
   }
   if (sources_.capacity) {
     inputs.capacity = sources_.capacity();
+  }
+  if (server) {
+    merge_server_signal(*server, inputs.capacity);
   }
   return inputs;
 }

@@ -22,6 +22,9 @@ struct ScalingSources {
   std::function<std::optional<scaling::GpuSignal>()> gpu;
   // Returns the capacity signal; nullopt when nothing is known.
   std::function<std::optional<scaling::CapacitySignal>()> capacity;
+  // Returns the model server's own signals; nullopt or empty when the backend has none. Called
+  // once per evaluation: it may block for a few seconds on a slow server.
+  std::function<std::optional<workload::ServerSignal>()> server;
 };
 
 // One point of the agent count over time, for the report.
@@ -53,7 +56,7 @@ class ScalingLoop {
   std::vector<AgentCountPoint> agent_counts() const;
 
  private:
-  scaling::EngineInputs build_inputs() const;
+  scaling::EngineInputs build_inputs();
   void act(const scaling::Decision& decision);
   void run();
 

@@ -1,0 +1,179 @@
+#include "flow/server_launch.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "gpu/monitor.h"
+#include "gpu/system.h"
+#include "model/capacity.h"
+#include "model/ggml_type.h"
+#include "model/model_resolver.h"
+#include "model/planning.h"
+
+namespace ollamaflow::flow {
+namespace {
+
+// Returns the agents the run can use at most, and the key that sets it.
+std::pair<int, std::string> agent_bound(const Config& config) {
+  if (!config.auto_scaling) {
+    return {config.run.agents, "run.agents, the fixed pool"};
+  }
+  if (config.gpu_scaling.max_agents) {
+    return {*config.gpu_scaling.max_agents, "gpu_scaling.max_agents"};
+  }
+  return {config.agent_management.max_agents, "agent_management.max_agents"};
+}
+
+Status check_files(const std::string& binary, const std::string& model_path) {
+  if (::access(binary.c_str(), X_OK) != 0) {
+    return Status(ErrorCode::kNotFound,
+                  fmt::format("llama-server binary '{}' is missing or not executable: pass the "
+                              "path of llama-server to --start-server",
+                              binary));
+  }
+  if (!std::filesystem::is_regular_file(model_path)) {
+    return Status(ErrorCode::kNotFound,
+                  fmt::format("model file '{}' not found: pass a .gguf file to --model with "
+                              "--start-server",
+                              model_path));
+  }
+  return Status::ok();
+}
+
+// Fills the context and cache fields of `plan` and returns the demand for the planner.
+Result<model::ModelDemand> launch_demand(const Config& config, const model::ModelSpec& spec,
+                                         LaunchPlan& plan) {
+  std::vector<std::string> notes;
+  Result<model::ModelDemand> demand = model::make_demand(spec, {}, config, notes);
+  if (!demand) {
+    return demand.status();
+  }
+  plan.notes.insert(plan.notes.end(), notes.begin(), notes.end());
+  if (spec.context_length > 0 && demand->ctx_per_slot > spec.context_length) {
+    plan.notes.push_back(
+        fmt::format("context per slot lowered from server.num_ctx {} to the "
+                    "model's training context {}",
+                    demand->ctx_per_slot, spec.context_length));
+    demand->ctx_per_slot = spec.context_length;
+  }
+  plan.ctx_per_slot = static_cast<int>(demand->ctx_per_slot);
+  plan.cache_type_k = config.kv_cache_type_k;
+  plan.cache_type_v = config.kv_cache_type_v;
+  plan.flash_attention =
+      demand->cache_v != nullptr && model::cache_type_is_quantized(*demand->cache_v);
+  return demand;
+}
+
+}  // namespace
+
+std::vector<std::string> LaunchPlan::arguments(int port) const {
+  std::vector<std::string> args = {"-m",       model_path,
+                                   "--host",   "127.0.0.1",
+                                   "--port",   std::to_string(port),
+                                   "-np",      std::to_string(parallel),
+                                   "-c",       std::to_string(total_ctx),
+                                   "-ctk",     cache_type_k,
+                                   "-ctv",     cache_type_v,
+                                   "--metrics"};
+  if (flash_attention) {
+    args.insert(args.end(), {"-fa", "on"});
+  }
+  return args;
+}
+
+std::string LaunchPlan::summary() const {
+  std::string text = fmt::format("-np {} -c {}", parallel, total_ctx);
+  if (cache_type_k != "f16" || cache_type_v != "f16") {
+    text += fmt::format(" -ctk {} -ctv {}", cache_type_k, cache_type_v);
+  }
+  return text + (flash_attention ? " -fa on" : "");
+}
+
+Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
+                               const std::string& model_path, const gpu::GpuSnapshot& snapshot) {
+  if (Status files = check_files(binary, model_path); !files) {
+    return files;
+  }
+  Result<model::ResolvedModel> resolved = model::resolve_model(model_path, config, {});
+  if (!resolved) {
+    return resolved.status().with_context("model file '" + model_path + "'");
+  }
+  LaunchPlan plan;
+  plan.binary = binary;
+  plan.model_path = model_path;
+  Result<model::ModelDemand> demand = launch_demand(config, resolved->spec, plan);
+  if (!demand) {
+    return demand.status();
+  }
+  model::CapacityOptions options = model::capacity_options(config);
+  options.server_slots.reset();  // the slot count is what this plan chooses
+  options.max_agents.reset();
+  Result<model::CapacityPlan> capacity =
+      model::plan_capacity({*demand}, model::budgets_from_snapshot(snapshot), options);
+  if (!capacity) {
+    return capacity.status();
+  }
+  const model::ModelPlacement& placement = capacity->models.front();
+  if (!placement.fits || placement.memory_slots == 0) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("model '{}' does not fit with one slot of {} tokens: {}; lower "
+                              "--num-ctx or quantize the KV cache (--kv-cache-type q8_0)",
+                              model_path, plan.ctx_per_slot, placement.reason));
+  }
+  if (snapshot.devices.empty()) {
+    plan.notes.push_back(
+        "no GPU found: slots planned in host memory, where llama-server then "
+        "runs the model on the CPU");
+  }
+  const auto [bound, bound_key] = agent_bound(config);
+  const int fit = static_cast<int>(std::min<uint32_t>(placement.memory_slots, 4096));
+  plan.parallel = std::max(1, std::min(fit, bound));
+  plan.total_ctx = plan.parallel * plan.ctx_per_slot;
+  plan.reason = plan.parallel < fit
+                    ? fmt::format(
+                          "-np {}: the run uses at most {} agents ({}), and {} fits {} "
+                          "slots of {} tokens",
+                          plan.parallel, bound, bound_key, placement.limiting_resource, fit,
+                          plan.ctx_per_slot)
+                    : fmt::format("-np {}: {} fits {} slots of {} tokens ({} agents allowed by {})",
+                                  plan.parallel, placement.limiting_resource, fit,
+                                  plan.ctx_per_slot, bound, bound_key);
+  return plan;
+}
+
+Result<RunServer> start_run_server(const Config& config, const std::string& binary,
+                                   std::shared_ptr<Clock> clock, const CancelToken& cancel) {
+  const gpu::GpuSnapshot snapshot =
+      gpu::SnapshotProber(gpu::system_probe_context(clock), clock).take();
+  Result<LaunchPlan> plan = plan_launch(config, binary, config.server.model, snapshot);
+  if (!plan) {
+    return plan.status();
+  }
+  Result<std::unique_ptr<ManagedServer>> process =
+      ManagedServer::start(*plan, ManagedServer::Options{}, clock, cancel);
+  if (!process) {
+    return process.status();
+  }
+  RunServer server;
+  server.process = std::move(process).value();
+  server.plan = *plan;
+  server.config = config;
+  server.config.server.backend = "openai";
+  server.config.server.host = server.process->url();
+  server.config.server.num_parallel = plan->parallel;
+  for (const char* key : {"server.backend", "server.host", "server.num_parallel"}) {
+    server.config.sources[key] = "flag:--start-server";
+  }
+  server.notes.push_back(fmt::format("started llama-server (pid {}) at {} with {}; {}; log {}",
+                                     server.process->pid(), server.process->url(), plan->summary(),
+                                     plan->reason, server.process->log_path().string()));
+  for (const std::string& note : plan->notes) {
+    server.notes.push_back("llama-server: " + note);
+  }
+  return server;
+}
+
+}  // namespace ollamaflow::flow

@@ -1,0 +1,112 @@
+// `--start-server BIN --model FILE.gguf`: ollama-flow starts llama-server itself, with the slot
+// count (-np) and context (-c) that the capacity planner computes for this machine, waits until
+// it is healthy, and stops it when the run ends.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cancel.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/status.h"
+#include "gpu/types.h"
+
+namespace ollamaflow::flow {
+
+// The llama-server command line of a run, and why it has this slot count.
+struct LaunchPlan {
+  std::string binary;
+  std::string model_path;
+  int parallel = 1;      // -np
+  int ctx_per_slot = 0;  // tokens per slot
+  int total_ctx = 0;     // -c: the context of all slots together, parallel x ctx_per_slot
+  std::string cache_type_k = "f16";
+  std::string cache_type_v = "f16";
+  bool flash_attention = false;  // -fa on, which a quantized V cache needs
+  std::string reason;            // one sentence: the slot count and what set it
+  std::vector<std::string> notes;
+
+  // Returns the arguments after the binary for a server on 127.0.0.1:`port`.
+  std::vector<std::string> arguments(int port) const;
+  // Returns e.g. "-np 4 -c 16384".
+  std::string summary() const;
+};
+
+// Plans the launch on the machine that `snapshot` describes. The slot count is what memory
+// fits, at most the agents the run can use (run.agents for a fixed pool; with auto-scaling
+// gpu_scaling.max_agents, else agent_management.max_agents). The context per slot is
+// server.num_ctx, lowered to the model's training context. Without a GPU the planner uses host
+// memory, and a note states it. Returns kNotFound for a missing binary or model file,
+// kInvalidArgument for a model that is not a GGUF file or does not fit.
+Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
+                               const std::string& model_path, const gpu::GpuSnapshot& snapshot);
+
+// A llama-server process that this object started and owns. stop() (and the destructor) end
+// it and only it. The child runs in its own process group, so a Ctrl-C in the terminal reaches
+// ollama-flow, which then stops the server in order, and it gets SIGTERM if ollama-flow dies.
+//
+// Not thread-safe: one thread starts and stops it.
+class ManagedServer {
+ public:
+  struct Options {
+    double start_timeout_s = 300;    // loading a large model from disk can take minutes
+    std::filesystem::path log_path;  // empty: a file in the temp directory
+  };
+
+  // Starts the server on a free port of 127.0.0.1 and waits until GET /health returns 200.
+  // Returns kUnavailable with the log tail when the process exits first, kTimeout with the log
+  // tail after start_timeout_s, and kCancelled when `cancel` fires. The process is stopped in
+  // all three cases.
+  static Result<std::unique_ptr<ManagedServer>> start(const LaunchPlan& plan,
+                                                      const Options& options,
+                                                      std::shared_ptr<Clock> clock,
+                                                      const CancelToken& cancel);
+  ~ManagedServer();
+  ManagedServer(const ManagedServer&) = delete;
+  ManagedServer& operator=(const ManagedServer&) = delete;
+
+  // Sends SIGTERM, waits up to 10 s, then SIGKILL. Safe to call twice.
+  void stop();
+
+  // Returns "http://127.0.0.1:PORT".
+  std::string url() const;
+  pid_t pid() const { return pid_; }
+  const std::filesystem::path& log_path() const { return log_path_; }
+  // Returns the last `lines` lines of the server's log.
+  std::string log_tail(size_t lines = 20) const;
+
+ private:
+  ManagedServer(pid_t pid, int port, std::filesystem::path log_path, std::shared_ptr<Clock> clock);
+
+  // Returns true once the process has exited, reaping it and storing its status.
+  bool exited();
+  Status wait_healthy(double timeout_s, const CancelToken& cancel);
+
+  pid_t pid_;
+  int port_;
+  std::filesystem::path log_path_;
+  std::shared_ptr<Clock> clock_;
+  bool reaped_ = false;
+  int wait_status_ = 0;
+};
+
+// The server a run started, and the configuration that points the run at it.
+struct RunServer {
+  std::unique_ptr<ManagedServer> process;
+  LaunchPlan plan;
+  Config config;                   // backend openai, host the server's URL, num_parallel -np
+  std::vector<std::string> notes;  // for the report: the command, the slot count and why
+};
+
+// Probes this machine's GPUs, plans the launch of `binary` with config.server.model as the
+// GGUF file, starts the server and returns it with the adjusted configuration. Errors are those
+// of plan_launch() and ManagedServer::start().
+Result<RunServer> start_run_server(const Config& config, const std::string& binary,
+                                   std::shared_ptr<Clock> clock, const CancelToken& cancel);
+
+}  // namespace ollamaflow::flow

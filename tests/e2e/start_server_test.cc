@@ -1,0 +1,198 @@
+// `run --start-server BIN --model FILE.gguf` and `doctor --start-server` with the real
+// llama-server, and the managed server process on its own. Skipped with one line where no
+// llama-server binary exists.
+#include <signal.h>
+
+#include <fstream>
+#include <regex>
+
+#include <gtest/gtest.h>
+
+#include "e2e/e2e_support.h"
+#include "fakes/llama_server.h"
+#include "flow/server_launch.h"
+#include "llm/server_signals.h"
+
+namespace ollamaflow::testing {
+namespace {
+
+using nlohmann::json;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Two independent tasks with one file each, small enough for the random tiny model.
+json small_plan() {
+  return {{"goal", "Write two notes"},
+          {"summary", "Two short notes."},
+          {"tasks",
+           {{{"id", "first"},
+             {"title", "Write the first note"},
+             {"role", "developer"},
+             {"description", "Write a short note."},
+             {"depends_on", json::array()},
+             {"files", {"notes/first.md"}}},
+            {{"id", "second"},
+             {"title", "Write the second note"},
+             {"role", "analyst"},
+             {"description", "Write another short note."},
+             {"depends_on", json::array()},
+             {"files", {"notes/second.md"}}}}}};
+}
+
+class StartServerTest : public E2eTest {
+ protected:
+  StartServerTest() : where_(locate_llama_server()) {}
+
+  std::string write_plan() {
+    const std::filesystem::path path = dir_.path() / "plan.json";
+    std::ofstream(path) << small_plan().dump(2);
+    return path.string();
+  }
+
+  LlamaServerLocation where_;
+};
+
+// Returns the pid in a note "started llama-server (pid N) ..."; -1 when there is none.
+pid_t started_pid(const json& report) {
+  const std::regex pattern(R"(started llama-server \(pid (\d+)\))");
+  for (const json& note : report["notes"]) {
+    std::smatch match;
+    const std::string text = note.get<std::string>();
+    if (std::regex_search(text, match, pattern)) {
+      return static_cast<pid_t>(std::stoi(match[1]));
+    }
+  }
+  return -1;
+}
+
+TEST_F(StartServerTest, RunStartsServerRunsPlanAndStopsIt) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  ProcessResult result = run_cli({"run", "--start-server", where_.binary.string(), "--model",
+                                  where_.model.string(), "--plan", write_plan(), "--agents", "2",
+                                  "--num-predict", "64", "--max-task-attempts", "1", "--workspace",
+                                  workspace().string(), "--db", db().string(), "--json"});
+  // NOTE: the random model's replies may outgrow --num-predict, and such a subtask fails with
+  // exit code 1. The checks below hold either way, and the files are checked when it succeeds.
+  ASSERT_TRUE(result.exit_code == 0 || result.exit_code == 1) << result.out << result.err;
+  const json report = parse_json(result);
+  EXPECT_EQ(report["backend"], "openai");
+  EXPECT_TRUE(contains(report["endpoint"].get<std::string>(), "http://127.0.0.1:"));
+  const std::string notes = report["notes"].dump();
+  EXPECT_TRUE(contains(notes, "-np 2 -c 8192")) << notes;
+  EXPECT_TRUE(contains(notes, "run.agents")) << notes;
+  EXPECT_TRUE(contains(notes, "host memory") || contains(notes, "gpu")) << notes;
+  ASSERT_EQ(report["tasks"].size(), 2u) << report.dump(2);
+  // Every subtask reached the started server: it either succeeded with tokens counted or failed
+  // on the model's reply, never on the connection.
+  for (const json& task : report["tasks"]) {
+    EXPECT_GE(task["attempts"].get<int>(), 1) << task.dump();
+    if (task["status"] == "succeeded") {
+      EXPECT_GT(task["prompt_tokens"].get<int64_t>(), 0) << task.dump();
+    } else {
+      EXPECT_TRUE(contains(task["error"].get<std::string>(), "finish_reason")) << task.dump();
+    }
+  }
+  if (result.exit_code == 0) {
+    EXPECT_TRUE(std::filesystem::exists(workspace() / "notes/first.md"));
+    EXPECT_TRUE(std::filesystem::exists(workspace() / "notes/second.md"));
+  }
+  const pid_t pid = started_pid(report);
+  ASSERT_GT(pid, 0) << notes;
+  EXPECT_NE(::kill(pid, 0), 0) << "llama-server pid " << pid << " still runs after the run";
+}
+
+TEST_F(StartServerTest, ServerThatDiesFailsWithLogTail) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  const std::filesystem::path script = dir_.path() / "broken-server.sh";
+  std::ofstream(script) << "#!/bin/sh\necho 'error: failed to load model'\nexit 1\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  ProcessResult result =
+      run_cli({"run", "--start-server", script.string(), "--model", where_.model.string(), "--plan",
+               write_plan(), "--db", db().string(), "--workspace", workspace().string()});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_TRUE(contains(result.err, "exited with code 1")) << result.err;
+  EXPECT_TRUE(contains(result.err, "failed to load model")) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(workspace() / "notes/first.md"));
+}
+
+TEST_F(StartServerTest, DoctorNamesChosenSlotCount) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  ProcessResult result = run_cli({"doctor", "--start-server", where_.binary.string(), "--model",
+                                  where_.model.string(), "--agents", "3", "--json"});
+  const json document = parse_json(result);
+  bool found = false;
+  for (const json& check : document["checks"]) {
+    if (check["name"] == "start-server") {
+      found = true;
+      EXPECT_EQ(check["status"], "ok") << check.dump();
+      EXPECT_TRUE(contains(check["detail"].get<std::string>(), "-np 3 -c 12288")) << check.dump();
+      EXPECT_TRUE(contains(check["detail"].get<std::string>(), "run.agents")) << check.dump();
+    }
+  }
+  EXPECT_TRUE(found) << result.out;
+}
+
+class ManagedServerTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<Clock> clock_ = system_clock();
+  CancelToken cancel_;
+  TempDir dir_;
+};
+
+TEST_F(ManagedServerTest, StartsHealthyReportsSlotsAndStops) {
+  const LlamaServerLocation where = locate_llama_server();
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where);
+  flow::LaunchPlan plan;
+  plan.binary = where.binary.string();
+  plan.model_path = where.model.string();
+  plan.parallel = 2;
+  plan.ctx_per_slot = 1024;
+  plan.total_ctx = 2048;
+  flow::ManagedServer::Options options;
+  options.start_timeout_s = 60;
+  options.log_path = dir_.path() / "server.log";
+  Result<std::unique_ptr<flow::ManagedServer>> server =
+      flow::ManagedServer::start(plan, options, clock_, cancel_);
+  ASSERT_TRUE(server.is_ok()) << server.status().to_string();
+
+  ServerSettings settings;
+  settings.host = (*server)->url();
+  Result<std::unique_ptr<llm::LlamaServerSignalReader>> reader =
+      llm::LlamaServerSignalReader::create(settings, clock_);
+  ASSERT_TRUE(reader.is_ok());
+  const llm::ServerReading reading = (*reader)->read();
+  EXPECT_EQ(reading.total_slots, 2);
+  EXPECT_EQ(reading.slot_ctx, 1024);
+  EXPECT_EQ(reading.busy_slots, 0);
+  EXPECT_EQ(reading.requests_deferred, 0);
+  EXPECT_TRUE(reading.notes.empty()) << reading.notes.front();
+
+  const pid_t pid = (*server)->pid();
+  (*server)->stop();
+  EXPECT_NE(::kill(pid, 0), 0) << "llama-server pid " << pid << " still runs";
+}
+
+TEST_F(ManagedServerTest, ProcessThatExitsReportsLogTail) {
+  const std::filesystem::path script = dir_.path() / "fails.sh";
+  std::ofstream(script) << "#!/bin/sh\necho 'error: model file is corrupt'\nexit 3\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  flow::LaunchPlan plan;
+  plan.binary = script.string();
+  plan.model_path = "unused.gguf";
+  flow::ManagedServer::Options options;
+  options.start_timeout_s = 60;
+  options.log_path = dir_.path() / "server.log";
+  Result<std::unique_ptr<flow::ManagedServer>> server =
+      flow::ManagedServer::start(plan, options, clock_, cancel_);
+  ASSERT_FALSE(server.is_ok());
+  EXPECT_EQ(server.status().code(), ErrorCode::kUnavailable);
+  EXPECT_TRUE(contains(server.status().message(), "exited with code 3"))
+      << server.status().message();
+  EXPECT_TRUE(contains(server.status().message(), "model file is corrupt"))
+      << server.status().message();
+}
+
+}  // namespace
+}  // namespace ollamaflow::testing

@@ -1,0 +1,193 @@
+// The --start-server launch plan and the server signals that the scaling loop reads. The
+// managed process itself is tested in tests/e2e/start_server_test.cc.
+#include "flow/server_launch.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes/llama_server.h"
+#include "flow/server_watch.h"
+
+namespace ollamaflow::flow {
+namespace {
+
+using ollamaflow::testing::LlamaServerLocation;
+using ollamaflow::testing::locate_llama_server;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A machine without a GPU and with `available_mib` of host memory.
+gpu::GpuSnapshot host_only(uint64_t available_mib) {
+  gpu::GpuSnapshot snapshot;
+  snapshot.host.total = gpu::Reading<uint64_t>{available_mib * 2 * gpu::kMiB, "test"};
+  snapshot.host.available = gpu::Reading<uint64_t>{available_mib * gpu::kMiB, "test"};
+  return snapshot;
+}
+
+class LaunchPlanTest : public ::testing::Test {
+ protected:
+  LaunchPlanTest() : where_(locate_llama_server()) {
+    config_.server.model = where_.model.string();
+    config_.run.agents = 3;
+  }
+
+  Result<LaunchPlan> plan(uint64_t available_mib = 16384) const {
+    return plan_launch(config_, where_.binary.string(), where_.model.string(),
+                       host_only(available_mib));
+  }
+
+  LlamaServerLocation where_;
+  Config config_ = default_config();
+};
+
+TEST_F(LaunchPlanTest, FixedPoolSetsSlotCount) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  Result<LaunchPlan> launch = plan();
+  ASSERT_TRUE(launch.is_ok()) << launch.status().to_string();
+  EXPECT_EQ(launch->parallel, 3);
+  // tiny.gguf was trained on 4096 tokens, below the default num_ctx of 8192.
+  EXPECT_EQ(launch->ctx_per_slot, 4096);
+  EXPECT_EQ(launch->total_ctx, 3 * 4096);
+  EXPECT_TRUE(contains(launch->reason, "run.agents")) << launch->reason;
+  EXPECT_EQ(launch->summary(), "-np 3 -c 12288");
+  std::string notes;
+  for (const std::string& note : launch->notes) {
+    notes += note + "\n";
+  }
+  EXPECT_TRUE(contains(notes, "host memory")) << notes;
+  EXPECT_TRUE(contains(notes, "training context 4096")) << notes;
+}
+
+TEST_F(LaunchPlanTest, AutoScalingUsesMaxAgents) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  config_.auto_scaling = true;
+  config_.gpu_scaling.max_agents = 6;
+  Result<LaunchPlan> launch = plan();
+  ASSERT_TRUE(launch.is_ok()) << launch.status().to_string();
+  EXPECT_EQ(launch->parallel, 6);
+  EXPECT_TRUE(contains(launch->reason, "gpu_scaling.max_agents")) << launch->reason;
+}
+
+TEST_F(LaunchPlanTest, MemoryBoundsSlotCount) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  config_.run.agents = 64;
+  config_.gpu_scaling.memory_buffer_mb = 0;
+  config_.gpu_scaling.memory_safety_margin = 0;
+  // Host memory with room for a few slots of the tiny model but not for 64: one slot of 4096
+  // tokens needs about 267 MiB, most of it compute buffers, and each further slot about 1 MiB.
+  Result<LaunchPlan> small = plan(300);
+  Result<LaunchPlan> large = plan(16384);
+  ASSERT_TRUE(small.is_ok()) << small.status().to_string();
+  ASSERT_TRUE(large.is_ok()) << large.status().to_string();
+  EXPECT_LT(small->parallel, 64);
+  EXPECT_GE(small->parallel, 1);
+  EXPECT_TRUE(contains(small->reason, "host memory")) << small->reason;
+  EXPECT_EQ(large->parallel, 64);
+}
+
+TEST_F(LaunchPlanTest, QuantizedValueCacheNeedsFlashAttention) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  config_.kv_cache_type_k = "q8_0";
+  config_.kv_cache_type_v = "q8_0";
+  Result<LaunchPlan> launch = plan();
+  ASSERT_TRUE(launch.is_ok()) << launch.status().to_string();
+  EXPECT_TRUE(launch->flash_attention);
+  const std::vector<std::string> args = launch->arguments(18080);
+  const std::string joined = [&] {
+    std::string text;
+    for (const std::string& arg : args) {
+      text += arg + " ";
+    }
+    return text;
+  }();
+  EXPECT_TRUE(contains(joined, "-ctk q8_0 -ctv q8_0 --metrics -fa on")) << joined;
+  EXPECT_TRUE(contains(joined, "--host 127.0.0.1 --port 18080")) << joined;
+}
+
+TEST_F(LaunchPlanTest, MissingFilesAreNotFound) {
+  Result<LaunchPlan> no_binary =
+      plan_launch(config_, "/nonexistent/llama-server", where_.model.string(), host_only(1024));
+  EXPECT_EQ(no_binary.status().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(contains(no_binary.status().message(), "--start-server"));
+  Result<LaunchPlan> no_model =
+      plan_launch(config_, "/bin/sh", "/nonexistent/model.gguf", host_only(1024));
+  EXPECT_EQ(no_model.status().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(contains(no_model.status().message(), "/nonexistent/model.gguf"));
+}
+
+TEST_F(LaunchPlanTest, ModelThatDoesNotFitIsRejected) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  Result<LaunchPlan> launch = plan(1);
+  ASSERT_FALSE(launch.is_ok());
+  EXPECT_EQ(launch.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(contains(launch.status().message(), "does not fit")) << launch.status().message();
+}
+
+TEST(ServerWaitTest, SubtractsLoadPromptAndEval) {
+  llm::ChatUsage usage;
+  usage.total_seconds = 5;
+  usage.load_seconds = 0.5;
+  usage.prompt_seconds = 1;
+  usage.eval_seconds = 2;
+  EXPECT_DOUBLE_EQ(server_wait_seconds(usage).value_or(-1), 1.5);
+  usage.eval_seconds = 4;  // rounding in the server's durations must not give a negative wait
+  EXPECT_DOUBLE_EQ(server_wait_seconds(usage).value_or(-1), 0);
+  EXPECT_FALSE(server_wait_seconds(llm::ChatUsage{}).has_value());
+}
+
+TEST(ServerWaitTest, TrackerAveragesLastReplies) {
+  ServerWaitTracker tracker(2);
+  EXPECT_FALSE(tracker.mean_wait_s().has_value());
+  for (const double total : {1.0, 3.0, 5.0}) {
+    llm::ChatUsage usage;
+    usage.total_seconds = total;
+    tracker.record(usage);
+  }
+  EXPECT_DOUBLE_EQ(tracker.mean_wait_s().value_or(-1), 4.0);
+}
+
+TEST(ServerSignalTest, DeferredRequestsBecomeQueue) {
+  llm::ServerReading reading;
+  reading.total_slots = 4;
+  reading.busy_slots = 4;
+  reading.requests_deferred = 2;
+  reading.source = "llama-server at http://127.0.0.1:1";
+  reading.notes = {"a", "b"};
+  const workload::ServerSignal signal = to_server_signal(reading, MonoTime(std::chrono::hours(1)));
+  EXPECT_EQ(signal.queued_requests, 2);
+  EXPECT_EQ(signal.busy_slots, 4);
+  EXPECT_EQ(signal.total_slots, 4);
+  EXPECT_EQ(signal.notes, "a; b");
+  EXPECT_EQ(signal.sampled_at, MonoTime(std::chrono::hours(1)));
+}
+
+TEST(ServerSignalTest, OllamaSourceUsesConfiguredSlots) {
+  Config config = default_config();
+  config.server.num_parallel = 3;
+  config.sources["server.num_parallel"] = "env:OLLAMA_NUM_PARALLEL";
+  auto tracker = std::make_shared<ServerWaitTracker>();
+  llm::ChatUsage usage;
+  usage.total_seconds = 2;
+  usage.eval_seconds = 1.5;
+  tracker->record(usage);
+  Result<ServerSignalSource> source =
+      make_server_signal_source(config, "ollama", std::make_shared<FakeClock>(), tracker);
+  ASSERT_TRUE(source.is_ok());
+  const std::optional<workload::ServerSignal> signal = (*source)();
+  ASSERT_TRUE(signal.has_value());
+  EXPECT_EQ(signal->total_slots, 3);
+  EXPECT_TRUE(contains(signal->source, "env:OLLAMA_NUM_PARALLEL")) << signal->source;
+  EXPECT_DOUBLE_EQ(signal->server_wait_s.value_or(-1), 0.5);
+  EXPECT_FALSE(signal->queued_requests.has_value());
+}
+
+TEST(ServerSignalTest, SimulatedBackendHasNoSource) {
+  Result<ServerSignalSource> source =
+      make_server_signal_source(default_config(), "sim", std::make_shared<FakeClock>(), nullptr);
+  ASSERT_TRUE(source.is_ok());
+  EXPECT_FALSE(static_cast<bool>(*source));
+}
+
+}  // namespace
+}  // namespace ollamaflow::flow
