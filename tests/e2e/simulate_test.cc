@@ -1,0 +1,52 @@
+// End-to-end checks of `ollama-flow simulate`: the table, the output files and bad input.
+#include <gtest/gtest.h>
+
+#include "e2e/e2e_support.h"
+
+namespace ollamaflow::testing {
+namespace {
+
+class SimulateTest : public E2eTest {};
+
+TEST_F(SimulateTest, TablePerStrategyAndOutputFiles) {
+  const std::filesystem::path out = dir_.path() / "sim-out";
+  ProcessResult result = run_cli({"simulate", "--pattern", "step", "--duration", "600",
+                                  "--strategy", "HYBRID,hpa", "--out", out.string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("SIMULATED"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("HYBRID"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("hpa"), std::string::npos) << result.out;
+  const nlohmann::json json = nlohmann::json::parse(read(out / "simulation.json"));
+  EXPECT_TRUE(json.at("simulated").get<bool>());
+  EXPECT_EQ(json.at("runs").size(), 2u);
+  EXPECT_NE(read(out / "simulation.svg").find("</svg>"), std::string::npos);
+}
+
+TEST_F(SimulateTest, JsonOutputParses) {
+  ProcessResult result = run_cli(
+      {"simulate", "--pattern", "steady", "--duration", "300", "--strategy", "oracle", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json json = parse_json(result);
+  EXPECT_EQ(json.at("runs").at(0).at("figures").at("policy"), "oracle");
+}
+
+TEST_F(SimulateTest, UnknownStrategyExitsTwo) {
+  ProcessResult result = run_cli({"simulate", "--strategy", "keda"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("unknown strategy \"keda\""), std::string::npos) << result.err;
+}
+
+TEST_F(SimulateTest, InvalidFaultWindowExitsTwo) {
+  ProcessResult result = run_cli({"simulate", "--fail-503", "20:10"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("--fail-503"), std::string::npos) << result.err;
+}
+
+TEST_F(SimulateTest, MissingTraceFileExitsTwo) {
+  ProcessResult result = run_cli({"simulate", "--trace", (dir_.path() / "none.csv").string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("not found"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace ollamaflow::testing
