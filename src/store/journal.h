@@ -4,10 +4,12 @@
 // Thread-safety: every method may be called from any thread. A Journal holds one connection
 // guarded by one mutex. Writes that arrive while another thread is committing are queued and then
 // committed together in one transaction (group commit), so that concurrent writers share the cost
-// of one commit. Each write call still returns only after its own rows are committed, with its
-// own status. Several Journals, in one process or many, may open the same file: every write is a
-// BEGIN IMMEDIATE transaction that waits on the busy timeout for the other writers and is re-run
-// when it still fails with SQLITE_BUSY.
+// of one commit. Each blocking write call returns only after its own rows are committed, with its
+// own status. Posted writes (post_task, post_attempt, post_event) return at once; a writer
+// thread commits them after letting more gather for up to 2 ms of real time, so that a busy run
+// makes few, larger transactions. Several Journals, in one process or many, may open the same file:
+// every write is a BEGIN IMMEDIATE transaction that waits on the busy timeout for the other writers
+// and is re-run when it still fails with SQLITE_BUSY.
 //
 // Failure policy: a write that fails inside SQLite (I/O error, full disk, lock held past every
 // retry, broken schema) is sticky. Every later write returns that error and health() reports it,
@@ -25,6 +27,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -137,6 +140,8 @@ class Journal {
   // Inserts or replaces the attempt row (run_id, task_id, attempt), stamping started_at now when
   // empty and not stored before. Returns kNotFound for an unknown run.
   Status record_attempt(AttemptRecord attempt);
+  // Like record_attempt, but queued as post_task queues its row.
+  void post_attempt(AttemptRecord attempt);
   // Returns the attempts of one task in attempt order.
   Result<std::vector<AttemptRecord>> attempts_for_task(const std::string& run_id,
                                                        const std::string& task_id);
@@ -176,10 +181,13 @@ class Journal {
   // Queues `body` for the next group commit and waits until it is committed or rejected, applying
   // the sticky failure rule.
   Status write(const char* operation, const std::function<Status()>& body);
-  // Queues `body` without waiting. The caller leads the commit when no other thread does.
+  // Queues `body` without waiting, for the writer thread (started on the first post).
   void post(const char* operation, std::function<Status()> body);
   // The bodies behind post_task and post_event and their blocking twins.
   Result<std::function<Status()>> task_write(TaskRecord task);
+  Result<std::function<Status()>> attempt_write(AttemptRecord attempt);
+  // The writer thread: commits posted writes after letting more of them gather for a moment.
+  void run_writer();
   Result<std::function<Status()>> event_write(EventRecord event, std::shared_ptr<int64_t> id);
   // Commits the oldest queued writes as the leader, and goes on while only posted writes are
   // left (nobody else would commit them). Called and returns with queue_mutex_ held.
@@ -211,6 +219,9 @@ class Journal {
   std::deque<PendingWrite*> queue_;
   bool committing_ = false;
   Status failure_;
+  std::condition_variable posted_;  // wakes the writer thread
+  bool closing_ = false;            // guarded by queue_mutex_
+  std::thread writer_;              // started under queue_mutex_ by the first post
 };
 
 }  // namespace ollamaflow::store

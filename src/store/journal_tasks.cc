@@ -346,6 +346,21 @@ Result<std::vector<std::string>> Journal::succeeded_task_ids(const std::string& 
 // --- attempts ---
 
 Status Journal::record_attempt(AttemptRecord attempt) {
+  Result<std::function<Status()>> body = attempt_write(std::move(attempt));
+  return body.is_ok() ? write("record_attempt", *body) : body.status();
+}
+
+void Journal::post_attempt(AttemptRecord attempt) {
+  Result<std::function<Status()>> body = attempt_write(std::move(attempt));
+  if (!body.is_ok()) {
+    get_logger("store")->warn("journal attempt rejected path={} error={}", path_,
+                              body.status().message());
+    return;
+  }
+  post("record_attempt", std::move(body).value());
+}
+
+Result<std::function<Status()>> Journal::attempt_write(AttemptRecord attempt) {
   if (Status valid = require_nonempty("attempt", "run id", attempt.run_id); !valid.is_ok()) {
     return valid;
   }
@@ -355,37 +370,38 @@ Status Journal::record_attempt(AttemptRecord attempt) {
   if (Status valid = require_positive("number", attempt.attempt, "attempt"); !valid.is_ok()) {
     return valid;
   }
-  const std::string now = now_text();
-  return write("record_attempt", [&]() -> Status {
-    if (Status exists = check_run_exists(attempt.run_id); !exists.is_ok()) {
-      return exists;
-    }
-    Result<std::optional<std::string>> stored_start = read_optional_text(
-        database_,
-        "SELECT started_at FROM attempts WHERE run_id = ? AND task_id = ? AND attempt = ?",
-        attempt.run_id, attempt.task_id, attempt.attempt);
-    if (!stored_start.is_ok()) {
-      return stored_start.status();
-    }
-    if (attempt.started_at.empty()) {
-      attempt.started_at = stored_start->value_or(now);
-    }
-    Result<Statement> upsert = database_.prepare(
-        "INSERT INTO attempts (" + std::string(kAttemptColumns) +
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (run_id, task_id, attempt) DO UPDATE SET agent_id = excluded.agent_id, "
-        "started_at = excluded.started_at, finished_at = excluded.finished_at, "
-        "outcome = excluded.outcome, error = excluded.error, "
-        "prompt_tokens = excluded.prompt_tokens, output_tokens = excluded.output_tokens");
-    if (!upsert.is_ok()) {
-      return upsert.status();
-    }
-    Status bound =
-        upsert->bind_all(attempt.run_id, attempt.task_id, attempt.attempt, attempt.agent_id,
-                         attempt.started_at, text_or_null(attempt.finished_at), attempt.outcome,
-                         attempt.error, attempt.prompt_tokens, attempt.output_tokens);
-    return bound.is_ok() ? upsert->run() : bound;
-  });
+  std::string now = now_text();
+  return std::function<Status()>(
+      [this, attempt = std::move(attempt), now = std::move(now)]() mutable -> Status {
+        if (Status exists = check_run_exists(attempt.run_id); !exists.is_ok()) {
+          return exists;
+        }
+        Result<std::optional<std::string>> stored_start = read_optional_text(
+            database_,
+            "SELECT started_at FROM attempts WHERE run_id = ? AND task_id = ? AND attempt = ?",
+            attempt.run_id, attempt.task_id, attempt.attempt);
+        if (!stored_start.is_ok()) {
+          return stored_start.status();
+        }
+        if (attempt.started_at.empty()) {
+          attempt.started_at = stored_start->value_or(now);
+        }
+        Result<Statement> upsert = database_.prepare(
+            "INSERT INTO attempts (" + std::string(kAttemptColumns) +
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (run_id, task_id, attempt) DO UPDATE SET agent_id = excluded.agent_id, "
+            "started_at = excluded.started_at, finished_at = excluded.finished_at, "
+            "outcome = excluded.outcome, error = excluded.error, "
+            "prompt_tokens = excluded.prompt_tokens, output_tokens = excluded.output_tokens");
+        if (!upsert.is_ok()) {
+          return upsert.status();
+        }
+        Status bound =
+            upsert->bind_all(attempt.run_id, attempt.task_id, attempt.attempt, attempt.agent_id,
+                             attempt.started_at, text_or_null(attempt.finished_at), attempt.outcome,
+                             attempt.error, attempt.prompt_tokens, attempt.output_tokens);
+        return bound.is_ok() ? upsert->run() : bound;
+      });
 }
 
 Result<std::vector<AttemptRecord>> Journal::attempts_for_task(const std::string& run_id,

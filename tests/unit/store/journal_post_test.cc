@@ -76,6 +76,28 @@ TEST_F(JournalPostTest, PostedRowsAreStoredAfterFlush) {
   EXPECT_EQ(events->front().detail["task"], "t1");
 }
 
+TEST_F(JournalPostTest, PostedAttemptIsStoredAfterFlush) {
+  std::unique_ptr<Journal> journal = open_journal();
+  ASSERT_NE(journal, nullptr);
+  const std::string run_id = create_run(*journal);
+  journal->post_task(task(run_id, "t1", kTaskRunning));
+  AttemptRecord attempt;
+  attempt.run_id = run_id;
+  attempt.task_id = "t1";
+  attempt.attempt = 1;
+  attempt.outcome = "ok";
+  attempt.output_tokens = 42;
+  journal->post_attempt(attempt);
+  attempt.attempt = 0;  // rejected: attempts count from 1
+  journal->post_attempt(attempt);
+  ASSERT_TRUE(journal->flush().is_ok());
+  Result<std::vector<AttemptRecord>> stored = journal->attempts_for_task(run_id, "t1");
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ(stored->front().output_tokens, 42);
+  EXPECT_FALSE(stored->front().started_at.empty());
+}
+
 TEST_F(JournalPostTest, PostedAndBlockingWritesCommitInCallOrder) {
   std::unique_ptr<Journal> journal = open_journal();
   ASSERT_NE(journal, nullptr);
