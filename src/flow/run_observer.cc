@@ -16,11 +16,7 @@ void RunObserver::journal_event(const std::string& kind, nlohmann::json detail) 
   event.run_id = run_id_;
   event.kind = kind;
   event.detail = std::move(detail);
-  Result<int64_t> stored = journal_->add_event(std::move(event));
-  if (!stored) {
-    get_logger("flow")->warn("run={} journal event {} not stored: {}", run_id_, kind,
-                             stored.status().message());
-  }
+  journal_->post_event(std::move(event));
 }
 
 void RunObserver::on_state_changed(const agents::AgentInfo& agent, agents::AgentState from) {

@@ -56,11 +56,9 @@ void PlanRun::journal_task_locked(const std::string& id, const std::string& stat
   record.summary = entry.summary;
   const orchestrator::TaskState* state = dag_->find(id);
   record.error = !entry.error.empty() ? entry.error : (state ? state->reason : "");
-  Status stored = setup_.journal->upsert_task(std::move(record));
-  if (!stored) {
-    get_logger("flow")->warn("run={} task={} not journaled: {}", setup_.run_id, id,
-                             stored.message());
-  }
+  // Posted, not awaited: the caller holds the run's lock, and a commit per status change would
+  // make every agent wait for the disk in turn. The run's finish commits what is left.
+  setup_.journal->post_task(std::move(record));
 }
 
 void PlanRun::enqueue_locked(const std::vector<std::string>& ids) {
@@ -116,11 +114,7 @@ void PlanRun::record_attempts(const std::string& task_id, const std::string& age
     record.error = attempt.error;
     record.prompt_tokens = attempt.usage.prompt_tokens;
     record.output_tokens = attempt.usage.output_tokens;
-    Status stored = setup_.journal->record_attempt(std::move(record));
-    if (!stored) {
-      get_logger("flow")->warn("run={} task={} attempt not journaled: {}", setup_.run_id, task_id,
-                               stored.message());
-    }
+    setup_.journal->post_attempt(std::move(record));
   }
 }
 
