@@ -54,6 +54,9 @@ struct RunSettings {
   int max_tasks = 32;     // most subtasks a plan may have
   std::string workspace;  // empty: a new folder per run under the current directory
   std::string db;         // empty: $XDG_DATA_HOME/ollama-flow/journal.db
+  // Flush a task's files to disk before the task counts as done. false leaves the write-back to
+  // the system: faster, but a power loss may lose files of tasks the journal records as done.
+  bool sync_files = true;
 };
 
 // Seed group gpu_scaling.

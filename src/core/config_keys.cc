@@ -329,6 +329,7 @@ std::vector<KeyDef> build_table() {
                       [](Config& c) -> int& { return c.run.max_tasks; }));
   t.push_back(text_key("run.workspace", [](Config& c) -> std::string& { return c.run.workspace; }));
   t.push_back(text_key("run.db", [](Config& c) -> std::string& { return c.run.db; }));
+  t.push_back(bool_key("run.sync_files", [](Config& c) -> bool& { return c.run.sync_files; }));
   // memory and logging
   t.push_back(text_key(
       "memory.kv_cache_type_k", [](Config& c) -> std::string& { return c.kv_cache_type_k; },

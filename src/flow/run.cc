@@ -466,7 +466,8 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   }
 
   const std::string root = state.record.workspace;
-  Result<orchestrator::Workspace> workspace = orchestrator::Workspace::open(root);
+  Result<orchestrator::Workspace> workspace = orchestrator::Workspace::open(
+      root, config.run.sync_files ? orchestrator::FileSync::kFlush : orchestrator::FileSync::kSkip);
   if (!workspace) {
     state.report.status = "failed";
     state.report.exit_code = 1;

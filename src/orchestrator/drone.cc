@@ -121,6 +121,11 @@ Result<std::vector<WrittenFile>> write_task_files(Workspace& workspace, const Pl
     }
     written.push_back(std::move(result).value());
   }
+  if (!written.empty()) {
+    if (Status synced = workspace.sync(); !synced) {
+      return synced.with_context(fmt::format("task \"{}\"", task.id));
+    }
+  }
   return written;
 }
 

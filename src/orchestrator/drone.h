@@ -87,7 +87,7 @@ DroneOutcome execute_task(llm::LlmClient& client, const DroneRequest& request,
 // Writes an accepted reply's files for `task` into the workspace, stopping at the first
 // failure. Returns kInvalidArgument for a file the task does not declare, or the workspace's
 // error (kConflict, kInvalidArgument, kIoError). Files written before a failure stay, and each
-// of them is complete.
+// of them is complete. On success the files are on disk (Workspace::sync) before it returns.
 Result<std::vector<WrittenFile>> write_task_files(Workspace& workspace, const PlanTask& task,
                                                   const std::vector<TaskFile>& files);
 

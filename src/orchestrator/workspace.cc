@@ -56,7 +56,7 @@ Result<std::string> read_up_to(int fd, size_t max_bytes, std::string_view relati
 
 }  // namespace
 
-Result<Workspace> Workspace::open(const fs::path& root) {
+Result<Workspace> Workspace::open(const fs::path& root, FileSync file_sync) {
   if (root.empty()) {
     return Result<Workspace>(ErrorCode::kInvalidArgument,
                              "the workspace path is empty: pass a folder with --workspace");
@@ -81,7 +81,7 @@ Result<Workspace> Workspace::open(const fs::path& root) {
         fmt::format("resolving the workspace '{}' failed: {}", root.string(), error.message()));
   }
   get_logger("workspace")->info("workspace opened root={}", resolved.string());
-  return Workspace(std::move(resolved));
+  return Workspace(std::move(resolved), file_sync);
 }
 
 Status Workspace::check_path(std::string_view relative_path) const {
@@ -132,6 +132,37 @@ Result<WrittenFile> Workspace::write_file(std::string_view relative_path, std::s
               content.size());
   return WrittenFile{std::string(relative_path), root_ / std::string(relative_path),
                      std::string(owner_task_id), content.size(), exists};
+}
+
+Status Workspace::sync() {
+  if (file_sync_ == FileSync::kSkip) {
+    return Status::ok();
+  }
+  std::unique_lock lock(flush_->mutex);
+  // A flush that began before this call may have missed this caller's files: wait for one that
+  // begins after it.
+  const uint64_t needed = flush_->started + 1;
+  while (flush_->finished < needed) {
+    if (flush_->running) {
+      flush_->finished_one.wait(lock);
+      continue;
+    }
+    flush_->running = true;
+    ++flush_->started;
+    lock.unlock();
+    Status flushed = workspace_io::flush_file_system(root_);
+    lock.lock();
+    flush_->last = std::move(flushed);
+    flush_->running = false;
+    ++flush_->finished;
+    flush_->finished_one.notify_all();
+  }
+  return flush_->last;
+}
+
+uint64_t Workspace::flushes() const {
+  std::lock_guard lock(flush_->mutex);
+  return flush_->finished;
 }
 
 Status Workspace::claim(std::string_view relative_path, std::string_view owner_task_id) {

@@ -7,10 +7,18 @@
 // - the target is absent or a regular file;
 // - the resolved location stays inside the root. Folders are opened one component at a time with
 // O_NOFOLLOW, so a link swapped in after the check is not followed either. Files are written
-// atomically: a temporary file in the target folder (O_EXCL), fsync, then rename over the
-// target. Each path belongs to the task that first wrote it; another task gets kConflict.
+// atomically: a temporary file in the target folder (O_EXCL), then a rename over the target, so
+// a reader sees the old file or the whole new one. Each path belongs to the task that first
+// wrote it; another task gets kConflict.
+//
+// Durability: a write does not flush to disk; sync() does, once for every caller waiting at the
+// time (a group flush), so that tasks finishing together share one disk flush instead of two
+// fsyncs per file. Report files as written only after sync() returned ok: a file written but not
+// synced may be empty after a power loss, which is safe only while nothing says it is done.
 #pragma once
 
+#include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -42,6 +50,9 @@ struct WrittenFile {
   bool replaced = false;  // a file already existed at the path and was replaced
 };
 
+// Whether Workspace::sync() flushes to disk.
+enum class FileSync { kFlush, kSkip };
+
 // Thread-safe: every method may be called from any thread, e.g. by agents finishing at once.
 class Workspace {
  public:
@@ -49,7 +60,10 @@ class Workspace {
   // is resolved once (symbolic links above it are the user's choice); below it nothing follows
   // a link. Returns kInvalidArgument when `root` is empty or exists as something other than a
   // folder (a link to a folder is accepted), kIoError when it cannot be created.
-  static Result<Workspace> open(const std::filesystem::path& root);
+  // With FileSync::kSkip, sync() returns at once and the system writes the files back on its
+  // own schedule.
+  static Result<Workspace> open(const std::filesystem::path& root,
+                                FileSync file_sync = FileSync::kFlush);
 
   // The resolved absolute root.
   const std::filesystem::path& root() const { return root_; }
@@ -67,6 +81,13 @@ class Workspace {
   // fails. A failed write leaves no temporary file behind.
   Result<WrittenFile> write_file(std::string_view relative_path, std::string_view content,
                                  std::string_view owner_task_id);
+
+  // Flushes the files written so far to disk (syncfs of the workspace's file system). A caller
+  // that arrives while a flush runs waits for the next one, which one of the waiting callers
+  // runs for all of them. Returns kIoError when the flush fails.
+  Status sync();
+  // Returns how many flushes sync() has run.
+  uint64_t flushes() const;
 
   // Records that `owner_task_id` owns `relative_path` without writing it, e.g. for files of
   // tasks that succeeded before a run was resumed. Returns kConflict when another task owns it.
@@ -88,8 +109,21 @@ class Workspace {
     std::map<std::string, std::string, std::less<>> by_path;  // guarded by mutex
   };
 
-  explicit Workspace(std::filesystem::path root)
-      : root_(std::move(root)), owners_(std::make_unique<Owners>()) {}
+  // State of the group flush behind sync().
+  struct Flush {
+    std::mutex mutex;
+    std::condition_variable finished_one;
+    uint64_t started = 0;   // flushes begun; guarded by mutex
+    uint64_t finished = 0;  // flushes ended; guarded by mutex
+    bool running = false;   // guarded by mutex
+    Status last;            // the result of the last flush; guarded by mutex
+  };
+
+  Workspace(std::filesystem::path root, FileSync file_sync)
+      : root_(std::move(root)),
+        file_sync_(file_sync),
+        owners_(std::make_unique<Owners>()),
+        flush_(std::make_unique<Flush>()) {}
 
   // Claims the path for the owner. Sets `newly_claimed` when no claim existed before.
   Status claim_for_write(std::string_view relative_path, std::string_view owner_task_id,
@@ -97,7 +131,9 @@ class Workspace {
   void release(std::string_view relative_path);
 
   std::filesystem::path root_;
+  FileSync file_sync_;
   std::unique_ptr<Owners> owners_;
+  std::unique_ptr<Flush> flush_;
 };
 
 }  // namespace ollamaflow::orchestrator

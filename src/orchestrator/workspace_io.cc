@@ -71,9 +71,6 @@ Status fill_and_rename(UniqueFd file, int folder_fd, const std::string& temporar
   if (!status) {
     return status;
   }
-  if (::fsync(file.get()) != 0) {
-    return io_error(relative_path, "fsync", errno);
-  }
   if (::close(file.release()) != 0) {
     return io_error(relative_path, "close", errno);
   }
@@ -179,9 +176,21 @@ Status write_atomically(int folder_fd, const std::string& name, std::string_view
     ::unlinkat(folder_fd, temporary.c_str(), 0);
     return status;
   }
-  // The rename is durable only once the folder entry is on disk.
-  if (::fsync(folder_fd) != 0) {
-    return io_error(relative_path, "fsync of the folder", errno);
+  return Status::ok();
+}
+
+Status flush_file_system(const std::filesystem::path& root) {
+  UniqueFd folder(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (folder.get() < 0) {
+    return Status(ErrorCode::kIoError, fmt::format("opening the workspace '{}' to flush it "
+                                                   "failed: {}",
+                                                   root.string(), system_error(errno)));
+  }
+  if (::syncfs(folder.get()) != 0) {
+    return Status(ErrorCode::kIoError,
+                  fmt::format("flushing the files of workspace '{}' to disk failed: {}: the "
+                              "files may not survive a crash; check the disk and free space",
+                              root.string(), system_error(errno)));
   }
   return Status::ok();
 }

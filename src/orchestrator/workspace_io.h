@@ -49,10 +49,15 @@ Status check_target(int folder_fd, const std::string& name, std::string_view rel
                     bool& exists);
 
 // Writes `content` to a new temporary file in the open folder (O_CREAT | O_EXCL |
-// O_NOFOLLOW), fsyncs it, renames it over `name` and fsyncs the folder. On any failure the
-// temporary file is removed and kIoError names the path and the system error.
+// O_NOFOLLOW) and renames it over `name`, so that a reader sees the old file or the whole new
+// one. Nothing is flushed to disk here: see flush_file_system. On any failure the temporary
+// file is removed and kIoError names the path and the system error.
 Status write_atomically(int folder_fd, const std::string& name, std::string_view content,
                         std::string_view relative_path);
+
+// Flushes every file and folder entry of the file system that holds `root` (syncfs), so that
+// the files written so far survive a crash. Returns kIoError naming the root when it fails.
+Status flush_file_system(const std::filesystem::path& root);
 
 // Returns true when `name` has the form of write_atomically's temporary files.
 bool is_temporary_name(std::string_view name);

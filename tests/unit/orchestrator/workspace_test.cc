@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -433,6 +434,66 @@ TEST_F(AtomicWriteTest, ReplacesFileWholly) {
 
   EXPECT_EQ(read_all(temp_.path() / "f.txt"), "new");
   EXPECT_THAT(temporary_files(temp_.path()), IsEmpty());
+}
+
+}  // namespace
+}  // namespace ollamaflow::orchestrator
+
+namespace ollamaflow::orchestrator {
+namespace {
+
+class WorkspaceSyncTest : public ::testing::Test {
+ protected:
+  WorkspaceSyncTest() {
+    Result<Workspace> opened = Workspace::open(temp_.path() / "ws");
+    EXPECT_TRUE(opened.is_ok()) << opened.status().to_string();
+    workspace_ = std::make_unique<Workspace>(std::move(opened).value());
+  }
+
+  ollamaflow::testing::TempDir temp_;
+  std::unique_ptr<Workspace> workspace_;
+};
+
+TEST_F(WorkspaceSyncTest, EachSyncRunsOneFlushWhenAlone) {
+  ASSERT_TRUE(workspace_->write_file("a.txt", "x", "a").is_ok());
+  EXPECT_TRUE(workspace_->sync().is_ok());
+  EXPECT_TRUE(workspace_->sync().is_ok());
+  EXPECT_EQ(workspace_->flushes(), 2u);
+}
+
+TEST_F(WorkspaceSyncTest, ConcurrentCallersShareFlushes) {
+  constexpr int kThreads = 16;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string path = "out/t" + std::to_string(i) + ".txt";
+      const std::string owner = "t" + std::to_string(i);
+      if (!workspace_->write_file(path, owner, owner).is_ok() || !workspace_->sync().is_ok()) {
+        ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  // Every caller waited for a flush that began after its call, and no two flushes overlap, so
+  // there is at least one and at most one per caller.
+  EXPECT_GE(workspace_->flushes(), 1u);
+  EXPECT_LE(workspace_->flushes(), static_cast<uint64_t>(kThreads));
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_EQ(read_all(workspace_->root() / ("out/t" + std::to_string(i) + ".txt")),
+              "t" + std::to_string(i));
+  }
+}
+
+TEST_F(WorkspaceSyncTest, FlushOfRemovedWorkspaceNamesTheRoot) {
+  const fs::path root = workspace_->root();
+  fs::remove_all(root);
+  Status synced = workspace_->sync();
+  EXPECT_EQ(synced.code(), ErrorCode::kIoError);
+  EXPECT_THAT(synced.message(), HasSubstr(root.string()));
 }
 
 }  // namespace
