@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 
+#include <fmt/format.h>
+
 namespace ollamaflow::config_detail {
 namespace {
 
@@ -89,9 +91,16 @@ const KeyDef* find_key(const std::string& path) {
 namespace {
 
 std::string range_text(const KeyDef& key) {
-  char buffer[96];
-  std::snprintf(buffer, sizeof(buffer), "%g to %g", key.min, key.max);
-  return buffer;
+  // The shortest form that reads back exactly: 4194304, not 4.1943e+06.
+  return fmt::format("{} to {}", key.min, key.max);
+}
+
+// The value as the user wrote it; JSON text would show NaN and infinities as null.
+std::string value_text(const json& value) {
+  if (value.is_number_float() && !std::isfinite(value.get<double>())) {
+    return fmt::format("{}", value.get<double>());
+  }
+  return value.dump();
 }
 
 std::string choices_text(const std::vector<std::string>& choices) {
@@ -104,7 +113,7 @@ std::string choices_text(const std::vector<std::string>& choices) {
 
 Status invalid(const KeyDef& key, const json& value, const std::string& origin,
                const std::string& expected) {
-  return Status(ErrorCode::kInvalidArgument, "invalid value " + value.dump() + " for " + key.path +
+  return Status(ErrorCode::kInvalidArgument, "invalid value " + value_text(value) + " for " + key.path +
                                                  " (" + origin + "): expected " + expected);
 }
 

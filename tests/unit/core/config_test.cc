@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "fakes/test_paths.h"
 
 namespace ollamaflow {
@@ -114,6 +116,35 @@ TEST_F(ConfigTest, RangeLimitsAreInclusive) {
   ASSERT_FALSE(config.is_ok());
   EXPECT_NE(config.status().message().find("0.91"), std::string::npos);
   EXPECT_NE(config.status().message().find("flag --m"), std::string::npos);
+}
+
+TEST_F(ConfigTest, RangeMessageWritesLargeLimitsInFull) {
+  const std::vector<FlagValue> flags = {{"server.num_ctx", 5000000, "--ctx"}};
+  Result<Config> config = load_config(std::nullopt, env(), flags);
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_NE(config.status().message().find("from 256 to 4194304"), std::string::npos)
+      << config.status().message();
+}
+
+TEST_F(ConfigTest, NotANumberIsNamedAsSuch) {
+  const std::vector<FlagValue> flags = {
+      {"server.temperature", std::numeric_limits<double>::quiet_NaN(), "--temperature"}};
+  Result<Config> config = load_config(std::nullopt, env(), flags);
+  ASSERT_FALSE(config.is_ok());
+  const std::string message = config.status().message();
+  EXPECT_NE(message.find("invalid value nan for server.temperature"), std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("null"), std::string::npos) << message;
+}
+
+TEST_F(ConfigTest, SyncFilesDefaultsOnAndReadsFromFile) {
+  Result<Config> defaults = load_config(std::nullopt, env(), {});
+  ASSERT_TRUE(defaults.is_ok());
+  EXPECT_TRUE(defaults->run.sync_files);
+  const std::string path = write_file({{"run", {{"sync_files", false}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_FALSE(config->run.sync_files);
 }
 
 TEST_F(ConfigTest, BadEnvironmentValueNamesVariable) {
