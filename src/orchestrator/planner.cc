@@ -103,7 +103,7 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
                                     "try another model, or write the plan yourself and "
                                     "pass it with --plan ({})",
                                     counted, counted == 1 ? "" : "s", exchange.status.message()))
-               : exchange.status.with_context("planning failed");
+               : exchange.status;
   log->error("planning failed attempts={} error={}", out.attempts.size(), out.status.message());
   return out;
 }
