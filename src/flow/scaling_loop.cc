@@ -52,10 +52,6 @@ void ScalingLoop::poke() {
   wake_.notify_all();
 }
 
-namespace {
-
-// Puts the server's slot count, busy slots and queue into the capacity signal. A count the
-// server reports replaces the configured one, because it is what the server runs.
 void merge_server_signal(const workload::ServerSignal& server,
                          std::optional<scaling::CapacitySignal>& capacity) {
   if (!server.total_slots && !server.busy_slots && !server.queued_requests) {
@@ -73,8 +69,6 @@ void merge_server_signal(const workload::ServerSignal& server,
   capacity->server_busy_slots = server.busy_slots;
   capacity->server_queued_requests = server.queued_requests;
 }
-
-}  // namespace
 
 scaling::EngineInputs ScalingLoop::build_inputs() {
   std::optional<workload::ServerSignal> server;

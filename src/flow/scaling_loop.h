@@ -27,6 +27,12 @@ struct ScalingSources {
   std::function<std::optional<workload::ServerSignal>()> server;
 };
 
+// Puts the server's slot count, busy slots and queue into `capacity`, creating it when it is
+// nullopt. A slot count the server reports replaces the configured one, because it is what the
+// server runs. A signal without any of the three leaves `capacity` as it is.
+void merge_server_signal(const workload::ServerSignal& server,
+                         std::optional<scaling::CapacitySignal>& capacity);
+
 // One point of the agent count over time, for the report.
 struct AgentCountPoint {
   MonoTime at;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes/llama_server.h"
+#include "flow/scaling_loop.h"
 #include "flow/server_watch.h"
 
 namespace ollamaflow::flow {
@@ -86,23 +87,35 @@ TEST_F(LaunchPlanTest, MemoryBoundsSlotCount) {
   EXPECT_EQ(large->parallel, 64);
 }
 
-TEST_F(LaunchPlanTest, QuantizedValueCacheNeedsFlashAttention) {
+TEST_F(LaunchPlanTest, InvalidCacheTypeForModelIsRejected) {
   OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  // tiny.gguf has a head size of 16, which q8_0's blocks of 32 do not divide.
   config_.kv_cache_type_k = "q8_0";
   config_.kv_cache_type_v = "q8_0";
   Result<LaunchPlan> launch = plan();
-  ASSERT_TRUE(launch.is_ok()) << launch.status().to_string();
-  EXPECT_TRUE(launch->flash_attention);
-  const std::vector<std::string> args = launch->arguments(18080);
-  const std::string joined = [&] {
-    std::string text;
-    for (const std::string& arg : args) {
-      text += arg + " ";
-    }
-    return text;
-  }();
-  EXPECT_TRUE(contains(joined, "-ctk q8_0 -ctv q8_0 --metrics -fa on")) << joined;
-  EXPECT_TRUE(contains(joined, "--host 127.0.0.1 --port 18080")) << joined;
+  ASSERT_FALSE(launch.is_ok());
+  EXPECT_EQ(launch.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(contains(launch.status().message(), "q8_0")) << launch.status().message();
+}
+
+TEST(LaunchPlanArgumentsTest, QuantizedCacheAddsFlashAttention) {
+  LaunchPlan plan;
+  plan.binary = "llama-server";
+  plan.model_path = "model.gguf";
+  plan.parallel = 4;
+  plan.ctx_per_slot = 4096;
+  plan.total_ctx = 16384;
+  plan.cache_type_k = "q8_0";
+  plan.cache_type_v = "q4_0";
+  plan.flash_attention = true;
+  std::string joined;
+  for (const std::string& arg : plan.arguments(18080)) {
+    joined += arg + " ";
+  }
+  EXPECT_EQ(joined,
+            "-m model.gguf --host 127.0.0.1 --port 18080 -np 4 -c 16384 -ctk q8_0 -ctv q4_0 "
+            "--metrics -fa on ");
+  EXPECT_EQ(plan.summary(), "-np 4 -c 16384 -ctk q8_0 -ctv q4_0 -fa on");
 }
 
 TEST_F(LaunchPlanTest, MissingFilesAreNotFound) {
@@ -187,6 +200,59 @@ TEST(ServerSignalTest, SimulatedBackendHasNoSource) {
       make_server_signal_source(default_config(), "sim", std::make_shared<FakeClock>(), nullptr);
   ASSERT_TRUE(source.is_ok());
   EXPECT_FALSE(static_cast<bool>(*source));
+}
+
+class MergeServerSignalTest : public ::testing::Test {
+ protected:
+  MergeServerSignalTest() {
+    server_.total_slots = 4;
+    server_.busy_slots = 3;
+    server_.queued_requests = 2;
+    server_.source = "llama-server at http://127.0.0.1:8080";
+    server_.sampled_at = MonoTime(std::chrono::seconds(90));
+  }
+
+  workload::ServerSignal server_;
+};
+
+TEST_F(MergeServerSignalTest, ReportedSlotsReplaceConfigured) {
+  std::optional<scaling::CapacitySignal> capacity = scaling::CapacitySignal{};
+  capacity->slot_ceiling = 6;
+  capacity->server_slots = 2;
+  capacity->server_slots_source = "configured server.num_parallel (default)";
+  merge_server_signal(server_, capacity);
+  ASSERT_TRUE(capacity.has_value());
+  EXPECT_EQ(capacity->slot_ceiling, 6);
+  EXPECT_EQ(capacity->server_slots, 4);
+  EXPECT_EQ(capacity->server_slots_source, "llama-server at http://127.0.0.1:8080");
+  EXPECT_EQ(capacity->server_busy_slots, 3);
+  EXPECT_EQ(capacity->server_queued_requests, 2);
+}
+
+TEST_F(MergeServerSignalTest, CreatesCapacityWhenAbsent) {
+  std::optional<scaling::CapacitySignal> capacity;
+  merge_server_signal(server_, capacity);
+  ASSERT_TRUE(capacity.has_value());
+  EXPECT_EQ(capacity->server_slots, 4);
+  EXPECT_FALSE(capacity->slot_ceiling.has_value());
+  EXPECT_EQ(capacity->sampled_at, MonoTime(std::chrono::seconds(90)));
+}
+
+TEST_F(MergeServerSignalTest, UnknownCountKeepsConfigured) {
+  server_.total_slots.reset();
+  std::optional<scaling::CapacitySignal> capacity = scaling::CapacitySignal{};
+  capacity->server_slots = 2;
+  capacity->server_slots_source = "configured";
+  merge_server_signal(server_, capacity);
+  EXPECT_EQ(capacity->server_slots, 2);
+  EXPECT_EQ(capacity->server_slots_source, "configured");
+  EXPECT_EQ(capacity->server_busy_slots, 3);
+}
+
+TEST_F(MergeServerSignalTest, EmptySignalChangesNothing) {
+  std::optional<scaling::CapacitySignal> capacity;
+  merge_server_signal(workload::ServerSignal{}, capacity);
+  EXPECT_FALSE(capacity.has_value());
 }
 
 }  // namespace
