@@ -119,6 +119,7 @@ nlohmann::json Recommendation::to_json() const {
       {"desired", desired},
       {"upper_bound", upper_bound},
       {"limit", limit},
+      {"wait_breached", wait_breached},
       {"hold_up", hold_up},
       {"shed_to", optional_json(shed_to)},
       {"shed_rule", shed_rule},

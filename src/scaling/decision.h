@@ -53,6 +53,9 @@ struct Recommendation {
   std::optional<int> shed_to;        // the protection ladder sheds agents to this count
   std::string shed_rule;             // e.g. "temperature_critical"
   std::string reason;
+  // The queued tasks need more agents than the pool has, so the wait target is breached. A
+  // scale-up then skips the scale-up cooldown.
+  bool wait_breached = false;
 
   nlohmann::json to_json() const;
 };

@@ -104,11 +104,17 @@ ScalingEngine::Verdict ScalingEngine::decide_up(const Recommendation& rec, MonoT
                           params_.up_window_s, current)};
     }
   }
+  // The scale-up cooldown stops a pool from growing again before the last scale-up has had an
+  // effect. While queued tasks wait past the target, that scale-up is known to fall short.
+  std::string skipped;
   if (const std::optional<double> since = seconds_since(last_up_, now);
       since && *since < params_.up_cooldown_s) {
-    return {Action::kHold, current,
-            fmt::format("scale-up cooldown: {:.0f} s since the last scale-up < {:g} s", *since,
-                        params_.up_cooldown_s)};
+    if (!rec.wait_breached || !params_.breach_skips_up_cooldown) {
+      return {Action::kHold, current,
+              fmt::format("scale-up cooldown: {:.0f} s since the last scale-up < {:g} s", *since,
+                          params_.up_cooldown_s)};
+    }
+    skipped = fmt::format(" (scale-up cooldown skipped at {:.0f} s: wait target breached)", *since);
   }
   if (const std::optional<double> since = seconds_since(last_down_, now);
       since && *since < params_.flip_cooldown_s) {
@@ -124,7 +130,7 @@ ScalingEngine::Verdict ScalingEngine::decide_up(const Recommendation& rec, MonoT
     target = std::min(current + batches * params_.batch_size, std::max(target, rec.upper_bound));
   }
   return {Action::kScaleUp, target,
-          fmt::format("scale up {} -> {}: {}", current, target, rec.reason)};
+          fmt::format("scale up {} -> {}{}: {}", current, target, skipped, rec.reason)};
 }
 
 ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, MonoTime now) const {

@@ -103,6 +103,7 @@ std::optional<int> workload_proposal(const EngineInputs& inputs, const StrategyP
     const workload::WorkloadSizing sizing = workload::size_workload(inputs.workload, params.sizing);
     proposal.agents = sizing.desired;
     proposal.reason = sizing.reason;
+    rec.wait_breached = sizing.wait_breached;
   }
   if (proposal.missing) {
     rec.missing.push_back("workload");

@@ -77,6 +77,7 @@ void make_conservative(StrategyParams& params, const Config& config) {
   params.down_window_s *= kConservativeWindowFactor;
   params.up_cooldown_s *= kConservativeCooldownFactor;
   params.flip_cooldown_s *= kConservativeCooldownFactor;
+  params.breach_skips_up_cooldown = false;
 }
 
 void make_aggressive(StrategyParams& params, const Config& config) {

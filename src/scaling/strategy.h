@@ -56,6 +56,8 @@ struct StrategyParams {
                                  // between two sheds
   double check_interval_s = 15;  // the caller's evaluation period
   double stale_after_s = 45;     // a signal older than this is missing
+  // A scale-up while the wait target is breached skips up_cooldown_s, never flip_cooldown_s.
+  bool breach_skips_up_cooldown = true;
 
   // Protection ladder.
   double temperature_warning_c = 75;
@@ -73,7 +75,7 @@ struct StrategyParams {
 //   GPU_MEMORY_BASED  memory proposal only, growing to the ceiling while work exists
 //   WORKLOAD_BASED    workload size under max_agents only
 //   CONSERVATIVE      HYBRID with lower memory thresholds, twice the wait target, small steps,
-//                     a 2.5x hold window and doubled cooldowns
+//                     a 2.5x hold window and doubled cooldowns that a breach does not skip
 //   AGGRESSIVE        HYBRID with half the wait target, spare agents, batches of
 //                     batch_creation_size, a half hold window and short cooldowns
 StrategyParams strategy_params(Strategy strategy, const Config& config);

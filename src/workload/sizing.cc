@@ -32,15 +32,26 @@ int queued_needing_agents(const WorkloadSignal& signal, const SizingParams& para
 
 // NOTE: M/M/c assumes exponential service times. Agent tasks are often heavier-tailed, which
 // lengthens real waits, and no variance term corrects for that yet.
-std::optional<int> erlang_size(const WorkloadSignal& signal, const SizingParams& params) {
-  if (!signal.arrival_rate || !signal.mean_service_s || *signal.mean_service_s <= 0) {
-    return std::nullopt;
-  }
+std::optional<int> erlang_size(const WorkloadSignal& signal, double rate,
+                               const SizingParams& params) {
   const std::optional<int> agents =
-      agents_for_wait_target(*signal.arrival_rate, *signal.mean_service_s, params.wait_target_s,
+      agents_for_wait_target(rate, *signal.mean_service_s, params.wait_target_s,
                              params.wait_quantile, params.search_limit);
   // A load beyond the search limit needs at least that many agents.
   return agents.value_or(params.search_limit);
+}
+
+// The rate that sizes Erlang C: the smoothed one, or the recent one when it is higher and the
+// wait target is breached. nullopt without an arrival rate or a service time.
+std::optional<double> erlang_rate(const WorkloadSignal& signal, bool wait_breached) {
+  if (!signal.arrival_rate || !signal.mean_service_s || *signal.mean_service_s <= 0) {
+    return std::nullopt;
+  }
+  double rate = *signal.arrival_rate;
+  if (wait_breached && signal.recent_arrival_rate) {
+    rate = std::max(rate, *signal.recent_arrival_rate);
+  }
+  return rate;
 }
 
 std::optional<int> utilization_size(const WorkloadSignal& signal, const SizingParams& params) {
@@ -59,7 +70,7 @@ std::string describe(const WorkloadSignal& signal, const WorkloadSizing& sizing,
                   signal.busy_agents, sizing.demand_now - signal.busy_agents);
   if (sizing.erlang) {
     reason += fmt::format("; Erlang C {} for {:.3f}/s x {:.1f} s at p{:g} wait {:g} s",
-                          *sizing.erlang, *signal.arrival_rate, *signal.mean_service_s,
+                          *sizing.erlang, *sizing.erlang_rate, *signal.mean_service_s,
                           params.wait_quantile * 100, params.wait_target_s);
   }
   if (sizing.utilization) {
@@ -68,6 +79,9 @@ std::string describe(const WorkloadSignal& signal, const WorkloadSizing& sizing,
   }
   if (sizing.spare > 0) {
     reason += fmt::format("; spare {}", sizing.spare);
+  }
+  if (sizing.wait_breached) {
+    reason += "; wait target breached";
   }
   return reason;
 }
@@ -86,6 +100,9 @@ WorkloadSignal to_signal(const WorkloadMetrics& metrics) {
   signal.mean_service_s = metrics.long_window.service_mean_s ? metrics.long_window.service_mean_s
                                                              : metrics.short_window.service_mean_s;
   signal.busy_agents_mean = metrics.short_window.busy_agents_mean;
+  if (metrics.short_window.arrivals > 0) {
+    signal.recent_arrival_rate = metrics.short_window.arrival_rate;
+  }
   signal.severity = metrics.severity;
   signal.sampled_at = metrics.taken_at;
   return signal;
@@ -94,7 +111,13 @@ WorkloadSignal to_signal(const WorkloadMetrics& metrics) {
 WorkloadSizing size_workload(const WorkloadSignal& signal, const SizingParams& params) {
   WorkloadSizing sizing;
   sizing.demand_now = std::max(0, signal.busy_agents) + queued_needing_agents(signal, params);
-  sizing.erlang = erlang_size(signal, params);
+  const int pool = std::max(0, signal.busy_agents) + std::max(0, signal.idle_agents) +
+                   std::max(0, signal.starting_agents);
+  sizing.wait_breached = sizing.demand_now > pool;
+  sizing.erlang_rate = erlang_rate(signal, sizing.wait_breached);
+  if (sizing.erlang_rate) {
+    sizing.erlang = erlang_size(signal, *sizing.erlang_rate, params);
+  }
   sizing.utilization = utilization_size(signal, params);
 
   int largest = sizing.demand_now;

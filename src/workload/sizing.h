@@ -24,6 +24,8 @@ struct WorkloadSignal {
   std::optional<double> arrival_rate;      // smoothed arrivals per second
   std::optional<double> mean_service_s;    // mean task service time
   std::optional<double> busy_agents_mean;  // time-weighted over the short window
+  // Arrivals per second over the short window; reacts to a surge faster than the smoothed rate.
+  std::optional<double> recent_arrival_rate;
   Severity severity = Severity::kVeryLow;
   MonoTime sampled_at{};
 };
@@ -44,15 +46,21 @@ struct SizingParams {
 // One sizing with each proposal, for the decision record.
 struct WorkloadSizing {
   int demand_now = 0;
-  std::optional<int> erlang;       // nullopt without an arrival rate or a service time
-  std::optional<int> utilization;  // nullopt without a busy-agent mean
+  // The queued tasks need more agents than the pool has (busy, idle and starting), so some of
+  // them wait longer than the wait target.
+  bool wait_breached = false;
+  std::optional<int> erlang;          // nullopt without an arrival rate or a service time
+  std::optional<double> erlang_rate;  // the arrival rate that sized `erlang`
+  std::optional<int> utilization;     // nullopt without a busy-agent mean
   int spare = 0;
   int desired = 0;
   std::string reason;
 };
 
 // Sizes the pool for `signal`. Never returns fewer than the busy agents, so an agent that is
-// working is never proposed for removal.
+// working is never proposed for removal. While the wait target is breached, Erlang C uses the
+// larger of the smoothed and the recent arrival rate, so that the size follows a surge sooner
+// than the smoothed rate alone allows.
 WorkloadSizing size_workload(const WorkloadSignal& signal, const SizingParams& params);
 
 }  // namespace ollamaflow::workload

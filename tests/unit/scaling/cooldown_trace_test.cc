@@ -73,6 +73,7 @@ TEST_F(CooldownTraceTest, RecommendationWindowMatchesKubernetes) {
   params.up_window_s = 300;
   params.max_up_step = 1;
   params.up_cooldown_s = 60;
+  params.breach_skips_up_cooldown = false;  // the Kubernetes HPA has no such rule
   params.down_window_s = 300;
   params.flip_cooldown_s = 0;
   const std::vector<Change> expected = {{660, 3}, {720, 4}, {780, 5}, {840, 6}};
@@ -86,6 +87,7 @@ TEST_F(CooldownTraceTest, GapAfterActionSteps) {
   params.up_window_s = 0;
   params.max_up_step = 1;
   params.up_cooldown_s = 300;
+  params.breach_skips_up_cooldown = false;
   const std::vector<Change> expected = {{360, 3}, {660, 4}, {960, 5}, {1260, 6}};
   EXPECT_EQ(replay(&params), expected);
 }

@@ -87,16 +87,76 @@ TEST_F(ScalingEngineTest, StartingAgentsCountAsCapacity) {
 TEST_F(ScalingEngineTest, ScaleUpCooldownProbe) {
   ASSERT_EQ(engine().evaluate(inputs(1, 1, 2)).to, 3);
   advance(59.9);
-  Decision decision = engine().evaluate(inputs(3, 3, 3));
+  // 5.5 busy agents on average over the short window need 6, but the empty queue meets the wait
+  // target, so the cooldown applies.
+  EngineInputs next = inputs(3, 3, 0);
+  next.workload.busy_agents_mean = 5.5;
+  Decision decision = engine().evaluate(next);
+  EXPECT_FALSE(decision.recommendation.wait_breached);
   EXPECT_EQ(decision.action, Action::kHold);
   EXPECT_EQ(decision.to, 3);
   EXPECT_NE(decision.reason.find("scale-up cooldown: 60 s since the last scale-up < 60 s"),
             std::string::npos)
       << decision.reason;
   advance(0.1);
-  decision = engine().evaluate(inputs(3, 3, 3));
+  decision = engine().evaluate(next);
   EXPECT_EQ(decision.action, Action::kScaleUp);
   EXPECT_EQ(decision.to, 6);
+}
+
+TEST_F(ScalingEngineTest, BreachSkipsScaleUpCooldown) {
+  ASSERT_EQ(engine().evaluate(inputs(1, 1, 2)).to, 3);
+  advance(1);
+  // 3 busy and 3 queued on 3 agents: demand 6 breaches the wait target.
+  const Decision decision = engine().evaluate(inputs(3, 3, 3));
+  EXPECT_TRUE(decision.recommendation.wait_breached);
+  EXPECT_EQ(decision.action, Action::kScaleUp);
+  EXPECT_EQ(decision.to, 6);
+  EXPECT_NE(decision.reason.find("scale-up cooldown skipped at 1 s: wait target breached"),
+            std::string::npos)
+      << decision.reason;
+}
+
+TEST_F(ScalingEngineTest, QueueWithinPoolKeepsCooldown) {
+  ASSERT_EQ(engine().evaluate(inputs(1, 1, 2)).to, 3);
+  advance(1);
+  // 2 busy and 1 queued on 3 agents: demand 3 fits the pool, and the busy mean proposes 4.
+  EngineInputs next = inputs(3, 2, 1);
+  next.workload.busy_agents_mean = 3.5;
+  const Decision decision = engine().evaluate(next);
+  EXPECT_FALSE(decision.recommendation.wait_breached);
+  EXPECT_EQ(decision.recommendation.desired, 4);
+  EXPECT_EQ(decision.action, Action::kHold);
+}
+
+TEST_F(ScalingEngineTest, BreachKeepsFlipCooldown) {
+  ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).action, Action::kHold);
+  advance(120);
+  ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).to, 5);
+  advance(29);
+  // 5 busy and 3 queued breach the wait target, but 29 s < cooldown_period 30 s.
+  Decision decision = engine().evaluate(inputs(5, 5, 3));
+  EXPECT_TRUE(decision.recommendation.wait_breached);
+  EXPECT_EQ(decision.action, Action::kHold);
+  EXPECT_NE(decision.reason.find("cooldown: 29 s since the last scale-down < 30 s"),
+            std::string::npos)
+      << decision.reason;
+  advance(1);
+  decision = engine().evaluate(inputs(5, 5, 3));
+  EXPECT_EQ(decision.action, Action::kScaleUp);
+  EXPECT_EQ(decision.to, 8);
+}
+
+TEST_F(ScalingEngineTest, ConservativeKeepsCooldownOnBreach) {
+  config_.strategy = "CONSERVATIVE";
+  ASSERT_EQ(engine().evaluate(inputs(1, 1, 2)).to, 3);
+  advance(1);
+  const Decision decision = engine().evaluate(inputs(3, 3, 3));
+  EXPECT_TRUE(decision.recommendation.wait_breached);
+  EXPECT_EQ(decision.action, Action::kHold);
+  EXPECT_NE(decision.reason.find("scale-up cooldown: 1 s since the last scale-up < 120 s"),
+            std::string::npos)
+      << decision.reason;
 }
 
 TEST_F(ScalingEngineTest, ScaleDownWaitsForFullWindow) {
@@ -438,6 +498,7 @@ TEST_F(ScalingEngineTest, DecisionJsonFields) {
   EXPECT_EQ(json["inputs"]["capacity"]["slot_ceiling"], 8);
   EXPECT_EQ(json["recommendation"]["desired"], 6);
   EXPECT_EQ(json["recommendation"]["limit"], "none");
+  EXPECT_EQ(json["recommendation"]["wait_breached"], true);  // 5 queued on 1 agent
   EXPECT_TRUE(json["reason"].is_string());
 }
 

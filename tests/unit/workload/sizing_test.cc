@@ -119,6 +119,60 @@ TEST(SizeWorkloadTest, ReasonNamesEachProposal) {
   EXPECT_NE(sizing.reason.find("Erlang C 6"), std::string::npos) << sizing.reason;
 }
 
+TEST(SizeWorkloadTest, WaitBreachedProbe) {
+  // 2 busy, 1 idle and 1 starting agent: a pool of 4. Without a service time every queued task
+  // needs an agent, so 2 queued tasks fill the pool and a third breaches the wait target.
+  WorkloadSignal signal;
+  signal.busy_agents = 2;
+  signal.idle_agents = 1;
+  signal.starting_agents = 1;
+  signal.queue_length = 2;
+  EXPECT_FALSE(size_workload(signal, SizingParams{}).wait_breached);
+  signal.queue_length = 3;
+  const WorkloadSizing sizing = size_workload(signal, SizingParams{});
+  EXPECT_TRUE(sizing.wait_breached);
+  EXPECT_NE(sizing.reason.find("wait target breached"), std::string::npos) << sizing.reason;
+}
+
+TEST(SizeWorkloadTest, BreachSizesErlangByRecentRate) {
+  WorkloadSignal signal;
+  signal.busy_agents = 2;
+  signal.idle_agents = 0;
+  signal.arrival_rate = 0.2;
+  signal.recent_arrival_rate = 1.0;
+  signal.mean_service_s = 15.0;
+
+  signal.queue_length = 0;  // demand 2 on a pool of 2: the smoothed rate sizes Erlang C
+  WorkloadSizing sizing = size_workload(signal, SizingParams{});
+  EXPECT_FALSE(sizing.wait_breached);
+  ASSERT_TRUE(sizing.erlang_rate.has_value());
+  EXPECT_DOUBLE_EQ(*sizing.erlang_rate, 0.2);
+  ASSERT_TRUE(sizing.erlang.has_value());
+  EXPECT_EQ(*sizing.erlang, 6);
+
+  signal.queue_length = 1;  // demand 3 on a pool of 2: the recent rate sizes it
+  sizing = size_workload(signal, SizingParams{});
+  EXPECT_TRUE(sizing.wait_breached);
+  ASSERT_TRUE(sizing.erlang_rate.has_value());
+  EXPECT_DOUBLE_EQ(*sizing.erlang_rate, 1.0);
+  ASSERT_TRUE(sizing.erlang.has_value());
+  EXPECT_EQ(*sizing.erlang, 20);
+  EXPECT_EQ(sizing.desired, 20);
+}
+
+TEST(SizeWorkloadTest, BreachKeepsHigherSmoothedRate) {
+  WorkloadSignal signal;
+  signal.busy_agents = 2;
+  signal.queue_length = 1;
+  signal.arrival_rate = 1.0;
+  signal.recent_arrival_rate = 0.2;
+  signal.mean_service_s = 15.0;
+  const WorkloadSizing sizing = size_workload(signal, SizingParams{});
+  EXPECT_TRUE(sizing.wait_breached);
+  ASSERT_TRUE(sizing.erlang_rate.has_value());
+  EXPECT_DOUBLE_EQ(*sizing.erlang_rate, 1.0);
+}
+
 TEST(ToSignalTest, ProjectsSnapshot) {
   WorkloadMetrics metrics;
   metrics.queue_length = 4;
@@ -129,6 +183,8 @@ TEST(ToSignalTest, ProjectsSnapshot) {
   metrics.long_window.arrivals = 10;
   metrics.short_window.service_mean_s = 9.0;
   metrics.short_window.busy_agents_mean = 1.5;
+  metrics.short_window.arrivals = 48;
+  metrics.short_window.arrival_rate = 0.8;
   const WorkloadSignal signal = to_signal(metrics);
   EXPECT_EQ(signal.queue_length, 4);
   EXPECT_EQ(signal.busy_agents, 2);
@@ -137,11 +193,13 @@ TEST(ToSignalTest, ProjectsSnapshot) {
   EXPECT_EQ(signal.arrival_rate, 0.5);
   EXPECT_EQ(signal.mean_service_s, 9.0);  // long window has none, so the short one's
   EXPECT_EQ(signal.busy_agents_mean, 1.5);
+  EXPECT_EQ(signal.recent_arrival_rate, 0.8);
 }
 
 TEST(ToSignalTest, NoArrivalsMeansNoRate) {
   WorkloadMetrics metrics;
   EXPECT_FALSE(to_signal(metrics).arrival_rate.has_value());
+  EXPECT_FALSE(to_signal(metrics).recent_arrival_rate.has_value());
 }
 
 }  // namespace
