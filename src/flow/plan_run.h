@@ -59,6 +59,9 @@ class PlanRun {
   void enqueue_locked(const std::vector<std::string>& ids);
   // Journals status changes from the graph (cascades included). Caller holds mutex_.
   void apply_changes_locked(const std::vector<orchestrator::StatusChange>& changes);
+  // The task's journal row with `status`, from the DAG and progress_; mutex_ held.
+  store::TaskRecord task_record_locked(const std::string& id, const std::string& status);
+  // Posts the row: the caller holds mutex_ and does not wait for the disk.
   void journal_task_locked(const std::string& id, const std::string& status);
   void record_attempts(const std::string& task_id, const std::string& agent_id,
                        const std::vector<orchestrator::Attempt>& attempts, int first_number);

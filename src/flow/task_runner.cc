@@ -33,10 +33,7 @@ Status PlanRun::warm_up(const agents::AgentInfo& agent) {
   return Status::ok();
 }
 
-void PlanRun::journal_task_locked(const std::string& id, const std::string& status) {
-  if (setup_.journal == nullptr) {
-    return;
-  }
+store::TaskRecord PlanRun::task_record_locked(const std::string& id, const std::string& status) {
   const orchestrator::PlanTask* task = dag_->task(id);
   const TaskProgress& entry = progress_[id];
   store::TaskRecord record;
@@ -56,9 +53,16 @@ void PlanRun::journal_task_locked(const std::string& id, const std::string& stat
   record.summary = entry.summary;
   const orchestrator::TaskState* state = dag_->find(id);
   record.error = !entry.error.empty() ? entry.error : (state ? state->reason : "");
+  return record;
+}
+
+void PlanRun::journal_task_locked(const std::string& id, const std::string& status) {
+  if (setup_.journal == nullptr) {
+    return;
+  }
   // Posted, not awaited: the caller holds the run's lock, and a commit per status change would
   // make every agent wait for the disk in turn. The run's finish commits what is left.
-  setup_.journal->post_task(std::move(record));
+  setup_.journal->post_task(task_record_locked(id, status));
 }
 
 void PlanRun::enqueue_locked(const std::vector<std::string>& ids) {
@@ -229,15 +233,27 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
     }
     return finish_failed(task.id, written.status());
   }
-  std::lock_guard lock(mutex_);
-  TaskProgress& entry = progress_[task.id];
-  entry.files.clear();
-  for (const orchestrator::WrittenFile& file : *written) {
-    entry.files.push_back(file.relative_path);
+  store::TaskRecord succeeded;
+  {
+    std::lock_guard lock(mutex_);
+    TaskProgress& entry = progress_[task.id];
+    entry.files.clear();
+    for (const orchestrator::WrittenFile& file : *written) {
+      entry.files.push_back(file.relative_path);
+    }
+    entry.summary = outcome.summary;
+    succeeded = task_record_locked(task.id, "succeeded");
   }
-  entry.summary = outcome.summary;
+  // The one write a task waits for, outside the run's lock: a resumed run skips exactly the
+  // tasks whose success is on disk, and their files were flushed before this.
+  if (setup_.journal != nullptr) {
+    if (Status stored = setup_.journal->upsert_task(std::move(succeeded)); !stored) {
+      get_logger("flow")->warn("run={} task={} success not journaled: {}", setup_.run_id, task.id,
+                               stored.message());
+    }
+  }
+  std::lock_guard lock(mutex_);
   Result<std::vector<orchestrator::StatusChange>> changes = dag_->mark_succeeded(task.id);
-  journal_task_locked(task.id, "succeeded");
   if (changes) {
     apply_changes_locked(*changes);
   }
