@@ -22,6 +22,30 @@ std::string format_seconds(double seconds) {
   return buffer;
 }
 
+// Text from the goal, the model and the server goes to a terminal: control characters (C0
+// but newline and tab, DEL, and C1 as UTF-8) are shown as \xNN or \u00NN, so that an escape
+// sequence in a model's reply cannot move the cursor, retitle the window or hide lines.
+std::string terminal_safe(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    char escaped[8];
+    if ((byte < 0x20 && byte != '\n' && byte != '\t') || byte == 0x7F) {
+      std::snprintf(escaped, sizeof(escaped), "\\x%02X", byte);
+      out += escaped;
+    } else if (byte == 0xC2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+      std::snprintf(escaped, sizeof(escaped), "\\u%04X", static_cast<unsigned char>(text[++i]));
+      out += escaped;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 std::string join(const std::vector<std::string>& items, const std::string& separator) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -168,7 +192,7 @@ std::string format_report(const RunReport& report) {
     out += "\nSummary" + std::string(report.simulated ? " (simulated)" : "") + ":\n" +
            report.summary + "\n";
   }
-  return out;
+  return terminal_safe(out);
 }
 
 }  // namespace ollamaflow::flow
@@ -195,7 +219,7 @@ std::string format_plan(const nlohmann::json& plan) {
     out += "      files: " + (files.empty() ? std::string("-") : files) + "\n";
     out += "      " + task.value("description", std::string()) + "\n";
   }
-  return out;
+  return terminal_safe(out);
 }
 
 }  // namespace ollamaflow::flow

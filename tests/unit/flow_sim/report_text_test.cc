@@ -1,0 +1,63 @@
+// The text report and plan: control characters from the goal, the model or the server are shown
+// escaped, never sent to the terminal as they are.
+#include <gtest/gtest.h>
+
+#include "flow/run_types.h"
+
+namespace ollamaflow::flow {
+namespace {
+
+class ReportTextTest : public ::testing::Test {
+ protected:
+  static RunReport report_with(const std::string& goal, const std::string& summary) {
+    RunReport report;
+    report.run_id = "r-1";
+    report.status = "succeeded";
+    report.goal = goal;
+    report.summary = summary;
+    TaskReport task;
+    task.id = "t1";
+    task.status = "failed";
+    task.error = "server said \x1b]0;owned\x07";
+    report.tasks.push_back(task);
+    return report;
+  }
+};
+
+TEST_F(ReportTextTest, EscapeSequencesAreShownEscaped) {
+  const std::string text =
+      format_report(report_with("Build \x1b[2Ja web app\r", "Done.\nLine two\tcolumn"));
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+  EXPECT_EQ(text.find('\r'), std::string::npos);
+  EXPECT_EQ(text.find('\x07'), std::string::npos);
+  EXPECT_NE(text.find("Build \\x1B[2Ja web app\\x0D"), std::string::npos) << text;
+  EXPECT_NE(text.find("server said \\x1B]0;owned\\x07"), std::string::npos) << text;
+  // Newlines and tabs keep their meaning.
+  EXPECT_NE(text.find("Done.\nLine two\tcolumn"), std::string::npos) << text;
+}
+
+TEST_F(ReportTextTest, C1ControlsAreEscapedAndOtherUtf8Kept) {
+  const std::string text =
+      format_report(report_with("caf\xC3\xA9 \xC2\x9B"
+                                "2J \xE2\x82\xAC",
+                                ""));
+  EXPECT_NE(text.find("caf\xC3\xA9 \\u009B2J \xE2\x82\xAC"), std::string::npos) << text;
+}
+
+TEST_F(ReportTextTest, PlanTextIsEscapedToo) {
+  nlohmann::json plan = {{"goal", "g\x1b[31m"},
+                         {"summary", ""},
+                         {"tasks",
+                          {{{"id", "a"},
+                            {"title", "T\x08"},
+                            {"role", "developer"},
+                            {"description", "d"},
+                            {"depends_on", nlohmann::json::array()},
+                            {"files", {"x.py"}}}}}};
+  const std::string text = format_plan(plan);
+  EXPECT_NE(text.find("Plan for: g\\x1B[31m"), std::string::npos) << text;
+  EXPECT_NE(text.find("T\\x08"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace ollamaflow::flow
