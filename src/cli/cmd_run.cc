@@ -23,7 +23,15 @@ int cmd_run(const Config& config, const RunOptions& options) {
   Result<flow::RunReport> report = flow::run_goal(config, request, cancel, system_clock());
   if (!report) {
     std::fprintf(stderr, "ollama-flow: %s\n", report.status().message().c_str());
-    return report.status().code() == ErrorCode::kCancelled ? 130 : 1;
+    // Invalid input (a plan file, a path, a value) is the user's to fix, like a bad flag.
+    switch (report.status().code()) {
+      case ErrorCode::kCancelled:
+        return 130;
+      case ErrorCode::kInvalidArgument:
+        return 2;
+      default:
+        return 1;
+    }
   }
   if (options.plan_only) {
     if (options.json) {

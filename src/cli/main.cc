@@ -108,6 +108,13 @@ int run_main(int argc, char** argv) {
         run_options->plan_file.empty()) {
       throw CLI::ValidationError("goal", "give a GOAL, --plan FILE or --resume ID");
     }
+    if (!run_options->resume_id.empty() &&
+        (!run_options->goal.empty() || !run_options->plan_file.empty())) {
+      throw CLI::ValidationError("--resume", "--resume " + run_options->resume_id +
+                                                 " continues that run's own goal and plan; "
+                                                 "drop the GOAL and --plan, or start a new run "
+                                                 "without --resume");
+    }
     std::optional<Config> config = load_run_config(*run_global);
     run_options->backend_chosen = backend_chosen(*run_global);
     exit_code = config ? cmd_run(*config, *run_options) : 2;

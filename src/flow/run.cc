@@ -130,8 +130,11 @@ Status start_record(RunState& state, const std::string& goal) {
   record.model = state.config.server.model;
   record.strategy = state.config.auto_scaling ? state.config.strategy : "fixed";
   record.config = state.config.to_json();
-  record.workspace = state.config.run.workspace.empty() ? default_workspace(*state.clock)
-                                                        : state.config.run.workspace;
+  // A plan-only run writes no files, so it names no workspace.
+  if (!state.request.plan_only) {
+    record.workspace = state.config.run.workspace.empty() ? default_workspace(*state.clock)
+                                                          : state.config.run.workspace;
+  }
   Result<store::RunRecord> created = state.journal->create_run(std::move(record));
   if (!created) {
     return created.status();

@@ -111,6 +111,10 @@ TEST_F(SimRunTest, PlanOnlyJsonRunsAsPlanFile) {
   const auto plan_path = dir_.path() / "plan.json";
   std::ofstream(plan_path) << plan.dump(2);
   EXPECT_FALSE(std::filesystem::exists(workspace()));
+  // The plan-only run wrote no files and names no workspace in the journal.
+  json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].value("workspace", "?"), "") << runs.dump();
 
   ProcessResult result =
       run_cli({"run", "--plan", plan_path.string(), "--backend", "sim", "--workspace",
@@ -121,6 +125,13 @@ TEST_F(SimRunTest, PlanOnlyJsonRunsAsPlanFile) {
   EXPECT_EQ(report["plan"]["tasks"], plan["tasks"]);
 }
 
+TEST_F(SimRunTest, ResumeWithGoalIsUsageError) {
+  ProcessResult result = run_cli({"run", "Another goal", "--resume", "r-20260101-000000-abcd",
+                                  "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("continues that run's own goal"), std::string::npos) << result.err;
+}
+
 TEST_F(SimRunTest, InvalidPlanFileNamesTheProblem) {
   json plan = sample_plan();
   plan["tasks"][0]["depends_on"] = {"review"};  // design -> app -> review -> design
@@ -128,7 +139,7 @@ TEST_F(SimRunTest, InvalidPlanFileNamesTheProblem) {
   std::ofstream(plan_path) << plan.dump();
   ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
                                   "--workspace", workspace().string(), "--db", db().string()});
-  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("cycle"), std::string::npos) << result.err;
   EXPECT_FALSE(std::filesystem::exists(workspace()));
 }
@@ -143,7 +154,7 @@ TEST_F(SimRunTest, TraversalPathsInPlanWriteNothingOutside) {
     std::ofstream(plan_path) << plan.dump();
     ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
                                     "--workspace", workspace().string(), "--db", db().string()});
-    EXPECT_EQ(result.exit_code, 1) << path;
+    EXPECT_EQ(result.exit_code, 2) << path;
     EXPECT_NE(result.err.find("design"), std::string::npos) << result.err;
     EXPECT_FALSE(std::filesystem::exists(workspace())) << path;
   }
