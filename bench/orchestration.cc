@@ -1,7 +1,8 @@
 // Orchestration overhead of a run on the simulated backend at zero model latency: queue, agent,
 // reply parsing, journal and workspace writes per subtask, and the peak resident memory.
 //
-// Usage: bench_orchestration [--tasks N] [--agents A] [--files F]
+// Usage: bench_orchestration [--tasks N] [--agents A] [--files F] [--no-sync]
+// --no-sync sets run.sync_files to false: files are not flushed to disk before a task is done.
 // Prints one JSON object with the totals.
 #include <sys/resource.h>
 
@@ -50,6 +51,15 @@ int arg_value(int argc, char** argv, const char* name, int fallback) {
   return fallback;
 }
 
+bool has_flag(int argc, char** argv, const char* name) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,7 +84,8 @@ int main(int argc, char** argv) {
       {"run.max_tasks", tasks, "--max-tasks"},
       {"run.workspace", (dir_path / "ws").string(), "--workspace"},
       {"run.db", (dir_path / "journal.db").string(), "--db"},
-      {"dynamic_agent_management.max_agents", std::max(agents, 16), "--max"}};
+      {"dynamic_agent_management.max_agents", std::max(agents, 16), "--max"},
+      {"run.sync_files", !has_flag(argc, argv, "--no-sync"), "--no-sync"}};
   Result<Config> config = load_config(std::nullopt, process_env(), flags);
   if (!config) {
     std::fprintf(stderr, "%s\n", config.status().message().c_str());
@@ -100,6 +111,7 @@ int main(int argc, char** argv) {
   json result = {{"tasks", tasks},
                  {"agents", agents},
                  {"files_per_task", files},
+                 {"sync_files", !has_flag(argc, argv, "--no-sync")},
                  {"succeeded", succeeded},
                  {"wall_s", seconds},
                  {"us_per_task", seconds * 1e6 / tasks},
