@@ -47,6 +47,9 @@ void add_run_options(CLI::App* command, GlobalOptions& global, RunOptions& optio
                      "Environment profile: development, testing or production");
   f.add_switch(command, "--dry-run", "auto_scaling.dry_run",
                "Record scaling decisions without acting on them");
+  f.add<std::string>(command, "--server-args", "server.start_server_args",
+                     "More arguments for the llama-server that --start-server starts, such as "
+                     "\"--threads 8\"");
   f.add<std::string>(command, "--kv-cache-type", "memory.kv_cache_type_k",
                      "KV cache type for memory estimates (f16, q8_0, q4_0, ...)");
   command->add_option("--plan", options.plan_file,

@@ -39,6 +39,8 @@ struct ServerSettings {
   std::optional<int> gpu_layers;  // sent as num_gpu
   std::string keep_alive = "30m";
   std::string api_key;  // Bearer token for OpenAI-compatible servers
+  // More arguments for the llama-server that --start-server starts, split at spaces.
+  std::string start_server_args;
   // Simulated backend.
   int sim_slots = 4;
   double sim_load_time_s = 0;

@@ -113,8 +113,9 @@ std::string choices_text(const std::vector<std::string>& choices) {
 
 Status invalid(const KeyDef& key, const json& value, const std::string& origin,
                const std::string& expected) {
-  return Status(ErrorCode::kInvalidArgument, "invalid value " + value_text(value) + " for " + key.path +
-                                                 " (" + origin + "): expected " + expected);
+  return Status(ErrorCode::kInvalidArgument, "invalid value " + value_text(value) + " for " +
+                                                 key.path + " (" + origin + "): expected " +
+                                                 expected);
 }
 
 Status check_number(const KeyDef& key, const json& value, const std::string& origin) {
@@ -318,6 +319,8 @@ std::vector<KeyDef> build_table() {
       text_key("server.keep_alive", [](Config& c) -> std::string& { return c.server.keep_alive; }));
   t.push_back(
       text_key("server.api_key", [](Config& c) -> std::string& { return c.server.api_key; }));
+  t.push_back(text_key("server.start_server_args",
+                       [](Config& c) -> std::string& { return c.server.start_server_args; }));
   t.push_back(
       int_key("server.sim_slots", 1, 1024, [](Config& c) -> int& { return c.server.sim_slots; }));
   t.push_back(real_key("server.sim_load_time_s", 0, 3600,
@@ -334,8 +337,8 @@ std::vector<KeyDef> build_table() {
                       [](Config& c) -> int& { return c.run.max_plan_attempts; }));
   t.push_back(int_key("run.max_task_attempts", 1, 20,
                       [](Config& c) -> int& { return c.run.max_task_attempts; }));
-  t.push_back(int_key("run.max_tasks", 1, 100000,
-                      [](Config& c) -> int& { return c.run.max_tasks; }));
+  t.push_back(
+      int_key("run.max_tasks", 1, 100000, [](Config& c) -> int& { return c.run.max_tasks; }));
   t.push_back(text_key("run.workspace", [](Config& c) -> std::string& { return c.run.workspace; }));
   t.push_back(text_key("run.db", [](Config& c) -> std::string& { return c.run.db; }));
   t.push_back(bool_key("run.sync_files", [](Config& c) -> bool& { return c.run.sync_files; }));

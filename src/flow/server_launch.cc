@@ -1,5 +1,8 @@
 #include "flow/server_launch.h"
 
+#include <set>
+#include <sstream>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,8 +84,32 @@ std::vector<std::string> LaunchPlan::arguments(int port) const {
   if (flash_attention) {
     args.insert(args.end(), {"-fa", "on"});
   }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
   return args;
 }
+
+namespace {
+
+// Splits server.start_server_args at spaces and rejects the flags that the plan sets itself.
+Result<std::vector<std::string>> extra_arguments(const std::string& text) {
+  static const std::set<std::string, std::less<>> kPlanned = {
+      "-m", "--model", "--host", "--port", "-np", "--parallel", "-c", "--ctx-size"};
+  std::vector<std::string> args;
+  std::istringstream words(text);
+  for (std::string word; words >> word;) {
+    if (kPlanned.count(word) != 0) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("server.start_server_args sets '{}', which --start-server "
+                                "chooses itself: remove it, and set the context with --num-ctx "
+                                "and the slots with --agents or --max-agents",
+                                word));
+    }
+    args.push_back(std::move(word));
+  }
+  return args;
+}
+
+}  // namespace
 
 std::string LaunchPlan::summary() const {
   std::string text = fmt::format("-np {} -c {}", parallel, total_ctx);
@@ -104,6 +131,11 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
   LaunchPlan plan;
   plan.binary = binary;
   plan.model_path = model_path;
+  Result<std::vector<std::string>> extra = extra_arguments(config.server.start_server_args);
+  if (!extra) {
+    return extra.status();
+  }
+  plan.extra_args = std::move(extra).value();
   Result<model::ModelDemand> demand = launch_demand(config, resolved->spec, plan);
   if (!demand) {
     return demand.status();
@@ -167,9 +199,13 @@ Result<RunServer> start_run_server(const Config& config, const std::string& bina
   for (const char* key : {"server.backend", "server.host", "server.num_parallel"}) {
     server.config.sources[key] = "flag:--start-server";
   }
-  server.notes.push_back(fmt::format("started llama-server (pid {}) at {} with {}; {}; log {}",
+  std::string extra;
+  for (const std::string& arg : plan->extra_args) {
+    extra += " " + arg;
+  }
+  server.notes.push_back(fmt::format("started llama-server (pid {}) at {} with {}{}; {}; log {}",
                                      server.process->pid(), server.process->url(), plan->summary(),
-                                     plan->reason, server.process->log_path().string()));
+                                     extra, plan->reason, server.process->log_path().string()));
   for (const std::string& note : plan->notes) {
     server.notes.push_back("llama-server: " + note);
   }

@@ -30,6 +30,7 @@ struct LaunchPlan {
   bool flash_attention = false;  // -fa on, which a quantized V cache needs
   std::string reason;            // one sentence: the slot count and what set it
   std::vector<std::string> notes;
+  std::vector<std::string> extra_args;  // server.start_server_args, after the planned ones
 
   // Returns the arguments after the binary for a server on 127.0.0.1:`port`.
   std::vector<std::string> arguments(int port) const;
@@ -42,7 +43,8 @@ struct LaunchPlan {
 // gpu_scaling.max_agents, else agent_management.max_agents). The context per slot is
 // server.num_ctx, lowered to the model's training context. Without a GPU the planner uses host
 // memory, and a note states it. Returns kNotFound for a missing binary or model file,
-// kInvalidArgument for a model that is not a GGUF file or does not fit.
+// kInvalidArgument for a model that is not a GGUF file or does not fit, or for
+// server.start_server_args that set what the plan chooses (model, address, slots, context).
 Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
                                const std::string& model_path, const gpu::GpuSnapshot& snapshot);
 

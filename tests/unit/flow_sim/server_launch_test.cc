@@ -60,6 +60,28 @@ TEST_F(LaunchPlanTest, FixedPoolSetsSlotCount) {
   EXPECT_TRUE(contains(notes, "training context 4096")) << notes;
 }
 
+TEST_F(LaunchPlanTest, ExtraArgumentsFollowPlannedOnes) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  config_.server.start_server_args = "  --threads 2   --logit-bias 1+6 ";
+  Result<LaunchPlan> launch = plan();
+  ASSERT_TRUE(launch.is_ok()) << launch.status().to_string();
+  const std::vector<std::string> args = launch->arguments(18080);
+  ASSERT_GE(args.size(), 4u);
+  const std::vector<std::string> tail(args.end() - 4, args.end());
+  EXPECT_EQ(tail, (std::vector<std::string>{"--threads", "2", "--logit-bias", "1+6"}));
+  EXPECT_EQ(launch->summary(), "-np 3 -c 12288");
+}
+
+TEST_F(LaunchPlanTest, ExtraArgumentSettingSlotsRejected) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  config_.server.start_server_args = "--threads 2 -np 16";
+  Result<LaunchPlan> launch = plan();
+  ASSERT_FALSE(launch.is_ok());
+  EXPECT_EQ(launch.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(contains(launch.status().message(), "'-np'")) << launch.status().message();
+  EXPECT_TRUE(contains(launch.status().message(), "--agents")) << launch.status().message();
+}
+
 TEST_F(LaunchPlanTest, AutoScalingUsesMaxAgents) {
   OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
   config_.auto_scaling = true;
