@@ -15,6 +15,16 @@ using nlohmann::json;
 
 constexpr int kDefaultPort = 11434;
 
+// Returns the string member `key`; empty when `object` is not an object or the member is not a
+// string.
+std::string text_of(const json& object, const char* key) {
+  if (!object.is_object()) {
+    return "";
+  }
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 int64_t count_of(const json& object, const char* key) {
   const auto it = object.find(key);
   return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
@@ -207,18 +217,53 @@ Result<std::vector<ModelInfo>> OllamaClient::list_models() {
   if (!tags.is_ok()) {
     return tags.status();
   }
+  Result<const json*> entries = model_entries(*tags, "/api/tags");
+  if (!entries.is_ok()) {
+    return entries.status();
+  }
   std::vector<ModelInfo> models;
-  for (const json& entry : tags->value("models", json::array())) {
+  for (const json& entry : **entries) {
     ModelInfo info;
-    info.name = entry.value("name", entry.value("model", ""));
+    info.name = text_of(entry, "name");
+    if (info.name.empty()) {
+      info.name = text_of(entry, "model");
+    }
     info.size_bytes = count_of(entry, "size");
-    const json details = entry.value("details", json::object());
-    info.family = details.value("family", "");
-    info.parameter_size = details.value("parameter_size", "");
-    info.quantization = details.value("quantization_level", "");
+    const auto details = entry.find("details");
+    if (details != entry.end() && details->is_object()) {
+      info.family = text_of(*details, "family");
+      info.parameter_size = text_of(*details, "parameter_size");
+      info.quantization = text_of(*details, "quantization_level");
+    }
     models.push_back(std::move(info));
   }
   return models;
+}
+
+Result<const json*> OllamaClient::model_entries(const json& body, const std::string& path) const {
+  const auto bad = [&](const std::string& what) {
+    return Status(ErrorCode::kParseError,
+                  fmt::format("{}{} returned {}: the server does not speak Ollama's API; check "
+                              "--host and --backend",
+                              endpoint(), path, what));
+  };
+  if (!body.is_object()) {
+    return bad("JSON that is not an object");
+  }
+  const auto models = body.find("models");
+  if (models == body.end() || models->is_null()) {
+    static const json kNone = json::array();
+    return &kNone;
+  }
+  if (!models->is_array()) {
+    return bad("a \"models\" field that is not a list");
+  }
+  for (size_t i = 0; i < models->size(); ++i) {
+    if (!(*models)[i].is_object()) {
+      return bad(fmt::format("entry {} of \"models\" that is not an object", i + 1));
+    }
+  }
+  return &*models;
 }
 
 Result<std::string> OllamaClient::version() {
@@ -226,7 +271,8 @@ Result<std::string> OllamaClient::version() {
   if (!body.is_ok()) {
     return body.status();
   }
-  return body->value("version", "unknown");
+  const std::string version = text_of(*body, "version");
+  return version.empty() ? "unknown" : version;
 }
 
 Result<std::vector<LoadedModel>> OllamaClient::loaded_models() {
@@ -234,10 +280,17 @@ Result<std::vector<LoadedModel>> OllamaClient::loaded_models() {
   if (!body.is_ok()) {
     return body.status();
   }
+  Result<const json*> entries = model_entries(*body, "/api/ps");
+  if (!entries.is_ok()) {
+    return entries.status();
+  }
   std::vector<LoadedModel> models;
-  for (const json& entry : body->value("models", json::array())) {
+  for (const json& entry : **entries) {
     LoadedModel model;
-    model.name = entry.value("name", entry.value("model", ""));
+    model.name = text_of(entry, "name");
+    if (model.name.empty()) {
+      model.name = text_of(entry, "model");
+    }
     model.size_bytes = count_of(entry, "size");
     model.size_vram_bytes = count_of(entry, "size_vram");
     model.context_length = count_of(entry, "context_length");

@@ -47,6 +47,10 @@ class OllamaClient final : public LlmClient {
  private:
   OllamaClient(HttpClient http, const ServerSettings& settings, std::shared_ptr<Clock> clock);
 
+  // Returns the "models" list of an /api/tags or /api/ps body (empty when absent), or
+  // kParseError naming the URL when the body, the list or an entry has the wrong shape.
+  Result<const nlohmann::json*> model_entries(const nlohmann::json& body,
+                                              const std::string& path) const;
   Status model_not_found(const std::string& model) const;
   Result<nlohmann::json> get_json(const std::string& path) const;
 

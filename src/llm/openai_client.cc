@@ -46,12 +46,16 @@ Status chat_failure(const HttpResponse& response, const ChatRequest& request,
 
 ModelInfo model_info_from(const json& entry) {
   ModelInfo info;
-  info.name = entry.value("id", "");
+  if (!entry.is_object()) {
+    return info;  // no name: the caller skips it
+  }
+  if (const auto id = entry.find("id"); id != entry.end() && id->is_string()) {
+    info.name = id->get<std::string>();
+  }
   // llama-server adds the GGUF's facts under "meta".
-  const json meta = entry.value("meta", json::object());
-  if (meta.is_object()) {
-    info.size_bytes = count_of(meta, "size");
-    info.context_length = count_of(meta, "n_ctx_train");
+  if (const auto meta = entry.find("meta"); meta != entry.end() && meta->is_object()) {
+    info.size_bytes = count_of(*meta, "size");
+    info.context_length = count_of(*meta, "n_ctx_train");
   }
   return info;
 }

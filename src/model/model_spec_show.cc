@@ -67,9 +67,10 @@ Result<GgufFile> gguf_from_show(const nlohmann::json& show, const std::string& n
   if (tensors == show.end() || !tensors->is_array())
     return file;
   for (const auto& item : *tensors) {
-    if (!item.is_object() || !item.contains("type") || !item.contains("shape"))
+    if (!item.is_object() || !item.contains("type") || !item.contains("shape") ||
+        !item["type"].is_string() || (item.contains("name") && !item["name"].is_string()))
       continue;
-    const GgmlType* type = ggml_type_by_name(item.value("type", ""));
+    const GgmlType* type = ggml_type_by_name(item["type"].get<std::string>());
     if (type == nullptr || !item["shape"].is_array())
       continue;
     GgufTensor tensor;
