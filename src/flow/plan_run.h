@@ -59,6 +59,8 @@ class PlanRun {
   void enqueue_locked(const std::vector<std::string>& ids);
   // Journals status changes from the graph (cascades included). Caller holds mutex_.
   void apply_changes_locked(const std::vector<orchestrator::StatusChange>& changes);
+  // Returns the model for a task of `role`: the role's model, else the agent's.
+  std::string model_for(const std::string& role, const agents::AgentInfo& agent) const;
   // The task's journal row with `status`, from the DAG and progress_; mutex_ held.
   store::TaskRecord task_record_locked(const std::string& id, const std::string& status);
   // Posts the row: the caller holds mutex_ and does not wait for the disk.

@@ -141,6 +141,13 @@ std::vector<orchestrator::DependencyResult> PlanRun::dependencies_of(
   return results;
 }
 
+std::string PlanRun::model_for(const std::string& role, const agents::AgentInfo& agent) const {
+  // An agent takes tasks of every role, so the task's role picks the model, not the role the
+  // agent was created for.
+  const auto it = setup_.role_models.find(role);
+  return it != setup_.role_models.end() && !it->second.empty() ? it->second : agent.model;
+}
+
 agents::TaskOutcome PlanRun::finish_failed(const std::string& id, const Status& status) {
   std::lock_guard lock(mutex_);
   progress_[id].error = status.message();
@@ -170,7 +177,7 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
     plan_task = *dag_->task(task.id);
     TaskProgress& entry = progress_[task.id];
     entry.agent = agent.id;
-    entry.model = agent.model;
+    entry.model = model_for(plan_task.role, agent);
     entry.error.clear();
     first_attempt = entry.attempts + 1;
     journal_task_locked(task.id, "running");
@@ -179,7 +186,7 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   orchestrator::DroneRequest request;
   request.goal = setup_.plan.goal;
   request.role_prompt = role != nullptr ? role->prompt : "";
-  request.model = agent.model;
+  request.model = model_for(plan_task.role, agent);
   request.options = chat_options();
   request.task = plan_task;
   request.dependencies = dependencies_of(plan_task);
