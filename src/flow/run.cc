@@ -130,10 +130,13 @@ Status start_record(RunState& state, const std::string& goal) {
   record.model = state.config.server.model;
   record.strategy = state.config.auto_scaling ? state.config.strategy : "fixed";
   record.config = state.config.to_json();
-  // A plan-only run writes no files, so it names no workspace.
+  // A plan-only run writes no files, so it names no workspace. The path is stored absolute, so
+  // that a resume from another folder writes into the same one.
   if (!state.request.plan_only) {
-    record.workspace = state.config.run.workspace.empty() ? default_workspace(*state.clock)
-                                                          : state.config.run.workspace;
+    record.workspace =
+        state.config.run.workspace.empty()
+            ? default_workspace(*state.clock)
+            : std::filesystem::absolute(state.config.run.workspace).lexically_normal().string();
   }
   Result<store::RunRecord> created = state.journal->create_run(std::move(record));
   if (!created) {
@@ -361,8 +364,9 @@ Status prepare(RunState& state) {
     auto it = state.config.sources.find(key);
     return it != state.config.sources.end() && it->second != "default";
   };
-  const bool chosen =
-      state.request.backend_chosen || named("server.host") || named("server.backend");
+  // A resumed run must not finish on placeholder output either: it continues real work.
+  const bool chosen = state.request.backend_chosen || !state.request.resume_id.empty() ||
+                      named("server.host") || named("server.backend");
   Result<BackendChoice> backend = choose_backend(state.config, chosen, state.clock);
   if (!backend) {
     return backend.status();

@@ -125,6 +125,59 @@ TEST_F(SimRunTest, PlanOnlyJsonRunsAsPlanFile) {
   EXPECT_EQ(report["plan"]["tasks"], plan["tasks"]);
 }
 
+TEST_F(SimRunTest, EachTaskUsesItsRoleModel) {
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << sample_plan().dump();
+  const auto config_path = dir_.path() / "roles.json";
+  std::ofstream(config_path)
+      << json({{"server",
+                {{"backend", "sim"},
+                 {"role_models", {{"developer", {"coder:7b"}}, {"it_architect", {"arch:8b"}}}}}}})
+             .dump();
+  ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--agents", "2", "--config",
+                                  config_path.string(), "--workspace", workspace().string(), "--db",
+                                  db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  json report = parse_json(result);
+  for (const json& task : report["tasks"]) {
+    const std::string role = task["role"];
+    const std::string expected = role == "developer"      ? "coder:7b"
+                                 : role == "it_architect" ? "arch:8b"
+                                                          : report["model"].get<std::string>();
+    EXPECT_EQ(task["model"], expected) << task.dump();
+  }
+}
+
+TEST_F(SimRunTest, ResumeNeverFallsBackToSimulation) {
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << sample_plan().dump();
+  ProcessResult first = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
+                                 "--workspace", workspace().string(), "--db", db().string()});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+  ASSERT_EQ(runs.size(), 1u);
+  // No server answers at the default address, which a new run would replace with simulation.
+  ProcessResult result =
+      run_cli({"run", "--resume", runs[0]["id"].get<std::string>(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_NE(result.err.find("127.0.0.1:11434"), std::string::npos) << result.err;
+  EXPECT_EQ(result.out.find("SIMULATED"), std::string::npos) << result.out;
+}
+
+TEST_F(SimRunTest, RelativeWorkspaceIsStoredAbsolute) {
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << sample_plan().dump();
+  const std::filesystem::path relative =
+      std::filesystem::relative(workspace(), std::filesystem::current_path());
+  ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
+                                  "--workspace", relative.string(), "--db", db().string()});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_TRUE(std::filesystem::path(runs[0]["workspace"].get<std::string>()).is_absolute())
+      << runs.dump();
+}
+
 TEST_F(SimRunTest, ResumeWithGoalIsUsageError) {
   ProcessResult result = run_cli({"run", "Another goal", "--resume", "r-20260101-000000-abcd",
                                   "--backend", "sim", "--db", db().string()});
