@@ -1,12 +1,15 @@
 // `ollama-flow simulate`: replays a trace or a generated pattern against the scaling engine,
 // the agent manager and the metrics collector in virtual time, and prints one table row per
 // strategy. Everything it prints is simulated.
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
@@ -152,25 +155,52 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   return 0;
 }
 
+// Accepts a finite number from `low` to `high` (CLI::Range lets NaN through).
+CLI::Validator finite_range(double low, double high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        double value = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, value);
+        if (error != std::errc() || stop != end || !std::isfinite(value) || value < low ||
+            value > high) {
+          return fmt::format("invalid value '{}': expected a number from {} to {}", text, low,
+                             high);
+        }
+        return "";
+      },
+      fmt::format("NUMBER in [{} - {}]", low, high));
+}
+
 void add_simulate_options(CLI::App* command, SimulateOptions& o) {
+  // A week of simulated time and a thousandfold rate keep a run within memory and minutes.
+  constexpr double kMaxDuration = 7 * 24 * 3600.0;
   auto* input = command->add_option("--trace", o.trace_file,
                                     "CSV trace: arrival_s,prompt_tokens,output_tokens or the "
                                     "Azure LLM trace format");
   command->add_option("--pattern", o.pattern, "Generated pattern: steady, bursty, step or ramp")
       ->excludes(input);
-  command->add_option("--rate-scale", o.rate_scale, "Multiplies the arrival rate (default 1)");
-  command->add_option("--duration", o.duration_s, "Simulated seconds (default 3600)");
+  command->add_option("--rate-scale", o.rate_scale, "Multiplies the arrival rate (default 1)")
+      ->check(finite_range(1e-6, 1000));
+  command->add_option("--duration", o.duration_s, "Simulated seconds (default 3600)")
+      ->check(finite_range(1, kMaxDuration));
   command->add_option("--seed", o.seed, "Seed of the generated pattern (default 1)");
   command->add_option("--strategy", o.strategies,
                       "Strategies and baselines, comma-separated, or all (default HYBRID)");
-  command->add_option("--startup-time", o.startup_s, "Agent start-up time in seconds (default 10)");
-  command->add_option("--wait-target", o.wait_target_s, "Queue wait target in seconds (default 5)");
-  command->add_option("--initial-agents", o.initial_agents,
-                      "Agents at the start for the reactive policies (default 4)");
-  command->add_option("--max-agents", o.max_agents, "Most agents (default 32)");
+  command->add_option("--startup-time", o.startup_s, "Agent start-up time in seconds (default 10)")
+      ->check(finite_range(0, 3600));
+  command->add_option("--wait-target", o.wait_target_s, "Queue wait target in seconds (default 5)")
+      ->check(finite_range(0.001, 3600));
+  command
+      ->add_option("--initial-agents", o.initial_agents,
+                   "Agents at the start for the reactive policies (default 4)")
+      ->check(CLI::Range(0, 4096));
+  command->add_option("--max-agents", o.max_agents, "Most agents (default 32)")
+      ->check(CLI::Range(1, 4096));
   command->add_option("--drop-metrics", o.drop_metrics,
                       "Metric dropout window START:END in seconds");
-  command->add_option("--delay-metrics", o.delay_metrics_s, "Age of every metric in seconds");
+  command->add_option("--delay-metrics", o.delay_metrics_s, "Age of every metric in seconds")
+      ->check(finite_range(0, 3600));
   command->add_option("--slow-load", o.slow_load,
                       "Agents starting in START:END take SECONDS to start, as START:END:SECONDS");
   command->add_option("--fail-503", o.fail_503, "Server answers 503 in the window START:END");

@@ -48,5 +48,16 @@ TEST_F(SimulateTest, MissingTraceFileExitsTwo) {
   EXPECT_NE(result.err.find("not found"), std::string::npos) << result.err;
 }
 
+TEST_F(SimulateTest, NonFiniteAndHugeValuesExitTwo) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"--duration", "inf"},     {"--duration", "1e12"},    {"--rate-scale", "1e9"},
+      {"--startup-time", "nan"}, {"--delay-metrics", "-1"}, {"--max-agents", "0"}};
+  for (const std::vector<std::string>& flag : cases) {
+    ProcessResult result = run_cli({"simulate", flag[0], flag[1]});
+    EXPECT_EQ(result.exit_code, 2) << flag[0] << " " << flag[1];
+    EXPECT_NE(result.err.find(flag[0]), std::string::npos) << result.err;
+  }
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing
