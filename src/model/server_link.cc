@@ -28,18 +28,12 @@ Result<ServerLink> open_server_link(const ServerSettings& settings, std::shared_
     link.client = *client;
     return link;
   }
-#ifdef OLLAMA_FLOW_HAVE_CLIENT_FACTORY
   if (settings.backend == "sim") {
     auto client = llm::make_client(settings, std::move(clock));
     if (!client)
       return client.status();
     link.client = *client;
     return link;
-  }
-#endif
-  if (settings.backend == "sim") {
-    return Result<ServerLink>(ErrorCode::kUnavailable,
-                              "the simulated backend's client is not part of this build");
   }
   return Result<ServerLink>(
       ErrorCode::kInvalidArgument,

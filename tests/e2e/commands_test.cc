@@ -67,6 +67,13 @@ TEST_F(CommandsTest, ModelsListsServerModels) {
   EXPECT_NE(result.out.find("llama3.1:8b"), std::string::npos) << result.out;
 }
 
+TEST_F(CommandsTest, ModelsOnSimulatedBackendListsItsModel) {
+  ProcessResult result = run_cli({"models", "--backend", "sim", "--model", "sim-model:1b"});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("sim-model:1b"), std::string::npos) << result.out;
+  EXPECT_EQ(result.err.find("not part of this build"), std::string::npos) << result.err;
+}
+
 TEST_F(CommandsTest, DoctorReportsDeadServerQuickly) {
   const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
   ProcessResult result = run_cli({"doctor", "--host", host});
