@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -66,17 +68,25 @@ Status open_journal(RunState& state) {
 
 Result<orchestrator::Plan> read_plan_file(const RunState& state) {
   const std::string& path = state.request.plan_file;
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "plan file '" + path + "' is a folder: pass the plan's JSON file");
+  }
   std::ifstream in(path);
   if (!in) {
-    return Status(ErrorCode::kNotFound, "plan file '" + path + "' cannot be read");
+    return Status(ErrorCode::kInvalidArgument, "plan file '" + path + "' cannot be read: " +
+                                                   std::strerror(errno) + "; check the path");
   }
   std::stringstream text;
   text << in.rdbuf();
-  json document = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) {
-    return Status(ErrorCode::kParseError, "plan file '" + path +
-                                              "' is not valid JSON: write it as `ollama-flow run "
-                                              "GOAL --plan-only --json` prints it");
+  json document;
+  try {
+    document = json::parse(text.str());
+  } catch (const json::exception& error) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "plan file '" + path + "' is not valid JSON (" + error.what() +
+                      "): write it as `ollama-flow run GOAL --plan-only --json` prints it");
   }
   Result<orchestrator::Plan> plan = orchestrator::plan_from_json(document);
   if (!plan) {

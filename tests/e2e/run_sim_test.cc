@@ -178,6 +178,22 @@ TEST_F(SimRunTest, RelativeWorkspaceIsStoredAbsolute) {
       << runs.dump();
 }
 
+TEST_F(SimRunTest, UnreadablePlanFilesExitTwoWithTheReason) {
+  const auto broken = dir_.path() / "broken.json";
+  std::ofstream(broken) << "{\"tasks\": [";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {(dir_.path() / "missing.json").string(), "No such file"},
+      {dir_.path().string(), "is a folder"},
+      {broken.string(), "not valid JSON"}};
+  for (const auto& [path, reason] : cases) {
+    ProcessResult result = run_cli({"run", "--plan", path, "--backend", "sim", "--workspace",
+                                    workspace().string(), "--db", db().string()});
+    EXPECT_EQ(result.exit_code, 2) << path;
+    EXPECT_NE(result.err.find(reason), std::string::npos) << result.err;
+    EXPECT_FALSE(std::filesystem::exists(workspace())) << path;
+  }
+}
+
 TEST_F(SimRunTest, ResumeWithGoalIsUsageError) {
   ProcessResult result = run_cli({"run", "Another goal", "--resume", "r-20260101-000000-abcd",
                                   "--backend", "sim", "--db", db().string()});
