@@ -195,9 +195,14 @@ Result<orchestrator::Plan> make_plan(RunState& state, const std::string& goal) {
   state.report.prompt_tokens += outcome.usage.prompt_tokens;
   state.report.output_tokens += outcome.usage.output_tokens;
   if (!outcome.status) {
-    int number = 1;
+    int number = 0;
     for (const orchestrator::Attempt& attempt : outcome.attempts) {
-      std::string line = "attempt " + std::to_string(number++) + ": " +
+      ++number;
+      // A cancelled request sent nothing back to the model.
+      if (attempt.code == ErrorCode::kCancelled) {
+        continue;
+      }
+      std::string line = "attempt " + std::to_string(number) + ": " +
                          (attempt.error.empty() ? "rejected" : attempt.error);
       state.report.plan_errors.push_back(line);
     }

@@ -298,5 +298,28 @@ TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {
   EXPECT_FALSE(std::filesystem::exists(workspace() / "docs/design.md"));
 }
 
+TEST_F(OllamaRunTest, CtrlCDuringPlanningIsNotAPlanError) {
+  server_.script().set_responder([this](const json& body) {
+    FakeReply reply;
+    reply.content = script_kind(body) == "plan" ? sample_plan().dump() : R"({"ready":true})";
+    if (script_kind(body) == "plan") {
+      reply.before_write = [this](size_t) { server_.gate().pass(); };
+    }
+    return reply;
+  });
+  ChildProcess child(cli_argv(run_args()), cli_options({}));
+  server_.gate().wait_for_waiters(1);
+  child.send_signal(SIGINT);
+  const int code = child.wait(std::chrono::seconds(30));
+  server_.gate().open_all();
+  EXPECT_EQ(code, 130) << child.read_err();
+  json report = json::parse(child.read_out(), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
+  EXPECT_EQ(report["status"], "cancelled");
+  EXPECT_TRUE(report["plan_errors"].empty()) << report.dump();
+  const std::string notes = report["notes"].dump();
+  EXPECT_EQ(notes.find("planning failed: planning failed"), std::string::npos) << notes;
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing
