@@ -118,6 +118,11 @@ int run_main(int argc, char** argv) {
                                                  "drop the GOAL and --plan, or start a new run "
                                                  "without --resume");
     }
+    if (!run_options->start_server.empty() && backend_chosen(*run_global)) {
+      throw CLI::ValidationError("--start-server",
+                                 "--start-server runs its own server as the openai backend on "
+                                 "127.0.0.1; drop --host and --backend");
+    }
     std::optional<Config> config = load_run_config(*run_global);
     run_options->backend_chosen = backend_chosen(*run_global);
     exit_code = config ? cmd_run(*config, *run_options) : 2;

@@ -98,6 +98,13 @@ TEST_F(StartServerTest, RunStartsServerRunsPlanAndStopsIt) {
   EXPECT_NE(::kill(pid, 0), 0) << "llama-server pid " << pid << " still runs after the run";
 }
 
+TEST_F(StartServerTest, HostOrBackendWithStartServerIsUsageError) {
+  ProcessResult result = run_cli({"run", "--start-server", "/bin/true", "--model", "m.gguf",
+                                  "--host", "http://127.0.0.1:9", "--plan", write_plan()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(contains(result.err, "drop --host and --backend")) << result.err;
+}
+
 TEST_F(StartServerTest, ServerThatDiesFailsWithLogTail) {
   OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
   const std::filesystem::path script = dir_.path() / "broken-server.sh";
