@@ -111,6 +111,10 @@ int run_main(int argc, char** argv) {
         run_options->plan_file.empty()) {
       throw CLI::ValidationError("goal", "give a GOAL, --plan FILE or --resume ID");
     }
+    if (!run_options->goal.empty() &&
+        run_options->goal.find_first_not_of(" \t\r\n") == std::string::npos) {
+      throw CLI::ValidationError("goal", "the goal is blank: say what the agents should do");
+    }
     if (!run_options->resume_id.empty() &&
         (!run_options->goal.empty() || !run_options->plan_file.empty())) {
       throw CLI::ValidationError("--resume", "--resume " + run_options->resume_id +

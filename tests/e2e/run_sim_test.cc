@@ -194,6 +194,14 @@ TEST_F(SimRunTest, UnreadablePlanFilesExitTwoWithTheReason) {
   }
 }
 
+TEST_F(SimRunTest, BlankGoalIsUsageError) {
+  ProcessResult result = run_cli({"run", "  \t ", "--backend", "sim", "--workspace",
+                                  workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("the goal is blank"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+}
+
 TEST_F(SimRunTest, ResumeWithGoalIsUsageError) {
   ProcessResult result = run_cli({"run", "Another goal", "--resume", "r-20260101-000000-abcd",
                                   "--backend", "sim", "--db", db().string()});
