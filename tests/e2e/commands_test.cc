@@ -112,8 +112,14 @@ TEST_F(CommandsTest, StatusShowsActiveRun) {
       break;
     }
   }
+  // The text form is a summary, not the JSON again.
+  const ProcessResult text = run_cli({"status", "--db", db().string()});
   server.gate().open_all();
   EXPECT_EQ(child.wait(std::chrono::seconds(60)), 0) << child.read_err();
+  EXPECT_NE(text.out.find("scaling:  HYBRID"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("queue:"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("agents:"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find('{'), std::string::npos) << text.out;
   ASSERT_FALSE(statuses.is_discarded());
   ASSERT_EQ(statuses.size(), 1u) << statuses.dump();
   EXPECT_EQ(statuses[0]["goal"], "Create a Python web app");
