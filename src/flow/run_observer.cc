@@ -1,5 +1,6 @@
 #include "flow/run_observer.h"
 
+#include "agents/collector_feed.h"
 #include "core/log.h"
 
 namespace ollamaflow::flow {
@@ -21,22 +22,7 @@ void RunObserver::journal_event(const std::string& kind, nlohmann::json detail) 
 
 void RunObserver::on_state_changed(const agents::AgentInfo& agent, agents::AgentState from) {
   using agents::AgentState;
-  switch (agent.state) {
-    case AgentState::kCreating:
-      collector_.agent_registered(agent.id, /*ready=*/false);
-      break;
-    case AgentState::kActive:
-      if (from == AgentState::kInitializing || from == AgentState::kCreating) {
-        collector_.agent_ready(agent.id);
-      }
-      break;
-    case AgentState::kTerminated:
-    case AgentState::kError:
-      collector_.agent_unregistered(agent.id);
-      break;
-    default:
-      break;
-  }
+  agents::record_agent_state(collector_, agent, from);
   if (agent.state == AgentState::kBusy || from == AgentState::kBusy) {
     return;  // task events cover these
   }
@@ -59,13 +45,7 @@ void RunObserver::on_task_started(const agents::AgentInfo& agent, const queue::T
 
 void RunObserver::on_task_finished(const agents::AgentInfo& agent, const queue::Task& task,
                                    const agents::TaskOutcome& outcome, Duration duration) {
-  if (outcome.ok) {
-    collector_.task_completed(task.id);
-  } else if (outcome.code == ErrorCode::kCancelled) {
-    collector_.task_cancelled(task.id);
-  } else {
-    collector_.task_failed(task.id);
-  }
+  agents::record_task_outcome(collector_, task.id, outcome.ok, outcome.code);
   journal_event("task_finished", {{"task", task.id},
                                   {"agent", agent.id},
                                   {"ok", outcome.ok},

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "agents/agent_info.h"
+#include "agents/collector_feed.h"
 #include "workload/collector.h"
 
 namespace ollamaflow::sim {
@@ -22,30 +23,13 @@ class SimObserver final : public agents::AgentObserver {
 
   void on_state_changed(const agents::AgentInfo& agent, agents::AgentState from) override {
     using agents::AgentState;
-    workload::MetricsCollector& collector = collector_;
-    switch (agent.state) {
-      case AgentState::kCreating:
-        collector.agent_registered(agent.id, /*ready=*/false);
-        break;
-      case AgentState::kInitializing:
-        if (from == AgentState::kCreating) {
-          change_live(+1);
-        }
-        break;
-      case AgentState::kActive:
-        if (from == AgentState::kInitializing || from == AgentState::kCreating) {
-          collector.agent_ready(agent.id);
-        }
-        break;
-      case AgentState::kTerminated:
-      case AgentState::kError:
-        collector.agent_unregistered(agent.id);
-        if (from != AgentState::kCreating) {
-          change_live(-1);
-        }
-        break;
-      default:
-        break;
+    agents::record_agent_state(collector_, agent, from);
+    // Live agents for the agent-seconds: counted from initializing until they end.
+    if (agent.state == AgentState::kInitializing && from == AgentState::kCreating) {
+      change_live(+1);
+    } else if ((agent.state == AgentState::kTerminated || agent.state == AgentState::kError) &&
+               from != AgentState::kCreating) {
+      change_live(-1);
     }
   }
 
@@ -56,13 +40,7 @@ class SimObserver final : public agents::AgentObserver {
 
   void on_task_finished(const agents::AgentInfo& /*agent*/, const queue::Task& task,
                         const agents::TaskOutcome& outcome, Duration /*duration*/) override {
-    if (outcome.ok) {
-      collector_.task_completed(task.id);
-    } else if (outcome.code == ErrorCode::kCancelled) {
-      collector_.task_cancelled(task.id);
-    } else {
-      collector_.task_failed(task.id);
-    }
+    agents::record_task_outcome(collector_, task.id, outcome.ok, outcome.code);
   }
 
   void on_task_requeued(const agents::AgentInfo& /*agent*/, const queue::Task& task,
