@@ -13,7 +13,7 @@ per-request latency, and prints the fit's relative error per level.
 
 usage: bench/llama_curve.py [--rounds 3] [--tokens 64] [--json]
 The binary is OLLAMA_FLOW_LLAMA_SERVER, else llama-server on PATH, else
-../shared/llama-server/bin/llama-server beside the repository; the model is
+llama-server/bin/llama-server in the folder beside the repository. The model is
 OLLAMA_FLOW_LLAMA_MODEL, else tiny.gguf beside the binary or in the folder above it.
 """
 import argparse

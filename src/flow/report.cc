@@ -22,9 +22,9 @@ std::string format_seconds(double seconds) {
   return buffer;
 }
 
-// Text from the goal, the model and the server goes to a terminal: control characters (C0
-// but newline and tab, DEL, and C1 as UTF-8) are shown as \xNN or \u00NN, so that an escape
-// sequence in a model's reply cannot move the cursor, retitle the window or hide lines.
+// Returns `text` with control characters escaped for a terminal. C0 (but newline and tab), DEL
+// and C1 as UTF-8 become \xNN or \u00NN, so that an escape sequence in a model's reply cannot
+// move the cursor, retitle the window or hide lines.
 std::string terminal_safe(const std::string& text) {
   std::string out;
   out.reserve(text.size());

@@ -198,7 +198,7 @@ Result<ChatChunk> parse_chat_chunk(std::string_view line, size_t line_number) {
     return chunk;
   }
   // Rare: a syntax error, an unusual shape or a wrong type. The tree parser gives the exact
-  // answer and its message.
+  // result and its message.
   Result<json> object = parse_ndjson_line(line, line_number);
   if (!object.is_ok()) {
     return object.status();

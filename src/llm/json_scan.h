@@ -4,10 +4,10 @@
 // It follows RFC 8259: strings must be valid UTF-8 without raw control characters, escapes
 // must be complete (a high surrogate needs its low one), numbers must match the grammar, and
 // nesting is limited to kMaxDepth. Every method returns false at the first error and leaves
-// the reader failed; the caller then gets its detail from a full parser, which reports
-// positions in its own words.
+// the reader failed. The caller then gets the detail from a full parser, which reports the
+// position.
 //
-// Not thread-safe; one reader per text. The text must outlive the reader.
+// Not thread-safe: one reader per text. The text must outlive the reader.
 #pragma once
 
 #include <cstddef>
@@ -44,8 +44,8 @@ class JsonScanner {
 
   // Walks the members of an object: call after consume('{') with `*first` true, and then once
   // per member with the same flag. Returns false at the end of the object (failed() false) or
-  // on an error (failed() true); otherwise sets `key` to the decoded key and leaves the reader
-  // at the member's value.
+  // on an error (failed() true). Otherwise it sets `key` to the decoded key and leaves the
+  // reader at the member's value.
   bool next_member(bool* first, std::string* key);
 
   bool failed() const { return failed_; }

@@ -16,8 +16,8 @@
 
 namespace ollamaflow::llm {
 
-// One reading of a server's signals. A field is nullopt when the server did not report it;
-// `notes` then says why, one line per endpoint.
+// One reading of a server's signals. A field is nullopt when the server did not report it, and
+// `notes` then gives the reason, one line per endpoint.
 struct ServerReading {
   std::optional<int> total_slots;             // /props total_slots (llama-server -np)
   std::optional<int> slot_ctx;                // tokens per slot, /props n_ctx (-c / -np)
@@ -59,13 +59,14 @@ Status apply_metrics(std::string_view text, ServerReading& reading);
 class ServerSignalReader {
  public:
   virtual ~ServerSignalReader() = default;
-  // Never fails: what cannot be read stays unknown, with the reason in the notes.
+  // Returns a reading without failing: a value that cannot be read stays unknown, with the reason
+  // in the notes.
   virtual ServerReading read() = 0;
 };
 
 // Reads llama-server's /props, /slots and /metrics, each GET with `timeout_s` as its read
 // timeout, so that a stalled server delays one evaluation by that much at most. /slots and
-// /metrics answering 404 or 501 (started with --no-slots or without --metrics) are unknown.
+// /metrics returning 404 or 501 (started with --no-slots or without --metrics) are unknown.
 //
 // Thread-safe: every read opens its own connections.
 class LlamaServerSignalReader final : public ServerSignalReader {
@@ -88,7 +89,7 @@ class LlamaServerSignalReader final : public ServerSignalReader {
   const double timeout_s_;
 };
 
-// Returns the slot count and the text that says where it came from, for a server that does not
+// Returns the slot count and the text that names where it came from, for a server that does not
 // report slots (Ollama): server.num_parallel with its source in `config.sources`, else nullopt
 // with a note that Ollama's default since v0.10 is 1.
 struct ConfiguredSlots {

@@ -11,7 +11,7 @@
 // a reader sees the old file or the whole new one. Each path belongs to the task that first
 // wrote it; another task gets kConflict.
 //
-// Durability: a write does not flush to disk; sync() does, once for every caller waiting at the
+// Durability: a write does not flush to disk. sync() does, once for every caller waiting at the
 // time (a group flush), so that tasks finishing together share one disk flush instead of two
 // fsyncs per file. Report files as written only after sync() returned ok: a file written but not
 // synced may be empty after a power loss, which is safe only while nothing says it is done.

@@ -55,7 +55,7 @@ Status check_target(int folder_fd, const std::string& name, std::string_view rel
 Status write_atomically(int folder_fd, const std::string& name, std::string_view content,
                         std::string_view relative_path);
 
-// Flushes every file and folder entry of the file system that holds `root` (syncfs), so that
+// Flushes every file and folder entry of the file system that contains `root` (syncfs), so that
 // the files written so far survive a crash. Returns kIoError naming the root when it fails.
 Status flush_file_system(const std::filesystem::path& root);
 

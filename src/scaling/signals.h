@@ -31,7 +31,7 @@ struct GpuSignal {
 struct CapacitySignal {
   std::optional<int> slot_ceiling;  // agents whose slots fit in GPU memory after reserves
   std::optional<int> server_slots;  // parallel slots the server runs (OLLAMA_NUM_PARALLEL, -np)
-  // Where server_slots came from: "llama-server at URL" when the server reported it, else the
+  // Source of server_slots: "llama-server at URL" when the server reported it, else the
   // configuration key and its source.
   std::string server_slots_source;
   std::optional<int> server_busy_slots;       // slots the server reports busy

@@ -1,6 +1,6 @@
-// What the agent threads run in a simulation: the warm-up (the start-up time), the task
-// executor (a request to the simulated server, with retries after 503), and the observer that
-// feeds the metrics collector as the flow's run observer does.
+// Agent-thread hooks of a simulation: the warm-up (the start-up time), the task executor (a
+// request to the simulated server, with retries after 503), and the observer that feeds the
+// metrics collector as the flow's run observer does.
 #include <algorithm>
 #include <cmath>
 #include <string>

@@ -117,10 +117,10 @@ class HpaPolicy final : public Policy {
   Window recommendations_;
 };
 
-// Knative's autoscaler defaults: 2 s tick, 60 s stable and 6 s panic windows, target 70 % of a
-// concurrency of one, panic when the panic window wants twice the ready pods, no scale-down while
-// panicking, panic ends after a stable window without the condition, at most halving per tick.
-// Samples are taken at each tick instead of Knative's 1 s scrape.
+// Knative's autoscaler defaults: 2 s tick, 60 s stable and 6 s panic windows, and a target of
+// 70 % of a concurrency of one. Panic starts when the panic window needs twice the ready pods and
+// ends after a stable window without that condition. There is no scale-down while panicking, and
+// at most halving per tick. Samples are taken at each tick instead of Knative's 1 s scrape.
 class KnativePolicy final : public Policy {
  public:
   explicit KnativePolicy(PolicySettings settings) : settings_(std::move(settings)) {}

@@ -20,17 +20,17 @@ struct FaultWindow {
 };
 
 struct FaultPlan {
-  // The scaler sees the workload, GPU and capacity signals as they were when the window opened,
+  // The scaler reads the workload, GPU and capacity signals as they were when the window opened,
   // so they turn stale.
   std::optional<FaultWindow> metric_dropout;
-  // Every signal the scaler sees is this many seconds old.
+  // Age in seconds of every signal the scaler reads.
   double metric_delay_s = 0;
   // Agents that start in the window take slow_load_s to become ready instead of the start-up time.
   std::optional<FaultWindow> slow_load;
   double slow_load_s = 0;
-  // The server answers every new request in the window with 503.
+  // Window in which the server returns 503 to every new request.
   std::optional<FaultWindow> server_503;
-  // Another process holds memory_taken_mib of GPU memory in the window.
+  // Window in which another process uses memory_taken_mib of GPU memory.
   std::optional<FaultWindow> memory_taken;
   double memory_taken_mib = 0;
 

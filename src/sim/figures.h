@@ -22,9 +22,9 @@ struct Figures {
   std::optional<double> oracle_ratio;  // agent-seconds / the oracle's, same trace and seed
   double flips_per_10min = 0;          // reversals of the direction of pool changes
   std::optional<double> min_dwell_s;   // shortest time between opposite actions; none without
-  // The worst time from surge onset (the first arrival that finds no idle agent, within 120 s
-  // after a surge of the trace) to the next decision that adds agents; none when the trace has
-  // no surge or no arrival found the pool busy.
+  // Worst time from surge onset to the next decision that adds agents. The onset is the first
+  // arrival within 120 s after a surge that finds no idle agent. None when the trace has no
+  // surge or no arrival found the pool busy.
   std::optional<double> reaction_s;
   int peak_agents = 0;
   std::optional<double> peak_ratio;  // peak / the oracle's peak

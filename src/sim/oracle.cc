@@ -1,4 +1,4 @@
-// The block oracle's sizing: it knows every request of the trace and replays each block on the
+// The block oracle's sizing: it reads every request of the trace and replays each block on the
 // server model to find the fewest agents that meet the wait target.
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // The simulated model server: one GPU, one model, a fixed number of parallel slots, token
 // rates and a slowdown that grows with the sequences running at once. Requests beyond the
 // slots wait inside the server in arrival order, as with Ollama, up to max_queue, after which
-// the server answers 503. Time is in seconds from the simulation start.
+// the server returns 503. Time is in seconds from the simulation start.
 //
 // Memory: the weights, the compute graph and the device reserve are resident; KV cache is held
 // for each running sequence (kv_per_slot_mib each), so memory use follows the sequences that

@@ -206,7 +206,7 @@ void Journal::run_writer() {
       return;  // closing, nothing left
     }
     // NOTE: real time, not the injected clock: this only groups disk writes, and a fake clock
-    // that nobody advances would keep the rows from ever being committed.
+    // that no thread advances would keep the rows from ever being committed.
     posted_.wait_for(queue_lock, kPostWindow,
                      [&] { return closing_ || queue_.size() >= kMaxWritesPerCommit; });
     if (committing_) {
@@ -257,7 +257,7 @@ void Journal::lead_group_commit(std::unique_lock<std::mutex>& queue_lock) {
       queue_.clear();
     }
     // A blocking writer in the queue wakes up and leads the next commit itself; posted writes
-    // have nobody waiting, so this leader commits them.
+    // have no waiting caller, so this leader commits them.
   } while (!queue_.empty() && std::none_of(queue_.begin(), queue_.end(),
                                            [](const PendingWrite* w) { return !w->posted; }));
   committing_ = false;

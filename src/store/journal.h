@@ -5,7 +5,7 @@
 // guarded by one mutex. Writes that arrive while another thread is committing are queued and then
 // committed together in one transaction (group commit), so that concurrent writers share the cost
 // of one commit. Each blocking write call returns only after its own rows are committed, with its
-// own status. Posted writes (post_task, post_attempt, post_event) return at once; a writer
+// own status. Posted writes (post_task, post_attempt, post_event) return at once. A writer
 // thread commits them after letting more gather for up to 2 ms of real time, so that a busy run
 // makes few, larger transactions. Several Journals, in one process or many, may open the same file:
 // every write is a BEGIN IMMEDIATE transaction that waits on the busy timeout for the other writers
@@ -190,7 +190,7 @@ class Journal {
   void run_writer();
   Result<std::function<Status()>> event_write(EventRecord event, std::shared_ptr<int64_t> id);
   // Commits the oldest queued writes as the leader, and goes on while only posted writes are
-  // left (nobody else would commit them). Called and returns with queue_mutex_ held.
+  // left (no other thread would commit them). Called and returns with queue_mutex_ held.
   void lead_group_commit(std::unique_lock<std::mutex>& queue_lock);
   // Runs the bodies of `batch` in one transaction under mutex_ and sets each one's status.
   // Returns the sticky failure when SQLite failed, else ok.

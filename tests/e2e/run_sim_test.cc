@@ -156,7 +156,7 @@ TEST_F(SimRunTest, ResumeNeverFallsBackToSimulation) {
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
   json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
   ASSERT_EQ(runs.size(), 1u);
-  // No server answers at the default address, which a new run would replace with simulation.
+  // No server listens at the default address, which a new run would replace with simulation.
   ProcessResult result =
       run_cli({"run", "--resume", runs[0]["id"].get<std::string>(), "--db", db().string()});
   EXPECT_EQ(result.exit_code, 1) << result.out << result.err;

@@ -98,7 +98,7 @@ TEST_F(StartServerTest, RunStartsServerRunsPlanAndStopsIt) {
   EXPECT_NE(::kill(pid, 0), 0) << "llama-server pid " << pid << " still runs after the run";
 }
 
-TEST_F(StartServerTest, HostOrBackendWithStartServerIsUsageError) {
+TEST_F(StartServerTest, HostWithStartServerIsUsageError) {
   ProcessResult result = run_cli({"run", "--start-server", "/bin/true", "--model", "m.gguf",
                                   "--host", "http://127.0.0.1:9", "--plan", write_plan()});
   EXPECT_EQ(result.exit_code, 2);

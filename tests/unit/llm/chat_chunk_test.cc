@@ -16,7 +16,7 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-// The answer of the slow path alone: nlohmann::json's tree, then the same field rules.
+// The result of the slow path alone: nlohmann::json's tree, then the same field rules.
 Result<ChatChunk> parse_with_tree(std::string_view line) {
   try {
     return chat_chunk_from_json(json::parse(line), 1);

@@ -37,7 +37,7 @@ class DriverTest : public ::testing::Test {
 
 TEST_F(DriverTest, DefaultServerComesFromMemoryModel) {
   const ServerParams& server = settings_.server;
-  // Llama 3.1 8B at f16 holds 128 KiB of KV cache per token: 1 GiB for 8192 tokens.
+  // Llama 3.1 8B at f16 needs 128 KiB of KV cache per token: 1 GiB for 8192 tokens.
   EXPECT_DOUBLE_EQ(server.kv_per_slot_mib, 1024);
   EXPECT_GT(server.weights_mib, 4500);
   EXPECT_GT(server.slots, 30);
