@@ -11,14 +11,12 @@
 namespace ollamaflow {
 namespace {
 
+using config_detail::apply_file;
+using config_detail::apply_value;
 using config_detail::find_key;
 using config_detail::KeyDef;
 using config_detail::Kind;
 using nlohmann::json;
-
-// Groups of the seed file that carry no scalar keys of ours but are accepted.
-const std::vector<std::string> kSpecialGroups = {"model_requirements", "environments", "strategies",
-                                                 "monitoring", "advanced"};
 
 Status invalid_argument(std::string message) {
   return Status(ErrorCode::kInvalidArgument, std::move(message));
@@ -51,8 +49,10 @@ Status set_role_models(Config& config, const json& value, const std::string& ori
   return Status::ok();
 }
 
-Status apply_value(Config& config, const std::string& path, const json& value,
-                   const std::string& origin, const std::string& source) {
+}  // namespace
+
+Status config_detail::apply_value(Config& config, const std::string& path, const json& value,
+                                  const std::string& origin, const std::string& source) {
   const KeyDef* key = find_key(path);
   if (key == nullptr) {
     return invalid_argument("unknown configuration key '" + path + "' (" + origin +
@@ -81,136 +81,7 @@ Status apply_value(Config& config, const std::string& path, const json& value,
   return Status::ok();
 }
 
-Status apply_model_requirements(Config& config, const json& group, const std::string& origin) {
-  if (!group.is_object()) {
-    return invalid_argument("model_requirements (" + origin + ") must be an object");
-  }
-  for (const auto& [model, entry] : group.items()) {
-    if (!entry.is_object()) {
-      return invalid_argument("model_requirements." + model + " (" + origin +
-                              ") must be an object");
-    }
-    Config::ModelRequirement requirement;
-    for (const auto& [field, value] : entry.items()) {
-      const std::string where = "model_requirements." + model + "." + field;
-      if (field == "parameters" && value.is_string()) {
-        requirement.parameters = value.get<std::string>();
-      } else if (field == "context_length" && value.is_number_integer() && value.get<int>() > 0) {
-        requirement.context_length = value.get<int>();
-      } else if ((field == "min_memory_mb" || field == "recommended_memory_mb") &&
-                 value.is_number() && value.get<double>() > 0) {
-        (field == "min_memory_mb" ? requirement.min_memory_mb : requirement.recommended_memory_mb) =
-            value.get<double>();
-      } else {
-        return invalid_argument("invalid " + where + " = " + value.dump() + " (" + origin +
-                                "): expected min_memory_mb and recommended_memory_mb (MiB, "
-                                "> 0), context_length (integer > 0) or parameters (string)");
-      }
-    }
-    config.model_requirements[model] = requirement;
-  }
-  return Status::ok();
-}
-
-Status apply_profiles(Config& config, const json& group, const std::string& origin) {
-  if (!group.is_object()) {
-    return invalid_argument("environments (" + origin + ") must be an object");
-  }
-  for (const auto& [name, entry] : group.items()) {
-    Config::Profile profile = config.profiles[name];
-    if (!entry.is_object()) {
-      return invalid_argument("environments." + name + " (" + origin + ") must be an object");
-    }
-    for (const auto& [field, value] : entry.items()) {
-      const std::string where = "environments." + name + "." + field;
-      if (field == "strategy" && value.is_string()) {
-        std::string upper = value.get<std::string>();
-        std::transform(upper.begin(), upper.end(), upper.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-        const auto& names = strategy_names();
-        if (std::find(names.begin(), names.end(), upper) == names.end()) {
-          return invalid_argument("invalid " + where + " = " + value.dump() + " (" + origin +
-                                  "): expected one of GPU_MEMORY_BASED, WORKLOAD_BASED, "
-                                  "HYBRID, CONSERVATIVE, AGGRESSIVE");
-        }
-        profile.strategy = upper;
-      } else if (field == "scale_check_interval" && value.is_number() && value > 0) {
-        profile.scale_check_interval = value.get<double>();
-      } else if (field == "cooldown_period" && value.is_number() && value >= 0) {
-        profile.cooldown_period = value.get<double>();
-      } else if (field == "memory_safety_margin" && value.is_number() && value >= 0 &&
-                 value <= 0.9) {
-        profile.memory_safety_margin = value.get<double>();
-      } else {
-        return invalid_argument("invalid " + where + " = " + value.dump() + " (" + origin +
-                                "): expected strategy, scale_check_interval (> 0 s), "
-                                "cooldown_period (>= 0 s) or memory_safety_margin (0 to 0.9)");
-      }
-    }
-    config.profiles[name] = profile;
-  }
-  return Status::ok();
-}
-
-Status apply_special_group(Config& config, const std::string& group, const json& value,
-                           const std::string& origin) {
-  if (group == "model_requirements") {
-    return apply_model_requirements(config, value, origin);
-  }
-  if (group == "environments") {
-    return apply_profiles(config, value, origin);
-  }
-  if (!value.is_object()) {
-    return invalid_argument(group + " (" + origin + ") must be an object");
-  }
-  json& target = group == "strategies"   ? config.strategy_notes
-                 : group == "monitoring" ? config.monitoring
-                                         : config.advanced;
-  target = value;
-  return Status::ok();
-}
-
-Status apply_file(Config& config, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return Status(ErrorCode::kNotFound, "configuration file '" + path +
-                                            "' cannot be read: check the path given to --config");
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  json document = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded() || !document.is_object()) {
-    return Status(ErrorCode::kParseError,
-                  "configuration file '" + path + "' is not a JSON object: fix its syntax");
-  }
-  const std::string origin = "file " + path;
-  for (const auto& [group, entries] : document.items()) {
-    if (std::find(kSpecialGroups.begin(), kSpecialGroups.end(), group) != kSpecialGroups.end()) {
-      Status status = apply_special_group(config, group, entries, origin);
-      if (!status) {
-        return status;
-      }
-      continue;
-    }
-    if (!entries.is_object()) {
-      return invalid_argument("configuration group '" + group + "' (" + origin +
-                              ") must be an object of keys");
-    }
-    const std::string prefix = group + ".";  // a lambda cannot capture a structured binding
-    if (std::none_of(config_detail::key_table().begin(), config_detail::key_table().end(),
-                     [&prefix](const KeyDef& key) { return key.path.rfind(prefix, 0) == 0; })) {
-      return invalid_argument("unknown configuration group '" + group + "' (" + origin +
-                              "); `ollama-flow config show` lists the groups and keys");
-    }
-    for (const auto& [key, value] : entries.items()) {
-      Status status = apply_value(config, group + "." + key, value, origin, "file:" + path);
-      if (!status) {
-        return status;
-      }
-    }
-  }
-  return Status::ok();
-}
+namespace {
 
 // Ollama accepts OLLAMA_HOST as "host", "host:port" or a URL; a client needs a URL, and the
 // listen-all address 0.0.0.0 means the local machine.

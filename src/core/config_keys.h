@@ -34,6 +34,15 @@ const KeyDef* find_key(const std::string& path);
 // ("file /x.json", "environment variable GPU_LAYERS", "flag --max-agents").
 Status check_value(const KeyDef& key, const nlohmann::json& value, const std::string& origin);
 
+// Checks `value` for key `path` and stores it with `source` ("file:PATH", "env:NAME",
+// "flag:--name") as where it came from. Defined in config.cc.
+Status apply_value(Config& config, const std::string& path, const nlohmann::json& value,
+                   const std::string& origin, const std::string& source);
+
+// Reads the JSON configuration file at `path` and applies every group in it. Defined in
+// config_file.cc.
+Status apply_file(Config& config, const std::string& path);
+
 // Converts an environment variable's text to the key's JSON type.
 Result<nlohmann::json> parse_text(const KeyDef& key, const std::string& text,
                                   const std::string& origin);

@@ -1,0 +1,244 @@
+// Reading the configuration file: its text, its JSON, its groups of scalar keys and the groups
+// with entries of their own (model_requirements, environments, strategies, monitoring, advanced).
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "core/config_keys.h"
+
+namespace ollamaflow::config_detail {
+namespace {
+
+using nlohmann::json;
+
+// Groups that hold entries of their own instead of scalar keys, as in the configuration file of
+// the original Python ollama-flow.
+const std::vector<std::string> kSpecialGroups = {"model_requirements", "environments", "strategies",
+                                                 "monitoring", "advanced"};
+
+Status invalid_argument(std::string message) {
+  return Status(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+Status apply_model_requirements(Config& config, const json& group, const std::string& origin) {
+  if (!group.is_object()) {
+    return invalid_argument("model_requirements (" + origin + ") must be an object");
+  }
+  for (const auto& [model, entry] : group.items()) {
+    if (!entry.is_object()) {
+      return invalid_argument("model_requirements." + model + " (" + origin +
+                              ") must be an object");
+    }
+    Config::ModelRequirement requirement;
+    for (const auto& [field, value] : entry.items()) {
+      const std::string where = "model_requirements." + model + "." + field;
+      if (field == "parameters" && value.is_string()) {
+        requirement.parameters = value.get<std::string>();
+      } else if (field == "context_length" && value.is_number_integer() && value.get<int>() > 0) {
+        requirement.context_length = value.get<int>();
+      } else if ((field == "min_memory_mb" || field == "recommended_memory_mb") &&
+                 value.is_number() && value.get<double>() > 0) {
+        (field == "min_memory_mb" ? requirement.min_memory_mb : requirement.recommended_memory_mb) =
+            value.get<double>();
+      } else {
+        return invalid_argument("invalid " + where + " = " + value.dump() + " (" + origin +
+                                "): expected min_memory_mb and recommended_memory_mb (MiB, "
+                                "> 0), context_length (integer > 0) or parameters (string)");
+      }
+    }
+    config.model_requirements[model] = requirement;
+  }
+  return Status::ok();
+}
+
+Status apply_profiles(Config& config, const json& group, const std::string& origin) {
+  if (!group.is_object()) {
+    return invalid_argument("environments (" + origin + ") must be an object");
+  }
+  for (const auto& [name, entry] : group.items()) {
+    Config::Profile profile = config.profiles[name];
+    if (!entry.is_object()) {
+      return invalid_argument("environments." + name + " (" + origin + ") must be an object");
+    }
+    for (const auto& [field, value] : entry.items()) {
+      const std::string where = "environments." + name + "." + field;
+      if (field == "strategy" && value.is_string()) {
+        std::string upper = value.get<std::string>();
+        std::transform(upper.begin(), upper.end(), upper.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+        const auto& names = strategy_names();
+        if (std::find(names.begin(), names.end(), upper) == names.end()) {
+          return invalid_argument("invalid " + where + " = " + value.dump() + " (" + origin +
+                                  "): expected one of GPU_MEMORY_BASED, WORKLOAD_BASED, "
+                                  "HYBRID, CONSERVATIVE, AGGRESSIVE");
+        }
+        profile.strategy = upper;
+      } else if (field == "scale_check_interval" && value.is_number() && value > 0) {
+        profile.scale_check_interval = value.get<double>();
+      } else if (field == "cooldown_period" && value.is_number() && value >= 0) {
+        profile.cooldown_period = value.get<double>();
+      } else if (field == "memory_safety_margin" && value.is_number() && value >= 0 &&
+                 value <= 0.9) {
+        profile.memory_safety_margin = value.get<double>();
+      } else {
+        return invalid_argument("invalid " + where + " = " + value.dump() + " (" + origin +
+                                "): expected strategy, scale_check_interval (> 0 s), "
+                                "cooldown_period (>= 0 s) or memory_safety_margin (0 to 0.9)");
+      }
+    }
+    config.profiles[name] = profile;
+  }
+  return Status::ok();
+}
+
+Status apply_special_group(Config& config, const std::string& group, const json& value,
+                           const std::string& origin) {
+  if (group == "model_requirements") {
+    return apply_model_requirements(config, value, origin);
+  }
+  if (group == "environments") {
+    return apply_profiles(config, value, origin);
+  }
+  if (!value.is_object()) {
+    return invalid_argument(group + " (" + origin + ") must be an object");
+  }
+  json& target = group == "strategies"   ? config.strategy_notes
+                 : group == "monitoring" ? config.monitoring
+                                         : config.advanced;
+  target = value;
+  return Status::ok();
+}
+
+// Returns the file's text, or an error that names the file and why it cannot be read.
+Result<std::string> read_file_text(const std::string& path) {
+  const std::string item = "configuration file '" + path + "'";
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (status.type() == std::filesystem::file_type::not_found) {
+    return Status(ErrorCode::kNotFound, item + " not found: check the path given to --config");
+  }
+  if (status.type() == std::filesystem::file_type::directory) {
+    return Status(ErrorCode::kInvalidArgument,
+                  item + " is a folder: pass the path of a JSON file to --config");
+  }
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  if (in) {
+    text << in.rdbuf();
+  }
+  if (!in || in.bad()) {
+    const int code = errno;
+    return Status(
+        code == EACCES ? ErrorCode::kPermissionDenied : ErrorCode::kIoError,
+        item + " cannot be read: " + std::strerror(code) + "; check that it is a readable file");
+  }
+  return text.str();
+}
+
+// Returns the 1-based line and column of byte `offset` (0-based) in `text`.
+std::pair<size_t, size_t> line_and_column(std::string_view text, size_t offset) {
+  offset = std::min(offset, text.size());
+  size_t line = 1;
+  size_t line_start = 0;
+  for (size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  return {line, offset - line_start + 1};
+}
+
+// Returns the message of a nlohmann::json exception without its "[json.exception.x.n] " prefix
+// and, for a parse error, without the position that the caller states itself.
+std::string exception_cause(const json::exception& error) {
+  std::string cause = error.what();
+  if (const size_t bracket = cause.find("] "); bracket != std::string::npos) {
+    cause.erase(0, bracket + 2);
+  }
+  if (cause.rfind("parse error", 0) == 0) {
+    if (const size_t colon = cause.find(": "); colon != std::string::npos) {
+      cause.erase(0, colon + 2);
+    }
+  }
+  return cause;
+}
+
+// Parses the file's text as one JSON object, or returns an error that names the file, the
+// position and the cause.
+Result<json> parse_file_text(const std::string& text, const std::string& path) {
+  const std::string item = "configuration file '" + path + "'";
+  json document;
+  try {
+    document = json::parse(text);
+  } catch (const json::parse_error& error) {
+    // error.byte is 1-based and points at the last character read, the one that failed.
+    const auto [line, column] = line_and_column(text, error.byte > 0 ? error.byte - 1 : 0);
+    return Status(ErrorCode::kParseError,
+                  fmt::format("{} is not valid JSON: parse error at line {} column {}: {}; fix "
+                              "its syntax",
+                              item, line, column, exception_cause(error)));
+  } catch (const json::exception& error) {
+    // A number too large for a double ("1e999") fails outside the parser's position tracking.
+    return Status(ErrorCode::kParseError, fmt::format("{} is not valid JSON: {}; fix the value",
+                                                      item, exception_cause(error)));
+  }
+  if (!document.is_object()) {
+    return Status(ErrorCode::kParseError,
+                  fmt::format("{} contains a JSON {}, expected an object of groups such as "
+                              "{{\"server\": {{\"model\": \"llama3.1:8b\"}}}}",
+                              item, document.type_name()));
+  }
+  return document;
+}
+
+}  // namespace
+
+Status apply_file(Config& config, const std::string& path) {
+  Result<std::string> text = read_file_text(path);
+  if (!text) {
+    return text.status();
+  }
+  Result<json> document = parse_file_text(*text, path);
+  if (!document) {
+    return document.status();
+  }
+  const std::string origin = "file " + path;
+  for (const auto& [group, entries] : document->items()) {
+    if (std::find(kSpecialGroups.begin(), kSpecialGroups.end(), group) != kSpecialGroups.end()) {
+      Status status = apply_special_group(config, group, entries, origin);
+      if (!status) {
+        return status;
+      }
+      continue;
+    }
+    if (!entries.is_object()) {
+      return invalid_argument("configuration group '" + group + "' (" + origin +
+                              ") must be an object of keys");
+    }
+    const std::string prefix = group + ".";  // a lambda cannot capture a structured binding
+    if (std::none_of(config_detail::key_table().begin(), config_detail::key_table().end(),
+                     [&prefix](const KeyDef& key) { return key.path.rfind(prefix, 0) == 0; })) {
+      return invalid_argument("unknown configuration group '" + group + "' (" + origin +
+                              "); `ollama-flow config show` lists the groups and keys");
+    }
+    for (const auto& [key, value] : entries.items()) {
+      Status status = apply_value(config, group + "." + key, value, origin, "file:" + path);
+      if (!status) {
+        return status;
+      }
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace ollamaflow::config_detail

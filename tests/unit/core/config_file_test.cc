@@ -1,0 +1,112 @@
+// Reading the configuration file: each way a file can be unusable gets its own message that
+// names the file and the cause.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/config.h"
+#include "fakes/test_paths.h"
+
+namespace ollamaflow {
+namespace {
+
+class ConfigFileTest : public ::testing::Test {
+ protected:
+  // Writes `text` to a file in the temp folder and returns its path.
+  std::string write_text(const std::string& text) {
+    const std::string path = (dir_.path() / "config.json").string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  // Loads `path` and returns the error message; fails the test when loading succeeds.
+  std::string load_error(const std::string& path) {
+    Result<Config> config = load_config(path, [](const std::string&) { return std::nullopt; }, {});
+    EXPECT_FALSE(config.is_ok()) << path;
+    return config.is_ok() ? "" : config.status().message();
+  }
+
+  static bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(ConfigFileTest, FolderIsNamedAsFolder) {
+  const std::string path = dir_.path().string();
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, "'" + path + "' is a folder")) << message;
+  EXPECT_TRUE(contains(message, "--config")) << message;
+}
+
+TEST_F(ConfigFileTest, TruncatedFileNamesLineAndColumn) {
+  const std::string path = write_text("{\n  \"server\": ");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, path)) << message;
+  EXPECT_TRUE(contains(message, "line 2 column 13")) << message;
+  EXPECT_TRUE(contains(message, "unexpected end of input")) << message;
+}
+
+TEST_F(ConfigFileTest, BadNumberNamesTheNumber) {
+  const std::string path = write_text("{\"run\": {\"agents\": 1.}}");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, path)) << message;
+  EXPECT_TRUE(contains(message, "line 1 column 22")) << message;
+  EXPECT_TRUE(contains(message, "invalid number; expected digit after '.'")) << message;
+}
+
+TEST_F(ConfigFileTest, OverflowingNumberIsNamed) {
+  const std::string path = write_text("{\"run\": {\"agents\": 1e999}}");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, path)) << message;
+  EXPECT_TRUE(contains(message, "number overflow")) << message;
+  EXPECT_TRUE(contains(message, "1e999")) << message;
+}
+
+TEST_F(ConfigFileTest, SocketNamesSystemError) {
+  // A Unix socket exists but cannot be opened as a file (ENXIO), also for root, who may read
+  // every file whatever its permissions.
+  const std::string path = (dir_.path() / "config.sock").string();
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  ASSERT_LT(path.size(), sizeof(address.sun_path));
+  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  const std::string message = load_error(path);
+  ::close(fd);
+  EXPECT_TRUE(contains(message, "'" + path + "' cannot be read: No such device or address"))
+      << message;
+}
+
+TEST_F(ConfigFileTest, PathBelowFileIsNotFound) {
+  const std::string path = write_text("{}") + "/inner.json";
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, "'" + path + "' not found")) << message;
+}
+
+TEST_F(ConfigFileTest, ArrayIsNotAnObjectOfGroups) {
+  const std::string path = write_text("[1, 2]");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, "contains a JSON array")) << message;
+}
+
+TEST_F(ConfigFileTest, EachFailureHasItsOwnMessage) {
+  const std::string folder = load_error(dir_.path().string());
+  const std::string truncated = load_error(write_text("{\"server\": "));
+  const std::string number = load_error(write_text("{\"run\": {\"agents\": 1.}}"));
+  EXPECT_NE(folder, truncated);
+  EXPECT_NE(truncated, number);
+  EXPECT_NE(folder, number);
+}
+
+}  // namespace
+}  // namespace ollamaflow
