@@ -28,7 +28,16 @@ Status set_role_models(Config& config, const json& value, const std::string& ori
                             "): expected an object of role to model name or list of names");
   }
   std::map<std::string, std::vector<std::string>> parsed;
+  const std::vector<std::string>& roles = model_role_names();
   for (const auto& [role, models] : value.items()) {
+    if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
+      std::string names;
+      for (const std::string& name : roles) {
+        names += (names.empty() ? "" : ", ") + name;
+      }
+      return invalid_argument("unknown role '" + role + "' in server.role_models = " +
+                              value.dump() + " (" + origin + "): expected one of " + names);
+    }
     if (models.is_string()) {
       parsed[role] = {models.get<std::string>()};
       continue;
@@ -229,6 +238,12 @@ EnvLookup process_env() {
 const std::vector<std::string>& strategy_names() {
   static const std::vector<std::string> names = {"GPU_MEMORY_BASED", "WORKLOAD_BASED", "HYBRID",
                                                  "CONSERVATIVE", "AGGRESSIVE"};
+  return names;
+}
+
+const std::vector<std::string>& model_role_names() {
+  static const std::vector<std::string> names = {
+      "queen", "developer", "analyst", "data_scientist", "it_architect", "security_specialist"};
   return names;
 }
 

@@ -182,4 +182,8 @@ nlohmann::json config_value(const Config& config, const std::string& key);
 // Returns the names of the five strategies, in documentation order.
 const std::vector<std::string>& strategy_names();
 
+// Returns the roles that server.role_models accepts: "queen", which plans and summarizes, and
+// the roles of orchestrator::RoleSet::builtin().
+const std::vector<std::string>& model_role_names();
+
 }  // namespace ollamaflow

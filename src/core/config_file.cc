@@ -99,6 +99,46 @@ Status apply_profiles(Config& config, const json& group, const std::string& orig
   return Status::ok();
 }
 
+std::string upper_case(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return text;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) {
+    text += (text.empty() ? "" : ", ") + name;
+  }
+  return text;
+}
+
+// Checks the strategies group: descriptive notes per strategy, {"description": "...",
+// "priority": "..."}, which ollama-flow keeps and shows but does not act on.
+Status check_strategy_notes(const json& group, const std::string& origin) {
+  static const std::vector<std::string> kFields = {"description", "priority"};
+  const std::vector<std::string>& names = strategy_names();
+  for (const auto& [name, entry] : group.items()) {
+    if (std::find(names.begin(), names.end(), upper_case(name)) == names.end()) {
+      return invalid_argument("unknown strategy '" + name + "' in strategies = " + entry.dump() +
+                              " (" + origin + "): expected one of " + join_names(names));
+    }
+    if (!entry.is_object()) {
+      return invalid_argument("invalid strategies." + name + " = " + entry.dump() + " (" + origin +
+                              "): expected an object with " + join_names(kFields));
+    }
+    for (const auto& [field, value] : entry.items()) {
+      const bool known = std::find(kFields.begin(), kFields.end(), field) != kFields.end();
+      if (!known || !value.is_string()) {
+        return invalid_argument("invalid strategies." + name + "." + field + " = " + value.dump() +
+                                " (" + origin + "): expected " + join_names(kFields) +
+                                ", each a string");
+      }
+    }
+  }
+  return Status::ok();
+}
+
 Status apply_special_group(Config& config, const std::string& group, const json& value,
                            const std::string& origin) {
   if (group == "model_requirements") {
@@ -109,6 +149,11 @@ Status apply_special_group(Config& config, const std::string& group, const json&
   }
   if (!value.is_object()) {
     return invalid_argument(group + " (" + origin + ") must be an object");
+  }
+  if (group == "strategies") {
+    if (Status checked = check_strategy_notes(value, origin); !checked) {
+      return checked;
+    }
   }
   json& target = group == "strategies"   ? config.strategy_notes
                  : group == "monitoring" ? config.monitoring

@@ -108,5 +108,36 @@ TEST_F(ConfigFileTest, EachFailureHasItsOwnMessage) {
   EXPECT_NE(folder, number);
 }
 
+TEST_F(ConfigFileTest, UnknownStrategyNameIsRejected) {
+  const std::string path = write_text(R"({"strategies": {"FASTEST": {"description": "x"}}})");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, "unknown strategy 'FASTEST'")) << message;
+  EXPECT_TRUE(contains(message, R"({"description":"x"})")) << message;
+  EXPECT_TRUE(contains(message, "GPU_MEMORY_BASED, WORKLOAD_BASED, HYBRID")) << message;
+}
+
+TEST_F(ConfigFileTest, UnknownStrategyFieldIsRejected) {
+  const std::string path = write_text(R"({"strategies": {"HYBRID": {"weight": 3}}})");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, "strategies.HYBRID.weight = 3")) << message;
+  EXPECT_TRUE(contains(message, "description, priority")) << message;
+}
+
+TEST_F(ConfigFileTest, StrategyNotesAreKept) {
+  const std::string path =
+      write_text(R"({"strategies": {"hybrid": {"description": "both", "priority": "consensus"}}})");
+  Result<Config> config = load_config(path, [](const std::string&) { return std::nullopt; }, {});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->strategy_notes["hybrid"]["priority"], "consensus");
+}
+
+TEST_F(ConfigFileTest, UnknownRoleInRoleModelsIsRejected) {
+  const std::string path = write_text(R"({"server": {"role_models": {"tester": "qwen3:8b"}}})");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, "unknown role 'tester'")) << message;
+  EXPECT_TRUE(contains(message, R"({"tester":"qwen3:8b"})")) << message;
+  EXPECT_TRUE(contains(message, "queen, developer, analyst")) << message;
+}
+
 }  // namespace
 }  // namespace ollamaflow
