@@ -1,25 +1,79 @@
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "core/json_text.h"
 
 namespace ollamaflow::cli {
+namespace {
+
+using nlohmann::json;
+
+// Groups whose entries are not in config_keys(): each leaf gets its own row.
+const char* const kEntryGroups[] = {"model_requirements", "environments", "strategies",
+                                    "monitoring", "advanced"};
+
+struct Row {
+  std::string key;
+  std::string value;
+  std::string source;
+};
+
+// Returns the source of `key`, or of the nearest entry or group above it that has one.
+std::string source_of(const Config& config, std::string key) {
+  while (true) {
+    if (const auto it = config.sources.find(key); it != config.sources.end()) {
+      return it->second;
+    }
+    const size_t dot = key.rfind('.');
+    if (dot == std::string::npos) {
+      return "default";
+    }
+    key.resize(dot);
+  }
+}
+
+// Appends one row per leaf of `value`; an empty object is one row of its own.
+void add_leaf_rows(const Config& config, const std::string& key, const json& value,
+                   std::vector<Row>& rows) {
+  if (value.is_object() && !value.empty()) {
+    for (const auto& [name, item] : value.items()) {
+      add_leaf_rows(config, key + "." + name, item, rows);
+    }
+    return;
+  }
+  rows.push_back({key, to_text(value), source_of(config, key)});
+}
+
+std::vector<Row> config_rows(const Config& config) {
+  std::vector<Row> rows;
+  for (const std::string& key : config_keys()) {
+    rows.push_back({key, to_text(config_value(config, key)), source_of(config, key)});
+  }
+  const json document = config.to_json();
+  for (const char* group : kEntryGroups) {
+    add_leaf_rows(config, group, document.value(group, json::object()), rows);
+  }
+  return rows;
+}
+
+}  // namespace
 
 int cmd_config_show(const Config& config, const ConfigShowOptions& options) {
   if (options.json) {
-    nlohmann::json document = {{"values", config.to_json()}, {"sources", config.sources}};
+    json document = {{"values", config.to_json()}, {"sources", config.sources}};
     std::printf("%s\n", to_text(document, 2).c_str());
     return 0;
   }
+  const std::vector<Row> rows = config_rows(config);
   size_t width = 0;
-  for (const std::string& key : config_keys()) {
-    width = std::max(width, key.size());
+  for (const Row& row : rows) {
+    width = std::max(width, row.key.size());
   }
-  for (const std::string& key : config_keys()) {
-    auto source = config.sources.find(key);
-    std::printf("%-*s  %-28s  %s\n", static_cast<int>(width), key.c_str(),
-                to_text(config_value(config, key)).c_str(),
-                source == config.sources.end() ? "default" : source->second.c_str());
+  for (const Row& row : rows) {
+    std::printf("%-*s  %-28s  %s\n", static_cast<int>(width), row.key.c_str(), row.value.c_str(),
+                row.source.c_str());
   }
   return 0;
 }

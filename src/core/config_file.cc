@@ -28,7 +28,8 @@ Status invalid_argument(std::string message) {
   return Status(ErrorCode::kInvalidArgument, std::move(message));
 }
 
-Status apply_model_requirements(Config& config, const json& group, const std::string& origin) {
+Status apply_model_requirements(Config& config, const json& group, const std::string& origin,
+                                const std::string& source) {
   if (!group.is_object()) {
     return invalid_argument("model_requirements (" + origin + ") must be an object");
   }
@@ -55,11 +56,13 @@ Status apply_model_requirements(Config& config, const json& group, const std::st
       }
     }
     config.model_requirements[model] = requirement;
+    config.sources["model_requirements." + model] = source;
   }
   return Status::ok();
 }
 
-Status apply_profiles(Config& config, const json& group, const std::string& origin) {
+Status apply_profiles(Config& config, const json& group, const std::string& origin,
+                      const std::string& source) {
   if (!group.is_object()) {
     return invalid_argument("environments (" + origin + ") must be an object");
   }
@@ -95,6 +98,7 @@ Status apply_profiles(Config& config, const json& group, const std::string& orig
       }
     }
     config.profiles[name] = profile;
+    config.sources["environments." + name] = source;
   }
   return Status::ok();
 }
@@ -139,13 +143,15 @@ Status check_strategy_notes(const json& group, const std::string& origin) {
   return Status::ok();
 }
 
+// Applies one group with entries of its own and records `source` for each entry it sets, or for
+// the whole group when it replaces it.
 Status apply_special_group(Config& config, const std::string& group, const json& value,
-                           const std::string& origin) {
+                           const std::string& origin, const std::string& source) {
   if (group == "model_requirements") {
-    return apply_model_requirements(config, value, origin);
+    return apply_model_requirements(config, value, origin, source);
   }
   if (group == "environments") {
-    return apply_profiles(config, value, origin);
+    return apply_profiles(config, value, origin, source);
   }
   if (!value.is_object()) {
     return invalid_argument(group + " (" + origin + ") must be an object");
@@ -159,6 +165,7 @@ Status apply_special_group(Config& config, const std::string& group, const json&
                  : group == "monitoring" ? config.monitoring
                                          : config.advanced;
   target = value;
+  config.sources[group] = source;
   return Status::ok();
 }
 
@@ -260,7 +267,7 @@ Status apply_file(Config& config, const std::string& path) {
   const std::string origin = "file " + path;
   for (const auto& [group, entries] : document->items()) {
     if (std::find(kSpecialGroups.begin(), kSpecialGroups.end(), group) != kSpecialGroups.end()) {
-      Status status = apply_special_group(config, group, entries, origin);
+      Status status = apply_special_group(config, group, entries, origin, "file:" + path);
       if (!status) {
         return status;
       }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fstream>
 
 #include "e2e/e2e_support.h"
 #include "fakes/fake_script.h"
@@ -72,6 +73,36 @@ TEST_F(CommandsTest, ModelsOnSimulatedBackendListsItsModel) {
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_NE(result.out.find("sim-model:1b"), std::string::npos) << result.out;
   EXPECT_EQ(result.err.find("not part of this build"), std::string::npos) << result.err;
+}
+
+TEST_F(CommandsTest, ConfigShowTextListsEveryKey) {
+  const auto config_path = dir_.path() / "config.json";
+  std::ofstream(config_path) << R"({"strategies": {"HYBRID": {"priority": "consensus"}},
+      "monitoring": {"log_scaling_events": true},
+      "model_requirements": {"tiny:1b": {"min_memory_mb": 512}}})";
+  const ProcessResult text = run_cli({"config", "show", "--config", config_path.string()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  const ProcessResult shown =
+      run_cli({"config", "show", "--config", config_path.string(), "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  // Every group and key of the JSON form has a row in the text form; an empty group has one.
+  const std::string rows = "\n" + text.out;
+  for (const auto& [group, keys] : parse_json(shown)["values"].items()) {
+    if (keys.empty()) {
+      EXPECT_NE(rows.find("\n" + group + " "), std::string::npos) << group << "\n" << rows;
+    }
+    for (const auto& [key, value] : keys.items()) {
+      EXPECT_NE(rows.find("\n" + group + "." + key), std::string::npos)
+          << group << "." << key << "\n"
+          << rows;
+    }
+  }
+  const std::string file_source = "file:" + config_path.string();
+  EXPECT_NE(text.out.find("strategies.HYBRID.priority"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("\"consensus\""), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("model_requirements.tiny:1b.min_memory_mb"), std::string::npos);
+  EXPECT_NE(text.out.find("environments.production.strategy"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(file_source), std::string::npos) << text.out;
 }
 
 TEST_F(CommandsTest, DoctorReportsDeadServerQuickly) {
