@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -172,6 +173,25 @@ CLI::Validator finite_range(double low, double high) {
       fmt::format("NUMBER in [{} - {}]", low, high));
 }
 
+constexpr uint64_t kMaxSeed = std::numeric_limits<uint64_t>::max();
+
+// Accepts a whole number that fits in a uint64_t; CLI11 alone would turn "-1" and values past
+// the maximum into 18446744073709551615 without a word.
+CLI::Validator seed_range() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        uint64_t value = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, value);
+        if (error != std::errc() || stop != end) {
+          return fmt::format("invalid value '{}': expected an integer from 0 to {}", text,
+                             kMaxSeed);
+        }
+        return "";
+      },
+      fmt::format("INTEGER in [0 - {}]", kMaxSeed));
+}
+
 void add_simulate_options(CLI::App* command, SimulateOptions& o) {
   // A week of simulated time and a thousandfold rate keep a run within memory and minutes.
   constexpr double kMaxDuration = 7 * 24 * 3600.0;
@@ -184,7 +204,8 @@ void add_simulate_options(CLI::App* command, SimulateOptions& o) {
       ->check(finite_range(1e-6, 1000));
   command->add_option("--duration", o.duration_s, "Simulated seconds (default 3600)")
       ->check(finite_range(1, kMaxDuration));
-  command->add_option("--seed", o.seed, "Seed of the generated pattern (default 1)");
+  command->add_option("--seed", o.seed, "Seed of the generated pattern (default 1)")
+      ->check(seed_range());
   command->add_option("--strategy", o.strategies,
                       "Strategies and baselines, comma-separated, or all (default HYBRID)");
   command->add_option("--startup-time", o.startup_s, "Agent start-up time in seconds (default 10)")

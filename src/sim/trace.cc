@@ -84,6 +84,31 @@ bool parse_timestamp(std::string_view text, double& seconds) {
   return true;
 }
 
+// Maximum bytes of file text that an error message shows.
+constexpr size_t kMaxExcerpt = 40;
+
+// Returns `text` cut to kMaxExcerpt bytes, in double quotes, with quotes, backslashes and bytes
+// outside printable ASCII escaped (\xNN), so that a binary file cannot garble the terminal.
+std::string excerpt(std::string_view text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size() && i < kMaxExcerpt; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+  if (text.size() > kMaxExcerpt) {
+    out += fmt::format(" (first {} of {} bytes)", kMaxExcerpt, text.size());
+  }
+  return out;
+}
+
 enum class Format { kSeconds, kAzure };
 
 Result<Format> header_format(std::string_view header, const std::string& name) {
@@ -98,18 +123,17 @@ Result<Format> header_format(std::string_view header, const std::string& name) {
   if (names == std::vector<std::string>{"timestamp", "contexttokens", "generatedtokens"}) {
     return Format::kAzure;
   }
-  return Status(ErrorCode::kParseError,
-                fmt::format("trace {}: line 1: unknown header \"{}\": expected "
-                            "\"arrival_s,prompt_tokens,output_tokens\" or "
-                            "\"TIMESTAMP,ContextTokens,GeneratedTokens\"",
-                            name, header));
+  return Status(ErrorCode::kParseError, fmt::format("trace {}: line 1: unknown header {}: expected "
+                                                    "\"arrival_s,prompt_tokens,output_tokens\" or "
+                                                    "\"TIMESTAMP,ContextTokens,GeneratedTokens\"",
+                                                    name, excerpt(header)));
 }
 
 Status row_error(const std::string& name, size_t line, int column, std::string_view value,
                  std::string_view expected) {
   return Status(ErrorCode::kParseError,
-                fmt::format("trace {}: line {} column {}: invalid value \"{}\": expected {}", name,
-                            line, column, value, expected));
+                fmt::format("trace {}: line {} column {}: invalid value {}: expected {}", name,
+                            line, column, excerpt(value), expected));
 }
 
 }  // namespace
@@ -132,6 +156,8 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
   Trace trace;
   trace.name = name;
   size_t line_number = 1;
+  size_t unsorted_rows = 0;
+  size_t first_unsorted_line = 0;
   while (std::getline(input, line)) {
     ++line_number;
     if (trim(line).empty()) {
@@ -156,6 +182,10 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
     if (!parse_int(fields[2], request.output_tokens)) {
       return row_error(name, line_number, 3, fields[2], "a token count >= 0");
     }
+    if (!trace.requests.empty() && request.arrival_s < trace.requests.back().arrival_s) {
+      ++unsorted_rows;
+      first_unsorted_line = first_unsorted_line == 0 ? line_number : first_unsorted_line;
+    }
     trace.requests.push_back(request);
   }
   if (trace.requests.empty()) {
@@ -179,6 +209,12 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
   }
   trace.description = fmt::format("{}: {} requests, arrival rate scaled by {}", name,
                                   trace.requests.size(), rate_scale);
+  if (unsorted_rows > 0) {
+    trace.description += fmt::format(
+        "; sorted by arrival time, because {} row{} arrived earlier than the row above, the "
+        "first at line {}",
+        unsorted_rows, unsorted_rows == 1 ? "" : "s", first_unsorted_line);
+  }
   return trace;
 }
 

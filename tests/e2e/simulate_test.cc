@@ -1,6 +1,8 @@
 // End-to-end checks of `ollama-flow simulate`: the table, the output files and bad input.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "e2e/e2e_support.h"
 
 namespace ollamaflow::testing {
@@ -57,6 +59,49 @@ TEST_F(SimulateTest, NonFiniteAndHugeValuesExitTwo) {
     EXPECT_EQ(result.exit_code, 2) << flag[0] << " " << flag[1];
     EXPECT_NE(result.err.find(flag[0]), std::string::npos) << result.err;
   }
+}
+
+TEST_F(SimulateTest, OutOfRangeSeedsExitTwo) {
+  for (const std::string seed : {"-1", "18446744073709551616", "99999999999999999999", "1e3"}) {
+    ProcessResult result = run_cli({"simulate", "--seed", seed, "--duration", "10"});
+    EXPECT_EQ(result.exit_code, 2) << seed << ": " << result.out;
+    EXPECT_NE(result.err.find("'" + seed + "'"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("0 to 18446744073709551615"), std::string::npos) << result.err;
+  }
+}
+
+TEST_F(SimulateTest, LargestSeedIsKept) {
+  ProcessResult result =
+      run_cli({"simulate", "--seed", "18446744073709551615", "--duration", "10", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(parse_json(result).at("seed").get<uint64_t>(), 18446744073709551615u);
+}
+
+TEST_F(SimulateTest, BinaryTraceIsNotEchoed) {
+  const std::filesystem::path trace = dir_.path() / "trace.bin";
+  std::string bytes =
+      "\x7f"
+      "ELF\x02\x01\x01";
+  bytes += std::string(4, '\0') + "\x1b[31m" + std::string(300, '\xff') + "\n1,2,3\n";
+  std::ofstream(trace, std::ios::binary) << bytes;
+  ProcessResult result = run_cli({"simulate", "--trace", trace.string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("unknown header \"\\x7fELF\\x02"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("(first 40 of"), std::string::npos) << result.err;
+  for (const char c : result.err) {
+    const unsigned char byte = static_cast<unsigned char>(c);
+    ASSERT_TRUE(byte == '\n' || (byte >= 0x20 && byte < 0x7f))
+        << "raw byte " << static_cast<int>(byte) << " in: " << result.err;
+  }
+}
+
+TEST_F(SimulateTest, UnsortedTraceIsSortedAndSaysSo) {
+  const std::filesystem::path trace = dir_.path() / "trace.csv";
+  std::ofstream(trace) << "arrival_s,prompt_tokens,output_tokens\n0,10,10\n5,10,10\n3,10,10\n";
+  ProcessResult result = run_cli({"simulate", "--trace", trace.string(), "--duration", "10"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("sorted by arrival time"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("the first at line 4"), std::string::npos) << result.out;
 }
 
 }  // namespace

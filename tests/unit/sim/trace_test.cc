@@ -74,6 +74,49 @@ TEST_F(TraceTest, BadValueNamesLineAndColumn) {
       << trace.status().message();
 }
 
+TEST_F(TraceTest, BinaryHeaderIsEscapedAndCut) {
+  std::string header = "\x7f";
+  header += "ELF\x02\x01" + std::string(100, '\0') + "\n";
+  Result<Trace> trace = parse_trace_csv(header + "0,1,1\n", "bin.csv", 1, 0);
+  ASSERT_FALSE(trace.is_ok());
+  const std::string message = trace.status().message();
+  EXPECT_NE(message.find("line 1: unknown header \"\\x7fELF\\x02\\x01\\x00"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("(first 40 of 106 bytes)"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\0'), std::string::npos);
+  EXPECT_EQ(message.find('\x7f'), std::string::npos);
+}
+
+TEST_F(TraceTest, BadValueIsEscaped) {
+  Result<Trace> trace =
+      parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,\"1\x1b[2J,1\n", "t.csv", 1, 0);
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_NE(trace.status().message().find(R"(line 2 column 2: invalid value "\"1\x1b[2J")"),
+            std::string::npos)
+      << trace.status().message();
+}
+
+TEST_F(TraceTest, UnsortedRowsAreSortedAndNamed) {
+  Result<Trace> trace = parse_trace_csv(
+      "arrival_s,prompt_tokens,output_tokens\n10,1,1\n30,2,2\n20,3,3\n15,4,4\n", "t.csv", 1, 0);
+  ASSERT_TRUE(trace.is_ok()) << trace.status().to_string();
+  ASSERT_EQ(trace->requests.size(), 4u);
+  EXPECT_DOUBLE_EQ(trace->requests[1].arrival_s, 5);
+  EXPECT_EQ(trace->requests[1].prompt_tokens, 4);
+  EXPECT_EQ(trace->requests[3].prompt_tokens, 2);
+  EXPECT_NE(trace->description.find("sorted by arrival time, because 2 rows"), std::string::npos)
+      << trace->description;
+  EXPECT_NE(trace->description.find("the first at line 4"), std::string::npos)
+      << trace->description;
+}
+
+TEST_F(TraceTest, SortedRowsSayNothingAboutOrder) {
+  Result<Trace> trace = parse_trace_csv(
+      "arrival_s,prompt_tokens,output_tokens\n0,1,1\n0,1,1\n1,1,1\n", "t.csv", 1, 0);
+  ASSERT_TRUE(trace.is_ok());
+  EXPECT_EQ(trace->description.find("sorted"), std::string::npos) << trace->description;
+}
+
 TEST_F(TraceTest, NegativeTokensAreRejected) {
   Result<Trace> trace =
       parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1,-1\n", "t.csv", 1, 0);
