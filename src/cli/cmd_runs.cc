@@ -11,16 +11,11 @@ namespace {
 
 using nlohmann::json;
 
-Result<std::unique_ptr<store::Journal>> open_journal(const Config& config) {
-  std::string path = config.run.db;
-  if (path.empty()) {
-    Result<std::string> fallback = store::default_journal_path(process_env());
-    if (!fallback) {
-      return fallback.status();
-    }
-    path = *fallback;
+Result<std::string> journal_path(const Config& config) {
+  if (!config.run.db.empty()) {
+    return config.run.db;
   }
-  return store::Journal::open(path);
+  return store::default_journal_path(process_env());
 }
 
 json run_to_json(const store::RunRecord& run) {
@@ -144,7 +139,21 @@ void print_show(const json& run) {
 }  // namespace
 
 int cmd_runs(const Config& config, const RunsOptions& options) {
-  Result<std::unique_ptr<store::Journal>> journal = open_journal(config);
+  Result<std::string> path = journal_path(config);
+  if (!path) {
+    std::fprintf(stderr, "ollama-flow: %s\n", path.status().message().c_str());
+    return 1;
+  }
+  // Read-only, so that listing works on a journal that this user may not write.
+  Result<std::unique_ptr<store::Journal>> journal = store::Journal::open_read_only(*path);
+  if (!journal && journal.status().code() == ErrorCode::kNotFound && options.show_id.empty()) {
+    if (options.json) {
+      std::cout << "[]\n";
+    } else {
+      std::cout << "no runs in " << *path << " (the journal does not exist yet)\n";
+    }
+    return 0;
+  }
   if (!journal) {
     std::fprintf(stderr, "ollama-flow: %s\n", journal.status().message().c_str());
     return 1;

@@ -48,6 +48,30 @@ Status create_parent_folder(const std::string& path) {
                           error.message() + "; pass --db with a writable path");
 }
 
+// Rewords a write failure on a read-only file or folder, which SQLite reports as "attempt to
+// write a readonly database", so that it names the journal and the fix.
+Status explain_read_only(const std::string& path, Status status) {
+  if (status.code() != ErrorCode::kPermissionDenied) {
+    return status;
+  }
+  if (path == ":memory:" || path.rfind("file:", 0) == 0) {
+    return Status(ErrorCode::kPermissionDenied, "journal '" + path + "' is read-only (" +
+                                                    status.message() +
+                                                    "); pass --db with a writable path");
+  }
+  const std::filesystem::path folder = std::filesystem::absolute(path).parent_path();
+  const std::string where = ::access(folder.c_str(), W_OK) != 0
+                                ? "its folder '" + folder.string() +
+                                      "' is not writable, so SQLite cannot create the " +
+                                      "-wal and -shm files beside it"
+                                : "the file is not writable";
+  return Status(ErrorCode::kPermissionDenied,
+                "journal '" + path + "' is read-only: " + where + " (" + status.message() +
+                    "); make the file and its folder writable, or pass --db with a writable "
+                    "path. `ollama-flow runs --db " +
+                    path + "` still reads it");
+}
+
 JournalOptions resolve_options(JournalOptions options) {
   if (options.clock == nullptr) {
     options.clock = system_clock();
@@ -102,16 +126,58 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path, JournalO
   options = resolve_options(std::move(options));
   Result<Database> database = Database::open(path, options.database);
   if (!database.is_ok()) {
-    return database.status();
+    return explain_read_only(path, database.status());
+  }
+  if (database->read_only()) {
+    return explain_read_only(
+        path, Status(ErrorCode::kPermissionDenied, "SQLite could open it only for reading"));
   }
   const std::string applied_at = format_iso8601(options.clock->wall_now());
   Result<int> version = migrate(database.value(), journal_migrations(), applied_at);
   if (!version.is_ok()) {
-    return version.status();
+    return explain_read_only(path, version.status());
   }
   get_logger("store")->info("journal opened path={} schema_version={}", path, version.value());
   return std::unique_ptr<Journal>(
       new Journal(path, std::move(database).value(), std::move(options), version.value()));
+}
+
+Result<std::unique_ptr<Journal>> Journal::open_read_only(const std::string& path,
+                                                         JournalOptions options) {
+  std::error_code error;
+  if (path.empty() || !std::filesystem::exists(path, error)) {
+    return Status(ErrorCode::kNotFound, "journal '" + path +
+                                            "' not found: no run was journaled there; pass --db "
+                                            "with the journal of your runs");
+  }
+  options = resolve_options(std::move(options));
+  options.database.read_only = true;
+  Result<Database> database = Database::open(path, options.database);
+  if (!database.is_ok()) {
+    return database.status();
+  }
+  Result<int> version = read_schema_version(database.value());
+  if (!version.is_ok()) {
+    return version.status();
+  }
+  const int latest = latest_version(journal_migrations());
+  if (version.value() != latest) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        "journal '" + path + "' has schema version " + std::to_string(version.value()) +
+            ", and this ollama-flow reads version " + std::to_string(latest) +
+            (version.value() > latest ? ": it was written by a newer ollama-flow, so use that one"
+                                      : ": a command that writes, such as `ollama-flow run --db " +
+                                            path + "`, upgrades it"));
+  }
+  std::unique_ptr<Journal> journal(
+      new Journal(path, std::move(database).value(), std::move(options), version.value()));
+  // No other thread has the journal yet, so queue_mutex_ need not be held.
+  journal->failure_ = Status(ErrorCode::kPermissionDenied,
+                             "journal '" + path +
+                                 "' was opened read-only, for a command that only reads it, "
+                                 "and cannot be written");
+  return journal;
 }
 
 Journal::Journal(std::string path, Database database, JournalOptions options, int schema_version)

@@ -67,6 +67,13 @@ class Journal {
   // and kInvalidArgument when the file was written by a newer ollama-flow.
   static Result<std::unique_ptr<Journal>> open(const std::string& path,
                                                JournalOptions options = {});
+  // Opens an existing journal for commands that only read it. The file is opened read-only and
+  // its journal mode and schema are left as they are, so a journal on a read-only file or
+  // folder can be read. Returns kNotFound when the file does not exist, and kInvalidArgument
+  // when its schema is not this ollama-flow's (a command that writes upgrades an older one).
+  // Every write returns kPermissionDenied, saying that the journal was opened read-only.
+  static Result<std::unique_ptr<Journal>> open_read_only(const std::string& path,
+                                                         JournalOptions options = {});
 
   // Commits the writes still posted.
   ~Journal();

@@ -3,8 +3,13 @@
 #include <chrono>
 #include <thread>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "core/log.h"
 #include "store/connection.h"
@@ -94,6 +99,37 @@ Status validate_options(const std::string& path, const DatabaseOptions& options)
   return Status::ok();
 }
 
+// Returns true when a read-only open of the WAL-mode file at `path` would fail because SQLite
+// can create neither its -shm nor its -wal file: the folder is not writable and no -wal file
+// with frames exists. Without a -wal file no connection has the file open in WAL mode, so the
+// file may be read as immutable, without locks and without the -shm file.
+bool needs_immutable_open(const std::string& path) {
+  if (path == ":memory:" || path.rfind("file:", 0) == 0) {
+    return false;
+  }
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  if (error || ::access(absolute.parent_path().c_str(), W_OK) == 0) {
+    return false;
+  }
+  const std::filesystem::path wal = absolute.string() + "-wal";
+  return !std::filesystem::exists(wal, error) || std::filesystem::file_size(wal, error) == 0;
+}
+
+// Returns the SQLite URI that opens `path` read-only as an immutable file, with the characters
+// that a URI path reserves percent-encoded.
+std::string immutable_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (const char c : std::filesystem::absolute(path).string()) {
+    if (c == '%' || c == '?' || c == '#') {
+      uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?mode=ro&immutable=1";
+}
+
 }  // namespace
 
 namespace detail {
@@ -141,8 +177,15 @@ Result<Database> Database::open(const std::string& path, DatabaseOptions options
   auto connection = std::make_unique<detail::Connection>();
   connection->path = path;
   connection->options = std::move(options);
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  const int rc = sqlite3_open_v2(path.c_str(), &connection->handle, flags, nullptr);
+  int flags = (connection->options.read_only ? SQLITE_OPEN_READONLY
+                                             : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+              SQLITE_OPEN_NOMUTEX;
+  std::string target = path;
+  if (connection->options.read_only && needs_immutable_open(path)) {
+    target = immutable_uri(path);
+    flags |= SQLITE_OPEN_URI;
+  }
+  const int rc = sqlite3_open_v2(target.c_str(), &connection->handle, flags, nullptr);
   if (rc != SQLITE_OK) {
     return sqlite_error(*connection, rc, "opening the file");
   }
@@ -157,6 +200,10 @@ Result<Database> Database::open(const std::string& path, DatabaseOptions options
 }
 
 Status Database::configure() {
+  if (connection_->options.read_only) {
+    // Switching to WAL is a write. A journal in WAL mode is read as it is.
+    return Status::ok();
+  }
   // Switching a new file to WAL needs an exclusive lock, and SQLite reports SQLITE_BUSY at once,
   // without the busy handler, when another connection opens the file at the same moment. So the
   // switch is retried for up to about two seconds.
@@ -291,6 +338,10 @@ int Database::changes() const {
 
 bool Database::in_transaction() const {
   return sqlite3_get_autocommit(connection_->handle) == 0;
+}
+
+bool Database::read_only() const {
+  return sqlite3_db_readonly(connection_->handle, "main") == 1;
 }
 
 const std::string& Database::path() const {

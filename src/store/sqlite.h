@@ -37,6 +37,10 @@ struct DatabaseOptions {
   Duration max_backoff = std::chrono::milliseconds(1000);
   // Clock for the pauses between re-runs; the process-wide system clock when null.
   std::shared_ptr<Clock> clock;
+  // Opens the file with SQLITE_OPEN_READONLY and leaves its journal mode as it is, so that a
+  // read-only file, or one in a read-only folder, can be read. Every write then fails with
+  // SQLITE_READONLY.
+  bool read_only = false;
 };
 
 namespace detail {
@@ -116,9 +120,10 @@ class Statement {
 // and processes: busy timeout, WAL journal, foreign keys on, synchronous=NORMAL. Move-only.
 class Database {
  public:
-  // Opens or creates the database file at `path` (":memory:" for a private in-memory database).
-  // Returns kInvalidArgument for bad options, kIoError or kPermissionDenied when the file cannot
-  // be opened, and kIoError when the file system does not support WAL.
+  // Opens or creates the database file at `path` (":memory:" for a private in-memory database),
+  // or with options.read_only opens an existing file for reading. Returns kInvalidArgument for
+  // bad options, kIoError or kPermissionDenied when the file cannot be opened, and kIoError
+  // when the file system does not support WAL.
   static Result<Database> open(const std::string& path, DatabaseOptions options = {});
 
   Database(Database&& other) noexcept;
@@ -152,6 +157,9 @@ class Database {
   // Returns the rows changed by the last INSERT, UPDATE or DELETE.
   int changes() const;
   bool in_transaction() const;
+  // Returns true when the connection cannot write: opened with read_only, or a file or folder
+  // that SQLite could open only for reading.
+  bool read_only() const;
   const std::string& path() const;
 
  private:
