@@ -83,10 +83,11 @@ class LlmClient {
  public:
   virtual ~LlmClient() = default;
 
-  // Sends one chat request and returns the whole reply. Errors use these codes:
-  // kUnavailable (connection refused, DNS), kNotFound (model missing), kServerBusy (503),
-  // kServerError (5xx or an error inside the stream), kTruncated (done_reason "length" or a
-  // stream that ended without its final chunk), kTimeout, kCancelled, kContextOverflow,
+  // Sends one chat request and returns the whole reply. A reply cut at the output limit is a
+  // reply with done_reason "length", its content so far and the tokens the server counted.
+  // Errors use these codes: kUnavailable (connection refused, DNS), kNotFound (model missing),
+  // kServerBusy (503), kServerError (5xx or an error inside the stream), kTruncated (a stream
+  // that ended without its final chunk), kTimeout, kCancelled, kContextOverflow,
   // kSchemaUnsupported.
   virtual Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
                                     const TokenCallback& on_token = nullptr) = 0;

@@ -90,14 +90,10 @@ Result<ChatResponse> finish_chat(ChatStream& stream, const ChatRequest& request,
                               "without its final chunk (done: true)",
                               url, request.model, stream.chunks));
   }
+  // A reply cut at the output limit (done_reason "length") is returned as it is, because the
+  // caller decides what to do with it and counts the tokens that the server spent on it.
   ChatResponse response;
   response.done_reason = stream.final_chunk.done_reason.value_or("stop");
-  if (response.done_reason == "length") {
-    return Status(ErrorCode::kTruncated,
-                  fmt::format("the reply of model '{}' was cut at the output limit of {} tokens "
-                              "(done_reason \"length\"): raise num_predict or request less output",
-                              request.model, request.options.num_predict));
-  }
   response.content = stream.splitter.content();
   response.thinking = stream.thinking_field + stream.splitter.thinking();
   response.model = stream.final_chunk.model.value_or(request.model);

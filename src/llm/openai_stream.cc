@@ -190,13 +190,8 @@ Result<ChatResponse> CompletionStream::finish() {
                               "without a finish_reason",
                               url_, request_.model, events_));
   }
-  if (finish_reason_ == "length") {
-    return Status(ErrorCode::kTruncated,
-                  fmt::format("the reply of model '{}' was cut at the output limit of {} tokens "
-                              "(finish_reason \"length\"): raise num_predict or request less "
-                              "output",
-                              request_.model, request_.options.num_predict));
-  }
+  // A reply cut at the output limit (finish_reason "length") is returned as it is, as
+  // done_reason "length", because the caller decides what to do with it and counts its tokens.
   ChatResponse response;
   response.done_reason = finish_reason_;
   response.content = splitter_.content();

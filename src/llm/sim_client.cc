@@ -243,11 +243,8 @@ Result<ChatResponse> SimClient::stream_reply(const ChatRequest& request, const s
   response.usage.eval_seconds = to_seconds(clock_->now() - eval_start);
   if (truncated) {
     increment(&SimStats::truncated);
-    return Status(ErrorCode::kTruncated,
-                  fmt::format("the simulated reply of model '{}' was cut at the output limit of {} "
-                              "tokens (done_reason \"length\"): raise num_predict or request "
-                              "less output",
-                              request.model, limit));
+    response.done_reason = "length";
+    response.usage.output_tokens = limit;
   }
   return response;
 }

@@ -63,9 +63,9 @@ class SimClient final : public LlmClient {
   // prompt_tokens / prompt rate, then streams the reply in pieces of output tokens / output rate
   // each, every per-token time multiplied by 1 + slowdown_per_slot × (active requests − 1) at
   // the moment the piece is produced. Tokens are estimated as characters / 4 (at least 1).
-  // Errors: an injected failure (before any waiting), kCancelled, kTruncated when the reply
-  // exceeds options.num_predict tokens (the part within the limit is streamed first), and
-  // kSchemaUnsupported when no value can be generated for the schema.
+  // A reply longer than options.num_predict tokens is cut there and returned with done_reason
+  // "length" and num_predict output tokens. Errors: an injected failure (before any waiting),
+  // kCancelled, and kSchemaUnsupported when no value can be generated for the schema.
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
                             const TokenCallback& on_token = nullptr) override;
 

@@ -174,7 +174,11 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
   out.model = attempt.model;
   out.simulated = response.simulated;
   Verdict verdict = response.done_reason == "length"
-                        ? Verdict{ErrorCode::kTruncated, {"done_reason is \"length\""}, {}}
+                        ? Verdict{ErrorCode::kTruncated,
+                                  {fmt::format("the reply was cut at the output limit of {} tokens "
+                                               "(done_reason \"length\")",
+                                               attempt.num_predict)},
+                                  {}}
                         : check_reply(response.content, request, validator);
   if (verdict.code == ErrorCode::kOk) {
     out.attempts.push_back(attempt);

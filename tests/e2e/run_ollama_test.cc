@@ -214,6 +214,38 @@ TEST_F(OllamaRunTest, FailedTaskCancelsDependents) {
             std::string::npos);
 }
 
+TEST_F(OllamaRunTest, TruncatedAttemptsCountTheirTokens) {
+  const json plan = sample_plan();
+  server_.script().set_responder([plan](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = plan.dump();
+    } else if (kind == "agent_reply") {
+      reply.content = R"({"files": [{"path": ")";  // every attempt is cut at its limit
+      reply.done_reason = "length";
+      reply.prompt_tokens = 700;
+      reply.output_tokens = 300;
+    } else {
+      reply.content = kind == "summary" ? R"({"summary":"failed"})" : R"({"ready":true})";
+    }
+    return reply;
+  });
+  ProcessResult result = run_cli(run_args({"--max-task-attempts", "2"}));
+  EXPECT_EQ(result.exit_code, 1);
+  json report = parse_json(result);
+  const json& failed = report["tasks"][0];
+  EXPECT_EQ(failed["status"], "failed") << failed.dump();
+  EXPECT_EQ(failed["prompt_tokens"], 1400) << failed.dump();
+  EXPECT_EQ(failed["output_tokens"], 600) << failed.dump();
+  EXPECT_NE(failed["error"].get<std::string>().find("done_reason \"length\""), std::string::npos)
+      << failed.dump();
+  EXPECT_GE(report["output_tokens"].get<int64_t>(), 600) << report.dump();
+  ProcessResult shown =
+      run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
+  EXPECT_EQ(parse_json(shown)["tasks"][0]["output_tokens"], 600) << shown.out;
+}
+
 TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
   const json plan = sample_plan();
   std::atomic<bool> hold_app{true};

@@ -239,14 +239,18 @@ TEST_F(OllamaClientTest, FinalObjectWithoutNewlineAccepted) {
   EXPECT_EQ(response->content, "a");
 }
 
-TEST_F(OllamaClientTest, DoneReasonLengthIsTruncated) {
+TEST_F(OllamaClientTest, DoneReasonLengthKeepsTokens) {
   FakeReply reply;
+  reply.content = R"({"files": [)";
   reply.done_reason = "length";
+  reply.prompt_tokens = 900;
+  reply.output_tokens = 512;
   Result<ChatResponse> response = chat(reply);
-  ASSERT_FALSE(response.is_ok());
-  EXPECT_EQ(response.status().code(), ErrorCode::kTruncated);
-  EXPECT_NE(response.status().message().find("512 tokens"), std::string::npos);
-  EXPECT_NE(response.status().message().find("num_predict"), std::string::npos);
+  ASSERT_TRUE(response.is_ok()) << response.status().to_string();
+  EXPECT_EQ(response->done_reason, "length");
+  EXPECT_EQ(response->content, R"({"files": [)");
+  EXPECT_EQ(response->usage.prompt_tokens, 900);
+  EXPECT_EQ(response->usage.output_tokens, 512);
 }
 
 TEST_F(OllamaClientTest, ThinkSectionsKeptOutOfContent) {

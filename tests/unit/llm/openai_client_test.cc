@@ -185,15 +185,18 @@ TEST_F(OpenAiClientTest, UsageFromTimingsWithoutUsageChunk) {
   EXPECT_DOUBLE_EQ(response->usage.eval_seconds, 0.025);
 }
 
-TEST_F(OpenAiClientTest, FinishReasonLengthIsTruncated) {
+TEST_F(OpenAiClientTest, FinishReasonLengthKeepsTokens) {
   FakeReply reply;
   reply.content = R"({"files": [)";
   reply.done_reason = "length";
+  reply.prompt_tokens = 900;
+  reply.output_tokens = 512;
   Result<ChatResponse> response = chat(reply);
-  ASSERT_FALSE(response.is_ok());
-  EXPECT_EQ(response.status().code(), ErrorCode::kTruncated);
-  EXPECT_TRUE(contains(response.status().message(), "512 tokens"));
-  EXPECT_TRUE(contains(response.status().message(), "finish_reason \"length\""));
+  ASSERT_TRUE(response.is_ok()) << response.status().to_string();
+  EXPECT_EQ(response->done_reason, "length");
+  EXPECT_EQ(response->content, R"({"files": [)");
+  EXPECT_EQ(response->usage.prompt_tokens, 900);
+  EXPECT_EQ(response->usage.output_tokens, 512);
 }
 
 TEST_F(OpenAiClientTest, StreamWithoutFinishReasonIsTruncated) {
