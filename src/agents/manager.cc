@@ -360,12 +360,13 @@ void AgentManager::start_next_batch_locked() {
   if (stopping_) {
     return;
   }
-  // Loops only when a whole batch failed to start, so that the next one still gets its turn.
+  // Loops only when a whole batch failed to start, or when the model is resident, so that the
+  // next batch gets its turn.
   while (!pending_.empty()) {
     const bool batch_running = std::any_of(agents_.begin(), agents_.end(), [](const auto& agent) {
       return agent->info.state == AgentState::kInitializing;
     });
-    if (batch_running) {
+    if (batch_running && !model_resident_locked(pending_.front()->info.model)) {
       return;
     }
     const int size = settings_.limits.batch_creation_size;
@@ -375,6 +376,13 @@ void AgentManager::start_next_batch_locked() {
       launch_locked(*agent);
     }
   }
+}
+
+bool AgentManager::model_resident_locked(const std::string& model) const {
+  return std::any_of(agents_.begin(), agents_.end(), [&](const auto& agent) {
+    return agent->info.model == model &&
+           (is_ready(agent->info.state) || agent->info.state == AgentState::kBusy);
+  });
 }
 
 void AgentManager::launch_locked(Agent& agent) {

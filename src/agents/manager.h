@@ -165,7 +165,13 @@ class AgentManager {
   std::vector<std::string> remove_locked(int count, const std::string& reason);
   std::vector<Agent*> removal_order_locked();
   void remove_agent_locked(Agent& agent, const std::string& reason);
+  // Starts the pending agents in creation batches of batch_creation_size. A batch waits for the
+  // one before it to finish its warm-up only while no agent on its model is ready: the first
+  // warm-ups load the model, and several loads at once only compete for memory and disk. Once an
+  // agent on the model is ready, a warm-up is one short request, so every batch starts at once.
   void start_next_batch_locked();
+  // Returns true when an agent on `model` is ready or busy, so the server has the model loaded.
+  bool model_resident_locked(const std::string& model) const;
   void launch_locked(Agent& agent);
   std::vector<std::string> reap_idle_locked(MonoTime now);
   Status check_running_locked() const;

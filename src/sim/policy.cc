@@ -85,14 +85,12 @@ class OraclePolicy final : public Policy {
  public:
   OraclePolicy(const PolicySettings& settings, std::vector<int> blocks, double block_s)
       : blocks_(std::move(blocks)) {
-    const int batch = std::max(1, settings.config.agent_management.batch_creation_size);
     for (size_t b = 1; b < blocks_.size(); ++b) {
       const double start = static_cast<double>(b) * block_s;
       const int increase = blocks_[b] - blocks_[b - 1];
-      // An increase starts early by one start-up per creation batch, plus one second.
-      const double lead =
-          increase > 0 ? settings.startup_s * std::ceil(static_cast<double>(increase) / batch) + 1
-                       : 0;
+      // An increase starts early by one start-up time plus one second. The model is resident
+      // from the first block on, so the agent manager starts all its creation batches at once.
+      const double lead = increase > 0 ? settings.startup_s + 1 : 0;
       plan_.emplace(start - lead, blocks_[b]);
     }
   }

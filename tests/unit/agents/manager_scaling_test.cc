@@ -19,26 +19,39 @@ TEST_F(AgentManagerTest, CreatesAgentsInBatchesOfThree) {
   ASSERT_TRUE(added.is_ok()) << added.status().to_string();
   EXPECT_EQ(added->size(), 7u);
 
+  // No agent is ready, so the model may still be loading: one batch warms up at a time.
   ASSERT_TRUE(warm_up_gate.wait_for_waiting(3));
   EXPECT_EQ(count(AgentState::kInitializing), 3);
   EXPECT_EQ(count(AgentState::kCreating), 4);
   EXPECT_EQ(manager->capacity(), 7);
 
+  // Once an agent on the model is ready, the remaining batches start together.
   warm_up_gate.release(3);
   ASSERT_TRUE(wait_for_state(AgentState::kActive, 3));
-  ASSERT_TRUE(warm_up_gate.wait_for_waiting(3));
-  EXPECT_EQ(count(AgentState::kInitializing), 3);
-  EXPECT_EQ(count(AgentState::kCreating), 1);
-
-  warm_up_gate.release(3);
-  ASSERT_TRUE(wait_for_state(AgentState::kActive, 6));
-  ASSERT_TRUE(warm_up_gate.wait_for_waiting(1));
-  EXPECT_EQ(count(AgentState::kInitializing), 1);
+  ASSERT_TRUE(warm_up_gate.wait_for_waiting(4));
+  EXPECT_EQ(count(AgentState::kInitializing), 4);
   EXPECT_EQ(count(AgentState::kCreating), 0);
 
-  warm_up_gate.release(1);
+  warm_up_gate.release(4);
   ASSERT_TRUE(wait_for_state(AgentState::kActive, 7));
   EXPECT_EQ(manager->stats().created, 7);
+}
+
+TEST_F(AgentManagerTest, ResidentModelStartsEveryBatch) {
+  make_manager(default_settings(), gated_warm_up());
+  ASSERT_TRUE(manager->add_agents(1, {}, "test").is_ok());
+  ASSERT_TRUE(warm_up_gate.wait_for_waiting(1));
+  warm_up_gate.release(1);
+  ASSERT_TRUE(wait_for_state(AgentState::kActive, 1));
+
+  // 7 agents are three creation batches, and none waits for another.
+  ASSERT_TRUE(manager->add_agents(7, {}, "burst").is_ok());
+  ASSERT_TRUE(warm_up_gate.wait_for_waiting(7));
+  EXPECT_EQ(count(AgentState::kInitializing), 7);
+  EXPECT_EQ(count(AgentState::kCreating), 0);
+
+  warm_up_gate.release(7);
+  ASSERT_TRUE(wait_for_state(AgentState::kActive, 8));
 }
 
 TEST_F(AgentManagerTest, FirstBatchIsOldestAgents) {

@@ -178,9 +178,10 @@ TEST_F(BaselinesTest, OracleStartsIncreasesEarly) {
   settings_.startup_s = 10;
   auto oracle = make_oracle(settings_, {2, 8}, 300);
   EXPECT_EQ(oracle->initial_agents(), 2);
-  // 6 more agents are 2 creation batches of 3: 2 * 10 s + 1 s before the block.
-  EXPECT_FALSE(oracle->decide(observe(278, 2, 2, 0)).act);
-  const PolicyDecision decision = oracle->decide(observe(279, 2, 2, 0));
+  // The model is resident, so all 6 agents start together: one start-up time + 1 s before the
+  // block.
+  EXPECT_FALSE(oracle->decide(observe(288.9, 2, 2, 0)).act);
+  const PolicyDecision decision = oracle->decide(observe(289, 2, 2, 0));
   EXPECT_TRUE(decision.act);
   EXPECT_EQ(decision.target, 8);
 }
