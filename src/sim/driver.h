@@ -77,6 +77,7 @@ struct RunResult {
   std::vector<ActionRecord> actions;
   std::vector<double> scale_up_decisions_s;  // times of decisions that added agents
   std::vector<double> unplaceable_s;         // arrivals that found no idle agent
+  std::vector<double> late_arrivals_s;       // arrivals whose wait exceeded the wait target
   std::vector<double> surges_s;              // from the trace
   std::vector<TimePoint> points;
   int64_t evaluations = 0;

@@ -34,11 +34,21 @@ void direction_figures(const RunResult& run, Figures& figures) {
   figures.flips_per_10min = run.duration_s > 0 ? flips * kTenMinutesS / run.duration_s : 0;
 }
 
+// Returns true when a task that arrived in [from, to) waited longer than the wait target.
+bool any_late_arrival(const RunResult& run, double from, double to) {
+  const auto found = std::lower_bound(run.late_arrivals_s.begin(), run.late_arrivals_s.end(), from);
+  return found != run.late_arrivals_s.end() && *found < to;
+}
+
 // Onsets: per surge of the trace, the first arrival at most kOnsetSearchS after it that found no
-// idle agent.
+// idle agent. A surge in which every task started within the wait target needed no reaction, so
+// it has no onset.
 std::vector<double> surge_onsets(const RunResult& run) {
   std::vector<double> onsets;
   for (double surge : run.surges_s) {
+    if (!any_late_arrival(run, surge, surge + kOnsetSearchS)) {
+      continue;
+    }
     const auto found = std::lower_bound(run.unplaceable_s.begin(), run.unplaceable_s.end(), surge);
     if (found != run.unplaceable_s.end() && *found < surge + kOnsetSearchS) {
       onsets.push_back(*found);

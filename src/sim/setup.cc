@@ -261,13 +261,19 @@ RunResult Simulation::finish() {
   std::lock_guard lock(gate_.mutex());
   for (size_t i = 0; i < tasks_.size(); ++i) {
     const TaskState& task = tasks_[i];
+    const double arrival = trace_.requests[i].arrival_s;
     if (task.first_start >= 0) {
       // The clock rounds to nanoseconds, so a wait can come out a hair below zero.
-      result_.waits_s.push_back(std::max(0.0, task.first_start - trace_.requests[i].arrival_s));
+      result_.waits_s.push_back(std::max(0.0, task.first_start - arrival));
     } else if (!task.failed) {
       // Never started: the wait so far is a lower bound and still counts.
-      result_.waits_s.push_back(std::max(0.0, now - trace_.requests[i].arrival_s));
+      result_.waits_s.push_back(std::max(0.0, now - arrival));
       ++result_.unstarted;
+    } else {
+      continue;
+    }
+    if (result_.waits_s.back() > settings_.wait_target_s) {
+      result_.late_arrivals_s.push_back(arrival);
     }
   }
   result_.completed = completed_;

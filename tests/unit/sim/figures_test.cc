@@ -62,6 +62,7 @@ TEST_F(FiguresTest, NoReversalMeansNoGap) {
 TEST_F(FiguresTest, ReactionRunsFromOnsetToDecision) {
   run_.surges_s = {400};
   run_.unplaceable_s = {100, 400.5, 401};
+  run_.late_arrivals_s = {401};
   run_.scale_up_decisions_s = {50, 401.2};
   const Figures figures = compute_figures(run_);
   ASSERT_TRUE(figures.reaction_s.has_value());
@@ -71,6 +72,7 @@ TEST_F(FiguresTest, ReactionRunsFromOnsetToDecision) {
 TEST_F(FiguresTest, UnansweredSurgeLastsToTheEnd) {
   run_.surges_s = {400};
   run_.unplaceable_s = {410};
+  run_.late_arrivals_s = {410};
   const Figures figures = compute_figures(run_);
   ASSERT_TRUE(figures.reaction_s.has_value());
   EXPECT_DOUBLE_EQ(*figures.reaction_s, 790);
@@ -79,7 +81,19 @@ TEST_F(FiguresTest, UnansweredSurgeLastsToTheEnd) {
 TEST_F(FiguresTest, SurgeWithoutWaitingHasNoReaction) {
   run_.surges_s = {400};
   run_.unplaceable_s = {600};  // more than 120 s after the surge
+  run_.late_arrivals_s = {600};
   EXPECT_FALSE(compute_figures(run_).reaction_s.has_value());
+}
+
+TEST_F(FiguresTest, SurgeWithinWaitTargetHasNoReaction) {
+  run_.surges_s = {400};
+  run_.unplaceable_s = {405};  // no idle agent, but every task started within the target
+  run_.late_arrivals_s = {100, 530};
+  EXPECT_FALSE(compute_figures(run_).reaction_s.has_value());
+
+  run_.late_arrivals_s = {100, 407};
+  ASSERT_TRUE(compute_figures(run_).reaction_s.has_value());
+  EXPECT_DOUBLE_EQ(*compute_figures(run_).reaction_s, 795);
 }
 
 TEST_F(FiguresTest, RecordedShareCountsRecords) {
