@@ -118,9 +118,14 @@ ScalingEngine::Verdict ScalingEngine::decide_up(const Recommendation& rec, MonoT
   }
   if (const std::optional<double> since = seconds_since(last_down_, now);
       since && *since < params_.flip_cooldown_s) {
-    return {Action::kHold, current,
-            fmt::format("cooldown: {:.0f} s since the last scale-down < {:g} s", *since,
-                        params_.flip_cooldown_s)};
+    if (!rec.wait_breached || !params_.breach_skips_flip_cooldown) {
+      return {Action::kHold, current,
+              fmt::format("cooldown: {:.0f} s since the last scale-down < {:g} s", *since,
+                          params_.flip_cooldown_s)};
+    }
+    skipped += fmt::format(" (cooldown after the scale-down skipped at {:.0f} s: wait target "
+                           "breached)",
+                           *since);
   }
   if (params_.max_up_step > 0) {
     target = std::min(target, current + params_.max_up_step);
@@ -149,6 +154,12 @@ ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, Mon
             fmt::format("cooldown: {:.0f} s since the last scale-up < {:g} s", *since,
                         params_.flip_cooldown_s)};
   }
+  if (const std::optional<double> since = seconds_since(last_down_, now);
+      since && *since < params_.down_interval_s && !rec.ceiling_bound) {
+    return {Action::kHold, current,
+            fmt::format("scale-down interval: {:.0f} s since the last scale-down < {:g} s",
+                        *since, params_.down_interval_s)};
+  }
   if (rec.ceiling_bound) {
     const int target = std::min(current - 1, rec.upper_bound);
     return {Action::kScaleDown, target,
@@ -162,10 +173,17 @@ ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, Mon
         fmt::format("hold window: {:.0f} s of {:g} s observed", observed_s, params_.down_window_s)};
   }
   const int highest = window_max(now);
-  if (current - highest <= params_.down_dead_band) {
+  const double tolerated_excess =
+      std::max<double>(params_.down_dead_band, params_.down_tolerance * current);
+  if (current - highest <= tolerated_excess) {
+    std::string tolerance_text;
+    if (tolerated_excess > 0 && highest < current) {
+      tolerance_text =
+          fmt::format(", within {:g} agents of the pool", std::floor(tolerated_excess));
+    }
     return {Action::kHold, current,
-            fmt::format("hold window: max recommendation {} over {:g} s", highest,
-                        params_.down_window_s)};
+            fmt::format("hold window: max recommendation {} over {:g} s{}", highest,
+                        params_.down_window_s, tolerance_text)};
   }
   const int step = std::max(1, static_cast<int>(std::floor(current * params_.down_step_fraction)));
   const int target = std::max(highest, current - step);

@@ -8,11 +8,13 @@
 //   2. Scale-up happens at the first evaluation that needs it (up_window_s = 0 in every built-in
 //      strategy), limited by up_cooldown_s since the last scale-up and flip_cooldown_s since the
 //      last scale-down. While the wait target is breached, up_cooldown_s does not apply unless
-//      breach_skips_up_cooldown is off (CONSERVATIVE). Starting agents count as capacity, so
-//      demand they cover adds nothing.
+//      breach_skips_up_cooldown is off (CONSERVATIVE), and flip_cooldown_s does not apply when
+//      breach_skips_flip_cooldown is on (HYBRID and the others except CONSERVATIVE). Starting
+//      agents count as capacity, so demand they cover adds nothing.
 //   3. Scale-down needs every used signal present and fresh, a full hold window since the engine
-//      started, the max recommendation over down_window_s below the pool by more than
-//      down_dead_band, and flip_cooldown_s since the last scale-up. It removes at most
+//      started, down_interval_s since the last scale-down, flip_cooldown_s since the last
+//      scale-up, and the max recommendation over down_window_s below the pool by more than
+//      down_dead_band and down_tolerance * agents. It removes at most
 //      max(1, floor(agents * down_step_fraction)) agents. A memory ceiling that fell below the
 //      pool skips the window and goes to the ceiling at once.
 //

@@ -23,6 +23,13 @@ constexpr double kAggressiveWindowFactor = 0.5;
 constexpr double kAggressiveUpCooldownFactor = 0.5;  // of cooldown_period
 constexpr double kStaleIntervals = 3;                // missed evaluations before a signal is stale
 
+// Scale-down rules of HYBRID. In the simulator (bench_scaling, steady Poisson load), a pool held
+// only by the 120 s window changed direction about twice per 10 minutes on noise alone. The
+// 30 % band keeps a steady pool in place, at the price of more agent-seconds. Half the pool per
+// step lets it follow the window down after a surge instead of 10 % per check interval.
+constexpr double kDownTolerance = 0.3;
+constexpr double kDownStepFraction = 0.5;
+
 std::string upper(std::string_view text) {
   std::string result(text);
   std::transform(result.begin(), result.end(), result.begin(),
@@ -54,9 +61,13 @@ StrategyParams hybrid_params(const Config& config) {
   params.sizing.wait_target_s = config.workload.wait_target;
   params.sizing.search_limit = std::max(1, params.max_agents);
   params.down_window_s = config.workload.scale_down_cooldown;
+  params.down_tolerance = kDownTolerance;
+  params.down_step_fraction = kDownStepFraction;
+  params.breach_skips_flip_cooldown = true;
   params.up_cooldown_s = config.workload.scale_up_cooldown;
   params.flip_cooldown_s = config.gpu_scaling.cooldown_period;
   params.check_interval_s = config.gpu_scaling.scale_check_interval;
+  params.down_interval_s = config.gpu_scaling.scale_check_interval;
   params.stale_after_s = kStaleIntervals * config.gpu_scaling.scale_check_interval;
   params.temperature_warning_c = config.gpu_scaling.temperature_warning_c;
   params.temperature_critical_c = config.gpu_scaling.temperature_critical_c;
@@ -78,6 +89,8 @@ void make_conservative(StrategyParams& params, const Config& config) {
   params.up_cooldown_s *= kConservativeCooldownFactor;
   params.flip_cooldown_s *= kConservativeCooldownFactor;
   params.breach_skips_up_cooldown = false;
+  params.breach_skips_flip_cooldown = false;
+  params.sizing.busy_agents_absorb_queue = true;
 }
 
 void make_aggressive(StrategyParams& params, const Config& config) {
@@ -156,6 +169,9 @@ Status StrategyParams::validate() const {
   if (max_up_step < 0) {
     return invalid("max_up_step", max_up_step, ">= 0 (0 means no limit)");
   }
+  if (!(down_tolerance >= 0 && down_tolerance < 1)) {
+    return invalid("down_tolerance", down_tolerance, "in [0, 1)");
+  }
   if (!(down_step_fraction >= 0 && down_step_fraction <= 1)) {
     return invalid("down_step_fraction", down_step_fraction, "in [0, 1]");
   }
@@ -164,7 +180,8 @@ Status StrategyParams::validate() const {
        {std::pair<std::string_view, double>{"up_window_s", up_window_s},
         {"down_window_s", down_window_s},
         {"up_cooldown_s", up_cooldown_s},
-        {"flip_cooldown_s", flip_cooldown_s}}) {
+        {"flip_cooldown_s", flip_cooldown_s},
+        {"down_interval_s", down_interval_s}}) {
     if (!(value >= 0)) {
       return invalid(field, value, ">= 0 seconds");
     }

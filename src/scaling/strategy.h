@@ -46,6 +46,9 @@ struct StrategyParams {
   int max_up_step = 0;              // agents added per action at most; 0 means no limit
   double down_step_fraction = 0.1;  // removes max(1, floor(agents * fraction)) per action
   int down_dead_band = 0;           // scale down only when agents - window max > this
+  // Scale down only when agents - window max > this fraction of agents as well, so that the
+  // noise of a steady load does not move the pool.
+  double down_tolerance = 0;
 
   // Stability, in seconds. A window is over recorded recommendations; a cooldown is a gap after
   // an action.
@@ -54,10 +57,15 @@ struct StrategyParams {
   double up_cooldown_s = 60;     // gap from one scale-up to the next
   double flip_cooldown_s = 30;   // gap from an action to one in the opposite direction, and
                                  // between two sheds
+  // Gap between two scale-downs. The engine also evaluates soon after arrivals, so without it
+  // the step limit would apply per arrival instead of per check interval.
+  double down_interval_s = 0;
   double check_interval_s = 15;  // the caller's evaluation period
   double stale_after_s = 45;     // a signal older than this is missing
-  // A scale-up while the wait target is breached skips up_cooldown_s, never flip_cooldown_s.
+  // A scale-up while the wait target is breached skips up_cooldown_s, and with
+  // breach_skips_flip_cooldown also flip_cooldown_s.
   bool breach_skips_up_cooldown = true;
+  bool breach_skips_flip_cooldown = false;
 
   // Protection ladder.
   double temperature_warning_c = 75;
@@ -71,11 +79,14 @@ struct StrategyParams {
 };
 
 // Derives the parameter set of `strategy` from `config`.
-//   HYBRID            workload size under the memory ceiling and the server's slots
+//   HYBRID            workload size under the memory ceiling and the server's slots; a queued
+//                     task that no idle or starting agent will take adds an agent at once, and
+//                     the pool shrinks only past a 30 % band
 //   GPU_MEMORY_BASED  memory proposal only, growing to the ceiling while work exists
 //   WORKLOAD_BASED    workload size under max_agents only
-//   CONSERVATIVE      HYBRID with lower memory thresholds, twice the wait target, small steps,
-//                     a 2.5x hold window and doubled cooldowns that a breach does not skip
+//   CONSERVATIVE      HYBRID with lower memory thresholds, twice the wait target, busy agents
+//                     counted as absorbing the queue, small steps, a 2.5x hold window and
+//                     doubled cooldowns that a breach does not skip
 //   AGGRESSIVE        HYBRID with half the wait target, spare agents, batches of
 //                     batch_creation_size, a half hold window and short cooldowns
 StrategyParams strategy_params(Strategy strategy, const Config& config);

@@ -10,11 +10,11 @@
 namespace ollamaflow::workload {
 namespace {
 
-// Agents beyond the busy ones that the queued tasks need to start within the wait target.
-// Busy agents absorb part of the queue: with exponential service times, each one finishes within
-// the target with probability 1 - exp(-W / E[S]). A new agent starts one task at once and, for
-// tasks shorter than the target, W / E[S] tasks within it. Without a service time every queued
-// task needs an agent.
+// Agents beyond the busy ones that the queued tasks need to start within the wait target. With
+// busy_agents_absorb_queue, busy agents absorb part of the queue: with exponential service
+// times, each one finishes within the target with probability 1 - exp(-W / E[S]). A new agent
+// starts one task at once and, for tasks shorter than the target, W / E[S] tasks within it.
+// Without a service time every queued task needs an agent.
 int queued_needing_agents(const WorkloadSignal& signal, const SizingParams& params) {
   const int queued = signal.queue_length;
   if (queued <= 0) {
@@ -24,7 +24,9 @@ int queued_needing_agents(const WorkloadSignal& signal, const SizingParams& para
     return queued;
   }
   const double ratio = params.wait_target_s / *signal.mean_service_s;
-  const double absorbed = std::max(0, signal.busy_agents) * (1.0 - std::exp(-ratio));
+  const double absorbed = params.busy_agents_absorb_queue
+                              ? std::max(0, signal.busy_agents) * (1.0 - std::exp(-ratio))
+                              : 0.0;
   const double remaining = std::max(0.0, queued - absorbed);
   const double needed = std::ceil(remaining * std::min(1.0, 1.0 / ratio) - 1e-9);
   return std::clamp(static_cast<int>(needed), 0, queued);

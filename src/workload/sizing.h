@@ -38,6 +38,12 @@ struct SizingParams {
   double wait_target_s = 5;
   double wait_quantile = 0.95;      // the wait quantile that must meet the target
   double target_utilization = 1.0;  // below 1 keeps agents in reserve in the utilization rule
+  // Whether busy agents count as taking part of the queue within the wait target: the expected
+  // number of them that finish within it absorbs that many queued tasks. Without it, every
+  // queued task that no idle or starting agent will take needs a new agent. The expectation
+  // holds on average, but a task counted as absorbed still misses the target about half the
+  // time, and a surge's first waiting task goes unanswered until the queue outgrows it.
+  bool busy_agents_absorb_queue = false;
   double spare_fraction = 0;        // spare agents as a fraction of the largest proposal
   int min_spare = 0;                // spare agents kept even with no work
   int search_limit = 1024;          // largest pool the Erlang C search considers

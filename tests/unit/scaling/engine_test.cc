@@ -129,22 +129,41 @@ TEST_F(ScalingEngineTest, QueueWithinPoolKeepsCooldown) {
   EXPECT_EQ(decision.action, Action::kHold);
 }
 
-TEST_F(ScalingEngineTest, BreachKeepsFlipCooldown) {
+TEST_F(ScalingEngineTest, BreachSkipsFlipCooldown) {
   ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).action, Action::kHold);
   advance(120);
-  ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).to, 5);
+  ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).to, 3);  // floor(6 * 0.5) agents per step
   advance(29);
-  // 5 busy and 3 queued breach the wait target, but 29 s < cooldown_period 30 s.
-  Decision decision = engine().evaluate(inputs(5, 5, 3));
+  // 3 busy and 3 queued breach the wait target 29 s after the scale-down: waiting tasks matter
+  // more than cooldown_period, so the pool grows at once.
+  const Decision decision = engine().evaluate(inputs(3, 3, 3));
   EXPECT_TRUE(decision.recommendation.wait_breached);
+  EXPECT_EQ(decision.action, Action::kScaleUp);
+  EXPECT_EQ(decision.to, 6);
+  EXPECT_NE(decision.reason.find("cooldown after the scale-down skipped at 29 s: wait target "
+                                 "breached"),
+            std::string::npos)
+      << decision.reason;
+}
+
+TEST_F(ScalingEngineTest, NoBreachKeepsFlipCooldown) {
+  ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).action, Action::kHold);
+  advance(120);
+  ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).to, 3);
+  advance(29);
+  // 3 busy on 3 agents with a busy mean of 4.5: the utilization proposes 5, nothing waits.
+  EngineInputs next = inputs(3, 3, 0);
+  next.workload.busy_agents_mean = 4.5;
+  Decision decision = engine().evaluate(next);
+  EXPECT_FALSE(decision.recommendation.wait_breached);
   EXPECT_EQ(decision.action, Action::kHold);
   EXPECT_NE(decision.reason.find("cooldown: 29 s since the last scale-down < 30 s"),
             std::string::npos)
       << decision.reason;
   advance(1);
-  decision = engine().evaluate(inputs(5, 5, 3));
+  decision = engine().evaluate(next);
   EXPECT_EQ(decision.action, Action::kScaleUp);
-  EXPECT_EQ(decision.to, 8);
+  EXPECT_EQ(decision.to, 5);
 }
 
 TEST_F(ScalingEngineTest, ConservativeKeepsCooldownOnBreach) {
@@ -169,7 +188,7 @@ TEST_F(ScalingEngineTest, ScaleDownWaitsForFullWindow) {
   advance(0.1);
   decision = engine().evaluate(inputs(6, 0, 0));
   EXPECT_EQ(decision.action, Action::kScaleDown);
-  EXPECT_EQ(decision.to, 5);  // one step: max(1, floor(6 * 0.1))
+  EXPECT_EQ(decision.to, 3);  // one step: max(1, floor(6 * 0.5))
 }
 
 TEST_F(ScalingEngineTest, HoldWindowMaxBlocksScaleDown) {
@@ -178,7 +197,7 @@ TEST_F(ScalingEngineTest, HoldWindowMaxBlocksScaleDown) {
     advance(15);
   }
   // Demand fell to 2 at t = 135 s. The last recommendation of 6 (t = 120 s) leaves the 120 s
-  // window at t = 255 s, and then the pool shrinks by one agent per evaluation.
+  // window at t = 255 s, and then the pool shrinks by half per scale-down interval (15 s).
   std::vector<int> series;
   int agents = 6;
   for (int i = 0; i < 12; ++i) {
@@ -187,7 +206,7 @@ TEST_F(ScalingEngineTest, HoldWindowMaxBlocksScaleDown) {
     series.push_back(agents);
     advance(15);
   }
-  const std::vector<int> expected = {6, 6, 6, 6, 6, 6, 6, 6, 5, 4, 3, 2};
+  const std::vector<int> expected = {6, 6, 6, 6, 6, 6, 6, 6, 3, 2, 2, 2};
   EXPECT_EQ(series, expected);
 }
 
@@ -198,7 +217,47 @@ TEST_F(ScalingEngineTest, ScaleDownStepIsBounded) {
   advance(120);
   const Decision decision = engine().evaluate(inputs(20, 0, 0, 20));
   EXPECT_EQ(decision.action, Action::kScaleDown);
-  EXPECT_EQ(decision.to, 18);  // floor(20 * 0.1) = 2 agents per step
+  EXPECT_EQ(decision.to, 10);  // floor(20 * 0.5) = 10 agents per step
+}
+
+TEST_F(ScalingEngineTest, ToleranceBandHoldsSmallExcess) {
+  config_.gpu_scaling.max_agents = 20;
+  for (int i = 0; i < 9; ++i) {
+    engine().evaluate(inputs(10, 8, 0, 20));
+    advance(15);
+  }
+  // The window max is 8 on a pool of 10: 2 agents over, within 30 % of 10 (3 agents).
+  Decision decision = engine().evaluate(inputs(10, 7, 0, 20));
+  EXPECT_EQ(decision.action, Action::kHold);
+  EXPECT_NE(decision.reason.find("hold window: max recommendation 8 over 120 s"),
+            std::string::npos)
+      << decision.reason;
+
+  // Once the window max is 6, the excess of 4 leaves the band.
+  for (int i = 0; i < 9; ++i) {
+    advance(15);
+    decision = engine().evaluate(inputs(10, 6, 0, 20));
+  }
+  EXPECT_EQ(decision.action, Action::kScaleDown);
+  EXPECT_EQ(decision.to, 6);
+}
+
+TEST_F(ScalingEngineTest, ScaleDownIntervalSpacesSteps) {
+  config_.gpu_scaling.max_agents = 20;
+  engine().evaluate(inputs(20, 0, 0, 20));
+  advance(120);
+  ASSERT_EQ(engine().evaluate(inputs(20, 0, 0, 20)).to, 10);
+  // Evaluations after arrivals come sooner than the check interval: each waits for 15 s.
+  advance(14.9);
+  Decision decision = engine().evaluate(inputs(10, 0, 0, 20));
+  EXPECT_EQ(decision.action, Action::kHold);
+  EXPECT_NE(decision.reason.find("scale-down interval: 15 s since the last scale-down < 15 s"),
+            std::string::npos)
+      << decision.reason;
+  advance(0.1);
+  decision = engine().evaluate(inputs(10, 0, 0, 20));
+  EXPECT_EQ(decision.action, Action::kScaleDown);
+  EXPECT_EQ(decision.to, 5);
 }
 
 TEST_F(ScalingEngineTest, FlipCooldownAfterScaleUp) {

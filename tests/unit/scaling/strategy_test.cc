@@ -52,6 +52,15 @@ TEST_F(StrategyParamsTest, WorkloadBasedIgnoresMemoryAndSlots) {
   EXPECT_FALSE(workload.server_slot_cap);
 }
 
+TEST_F(StrategyParamsTest, HybridScaleDownRules) {
+  const StrategyParams hybrid = params(Strategy::kHybrid);
+  EXPECT_DOUBLE_EQ(hybrid.down_tolerance, 0.3);
+  EXPECT_DOUBLE_EQ(hybrid.down_step_fraction, 0.5);
+  EXPECT_DOUBLE_EQ(hybrid.down_interval_s, 15);
+  EXPECT_TRUE(hybrid.breach_skips_flip_cooldown);
+  EXPECT_FALSE(hybrid.sizing.busy_agents_absorb_queue);
+}
+
 TEST_F(StrategyParamsTest, ConservativeIsSlowerAndStricter) {
   const StrategyParams conservative = params(Strategy::kConservative);
   EXPECT_NEAR(conservative.scale_up_threshold, 0.65, 1e-12);
@@ -62,6 +71,8 @@ TEST_F(StrategyParamsTest, ConservativeIsSlowerAndStricter) {
   EXPECT_DOUBLE_EQ(conservative.down_window_s, 300);
   EXPECT_DOUBLE_EQ(conservative.up_cooldown_s, 120);
   EXPECT_DOUBLE_EQ(conservative.flip_cooldown_s, 60);
+  EXPECT_FALSE(conservative.breach_skips_flip_cooldown);
+  EXPECT_TRUE(conservative.sizing.busy_agents_absorb_queue);
   EXPECT_TRUE(conservative.validate().is_ok());
 }
 
@@ -102,6 +113,16 @@ TEST_F(StrategyParamsTest, ValidateNamesField) {
   invalid.down_window_s = -1;
   status = invalid.validate();
   EXPECT_NE(status.message().find("down_window_s"), std::string::npos) << status.message();
+
+  invalid = params(Strategy::kHybrid);
+  invalid.down_tolerance = 1;
+  status = invalid.validate();
+  EXPECT_NE(status.message().find("down_tolerance"), std::string::npos) << status.message();
+
+  invalid = params(Strategy::kHybrid);
+  invalid.down_interval_s = -1;
+  status = invalid.validate();
+  EXPECT_NE(status.message().find("down_interval_s"), std::string::npos) << status.message();
 
   invalid = params(Strategy::kHybrid);
   invalid.temperature_critical_c = 70;

@@ -49,10 +49,26 @@ TEST(SizeWorkloadTest, BusyAgentsAbsorbSmallQueue) {
   WorkloadSignal signal;
   signal.busy_agents = 10;
   signal.mean_service_s = 15.0;
+  SizingParams params;
+  params.busy_agents_absorb_queue = true;
   signal.queue_length = 2;
-  EXPECT_EQ(size_workload(signal, SizingParams{}).demand_now, 10);
+  EXPECT_EQ(size_workload(signal, params).demand_now, 10);
   signal.queue_length = 3;
-  EXPECT_EQ(size_workload(signal, SizingParams{}).demand_now, 11);
+  EXPECT_EQ(size_workload(signal, params).demand_now, 11);
+}
+
+TEST(SizeWorkloadTest, QueuedTaskNeedsAgentByDefault) {
+  WorkloadSignal signal;
+  signal.busy_agents = 10;
+  signal.mean_service_s = 15.0;
+  signal.queue_length = 1;
+  const WorkloadSizing sizing = size_workload(signal, SizingParams{});
+  EXPECT_EQ(sizing.demand_now, 11);
+  EXPECT_TRUE(sizing.wait_breached);
+
+  // An idle agent takes the queued task, so nothing is breached.
+  signal.idle_agents = 1;
+  EXPECT_FALSE(size_workload(signal, SizingParams{}).wait_breached);
 }
 
 TEST(SizeWorkloadTest, ErlangWinsOverSmallBacklog) {
