@@ -31,6 +31,19 @@ std::pair<int, std::string> agent_bound(const Config& config) {
 }
 
 Status check_files(const std::string& binary, const std::string& model_path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(binary, error)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("llama-server binary '{}' is a folder, expected the llama-server "
+                              "binary: pass its path to --start-server",
+                              binary));
+  }
+  if (std::filesystem::is_directory(model_path, error)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("model '{}' is a folder, expected a GGUF file: pass the path of a "
+                              ".gguf file to --model with --start-server",
+                              model_path));
+  }
   if (::access(binary.c_str(), X_OK) != 0) {
     return Status(ErrorCode::kNotFound,
                   fmt::format("llama-server binary '{}' is missing or not executable: pass the "

@@ -43,7 +43,8 @@ struct LaunchPlan {
 // gpu_scaling.max_agents, else agent_management.max_agents). The context per slot is
 // server.num_ctx, lowered to the model's training context. Without a GPU the planner uses host
 // memory, and a note states it. Returns kNotFound for a missing binary or model file,
-// kInvalidArgument for a model that is not a GGUF file or does not fit, or for
+// kInvalidArgument for a binary or model that is a folder, a model that is not a GGUF file or
+// does not fit, or for
 // server.start_server_args that set what the plan chooses (model, address, slots, context).
 Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
                                const std::string& model_path, const gpu::GpuSnapshot& snapshot);

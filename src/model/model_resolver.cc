@@ -22,6 +22,18 @@ bool looks_like_file(const std::string& model) {
   return std::filesystem::is_regular_file(model, error);
 }
 
+bool is_folder(const std::string& model) {
+  std::error_code error;
+  return std::filesystem::is_directory(model, error);
+}
+
+Status folder_error(const std::string& model) {
+  return Status(ErrorCode::kInvalidArgument,
+                fmt::format("model '{}' is a folder, expected a GGUF file: pass the path of a "
+                            ".gguf file, or an Ollama model name",
+                            model));
+}
+
 Result<ModelSpec> spec_from_file(const std::filesystem::path& path, const std::string& name) {
   Result<GgufFile> file = read_gguf_file(path);
   if (!file)
@@ -34,6 +46,9 @@ Result<ModelSpec> spec_from_file(const std::filesystem::path& path, const std::s
 Result<ResolvedModel> resolve_model(const std::string& model, const Config& config,
                                     const ResolveOptions& options) {
   ResolvedModel resolved;
+  if (looks_like_file(model) && is_folder(model)) {
+    return folder_error(model);
+  }
   if (looks_like_file(model)) {
     Result<ModelSpec> spec = spec_from_file(model, std::filesystem::path(model).filename());
     if (!spec)
@@ -81,6 +96,11 @@ Result<ResolvedModel> resolve_model(const std::string& model, const Config& conf
     return resolved;
   }
   resolved.skipped.push_back("table: no entry for this name");
+  // A folder of this name is checked last, so that a model named like a folder here still
+  // resolves.
+  if (is_folder(model)) {
+    return folder_error(model);
+  }
   std::string reasons;
   for (const std::string& reason : resolved.skipped)
     reasons += "\n  " + reason;

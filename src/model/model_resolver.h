@@ -35,7 +35,8 @@ struct ResolvedModel {
 
 // Resolves `model`. A name ending in ".gguf", or an existing file, is read as GGUF and its
 // errors are returned as they are. A name goes through the store, /api/show and the table in
-// that order; kNotFound lists why each of them failed.
+// that order; kNotFound lists why each of them failed. Returns kInvalidArgument for a folder
+// that ends in ".gguf", or whose name no source resolves as a model.
 Result<ResolvedModel> resolve_model(const std::string& model, const Config& config,
                                     const ResolveOptions& options);
 

@@ -50,6 +50,16 @@ TEST_F(CommandsTest, PlanCapacityReadsGgufOffline) {
   EXPECT_NE(result.out.find("2097152"), std::string::npos) << result.out;  // 4096 x 2 x 256
 }
 
+TEST_F(CommandsTest, PlanCapacityFolderIsUsageError) {
+  const auto folder = dir_.path() / "models";
+  std::filesystem::create_directories(folder);
+  ProcessResult result = run_cli({"plan-capacity", "--model", folder.string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("'" + folder.string() + "' is a folder, expected a GGUF file"),
+            std::string::npos)
+      << result.err;
+}
+
 TEST_F(CommandsTest, PlanCapacityCorruptFileNamesFileAndOffset) {
   const auto bad = dir_.path() / "bad.gguf";
   std::FILE* file = std::fopen(bad.c_str(), "wb");

@@ -105,6 +105,23 @@ TEST_F(StartServerTest, HostWithStartServerIsUsageError) {
   EXPECT_TRUE(contains(result.err, "drop --host and --backend")) << result.err;
 }
 
+TEST_F(StartServerTest, FoldersAreUsageErrors) {
+  const std::filesystem::path folder = dir_.path() / "bin";
+  std::filesystem::create_directories(folder);
+  ProcessResult binary = run_cli({"run", "--start-server", folder.string(), "--model", "m.gguf",
+                                  "--plan", write_plan(), "--db", db().string()});
+  EXPECT_EQ(binary.exit_code, 2) << binary.err;
+  EXPECT_TRUE(contains(binary.err,
+                       "'" + folder.string() + "' is a folder, expected the llama-server binary"))
+      << binary.err;
+  ProcessResult model = run_cli({"run", "--start-server", "/bin/sh", "--model", folder.string(),
+                                 "--plan", write_plan(), "--db", db().string()});
+  EXPECT_EQ(model.exit_code, 2) << model.err;
+  EXPECT_TRUE(contains(model.err, "'" + folder.string() + "' is a folder, expected a GGUF file"))
+      << model.err;
+  EXPECT_FALSE(std::filesystem::exists(db())) << "nothing is journaled for a usage error";
+}
+
 TEST_F(StartServerTest, ServerThatDiesFailsWithLogTail) {
   OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
   const std::filesystem::path script = dir_.path() / "broken-server.sh";

@@ -151,6 +151,23 @@ TEST_F(LaunchPlanTest, MissingFilesAreNotFound) {
   EXPECT_TRUE(contains(no_model.status().message(), "/nonexistent/model.gguf"));
 }
 
+TEST_F(LaunchPlanTest, FoldersAreNamedAsFolders) {
+  const ollamaflow::testing::TempDir folder;
+  Result<LaunchPlan> binary =
+      plan_launch(config_, folder.path().string(), "/nonexistent/model.gguf", host_only(1024));
+  EXPECT_EQ(binary.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(
+      contains(binary.status().message(),
+               "'" + folder.path().string() + "' is a folder, expected the llama-server binary"))
+      << binary.status().message();
+  Result<LaunchPlan> model =
+      plan_launch(config_, "/bin/sh", folder.path().string(), host_only(1024));
+  EXPECT_EQ(model.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(contains(model.status().message(),
+                       "model '" + folder.path().string() + "' is a folder, expected a GGUF file"))
+      << model.status().message();
+}
+
 TEST_F(LaunchPlanTest, ModelThatDoesNotFitIsRejected) {
   OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
   Result<LaunchPlan> launch = plan(1);

@@ -127,6 +127,20 @@ TEST_F(ModelResolverTest, CorruptGgufPathIsAnError) {
   EXPECT_EQ(model.status().code(), ErrorCode::kCorrupt);
 }
 
+TEST_F(ModelResolverTest, FolderIsNamedAsFolder) {
+  for (const std::string name : {"models", "models.gguf"}) {
+    const std::filesystem::path folder = dir_.path() / name;
+    std::filesystem::create_directories(folder);
+    Result<ResolvedModel> model = resolve_model(folder.string(), config_, {});
+    ASSERT_FALSE(model.is_ok()) << name;
+    EXPECT_EQ(model.status().code(), ErrorCode::kInvalidArgument) << name;
+    EXPECT_NE(model.status().message().find("model '" + folder.string() +
+                                            "' is a folder, expected a GGUF file"),
+              std::string::npos)
+        << model.status().message();
+  }
+}
+
 TEST_F(ModelResolverTest, FallsBackToShowThenTable) {
   int calls = 0;
   ResolveOptions options;
