@@ -19,7 +19,51 @@ const std::map<std::string, uint32_t, std::less<>> kSlidingPatterns = {
 
 Status missing(const GgufFile& file, const std::string& key, const char* why) {
   return {ErrorCode::kCorrupt,
-          fmt::format("{}: metadata key '{}' is missing or not a number; {}", file.path, key, why)};
+          fmt::format("{}: metadata key '{}' is missing; {}", file.path, key, why)};
+}
+
+// Returns a metadata value as text for messages: numbers as they are, strings quoted, other
+// values by their GGUF type.
+std::string value_text(const GgufValue& value) {
+  if (const auto* u = std::get_if<uint64_t>(&value.data)) {
+    return std::to_string(*u);
+  }
+  if (const auto* i = std::get_if<int64_t>(&value.data)) {
+    return std::to_string(*i);
+  }
+  if (const auto* d = std::get_if<double>(&value.data)) {
+    return fmt::format("{}", *d);
+  }
+  if (const std::string* text = value.as_string()) {
+    return "\"" + text->substr(0, 40) + (text->size() > 40 ? "...\"" : "\"");
+  }
+  return fmt::format("a value of type {}", gguf_type_name(value.type));
+}
+
+// Returns the whole number of `value`, or kCorrupt naming the key and the value when it is not
+// one from `min` to `max`.
+Result<uint64_t> bounded_count(const GgufFile& file, const std::string& key, const GgufValue& value,
+                               uint64_t min, uint64_t max) {
+  const std::optional<uint64_t> number = value.as_uint();
+  if (!number) {
+    return Status(ErrorCode::kCorrupt,
+                  fmt::format("{}: metadata key '{}' is {}, not a whole number from {} to {}",
+                              file.path, key, value_text(value), min, max));
+  }
+  if (*number < min || *number > max) {
+    return Status(ErrorCode::kCorrupt,
+                  fmt::format("{}: metadata key '{}' is {}, out of range: allowed {} to {}",
+                              file.path, key, *number, min, max));
+  }
+  return *number;
+}
+
+// Returns the key's whole number from `min` to `max`, `fallback` when the key is absent, or
+// kCorrupt naming the key and the value.
+Result<uint64_t> read_count(const GgufFile& file, const std::string& key, uint64_t fallback,
+                            uint64_t min = 0, uint64_t max = UINT32_MAX) {
+  const GgufValue* value = file.find(key);
+  return value == nullptr ? Result<uint64_t>(fallback) : bounded_count(file, key, *value, min, max);
 }
 
 // Reads a scalar or per-layer array into `layers` entries. Absent keys give `fallback`.
@@ -32,24 +76,28 @@ Result<std::vector<uint32_t>> per_layer(const GgufFile& file, const std::string&
       return Result<Values>(missing(file, key, "the KV cache cannot be sized"));
     return Values(layers, *fallback);
   }
-  if (std::optional<uint64_t> scalar = value->as_uint()) {
-    return Values(layers, static_cast<uint32_t>(std::min<uint64_t>(*scalar, UINT32_MAX)));
+  if (value->as_array() == nullptr) {
+    Result<uint64_t> scalar = bounded_count(file, key, *value, 0, UINT32_MAX);
+    if (!scalar) {
+      return scalar.status();
+    }
+    return Values(layers, static_cast<uint32_t>(*scalar));
   }
   const GgufArray* array = value->as_array();
-  if (array == nullptr || array->length != layers || array->items.size() != layers) {
+  if (array->length != layers || array->items.size() != layers) {
     return Result<Values>(ErrorCode::kCorrupt,
                           fmt::format("{}: '{}' must be a number or an array of {} entries, one "
                                       "per layer",
                                       file.path, key, layers));
   }
   Values values;
-  for (const GgufValue& item : array->items) {
-    std::optional<uint64_t> number = item.as_uint();
+  for (size_t i = 0; i < array->items.size(); ++i) {
+    const std::string entry = fmt::format("{}[{}]", key, i);
+    Result<uint64_t> number = bounded_count(file, entry, array->items[i], 0, UINT32_MAX);
     if (!number) {
-      return Result<Values>(ErrorCode::kCorrupt,
-                            fmt::format("{}: '{}' holds a non-numeric entry", file.path, key));
+      return number.status();
     }
-    values.push_back(static_cast<uint32_t>(std::min<uint64_t>(*number, UINT32_MAX)));
+    values.push_back(static_cast<uint32_t>(*number));
   }
   return values;
 }
@@ -118,17 +166,26 @@ Status read_attention(const GgufFile& file, ModelSpec& spec) {
       min_heads = std::min(min_heads, h);
   }
   uint64_t head_dim = min_heads == UINT32_MAX ? 0 : spec.embedding_length / min_heads;
-  spec.key_length =
-      static_cast<uint32_t>(file.get_uint(a + ".attention.key_length").value_or(head_dim));
-  spec.value_length =
-      static_cast<uint32_t>(file.get_uint(a + ".attention.value_length").value_or(head_dim));
+  Result<uint64_t> key_length = read_count(file, a + ".attention.key_length", head_dim);
+  if (!key_length) {
+    return key_length.status();
+  }
+  Result<uint64_t> value_length = read_count(file, a + ".attention.value_length", head_dim);
+  if (!value_length) {
+    return value_length.status();
+  }
+  spec.key_length = static_cast<uint32_t>(*key_length);
+  spec.value_length = static_cast<uint32_t>(*value_length);
 
   spec.recurrent_layers.assign(spec.block_count, false);
   for (uint32_t i = 0; i < spec.block_count; ++i) {
     spec.recurrent_layers[i] = recurrent_model && spec.head_count_kv[i] == 0;
   }
-  spec.sliding_window =
-      static_cast<uint32_t>(file.get_uint(a + ".attention.sliding_window").value_or(0));
+  Result<uint64_t> sliding_window = read_count(file, a + ".attention.sliding_window", 0);
+  if (!sliding_window) {
+    return sliding_window.status();
+  }
+  spec.sliding_window = static_cast<uint32_t>(*sliding_window);
   spec.sliding_layers = sliding_layers(file, spec);
   return Status::ok();
 }
@@ -154,14 +211,20 @@ Result<ModelSpec> spec_from_gguf(const GgufFile& file, const std::string& name) 
   spec.file_type = file.get_uint("general.file_type");
 
   const std::string& a = spec.architecture;
-  std::optional<uint64_t> layers = file.get_uint(a + ".block_count");
-  if (!layers || *layers == 0 || *layers > kMaxLayers) {
+  if (file.find(a + ".block_count") == nullptr) {
     return Result<ModelSpec>(missing(file, a + ".block_count", "the layer count is needed"));
   }
+  Result<uint64_t> layers = read_count(file, a + ".block_count", 0, 1, kMaxLayers);
+  if (!layers) {
+    return layers.status();
+  }
   spec.block_count = static_cast<uint32_t>(*layers);
-  std::optional<uint64_t> width = file.get_uint(a + ".embedding_length");
-  if (!width || *width == 0) {
+  if (file.find(a + ".embedding_length") == nullptr) {
     return Result<ModelSpec>(missing(file, a + ".embedding_length", "the width is needed"));
+  }
+  Result<uint64_t> width = read_count(file, a + ".embedding_length", 0, 1, UINT32_MAX);
+  if (!width) {
+    return width.status();
   }
   spec.embedding_length = *width;
   spec.context_length = file.get_uint(a + ".context_length").value_or(0);
