@@ -70,19 +70,27 @@ class SampleRing {
  public:
   explicit SampleRing(size_t capacity) : times_(capacity), values_(capacity) {}
 
+  // Stores a sample. A time before the newest sample's is raised to it, so the ring stays in
+  // time order for collect().
   void push(int64_t time_ns, float value) {
-    times_[next_] = time_ns;
+    newest_ns_ = size_ == 0 ? time_ns : std::max(newest_ns_, time_ns);
+    times_[next_] = newest_ns_;
     values_[next_] = value;
     next_ = (next_ + 1) % times_.size();
     size_ = std::min(size_ + 1, times_.size());
   }
 
-  // Appends the values sampled after `since_ns` to `out`.
+  // Appends the values sampled after `since_ns` to `out`, newest first. It walks back from the
+  // newest sample and stops at the first older one, so it costs the samples in the window, not
+  // the ring's capacity.
   void collect(int64_t since_ns, std::vector<float>& out) const {
-    for (size_t i = 0; i < size_; ++i) {
-      if (times_[i] > since_ns) {
-        out.push_back(values_[i]);
+    const size_t capacity = times_.size();
+    for (size_t k = 0; k < size_; ++k) {
+      const size_t i = (next_ + capacity - 1 - k) % capacity;
+      if (times_[i] <= since_ns) {
+        break;
       }
+      out.push_back(values_[i]);
     }
   }
 
@@ -91,6 +99,7 @@ class SampleRing {
   std::vector<float> values_;
   size_t next_ = 0;
   size_t size_ = 0;
+  int64_t newest_ns_ = 0;
 };
 
 // Percentile by nearest rank of `values` (reorders them); nullopt when empty.
