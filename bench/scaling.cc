@@ -94,7 +94,7 @@ std::string goals_text(const ScenarioResult& result, size_t row) {
   for (const std::string& goal : order) {
     const auto [met, checked] = counts[goal];
     if (met < checked) {
-      missed.push_back(fmt::format("{} met in {}/{}", goal, met, checked));
+      missed.push_back(fmt::format("{} ({}/{} seeds)", goal, met, checked));
     }
   }
   return missed.empty() ? "all met" : "NOT MET: " + fmt::format("{}", fmt::join(missed, "; "));
@@ -283,6 +283,16 @@ Options parse_options(int argc, char** argv) {
   return options;
 }
 
+// Returns the local date as YYYY-MM-DD.
+std::string today() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char text[16];
+  std::strftime(text, sizeof(text), "%Y-%m-%d", &local);
+  return text;
+}
+
 int run(int argc, char** argv) {
   (void)init_logging("off", false);
   const Options options = parse_options(argc, argv);
@@ -292,7 +302,9 @@ int run(int argc, char** argv) {
       "docs/benchmarks.md --plots docs/plots` (bench/scaling.cc). Every figure is simulated: "
       "docs/simulator.md describes the server model, the baselines and the figures. Each cell "
       "gives the median over the seeds and, where they differ, the range. The goals column "
-      "names each goal that a seed missed.\n\n";
+      "names each goal that a seed missed, with the number of seeds that met it. Run on " +
+      today() + " on the machine named at the top of this page; only the speed figure depends "
+      "on it.\n\n";
   section += options.azure_trace.empty() ? "Speed check skipped: no --azure-trace given.\n"
                                          : speed_section(options);
   if (options.speed_only) {
