@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/signals.h"
 #include "core/log.h"
 #include "sim/scenario.h"
 
@@ -133,8 +134,14 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
     std::fprintf(stderr, "error: %s\n", trace.status().message().c_str());
     return 2;
   }
+  settings.cancel = install_interrupt_handler();
   Result<sim::SimulationReport> report =
       sim::run_scenario(*trace, *policies, settings, options.seed);
+  if (!report && report.status().code() == ErrorCode::kCancelled) {
+    std::fprintf(stderr, "interrupted: %s; no results were written\n",
+                 report.status().message().c_str());
+    return 130;
+  }
   if (!report) {
     std::fprintf(stderr, "error: simulation failed: %s\n", report.status().message().c_str());
     return 1;

@@ -209,6 +209,11 @@ Result<RunResult> Simulation::run() {
   }
   gate_.expect_launches();
   while (step()) {
+    if (settings_.cancel && settings_.cancel->cancelled()) {
+      return Status(ErrorCode::kCancelled,
+                    fmt::format("simulation of {} interrupted at {:.0f} s of {:.0f} s",
+                                policy_->name(), now_s(), trace_.duration_s));
+    }
   }
   RunResult result = finish();
   result.wall_s =

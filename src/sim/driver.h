@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cancel.h"
 #include "core/config.h"
 #include "core/status.h"
 #include "sim/faults.h"
@@ -34,6 +35,8 @@ struct ScenarioSettings {
   int max_retries = 4;            // per request, after a 503
   double retry_base_s = 0.5;      // the first retry delay; doubles per retry
   double retry_max_s = 8;
+  // Cancelled by Ctrl-C: the run stops at the next event and returns kCancelled. May be null.
+  CancelTokenPtr cancel;
 };
 
 // Returns the simulator's defaults: a 48 GiB GPU, Llama 3.1 8B at Q4_K_M with 8192-token slots

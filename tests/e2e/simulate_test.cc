@@ -1,7 +1,9 @@
 // End-to-end checks of `ollama-flow simulate`: the table, the output files and bad input.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
+#include <thread>
 
 #include "e2e/e2e_support.h"
 
@@ -22,6 +24,26 @@ TEST_F(SimulateTest, TablePerStrategyAndOutputFiles) {
   EXPECT_TRUE(json.at("simulated").get<bool>());
   EXPECT_EQ(json.at("runs").size(), 2u);
   EXPECT_NE(read(out / "simulation.svg").find("</svg>"), std::string::npos);
+}
+
+TEST_F(SimulateTest, CtrlCExits130WithoutFiles) {
+  const std::filesystem::path out = dir_.path() / "sim-out";
+  ChildProcess child(cli_argv({"simulate", "--pattern", "bursty", "--duration", "360000",
+                               "--strategy", "all", "--log-level", "info", "--out",
+                               out.string()}),
+                     cli_options({}));
+  // The interrupt handler is in place before the first agent is created.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (child.read_err().find("agent created") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_NE(child.read_err().find("agent created"), std::string::npos) << child.read_err();
+  child.send_signal(SIGINT);
+  const int code = child.wait(std::chrono::seconds(60));
+  EXPECT_EQ(code, 130) << child.read_err().substr(0, 2000);
+  EXPECT_NE(child.read_err().find("interrupted: simulation of"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out / "simulation.json"));
 }
 
 TEST_F(SimulateTest, JsonOutputParses) {
