@@ -3,6 +3,9 @@
 // machine's devices and how many agents fit. A .gguf path needs no server.
 #include <algorithm>
 #include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "core/json_text.h"
@@ -34,6 +37,26 @@ model::ResolveOptions resolve_options(const Config& config, const std::shared_pt
     options.show = link->show;
   }
   return options;
+}
+
+// Returns the line that states the context per slot and, with --total-ctx, the real total.
+std::string context_line(const model::ModelDemand& demand, const PlanCapacityOptions& options) {
+  const uint64_t per_slot = demand.ctx_per_slot;
+  if (!options.total_ctx) {
+    return fmt::format(
+        "Context: {} tokens per slot (Ollama num_ctx); llama-server -c is that times the slot "
+        "count",
+        per_slot);
+  }
+  const uint64_t slots = demand.parallel.value_or(1);
+  std::string line = fmt::format("Context: {} tokens per slot, {} in total over {} slot(s)",
+                                 per_slot, per_slot * slots, slots);
+  if (per_slot * slots != static_cast<uint64_t>(*options.total_ctx)) {
+    line += fmt::format(
+        ", not the {} of --total-ctx: llama-server rounds each slot up to a multiple of 256",
+        *options.total_ctx);
+  }
+  return line;
 }
 
 }  // namespace
@@ -79,10 +102,7 @@ int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) 
   std::printf("Model %s (%s, %u layers) from %s\n", spec.name.c_str(),
               spec.architecture.empty() ? "unknown architecture" : spec.architecture.c_str(),
               spec.block_count, spec.source.c_str());
-  std::printf(
-      "Context: %llu tokens per slot (Ollama num_ctx); llama-server -c is that times "
-      "the slot count\n\n",
-      static_cast<unsigned long long>(demand->ctx_per_slot));
+  std::printf("%s\n\n", context_line(*demand, options).c_str());
   std::printf("%s", model::render_plan(*plan).c_str());
   return 0;
 }

@@ -293,6 +293,15 @@ Result<Config> load_config(const std::optional<std::string>& file, const EnvLook
   return config;
 }
 
+Status check_config_value(const std::string& key, const json& value, const std::string& origin) {
+  const KeyDef* def = find_key(key);
+  if (def == nullptr || def->kind == config_detail::Kind::kRoleModels) {
+    return Status(ErrorCode::kInternal,
+                  "invalid key '" + key + "': not a scalar configuration key");
+  }
+  return config_detail::check_value(*def, value, origin);
+}
+
 std::vector<std::string> config_keys() {
   std::vector<std::string> keys;
   for (const KeyDef& key : config_detail::key_table()) {

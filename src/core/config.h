@@ -173,6 +173,12 @@ struct FlagValue {
 Result<Config> load_config(const std::optional<std::string>& file, const EnvLookup& env,
                            const std::vector<FlagValue>& flags);
 
+// Checks `value` against the type and range of the scalar key `key`, as load_config does, and
+// returns the same kInvalidArgument message. `origin` names where the value came from, e.g.
+// "flag --ctx". Lets a command option that is no configuration key share a key's range.
+Status check_config_value(const std::string& key, const nlohmann::json& value,
+                          const std::string& origin);
+
 // Returns the key paths that load_config accepts, in file order.
 std::vector<std::string> config_keys();
 

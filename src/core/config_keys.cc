@@ -128,7 +128,8 @@ Status check_number(const KeyDef& key, const json& value, const std::string& ori
   }
   const double number = value.get<double>();
   if (!std::isfinite(number) || number < key.min || number > key.max) {
-    return invalid(key, value, origin, "a value from " + range_text(key));
+    return invalid(key, value, origin,
+                   (integral ? "an integer from " : "a value from ") + range_text(key));
   }
   return Status::ok();
 }

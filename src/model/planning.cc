@@ -1,11 +1,13 @@
 #include "model/planning.h"
 
+#include <cstdint>
+#include <optional>
+
 #include <fmt/format.h>
 
 namespace ollamaflow::model {
 namespace {
 
-constexpr int kMaxContext = 1 << 24;
 constexpr int kMaxParallel = 4096;
 // llama-server rounds each slot's context (-c / -np) up to a multiple of this many tokens,
 // as measured on llama.cpp 0.4.0-dev (commit 80fb11a): -c 2048 -np 3 gives 768 cells per slot.
@@ -41,6 +43,29 @@ std::string v_cache_type(const Config& config) {
   return config.kv_cache_type_v;
 }
 
+// Returns the context of one slot when llama-server splits `total` tokens (-c) over `parallel`
+// slots (-np): total / parallel, rounded down, then up to a multiple of kSlotContextPad. The
+// slots together may then hold more than `total`, and a note states the real figures.
+Result<int64_t> slot_context(int total, std::optional<int> parallel,
+                             std::vector<std::string>& notes) {
+  const int64_t slots = parallel.value_or(1);
+  if (total < slots) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("invalid --total-ctx {}: it must hold at least one token per slot "
+                              "({} slots)",
+                              total, slots));
+  }
+  const int64_t split = total / slots;
+  const int64_t padded = (split + kSlotContextPad - 1) / kSlotContextPad * kSlotContextPad;
+  if (padded * slots != total) {
+    notes.push_back(fmt::format(
+        "llama-server -c {} -np {} gives each slot {} / {} = {} tokens, rounded up to a multiple "
+        "of {}: {} tokens per slot, {} in total",
+        total, slots, total, slots, split, kSlotContextPad, padded, padded * slots));
+  }
+  return padded;
+}
+
 }  // namespace
 
 Result<ModelDemand> make_demand(const ModelSpec& spec, const PlanQuestion& question,
@@ -58,22 +83,17 @@ Result<ModelDemand> make_demand(const ModelSpec& spec, const PlanQuestion& quest
   demand.spec = spec;
   if (question.parallel)
     demand.parallel = static_cast<uint32_t>(*question.parallel);
-  int ctx = question.ctx.value_or(config.server.num_ctx);
+  int64_t ctx = question.ctx.value_or(config.server.num_ctx);
+  // The context per slot has the range of server.num_ctx (run --num-ctx), whatever sets it.
+  std::string origin = question.ctx ? "flag --ctx" : "server.num_ctx";
   if (question.total_ctx) {
-    int slots = question.parallel.value_or(1);
-    if (*question.total_ctx < slots) {
-      return Result<ModelDemand>(invalid(
-          fmt::format("invalid --total-ctx {}: it must hold at least one token per slot ({} slots)",
-                      *question.total_ctx, slots)));
+    Result<int64_t> per_slot = slot_context(*question.total_ctx, question.parallel, notes);
+    if (!per_slot) {
+      return per_slot.status();
     }
-    ctx = *question.total_ctx / slots;
-    const int padded = (ctx + kSlotContextPad - 1) / kSlotContextPad * kSlotContextPad;
-    if (padded != ctx && padded <= kMaxContext) {
-      notes.push_back(fmt::format(
-          "--total-ctx {} over {} slots is {} tokens per slot, which llama-server rounds up to {}",
-          *question.total_ctx, slots, ctx, padded));
-      ctx = padded;
-    }
+    ctx = *per_slot;
+    origin = fmt::format("flag --total-ctx {} over {} slot(s)", *question.total_ctx,
+                         question.parallel.value_or(1));
     if (!question.parallel) {
       demand.parallel = 1;
       notes.push_back(
@@ -81,9 +101,8 @@ Result<ModelDemand> make_demand(const ModelSpec& spec, const PlanQuestion& quest
           "context; pass --parallel to split it as llama-server -np does");
     }
   }
-  if (ctx < 1 || ctx > kMaxContext) {
-    return Result<ModelDemand>(
-        invalid(fmt::format("invalid context {} tokens: use 1 to {}", ctx, kMaxContext)));
+  if (Status valid = check_config_value("server.num_ctx", ctx, origin); !valid) {
+    return valid;
   }
   demand.ctx_per_slot = static_cast<uint64_t>(ctx);
 

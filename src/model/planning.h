@@ -20,12 +20,13 @@ struct PlanQuestion {
   std::optional<std::string> cache_type_v;
 };
 
-// Returns the demand for `spec`. The context per slot is `ctx`, else `total_ctx / parallel`,
+// Returns the demand for `spec`. The context per slot is `ctx`, else `total_ctx / parallel`
+// rounded as llama-server rounds it (a note then states the real per-slot and total context),
 // else config.server.num_ctx. The cache types come from the question, else from the
 // configuration, where OLLAMA_KV_CACHE_TYPE and --kv-cache-type set both. Returns
-// kInvalidArgument naming the value for a context outside 1..16,777,216 tokens, a slot count
-// outside 1..4096, both ctx and total_ctx, a total below the slot count, or an unknown cache
-// type.
+// kInvalidArgument naming the value for a context outside the range of server.num_ctx, a slot
+// count outside 1..4096, both ctx and total_ctx, a total below the slot count, or an unknown
+// cache type.
 Result<ModelDemand> make_demand(const ModelSpec& spec, const PlanQuestion& question,
                                 const Config& config, std::vector<std::string>& notes);
 

@@ -38,6 +38,32 @@ TEST_F(CommandsTest, PlanCapacityFromBuiltInTableIsMarkedEstimate) {
   EXPECT_NE(result.out.find("estimate"), std::string::npos) << result.out;
 }
 
+TEST_F(CommandsTest, PlanCapacityCtxOutOfRangeLikeNumCtx) {
+  ProcessResult planned = run_cli({"plan-capacity", "--model", "llama3:8b", "--ctx", "100"});
+  EXPECT_EQ(planned.exit_code, 2) << planned.out;
+  EXPECT_NE(planned.err.find("invalid value 100 for server.num_ctx (flag --ctx): expected an "
+                             "integer from 256 to 4194304"),
+            std::string::npos)
+      << planned.err;
+  ProcessResult run = run_cli({"run", "goal", "--backend", "sim", "--num-ctx", "100"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("invalid value 100 for server.num_ctx (flag --num-ctx): expected an "
+                         "integer from 256 to 4194304"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST_F(CommandsTest, PlanCapacityTotalCtxStatesRealTotal) {
+  ProcessResult result =
+      run_cli({"plan-capacity", "--model", "llama3:8b", "--total-ctx", "8192", "--parallel", "3"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("Context: 2816 tokens per slot, 8448 in total over 3 slot(s), not the "
+                            "8192 of --total-ctx"),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("3 slot(s) x 2816 = 8448 tokens"), std::string::npos) << result.out;
+}
+
 TEST_F(CommandsTest, PlanCapacityReadsGgufOffline) {
   if (!std::filesystem::exists(tiny_model())) {
     GTEST_SKIP() << "tiny.gguf not found at " << tiny_model() << "; set OLLAMA_FLOW_TINY_GGUF";

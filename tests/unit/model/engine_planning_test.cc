@@ -49,7 +49,8 @@ TEST_F(EngineDemandTest, SlotContextRoundsUpTo256) {
     ASSERT_TRUE(d.is_ok()) << d.status().to_string();
     EXPECT_EQ(d->ctx_per_slot, c.per_slot) << c.total << " / " << c.parallel;
     ASSERT_EQ(notes_.size(), 1u) << c.total << " / " << c.parallel;
-    EXPECT_NE(notes_[0].find("rounds up to " + std::to_string(c.per_slot)), std::string::npos)
+    EXPECT_NE(notes_[0].find("multiple of 256: " + std::to_string(c.per_slot) + " tokens per slot"),
+              std::string::npos)
         << notes_[0];
   }
 }

@@ -67,6 +67,49 @@ TEST_F(MakeDemandTest, RejectsInvalidValues) {
   EXPECT_NE(bad.status().message().find("'q9_9'"), std::string::npos);
 }
 
+TEST_F(MakeDemandTest, CtxHasRangeAndMessageOfNumCtx) {
+  for (const int ctx : {255, 4194305}) {
+    PlanQuestion question;
+    question.ctx = ctx;
+    Result<ModelDemand> planned = demand(question);
+    ASSERT_FALSE(planned.is_ok()) << ctx;
+    const std::vector<FlagValue> flags = {{"server.num_ctx", ctx, "--num-ctx"}};
+    Result<Config> run = load_config(
+        std::nullopt, [](const std::string&) { return std::nullopt; }, flags);
+    ASSERT_FALSE(run.is_ok()) << ctx;
+    std::string message = planned.status().message();
+    message.replace(message.find("flag --ctx"), 10, "flag --num-ctx");
+    EXPECT_EQ(message, run.status().message());
+  }
+  for (const int ctx : {256, 4194304}) {
+    PlanQuestion question;
+    question.ctx = ctx;
+    EXPECT_TRUE(demand(question).is_ok()) << ctx;
+  }
+}
+
+TEST_F(MakeDemandTest, OddSlotCountRoundsPastTotal) {
+  PlanQuestion question;
+  question.total_ctx = 8192;
+  question.parallel = 3;
+  Result<ModelDemand> d = demand(question);
+  ASSERT_TRUE(d.is_ok()) << d.status().to_string();
+  EXPECT_EQ(d->ctx_per_slot, 2816u);
+  ASSERT_EQ(notes_.size(), 1u);
+  EXPECT_NE(notes_[0].find("8192 / 3 = 2730 tokens"), std::string::npos) << notes_[0];
+  EXPECT_NE(notes_[0].find("2816 tokens per slot, 8448 in total"), std::string::npos) << notes_[0];
+}
+
+TEST_F(MakeDemandTest, TotalPastNumCtxRangeIsRejected) {
+  PlanQuestion question;
+  question.total_ctx = 8388608;
+  Result<ModelDemand> d = demand(question);
+  ASSERT_FALSE(d.is_ok());
+  EXPECT_NE(d.status().message().find("server.num_ctx (flag --total-ctx 8388608 over 1 slot(s))"),
+            std::string::npos)
+      << d.status().message();
+}
+
 TEST_F(MakeDemandTest, KvCacheTypeFlagSetsBoth) {
   config_.kv_cache_type_k = "q8_0";
   config_.sources["memory.kv_cache_type_k"] = "flag:--kv-cache-type";
