@@ -2,7 +2,10 @@
 // each needs for one slot at its default context, compared with the server's own figure for
 // models it has loaded.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -16,6 +19,10 @@
 
 namespace ollamaflow::cli {
 namespace {
+
+// Requests that `models` sends to the server at the same time: a small bound, so that a listing
+// does not crowd out the requests of agents that run on the same server.
+constexpr size_t kMaxRequestsInFlight = 8;
 
 struct ModelRow {
   llm::ModelInfo info;
@@ -70,6 +77,31 @@ ModelRow describe(const llm::ModelInfo& info, const Config& config, const model:
     }
   }
   return row;
+}
+
+// Describes every model with at most kMaxRequestsInFlight of them at a time, because each one
+// may cost an /api/show request and a server with thousands of models answers them one by one
+// too slowly. The rows keep the order of `models`.
+std::vector<ModelRow> describe_all(const std::vector<llm::ModelInfo>& models, const Config& config,
+                                   const model::ServerLink& link,
+                                   const std::vector<llm::LoadedModel>& loaded) {
+  std::vector<ModelRow> rows(models.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < models.size(); i = next++) {
+      rows[i] = describe(models[i], config, link, loaded);
+    }
+  };
+  std::vector<std::thread> workers;
+  const size_t count = std::min(kMaxRequestsInFlight, models.size());
+  for (size_t i = 1; i < count; ++i) {
+    workers.emplace_back(work);
+  }
+  work();
+  for (std::thread& worker : workers) {
+    worker.join();
+  }
+  return rows;
 }
 
 nlohmann::json row_to_json(const ModelRow& row) {
@@ -138,9 +170,7 @@ int cmd_models(const Config& config, const ModelsOptions& options) {
   }
   std::vector<llm::LoadedModel> loaded =
       link->client->loaded_models().value_or(std::vector<llm::LoadedModel>{});
-  std::vector<ModelRow> rows;
-  for (const llm::ModelInfo& info : *models)
-    rows.push_back(describe(info, config, *link, loaded));
+  const std::vector<ModelRow> rows = describe_all(*models, config, *link, loaded);
 
   if (options.json) {
     nlohmann::json list = nlohmann::json::array();

@@ -104,6 +104,27 @@ TEST_F(CommandsTest, ModelsListsServerModels) {
   EXPECT_NE(result.out.find("llama3.1:8b"), std::string::npos) << result.out;
 }
 
+TEST_F(CommandsTest, ModelsFetchesDetailsConcurrentlyInOrder) {
+  FakeOllamaServer server;
+  std::vector<FakeModel> models;
+  for (int i = 0; i < 40; ++i) {
+    FakeModel model;
+    model.name = "model-" + std::to_string(i) + ":1b";
+    models.push_back(model);
+  }
+  server.set_models(models);
+  server.set_show_delay(std::chrono::milliseconds(30));
+  ProcessResult result = run_cli({"models", "--host", server.url(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const json listed = parse_json(result)["models"];
+  ASSERT_EQ(listed.size(), models.size());
+  for (size_t i = 0; i < models.size(); ++i) {
+    EXPECT_EQ(listed[i]["name"], models[i].name) << i;
+  }
+  EXPECT_GE(server.max_shows_in_flight(), 2) << "details were fetched one at a time";
+  EXPECT_LE(server.max_shows_in_flight(), 8) << "more than 8 requests were in flight";
+}
+
 TEST_F(CommandsTest, ModelsOnSimulatedBackendListsItsModel) {
   ProcessResult result = run_cli({"models", "--backend", "sim", "--model", "sim-model:1b"});
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;

@@ -1,6 +1,8 @@
 #include "fakes/fake_model_server.h"
 
+#include <algorithm>
 #include <memory>
+#include <thread>
 
 namespace ollamaflow::testing {
 
@@ -242,7 +244,29 @@ void FakeOllamaServer::handle_chat(const httplib::Request& request, httplib::Res
   stream_writes(response, "application/x-ndjson", cut_into_writes(lines, reply), reply);
 }
 
+void FakeOllamaServer::set_show_delay(std::chrono::milliseconds delay) {
+  std::lock_guard<std::mutex> lock(show_mutex_);
+  show_delay_ = delay;
+}
+
+int FakeOllamaServer::max_shows_in_flight() const {
+  std::lock_guard<std::mutex> lock(show_mutex_);
+  return max_shows_in_flight_;
+}
+
 void FakeOllamaServer::handle_show(const httplib::Request& request, httplib::Response& response) {
+  std::chrono::milliseconds delay{0};
+  {
+    std::lock_guard<std::mutex> lock(show_mutex_);
+    delay = show_delay_;
+    max_shows_in_flight_ = std::max(max_shows_in_flight_, ++shows_in_flight_);
+  }
+  // The delay stands for a server's work on the request; the test measures the overlap.
+  std::this_thread::sleep_for(delay);
+  {
+    std::lock_guard<std::mutex> lock(show_mutex_);
+    --shows_in_flight_;
+  }
   const json body = record(request, false);
   const std::string name = body.is_object() ? body.value("model", body.value("name", "")) : "";
   for (const FakeModel& model : models()) {

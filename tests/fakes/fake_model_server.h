@@ -2,6 +2,7 @@
 // (as llama-server serves it), with scripted replies and failures.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -83,6 +84,12 @@ class FakeOllamaServer final : public FakeModelServer {
   explicit FakeOllamaServer(int port = 0);
   ~FakeOllamaServer() override { stop(); }
 
+  // Holds every /api/show reply for `delay`, so that requests overlap when a client sends them
+  // concurrently.
+  void set_show_delay(std::chrono::milliseconds delay);
+  // Returns the maximum number of /api/show requests that were in the handler at the same time.
+  int max_shows_in_flight() const;
+
   // Returns the NDJSON lines of `reply` for `model`; public for tests of the format.
   static std::vector<std::string> chat_lines(const FakeReply& reply, const std::string& model,
                                              int64_t prompt_tokens);
@@ -90,6 +97,11 @@ class FakeOllamaServer final : public FakeModelServer {
  private:
   void handle_chat(const httplib::Request& request, httplib::Response& response);
   void handle_show(const httplib::Request& request, httplib::Response& response);
+
+  mutable std::mutex show_mutex_;
+  std::chrono::milliseconds show_delay_{0};  // guarded by show_mutex_
+  int shows_in_flight_ = 0;                  // guarded by show_mutex_
+  int max_shows_in_flight_ = 0;              // guarded by show_mutex_
 };
 
 // Serves /v1/chat/completions (server-sent events, or one object without "stream": true),
