@@ -11,6 +11,7 @@
 #include "flow/backend.h"
 #include "flow/execution.h"
 #include "flow/flow.h"
+#include "flow/goal_size.h"
 #include "flow/machine.h"
 #include "flow/server_launch.h"
 #include "flow/status_file.h"
@@ -37,6 +38,7 @@ struct RunState {
   store::RunRecord record;
   std::vector<store::TaskRecord> earlier;       // resumed: tasks that succeeded before
   std::optional<orchestrator::Plan> file_plan;  // read from --plan before the run is created
+  std::vector<std::string> goal_notes;          // warnings about the goal's size
   RunReport report;
   MonoTime started{};
 };
@@ -357,6 +359,20 @@ void finish(RunState& state) {
   }
 }
 
+// Rejects a goal that cannot fit in one request's context and keeps a warning for the report
+// when it leaves too little room.
+Status check_goal(RunState& state, const std::string& goal) {
+  Result<std::optional<std::string>> warning = check_goal_size(goal, state.config.server);
+  if (!warning) {
+    return warning.status();
+  }
+  if (warning->has_value()) {
+    get_logger("flow")->warn("{}", **warning);
+    state.goal_notes.push_back(**warning);
+  }
+  return Status::ok();
+}
+
 Status prepare(RunState& state) {
   Status status = open_journal(state);
   if (!status) {
@@ -394,6 +410,11 @@ Status prepare(RunState& state) {
       return plan.status();
     }
     state.file_plan = *plan;
+    if (goal.empty() && !plan->goal.empty()) {
+      if (Status fits = check_goal(state, plan->goal); !fits) {
+        return fits.with_context("plan file '" + state.request.plan_file + "'");
+      }
+    }
     if (goal.empty()) {
       goal = plan->goal.empty() ? "plan " + state.request.plan_file : plan->goal;
     }
@@ -448,6 +469,10 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   state.clock = std::move(clock);
   state.monitor = monitor;
   state.started = state.clock->now();
+  // Before a server is started or the journal opened: a goal that cannot fit is a usage error.
+  if (Status fits = check_goal(state, request.goal); !fits) {
+    return fits;
+  }
   std::optional<RunServer> server;  // its destructor stops the server on every return
   if (!request.start_server.empty()) {
     Result<RunServer> started =
@@ -468,6 +493,8 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
     state.report.notes.insert(state.report.notes.begin(), server->notes.begin(),
                               server->notes.end());
   }
+  state.report.notes.insert(state.report.notes.end(), state.goal_notes.begin(),
+                            state.goal_notes.end());
   get_logger("flow")->info("run={} started: backend={} model={} goal=\"{}\"", state.record.id,
                            state.report.backend, state.report.model, state.record.goal);
 

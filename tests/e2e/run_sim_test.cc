@@ -238,6 +238,25 @@ TEST_F(SimRunTest, TraversalPathsInPlanWriteNothingOutside) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "etc"));
 }
 
+TEST_F(SimRunTest, GoalLargerThanContextIsUsageError) {
+  const std::string goal(4 * 1024, 'x');
+  ProcessResult result = run_cli({"run", goal, "--backend", "sim", "--num-ctx", "256", "--db",
+                                  db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out;
+  EXPECT_NE(result.err.find("the goal is about 1024 tokens"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--num-ctx"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(db())) << "a usage error journals nothing";
+}
+
+TEST_F(SimRunTest, LargeGoalIsReportedInNotes) {
+  const std::string goal = "Write notes about " + std::string(4 * 7000, 'x');
+  ProcessResult result = run_cli({"run", goal, "--backend", "sim", "--db", db().string(),
+                                  "--workspace", workspace().string(), "--json"});
+  const json report = parse_json(result);
+  EXPECT_NE(report["notes"].dump().find("server.num_predict"), std::string::npos)
+      << report["notes"].dump();
+}
+
 TEST_F(SimRunTest, ConfigShowNamesSources) {
   const auto config_path = dir_.path() / "config.json";
   std::ofstream(config_path) << R"({"gpu_scaling": {"max_agents": 5}})";
