@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "flow/status_file.h"
 #include "gpu/monitor.h"
 #include "gpu/system.h"
 #include "model/capacity.h"
@@ -122,6 +123,25 @@ Result<std::vector<std::string>> extra_arguments(const std::string& text) {
   return args;
 }
 
+// Returns a new log file path in the server-logs folder beside the journal (the folder that also
+// contains the active status files), where the log stays after the run. The name contains the
+// start time and this process's id.
+Result<std::filesystem::path> server_log_path(const Config& config, const Clock& clock) {
+  const std::filesystem::path folder = active_status_dir(config).parent_path() / "server-logs";
+  std::error_code error;
+  std::filesystem::create_directories(folder, error);
+  if (error) {
+    return Status(ErrorCode::kIoError,
+                  fmt::format("cannot create the folder '{}' for the llama-server log: {}; pass "
+                              "--db with a path in a writable folder",
+                              folder.string(), error.message()));
+  }
+  std::string stamp = format_iso8601(clock.wall_now()).substr(0, 19);  // 2026-12-04T15:51:07
+  std::erase(stamp, '-');
+  std::erase(stamp, ':');
+  return folder / fmt::format("llama-server-{}-{}.log", stamp, ::getpid());
+}
+
 }  // namespace
 
 std::string LaunchPlan::summary() const {
@@ -197,8 +217,14 @@ Result<RunServer> start_run_server(const Config& config, const std::string& bina
   if (!plan) {
     return plan.status();
   }
+  Result<std::filesystem::path> log_path = server_log_path(config, *clock);
+  if (!log_path) {
+    return log_path.status();
+  }
+  ManagedServer::Options options;
+  options.log_path = *log_path;
   Result<std::unique_ptr<ManagedServer>> process =
-      ManagedServer::start(*plan, ManagedServer::Options{}, clock, cancel);
+      ManagedServer::start(*plan, options, clock, cancel);
   if (!process) {
     return process.status();
   }
@@ -216,9 +242,10 @@ Result<RunServer> start_run_server(const Config& config, const std::string& bina
   for (const std::string& arg : plan->extra_args) {
     extra += " " + arg;
   }
-  server.notes.push_back(fmt::format("started llama-server (pid {}) at {} with {}{}; {}; log {}",
+  server.notes.push_back(fmt::format("started llama-server (pid {}) at {} with {}{}; {}",
                                      server.process->pid(), server.process->url(), plan->summary(),
-                                     extra, plan->reason, server.process->log_path().string()));
+                                     extra, plan->reason));
+  server.notes.push_back("llama-server log: " + server.process->log_path().string());
   for (const std::string& note : plan->notes) {
     server.notes.push_back("llama-server: " + note);
   }

@@ -107,8 +107,10 @@ struct RunServer {
 };
 
 // Probes this machine's GPUs, plans the launch of `binary` with config.server.model as the
-// GGUF file, starts the server and returns it with the adjusted configuration. Errors are those
-// of plan_launch() and ManagedServer::start().
+// GGUF file, starts the server and returns it with the adjusted configuration. The server's log
+// goes to the server-logs folder beside the journal and stays there; a note names it. Errors are
+// those of plan_launch() and ManagedServer::start(), and kIoError when that folder cannot be
+// created.
 Result<RunServer> start_run_server(const Config& config, const std::string& binary,
                                    std::shared_ptr<Clock> clock, const CancelToken& cancel);
 

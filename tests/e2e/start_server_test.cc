@@ -12,6 +12,7 @@
 #include "fakes/llama_server.h"
 #include "flow/server_launch.h"
 #include "llm/server_signals.h"
+#include "unit/model/model_files.h"
 
 namespace ollamaflow::testing {
 namespace {
@@ -96,6 +97,16 @@ TEST_F(StartServerTest, RunStartsServerRunsPlanAndStopsIt) {
   const pid_t pid = started_pid(report);
   ASSERT_GT(pid, 0) << notes;
   EXPECT_NE(::kill(pid, 0), 0) << "llama-server pid " << pid << " still runs after the run";
+  // The server's log stays beside the journal, and the notes name it.
+  const std::string log_note = "llama-server log: " + (dir_.path() / "server-logs/").string();
+  std::string log_path;
+  for (const json& note : report["notes"]) {
+    if (contains(note.get<std::string>(), log_note)) {
+      log_path = note.get<std::string>().substr(std::string("llama-server log: ").size());
+    }
+  }
+  ASSERT_FALSE(log_path.empty()) << notes;
+  EXPECT_GT(std::filesystem::file_size(log_path), 0u) << log_path;
 }
 
 TEST_F(StartServerTest, HostWithStartServerIsUsageError) {
@@ -134,6 +145,26 @@ TEST_F(StartServerTest, ServerThatDiesFailsWithLogTail) {
   EXPECT_TRUE(contains(result.err, "exited with code 1")) << result.err;
   EXPECT_TRUE(contains(result.err, "failed to load model")) << result.err;
   EXPECT_FALSE(std::filesystem::exists(workspace() / "notes/first.md"));
+}
+
+TEST_F(StartServerTest, ServerLogStaysBesideJournal) {
+  const std::filesystem::path model = dir_.path() / "model.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  const std::filesystem::path script = dir_.path() / "broken-server.sh";
+  std::ofstream(script) << "#!/bin/sh\necho 'error: failed to load model'\nexit 1\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  ProcessResult result =
+      run_cli({"run", "--start-server", script.string(), "--model", model.string(), "--plan",
+               write_plan(), "--db", db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const std::filesystem::path folder = dir_.path() / "server-logs";
+  EXPECT_TRUE(contains(result.err, "its log " + folder.string() + "/llama-server-")) << result.err;
+  std::vector<std::filesystem::path> logs;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    logs.push_back(entry.path());
+  }
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_TRUE(contains(read(logs[0]), "failed to load model")) << logs[0];
 }
 
 TEST_F(StartServerTest, DoctorNamesChosenSlotCount) {
