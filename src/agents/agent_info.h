@@ -18,8 +18,8 @@ namespace ollamaflow::agents {
 
 // A snapshot of one agent. Times come from the manager's Clock.
 struct AgentInfo {
-  std::string id;  // "agent-<role>-<n>", only [a-z0-9-]
-  std::string role;
+  std::string id;    // "agent-<n>"; the agent takes tasks of every role
+  std::string role;  // the role it was created for, which chose its model
   std::string model;
   AgentState state = AgentState::kCreating;
   std::string creation_reason;
@@ -33,6 +33,7 @@ struct AgentInfo {
   int64_t tasks_done = 0;            // tasks that ended with ok
   int64_t tasks_failed = 0;          // tasks that ended failed and were not put back
   std::string current_task;          // id of the task it runs; empty when none
+  std::string current_task_role;     // role of that task; empty when none
 };
 
 // The result of running one task.

@@ -146,6 +146,7 @@ void AgentManager::begin_task_locked(Agent& agent, const std::shared_ptr<queue::
   agent.cancel_sent = false;
   agent.task_started = now;
   agent.info.current_task = task->id;
+  agent.info.current_task_role = task->role;
   set_state_locked(agent, AgentState::kBusy);
 
   AgentEvent event;
@@ -227,6 +228,7 @@ void AgentManager::finish_task_locked(Agent& agent, const std::shared_ptr<queue:
   events_.post(std::move(event));
 
   agent.info.current_task.clear();
+  agent.info.current_task_role.clear();
   agent.cancel.reset();
   agent.cancel_sent = false;
   set_state_locked(agent, agent.info.state == AgentState::kDraining ? AgentState::kTerminated

@@ -241,7 +241,7 @@ std::vector<std::string> AgentManager::add_locked(int count, const std::vector<s
   for (const std::string& role : new_roles) {
     auto agent = std::make_unique<Agent>();
     agent->sequence = next_sequence_++;
-    agent->info.id = make_agent_id(role, agent->sequence);
+    agent->info.id = make_agent_id(agent->sequence);
     agent->info.role = role;
     agent->info.model = model_for(role);
     agent->info.creation_reason = reason;

@@ -22,6 +22,7 @@ nlohmann::json agent_to_json(const AgentInfo& info, MonoTime now) {
       {"tasks_done", info.tasks_done},
       {"tasks_failed", info.tasks_failed},
       {"current_task", nullptr},
+      {"current_task_role", nullptr},
       {"creation_reason", info.creation_reason},
       {"created", format_iso8601(info.created_wall)},
       {"age_seconds", to_seconds(end - info.created_at)},
@@ -29,6 +30,7 @@ nlohmann::json agent_to_json(const AgentInfo& info, MonoTime now) {
   };
   if (!info.current_task.empty()) {
     record["current_task"] = info.current_task;
+    record["current_task_role"] = info.current_task_role;
   }
   if (is_ready(info.state)) {
     record["idle_seconds"] = to_seconds(now - info.idle_since);

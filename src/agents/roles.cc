@@ -39,18 +39,8 @@ Status check_role(std::string_view role) {
                     "\": use 1 to 32 letters, digits, '_' or '-', starting with a letter or digit");
 }
 
-std::string make_agent_id(std::string_view role, int64_t sequence) {
-  std::string id = "agent-";
-  for (char c : role) {
-    if (c == '_') {
-      id += '-';
-    } else {
-      id += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-  }
-  id += '-';
-  id += std::to_string(sequence);
-  return id;
+std::string make_agent_id(int64_t sequence) {
+  return "agent-" + std::to_string(sequence);
 }
 
 std::vector<std::string> choose_roles(const std::map<std::string, int>& waiting_by_role,

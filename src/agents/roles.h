@@ -1,5 +1,5 @@
-// Agent roles in the manager: the role names it accepts, the agent id built from a role, and
-// the roles that new agents get from the tasks waiting in the queue.
+// Agent roles in the manager: the role names it accepts, the agent ids, and the roles that new
+// agents get from the tasks waiting in the queue.
 #pragma once
 
 #include <cstdint>
@@ -19,9 +19,9 @@ bool is_valid_role(std::string_view role);
 // Returns ok for a valid role, else kInvalidArgument naming the role and the accepted form.
 Status check_role(std::string_view role);
 
-// Builds the agent id "agent-<role>-<sequence>" from a valid role, lower-cased and with
-// underscores turned into hyphens, e.g. "agent-data-scientist-3". Ids contain only [a-z0-9-].
-std::string make_agent_id(std::string_view role, int64_t sequence);
+// Builds the agent id "agent-<sequence>", e.g. "agent-7". The id names no role, because an agent
+// takes tasks of every role; the report, the status and the journal name each task's role.
+std::string make_agent_id(int64_t sequence);
 
 // Chooses the roles of `count` new agents. Each agent in turn takes the queued role with the
 // largest deficit: tasks waiting minus agents of that role, counting the agents chosen before

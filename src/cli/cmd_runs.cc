@@ -119,9 +119,10 @@ void print_show(const json& run) {
   }
   std::cout << "\nTasks:\n";
   for (const auto& task : run["tasks"]) {
-    std::printf("  %-16s %-10s %-20s %-18s %s\n", task["id"].get<std::string>().c_str(),
-                task["status"].get<std::string>().c_str(), task["agent"].get<std::string>().c_str(),
-                task["model"].get<std::string>().c_str(), to_text(task["files"]).c_str());
+    std::printf("  %-16s %-10s %-20s %-10s %-18s %s\n", task["id"].get<std::string>().c_str(),
+                task["status"].get<std::string>().c_str(), task["role"].get<std::string>().c_str(),
+                task["agent"].get<std::string>().c_str(), task["model"].get<std::string>().c_str(),
+                to_text(task["files"]).c_str());
     if (!task["error"].get<std::string>().empty()) {
       std::cout << "      error: " << task["error"].get<std::string>() << "\n";
     }

@@ -89,10 +89,15 @@ void print_agents(const json& agents) {
   }
   std::cout << "  agents:\n";
   for (const json& agent : list) {
-    std::cout << fmt::format("    {:<24} {:<12} {:<20} task {:<12} done {} failed {}\n",
+    // Agent ids name no role, because an agent takes tasks of every role: the task's role is
+    // shown with it.
+    std::string task = text(member(agent, "current_task"));
+    if (const json& role = member(agent, "current_task_role"); role.is_string()) {
+      task += " (" + role.get<std::string>() + ")";
+    }
+    std::cout << fmt::format("    {:<10} {:<12} {:<20} task {:<28} done {} failed {}\n",
                              text(member(agent, "id")), text(member(agent, "state")),
-                             text(member(agent, "model")), text(member(agent, "current_task")),
-                             text(member(agent, "tasks_done")),
+                             text(member(agent, "model")), task, text(member(agent, "tasks_done")),
                              text(member(agent, "tasks_failed")));
   }
 }

@@ -207,6 +207,10 @@ TEST_F(CommandsTest, StatusShowsActiveRun) {
   EXPECT_NE(text.out.find("scaling:  HYBRID"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("queue:"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("agents:"), std::string::npos) << text.out;
+  // The first task is the only one ready; the agent that runs it shows the task's role, and
+  // its id names no role.
+  EXPECT_NE(text.out.find("task design (it_architect)"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("agent-it-architect"), std::string::npos) << text.out;
   EXPECT_EQ(text.out.find('{'), std::string::npos) << text.out;
   ASSERT_FALSE(statuses.is_discarded());
   ASSERT_EQ(statuses.size(), 1u) << statuses.dump();

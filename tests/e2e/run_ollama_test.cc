@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <regex>
 #include <set>
 
 #include "e2e/e2e_support.h"
@@ -55,7 +56,10 @@ TEST_F(OllamaRunTest, GoalProducesFilesExitZeroAndJournal) {
   for (const json& task : report["tasks"]) {
     EXPECT_GT(task["prompt_tokens"].get<int64_t>(), 0) << task.dump();
     EXPECT_GT(task["output_tokens"].get<int64_t>(), 0) << task.dump();
-    EXPECT_FALSE(task["agent"].get<std::string>().empty());
+    // An agent takes tasks of every role, so its id names none; the task names its own.
+    EXPECT_TRUE(std::regex_match(task["agent"].get<std::string>(), std::regex("agent-[0-9]+")))
+        << task.dump();
+    EXPECT_FALSE(task["role"].get<std::string>().empty()) << task.dump();
   }
   EXPECT_EQ(report["summary"], "The app, its tests and a review were written.");
 
@@ -67,6 +71,9 @@ TEST_F(OllamaRunTest, GoalProducesFilesExitZeroAndJournal) {
   EXPECT_EQ(run["tasks"].size(), 4u);
   ASSERT_EQ(run["plan_attempts"].size(), 1u);
   EXPECT_TRUE(run["plan_attempts"][0]["accepted"].get<bool>());
+  const ProcessResult text = run_cli({"runs", "show", report["run_id"], "--db", db().string()});
+  EXPECT_NE(text.out.find("it_architect"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("security_specialist"), std::string::npos) << text.out;
 }
 
 TEST_F(OllamaRunTest, EveryRequestSendsTheSameOptions) {

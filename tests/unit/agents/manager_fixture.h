@@ -128,6 +128,16 @@ class AgentManagerTest : public ::testing::Test {
     return runs[task];
   }
 
+  // Returns the role that each agent of `ids` was created for; "?" for an unknown id.
+  std::vector<std::string> roles_of(const std::vector<std::string>& ids) {
+    std::vector<std::string> roles;
+    for (const std::string& id : ids) {
+      const std::optional<AgentInfo> info = manager->find_agent(id);
+      roles.push_back(info ? info->role : "?");
+    }
+    return roles;
+  }
+
   std::vector<std::string> ids_in(AgentState state) {
     std::vector<std::string> ids;
     for (const AgentInfo& info : manager->agents()) {

@@ -56,8 +56,7 @@ TEST_F(AgentManagerTest, RemovesUnstartedAgentsBeforeWarmingOnes) {
 
   auto removed = manager->remove_agents(3, "quiet");
   ASSERT_TRUE(removed.is_ok());
-  const std::vector<std::string> expected = {"agent-developer-5", "agent-developer-4",
-                                             "agent-developer-3"};
+  const std::vector<std::string> expected = {"agent-5", "agent-4", "agent-3"};
   EXPECT_EQ(*removed, expected);
   EXPECT_EQ(count(AgentState::kDraining), 1);
   EXPECT_EQ(count(AgentState::kTerminated), 2);

@@ -68,7 +68,7 @@ TEST_F(AgentManagerTest, FirstBatchIsOldestAgents) {
 
 TEST_F(AgentManagerTest, WarmUpFailureGoesToError) {
   auto warm_up = [](const AgentInfo& info) {
-    if (info.id == "agent-developer-2") {
+    if (info.id == "agent-2") {
       return Status(ErrorCode::kNotFound, "model \"llama3.1:8b\" not found: pull it first");
     }
     return Status::ok();
@@ -80,7 +80,7 @@ TEST_F(AgentManagerTest, WarmUpFailureGoesToError) {
   EXPECT_EQ(count(AgentState::kError), 1);
   EXPECT_EQ(manager->capacity(), 3);
   EXPECT_EQ(manager->stats().creation_failures, 1);
-  const auto failed = manager->find_agent("agent-developer-2");
+  const auto failed = manager->find_agent("agent-2");
   ASSERT_TRUE(failed.has_value());
   EXPECT_EQ(failed->state, AgentState::kError);
   EXPECT_NE(failed->error.find("not found: pull it first"), std::string::npos) << failed->error;
@@ -121,7 +121,7 @@ TEST_F(AgentManagerTest, WarmUpTimeoutGoesToError) {
   manager->stop(false);
   EXPECT_EQ(count(AgentState::kError), 3);
   EXPECT_EQ(count(AgentState::kTerminated), 1);
-  const auto timed_out = manager->find_agent("agent-developer-1");
+  const auto timed_out = manager->find_agent("agent-1");
   ASSERT_TRUE(timed_out.has_value());
   EXPECT_NE(timed_out->error.find("timed out after 300 s"), std::string::npos) << timed_out->error;
 }
@@ -273,15 +273,18 @@ TEST_F(AgentManagerTest, NewAgentRolesFollowQueue) {
   push("t4", "developer");
   auto added = manager->add_agents(4, {}, "test");
   ASSERT_TRUE(added.is_ok());
-  const std::vector<std::string> expected = {"agent-analyst-1", "agent-analyst-2",
-                                             "agent-analyst-3", "agent-developer-4"};
+  const std::vector<std::string> expected = {"agent-1", "agent-2", "agent-3", "agent-4"};
   EXPECT_EQ(*added, expected);
+  const std::vector<std::string> expected_roles = {"analyst", "analyst", "analyst", "developer"};
+  EXPECT_EQ(roles_of(*added), expected_roles);
 
   // Every queued role now has one agent per task; the tie goes to the role with more tasks.
   auto more = manager->add_agents(2, {}, "test");
   ASSERT_TRUE(more.is_ok());
-  const std::vector<std::string> expected_more = {"agent-analyst-5", "agent-developer-6"};
+  const std::vector<std::string> expected_more = {"agent-5", "agent-6"};
   EXPECT_EQ(*more, expected_more);
+  const std::vector<std::string> expected_more_roles = {"analyst", "developer"};
+  EXPECT_EQ(roles_of(*more), expected_more_roles);
 }
 
 TEST_F(AgentManagerTest, NewAgentsTakeDefaultRoleOnEmptyQueue) {
@@ -291,9 +294,9 @@ TEST_F(AgentManagerTest, NewAgentsTakeDefaultRoleOnEmptyQueue) {
   make_manager(settings);
   auto added = manager->add_agents(2, {}, "test");
   ASSERT_TRUE(added.is_ok());
-  const std::vector<std::string> expected = {"agent-it-architect-1", "agent-it-architect-2"};
+  const std::vector<std::string> expected = {"agent-1", "agent-2"};
   EXPECT_EQ(*added, expected);
-  const auto info = manager->find_agent("agent-it-architect-1");
+  const auto info = manager->find_agent("agent-1");
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->role, "it_architect");
   EXPECT_EQ(info->model, "qwen2.5-coder:7b");
@@ -303,10 +306,9 @@ TEST_F(AgentManagerTest, ExplicitRolesAreCycled) {
   make_manager(default_settings());
   auto added = manager->add_agents(3, {"analyst", "security_specialist"}, "test");
   ASSERT_TRUE(added.is_ok());
-  const std::vector<std::string> expected = {"agent-analyst-1", "agent-security-specialist-2",
-                                             "agent-analyst-3"};
-  EXPECT_EQ(*added, expected);
-  EXPECT_EQ(manager->find_agent("agent-analyst-1")->model, "llama3.1:8b");
+  const std::vector<std::string> expected_roles = {"analyst", "security_specialist", "analyst"};
+  EXPECT_EQ(roles_of(*added), expected_roles);
+  EXPECT_EQ(manager->find_agent("agent-1")->model, "llama3.1:8b");
 }
 
 TEST_F(AgentManagerTest, AddAgentsRejectsInvalidRole) {

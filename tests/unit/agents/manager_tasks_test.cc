@@ -31,12 +31,9 @@ TEST_F(AgentManagerTest, LifecycleCallbacksFirePerState) {
 
   std::lock_guard lock(mutex);
   const std::vector<std::pair<AgentState, std::string>> expected = {
-      {AgentState::kCreating, "agent-developer-1"},
-      {AgentState::kInitializing, "agent-developer-1"},
-      {AgentState::kActive, "agent-developer-1"},
-      {AgentState::kBusy, "agent-developer-1"},
-      {AgentState::kIdle, "agent-developer-1"},
-      {AgentState::kTerminated, "agent-developer-1"},
+      {AgentState::kCreating, "agent-1"}, {AgentState::kInitializing, "agent-1"},
+      {AgentState::kActive, "agent-1"},   {AgentState::kBusy, "agent-1"},
+      {AgentState::kIdle, "agent-1"},     {AgentState::kTerminated, "agent-1"},
   };
   EXPECT_EQ(entered, expected);
 }
@@ -68,9 +65,9 @@ TEST_F(AgentManagerTest, LifecycleCallbacksSeeDrainingAndError) {
   manager->stop(false);
 
   std::lock_guard lock(mutex);
-  EXPECT_EQ(draining, std::vector<std::string>{"agent-developer-1"});
+  EXPECT_EQ(draining, std::vector<std::string>{"agent-1"});
   ASSERT_EQ(failed.size(), 1u);
-  EXPECT_EQ(failed[0], "agent-analyst-2: warm-up failed: unavailable: connection refused");
+  EXPECT_EQ(failed[0], "agent-2: warm-up failed: unavailable: connection refused");
 }
 
 TEST_F(AgentManagerTest, ThrowingCallbackIsCounted) {

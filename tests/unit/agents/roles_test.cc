@@ -32,17 +32,9 @@ TEST(RoleNameTest, CheckNamesRoleAndFix) {
   EXPECT_NE(status.message().find("letters, digits"), std::string::npos) << status.message();
 }
 
-TEST(AgentIdTest, UsesLowerCaseAndHyphens) {
-  EXPECT_EQ(make_agent_id("developer", 1), "agent-developer-1");
-  EXPECT_EQ(make_agent_id("Data_Scientist", 42), "agent-data-scientist-42");
-}
-
-TEST(AgentIdTest, ContainsOnlyPlainCharacters) {
-  const std::string id = make_agent_id("Security_Specialist-2", 7);
-  for (char c : id) {
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-    EXPECT_TRUE(plain) << id;
-  }
+TEST(AgentIdTest, NamesSequenceNotRole) {
+  EXPECT_EQ(make_agent_id(1), "agent-1");
+  EXPECT_EQ(make_agent_id(42), "agent-42");
 }
 
 TEST(ChooseRolesTest, EmptyQueueGivesDefaultRole) {
