@@ -303,7 +303,8 @@ int run(int argc, char** argv) {
       "docs/simulator.md describes the server model, the baselines and the figures. Each cell "
       "gives the median over the seeds and, where they differ, the range. The goals column "
       "names each goal that a seed missed, with the number of seeds that met it. Run on " +
-      today() + " on the machine named at the top of this page; only the speed figure depends "
+      today() +
+      " on the machine named at the top of this page; only the speed figure depends "
       "on it.\n\n";
   section += options.azure_trace.empty() ? "Speed check skipped: no --azure-trace given.\n"
                                          : speed_section(options);

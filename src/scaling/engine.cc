@@ -123,9 +123,10 @@ ScalingEngine::Verdict ScalingEngine::decide_up(const Recommendation& rec, MonoT
               fmt::format("cooldown: {:.0f} s since the last scale-down < {:g} s", *since,
                           params_.flip_cooldown_s)};
     }
-    skipped += fmt::format(" (cooldown after the scale-down skipped at {:.0f} s: wait target "
-                           "breached)",
-                           *since);
+    skipped += fmt::format(
+        " (cooldown after the scale-down skipped at {:.0f} s: wait target "
+        "breached)",
+        *since);
   }
   if (params_.max_up_step > 0) {
     target = std::min(target, current + params_.max_up_step);
@@ -157,8 +158,8 @@ ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, Mon
   if (const std::optional<double> since = seconds_since(last_down_, now);
       since && *since < params_.down_interval_s && !rec.ceiling_bound) {
     return {Action::kHold, current,
-            fmt::format("scale-down interval: {:.0f} s since the last scale-down < {:g} s",
-                        *since, params_.down_interval_s)};
+            fmt::format("scale-down interval: {:.0f} s since the last scale-down < {:g} s", *since,
+                        params_.down_interval_s)};
   }
   if (rec.ceiling_bound) {
     const int target = std::min(current - 1, rec.upper_bound);

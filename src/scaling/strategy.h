@@ -52,11 +52,11 @@ struct StrategyParams {
 
   // Stability, in seconds. A window is over recorded recommendations; a cooldown is a gap after
   // an action.
-  double up_window_s = 0;        // scale-up follows the min recommendation over this window
-  double down_window_s = 120;    // scale-down follows the max recommendation over this window
-  double up_cooldown_s = 60;     // gap from one scale-up to the next
-  double flip_cooldown_s = 30;   // gap from an action to one in the opposite direction, and
-                                 // between two sheds
+  double up_window_s = 0;       // scale-up follows the min recommendation over this window
+  double down_window_s = 120;   // scale-down follows the max recommendation over this window
+  double up_cooldown_s = 60;    // gap from one scale-up to the next
+  double flip_cooldown_s = 30;  // gap from an action to one in the opposite direction, and
+                                // between two sheds
   // Gap between two scale-downs. The engine also evaluates soon after arrivals, so without it
   // the step limit would apply per arrival instead of per check interval.
   double down_interval_s = 0;

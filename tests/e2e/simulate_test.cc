@@ -29,8 +29,7 @@ TEST_F(SimulateTest, TablePerStrategyAndOutputFiles) {
 TEST_F(SimulateTest, CtrlCExits130WithoutFiles) {
   const std::filesystem::path out = dir_.path() / "sim-out";
   ChildProcess child(cli_argv({"simulate", "--pattern", "bursty", "--duration", "360000",
-                               "--strategy", "all", "--log-level", "info", "--out",
-                               out.string()}),
+                               "--strategy", "all", "--log-level", "info", "--out", out.string()}),
                      cli_options({}));
   // The interrupt handler is in place before the first agent is created.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);

@@ -229,8 +229,7 @@ TEST_F(ScalingEngineTest, ToleranceBandHoldsSmallExcess) {
   // The window max is 8 on a pool of 10: 2 agents over, within 30 % of 10 (3 agents).
   Decision decision = engine().evaluate(inputs(10, 7, 0, 20));
   EXPECT_EQ(decision.action, Action::kHold);
-  EXPECT_NE(decision.reason.find("hold window: max recommendation 8 over 120 s"),
-            std::string::npos)
+  EXPECT_NE(decision.reason.find("hold window: max recommendation 8 over 120 s"), std::string::npos)
       << decision.reason;
 
   // Once the window max is 6, the excess of 4 leaves the band.

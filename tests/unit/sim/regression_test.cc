@@ -55,18 +55,17 @@ std::set<std::string> with_safety(std::set<std::string> goals) {
 
 INSTANTIATE_TEST_SUITE_P(
     ShortScenarios, GoalRegressionTest,
-    ::testing::Values(Case{"steady", 1,
-                           with_safety({"p95 wait <= 5 s", "p99 wait <= 10 s",
-                                        "<= 1 direction change per 10 min",
-                                        ">= 120 s between opposite actions"})},
-                      Case{"bursty", 1,
-                           with_safety({"p95 wait <= 5 s", "p99 wait <= 10 s",
-                                        "agent-seconds <= 1.25x oracle, wait goal met",
-                                        "<= 3 direction changes per 10 min",
-                                        "decision <= 1 s after the surge"})},
-                      Case{"step", 1,
-                           with_safety({"p99 wait <= 10 s", "decision <= 1 s after the surge",
-                                        "peak <= 1.2x oracle peak"})}),
+    ::testing::Values(
+        Case{"steady", 1,
+             with_safety({"p95 wait <= 5 s", "p99 wait <= 10 s", "<= 1 direction change per 10 min",
+                          ">= 120 s between opposite actions"})},
+        Case{"bursty", 1,
+             with_safety({"p95 wait <= 5 s", "p99 wait <= 10 s",
+                          "agent-seconds <= 1.25x oracle, wait goal met",
+                          "<= 3 direction changes per 10 min", "decision <= 1 s after the surge"})},
+        Case{"step", 1,
+             with_safety({"p99 wait <= 10 s", "decision <= 1 s after the surge",
+                          "peak <= 1.2x oracle peak"})}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.pattern; });
 
 }  // namespace
