@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds with warnings as errors and runs every test.
+# Installs the dependencies, checks the formatting, builds with warnings as errors and runs
+# every test.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
+bash scripts/check-format.sh
 cmake --preset ci
 cmake --build --preset ci -j "$(nproc)"
 ctest --preset ci -j "$(nproc)"

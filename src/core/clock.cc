@@ -6,18 +6,26 @@
 
 namespace ollamaflow {
 
-double Clock::seconds() const { return to_seconds(now().time_since_epoch()); }
+double Clock::seconds() const {
+  return to_seconds(now().time_since_epoch());
+}
 
 std::shared_ptr<Clock> system_clock() {
   static const std::shared_ptr<Clock> instance = std::make_shared<SystemClock>();
   return instance;
 }
 
-MonoTime SystemClock::now() const { return std::chrono::steady_clock::now(); }
+MonoTime SystemClock::now() const {
+  return std::chrono::steady_clock::now();
+}
 
-WallTime SystemClock::wall_now() const { return std::chrono::system_clock::now(); }
+WallTime SystemClock::wall_now() const {
+  return std::chrono::system_clock::now();
+}
 
-void SystemClock::sleep_for(Duration duration) { std::this_thread::sleep_for(duration); }
+void SystemClock::sleep_for(Duration duration) {
+  std::this_thread::sleep_for(duration);
+}
 
 FakeClock::FakeClock(bool auto_advance)
     : mono_(MonoTime(std::chrono::hours(1))),

@@ -20,9 +20,9 @@ namespace ollamaflow::queue {
 struct Task {
   std::string id;
   std::string run_id;
-  std::string role;   // the agent role that should take it
+  std::string role;  // the agent role that should take it
   nlohmann::json payload;
-  int attempt = 0;    // how many times it was handed to an agent before
+  int attempt = 0;  // how many times it was handed to an agent before
   MonoTime enqueued_at{};
 };
 

@@ -112,18 +112,12 @@ nlohmann::json Recommendation::to_json() const {
     proposal_list.push_back(proposal.to_json());
   }
   return {
-      {"current", current},
-      {"proposals", std::move(proposal_list)},
-      {"missing", missing},
-      {"proposed", proposed},
-      {"desired", desired},
-      {"upper_bound", upper_bound},
-      {"limit", limit},
-      {"wait_breached", wait_breached},
-      {"hold_up", hold_up},
-      {"shed_to", optional_json(shed_to)},
-      {"shed_rule", shed_rule},
-      {"reason", reason},
+      {"current", current},     {"proposals", std::move(proposal_list)},
+      {"missing", missing},     {"proposed", proposed},
+      {"desired", desired},     {"upper_bound", upper_bound},
+      {"limit", limit},         {"wait_breached", wait_breached},
+      {"hold_up", hold_up},     {"shed_to", optional_json(shed_to)},
+      {"shed_rule", shed_rule}, {"reason", reason},
   };
 }
 

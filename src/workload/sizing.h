@@ -44,9 +44,9 @@ struct SizingParams {
   // holds on average, but a task counted as absorbed still misses the target about half the
   // time, and a surge's first waiting task goes unanswered until the queue outgrows it.
   bool busy_agents_absorb_queue = false;
-  double spare_fraction = 0;        // spare agents as a fraction of the largest proposal
-  int min_spare = 0;                // spare agents kept even with no work
-  int search_limit = 1024;          // largest pool the Erlang C search considers
+  double spare_fraction = 0;  // spare agents as a fraction of the largest proposal
+  int min_spare = 0;          // spare agents kept even with no work
+  int search_limit = 1024;    // largest pool the Erlang C search considers
 };
 
 // One sizing with each proposal, for the decision record.

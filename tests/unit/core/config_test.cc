@@ -132,8 +132,7 @@ TEST_F(ConfigTest, NotANumberIsNamedAsSuch) {
   Result<Config> config = load_config(std::nullopt, env(), flags);
   ASSERT_FALSE(config.is_ok());
   const std::string message = config.status().message();
-  EXPECT_NE(message.find("invalid value nan for server.temperature"), std::string::npos)
-      << message;
+  EXPECT_NE(message.find("invalid value nan for server.temperature"), std::string::npos) << message;
   EXPECT_EQ(message.find("null"), std::string::npos) << message;
 }
 
@@ -193,25 +192,44 @@ TEST_F(ConfigTest, SeedFileIsAccepted) {
   const json seed = {
       {"auto_scaling", {{"enabled", true}, {"strategy", "HYBRID"}, {"model", "phi3:mini"}}},
       {"gpu_scaling",
-       {{"min_agents", 1}, {"max_agents", 8}, {"memory_buffer_mb", 1024},
-        {"memory_safety_margin", 0.15}, {"scale_up_threshold", 0.75},
-        {"scale_down_threshold", 0.40}, {"scale_check_interval", 15.0},
+       {{"min_agents", 1},
+        {"max_agents", 8},
+        {"memory_buffer_mb", 1024},
+        {"memory_safety_margin", 0.15},
+        {"scale_up_threshold", 0.75},
+        {"scale_down_threshold", 0.40},
+        {"scale_check_interval", 15.0},
         {"cooldown_period", 30.0}}},
       {"workload_scaling",
-       {{"high_queue_length", 10}, {"high_wait_time", 30.0}, {"high_cpu_usage", 80.0},
-        {"high_memory_usage", 85.0}, {"low_idle_agents", 0.2}, {"agent_overload_threshold", 0.8},
-        {"scale_up_cooldown", 60.0}, {"scale_down_cooldown", 120.0}}},
+       {{"high_queue_length", 10},
+        {"high_wait_time", 30.0},
+        {"high_cpu_usage", 80.0},
+        {"high_memory_usage", 85.0},
+        {"low_idle_agents", 0.2},
+        {"agent_overload_threshold", 0.8},
+        {"scale_up_cooldown", 60.0},
+        {"scale_down_cooldown", 120.0}}},
       {"dynamic_agent_management",
-       {{"max_agents", 16}, {"min_agents", 1}, {"agent_timeout_seconds", 300},
-        {"idle_timeout_seconds", 600}, {"cleanup_interval_seconds", 60},
-        {"batch_creation_size", 3}, {"graceful_shutdown_timeout", 30}}},
+       {{"max_agents", 16},
+        {"min_agents", 1},
+        {"agent_timeout_seconds", 300},
+        {"idle_timeout_seconds", 600},
+        {"cleanup_interval_seconds", 60},
+        {"batch_creation_size", 3},
+        {"graceful_shutdown_timeout", 30}}},
       {"strategies", {{"HYBRID", {{"description", "x"}, {"priority", "consensus"}}}}},
       {"model_requirements",
-       {{"phi3:mini", {{"min_memory_mb", 2048}, {"recommended_memory_mb", 3072},
-                       {"context_length", 4096}, {"parameters", "3.8B"}}}}},
+       {{"phi3:mini",
+         {{"min_memory_mb", 2048},
+          {"recommended_memory_mb", 3072},
+          {"context_length", 4096},
+          {"parameters", "3.8B"}}}}},
       {"environments",
-       {{"development", {{"strategy", "AGGRESSIVE"}, {"scale_check_interval", 10.0},
-                         {"cooldown_period", 15.0}, {"memory_safety_margin", 0.10}}}}},
+       {{"development",
+         {{"strategy", "AGGRESSIVE"},
+          {"scale_check_interval", 10.0},
+          {"cooldown_period", 15.0},
+          {"memory_safety_margin", 0.10}}}}},
       {"monitoring", {{"log_scaling_events", true}}},
       {"advanced", {{"enable_predictive_scaling", false}}}};
   Result<Config> config = load_config(write_file(seed), env(), {});
@@ -239,8 +257,9 @@ TEST_F(ConfigTest, MissingFileIsNotFound) {
 
 TEST_F(ConfigTest, RoleModelsAcceptNameOrList) {
   const std::string path = write_file(
-      {{"server", {{"role_models", {{"developer", {"qwen2.5-coder:7b", "llama3.1:8b"}},
-                                    {"analyst", "llama3.1:8b"}}}}}});
+      {{"server",
+        {{"role_models",
+          {{"developer", {"qwen2.5-coder:7b", "llama3.1:8b"}}, {"analyst", "llama3.1:8b"}}}}}});
   Result<Config> config = load_config(path, env(), {});
   ASSERT_TRUE(config.is_ok()) << config.status().to_string();
   EXPECT_EQ(config->server.role_models.at("developer").size(), 2u);
