@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "orchestrator/workspace_folders.h"
 #include "orchestrator/workspace_io.h"
 
 namespace ollamaflow::orchestrator {
@@ -24,12 +25,11 @@ Status check_owner(std::string_view owner_task_id) {
   return Status::ok();
 }
 
-// Splits a checked path into its parent folders and its file name.
-std::pair<std::vector<std::string>, std::string> split_parent(std::string_view relative_path) {
-  std::vector<std::string> components = workspace_io::split_components(relative_path);
-  std::string name = std::move(components.back());
-  components.pop_back();
-  return {std::move(components), std::move(name)};
+// Returns the last component of a checked path.
+std::string file_name(std::string_view relative_path) {
+  const size_t slash = relative_path.rfind('/');
+  return std::string(slash == std::string_view::npos ? relative_path
+                                                     : relative_path.substr(slash + 1));
 }
 
 Result<std::string> read_up_to(int fd, size_t max_bytes, std::string_view relative_path) {
@@ -80,23 +80,50 @@ Result<Workspace> Workspace::open(const fs::path& root, FileSync file_sync) {
         ErrorCode::kIoError,
         fmt::format("resolving the workspace '{}' failed: {}", root.string(), error.message()));
   }
+  Result<std::unique_ptr<workspace_io::FolderCache>> folders =
+      workspace_io::FolderCache::open(resolved);
+  if (!folders) {
+    return folders.status();
+  }
   get_logger("workspace")->info("workspace opened root={}", resolved.string());
-  return Workspace(std::move(resolved), file_sync);
+  return Workspace(std::move(resolved), file_sync, std::move(folders).value());
 }
+
+Workspace::Workspace(fs::path root, FileSync file_sync,
+                     std::unique_ptr<workspace_io::FolderCache> folders)
+    : root_(std::move(root)),
+      file_sync_(file_sync),
+      owners_(std::make_unique<Owners>()),
+      flush_(std::make_unique<Flush>()),
+      folders_(std::move(folders)) {}
+
+Workspace::Workspace(Workspace&& other) noexcept = default;
+Workspace& Workspace::operator=(Workspace&& other) noexcept = default;
+Workspace::~Workspace() = default;
 
 Status Workspace::check_path(std::string_view relative_path) const {
   Status status = check_relative_path(relative_path);
   if (!status) {
     return status;
   }
-  return workspace_io::check_on_disk(root_, relative_path);
+  Result<std::shared_ptr<const workspace_io::OpenFolder>> folder =
+      folders_->parent_folder(relative_path, /*create=*/false);
+  if (folder.status().code() == ErrorCode::kNotFound) {
+    return Status::ok();  // the missing folders would be created
+  }
+  if (!folder) {
+    return folder.status();
+  }
+  bool exists = false;
+  return workspace_io::check_target((*folder)->fd.get(), file_name(relative_path), relative_path,
+                                    exists);
 }
 
 Result<WrittenFile> Workspace::write_file(std::string_view relative_path, std::string_view content,
                                           std::string_view owner_task_id) {
   Status status = check_owner(owner_task_id);
   if (status) {
-    status = check_path(relative_path);
+    status = check_relative_path(relative_path);
   }
   if (!status) {
     return status;
@@ -108,16 +135,17 @@ Result<WrittenFile> Workspace::write_file(std::string_view relative_path, std::s
     return status;
   }
 
-  auto [folders, name] = split_parent(relative_path);
-  Result<workspace_io::UniqueFd> folder =
-      workspace_io::open_folder(root_, folders, /*create=*/true, relative_path);
+  // One walk both checks the folders on the way and opens the one that the file goes into.
+  const std::string name = file_name(relative_path);
+  Result<std::shared_ptr<const workspace_io::OpenFolder>> folder =
+      folders_->parent_folder(relative_path, /*create=*/true);
   bool exists = false;
   status = folder.status();
   if (status) {
-    status = workspace_io::check_target(folder->get(), name, relative_path, exists);
+    status = workspace_io::check_target((*folder)->fd.get(), name, relative_path, exists);
   }
   if (status) {
-    status = workspace_io::write_atomically(folder->get(), name, content, relative_path);
+    status = workspace_io::write_atomically((*folder)->fd.get(), name, content, relative_path);
   }
 
   if (!status) {
@@ -130,8 +158,12 @@ Result<WrittenFile> Workspace::write_file(std::string_view relative_path, std::s
   get_logger("workspace")
       ->debug("file written path={} task={} bytes={}", relative_path, owner_task_id,
               content.size());
-  return WrittenFile{std::string(relative_path), root_ / std::string(relative_path),
-                     std::string(owner_task_id), content.size(), exists};
+  return WrittenFile{std::string(relative_path),
+                     root_ / std::string(relative_path),
+                     std::string(owner_task_id),
+                     content.size(),
+                     exists,
+                     exists && newly_claimed};
 }
 
 Status Workspace::sync() {
@@ -224,15 +256,15 @@ Result<std::string> Workspace::read_file(std::string_view relative_path, size_t 
     return status;
   }
 
-  auto [folders, name] = split_parent(relative_path);
-  Result<workspace_io::UniqueFd> folder =
-      workspace_io::open_folder(root_, folders, /*create=*/false, relative_path);
+  const std::string name = file_name(relative_path);
+  Result<std::shared_ptr<const workspace_io::OpenFolder>> folder =
+      folders_->parent_folder(relative_path, /*create=*/false);
   if (!folder) {
     return folder.status();
   }
 
   bool exists = false;
-  status = workspace_io::check_target(folder->get(), name, relative_path, exists);
+  status = workspace_io::check_target((*folder)->fd.get(), name, relative_path, exists);
   if (!status) {
     return status;
   }
@@ -243,7 +275,7 @@ Result<std::string> Workspace::read_file(std::string_view relative_path, size_t 
   }
 
   workspace_io::UniqueFd file(
-      ::openat(folder->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+      ::openat((*folder)->fd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (file.get() < 0) {
     return Result<std::string>(
         ErrorCode::kIoError,

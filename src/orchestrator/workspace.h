@@ -2,14 +2,17 @@
 //
 // Paths come from model output, so every path is treated as hostile. A write is accepted only
 // when all of these hold:
-// - the path is relative and plain (check_relative_path);
+// - the path is relative and plain (check_relative_path): no "..", no absolute path, no
+//   backslash;
 // - no existing component on the way is a symbolic link, a dangling one included;
-// - the target is absent or a regular file;
-// - the resolved location stays inside the root. Folders are opened one component at a time with
-// O_NOFOLLOW, so a link swapped in after the check is not followed either. Files are written
-// atomically: a temporary file in the target folder (O_EXCL), then a rename over the target, so
-// a reader sees the old file or the whole new one. Each path belongs to the task that first
-// wrote it; another task gets kConflict.
+// - the target is absent or a regular file.
+// The path is never resolved as a string. Folders are opened one component at a time, each
+// relative to the folder before it, with O_NOFOLLOW, so the location cannot leave the root and a
+// link swapped in after a check is not followed. Folders verified this way stay open for later
+// writes (workspace_folders.h explains why that keeps these rules). Files are written atomically: a
+// temporary file in the target folder (O_EXCL), then a rename over the target, so a reader sees
+// the old file or the whole new one. Each path belongs to the task that first wrote it; another
+// task gets kConflict.
 //
 // Durability: a write does not flush to disk. sync() does, once for every caller waiting at the
 // time (a group flush), so that tasks finishing together share one disk flush instead of two
@@ -30,6 +33,9 @@
 #include "core/status.h"
 
 namespace ollamaflow::orchestrator {
+namespace workspace_io {
+class FolderCache;
+}
 
 // Checks `path` by its text alone: not empty, at most `max_length` bytes, no NUL or other
 // control character, no backslash, not absolute, no drive letter ("C:"), no empty, "." or ".."
@@ -48,6 +54,8 @@ struct WrittenFile {
   std::string owner_task_id;
   size_t bytes = 0;
   bool replaced = false;  // a file already existed at the path and was replaced
+  // The replaced file belonged to no task of this Workspace, e.g. it was there before the run.
+  bool replaced_unowned = false;
 };
 
 // Whether Workspace::sync() flushes to disk.
@@ -61,16 +69,21 @@ class Workspace {
   // a link. Returns kInvalidArgument when `root` is empty or exists as something other than a
   // folder (a link to a folder is accepted), kIoError when it cannot be created.
   // With FileSync::kSkip, sync() returns at once and the system writes the files back on its
-  // own schedule.
+  // own schedule. The root folder stays open while the Workspace lives, so writes go into that
+  // folder even when its path is renamed or replaced during the run.
   static Result<Workspace> open(const std::filesystem::path& root,
                                 FileSync file_sync = FileSync::kFlush);
+
+  Workspace(Workspace&& other) noexcept;
+  Workspace& operator=(Workspace&& other) noexcept;
+  ~Workspace();
 
   // The resolved absolute root.
   const std::filesystem::path& root() const { return root_; }
 
   // Checks whether `relative_path` could be written now: the text rules, then the file system
-  // (symbolic links, a folder, FIFO or device at the target, a file where a folder is needed,
-  // containment of the resolved path). Returns kInvalidArgument naming the path and the cause.
+  // (symbolic links, a folder, FIFO or device at the target, a file where a folder is needed).
+  // Returns kInvalidArgument naming the path and the cause. Creates nothing.
   Status check_path(std::string_view relative_path) const;
 
   // Writes `content` to `relative_path` atomically on behalf of task `owner_task_id`, creating
@@ -119,11 +132,8 @@ class Workspace {
     Status last;            // the result of the last flush; guarded by mutex
   };
 
-  Workspace(std::filesystem::path root, FileSync file_sync)
-      : root_(std::move(root)),
-        file_sync_(file_sync),
-        owners_(std::make_unique<Owners>()),
-        flush_(std::make_unique<Flush>()) {}
+  Workspace(std::filesystem::path root, FileSync file_sync,
+            std::unique_ptr<workspace_io::FolderCache> folders);
 
   // Claims the path for the owner. Sets `newly_claimed` when no claim existed before.
   Status claim_for_write(std::string_view relative_path, std::string_view owner_task_id,
@@ -134,6 +144,7 @@ class Workspace {
   FileSync file_sync_;
   std::unique_ptr<Owners> owners_;
   std::unique_ptr<Flush> flush_;
+  std::unique_ptr<workspace_io::FolderCache> folders_;  // thread-safe itself
 };
 
 }  // namespace ollamaflow::orchestrator

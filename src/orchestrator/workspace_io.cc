@@ -104,42 +104,6 @@ int UniqueFd::release() {
   return fd;
 }
 
-Result<UniqueFd> open_folder(const std::filesystem::path& root,
-                             const std::vector<std::string>& components, bool create,
-                             std::string_view relative_path) {
-  UniqueFd folder(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (folder.get() < 0) {
-    return Result<UniqueFd>(
-        ErrorCode::kIoError,
-        fmt::format("opening the workspace '{}' failed: {}", root.string(), system_error(errno)));
-  }
-  std::string prefix;
-  for (const std::string& component : components) {
-    prefix += prefix.empty() ? component : "/" + component;
-    if (create && ::mkdirat(folder.get(), component.c_str(), 0755) != 0 && errno != EEXIST) {
-      return io_error(relative_path, fmt::format("creating folder '{}'", prefix), errno);
-    }
-    int fd =
-        ::openat(folder.get(), component.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-      int error_number = errno;
-      if (error_number == ELOOP || error_number == ENOTDIR) {
-        return Result<UniqueFd>(
-            ErrorCode::kInvalidArgument,
-            fmt::format("path '{}' is rejected: '{}' is a symbolic link or not a folder",
-                        relative_path, prefix));
-      }
-      if (error_number == ENOENT) {
-        return Result<UniqueFd>(ErrorCode::kNotFound,
-                                fmt::format("'{}' does not exist in the workspace", prefix));
-      }
-      return io_error(relative_path, fmt::format("opening folder '{}'", prefix), error_number);
-    }
-    folder = UniqueFd(fd);
-  }
-  return folder;
-}
-
 Status check_target(int folder_fd, const std::string& name, std::string_view relative_path,
                     bool& exists) {
   exists = false;

@@ -31,18 +31,6 @@ class UniqueFd {
 // Splits a path that passed check_relative_path into its components.
 std::vector<std::string> split_components(std::string_view relative_path);
 
-// Checks the existing part of `root / relative_path` with symlink_status, component by
-// component, then checks that the weakly canonical form stays under `root` (which must be
-// canonical). Returns kInvalidArgument naming the component and the cause.
-Status check_on_disk(const std::filesystem::path& root, std::string_view relative_path);
-
-// Opens the folder `root / components...` one component at a time with O_NOFOLLOW, creating
-// missing folders when `create` is set. Returns kInvalidArgument when a component is a
-// symbolic link or not a folder, kNotFound when one is missing and `create` is not set.
-Result<UniqueFd> open_folder(const std::filesystem::path& root,
-                             const std::vector<std::string>& components, bool create,
-                             std::string_view relative_path);
-
 // Checks the entry `name` in the open folder without following it: absent or a regular file
 // is fine, anything else is kInvalidArgument. Sets `exists` when a regular file is there.
 Status check_target(int folder_fd, const std::string& name, std::string_view relative_path,

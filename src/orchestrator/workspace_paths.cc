@@ -1,6 +1,4 @@
-// Path rules of the workspace: the text checks and the file system preflight.
-#include <system_error>
-
+// Path rules of the workspace: the checks of a path by its text alone.
 #include <fmt/format.h>
 
 #include "orchestrator/workspace.h"
@@ -8,8 +6,6 @@
 
 namespace ollamaflow::orchestrator {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr size_t kMaxComponentLength = 255;  // NAME_MAX on Linux file systems
 
@@ -66,61 +62,6 @@ Status check_components(std::string_view path) {
   return Status::ok();
 }
 
-std::string_view describe_type(fs::file_type type) {
-  switch (type) {
-    case fs::file_type::directory:
-      return "a folder";
-    case fs::file_type::fifo:
-      return "a FIFO";
-    case fs::file_type::block:
-      return "a block device";
-    case fs::file_type::character:
-      return "a character device";
-    case fs::file_type::socket:
-      return "a socket";
-    default:
-      return "not a regular file";
-  }
-}
-
-bool is_within(const fs::path& root, const fs::path& candidate) {
-  auto root_it = root.begin();
-  auto candidate_it = candidate.begin();
-  for (; root_it != root.end(); ++root_it, ++candidate_it) {
-    if (root_it->empty()) {
-      continue;  // a trailing separator on the root
-    }
-    if (candidate_it == candidate.end() || *root_it != *candidate_it) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Checks one existing entry on the way to the target. `last` is set for the target itself.
-Status check_entry(const fs::path& entry, const fs::file_status& status, bool last,
-                   std::string_view relative_path, const std::string& prefix) {
-  if (fs::is_symlink(status)) {
-    std::error_code error;
-    fs::path target = fs::read_symlink(entry, error);
-    return invalid(relative_path,
-                   fmt::format("'{}' is a symbolic link (to '{}'); the workspace never follows "
-                               "links: remove the link",
-                               prefix, error ? "?" : target.string()));
-  }
-  if (!last && !fs::is_directory(status)) {
-    return invalid(
-        relative_path,
-        fmt::format("'{}' is {}, so it cannot contain other files", prefix,
-                    fs::is_regular_file(status) ? "a file" : describe_type(status.type())));
-  }
-  if (last && !fs::is_regular_file(status)) {
-    return invalid(relative_path, fmt::format("the target is {}: only regular files are written",
-                                              describe_type(status.type())));
-  }
-  return Status::ok();
-}
-
 }  // namespace
 
 Status check_relative_path(std::string_view path, size_t max_length) {
@@ -172,39 +113,6 @@ std::vector<std::string> split_components(std::string_view relative_path) {
     components.emplace_back(relative_path.substr(start, slash - start));
     start = slash + 1;
   }
-}
-
-Status check_on_disk(const fs::path& root, std::string_view relative_path) {
-  std::vector<std::string> components = split_components(relative_path);
-  fs::path entry = root;
-  std::string prefix;
-  for (size_t i = 0; i < components.size(); ++i) {
-    entry /= components[i];
-    prefix += (i == 0 ? "" : "/") + components[i];
-    std::error_code error;
-    fs::file_status status = fs::symlink_status(entry, error);
-    if (status.type() == fs::file_type::not_found) {
-      break;  // the rest will be created
-    }
-    if (error) {
-      return invalid(relative_path,
-                     fmt::format("cannot inspect '{}': {}", prefix, error.message()));
-    }
-    Status checked = check_entry(entry, status, i + 1 == components.size(), relative_path, prefix);
-    if (!checked) {
-      return checked;
-    }
-  }
-  std::error_code error;
-  fs::path resolved = fs::weakly_canonical(root / fs::path(std::string(relative_path)), error);
-  if (error) {
-    return invalid(relative_path, fmt::format("cannot resolve it: {}", error.message()));
-  }
-  if (!is_within(root, resolved)) {
-    return invalid(relative_path, fmt::format("it resolves to '{}', outside the workspace '{}'",
-                                              resolved.string(), root.string()));
-  }
-  return Status::ok();
 }
 
 }  // namespace workspace_io
