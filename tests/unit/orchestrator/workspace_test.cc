@@ -406,19 +406,30 @@ TEST_F(CheckRelativePathTest, MessagesNameTheRule) {
   EXPECT_THAT(check_relative_path("").message(), HasSubstr("empty"));
 }
 
-class AtomicWriteTest : public ::testing::Test {
+// Runs each case with the unnamed temporary file (O_TMPFILE) and with the named fallback.
+class AtomicWriteTest : public ::testing::TestWithParam<bool> {
  protected:
+  Status write(int folder_fd, const std::string& name, std::string_view content) {
+    return GetParam() ? workspace_io::write_atomically_named(folder_fd, name, content, name)
+                      : workspace_io::write_atomically(folder_fd, name, content, name);
+  }
+
   ollamaflow::testing::TempDir temp_;
 };
 
-TEST_F(AtomicWriteTest, FailedRenameLeavesNoTemporaryFile) {
+INSTANTIATE_TEST_SUITE_P(TemporaryFile, AtomicWriteTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Named" : "Unnamed";
+                         });
+
+TEST_P(AtomicWriteTest, FailedRenameLeavesNoTemporaryFile) {
   // A non-empty folder at the target makes the final rename fail after the temporary file was
   // created and written.
   write_plain(temp_.path() / "target" / "inside.txt", "x");
   workspace_io::UniqueFd folder(::open(temp_.path().c_str(), O_RDONLY | O_DIRECTORY));
   ASSERT_GE(folder.get(), 0);
 
-  Status status = workspace_io::write_atomically(folder.get(), "target", "content", "target");
+  Status status = write(folder.get(), "target", "content");
 
   EXPECT_EQ(status.code(), ErrorCode::kIoError);
   EXPECT_THAT(status.message(), HasSubstr("rename"));
@@ -426,14 +437,43 @@ TEST_F(AtomicWriteTest, FailedRenameLeavesNoTemporaryFile) {
   EXPECT_EQ(read_all(temp_.path() / "target" / "inside.txt"), "x");
 }
 
-TEST_F(AtomicWriteTest, ReplacesFileWholly) {
+TEST_P(AtomicWriteTest, ReplacesFileWholly) {
   write_plain(temp_.path() / "f.txt", "old content that is longer");
   workspace_io::UniqueFd folder(::open(temp_.path().c_str(), O_RDONLY | O_DIRECTORY));
 
-  ASSERT_TRUE(workspace_io::write_atomically(folder.get(), "f.txt", "new", "f.txt").is_ok());
+  ASSERT_TRUE(write(folder.get(), "f.txt", "new").is_ok());
 
   EXPECT_EQ(read_all(temp_.path() / "f.txt"), "new");
   EXPECT_THAT(temporary_files(temp_.path()), IsEmpty());
+}
+
+TEST_P(AtomicWriteTest, CreatesNewFileWithMode0644) {
+  workspace_io::UniqueFd folder(::open(temp_.path().c_str(), O_RDONLY | O_DIRECTORY));
+  const mode_t old_mask = ::umask(022);
+
+  Status status = write(folder.get(), "new.txt", "fresh");
+  ::umask(old_mask);
+
+  ASSERT_TRUE(status.is_ok()) << status.to_string();
+  EXPECT_EQ(read_all(temp_.path() / "new.txt"), "fresh");
+  EXPECT_EQ(fs::status(temp_.path() / "new.txt").permissions(),
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                fs::perms::others_read);
+  EXPECT_THAT(temporary_files(temp_.path()), IsEmpty());
+}
+
+TEST_P(AtomicWriteTest, ReplacesLinkWithoutFollowingIt) {
+  // Workspace::write_file rejects a link at the target before this step. Should one appear in
+  // between, it is replaced, and the file it points to stays as it was.
+  write_plain(temp_.path() / "outside" / "sentinel.txt", "keep me");
+  fs::create_symlink(temp_.path() / "outside" / "sentinel.txt", temp_.path() / "link.txt");
+  workspace_io::UniqueFd folder(::open(temp_.path().c_str(), O_RDONLY | O_DIRECTORY));
+
+  ASSERT_TRUE(write(folder.get(), "link.txt", "new").is_ok());
+
+  EXPECT_FALSE(fs::is_symlink(temp_.path() / "link.txt"));
+  EXPECT_EQ(read_all(temp_.path() / "link.txt"), "new");
+  EXPECT_EQ(read_all(temp_.path() / "outside" / "sentinel.txt"), "keep me");
 }
 
 }  // namespace
