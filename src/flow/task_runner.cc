@@ -1,6 +1,5 @@
 // The work an agent does for one task of a plan run, and its warm-up.
 #include <algorithm>
-#include <filesystem>
 
 #include "core/log.h"
 #include "flow/plan_run.h"
@@ -213,24 +212,17 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   if (!outcome.status) {
     return finish_failed(task.id, outcome.status);
   }
-  // A file that exists but belongs to no task of this run was there before the run, so its
-  // replacement is reported as a conflict.
-  std::vector<std::string> preexisting;
-  for (const orchestrator::TaskFile& file : outcome.files) {
-    std::error_code ignored;
-    if (!setup_.workspace->owner_of(file.path) &&
-        std::filesystem::exists(
-            std::filesystem::symlink_status(setup_.workspace->root() / file.path, ignored))) {
-      preexisting.push_back(file.path);
-    }
-  }
   Result<std::vector<orchestrator::WrittenFile>> written =
       orchestrator::write_task_files(*setup_.workspace, plan_task, outcome.files);
   if (written) {
+    // A replaced file that belonged to no task of this run was there before the run, so its
+    // replacement is reported as a conflict.
     std::lock_guard lock(mutex_);
-    for (const std::string& path : preexisting) {
-      conflicts_.push_back("task " + task.id + " replaced " + path +
-                           ", which existed in the workspace before the run");
+    for (const orchestrator::WrittenFile& file : *written) {
+      if (file.replaced_unowned) {
+        conflicts_.push_back("task " + task.id + " replaced " + file.relative_path +
+                             ", which existed in the workspace before the run");
+      }
     }
   }
   if (!written) {
