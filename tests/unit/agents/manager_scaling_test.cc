@@ -76,7 +76,9 @@ TEST_F(AgentManagerTest, WarmUpFailureGoesToError) {
   make_manager(default_settings(), warm_up);
   ASSERT_TRUE(manager->add_agents(4, {}, "test").is_ok());
 
+  // agent-4 starts once agent-1 is ready, so it may be ready before agent-2's warm-up fails.
   ASSERT_TRUE(wait_for_state(AgentState::kActive, 3));
+  ASSERT_TRUE(wait_for_state(AgentState::kError, 1));
   EXPECT_EQ(count(AgentState::kError), 1);
   EXPECT_EQ(manager->capacity(), 3);
   EXPECT_EQ(manager->stats().creation_failures, 1);
