@@ -53,6 +53,16 @@ std::optional<size_t> count_of(const json& schema, const char* key) {
   return static_cast<size_t>(it->get<double>());
 }
 
+// Returns schema[name], or an empty object when `schema` has no such member. The reference stays
+// valid as long as `schema` does.
+const json& member(const json& schema, const char* name) {
+  static const json kEmpty = json::object();
+  if (!schema.is_object() || !schema.contains(name)) {
+    return kEmpty;
+  }
+  return schema[name];
+}
+
 const json& property(const json& schema, const char* name) {
   static const json kEmpty = json::object();
   if (!schema.is_object() || !schema.contains("properties") || !schema["properties"].is_object() ||
@@ -159,7 +169,7 @@ json plan_task_value(const json& item, size_t position, PlanDraft& draft, const 
       pick_id(walk.resolve(property(item, "id")), plan_task, position, draft.used_ids);
   draft.ids.push_back(id);
   const json& files_schema = walk.resolve(property(item, "files"));
-  const json& path_schema = walk.resolve(files_schema.value("items", json::object()));
+  const json& path_schema = walk.resolve(member(files_schema, "items"));
   const std::vector<std::string> files =
       pick_files(files_schema, path_schema, plan_task, position, draft.used_files);
   json dependencies = json::array();
@@ -207,7 +217,7 @@ bool is_plan_schema(const json& schema, const SchemaWalk& walk) {
 
 json simulated_plan(const json& schema, const std::string& goal, const SchemaWalk& walk) {
   const json& tasks_schema = walk.resolve(property(schema, "tasks"));
-  const json& item = walk.resolve(tasks_schema["items"]);
+  const json& item = walk.resolve(member(tasks_schema, "items"));
   const size_t min = std::max<size_t>(1, count_of(tasks_schema, "minItems").value_or(1));
   const size_t max = count_of(tasks_schema, "maxItems").value_or(SIZE_MAX);
   const size_t count = std::min(max, std::max(min, plan_templates().size()));
