@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.h"
+
 namespace ollamaflow::flow {
 
 int64_t estimate_goal_tokens(std::string_view goal) {
@@ -11,6 +13,12 @@ int64_t estimate_goal_tokens(std::string_view goal) {
 
 Result<std::optional<std::string>> check_goal_size(std::string_view goal,
                                                    const ServerSettings& server) {
+  if (const std::optional<size_t> offset = invalid_utf8_offset(goal)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("the goal is not valid UTF-8: byte 0x{:02X} at offset {}; write the "
+                              "goal in UTF-8 (check the terminal's or file's encoding)",
+                              static_cast<unsigned char>(goal[*offset]), *offset));
+  }
   const int64_t tokens = estimate_goal_tokens(goal);
   const std::string estimate =
       fmt::format("the goal is about {} tokens ({} bytes at an estimated {} bytes per token)",

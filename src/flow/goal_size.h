@@ -20,8 +20,9 @@ inline constexpr int64_t kGoalBytesPerToken = 4;
 // Returns the estimated tokens of `goal`: its bytes / kGoalBytesPerToken, rounded up.
 int64_t estimate_goal_tokens(std::string_view goal);
 
-// Checks the estimated tokens of `goal` against server.num_ctx. Returns kInvalidArgument
-// naming --num-ctx when the goal alone is larger than the context. Returns a warning when the
+// Checks that `goal` is valid UTF-8 and its estimated tokens against server.num_ctx. Returns
+// kInvalidArgument naming the first invalid byte, or naming --num-ctx when the goal alone is
+// larger than the context. Returns a warning when the
 // goal and the output limit (server.num_predict) together exceed it, else nullopt.
 Result<std::optional<std::string>> check_goal_size(std::string_view goal,
                                                    const ServerSettings& server);

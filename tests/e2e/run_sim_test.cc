@@ -202,6 +202,15 @@ TEST_F(SimRunTest, BlankGoalIsUsageError) {
   EXPECT_FALSE(std::filesystem::exists(workspace()));
 }
 
+TEST_F(SimRunTest, NonUtf8GoalIsUsageError) {
+  ProcessResult result = run_cli({"run", "caf\xE9 app", "--backend", "sim", "--workspace",
+                                  workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("not valid UTF-8: byte 0xE9 at offset 3"), std::string::npos)
+      << result.err;
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+}
+
 TEST_F(SimRunTest, ResumeWithGoalIsUsageError) {
   ProcessResult result = run_cli({"run", "Another goal", "--resume", "r-20260101-000000-abcd",
                                   "--backend", "sim", "--db", db().string()});

@@ -35,6 +35,14 @@ TEST(GoalSizeTest, GoalLargerThanContextIsRejected) {
   EXPECT_TRUE(contains(message, "--num-ctx")) << message;
 }
 
+TEST(GoalSizeTest, InvalidUtf8IsRejected) {
+  Result<std::optional<std::string>> checked = check_goal_size("caf\xE9 app", settings(1024, 256));
+  ASSERT_FALSE(checked.is_ok());
+  EXPECT_EQ(checked.status().code(), ErrorCode::kInvalidArgument);
+  const std::string message = checked.status().message();
+  EXPECT_TRUE(contains(message, "not valid UTF-8: byte 0xE9 at offset 3")) << message;
+}
+
 TEST(GoalSizeTest, GoalWithOutputPastContextWarns) {
   const std::string goal(800 * 4, 'x');
   Result<std::optional<std::string>> checked = check_goal_size(goal, settings(1024, 256));
