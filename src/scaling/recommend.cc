@@ -241,9 +241,18 @@ void apply_limits(const StrategyParams& params, const MemoryView& view, Recommen
   }
 }
 
-std::string summarize(const Recommendation& rec, const MemoryView& view) {
+// Returns "desired D of C (limit L)", the sizing signal's own reason, and what the server slots
+// and missing signals add, so that an event's reason alone explains the count.
+std::string summarize(const Recommendation& rec, const StrategyParams& params,
+                      const MemoryView& view) {
   std::string reason =
       fmt::format("desired {} of {} (limit {})", rec.desired, rec.current, rec.limit);
+  const std::string sizing_signal = params.size_by_memory ? "gpu_memory" : "workload";
+  for (const SignalProposal& proposal : rec.proposals) {
+    if (proposal.signal == sizing_signal && !proposal.reason.empty()) {
+      reason += fmt::format("; {}: {}", sizing_signal, proposal.reason);
+    }
+  }
   if (rec.limit == "server_slots") {
     reason += fmt::format("; {}: more agents would only queue inside the server",
                           server_slots_text(view));
@@ -280,7 +289,7 @@ Recommendation recommend(const EngineInputs& inputs, const StrategyParams& param
     rec.limit = "no_signal";
   }
   apply_limits(params, view, rec);
-  rec.reason = summarize(rec, view);
+  rec.reason = summarize(rec, params, view);
   return rec;
 }
 

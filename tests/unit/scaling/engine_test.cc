@@ -52,6 +52,10 @@ TEST_F(ScalingEngineTest, BurstScalesUpAtOnce) {
   EXPECT_TRUE(decision.recommendation.missing.empty());
   EXPECT_EQ(decision.reason.rfind("scale up 1 -> 6: desired 6 of 1 (limit none)", 0), 0u)
       << decision.reason;
+  // The event's reason carries the sizing itself, so the journal explains the count.
+  EXPECT_NE(decision.reason.find("; workload: demand 6 (busy 1 + queued 5 needing agents)"),
+            std::string::npos)
+      << decision.reason;
 
   const std::vector<ScalingEvent> events = engine().events();
   ASSERT_EQ(events.size(), 1u);
