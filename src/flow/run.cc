@@ -373,6 +373,21 @@ Status check_goal(RunState& state, const std::string& goal) {
   return Status::ok();
 }
 
+// Rejects resuming a run on the simulated backend when it ran on a model server, or the other
+// way round: the finished subtasks' files would mix real and placeholder output in one workspace.
+Status check_resume_backend(const store::RunRecord& run, const std::string& backend) {
+  const bool was_simulated = run.backend == "sim";
+  if (run.backend.empty() || was_simulated == (backend == "sim")) {
+    return Status::ok();
+  }
+  return Status(ErrorCode::kInvalidArgument,
+                fmt::format("run {} ran on the {} backend, so resuming it on the {} backend would "
+                            "mix {} output into its workspace; resume it with --backend {}, or "
+                            "start a new run",
+                            run.id, run.backend, backend,
+                            was_simulated ? "real model" : "simulated placeholder", run.backend));
+}
+
 Status prepare(RunState& state) {
   Status status = open_journal(state);
   if (!status) {
@@ -383,6 +398,9 @@ Status prepare(RunState& state) {
     Result<store::RunRecord> run = state.journal->get_run(state.request.resume_id);
     if (!run) {
       return run.status();
+    }
+    if (Status same = check_resume_backend(*run, state.config.server.backend); !same) {
+      return same;
     }
     goal = run->goal;
     if (state.config.run.workspace.empty()) {

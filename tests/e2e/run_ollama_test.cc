@@ -76,6 +76,21 @@ TEST_F(OllamaRunTest, GoalProducesFilesExitZeroAndJournal) {
   EXPECT_NE(text.out.find("security_specialist"), std::string::npos) << text.out;
 }
 
+TEST_F(OllamaRunTest, ResumeOnSimulatedBackendIsRejected) {
+  play_cooperative_model(server_, sample_plan());
+  ProcessResult first = run_cli(run_args({"--agents", "2"}));
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const std::string run_id = parse_json(first)["run_id"];
+  const std::string before = read(workspace() / "app/main.py");
+
+  ProcessResult resumed =
+      run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(resumed.exit_code, 2) << resumed.out << resumed.err;
+  EXPECT_NE(resumed.err.find("ran on the ollama backend"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("--backend ollama"), std::string::npos) << resumed.err;
+  EXPECT_EQ(read(workspace() / "app/main.py"), before);
+}
+
 TEST_F(OllamaRunTest, EveryRequestSendsTheSameOptions) {
   play_cooperative_model(server_, sample_plan());
   ProcessResult result =

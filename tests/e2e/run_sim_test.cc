@@ -148,7 +148,7 @@ TEST_F(SimRunTest, EachTaskUsesItsRoleModel) {
   }
 }
 
-TEST_F(SimRunTest, ResumeNeverFallsBackToSimulation) {
+TEST_F(SimRunTest, ResumeNamesTheRunsBackend) {
   const auto plan_path = dir_.path() / "plan.json";
   std::ofstream(plan_path) << sample_plan().dump();
   ProcessResult first = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
@@ -157,10 +157,12 @@ TEST_F(SimRunTest, ResumeNeverFallsBackToSimulation) {
   json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
   ASSERT_EQ(runs.size(), 1u);
   // No server listens at the default address, which a new run would replace with simulation.
+  // The resume names the simulated backend the run used instead of mixing real output in.
   ProcessResult result =
       run_cli({"run", "--resume", runs[0]["id"].get<std::string>(), "--db", db().string()});
-  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
-  EXPECT_NE(result.err.find("127.0.0.1:11434"), std::string::npos) << result.err;
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("ran on the sim backend"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--backend sim"), std::string::npos) << result.err;
   EXPECT_EQ(result.out.find("SIMULATED"), std::string::npos) << result.out;
 }
 
