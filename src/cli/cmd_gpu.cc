@@ -26,9 +26,10 @@ void print_snapshot(const gpu::GpuSnapshot& snapshot, bool json) {
 
 int cmd_gpu(const Config& config, const GpuOptions& options) {
   (void)config;
-  if (options.interval_s <= 0 || options.interval_s > 3600) {
-    std::fprintf(stderr, "error: invalid --interval %.3g: use 0.1 to 3600 seconds\n",
-                 options.interval_s);
+  // The negated test also rejects NaN, for callers that bypass the flag's validator.
+  if (!(options.interval_s >= kMinGpuInterval && options.interval_s <= kMaxGpuInterval)) {
+    std::fprintf(stderr, "error: invalid --interval %.3g: use %g to %g seconds\n",
+                 options.interval_s, kMinGpuInterval, kMaxGpuInterval);
     return 2;
   }
   std::shared_ptr<Clock> clock = system_clock();

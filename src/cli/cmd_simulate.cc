@@ -163,23 +163,6 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   return 0;
 }
 
-// Accepts a finite number from `low` to `high` (CLI::Range lets NaN through).
-CLI::Validator finite_range(double low, double high) {
-  return CLI::Validator(
-      [low, high](std::string& text) -> std::string {
-        double value = 0;
-        const char* end = text.data() + text.size();
-        const auto [stop, error] = std::from_chars(text.data(), end, value);
-        if (error != std::errc() || stop != end || !std::isfinite(value) || value < low ||
-            value > high) {
-          return fmt::format("invalid value '{}': expected a number from {} to {}", text, low,
-                             high);
-        }
-        return "";
-      },
-      fmt::format("NUMBER in [{} - {}]", low, high));
-}
-
 constexpr uint64_t kMaxSeed = std::numeric_limits<uint64_t>::max();
 
 // Accepts a whole number that fits in a uint64_t; CLI11 alone would turn "-1" and values past

@@ -9,6 +9,10 @@
 
 namespace ollamaflow::cli {
 
+// The range of `gpu --interval`, in seconds.
+constexpr double kMinGpuInterval = 0.1;
+constexpr double kMaxGpuInterval = 3600;
+
 struct GpuOptions {
   bool json = false;
   bool watch = false;

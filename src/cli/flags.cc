@@ -1,6 +1,10 @@
 #include "cli/flags.h"
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+
+#include <fmt/format.h>
 
 #include "core/log.h"
 
@@ -29,6 +33,22 @@ void add_global_options(CLI::App* command, GlobalOptions& options) {
                                  "Log level: trace, debug, info, warn, error, critical or off");
   options.flags.add_switch(command, "--log-json", "logging.json",
                            "Write logs as one JSON object per line (to stderr)");
+}
+
+CLI::Validator finite_range(double low, double high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        double value = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, value);
+        if (error != std::errc() || stop != end || !std::isfinite(value) || value < low ||
+            value > high) {
+          return fmt::format("invalid value '{}': expected a number from {} to {}", text, low,
+                             high);
+        }
+        return "";
+      },
+      fmt::format("NUMBER in [{} - {}]", low, high));
 }
 
 std::optional<Config> load_effective_config(const GlobalOptions& options) {

@@ -50,6 +50,10 @@ struct GlobalOptions {
 // Adds --config, --log-level and --log-json to `command`.
 void add_global_options(CLI::App* command, GlobalOptions& options);
 
+// Accepts a finite number from `low` to `high`. CLI::Range alone lets NaN through, because
+// every comparison with NaN is false.
+CLI::Validator finite_range(double low, double high);
+
 // Loads the configuration for a subcommand and sets up logging. Prints the error and returns
 // nullopt when the configuration is invalid.
 std::optional<Config> load_effective_config(const GlobalOptions& options);
