@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -17,6 +18,7 @@
 #include "flow/status_file.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/planner.h"
+#include "orchestrator/workspace.h"
 #include "store/journal.h"
 
 namespace ollamaflow::flow {
@@ -406,6 +408,10 @@ Status prepare(RunState& state) {
     if (state.config.run.workspace.empty()) {
       state.config.run.workspace = run->workspace;
     }
+    if (Status usable = orchestrator::Workspace::check_usable(state.config.run.workspace);
+        !usable) {
+      return usable;
+    }
   }
   // Only the unnamed default server falls back to the simulated backend. A host or backend set
   // by a flag, the environment or the configuration file must respond, or the run fails.
@@ -490,6 +496,16 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   // Before a server is started or the journal opened: a goal that cannot fit is a usage error.
   if (Status fits = check_goal(state, request.goal); !fits) {
     return fits;
+  }
+  // Before planning, which costs a model call: a workspace that cannot be written is a usage
+  // error. A resumed run checks its own workspace once the journal names it.
+  if (!request.plan_only && request.resume_id.empty()) {
+    const std::filesystem::path root = config.run.workspace.empty()
+                                           ? std::filesystem::current_path()
+                                           : std::filesystem::path(config.run.workspace);
+    if (Status usable = orchestrator::Workspace::check_usable(root); !usable) {
+      return usable;
+    }
   }
   std::optional<RunServer> server;  // its destructor stops the server on every return
   if (!request.start_server.empty()) {
