@@ -335,6 +335,8 @@ Status Journal::commit_batch(const std::vector<PendingWrite*>& batch) {
   const PendingWrite* failed = nullptr;
   Status status = database_.transaction([&]() -> Status {
     failed = nullptr;
+    // A re-run after SQLITE_BUSY starts a new transaction, which looks the runs up again.
+    runs_found_in_transaction_.clear();
     for (PendingWrite* write : batch) {
       write->status = (*write->body)();
       // A failure that SQLite reported means the row could not be stored. Rejected input is
@@ -347,6 +349,7 @@ Status Journal::commit_batch(const std::vector<PendingWrite*>& batch) {
     }
     return Status::ok();
   });
+  runs_found_in_transaction_.clear();
   if (status.is_ok()) {
     return status;
   }

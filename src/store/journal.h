@@ -204,6 +204,9 @@ class Journal {
   Status commit_batch(const std::vector<PendingWrite*>& batch);
   // Marks a run whose owning process is gone as interrupted (in the returned copy only).
   void apply_liveness(RunRecord& run) const;
+  // Returns ok when the run exists, else kNotFound. Inside a group commit's transaction, a run
+  // found once is not looked up again, because no write deletes a run and the transaction holds
+  // the write lock.
   Status check_run_exists(const std::string& run_id);
   Result<std::optional<RunRecord>> find_run(const std::string& run_id);
   // Generates an id into `run_id` when `generate` is set, else checks the given one is free.
@@ -218,6 +221,9 @@ class Journal {
   // Guarded by mutex_.
   Database database_;
   std::mt19937 random_;
+  // Runs that check_run_exists found in the current group commit's transaction. commit_batch
+  // clears it whenever it starts or ends a transaction body.
+  std::vector<std::string> runs_found_in_transaction_;
 
   // Lock order: no thread holds queue_mutex_ and mutex_ at the same time.
   mutable std::mutex queue_mutex_;

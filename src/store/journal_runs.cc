@@ -1,4 +1,5 @@
 // Journal methods for runs.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -86,6 +87,11 @@ Result<std::optional<RunRecord>> Journal::find_run(const std::string& run_id) {
 }
 
 Status Journal::check_run_exists(const std::string& run_id) {
+  const bool in_batch = database_.in_transaction();
+  if (in_batch && std::find(runs_found_in_transaction_.begin(), runs_found_in_transaction_.end(),
+                            run_id) != runs_found_in_transaction_.end()) {
+    return Status::ok();
+  }
   Result<Statement> query = database_.prepare("SELECT 1 FROM runs WHERE id = ?");
   if (!query.is_ok()) {
     return query.status();
@@ -97,7 +103,13 @@ Status Journal::check_run_exists(const std::string& run_id) {
   if (!row.is_ok()) {
     return row.status();
   }
-  return row.value() ? Status::ok() : Status(ErrorCode::kNotFound, run_not_found(run_id));
+  if (!row.value()) {
+    return Status(ErrorCode::kNotFound, run_not_found(run_id));
+  }
+  if (in_batch) {
+    runs_found_in_transaction_.push_back(run_id);
+  }
+  return Status::ok();
 }
 
 std::string Journal::generate_run_id() {

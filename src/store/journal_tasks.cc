@@ -91,47 +91,37 @@ Result<AttemptRecord> read_attempt_row(const Statement& row) {
   return attempt;
 }
 
-// The times of a stored task row; empty when NULL or when there is no row.
-struct StoredTimes {
-  std::string started_at;
-  std::string finished_at;
-};
-
-Result<StoredTimes> read_task_times(Database& database, const std::string& run_id,
-                                    const std::string& task_id) {
-  Result<Statement> query = database.prepare(
-      "SELECT started_at, finished_at FROM tasks WHERE run_id = ? AND task_id = ?");
-  if (!query.is_ok()) {
-    return query.status();
-  }
-  if (Status bound = query->bind_all(run_id, task_id); !bound.is_ok()) {
-    return bound;
-  }
-  Result<bool> row = query->step();
-  if (!row.is_ok()) {
-    return row.status();
-  }
-  StoredTimes times;
-  if (row.value()) {
-    times.started_at = query->column_text(0);
-    times.finished_at = query->column_text(1);
-  }
-  return times;
+// Inserts or updates a task row in one statement. Parameters 1 to 15 are kTaskColumns. The
+// update keeps the stored start time unless the record brings one (?16), and with ?17 set it
+// keeps the stored finish time of a task that finished before. The stored times are read by
+// this statement inside the write transaction, so an update keeps the first start time even
+// when another connection writes the same task. NULLIF treats a stored '' as no time.
+const std::string& task_upsert_sql() {
+  static const std::string sql =
+      "INSERT INTO tasks (" + std::string(kTaskColumns) +
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (run_id, task_id) DO UPDATE SET title = excluded.title, "
+      "role = excluded.role, status = excluded.status, agent_id = excluded.agent_id, "
+      "model = excluded.model, "
+      "started_at = COALESCE(?16, NULLIF(tasks.started_at, ''), excluded.started_at), "
+      "finished_at = CASE WHEN ?17 THEN COALESCE(NULLIF(tasks.finished_at, ''), "
+      "excluded.finished_at) ELSE excluded.finished_at END, duration_s = excluded.duration_s, "
+      "prompt_tokens = excluded.prompt_tokens, output_tokens = excluded.output_tokens, "
+      "files = excluded.files, summary = excluded.summary, error = excluded.error";
+  return sql;
 }
 
-// Keeps the stored start time unless the update brings one, stamps the start when the task
-// first runs and the finish when it first reaches a terminal status.
-void fill_task_times(TaskRecord& task, const StoredTimes& stored, const std::string& now) {
-  if (task.started_at.empty()) {
-    if (!stored.started_at.empty()) {
-      task.started_at = stored.started_at;
-    } else if (task.status == kTaskRunning) {
-      task.started_at = now;
-    }
-  }
-  if (task.finished_at.empty() && is_terminal_task_status(task.status)) {
-    task.finished_at = stored.finished_at.empty() ? now : stored.finished_at;
-  }
+// Inserts or updates an attempt row. Parameters 1 to 10 are kAttemptColumns. The update keeps
+// the stored start time unless the record brings one (?11).
+const std::string& attempt_upsert_sql() {
+  static const std::string sql =
+      "INSERT INTO attempts (" + std::string(kAttemptColumns) +
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (run_id, task_id, attempt) DO UPDATE SET agent_id = excluded.agent_id, "
+      "started_at = COALESCE(?11, attempts.started_at, excluded.started_at), "
+      "finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error, "
+      "prompt_tokens = excluded.prompt_tokens, output_tokens = excluded.output_tokens";
+  return sql;
 }
 
 // Reads the first column of the row that `sql` selects with `keys` bound, as optional text:
@@ -252,39 +242,33 @@ Result<std::function<Status()>> Journal::task_write(TaskRecord task) {
       return valid;
     }
   }
-  std::string now = now_text();
+  // The times that a new row gets. An update keeps the stored ones (task_upsert_sql).
+  const std::string now = now_text();
+  std::optional<std::string> given_start = text_or_null(task.started_at);
+  const bool keep_finish = task.finished_at.empty() && is_terminal_task_status(task.status);
+  if (task.started_at.empty() && task.status == kTaskRunning) {
+    task.started_at = now;
+  }
+  if (keep_finish) {
+    task.finished_at = now;
+  }
   // The body owns its record, because a posted write runs after this call has returned.
-  return std::function<Status()>(
-      [this, task = std::move(task), now = std::move(now)]() mutable -> Status {
-        if (Status exists = check_run_exists(task.run_id); !exists.is_ok()) {
-          return exists;
-        }
-        // The stored times are read inside the transaction, so that an update keeps the first
-        // start time even when another connection writes the same task.
-        Result<StoredTimes> stored = read_task_times(database_, task.run_id, task.task_id);
-        if (!stored.is_ok()) {
-          return stored.status();
-        }
-        fill_task_times(task, stored.value(), now);
-        Result<Statement> upsert = database_.prepare(
-            "INSERT INTO tasks (" + std::string(kTaskColumns) +
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (run_id, task_id) DO UPDATE SET title = excluded.title, "
-            "role = excluded.role, status = excluded.status, agent_id = excluded.agent_id, "
-            "model = excluded.model, started_at = excluded.started_at, "
-            "finished_at = excluded.finished_at, duration_s = excluded.duration_s, "
-            "prompt_tokens = excluded.prompt_tokens, output_tokens = excluded.output_tokens, "
-            "files = excluded.files, summary = excluded.summary, error = excluded.error");
-        if (!upsert.is_ok()) {
-          return upsert.status();
-        }
-        Status bound = upsert->bind_all(
-            task.run_id, task.task_id, task.title, task.role, task.status, task.agent_id,
-            task.model, text_or_null(task.started_at), text_or_null(task.finished_at),
-            task.duration_s, task.prompt_tokens, task.output_tokens,
-            *json_text(nlohmann::json(task.files)), task.summary, task.error);
-        return bound.is_ok() ? upsert->run() : bound;
-      });
+  return std::function<Status()>([this, task = std::move(task),
+                                  given_start = std::move(given_start), keep_finish]() -> Status {
+    if (Status exists = check_run_exists(task.run_id); !exists.is_ok()) {
+      return exists;
+    }
+    Result<Statement> upsert = database_.prepare(task_upsert_sql());
+    if (!upsert.is_ok()) {
+      return upsert.status();
+    }
+    Status bound = upsert->bind_all(
+        task.run_id, task.task_id, task.title, task.role, task.status, task.agent_id, task.model,
+        text_or_null(task.started_at), text_or_null(task.finished_at), task.duration_s,
+        task.prompt_tokens, task.output_tokens, *json_text(nlohmann::json(task.files)),
+        task.summary, task.error, given_start, keep_finish);
+    return bound.is_ok() ? upsert->run() : bound;
+  });
 }
 
 Result<TaskRecord> Journal::get_task(const std::string& run_id, const std::string& task_id) {
@@ -370,38 +354,26 @@ Result<std::function<Status()>> Journal::attempt_write(AttemptRecord attempt) {
   if (Status valid = require_positive("number", attempt.attempt, "attempt"); !valid.is_ok()) {
     return valid;
   }
-  std::string now = now_text();
-  return std::function<Status()>(
-      [this, attempt = std::move(attempt), now = std::move(now)]() mutable -> Status {
-        if (Status exists = check_run_exists(attempt.run_id); !exists.is_ok()) {
-          return exists;
-        }
-        Result<std::optional<std::string>> stored_start = read_optional_text(
-            database_,
-            "SELECT started_at FROM attempts WHERE run_id = ? AND task_id = ? AND attempt = ?",
-            attempt.run_id, attempt.task_id, attempt.attempt);
-        if (!stored_start.is_ok()) {
-          return stored_start.status();
-        }
-        if (attempt.started_at.empty()) {
-          attempt.started_at = stored_start->value_or(now);
-        }
-        Result<Statement> upsert = database_.prepare(
-            "INSERT INTO attempts (" + std::string(kAttemptColumns) +
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (run_id, task_id, attempt) DO UPDATE SET agent_id = excluded.agent_id, "
-            "started_at = excluded.started_at, finished_at = excluded.finished_at, "
-            "outcome = excluded.outcome, error = excluded.error, "
-            "prompt_tokens = excluded.prompt_tokens, output_tokens = excluded.output_tokens");
-        if (!upsert.is_ok()) {
-          return upsert.status();
-        }
-        Status bound =
-            upsert->bind_all(attempt.run_id, attempt.task_id, attempt.attempt, attempt.agent_id,
-                             attempt.started_at, text_or_null(attempt.finished_at), attempt.outcome,
-                             attempt.error, attempt.prompt_tokens, attempt.output_tokens);
-        return bound.is_ok() ? upsert->run() : bound;
-      });
+  // The start time that a new row gets. An update keeps the stored one (attempt_upsert_sql).
+  std::optional<std::string> given_start = text_or_null(attempt.started_at);
+  if (attempt.started_at.empty()) {
+    attempt.started_at = now_text();
+  }
+  return std::function<Status()>([this, attempt = std::move(attempt),
+                                  given_start = std::move(given_start)]() -> Status {
+    if (Status exists = check_run_exists(attempt.run_id); !exists.is_ok()) {
+      return exists;
+    }
+    Result<Statement> upsert = database_.prepare(attempt_upsert_sql());
+    if (!upsert.is_ok()) {
+      return upsert.status();
+    }
+    Status bound =
+        upsert->bind_all(attempt.run_id, attempt.task_id, attempt.attempt, attempt.agent_id,
+                         attempt.started_at, text_or_null(attempt.finished_at), attempt.outcome,
+                         attempt.error, attempt.prompt_tokens, attempt.output_tokens, given_start);
+    return bound.is_ok() ? upsert->run() : bound;
+  });
 }
 
 Result<std::vector<AttemptRecord>> Journal::attempts_for_task(const std::string& run_id,

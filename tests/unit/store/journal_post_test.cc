@@ -148,6 +148,26 @@ TEST_F(JournalPostTest, RejectedPostIsDroppedWithoutFailingTheJournal) {
   EXPECT_EQ(tasks->front().task_id, "t2");
 }
 
+TEST_F(JournalPostTest, UnknownRunRejectedInSharedCommit) {
+  std::unique_ptr<Journal> journal = open_journal();
+  ASSERT_NE(journal, nullptr);
+  const std::string run_id = create_run(*journal);
+  // These writes are posted together, so one transaction runs them all. Finding the run of t1
+  // must not let the unknown run through.
+  journal->post_task(task(run_id, "t1", kTaskRunning));
+  journal->post_task(task("r-unknown", "t1", kTaskRunning));
+  journal->post_event(event("r-unknown", "task_started"));
+  journal->post_task(task(run_id, "t2", kTaskRunning));
+  EXPECT_TRUE(journal->flush().is_ok());
+  EXPECT_TRUE(journal->health().is_ok());
+  Result<std::vector<TaskRecord>> tasks = journal->tasks_for_run(run_id);
+  ASSERT_TRUE(tasks.is_ok());
+  ASSERT_EQ(tasks->size(), 2u);
+  EXPECT_EQ((*tasks)[0].task_id, "t1");
+  EXPECT_EQ((*tasks)[1].task_id, "t2");
+  EXPECT_EQ(journal->get_task("r-unknown", "t1").status().code(), ErrorCode::kNotFound);
+}
+
 TEST_F(JournalPostTest, PostedFailureInsideSqliteIsSticky) {
   std::unique_ptr<Journal> journal = open_journal();
   ASSERT_NE(journal, nullptr);

@@ -511,6 +511,28 @@ TEST_F(JournalTest, TaskTimesStampedByStatus) {
   EXPECT_EQ(journal_->get_task(run.id, "t1")->finished_at, "");
 }
 
+TEST_F(JournalTest, TaskGivenTimesReplaceStored) {
+  const RunRecord run = new_run();
+  ASSERT_TRUE(journal_->upsert_task(task(run.id, "t1", "running")).is_ok());
+  ASSERT_TRUE(journal_->upsert_task(task(run.id, "t1", "succeeded")).is_ok());
+  TaskRecord edited = task(run.id, "t1", "succeeded");
+  edited.started_at = "2026-01-01T01:00:00.000Z";
+  edited.finished_at = "2026-01-01T01:00:09.000Z";
+  ASSERT_TRUE(journal_->upsert_task(edited).is_ok());
+  Result<TaskRecord> stored = journal_->get_task(run.id, "t1");
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  EXPECT_EQ(stored->started_at, "2026-01-01T01:00:00.000Z");
+  EXPECT_EQ(stored->finished_at, "2026-01-01T01:00:09.000Z");
+
+  // A terminal update without times keeps the stored ones.
+  clock_->advance(std::chrono::seconds(5));
+  ASSERT_TRUE(journal_->upsert_task(task(run.id, "t1", "failed")).is_ok());
+  stored = journal_->get_task(run.id, "t1");
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  EXPECT_EQ(stored->started_at, "2026-01-01T01:00:00.000Z");
+  EXPECT_EQ(stored->finished_at, "2026-01-01T01:00:09.000Z");
+}
+
 TEST_F(JournalTest, TasksInFirstStoredOrder) {
   const RunRecord run = new_run();
   for (const char* id : {"t3", "t1", "t2"}) {
