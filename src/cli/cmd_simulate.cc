@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/signals.h"
+#include "core/folder_check.h"
 #include "core/log.h"
 #include "sim/scenario.h"
 
@@ -128,6 +129,14 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   if (!policies) {
     std::fprintf(stderr, "error: %s\n", policies.status().message().c_str());
     return 2;
+  }
+  // Before the simulation, which may run for minutes: the output folder must be usable.
+  if (!options.out_dir.empty()) {
+    Status usable = check_output_folder(options.out_dir, "output folder", "--out");
+    if (!usable) {
+      std::fprintf(stderr, "error: %s\n", usable.message().c_str());
+      return 2;
+    }
   }
   Result<sim::Trace> trace = load_input(options);
   if (!trace) {

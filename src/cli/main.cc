@@ -1,6 +1,7 @@
 // ollama-flow: the command-line entry point. Parses flags and hands each subcommand its
 // options and the effective configuration; the work happens in the library.
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -68,6 +69,17 @@ bool backend_chosen(const GlobalOptions& global) {
   return false;
 }
 
+// Returns true when a flag, the environment or the configuration file set the model.
+bool model_given(const Config& config) {
+  for (const char* key : {"server.model", "auto_scaling.model"}) {
+    auto it = config.sources.find(key);
+    if (it != config.sources.end() && it->second != "default") {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Copies --kv-cache-type to the V cache as well: the flag sets both, like OLLAMA_KV_CACHE_TYPE.
 std::optional<Config> load_run_config(const GlobalOptions& global) {
   std::optional<Config> config = load_effective_config(global);
@@ -128,6 +140,11 @@ int run_main(int argc, char** argv) {
                                  "127.0.0.1; drop --host and --backend");
     }
     std::optional<Config> config = load_run_config(*run_global);
+    if (config && !run_options->start_server.empty() && !model_given(*config)) {
+      throw CLI::ValidationError("--start-server",
+                                 "--start-server " + run_options->start_server +
+                                     " needs the model it serves: add --model FILE.gguf");
+    }
     run_options->backend_chosen = backend_chosen(*run_global);
     exit_code = config ? cmd_run(*config, *run_options) : 2;
   });
@@ -152,7 +169,8 @@ int run_main(int argc, char** argv) {
   CLI::App* runs = app.add_subcommand("runs", "List journaled runs, or show one");
   add_global_options(runs, *runs_global);
   runs_global->flags.add<std::string>(runs, "--db", "run.db", "Journal database");
-  runs->add_option("--limit", runs_options->limit, "Runs to list, newest first");
+  runs->add_option("--limit", runs_options->limit, "Runs to list, newest first (default 20)")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   runs->add_flag("--json", runs_options->json, "Print JSON");
   CLI::App* runs_show = runs->add_subcommand("show", "Show one run with its tasks and events");
   runs_show->fallthrough();  // --db and --config of `runs` also after `show`
@@ -227,7 +245,14 @@ int run_main(int argc, char** argv) {
   pc_global->flags.add<std::string>(pc, "--backend", "server.backend", "Model server API");
   pc_global->flags.add<std::string>(pc, "--host", "server.host", "Model server URL");
   pc->add_option("--model", pc_options->model, "Ollama model name or path to a .gguf file")
-      ->required();
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            return text.empty() ? "the model name is empty: give an Ollama model name such as "
+                                  "llama3:8b or the path of a .gguf file"
+                                : "";
+          },
+          "NAME"));
   pc->add_option("--ctx", pc_options->ctx,
                  "Context tokens per slot (Ollama num_ctx; default server.num_ctx)");
   pc->add_option("--total-ctx", pc_options->total_ctx,

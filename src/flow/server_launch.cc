@@ -46,13 +46,13 @@ Status check_files(const std::string& binary, const std::string& model_path) {
                               model_path));
   }
   if (::access(binary.c_str(), X_OK) != 0) {
-    return Status(ErrorCode::kNotFound,
+    return Status(ErrorCode::kInvalidArgument,
                   fmt::format("llama-server binary '{}' is missing or not executable: pass the "
                               "path of llama-server to --start-server",
                               binary));
   }
   if (!std::filesystem::is_regular_file(model_path)) {
-    return Status(ErrorCode::kNotFound,
+    return Status(ErrorCode::kInvalidArgument,
                   fmt::format("model file '{}' not found: pass a .gguf file to --model with "
                               "--start-server",
                               model_path));

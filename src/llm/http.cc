@@ -8,6 +8,7 @@
 #include <netdb.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -129,6 +130,23 @@ bool is_success(int status) {
   return status >= 200 && status < 300;
 }
 
+// Returns true for a host name or IPv4 address (letters, digits, '-', '.', '_') or a bracketed
+// IPv6 literal (hex digits, ':', '.' and a '%' zone id).
+bool is_valid_host(std::string_view host) {
+  const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) {
+    host = host.substr(1, host.size() - 2);
+  }
+  for (const char c : host) {
+    const bool plain = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+    const bool allowed = plain || (bracketed ? c == ':' || c == '%' : c == '_');
+    if (!allowed) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Result<int> parse_port(std::string_view text, std::string_view url) {
   int port = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
@@ -190,6 +208,12 @@ Result<BaseUrl> parse_base_url(std::string_view url, int default_port) {
   if (host.empty()) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("server URL '{}' has no host: use e.g. http://127.0.0.1:11434", url));
+  }
+  if (!is_valid_host(host)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("invalid host '{}' in server URL '{}': use a URL such as "
+                              "http://127.0.0.1:11434",
+                              host, url));
   }
   parsed.host = std::string(host);
   return parsed;

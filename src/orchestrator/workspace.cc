@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/folder_check.h"
 #include "core/log.h"
 #include "orchestrator/workspace_folders.h"
 #include "orchestrator/workspace_io.h"
@@ -90,35 +91,7 @@ Result<Workspace> Workspace::open(const fs::path& root, FileSync file_sync) {
 }
 
 Status Workspace::check_usable(const fs::path& root) {
-  if (root.empty()) {
-    return {ErrorCode::kInvalidArgument,
-            "the workspace path is empty: pass a folder with --workspace"};
-  }
-  const fs::path absolute = fs::absolute(root).lexically_normal();
-  // The nearest existing ancestor is where create_directories() would start.
-  fs::path existing = absolute;
-  std::error_code error;
-  while (!fs::exists(fs::symlink_status(existing, error)) && existing.has_relative_path()) {
-    existing = existing.parent_path();
-  }
-  if (!fs::is_directory(existing, error)) {
-    const std::string which =
-        existing == absolute ? "" : fmt::format(" (its ancestor '{}')", existing.string());
-    return {ErrorCode::kInvalidArgument,
-            fmt::format("the workspace '{}'{} exists but is not a folder: choose another path "
-                        "with --workspace",
-                        root.string(), which)};
-  }
-  if (::access(existing.c_str(), W_OK | X_OK) != 0) {
-    const std::string which =
-        existing == absolute ? ""
-                             : fmt::format(" (it would be created in '{}')", existing.string());
-    return {ErrorCode::kInvalidArgument,
-            fmt::format("the workspace '{}'{} is not writable: {}; choose a writable folder with "
-                        "--workspace or change its permissions",
-                        root.string(), which, std::strerror(errno))};
-  }
-  return Status::ok();
+  return check_output_folder(root, "workspace", "--workspace");
 }
 
 Workspace::Workspace(fs::path root, FileSync file_sync,

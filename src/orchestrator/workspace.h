@@ -74,10 +74,7 @@ class Workspace {
   static Result<Workspace> open(const std::filesystem::path& root,
                                 FileSync file_sync = FileSync::kFlush);
 
-  // Checks, without creating anything, that open() can use `root`: it is a writable folder,
-  // or its nearest existing ancestor is a writable folder where it can be created. Returns
-  // kInvalidArgument naming the path and the fix otherwise. Writability comes from access(2),
-  // which grants root every folder that is not on a read-only file system.
+  // Checks, without creating anything, that open() can use `root` (check_output_folder).
   static Status check_usable(const std::filesystem::path& root);
 
   Workspace(Workspace&& other) noexcept;

@@ -78,5 +78,50 @@ TEST_F(UsageErrorsTest, ReadOnlyWorkspaceFailsBeforePlanning) {
   EXPECT_FALSE(std::filesystem::exists(folder / "ws"));
 }
 
+TEST_F(UsageErrorsTest, StartServerMissingBinaryExitsTwo) {
+  ProcessResult result = run_cli({"run", "x", "--start-server", "/nonexistent/llama-server",
+                                  "--model", "G", "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("/nonexistent/llama-server"), std::string::npos) << result.err;
+}
+
+TEST_F(UsageErrorsTest, StartServerWithoutModelExitsTwo) {
+  ProcessResult result =
+      run_cli({"run", "x", "--start-server", "/bin/true", "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("--model FILE.gguf"), std::string::npos) << result.err;
+}
+
+TEST_F(UsageErrorsTest, RunsLimitZeroExitsTwo) {
+  ProcessResult result = run_cli({"runs", "--limit", "0", "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("--limit"), std::string::npos) << result.err;
+}
+
+TEST_F(UsageErrorsTest, SimulateOutFileFailsBeforeSimulating) {
+  const std::filesystem::path file = dir_.path() / "afile";
+  std::ofstream(file) << "not a folder";
+  ProcessResult result = run_cli({"simulate", "--out", file.string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find(file.string()), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--out"), std::string::npos) << result.err;
+  // The table is printed only after a simulation, so an empty stdout shows that none ran.
+  EXPECT_EQ(result.out, "");
+}
+
+TEST_F(UsageErrorsTest, PlanCapacityEmptyModelSkipsServer) {
+  ProcessResult result = run_cli({"plan-capacity", "--model", "", "--host", server_.url()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("model name is empty"), std::string::npos) << result.err;
+  EXPECT_TRUE(server_.requests().empty());
+}
+
+TEST_F(UsageErrorsTest, RunHostNotUrlExitsTwo) {
+  ProcessResult result = run_cli({"run", "x", "--host", "not a url", "--db", db().string(),
+                                  "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("'not a url'"), std::string::npos) << result.err;
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing

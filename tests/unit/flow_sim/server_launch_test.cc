@@ -140,14 +140,14 @@ TEST(LaunchPlanArgumentsTest, QuantizedCacheAddsFlashAttention) {
   EXPECT_EQ(plan.summary(), "-np 4 -c 16384 -ctk q8_0 -ctv q4_0 -fa on");
 }
 
-TEST_F(LaunchPlanTest, MissingFilesAreNotFound) {
+TEST_F(LaunchPlanTest, MissingFilesAreInvalidArguments) {
   Result<LaunchPlan> no_binary =
       plan_launch(config_, "/nonexistent/llama-server", where_.model.string(), host_only(1024));
-  EXPECT_EQ(no_binary.status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(no_binary.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_TRUE(contains(no_binary.status().message(), "--start-server"));
   Result<LaunchPlan> no_model =
       plan_launch(config_, "/bin/sh", "/nonexistent/model.gguf", host_only(1024));
-  EXPECT_EQ(no_model.status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(no_model.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_TRUE(contains(no_model.status().message(), "/nonexistent/model.gguf"));
 }
 

@@ -41,13 +41,16 @@ TEST(ParseBaseUrlTest, Ipv6Literal) {
 
 TEST(ParseBaseUrlTest, InvalidUrls) {
   for (const char* text :
-       {"ftp://gpu1", "http://:80", "http://gpu1:0", "http://gpu1:65536", "http://gpu1:abc", ""}) {
+       {"ftp://gpu1", "http://:80", "http://gpu1:0", "http://gpu1:65536", "http://gpu1:abc", "",
+        "not a url", "http://gpu 1:80", "http://user@gpu1", "gpu1?x=1", "http://[::1 ]"}) {
     Result<BaseUrl> url = parse_base_url(text, 11434);
     EXPECT_FALSE(url.is_ok()) << text;
     EXPECT_EQ(url.status().code(), ErrorCode::kInvalidArgument) << text;
   }
   EXPECT_TRUE(parse_base_url("http://gpu1:65535", 11434).is_ok());
   EXPECT_TRUE(parse_base_url("http://gpu1:1", 11434).is_ok());
+  EXPECT_TRUE(parse_base_url("http://my_host.local", 11434).is_ok());
+  EXPECT_TRUE(parse_base_url("http://[fe80::1%eth0]:8080", 11434).is_ok());
 }
 
 TEST(ErrorCodeForHttpStatusTest, Table) {

@@ -1,0 +1,46 @@
+#include "core/folder_check.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace ollamaflow {
+
+namespace fs = std::filesystem;
+
+Status check_output_folder(const fs::path& path, std::string_view label, std::string_view flag) {
+  if (path.empty()) {
+    return {ErrorCode::kInvalidArgument,
+            fmt::format("the {} path is empty: pass a folder with {}", label, flag)};
+  }
+  const fs::path absolute = fs::absolute(path).lexically_normal();
+  // The nearest existing ancestor is where create_directories() would start.
+  fs::path existing = absolute;
+  std::error_code error;
+  while (!fs::exists(fs::symlink_status(existing, error)) && existing.has_relative_path()) {
+    existing = existing.parent_path();
+  }
+  if (!fs::is_directory(existing, error)) {
+    const std::string ancestor =
+        existing == absolute ? "" : fmt::format(" (its ancestor '{}')", existing.string());
+    return {ErrorCode::kInvalidArgument,
+            fmt::format("the {} '{}'{} exists but is not a folder: choose another path with {}",
+                        label, path.string(), ancestor, flag)};
+  }
+  if (::access(existing.c_str(), W_OK | X_OK) != 0) {
+    const std::string parent =
+        existing == absolute ? ""
+                             : fmt::format(" (it would be created in '{}')", existing.string());
+    return {ErrorCode::kInvalidArgument,
+            fmt::format("the {} '{}'{} is not writable: {}; choose a writable folder with {} or "
+                        "change its permissions",
+                        label, path.string(), parent, std::strerror(errno), flag)};
+  }
+  return Status::ok();
+}
+
+}  // namespace ollamaflow
