@@ -22,7 +22,7 @@
 namespace ollamaflow::cli {
 namespace {
 
-constexpr double kDoctorConnectTimeoutS = 2;
+// One socket read of doctor's requests; connecting takes at most kMetadataConnectTimeoutS.
 constexpr double kDoctorReadTimeoutS = 5;
 
 struct Check {
@@ -41,17 +41,18 @@ struct Findings {
   }
 };
 
-void check_server(const Config& config, const model::ServerLink* link, Findings& findings,
+// Returns false when the server did not reply, so that later checks do not wait for it again.
+bool check_server(const Config& config, const model::ServerLink* link, Findings& findings,
                   std::vector<llm::ModelInfo>& models, std::vector<llm::LoadedModel>& loaded) {
   if (link == nullptr)
-    return;
+    return false;
   Result<std::string> version = link->client->version();
   if (!version) {
     findings.add("server", "fail",
                  fmt::format("{} ({}) is not reachable: {}", link->client->endpoint(),
                              config.server.backend, version.status().message()),
                  "start the server (`ollama serve`) or pass --host URL");
-    return;
+    return false;
   }
   findings.add(
       "server", "ok",
@@ -59,7 +60,7 @@ void check_server(const Config& config, const model::ServerLink* link, Findings&
   Result<std::vector<llm::ModelInfo>> listed = link->client->list_models();
   if (!listed) {
     findings.add("models", "fail", "cannot list models: " + listed.status().message());
-    return;
+    return true;
   }
   models = *listed;
   loaded = link->client->loaded_models().value_or(std::vector<llm::LoadedModel>{});
@@ -79,6 +80,7 @@ void check_server(const Config& config, const model::ServerLink* link, Findings&
                    fmt::format("run `ollama pull {}` or choose another with --model", name));
     }
   }
+  return true;
 }
 
 void check_gpus(Findings& findings) {
@@ -265,13 +267,13 @@ void print_findings(const Findings& findings) {
 }  // namespace
 
 int cmd_doctor(const Config& config, const DoctorOptions& options) {
-  ServerSettings settings = config.server;
-  settings.connect_timeout_s = std::min(settings.connect_timeout_s, kDoctorConnectTimeoutS);
+  ServerSettings settings = model::metadata_settings(config.server);
+  settings.metadata_timeout_s = kDoctorReadTimeoutS;
   settings.first_token_timeout_s = std::min(settings.first_token_timeout_s, kDoctorReadTimeoutS);
   settings.idle_timeout_s = std::min(settings.idle_timeout_s, kDoctorReadTimeoutS);
-  settings.max_retries = 0;
 
   Findings findings;
+  bool reachable = false;
   std::vector<llm::ModelInfo> models;
   std::vector<llm::LoadedModel> loaded;
   // With --start-server, ollama-flow starts the server itself, so none runs yet.
@@ -283,11 +285,11 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
     if (!link) {
       findings.add("server", "fail", link.status().message(), "check --backend and --host");
     }
-    check_server(config, link ? &*link : nullptr, findings, models, loaded);
+    reachable = check_server(config, link ? &*link : nullptr, findings, models, loaded);
   }
   check_gpus(findings);
   if (findings.snapshot && options.start_server.empty())
-    check_capacity(config, link ? &*link : nullptr, findings, models, loaded);
+    check_capacity(config, link && reachable ? &*link : nullptr, findings, models, loaded);
   if (options.start_server.empty())
     check_server_slots(config, settings, findings);
   else if (findings.snapshot)

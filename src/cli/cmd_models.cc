@@ -157,7 +157,8 @@ void print_table(const std::vector<ModelRow>& rows) {
 }  // namespace
 
 int cmd_models(const Config& config, const ModelsOptions& options) {
-  Result<model::ServerLink> link = model::open_server_link(config.server, system_clock());
+  Result<model::ServerLink> link =
+      model::open_server_link(model::metadata_settings(config.server), system_clock());
   if (!link) {
     std::fprintf(stderr, "error: %s\n", link.status().message().c_str());
     return link.status().code() == ErrorCode::kInvalidArgument ? 2 : 1;

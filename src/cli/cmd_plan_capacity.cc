@@ -20,9 +20,6 @@
 namespace ollamaflow::cli {
 namespace {
 
-// Connect attempts of plan-capacity wait at most this long, so an absent server costs little.
-constexpr double kShortConnectTimeoutS = 2;
-
 int error_exit(const Status& status) {
   std::fprintf(stderr, "error: %s\n", status.message().c_str());
   return status.code() == ErrorCode::kInvalidArgument ? 2 : 1;
@@ -31,9 +28,8 @@ int error_exit(const Status& status) {
 model::ResolveOptions resolve_options(const Config& config, const std::shared_ptr<Clock>& clock) {
   model::ResolveOptions options;
   options.models_dir = model::default_models_dir(process_env());
-  ServerSettings settings = config.server;
-  settings.connect_timeout_s = std::min(settings.connect_timeout_s, kShortConnectTimeoutS);
-  if (Result<model::ServerLink> link = model::open_server_link(settings, clock)) {
+  if (Result<model::ServerLink> link =
+          model::open_server_link(model::metadata_settings(config.server), clock)) {
     options.show = link->show;
   }
   return options;

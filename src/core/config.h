@@ -28,6 +28,9 @@ struct ServerSettings {
   double connect_timeout_s = 5;
   double first_token_timeout_s = 300;
   double idle_timeout_s = 120;
+  // One socket read of a request that is not streamed (model list, metadata); 0 means the
+  // larger of idle_timeout_s and 30 s. Not a configuration key: short-lived commands set it.
+  double metadata_timeout_s = 0;
   int max_retries = 4;              // retries of 503 and 5xx responses per request
   std::optional<int> num_parallel;  // the server's slots (OLLAMA_NUM_PARALLEL), when known
   double retry_base_delay_s = 0.5;

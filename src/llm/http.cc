@@ -102,7 +102,9 @@ Status transport_error(const BaseUrl& url, httplib::Error error, double connect_
     case httplib::Error::Read:
       if (waited_s >= read_timeout_s * 0.95) {
         return Status(ErrorCode::kTimeout,
-                      fmt::format("no data from {} for {} s: the server is stalled or overloaded",
+                      fmt::format("the request to {} timed out: no data for {} s, so the server "
+                                  "is stalled, overloaded or not a model server; check it, or "
+                                  "pass --host with the URL of a working one",
                                   where, read_timeout_s));
       }
       return Status(ErrorCode::kServerError,

@@ -73,7 +73,9 @@ Result<std::shared_ptr<OpenAiClient>> OpenAiClient::create(const ServerSettings&
   }
   HttpSettings http_settings;
   http_settings.connect_timeout_s = settings.connect_timeout_s;
-  http_settings.read_timeout_s = std::max(settings.idle_timeout_s, 30.0);
+  http_settings.read_timeout_s = settings.metadata_timeout_s > 0
+                                     ? settings.metadata_timeout_s
+                                     : std::max(settings.idle_timeout_s, 30.0);
   http_settings.bearer_token = settings.api_key;
   HttpClient http(std::move(url).value(), http_settings, clock);
   return std::shared_ptr<OpenAiClient>(new OpenAiClient(std::move(http), settings, clock));

@@ -1,5 +1,7 @@
 #include "model/server_link.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "llm/factory.h"
@@ -7,6 +9,13 @@
 #include "llm/openai_client.h"
 
 namespace ollamaflow::model {
+
+ServerSettings metadata_settings(ServerSettings settings) {
+  settings.connect_timeout_s = std::min(settings.connect_timeout_s, kMetadataConnectTimeoutS);
+  settings.metadata_timeout_s = kMetadataReadTimeoutS;
+  settings.max_retries = 0;
+  return settings;
+}
 
 Result<ServerLink> open_server_link(const ServerSettings& settings, std::shared_ptr<Clock> clock) {
   ServerLink link;

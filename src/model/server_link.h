@@ -1,5 +1,5 @@
 // A short-lived connection to the model server for the models, plan-capacity and doctor
-// commands: no retries and the configured connect timeout, so that a missing server fails fast.
+// commands: no retries and short timeouts, so that a missing or stalled server fails fast.
 #pragma once
 
 #include <memory>
@@ -16,6 +16,15 @@ struct ServerLink {
   llm::LlmClientPtr client;
   ShowFunction show;  // null unless the backend is Ollama
 };
+
+// Timeouts of the requests of the models, plan-capacity and doctor commands, in seconds: to
+// connect, and for one socket read of the reply.
+constexpr double kMetadataConnectTimeoutS = 2;
+constexpr double kMetadataReadTimeoutS = 10;
+
+// Returns `settings` with at most kMetadataConnectTimeoutS to connect, kMetadataReadTimeoutS
+// per read and no retries.
+ServerSettings metadata_settings(ServerSettings settings);
 
 // Opens a client for settings.backend ("ollama", "openai" or "sim") without contacting the
 // server. Returns kInvalidArgument for an unknown backend or a malformed host URL.
