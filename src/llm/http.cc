@@ -310,6 +310,27 @@ double StreamWatch::max_wait_seconds() const {
   return std::max(first_token_timeout_s_, idle_timeout_s_);
 }
 
+size_t max_reply_bytes(int num_predict) {
+  const size_t tokens = num_predict > 0 ? static_cast<size_t>(num_predict) : 0;
+  return std::max(kMinReplyBytes, tokens * kReplyBytesPerToken);
+}
+
+ChunkHandler limit_reply_bytes(size_t limit, std::string where, ChunkHandler on_chunk) {
+  auto received = std::make_shared<size_t>(0);
+  return [limit, where = std::move(where), on_chunk = std::move(on_chunk),
+          received](std::string_view chunk) -> Status {
+    *received += chunk.size();
+    if (*received > limit) {
+      return Status(ErrorCode::kParseError,
+                    fmt::format("the reply from {} exceeded {} bytes without finishing: the "
+                                "server keeps streaming past the output limit; check the server "
+                                "and the model",
+                                where, limit));
+    }
+    return on_chunk(chunk);
+  };
+}
+
 HttpClient::HttpClient(BaseUrl url, HttpSettings settings, std::shared_ptr<Clock> clock)
     : url_(std::move(url)), settings_(std::move(settings)), clock_(std::move(clock)) {}
 

@@ -82,6 +82,21 @@ class StreamWatch {
 // Receives each piece of a streamed 2xx body; an error stops the transfer and is returned.
 using ChunkHandler = std::function<Status(std::string_view chunk)>;
 
+// Bytes of a streamed chat reply allowed per output token: a server sends one JSON object or
+// event of about 100 to 400 bytes per token, so this leaves room for long tokens and metadata.
+constexpr size_t kReplyBytesPerToken = 1024;
+// The minimum byte limit of a streamed chat reply, whatever its output limit.
+constexpr size_t kMinReplyBytes = 4 << 20;
+
+// Returns the byte limit of one streamed chat reply for an output limit of `num_predict`
+// tokens: kReplyBytesPerToken per token, at least kMinReplyBytes.
+size_t max_reply_bytes(int num_predict);
+
+// Wraps `on_chunk` so that the transfer stops with kParseError, naming `where` and the limit,
+// once the reply has more than `limit` bytes. A server that streams without end then costs
+// bounded memory, and the error is not kTruncated, because a larger num_predict would not help.
+ChunkHandler limit_reply_bytes(size_t limit, std::string where, ChunkHandler on_chunk);
+
 // Thread-safe: every call opens its own connection, so calls may run concurrently.
 class HttpClient {
  public:

@@ -168,9 +168,11 @@ Result<ChatResponse> OllamaClient::chat(const ChatRequest& request, const Cancel
   auto on_line = [&](std::string_view line) {
     return read_chat_line(line, reader.lines_read(), stream, watch, on_token, url);
   };
-  Result<HttpResponse> response = http_.post_stream(
-      "/api/chat", chat_body(request).dump(), watch,
-      [&](std::string_view chunk) { return reader.feed(chunk, on_line); }, cancel);
+  const ChunkHandler on_chunk =
+      limit_reply_bytes(max_reply_bytes(request.options.num_predict), url,
+                        [&](std::string_view chunk) { return reader.feed(chunk, on_line); });
+  Result<HttpResponse> response =
+      http_.post_stream("/api/chat", chat_body(request).dump(), watch, on_chunk, cancel);
   if (!response.is_ok()) {
     return response.status();
   }

@@ -121,9 +121,12 @@ Result<ChatResponse> OpenAiClient::chat(const ChatRequest& request, const Cancel
   CompletionStream stream(request, watch, on_token, url);
   SseParser parser;
   auto on_event = [&](const SseEvent& event) { return stream.on_event(event); };
-  Result<HttpResponse> response = http_.post_stream(
-      std::string(kApiPrefix) + "/chat/completions", chat_body(request).dump(), watch,
-      [&](std::string_view chunk) { return parser.feed(chunk, on_event); }, cancel);
+  const ChunkHandler on_chunk =
+      limit_reply_bytes(max_reply_bytes(request.options.num_predict), url,
+                        [&](std::string_view chunk) { return parser.feed(chunk, on_event); });
+  Result<HttpResponse> response =
+      http_.post_stream(std::string(kApiPrefix) + "/chat/completions", chat_body(request).dump(),
+                        watch, on_chunk, cancel);
   if (!response.is_ok()) {
     return response.status();
   }
