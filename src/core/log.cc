@@ -1,6 +1,8 @@
 #include "core/log.h"
 
 #include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -33,10 +35,14 @@ class JsonFormatter final : public spdlog::formatter {
 };
 
 struct LogState {
-  std::mutex mutex;
+  // Guards every member. get_logger takes it shared, so that threads that look up a logger on
+  // every call do not queue behind each other.
+  std::shared_mutex mutex;
   spdlog::sink_ptr sink;
   spdlog::level::level_enum level = spdlog::level::info;
   bool json = false;
+  // The loggers that get_logger returned, by component.
+  std::unordered_map<std::string, std::shared_ptr<spdlog::logger>> loggers;
 };
 
 LogState& state() {
@@ -70,7 +76,7 @@ Status init_logging(std::string_view level, bool json) {
                       "': use trace, debug, info, warn, error, critical or off");
   }
   LogState& s = state();
-  std::lock_guard lock(s.mutex);
+  std::unique_lock lock(s.mutex);
   s.level = parsed;
   s.json = json;
   shared_sink();
@@ -83,14 +89,24 @@ Status init_logging(std::string_view level, bool json) {
 
 std::shared_ptr<spdlog::logger> get_logger(const std::string& component) {
   LogState& s = state();
-  std::lock_guard lock(s.mutex);
-  if (auto existing = spdlog::get(component)) {
-    return existing;
+  {
+    std::shared_lock lock(s.mutex);
+    if (const auto found = s.loggers.find(component); found != s.loggers.end()) {
+      return found->second;
+    }
   }
-  auto logger = std::make_shared<spdlog::logger>(component, shared_sink());
-  logger->set_level(s.level);
-  apply_format(*logger, s.json);
-  spdlog::register_logger(logger);
+  std::unique_lock lock(s.mutex);
+  if (const auto found = s.loggers.find(component); found != s.loggers.end()) {
+    return found->second;
+  }
+  std::shared_ptr<spdlog::logger> logger = spdlog::get(component);
+  if (logger == nullptr) {
+    logger = std::make_shared<spdlog::logger>(component, shared_sink());
+    logger->set_level(s.level);
+    apply_format(*logger, s.json);
+    spdlog::register_logger(logger);
+  }
+  s.loggers.emplace(component, logger);
   return logger;
 }
 

@@ -18,7 +18,8 @@ namespace ollamaflow {
 // `json` switches to one JSON object per line. Returns kInvalidArgument for an unknown level.
 Status init_logging(std::string_view level, bool json);
 
-// Returns the logger for `component`, creating it with the current settings.
+// Returns the logger for `component`, creating it with the current settings. Safe from any
+// thread: a logger created before is found under a shared lock, so callers do not queue.
 std::shared_ptr<spdlog::logger> get_logger(const std::string& component);
 
 }  // namespace ollamaflow
