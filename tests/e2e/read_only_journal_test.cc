@@ -89,8 +89,12 @@ TEST_F(ReadOnlyJournalTest, RunOnReadOnlyJournalSaysSo) {
   make_read_only(folder);
   const std::string db = (folder / "journal.db").string();
 
-  const ProcessResult run = run_unprivileged({"run", "Write a note", "--backend", "sim", "--db", db,
-                                              "--workspace", (dir_.path() / "ws2").string()});
+  // The workspace itself is writable, so that the journal is the only thing in the way.
+  const fs::path ws = dir_.path() / "ws2";
+  fs::create_directory(ws);
+  fs::permissions(ws, fs::perms::all);
+  const ProcessResult run = run_unprivileged(
+      {"run", "Write a note", "--backend", "sim", "--db", db, "--workspace", ws.string()});
   EXPECT_NE(run.exit_code, 0);
   EXPECT_NE(run.err.find("journal '" + db + "' is read-only"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("pass --db with a writable path"), std::string::npos) << run.err;
