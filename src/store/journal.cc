@@ -235,7 +235,7 @@ Status Journal::write(const char* operation, const std::function<Status()>& body
   queue_.push_back(&pending);
   while (!pending.done) {
     if (committing_) {
-      committed_.wait(queue_lock);
+      pending.wake.wait(queue_lock);
     } else {
       lead_group_commit(queue_lock);
     }
@@ -306,19 +306,13 @@ void Journal::lead_group_commit(std::unique_lock<std::mutex>& queue_lock) {
       failure_ = failure;
     }
     for (PendingWrite* write : batch) {
-      write->done = true;
-      if (write->posted) {
-        delete write;
-      }
+      finish_write(write);
     }
     // Writes queued behind a failed commit are rejected without running.
     if (!failure_.is_ok()) {
       for (PendingWrite* write : queue_) {
         write->status = failure_;
-        write->done = true;
-        if (write->posted) {
-          delete write;
-        }
+        finish_write(write);
       }
       queue_.clear();
     }
@@ -327,7 +321,21 @@ void Journal::lead_group_commit(std::unique_lock<std::mutex>& queue_lock) {
   } while (!queue_.empty() && std::none_of(queue_.begin(), queue_.end(),
                                            [](const PendingWrite* w) { return !w->posted; }));
   committing_ = false;
+  const auto next_leader =
+      std::find_if(queue_.begin(), queue_.end(), [](const PendingWrite* w) { return !w->posted; });
+  if (next_leader != queue_.end()) {
+    (*next_leader)->wake.notify_one();
+  }
   committed_.notify_all();
+}
+
+void Journal::finish_write(PendingWrite* write) {
+  write->done = true;
+  if (write->posted) {
+    delete write;
+  } else {
+    write->wake.notify_one();
+  }
 }
 
 Status Journal::commit_batch(const std::vector<PendingWrite*>& batch) {

@@ -183,6 +183,9 @@ class Journal {
     bool done = false;
     bool posted = false;
     std::function<Status()> owned_body;
+    // Wakes the blocking caller alone: when its write is done, or when it is to lead the next
+    // commit. Unused for posted writes.
+    std::condition_variable wake;
   };
 
   // Queues `body` for the next group commit and waits until it is committed or rejected, applying
@@ -202,6 +205,9 @@ class Journal {
   // Runs the bodies of `batch` in one transaction under mutex_ and sets each one's status.
   // Returns the sticky failure when SQLite failed, else ok.
   Status commit_batch(const std::vector<PendingWrite*>& batch);
+  // Marks `write` done: deletes a posted write, wakes the caller of a blocking one. Called with
+  // queue_mutex_ held.
+  void finish_write(PendingWrite* write);
   // Marks a run whose owning process is gone as interrupted (in the returned copy only).
   void apply_liveness(RunRecord& run) const;
   // Returns ok when the run exists, else kNotFound. Inside a group commit's transaction, a run
@@ -227,6 +233,8 @@ class Journal {
 
   // Lock order: no thread holds queue_mutex_ and mutex_ at the same time.
   mutable std::mutex queue_mutex_;
+  // Wakes the writer thread and the destructor when a commit ends. Blocking writers wait on
+  // their own PendingWrite::wake instead, so that a commit wakes only the callers it concerns.
   std::condition_variable committed_;
   // Guarded by queue_mutex_.
   std::deque<PendingWrite*> queue_;
