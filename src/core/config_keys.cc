@@ -67,8 +67,9 @@ KeyDef text_key(std::string path, Ref<std::string> ref, std::vector<std::string>
                                std::move(choices));
 }
 
-const std::vector<std::string> kCacheTypes = {"f32",  "f16",  "bf16", "q8_0",
-                                              "q4_0", "q4_1", "q5_0", "q5_1"};
+// The cache types that llama.cpp's --cache-type-k and --cache-type-v accept.
+const std::vector<std::string> kCacheTypes = {"f32",  "f16",  "bf16", "q8_0",  "q4_0",
+                                              "q4_1", "q5_0", "q5_1", "iq4_nl"};
 
 std::vector<KeyDef> build_table();
 

@@ -53,6 +53,13 @@ TEST_F(CommandsTest, PlanCapacityCtxOutOfRangeLikeNumCtx) {
       << run.err;
 }
 
+// llama.cpp accepts iq4_nl for the KV cache, and docs/gpu-and-memory.md lists it.
+TEST_F(CommandsTest, PlanCapacityAcceptsIq4NlCache) {
+  ProcessResult result =
+      run_cli({"plan-capacity", "--model", "llama3:8b", "--kv-cache-type", "iq4_nl", "--json"});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+}
+
 TEST_F(CommandsTest, PlanCapacityTotalCtxStatesRealTotal) {
   ProcessResult result =
       run_cli({"plan-capacity", "--model", "llama3:8b", "--total-ctx", "8192", "--parallel", "3"});
