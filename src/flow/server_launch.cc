@@ -107,15 +107,18 @@ namespace {
 // Splits server.start_server_args at spaces and rejects the flags that the plan sets itself.
 Result<std::vector<std::string>> extra_arguments(const std::string& text) {
   static const std::set<std::string, std::less<>> kPlanned = {
-      "-m", "--model", "--host", "--port", "-np", "--parallel", "-c", "--ctx-size"};
+      "-m",       "--model",    "--host", "--port",         "-np",  "--parallel",
+      "-c",       "--ctx-size", "-ctk",   "--cache-type-k", "-ctv", "--cache-type-v",
+      "--metrics"};
   std::vector<std::string> args;
   std::istringstream words(text);
   for (std::string word; words >> word;) {
     if (kPlanned.count(word) != 0) {
       return Status(ErrorCode::kInvalidArgument,
                     fmt::format("server.start_server_args sets '{}', which --start-server "
-                                "chooses itself: remove it, and set the context with --num-ctx "
-                                "and the slots with --agents or --max-agents",
+                                "chooses itself: remove it, and set the context with --num-ctx, "
+                                "the slots with --agents or --max-agents and the cache types "
+                                "with --kv-cache-type",
                                 word));
     }
     args.push_back(std::move(word));

@@ -82,6 +82,17 @@ TEST_F(LaunchPlanTest, ExtraArgumentSettingSlotsRejected) {
   EXPECT_TRUE(contains(launch.status().message(), "--agents")) << launch.status().message();
 }
 
+TEST_F(LaunchPlanTest, ExtraArgumentSettingCacheRejected) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  for (const std::string flag : {"-ctk", "-ctv", "--cache-type-k", "--cache-type-v", "--metrics"}) {
+    config_.server.start_server_args = "--threads 2 " + flag + " q8_0";
+    Result<LaunchPlan> launch = plan();
+    ASSERT_FALSE(launch.is_ok()) << flag;
+    EXPECT_EQ(launch.status().code(), ErrorCode::kInvalidArgument) << flag;
+    EXPECT_TRUE(contains(launch.status().message(), "'" + flag + "'")) << launch.status().message();
+  }
+}
+
 TEST_F(LaunchPlanTest, AutoScalingUsesMaxAgents) {
   OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
   config_.auto_scaling = true;
