@@ -1,5 +1,6 @@
 // ollama-flow: the command-line entry point. Parses flags and hands each subcommand its
 // options and the effective configuration; the work happens in the library.
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <memory>
@@ -57,6 +58,13 @@ void add_run_options(CLI::App* command, GlobalOptions& global, RunOptions& optio
                       "Run this plan (JSON as printed by --plan-only --json) instead of "
                       "asking the model for one");
   command->add_flag("--plan-only", options.plan_only, "Print the plan and stop");
+}
+
+// Removes --plan and --plan-only from a command that takes the run options but runs no plan, so
+// that CLI11 rejects them as unexpected arguments instead of ignoring them.
+void drop_plan_options(CLI::App* command) {
+  command->remove_option(command->get_option("--plan"));
+  command->remove_option(command->get_option("--plan-only"));
 }
 
 // Returns true when --backend or --host was given, so that an unreachable server is an error.
@@ -158,6 +166,11 @@ int run_main(int argc, char** argv) {
   add_run_options(interactive, *ia_global, *ia_options);
   interactive->add_flag("--json", ia_options->json, "Print each report as one JSON document");
   interactive->callback([&, ia_global, ia_options] {
+    if (ia_options->plan_only || !ia_options->plan_file.empty()) {
+      throw CLI::ValidationError(ia_options->plan_only ? "--plan-only" : "--plan",
+                                 "interactive runs each goal it reads in full; use `run GOAL "
+                                 "--plan-only` or `run --plan FILE` for one plan");
+    }
     std::optional<Config> config = load_run_config(*ia_global);
     ia_options->backend_chosen = backend_chosen(*ia_global);
     exit_code = config ? cmd_interactive(*config, *ia_options) : 2;
@@ -190,6 +203,7 @@ int run_main(int argc, char** argv) {
       config_cmd->add_subcommand("show", "Print every key, its value and where it came from");
   add_global_options(config_show, *config_global);
   add_run_options(config_show, *config_global, spare_run_options());
+  drop_plan_options(config_show);
   config_show->add_flag("--json", config_options->json, "Print JSON");
   config_show->callback([&, config_global, config_options] {
     std::optional<Config> config = load_run_config(*config_global);
@@ -230,6 +244,7 @@ int run_main(int argc, char** argv) {
   CLI::App* models = app.add_subcommand("models", "Installed models with size, context, memory");
   add_global_options(models, *models_global);
   add_run_options(models, *models_global, spare_run_options());
+  drop_plan_options(models);
   models->add_flag("--json", models_options->json, "Print JSON");
   models->callback([&, models_global, models_options] {
     std::optional<Config> config = load_run_config(*models_global);
@@ -276,6 +291,7 @@ int run_main(int argc, char** argv) {
       app.add_subcommand("doctor", "Check the server, models, GPUs and the parallel setting");
   add_global_options(doctor, *doctor_global);
   add_run_options(doctor, *doctor_global, spare_run_options());
+  drop_plan_options(doctor);
   doctor->add_flag("--json", doctor_options->json, "Print JSON");
   doctor->add_option("--start-server", doctor_options->start_server,
                      "Show the llama-server -np and -c that `run --start-server BIN` would use");
@@ -285,6 +301,22 @@ int run_main(int argc, char** argv) {
   });
 
   register_simulate(app, exit_code);
+
+  // CLI11 says only "A subcommand is required" for a word that names none.
+  const std::vector<CLI::App*> commands = app.get_subcommands([](CLI::App*) { return true; });
+  const auto is_subcommand = [&commands](const std::string& word) {
+    return std::any_of(commands.begin(), commands.end(),
+                       [&word](const CLI::App* command) { return command->get_name() == word; });
+  };
+  if (argc > 1 && argv[1][0] != '-' && !is_subcommand(argv[1])) {
+    std::string names;
+    for (const CLI::App* command : commands) {
+      names += (names.empty() ? "" : ", ") + command->get_name();
+    }
+    std::fprintf(stderr, "ollama-flow: unknown subcommand '%s': use one of %s (see --help)\n",
+                 argv[1], names.c_str());
+    return 2;
+  }
 
   try {
     app.parse(argc, argv);

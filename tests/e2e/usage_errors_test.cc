@@ -123,5 +123,26 @@ TEST_F(UsageErrorsTest, RunHostNotUrlExitsTwo) {
   EXPECT_NE(result.err.find("'not a url'"), std::string::npos) << result.err;
 }
 
+TEST_F(UsageErrorsTest, PlanFlagsRejectedWhereIgnored) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"interactive", "--backend", "sim", "--plan-only"},
+      {"interactive", "--backend", "sim", "--plan", "plan.json"},
+      {"doctor", "--plan", "nonexist.json"},
+      {"models", "--plan-only"},
+  };
+  for (const std::vector<std::string>& args : cases) {
+    ProcessResult result = run_cli(args, {}, "Create a file\nquit\n");
+    EXPECT_EQ(result.exit_code, 2) << args[0] << " " << args.back() << ": " << result.err;
+    EXPECT_NE(result.err.find("--plan"), std::string::npos) << args[0] << ": " << result.err;
+  }
+}
+
+TEST_F(UsageErrorsTest, UnknownSubcommandListsCommands) {
+  ProcessResult result = run_cli({"bogus"});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("unknown subcommand 'bogus'"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("plan-capacity"), std::string::npos) << result.err;
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing
