@@ -1,6 +1,11 @@
 // `ollama-flow runs` and `ollama-flow runs show ID`.
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "core/json_text.h"
@@ -16,6 +21,70 @@ Result<std::string> journal_path(const Config& config) {
     return config.run.db;
   }
   return store::default_journal_path(process_env());
+}
+
+// Widest goal in the runs listing, in terminal columns, counting the ellipsis of a cut goal.
+constexpr size_t kMaxListedGoalWidth = 60;
+
+// One character of a goal as it is printed, and its width in terminal columns.
+struct PrintedCharacter {
+  std::string text;
+  size_t width = 1;
+};
+
+// Returns each character of `text` as it is printed: newline, carriage return and tab as \n, \r
+// and \t, other C0 characters and DEL as \xNN and C1 characters as \u00NN. A goal then stays on
+// one line and cannot send escape sequences to the terminal. Every other UTF-8 sequence counts
+// as one column, which is low for wide characters such as CJK.
+std::vector<PrintedCharacter> printable_characters(const std::string& text) {
+  std::vector<PrintedCharacter> characters;
+  auto escape = [&characters](std::string escaped) {
+    const size_t width = escaped.size();
+    characters.push_back({std::move(escaped), width});
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const bool c1 = byte == 0xC2 && i + 1 < text.size() &&
+                    static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(text[i + 1]) <= 0x9F;
+    if (byte == '\n') {
+      escape("\\n");
+    } else if (byte == '\r') {
+      escape("\\r");
+    } else if (byte == '\t') {
+      escape("\\t");
+    } else if (byte < 0x20 || byte == 0x7F) {
+      escape(fmt::format("\\x{:02X}", byte));
+    } else if (c1) {
+      escape(fmt::format("\\u{:04X}", static_cast<unsigned char>(text[++i])));
+    } else if ((byte & 0xC0) == 0x80 && !characters.empty()) {
+      characters.back().text += text[i];  // a continuation byte of a UTF-8 sequence
+    } else {
+      characters.push_back({std::string(1, text[i]), 1});
+    }
+  }
+  return characters;
+}
+
+// Returns `goal` on one line, escaped as printable_characters() does, and cut with an ellipsis
+// when it is wider than `max_width`.
+std::string goal_cell(const std::string& goal, size_t max_width) {
+  const std::vector<PrintedCharacter> characters = printable_characters(goal);
+  size_t total = 0;
+  for (const PrintedCharacter& character : characters) {
+    total += character.width;
+  }
+  const size_t kept_width = total > max_width ? max_width - 1 : total;
+  std::string cell;
+  size_t used = 0;
+  for (const PrintedCharacter& character : characters) {
+    if (used + character.width > kept_width) {
+      break;
+    }
+    cell += character.text;
+    used += character.width;
+  }
+  return total > max_width ? cell + "\u2026" : cell;
 }
 
 json run_to_json(const store::RunRecord& run) {
@@ -53,7 +122,18 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
   for (const auto& run : *runs) {
     std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", run.id.c_str(),
                 std::string(store::run_status_name(run.status)).c_str(), run.started_at.c_str(),
-                run.backend.c_str(), run.goal.c_str());
+                run.backend.c_str(), goal_cell(run.goal, kMaxListedGoalWidth).c_str());
+  }
+  Result<int64_t> total = journal.count_runs();
+  if (!total) {
+    std::fprintf(stderr, "ollama-flow: %s\n", total.status().message().c_str());
+    return 1;
+  }
+  const int64_t hidden = *total - static_cast<int64_t>(runs->size());
+  if (hidden > 0) {
+    std::printf("%lld more run%s not shown: `ollama-flow runs --limit %lld` lists all of them\n",
+                static_cast<long long>(hidden), hidden == 1 ? " is" : "s are",
+                static_cast<long long>(*total));
   }
   return 0;
 }
@@ -106,7 +186,7 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
 
 void print_show(const json& run) {
   std::cout << "Run " << run["id"].get<std::string>() << ": " << run["status"].get<std::string>()
-            << "\n  goal:      " << run["goal"].get<std::string>()
+            << "\n  goal:      " << goal_cell(run["goal"].get<std::string>(), SIZE_MAX)
             << "\n  backend:   " << run["backend"].get<std::string>() << ", model "
             << run["model"].get<std::string>()
             << "\n  workspace: " << run["workspace"].get<std::string>()

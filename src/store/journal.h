@@ -107,6 +107,8 @@ class Journal {
   // Returns the newest `limit` runs, newest first. A run stored as running whose process on this
   // host no longer exists is returned as kInterrupted.
   Result<std::vector<RunRecord>> list_runs(int limit);
+  // Returns the number of stored runs.
+  Result<int64_t> count_runs();
   // Returns one run, with the same interrupted rule as list_runs; kNotFound for an unknown id.
   Result<RunRecord> get_run(const std::string& run_id);
 

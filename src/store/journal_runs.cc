@@ -278,6 +278,19 @@ Result<std::vector<RunRecord>> Journal::list_runs(int limit) {
   return runs;
 }
 
+Result<int64_t> Journal::count_runs() {
+  std::lock_guard lock(mutex_);
+  Result<Statement> query = database_.prepare("SELECT COUNT(*) FROM runs");
+  if (!query.is_ok()) {
+    return query.status();
+  }
+  Result<bool> row = query->step();
+  if (!row.is_ok()) {
+    return row.status();
+  }
+  return row.value() ? query->column_int64(0) : int64_t{0};
+}
+
 Result<RunRecord> Journal::get_run(const std::string& run_id) {
   std::lock_guard lock(mutex_);
   Result<std::optional<RunRecord>> stored = find_run(run_id);

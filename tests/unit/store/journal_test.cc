@@ -266,6 +266,18 @@ TEST_F(JournalTest, ListRunsNewestFirstWithLimit) {
   EXPECT_EQ(journal_->list_runs(100)->size(), 3u);
 }
 
+TEST_F(JournalTest, CountRunsCountsEveryRun) {
+  Result<int64_t> empty = journal_->count_runs();
+  ASSERT_TRUE(empty.is_ok()) << empty.status().to_string();
+  EXPECT_EQ(*empty, 0);
+  new_run("one");
+  new_run("two");
+  new_run("three");
+  Result<int64_t> three = journal_->count_runs();
+  ASSERT_TRUE(three.is_ok()) << three.status().to_string();
+  EXPECT_EQ(*three, 3);
+}
+
 TEST_F(JournalTest, ListRunsSameMillisecondByInsertOrder) {
   const RunRecord first = new_run("one");
   const RunRecord second = new_run("two");

@@ -1,0 +1,111 @@
+// End-to-end checks of the `runs` listing: one line per run whatever the goal, and a hint when
+// the limit hides runs.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "e2e/e2e_support.h"
+#include "store/journal.h"
+
+namespace ollamaflow::testing {
+namespace {
+
+class RunsListingTest : public E2eTest {
+ protected:
+  // Stores finished runs with these goals in the test's journal, the last one newest.
+  void store_runs(const std::vector<std::string>& goals) {
+    Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(db().string());
+    ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();
+    for (const std::string& goal : goals) {
+      store::RunRecord record;
+      record.goal = goal;
+      record.backend = "sim";
+      Result<store::RunRecord> run = (*journal)->create_run(record);
+      ASSERT_TRUE(run.is_ok()) << run.status().to_string();
+      Status finished = (*journal)->finish_run(run->id, store::RunStatus::kSucceeded, 0, {});
+      ASSERT_TRUE(finished.is_ok()) << finished.to_string();
+    }
+  }
+
+  // Returns the lines of the text listing.
+  std::vector<std::string> list(const std::vector<std::string>& extra_args = {}) {
+    std::vector<std::string> args = {"runs", "--db", db().string()};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    ProcessResult result = run_cli(args);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    std::vector<std::string> lines;
+    size_t begin = 0;
+    while (begin < result.out.size()) {
+      const size_t end = result.out.find('\n', begin);
+      lines.push_back(result.out.substr(begin, end - begin));
+      begin = end == std::string::npos ? result.out.size() : end + 1;
+    }
+    return lines;
+  }
+};
+
+TEST_F(RunsListingTest, ControlCharactersInGoalAreEscaped) {
+  store_runs({"first line\nsecond\tline\r\x1b[31mred\x7f\xc2\x9b"});
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 2u) << "a header and one row";
+  EXPECT_NE(lines[1].find("first line\\nsecond\\tline\\r\\x1B[31mred\\x7F\\u009B"),
+            std::string::npos)
+      << lines[1];
+  EXPECT_EQ(lines[1].find('\x1b'), std::string::npos) << lines[1];
+}
+
+TEST_F(RunsListingTest, LongGoalIsCutWithEllipsis) {
+  const std::string goal = "Write " + std::string(100, 'g') + " end";
+  store_runs({goal});
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 2u);
+  const std::string cell = "Write " + std::string(53, 'g') + "\u2026";
+  ASSERT_GE(lines[1].size(), cell.size());
+  EXPECT_EQ(lines[1].substr(lines[1].size() - cell.size()), cell) << lines[1];
+}
+
+TEST_F(RunsListingTest, UnicodeGoalIsCutAtCharacters) {
+  std::string goal;
+  for (int i = 0; i < 70; ++i) {
+    goal += "\u00e9";  // two bytes in UTF-8, one column
+  }
+  store_runs({goal});
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 2u);
+  std::string cell;
+  for (int i = 0; i < 59; ++i) {
+    cell += "\u00e9";
+  }
+  cell += "\u2026";
+  ASSERT_GE(lines[1].size(), cell.size());
+  EXPECT_EQ(lines[1].substr(lines[1].size() - cell.size()), cell) << lines[1];
+}
+
+TEST_F(RunsListingTest, DefaultLimitNamesHiddenRuns) {
+  std::vector<std::string> goals;
+  for (int i = 0; i < 22; ++i) {
+    goals.push_back("goal " + std::to_string(i));
+  }
+  store_runs(goals);
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 22u) << "a header, 20 rows and the hint";
+  EXPECT_EQ(lines[21],
+            "2 more runs are not shown: `ollama-flow runs --limit 22` lists all of them");
+}
+
+TEST_F(RunsListingTest, LimitNamesOneHiddenRun) {
+  store_runs({"one", "two", "three"});
+  const std::vector<std::string> lines = list({"--limit", "2"});
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[3], "1 more run is not shown: `ollama-flow runs --limit 3` lists all of them");
+}
+
+TEST_F(RunsListingTest, AllRunsShownHasNoHint) {
+  store_runs({"one", "two"});
+  const std::vector<std::string> lines = list({"--limit", "2"});
+  EXPECT_EQ(lines.size(), 3u) << "a header and two rows";
+}
+
+}  // namespace
+}  // namespace ollamaflow::testing
