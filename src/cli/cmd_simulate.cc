@@ -214,9 +214,9 @@ void add_simulate_options(CLI::App* command, SimulateOptions& o) {
   command
       ->add_option("--initial-agents", o.initial_agents,
                    "Agents at the start for the reactive policies (default 4)")
-      ->check(CLI::Range(0, 4096));
+      ->check(integer_range(0, 4096));
   command->add_option("--max-agents", o.max_agents, "Most agents (default 32)")
-      ->check(CLI::Range(1, 4096));
+      ->check(integer_range(1, 4096));
   command->add_option("--drop-metrics", o.drop_metrics,
                       "Metric dropout window START:END in seconds");
   command->add_option("--delay-metrics", o.delay_metrics_s, "Age of every metric in seconds")

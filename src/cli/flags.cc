@@ -10,6 +10,15 @@
 
 namespace ollamaflow::cli {
 
+CLI::Validator config_text_check(const std::string& name, const std::string& key) {
+  return CLI::Validator(
+      [name, key](std::string& text) -> std::string {
+        Result<nlohmann::json> value = parse_config_text(key, text, "flag " + name);
+        return value ? "" : value.status().message();
+      },
+      "");
+}
+
 void ConfigFlags::add_switch(CLI::App* command, const std::string& name, const std::string& key,
                              const std::string& help) {
   CLI::Option* option = command->add_flag(name, help);
@@ -49,6 +58,35 @@ CLI::Validator finite_range(double low, double high) {
         return "";
       },
       fmt::format("NUMBER in [{} - {}]", low, high));
+}
+
+CLI::Validator integer_range(int64_t low, int64_t high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        int64_t value = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, value);
+        if (error != std::errc() || stop != end || value < low || value > high) {
+          return fmt::format("invalid value '{}': expected an integer from {} to {}", text, low,
+                             high);
+        }
+        return "";
+      },
+      fmt::format("INTEGER in [{} - {}]", low, high));
+}
+
+CLI::Validator integer_text() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        int value = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, value);
+        if (error != std::errc() || stop != end) {
+          return fmt::format("invalid value '{}': expected an integer", text);
+        }
+        return "";
+      },
+      "INTEGER");
 }
 
 std::optional<Config> load_effective_config(const GlobalOptions& options) {

@@ -183,7 +183,7 @@ int run_main(int argc, char** argv) {
   add_global_options(runs, *runs_global);
   runs_global->flags.add<std::string>(runs, "--db", "run.db", "Journal database");
   runs->add_option("--limit", runs_options->limit, "Runs to list, newest first (default 20)")
-      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+      ->check(integer_range(1, std::numeric_limits<int>::max()));
   runs->add_flag("--json", runs_options->json, "Print JSON");
   CLI::App* runs_show = runs->add_subcommand("show", "Show one run with its tasks and events");
   runs_show->fallthrough();  // --db and --config of `runs` also after `show`
@@ -269,11 +269,14 @@ int run_main(int argc, char** argv) {
           },
           "NAME"));
   pc->add_option("--ctx", pc_options->ctx,
-                 "Context tokens per slot (Ollama num_ctx; default server.num_ctx)");
+                 "Context tokens per slot (Ollama num_ctx; default server.num_ctx)")
+      ->check(config_text_check("--ctx", "server.num_ctx"));
   pc->add_option("--total-ctx", pc_options->total_ctx,
                  "Total context of all slots (llama-server -c); each slot gets total / parallel")
-      ->excludes("--ctx");
-  pc->add_option("--parallel", pc_options->parallel, "Parallel slots (default: as many as fit)");
+      ->excludes("--ctx")
+      ->check(integer_text());
+  pc->add_option("--parallel", pc_options->parallel, "Parallel slots (default: as many as fit)")
+      ->check(integer_text());
   pc->add_option("--cache-type-k", pc_options->cache_type_k, "K cache type (f16, q8_0, q4_0, ...)");
   pc->add_option("--cache-type-v", pc_options->cache_type_v, "V cache type (f16, q8_0, q4_0, ...)");
   pc_global->flags.add<std::string>(pc, "--kv-cache-type", "memory.kv_cache_type_k",

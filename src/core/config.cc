@@ -302,6 +302,23 @@ Status check_config_value(const std::string& key, const json& value, const std::
   return config_detail::check_value(*def, value, origin);
 }
 
+Result<json> parse_config_text(const std::string& key, const std::string& text,
+                               const std::string& origin) {
+  const KeyDef* def = find_key(key);
+  if (def == nullptr || def->kind == config_detail::Kind::kRoleModels) {
+    return Status(ErrorCode::kInternal,
+                  "invalid key '" + key + "': not a scalar configuration key");
+  }
+  Result<json> value = config_detail::parse_text(*def, text, origin);
+  if (!value) {
+    return value.status();
+  }
+  if (Status checked = config_detail::check_value(*def, *value, origin); !checked) {
+    return checked;
+  }
+  return value;
+}
+
 std::vector<std::string> config_keys() {
   std::vector<std::string> keys;
   for (const KeyDef& key : config_detail::key_table()) {

@@ -182,6 +182,12 @@ Result<Config> load_config(const std::optional<std::string>& file, const EnvLook
 Status check_config_value(const std::string& key, const nlohmann::json& value,
                           const std::string& origin);
 
+// Parses `text` as a value of the scalar key `key`, as load_config does for an environment
+// variable, and checks it against the key's type and range. Returns kInvalidArgument naming the
+// value, the key, `origin` and the allowed range, e.g. for "abc" or "" where an integer belongs.
+Result<nlohmann::json> parse_config_text(const std::string& key, const std::string& text,
+                                         const std::string& origin);
+
 // Returns the key paths that load_config accepts, in file order.
 std::vector<std::string> config_keys();
 

@@ -43,6 +43,58 @@ TEST_F(UsageErrorsTest, RunTemperatureRejectsNan) {
   EXPECT_NE(result.err.find("server.temperature"), std::string::npos) << result.err;
 }
 
+TEST_F(UsageErrorsTest, AgentsNotIntegerNamesRange) {
+  for (const std::string value : {"abc", "", "1.5", "nan"}) {
+    ProcessResult result = run_cli({"run", "x", "--backend", "sim", "--agents", value});
+    EXPECT_EQ(result.exit_code, 2) << value << ": " << result.err;
+    EXPECT_NE(result.err.find("invalid value \"" + value +
+                              "\" for run.agents (flag --agents): "
+                              "expected an integer from 1 to 1024"),
+              std::string::npos)
+        << value << ": " << result.err;
+  }
+}
+
+TEST_F(UsageErrorsTest, AgentsOutOfRangeNamesRange) {
+  for (const std::string value : {"0", "-1", "1025"}) {
+    ProcessResult result = run_cli({"run", "x", "--backend", "sim", "--agents", value});
+    EXPECT_EQ(result.exit_code, 2) << value << ": " << result.err;
+    EXPECT_NE(result.err.find("invalid value " + value +
+                              " for run.agents (flag --agents): "
+                              "expected an integer from 1 to 1024"),
+              std::string::npos)
+        << value << ": " << result.err;
+  }
+}
+
+TEST_F(UsageErrorsTest, IntegerOptionsNameExpectedValue) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"runs", "--limit", "abc"}, "invalid value 'abc': expected an integer from 1 to"},
+      {{"runs", "--limit", ""}, "invalid value '': expected an integer from 1 to"},
+      {{"simulate", "--max-agents", "many"},
+       "invalid value 'many': expected an integer from 1 to 4096"},
+      {{"simulate", "--initial-agents", ""},
+       "invalid value '': expected an integer from 0 to 4096"},
+      {{"plan-capacity", "--model", "llama3:8b", "--parallel", "abc"},
+       "invalid value 'abc': expected an integer"},
+      {{"plan-capacity", "--model", "llama3:8b", "--total-ctx", "1e3"},
+       "invalid value '1e3': expected an integer"},
+      {{"plan-capacity", "--model", "llama3:8b", "--ctx", ""},
+       "invalid value \"\" for server.num_ctx (flag --ctx): expected an integer from 256"},
+      {{"run", "x", "--backend", "sim", "--max-agents", "lots"},
+       "invalid value \"lots\" for gpu_scaling.max_agents (flag --max-agents): expected an "
+       "integer from 1 to 1024"},
+      {{"run", "x", "--backend", "sim", "--temperature", "warm"},
+       "invalid value \"warm\" for server.temperature (flag --temperature): expected a number "
+       "from 0 to 2"},
+  };
+  for (const auto& [args, message] : cases) {
+    ProcessResult result = run_cli(args);
+    EXPECT_EQ(result.exit_code, 2) << args[0] << ": " << result.err;
+    EXPECT_NE(result.err.find(message), std::string::npos) << args[0] << ": " << result.err;
+  }
+}
+
 TEST_F(UsageErrorsTest, WorkspaceFileFailsBeforePlanning) {
   const std::filesystem::path file = dir_.path() / "afile";
   std::ofstream(file) << "not a folder";

@@ -90,6 +90,25 @@ TEST_F(ConfigTest, OllamaHostWithPortKeepsPort) {
   EXPECT_EQ(config->server.host, "http://gpu-box:9999");
 }
 
+TEST_F(ConfigTest, ParseConfigTextChecksTypeAndRange) {
+  Result<json> agents = parse_config_text("run.agents", "4", "flag --agents");
+  ASSERT_TRUE(agents.is_ok()) << agents.status().to_string();
+  EXPECT_EQ(*agents, 4);
+  for (const std::string text : {"abc", "", "1.5", "0", "1025"}) {
+    Result<json> rejected = parse_config_text("run.agents", text, "flag --agents");
+    ASSERT_FALSE(rejected.is_ok()) << text;
+    EXPECT_EQ(rejected.status().code(), ErrorCode::kInvalidArgument) << text;
+    EXPECT_NE(rejected.status().message().find("for run.agents (flag --agents): expected an "
+                                               "integer from 1 to 1024"),
+              std::string::npos)
+        << rejected.status().message();
+  }
+  Result<json> nan = parse_config_text("server.temperature", "nan", "flag --temperature");
+  ASSERT_FALSE(nan.is_ok());
+  EXPECT_NE(nan.status().message().find("expected a value from 0 to 2"), std::string::npos)
+      << nan.status().message();
+}
+
 TEST_F(ConfigTest, UnknownKeyIsNamed) {
   const std::string path = write_file({{"gpu_scaling", {{"max_agentz", 3}}}});
   Result<Config> config = load_config(path, env(), {});
