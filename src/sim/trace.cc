@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -48,6 +49,12 @@ bool parse_double(std::string_view text, double& value) {
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   return error == std::errc() && end == text.data() + text.size() && std::isfinite(value);
 }
+
+// Largest prompt of one trace request: the largest context (server.num_ctx) that a run accepts.
+constexpr int64_t kMaxPromptTokens = 4194304;
+// Largest output of one trace request: the largest output limit (server.num_predict) that a run
+// accepts.
+constexpr int64_t kMaxOutputTokens = 1048576;
 
 bool parse_int(std::string_view text, int& value) {
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -136,6 +143,28 @@ Status row_error(const std::string& name, size_t line, int column, std::string_v
                             line, column, excerpt(value), expected));
 }
 
+// Reads the token count in column `column` (1-based) of a row into `tokens`. Returns kParseError
+// naming the line, the column, the value and the limit for a value that is not a whole number
+// from 0 to `max_tokens`.
+Status read_tokens(std::string_view text, const std::string& name, size_t line, int column,
+                   std::string_view column_name, int64_t max_tokens, int& tokens) {
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const bool whole_number = error == std::errc() && end == text.data() + text.size();
+  if (whole_number && value > max_tokens) {
+    return Status(ErrorCode::kParseError,
+                  fmt::format("trace {}: line {} column {}: {} {} is above the limit of {} "
+                              "tokens per request: fix or drop that row",
+                              name, line, column, column_name, value, max_tokens));
+  }
+  if (!whole_number || value < 0) {
+    return row_error(name, line, column, text,
+                     fmt::format("a token count from 0 to {}", max_tokens));
+  }
+  tokens = static_cast<int>(value);
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, double rate_scale,
@@ -176,11 +205,18 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
       return row_error(name, line_number, 1, fields[0],
                        *format == Format::kSeconds ? "seconds" : "YYYY-MM-DD HH:MM:SS.fraction");
     }
-    if (!parse_int(fields[1], request.prompt_tokens)) {
-      return row_error(name, line_number, 2, fields[1], "a token count >= 0");
+    const bool azure = *format == Format::kAzure;
+    if (Status prompt =
+            read_tokens(fields[1], name, line_number, 2, azure ? "ContextTokens" : "prompt_tokens",
+                        kMaxPromptTokens, request.prompt_tokens);
+        !prompt) {
+      return prompt;
     }
-    if (!parse_int(fields[2], request.output_tokens)) {
-      return row_error(name, line_number, 3, fields[2], "a token count >= 0");
+    if (Status output = read_tokens(fields[2], name, line_number, 3,
+                                    azure ? "GeneratedTokens" : "output_tokens", kMaxOutputTokens,
+                                    request.output_tokens);
+        !output) {
+      return output;
     }
     if (!trace.requests.empty() && request.arrival_s < trace.requests.back().arrival_s) {
       ++unsorted_rows;
@@ -219,6 +255,13 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
 }
 
 Result<Trace> load_trace_csv(const std::string& path, double rate_scale, double duration_s) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("trace {} is a folder, expected a CSV file: pass the path of a "
+                              "trace file",
+                              path));
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     return Status(ErrorCode::kNotFound,

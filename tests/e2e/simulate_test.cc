@@ -71,6 +71,25 @@ TEST_F(SimulateTest, MissingTraceFileExitsTwo) {
   EXPECT_NE(result.err.find("not found"), std::string::npos) << result.err;
 }
 
+TEST_F(SimulateTest, TraceFolderExitsTwo) {
+  ProcessResult result = run_cli({"simulate", "--trace", dir_.path().string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find(dir_.path().string() + " is a folder, expected a CSV file"),
+            std::string::npos)
+      << result.err;
+}
+
+TEST_F(SimulateTest, TraceTokensAboveLimitExitTwo) {
+  const std::filesystem::path trace = dir_.path() / "trace.csv";
+  std::ofstream(trace) << "arrival_s,prompt_tokens,output_tokens\n0,10,10\n1,99999999999,5\n";
+  ProcessResult result = run_cli({"simulate", "--trace", trace.string(), "--duration", "10"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(
+      result.err.find("line 3 column 2: prompt_tokens 99999999999 is above the limit of 4194304"),
+      std::string::npos)
+      << result.err;
+}
+
 TEST_F(SimulateTest, NonFiniteAndHugeValuesExitTwo) {
   const std::vector<std::vector<std::string>> cases = {
       {"--duration", "inf"},     {"--duration", "1e12"},    {"--rate-scale", "1e9"},

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fakes/test_paths.h"
+
 namespace ollamaflow::sim {
 namespace {
 
@@ -123,6 +129,52 @@ TEST_F(TraceTest, NegativeTokensAreRejected) {
   EXPECT_FALSE(trace.is_ok());
 }
 
+TEST_F(TraceTest, TokensAtLimitsAreAccepted) {
+  Result<Trace> trace =
+      parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,4194304,1048576\n", "t.csv", 1, 0);
+  ASSERT_TRUE(trace.is_ok()) << trace.status().to_string();
+  EXPECT_EQ(trace->requests[0].prompt_tokens, 4194304);
+  EXPECT_EQ(trace->requests[0].output_tokens, 1048576);
+}
+
+TEST_F(TraceTest, TokensAboveLimitNameRowAndLimit) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"1,4194305,1", "line 3 column 2: prompt_tokens 4194305 is above the limit of 4194304"},
+      {"1,99999999999,1",
+       "line 3 column 2: prompt_tokens 99999999999 is above the limit of 4194304"},
+      {"1,1,1048577", "line 3 column 3: output_tokens 1048577 is above the limit of 1048576"},
+  };
+  for (const auto& [row, expected] : cases) {
+    Result<Trace> trace = parse_trace_csv(
+        "arrival_s,prompt_tokens,output_tokens\n0,1,1\n" + row + "\n", "t.csv", 1, 0);
+    ASSERT_FALSE(trace.is_ok()) << row;
+    EXPECT_EQ(trace.status().code(), ErrorCode::kParseError) << row;
+    EXPECT_NE(trace.status().message().find(expected), std::string::npos)
+        << trace.status().message();
+  }
+}
+
+TEST_F(TraceTest, AzureTokensAboveLimitUseColumnName) {
+  Result<Trace> trace = parse_trace_csv(
+      "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,5000000,1\n", "a.csv", 1, 0);
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_NE(trace.status().message().find(
+                "line 2 column 2: ContextTokens 5000000 is above the limit of 4194304"),
+            std::string::npos)
+      << trace.status().message();
+}
+
+TEST_F(TraceTest, NonNumericTokensNameRange) {
+  Result<Trace> trace =
+      parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1,many\n", "t.csv", 1, 0);
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_NE(trace.status().message().find(
+                "line 2 column 3: invalid value \"many\": expected a token count from 0 to "
+                "1048576"),
+            std::string::npos)
+      << trace.status().message();
+}
+
 TEST_F(TraceTest, WrongFieldCountIsRejected) {
   Result<Trace> trace = parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1\n", "t", 1, 0);
   ASSERT_FALSE(trace.is_ok());
@@ -144,6 +196,17 @@ TEST_F(TraceTest, MissingFileIsNotFound) {
   Result<Trace> trace = load_trace_csv("/nonexistent/trace.csv");
   ASSERT_FALSE(trace.is_ok());
   EXPECT_EQ(trace.status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(TraceTest, FolderIsRejectedAsFolder) {
+  testing::TempDir dir;
+  Result<Trace> trace = load_trace_csv(dir.path().string());
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_EQ(trace.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(
+      trace.status().message().find(dir.path().string() + " is a folder, expected a CSV file"),
+      std::string::npos)
+      << trace.status().message();
 }
 
 class PatternTest : public ::testing::Test {
