@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "core/config_keys.h"
 
 namespace ollamaflow {
@@ -188,6 +190,27 @@ Status apply_profile(Config& config) {
   return Status::ok();
 }
 
+// Returns e.g. "gpu_scaling.scale_up_threshold (0.3, from file:/c.json)": the key, its value and
+// where the value came from, for the messages of check_consistency().
+std::string describe_key(const Config& config, const std::string& key) {
+  const auto source = config.sources.find(key);
+  const json value = config_value(config, key);
+  // The shortest form that reads back exactly: 95, not 95.0.
+  const std::string value_text =
+      value.is_number_float() ? fmt::format("{}", value.get<double>()) : value.dump();
+  return key + " (" + value_text + ", from " +
+         (source == config.sources.end() ? std::string("default") : source->second) + ")";
+}
+
+// Returns the error for two keys whose values must be in order: `lower` below (or, unless
+// `strictly`, equal to) `upper`.
+Status out_of_order(const Config& config, const std::string& lower, const std::string& upper,
+                    bool strictly) {
+  return invalid_argument(describe_key(config, lower) +
+                          (strictly ? " must be below " : " must not exceed ") +
+                          describe_key(config, upper) + ": lower " + lower + " or raise " + upper);
+}
+
 Status check_consistency(const Config& config) {
   const auto& g = config.gpu_scaling;
   if (g.max_agents && g.min_agents > *g.max_agents) {
@@ -197,28 +220,33 @@ Status check_consistency(const Config& config) {
                             "--max-agents");
   }
   if (g.scale_down_threshold >= g.scale_up_threshold) {
-    return invalid_argument(
-        "gpu_scaling.scale_down_threshold must be below "
-        "gpu_scaling.scale_up_threshold");
+    return out_of_order(config, "gpu_scaling.scale_down_threshold",
+                        "gpu_scaling.scale_up_threshold", true);
+  }
+  // AGGRESSIVE stops adding agents at vram_critical_threshold, so scaling down must start below
+  // it.
+  if (g.scale_down_threshold >= g.vram_critical_threshold) {
+    return out_of_order(config, "gpu_scaling.scale_down_threshold",
+                        "gpu_scaling.vram_critical_threshold", true);
   }
   if (g.vram_critical_threshold > g.vram_emergency_threshold) {
-    return invalid_argument(
-        "gpu_scaling.vram_critical_threshold must not exceed "
-        "gpu_scaling.vram_emergency_threshold");
+    return out_of_order(config, "gpu_scaling.vram_critical_threshold",
+                        "gpu_scaling.vram_emergency_threshold", false);
   }
-  if (!(g.temperature_warning_c <= g.temperature_critical_c &&
-        g.temperature_critical_c <= g.temperature_emergency_c)) {
-    return invalid_argument(
-        "gpu_scaling temperatures must rise from warning to critical to "
-        "emergency");
+  if (g.temperature_warning_c > g.temperature_critical_c) {
+    return out_of_order(config, "gpu_scaling.temperature_warning_c",
+                        "gpu_scaling.temperature_critical_c", false);
+  }
+  if (g.temperature_critical_c > g.temperature_emergency_c) {
+    return out_of_order(config, "gpu_scaling.temperature_critical_c",
+                        "gpu_scaling.temperature_emergency_c", false);
   }
   if (config.server.retry_base_delay_s > config.server.retry_max_delay_s) {
-    return invalid_argument("server.retry_base_delay_s must not exceed server.retry_max_delay_s");
+    return out_of_order(config, "server.retry_base_delay_s", "server.retry_max_delay_s", false);
   }
   if (config.agent_management.min_agents > config.agent_management.max_agents) {
-    return invalid_argument(
-        "dynamic_agent_management.min_agents must not exceed "
-        "dynamic_agent_management.max_agents");
+    return out_of_order(config, "dynamic_agent_management.min_agents",
+                        "dynamic_agent_management.max_agents", false);
   }
   return Status::ok();
 }

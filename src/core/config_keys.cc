@@ -256,7 +256,8 @@ std::vector<KeyDef> build_table() {
                        [](Config& c) -> double& { return c.workload.high_memory_usage; }));
   t.push_back(real_key("workload_scaling.low_idle_agents", 0, 1,
                        [](Config& c) -> double& { return c.workload.low_idle_agents; }));
-  t.push_back(real_key("workload_scaling.agent_overload_threshold", 0, 1,
+  // The target utilization of AGGRESSIVE's sizing, which divides by it.
+  t.push_back(real_key("workload_scaling.agent_overload_threshold", 0.01, 1,
                        [](Config& c) -> double& { return c.workload.agent_overload_threshold; }));
   t.push_back(real_key("workload_scaling.scale_up_cooldown", 0, 86400,
                        [](Config& c) -> double& { return c.workload.scale_up_cooldown; }));

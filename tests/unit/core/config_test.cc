@@ -109,6 +109,52 @@ TEST_F(ConfigTest, ParseConfigTextChecksTypeAndRange) {
       << nan.status().message();
 }
 
+TEST_F(ConfigTest, ThresholdsOutOfOrderNameValuesAndSources) {
+  const std::string path =
+      write_file({{"gpu_scaling", {{"scale_up_threshold", 0.3}, {"scale_down_threshold", 0.6}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_EQ(config.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(),
+            "gpu_scaling.scale_down_threshold (0.6, from file:" + path +
+                ") must be below gpu_scaling.scale_up_threshold (0.3, from file:" + path +
+                "): lower gpu_scaling.scale_down_threshold or raise "
+                "gpu_scaling.scale_up_threshold");
+}
+
+TEST_F(ConfigTest, ScaleDownAtVramCriticalIsRejected) {
+  const std::string path = write_file({{"gpu_scaling", {{"vram_critical_threshold", 0.4}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_NE(config.status().message().find(
+                "gpu_scaling.scale_down_threshold (0.4, from default) must be below "
+                "gpu_scaling.vram_critical_threshold (0.4, from file:"),
+            std::string::npos)
+      << config.status().message();
+}
+
+TEST_F(ConfigTest, TemperaturesOutOfOrderNameValues) {
+  const std::string path = write_file({{"gpu_scaling", {{"temperature_critical_c", 99}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_NE(config.status().message().find(
+                "gpu_scaling.temperature_critical_c (99, from file:" + path +
+                ") must not exceed gpu_scaling.temperature_emergency_c (95, from default)"),
+            std::string::npos)
+      << config.status().message();
+}
+
+TEST_F(ConfigTest, ZeroOverloadThresholdNamesRange) {
+  const std::string path = write_file({{"workload_scaling", {{"agent_overload_threshold", 0}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_NE(config.status().message().find(
+                "invalid value 0 for workload_scaling.agent_overload_threshold (file " + path +
+                "): expected a value from 0.01 to 1"),
+            std::string::npos)
+      << config.status().message();
+}
+
 TEST_F(ConfigTest, UnknownKeyIsNamed) {
   const std::string path = write_file({{"gpu_scaling", {{"max_agentz", 3}}}});
   Result<Config> config = load_config(path, env(), {});
