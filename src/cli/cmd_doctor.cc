@@ -46,12 +46,15 @@ bool check_server(const Config& config, const model::ServerLink* link, Findings&
                   std::vector<llm::ModelInfo>& models, std::vector<llm::LoadedModel>& loaded) {
   if (link == nullptr)
     return false;
+  const bool ollama = config.server.backend == "ollama";
   Result<std::string> version = link->client->version();
   if (!version) {
     findings.add("server", "fail",
                  fmt::format("{} ({}) is not reachable: {}", link->client->endpoint(),
                              config.server.backend, version.status().message()),
-                 "start the server (`ollama serve`) or pass --host URL");
+                 ollama ? "start the server (`ollama serve`) or pass --host URL"
+                        : fmt::format("start the OpenAI-compatible server at {} or pass --host URL",
+                                      link->client->endpoint()));
     return false;
   }
   findings.add(
@@ -77,7 +80,10 @@ bool check_server(const Config& config, const model::ServerLink* link, Findings&
       findings.add("model " + name, "ok", "present on the server");
     } else {
       findings.add("model " + name, "fail", "not on the server",
-                   fmt::format("run `ollama pull {}` or choose another with --model", name));
+                   ollama ? fmt::format("run `ollama pull {}` or choose another with --model", name)
+                          : fmt::format("check the model name in GET {}/v1/models, or choose "
+                                        "another with --model",
+                                        link->client->endpoint()));
     }
   }
   return true;
@@ -131,6 +137,7 @@ void check_capacity(const Config& config, const model::ServerLink* link, Finding
                     const std::vector<llm::LoadedModel>& loaded) {
   model::ResolveOptions options;
   options.models_dir = model::default_models_dir(process_env());
+  options.suggest_pull = config.server.backend == "ollama";
   if (link != nullptr && !models.empty())
     options.show = link->show;
   Result<model::ResolvedModel> resolved =

@@ -49,6 +49,7 @@ ModelRow describe(const llm::ModelInfo& info, const Config& config, const model:
   row.info = info;
   model::ResolveOptions options;
   options.models_dir = model::default_models_dir(process_env());
+  options.suggest_pull = link.client->backend_name() == "ollama";
   options.show = link.show;
   options.size_hint = info.size_bytes > 0 ? std::optional<uint64_t>(info.size_bytes) : std::nullopt;
   Result<model::ResolvedModel> resolved = model::resolve_model(info.name, config, options);
@@ -184,8 +185,13 @@ int cmd_models(const Config& config, const ModelsOptions& options) {
     return 0;
   }
   if (rows.empty()) {
-    std::printf("%s has no models: pull one with `ollama pull llama3.1:8b`.\n",
-                link->client->endpoint().c_str());
+    if (link->client->backend_name() == "ollama") {
+      std::printf("%s has no models: pull one with `ollama pull llama3.1:8b`.\n",
+                  link->client->endpoint().c_str());
+    } else {
+      std::printf("%s serves no models: load one in the server, then check GET %s/v1/models.\n",
+                  link->client->endpoint().c_str(), link->client->endpoint().c_str());
+    }
     return 0;
   }
   print_table(rows);

@@ -28,6 +28,7 @@ int error_exit(const Status& status) {
 model::ResolveOptions resolve_options(const Config& config, const std::shared_ptr<Clock>& clock) {
   model::ResolveOptions options;
   options.models_dir = model::default_models_dir(process_env());
+  options.suggest_pull = config.server.backend == "ollama";
   if (Result<model::ServerLink> link =
           model::open_server_link(model::metadata_settings(config.server), clock)) {
     options.show = link->show;

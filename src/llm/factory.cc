@@ -114,6 +114,7 @@ Status probe_server(const ServerSettings& settings) {
   http_settings.connect_timeout_s = settings.connect_timeout_s;
   http_settings.read_timeout_s = settings.connect_timeout_s;
   http_settings.bearer_token = ollama ? "" : settings.api_key;
+  http_settings.start_hint = ollama ? kOllamaStartHint : kOpenAiStartHint;
   const HttpClient http(std::move(url).value(), http_settings, system_clock());
   const std::string path = ollama ? "/api/version" : "/v1/models";
   const std::string where = "GET " + http.base_url() + path;

@@ -81,8 +81,9 @@ std::unique_ptr<httplib::Client> open_client(const BaseUrl& url, const HttpSetti
 
 // Maps a transport failure. `waited_s` is how long the request had been running on the clock,
 // which distinguishes a read timeout from a connection that the server closed.
-Status transport_error(const BaseUrl& url, httplib::Error error, double connect_timeout_s,
+Status transport_error(const BaseUrl& url, httplib::Error error, const HttpSettings& settings,
                        double read_timeout_s, double waited_s) {
+  const double connect_timeout_s = settings.connect_timeout_s;
   const std::string where = url.to_string();
   switch (error) {
     case httplib::Error::Connection:
@@ -91,9 +92,8 @@ Status transport_error(const BaseUrl& url, httplib::Error error, double connect_
       }
       return Status(ErrorCode::kUnavailable,
                     fmt::format("cannot connect to the model server at {} (connection refused): "
-                                "start it (e.g. `ollama serve`) or pass --host with the URL of a "
-                                "running server",
-                                where));
+                                "{} or pass --host with the URL of a running server",
+                                where, settings.start_hint));
     case httplib::Error::ConnectionTimeout:
       return Status(ErrorCode::kTimeout,
                     fmt::format("connecting to {} timed out after {} s: check --host and that the "
@@ -343,7 +343,7 @@ Result<HttpResponse> HttpClient::get(const std::string& path, double timeout_s) 
   const MonoTime start = clock_->now();
   httplib::Result result = client->Get(url_.path_prefix + path);
   if (!result) {
-    return transport_error(url_, result.error(), settings_.connect_timeout_s, read_timeout,
+    return transport_error(url_, result.error(), settings_, read_timeout,
                            to_seconds(clock_->now() - start));
   }
   return HttpResponse{result->status, result->body, result->get_header_value("Content-Type")};
@@ -357,8 +357,8 @@ Result<HttpResponse> HttpClient::post_json(const std::string& path, const std::s
   const MonoTime start = clock_->now();
   httplib::Result result = client->Post(url_.path_prefix + path, body, "application/json");
   if (!result) {
-    return transport_error(url_, result.error(), settings_.connect_timeout_s,
-                           settings_.read_timeout_s, to_seconds(clock_->now() - start));
+    return transport_error(url_, result.error(), settings_, settings_.read_timeout_s,
+                           to_seconds(clock_->now() - start));
   }
   return HttpResponse{result->status, result->body, result->get_header_value("Content-Type")};
 }
@@ -440,7 +440,7 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
     if (Status late = watch.check(); !late.is_ok()) {
       return late;
     }
-    return transport_error(url_, error, settings_.connect_timeout_s, watch.max_wait_seconds(),
+    return transport_error(url_, error, settings_, watch.max_wait_seconds(),
                            to_seconds(clock_->now() - start));
   }
   return response;

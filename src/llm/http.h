@@ -43,7 +43,15 @@ struct HttpSettings {
   double connect_timeout_s = 5;
   double read_timeout_s = 300;  // one socket read, for requests that are not streamed
   std::string bearer_token;     // sent as "Authorization: Bearer ..." when not empty
+  // The first fix that a refused connection suggests, before "or pass --host ...": how to
+  // start this kind of server.
+  std::string start_hint = "start the model server";
 };
+
+// The start hints of the two server protocols, for HttpSettings::start_hint.
+inline constexpr std::string_view kOllamaStartHint = "start it (e.g. `ollama serve`)";
+inline constexpr std::string_view kOpenAiStartHint =
+    "start the OpenAI-compatible server (llama-server, vLLM, LM Studio) at that address";
 
 struct HttpResponse {
   int status = 0;

@@ -114,6 +114,7 @@ Result<std::shared_ptr<OllamaClient>> OllamaClient::create(const ServerSettings&
   http_settings.read_timeout_s = settings.metadata_timeout_s > 0
                                      ? settings.metadata_timeout_s
                                      : std::max(settings.idle_timeout_s, 30.0);
+  http_settings.start_hint = kOllamaStartHint;
   HttpClient http(std::move(url).value(), http_settings, clock);
   return std::shared_ptr<OllamaClient>(new OllamaClient(std::move(http), settings, clock));
 }

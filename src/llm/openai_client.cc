@@ -77,6 +77,7 @@ Result<std::shared_ptr<OpenAiClient>> OpenAiClient::create(const ServerSettings&
                                      ? settings.metadata_timeout_s
                                      : std::max(settings.idle_timeout_s, 30.0);
   http_settings.bearer_token = settings.api_key;
+  http_settings.start_hint = kOpenAiStartHint;
   HttpClient http(std::move(url).value(), http_settings, clock);
   return std::shared_ptr<OpenAiClient>(new OpenAiClient(std::move(http), settings, clock));
 }

@@ -70,6 +70,9 @@ Result<ResolvedModel> resolve_model(const std::string& model, const Config& conf
         return resolved;
       }
       resolved.skipped.push_back("store: " + spec.status().message());
+    } else if (files.status().code() == ErrorCode::kNotFound && !options.suggest_pull) {
+      resolved.skipped.push_back(fmt::format("store: model '{}' is not in the Ollama store {}",
+                                             model, options.models_dir.string()));
     } else {
       resolved.skipped.push_back("store: " + files.status().message());
     }

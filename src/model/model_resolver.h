@@ -25,6 +25,9 @@ struct ResolveOptions {
   std::filesystem::path models_dir;   // the Ollama store; empty: skip it
   ShowFunction show;                  // null: skip /api/show
   std::optional<uint64_t> size_hint;  // blob size from /api/tags, for /api/show without tensors
+  // Whether a model missing from the store suggests `ollama pull`. False for an OpenAI-compatible
+  // server, which serves files that Ollama does not manage.
+  bool suggest_pull = true;
 };
 
 struct ResolvedModel {

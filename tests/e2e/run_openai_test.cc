@@ -3,6 +3,7 @@
 
 #include "e2e/e2e_support.h"
 #include "fakes/fake_script.h"
+#include "fakes/http_test_server.h"
 
 namespace ollamaflow::testing {
 namespace {
@@ -37,6 +38,44 @@ TEST_F(OpenAiRunTest, GoalRunsOverServerSentEvents) {
     }
   }
   EXPECT_TRUE(saw_schema);
+}
+
+TEST_F(OpenAiRunTest, RefusedConnectionSuggestsOpenAiServer) {
+  const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
+  ProcessResult result = run_cli({"run", "x", "--backend", "openai", "--host", host, "--workspace",
+                                  workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find("start the OpenAI-compatible server"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("ollama serve"), std::string::npos) << result.err;
+}
+
+TEST_F(OpenAiRunTest, DoctorSuggestsNoOllamaCommands) {
+  const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
+  ProcessResult refused = run_cli({"doctor", "--backend", "openai", "--host", host, "--json"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.out.find("start the OpenAI-compatible server at " + host), std::string::npos)
+      << refused.out;
+  EXPECT_EQ(refused.out.find("ollama serve"), std::string::npos) << refused.out;
+
+  FakeOpenAiServer server;
+  server.set_models({FakeModel{.name = "served-model"}});
+  ProcessResult missing = run_cli({"doctor", "--backend", "openai", "--host", server.url(),
+                                   "--model", "other-model", "--json"});
+  EXPECT_EQ(missing.exit_code, 1) << missing.err;
+  EXPECT_NE(missing.out.find("check the model name in GET " + server.url() + "/v1/models"),
+            std::string::npos)
+      << missing.out;
+  EXPECT_EQ(missing.out.find("ollama pull"), std::string::npos) << missing.out;
+}
+
+TEST_F(OpenAiRunTest, ModelsWithoutModelsSuggestsLoadingOne) {
+  FakeOpenAiServer server;
+  server.set_models({});
+  ProcessResult result = run_cli({"models", "--backend", "openai", "--host", server.url()});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("serves no models: load one in the server"), std::string::npos)
+      << result.out;
+  EXPECT_EQ(result.out.find("ollama pull"), std::string::npos) << result.out;
 }
 
 }  // namespace

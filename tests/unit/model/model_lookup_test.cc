@@ -196,6 +196,25 @@ TEST_F(ModelResolverTest, StoreWinsOverShow) {
   EXPECT_NE(model->spec.source.find("gguf:"), std::string::npos);
 }
 
+TEST_F(ModelResolverTest, StoreMissWithoutPullAdvice) {
+  ResolveOptions options;
+  options.models_dir = dir_.path();
+  Result<ResolvedModel> with_pull = resolve_model("served:model", config_, options);
+  ASSERT_FALSE(with_pull.is_ok());
+  EXPECT_NE(with_pull.status().message().find("ollama pull served:model"), std::string::npos)
+      << with_pull.status().message();
+
+  options.suggest_pull = false;
+  Result<ResolvedModel> without_pull = resolve_model("served:model", config_, options);
+  ASSERT_FALSE(without_pull.is_ok());
+  const std::string message = without_pull.status().message();
+  EXPECT_NE(message.find("store: model 'served:model' is not in the Ollama store " +
+                         dir_.path().string()),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("ollama pull"), std::string::npos) << message;
+}
+
 class VramComparisonTest : public ::testing::Test {};
 
 TEST_F(VramComparisonTest, FlagsDifferenceAboveTenPercent) {
