@@ -94,23 +94,61 @@ Status config_detail::apply_value(Config& config, const std::string& path, const
 
 namespace {
 
-// Ollama accepts OLLAMA_HOST as "host", "host:port" or a URL; a client needs a URL, and the
-// listen-all address 0.0.0.0 means the local machine.
-std::string normalize_ollama_host(std::string host) {
-  if (host.find("://") == std::string::npos) {
-    host = "http://" + host;
+// Converts OLLAMA_HOST to a URL as Ollama's own client reads the variable (package envconfig of
+// github.com/ollama/ollama). Spaces and quotes around it are dropped. A value without a scheme
+// is http with port 11434, and http:// or https:// without a port means port 80 or 443. An
+// empty host, as in ":9", is 127.0.0.1. The listen-all addresses 0.0.0.0 and [::] mean this
+// machine, and a bare IPv6 address gets its brackets.
+std::string normalize_ollama_host(std::string text) {
+  const auto is_trimmed = [](char c) { return c == ' ' || c == '\t' || c == '"' || c == '\''; };
+  while (!text.empty() && is_trimmed(text.front())) {
+    text.erase(0, 1);
   }
-  const std::string any = "://0.0.0.0";
-  if (const size_t pos = host.find(any); pos != std::string::npos) {
-    host.replace(pos, any.size(), "://127.0.0.1");
+  while (!text.empty() && is_trimmed(text.back())) {
+    text.pop_back();
   }
-  const size_t authority = host.find("://") + 3;
-  const size_t slash = host.find('/', authority);
-  const std::string hostport = host.substr(authority, slash - authority);
-  if (hostport.find(':') == std::string::npos || hostport.back() == ']') {
-    host.insert(slash == std::string::npos ? host.size() : slash, ":11434");
+
+  std::string scheme = "http";
+  std::string default_port = "11434";
+  std::string rest = text;
+  if (const size_t separator = text.find("://"); separator != std::string::npos) {
+    scheme = text.substr(0, separator);
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    rest = text.substr(separator + 3);
+    if (scheme == "http") {
+      default_port = "80";
+    } else if (scheme == "https") {
+      default_port = "443";
+    }
   }
-  return host;
+
+  const size_t slash = rest.find('/');
+  std::string path = slash == std::string::npos ? "" : rest.substr(slash);
+  while (!path.empty() && path.back() == '/') {
+    path.pop_back();
+  }
+  const std::string authority = rest.substr(0, slash);
+
+  std::string host = authority;
+  std::string port;
+  const size_t bracket = authority.rfind(']');
+  const size_t colon = authority.rfind(':');
+  const bool bare_ipv6 =
+      bracket == std::string::npos && std::count(authority.begin(), authority.end(), ':') > 1;
+  if (bare_ipv6) {
+    host = "[" + authority + "]";
+  } else if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+
+  if (host.empty() || host == "0.0.0.0") {
+    host = "127.0.0.1";
+  } else if (host == "[::]") {
+    host = "[::1]";
+  }
+  return scheme + "://" + host + ":" + (port.empty() ? default_port : port) + path;
 }
 
 struct EnvBinding {

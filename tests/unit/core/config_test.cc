@@ -90,6 +90,36 @@ TEST_F(ConfigTest, OllamaHostWithPortKeepsPort) {
   EXPECT_EQ(config->server.host, "http://gpu-box:9999");
 }
 
+TEST_F(ConfigTest, OllamaHostFormsReadAsOllamaDoes) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"gpu-box", "http://gpu-box:11434"},
+      {"gpu-box:9999", "http://gpu-box:9999"},
+      {"http://gpu-box", "http://gpu-box:80"},
+      {"https://gpu-box", "https://gpu-box:443"},
+      {"HTTPS://gpu-box", "https://gpu-box:443"},
+      {"https://gpu-box:8443", "https://gpu-box:8443"},
+      {"https://gpu-box/ollama/", "https://gpu-box:443/ollama"},
+      {"http://gpu-box:8080/", "http://gpu-box:8080"},
+      {":9", "http://127.0.0.1:9"},
+      {"http://:9", "http://127.0.0.1:9"},
+      {"0.0.0.0", "http://127.0.0.1:11434"},
+      {"0.0.0.0:8000", "http://127.0.0.1:8000"},
+      {"[::1]", "http://[::1]:11434"},
+      {"[::1]:9", "http://[::1]:9"},
+      {"::1", "http://[::1]:11434"},
+      {"[::]:11434", "http://[::1]:11434"},
+      {" \"gpu-box:1234\" ", "http://gpu-box:1234"},
+      {"gpu-box:", "http://gpu-box:11434"},
+  };
+  for (const auto& [variable, url] : cases) {
+    env_["OLLAMA_HOST"] = variable;
+    Result<Config> config = load_config(std::nullopt, env(), {});
+    ASSERT_TRUE(config.is_ok()) << variable << ": " << config.status().to_string();
+    EXPECT_EQ(config->server.host, url) << variable;
+    EXPECT_EQ(config->sources.at("server.host"), "env:OLLAMA_HOST") << variable;
+  }
+}
+
 TEST_F(ConfigTest, ParseConfigTextChecksTypeAndRange) {
   Result<json> agents = parse_config_text("run.agents", "4", "flag --agents");
   ASSERT_TRUE(agents.is_ok()) << agents.status().to_string();
