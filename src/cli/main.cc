@@ -24,7 +24,8 @@ void add_run_options(CLI::App* command, GlobalOptions& global, RunOptions& optio
   f.add<std::string>(command, "--model", "server.model", "Model for every role without its own");
   f.add<std::string>(command, "--api-key", "server.api_key",
                      "Bearer token for an OpenAI-compatible server");
-  f.add<int>(command, "--agents", "run.agents", "Agents in the pool without auto-scaling");
+  f.add<int>(command, "--agents", "run.agents",
+             "Agents in the pool without auto-scaling (default 4)");
   f.add<std::string>(command, "--workspace", "run.workspace",
                      "Folder for the files the agents write (default: a new folder per run)");
   f.add<std::string>(command, "--db", "run.db",
@@ -44,7 +45,7 @@ void add_run_options(CLI::App* command, GlobalOptions& global, RunOptions& optio
                      "or AGGRESSIVE");
   f.add<int>(command, "--min-agents", "gpu_scaling.min_agents", "Fewest agents when scaling");
   f.add<int>(command, "--max-agents", "gpu_scaling.max_agents",
-             "Most agents when scaling (default: what fits in GPU memory)");
+             "Most agents when scaling (default: what fits in memory, 8 when that is unknown)");
   f.add<std::string>(command, "--profile", "auto_scaling.profile",
                      "Environment profile: development, testing or production");
   f.add_switch(command, "--dry-run", "auto_scaling.dry_run",

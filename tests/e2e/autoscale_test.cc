@@ -109,5 +109,36 @@ TEST_F(AutoScaleTest, PoolGrowsUnderWidePlanAndShrinksAfter) {
   EXPECT_EQ(part_requests, 12u);
 }
 
+// Returns the report note that states the pool's bounds, or an empty string when there is none.
+std::string bounds_note(const json& report) {
+  for (const json& note : report["notes"]) {
+    if (note.get<std::string>().rfind("auto-scaling ", 0) == 0) {
+      return note.get<std::string>();
+    }
+  }
+  return "";
+}
+
+TEST_F(AutoScaleTest, UnknownCapacityDefaultsToEightAgents) {
+  // The simulated backend's default model has no metadata here, so the capacity is unknown.
+  ProcessResult result =
+      run_cli({"run", "Write a long document", "--backend", "sim", "--auto-scaling", "--workspace",
+               workspace().string(), "--db", db().string(), "--json"},
+              {{"OLLAMA_MODELS", (dir_.path() / "no-store").string()}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string note = bounds_note(parse_json(result));
+  EXPECT_NE(note.find("between 1 and 8 agents (default 8, capacity unknown"), std::string::npos)
+      << note;
+}
+
+TEST_F(AutoScaleTest, MaxAgentsCappedByManagerMaximum) {
+  ProcessResult result =
+      run_cli({"run", "Write a long document", "--backend", "sim", "--auto-scaling", "--max-agents",
+               "20", "--workspace", workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string note = bounds_note(parse_json(result));
+  EXPECT_NE(note.find("between 1 and 16 agents (configured)"), std::string::npos) << note;
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing
