@@ -248,9 +248,10 @@ void check_start_server(const Config& config, const std::string& binary, Finding
                  "pass --start-server PATH/llama-server --model FILE.gguf");
     return;
   }
-  std::string detail = fmt::format("{} {}: {}", binary, plan->summary(), plan->reason);
+  std::string detail = fmt::format("{}: {}", plan->command_line(std::nullopt), plan->reason);
   for (const std::string& note : plan->notes)
     detail += "; " + note;
+  detail += "; PORT is a free port of 127.0.0.1 that the run picks when it starts the server";
   findings.add("start-server", "ok", detail);
 }
 

@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <iterator>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -100,6 +103,40 @@ std::vector<std::string> LaunchPlan::arguments(int port) const {
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   return args;
+}
+
+namespace {
+
+// Returns `word` as a POSIX shell reads it back: unchanged when it has only safe characters,
+// else in single quotes, with each single quote written as '\''.
+std::string shell_quoted(const std::string& word) {
+  const bool safe = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("_@%+=:,./-").find(c) != std::string_view::npos;
+  });
+  if (safe) {
+    return word;
+  }
+  std::string quoted = "'";
+  for (const char c : word) {
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return quoted + "'";
+}
+
+}  // namespace
+
+std::string LaunchPlan::command_line(std::optional<int> port) const {
+  std::vector<std::string> words = arguments(port.value_or(0));
+  if (!port) {
+    const auto flag = std::find(words.begin(), words.end(), "--port");
+    *std::next(flag) = "PORT";
+  }
+  std::string line = shell_quoted(binary);
+  for (const std::string& word : words) {
+    line += " " + shell_quoted(word);
+  }
+  return line;
 }
 
 namespace {
@@ -241,13 +278,9 @@ Result<RunServer> start_run_server(const Config& config, const std::string& bina
   for (const char* key : {"server.backend", "server.host", "server.num_parallel"}) {
     server.config.sources[key] = "flag:--start-server";
   }
-  std::string extra;
-  for (const std::string& arg : plan->extra_args) {
-    extra += " " + arg;
-  }
-  server.notes.push_back(fmt::format("started llama-server (pid {}) at {} with {}{}; {}",
-                                     server.process->pid(), server.process->url(), plan->summary(),
-                                     extra, plan->reason));
+  server.notes.push_back(fmt::format("started llama-server (pid {}) at {}: {}; {}",
+                                     server.process->pid(), server.process->url(),
+                                     plan->command_line(server.process->port()), plan->reason));
   server.notes.push_back("llama-server log: " + server.process->log_path().string());
   for (const std::string& note : plan->notes) {
     server.notes.push_back("llama-server: " + note);

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct LaunchPlan {
 
   // Returns the arguments after the binary for a server on 127.0.0.1:`port`.
   std::vector<std::string> arguments(int port) const;
+  // Returns the binary and arguments() as one line for a POSIX shell, with words quoted where
+  // they need it. Without `port` the port is written as PORT, because the run picks a free port
+  // when it starts the server.
+  std::string command_line(std::optional<int> port) const;
   // Returns e.g. "-np 4 -c 16384".
   std::string summary() const;
 };
@@ -79,6 +84,7 @@ class ManagedServer {
   // Returns "http://127.0.0.1:PORT".
   std::string url() const;
   pid_t pid() const { return pid_; }
+  int port() const { return port_; }
   const std::filesystem::path& log_path() const { return log_path_; }
   // Returns the last `lines` lines of the server's log.
   std::string log_tail(size_t lines = 20) const;

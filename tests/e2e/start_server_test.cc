@@ -86,6 +86,12 @@ TEST_F(StartServerTest, RunStartsServerRunsPlanAndStopsIt) {
   EXPECT_TRUE(contains(notes, "host memory") || contains(notes, "gpu")) << notes;
   ASSERT_EQ(report["tasks"].size(), 2u) << report.dump(2);
   EXPECT_TRUE(contains(notes, "--logit-bias 1+6")) << notes;
+  // The note gives the whole command line, with the port the run picked.
+  const std::string endpoint = report["endpoint"].get<std::string>();
+  const std::string port = endpoint.substr(endpoint.rfind(':') + 1);
+  EXPECT_TRUE(contains(notes, where_.binary.string() + " -m " + where_.model.string() +
+                                  " --host 127.0.0.1 --port " + port + " -np 2 -c 8192"))
+      << notes;
   // Every subtask ran on the started server, with the tokens it counted.
   for (const json& task : report["tasks"]) {
     EXPECT_EQ(task["status"], "succeeded") << task.dump();
@@ -182,6 +188,26 @@ TEST_F(StartServerTest, DoctorNamesChosenSlotCount) {
     }
   }
   EXPECT_TRUE(found) << result.out;
+}
+
+TEST_F(StartServerTest, DoctorShowsRunCommandLine) {
+  const std::filesystem::path model = dir_.path() / "model.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  ProcessResult result = run_cli({"doctor", "--start-server", "/bin/sh", "--model", model.string(),
+                                  "--agents", "2", "--server-args", "--threads 2", "--json"});
+  const json document = parse_json(result);
+  std::string detail;
+  for (const json& check : document["checks"]) {
+    if (check["name"] == "start-server") {
+      EXPECT_EQ(check["status"], "ok") << check.dump();
+      detail = check["detail"].get<std::string>();
+    }
+  }
+  EXPECT_TRUE(
+      contains(detail, "/bin/sh -m " + model.string() + " --host 127.0.0.1 --port PORT -np 2 -c "))
+      << detail;
+  EXPECT_TRUE(contains(detail, "-ctk f16 -ctv f16 --metrics --threads 2: -np 2")) << detail;
+  EXPECT_TRUE(contains(detail, "PORT is a free port of 127.0.0.1")) << detail;
 }
 
 class ManagedServerTest : public ::testing::Test {

@@ -151,6 +151,21 @@ TEST(LaunchPlanArgumentsTest, QuantizedCacheAddsFlashAttention) {
   EXPECT_EQ(plan.summary(), "-np 4 -c 16384 -ctk q8_0 -ctv q4_0 -fa on");
 }
 
+TEST_F(LaunchPlanTest, CommandLineQuotesWordsForShell) {
+  LaunchPlan plan;
+  plan.binary = "/opt/llama server/llama-server";
+  plan.model_path = "it's.gguf";
+  plan.parallel = 2;
+  plan.total_ctx = 8192;
+  plan.extra_args = {"--threads", "2"};
+  EXPECT_EQ(plan.command_line(18080),
+            "'/opt/llama server/llama-server' -m 'it'\\''s.gguf' --host 127.0.0.1 --port 18080 "
+            "-np 2 -c 8192 -ctk f16 -ctv f16 --metrics --threads 2");
+  EXPECT_EQ(plan.command_line(std::nullopt),
+            "'/opt/llama server/llama-server' -m 'it'\\''s.gguf' --host 127.0.0.1 --port PORT "
+            "-np 2 -c 8192 -ctk f16 -ctv f16 --metrics --threads 2");
+}
+
 TEST_F(LaunchPlanTest, MissingFilesAreInvalidArguments) {
   Result<LaunchPlan> no_binary =
       plan_launch(config_, "/nonexistent/llama-server", where_.model.string(), host_only(1024));
