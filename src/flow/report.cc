@@ -175,7 +175,8 @@ std::string format_report(const RunReport& report) {
     out += "  note:      " + note + "\n";
   }
   if (!report.plan_errors.empty()) {
-    out += "\nPlanning failed; errors sent back to the model:\n";
+    out += report.status == "cancelled" ? "\nPlanning was cancelled after these attempts:\n"
+                                        : "\nPlanning failed after these attempts:\n";
     for (const std::string& error : report.plan_errors) {
       out += "  " + error + "\n";
     }

@@ -202,12 +202,15 @@ Result<orchestrator::Plan> make_plan(RunState& state, const std::string& goal) {
     int number = 0;
     for (const orchestrator::Attempt& attempt : outcome.attempts) {
       ++number;
-      // A cancelled request sent nothing back to the model.
+      // A cancelled request ended without a reply or a server error, so it has nothing to list.
       if (attempt.code == ErrorCode::kCancelled) {
         continue;
       }
-      std::string line = "attempt " + std::to_string(number) + ": " +
-                         (attempt.error.empty() ? "rejected" : attempt.error);
+      // A reply that failed the plan checks has its problems in `errors`. A request that failed
+      // on the server or the connection returned no reply to check.
+      const std::string outcome = attempt.errors.empty() ? "request failed: " : "plan rejected: ";
+      std::string line = "attempt " + std::to_string(number) + ": " + outcome +
+                         (attempt.error.empty() ? "no reason given" : attempt.error);
       state.report.plan_errors.push_back(line);
     }
     return outcome.status;

@@ -67,7 +67,9 @@ struct RunReport {
   std::vector<std::string> notes;  // e.g. why the simulated backend was used
   std::vector<TaskReport> tasks;
   std::vector<std::string> conflicts;
-  std::vector<std::string> plan_errors;  // per attempt, when planning failed
+  // When planning failed or was cancelled, one line per attempt that got a reply or an error:
+  // "attempt N: plan rejected: ..." or "attempt N: request failed: ...".
+  std::vector<std::string> plan_errors;
   bool auto_scaling = false;
   std::string strategy;
   std::vector<ScalingEventReport> scaling_events;

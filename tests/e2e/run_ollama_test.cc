@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <set>
 
@@ -209,6 +210,35 @@ TEST_F(OllamaRunTest, NoisePlansFailAfterRepairAttempts) {
   ProcessResult shown =
       run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
   EXPECT_EQ(parse_json(shown)["plan_attempts"].size(), 2u);
+}
+
+TEST_F(OllamaRunTest, PlanRequestFailureIsNotRejection) {
+  auto plans = std::make_shared<std::atomic<int>>(0);
+  server_.script().set_responder([plans](const json& body) {
+    FakeReply reply;
+    if (script_kind(body) != "plan") {
+      reply.content = R"({"ready":true})";
+    } else if (++*plans == 1) {
+      reply.content = R"({"goal":"x","summary":"y","tasks":[{"id":"a","title":"t",)"
+                      R"("role":"wizard","description":"d","depends_on":[],"files":[]}]})";
+    } else {
+      reply.http_status = 400;
+      reply.error_message = "the test server rejects this request";
+    }
+    return reply;
+  });
+  std::vector<std::string> args = run_args();
+  args.pop_back();  // the text report, not --json
+  ProcessResult result = run_cli(args);
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.out.find("Planning failed after these attempts:\n"
+                            "  attempt 1: plan rejected: "),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("  attempt 2: request failed: "), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("the test server rejects this request"), std::string::npos)
+      << result.out;
+  EXPECT_EQ(result.out.find("sent back"), std::string::npos) << result.out;
 }
 
 TEST_F(OllamaRunTest, FailedTaskCancelsDependents) {
