@@ -156,6 +156,22 @@ bool handle_line(Session& session, const std::string& input) {
   return true;
 }
 
+// Returns the backend part of the banner. As in `run`, only the default server, named by no
+// flag, environment variable or configuration file, falls back to the simulated backend when it
+// does not respond, so the banner says so for it.
+std::string backend_banner(const Config& config, const RunOptions& options) {
+  if (config.server.backend == "sim") {
+    return "Backend sim (simulated)";
+  }
+  auto named = [&config](const std::string& key) {
+    const auto it = config.sources.find(key);
+    return it != config.sources.end() && it->second != "default";
+  };
+  const bool chosen = options.backend_chosen || named("server.host") || named("server.backend");
+  return "Backend " + config.server.backend + " at " + config.server.host +
+         (chosen ? "" : " (each goal runs on the simulated backend when it does not respond)");
+}
+
 }  // namespace
 
 int cmd_interactive(const Config& config, const RunOptions& options) {
@@ -168,7 +184,7 @@ int cmd_interactive(const Config& config, const RunOptions& options) {
     read_history(history_file.c_str());
   }
   install_interrupt_handler();
-  std::cout << "ollama-flow interactive: type a goal, or help. Backend " << config.server.backend
+  std::cout << "ollama-flow interactive: type a goal, or help. " << backend_banner(config, options)
             << ", strategy " << config.strategy
             << (config.auto_scaling ? " (auto-scaling on)" : " (auto-scaling off)") << "\n";
   std::string line;

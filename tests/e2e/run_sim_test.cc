@@ -304,5 +304,25 @@ TEST_F(SimRunTest, InteractiveLoopRunsCommands) {
   EXPECT_NE(result.out.find("succeeded"), std::string::npos) << result.out;
 }
 
+TEST_F(SimRunTest, InteractiveBannerNamesBackend) {
+  ProcessResult sim =
+      run_cli({"interactive", "--backend", "sim", "--db", db().string()}, {}, "quit\n");
+  ASSERT_EQ(sim.exit_code, 0) << sim.err;
+  EXPECT_NE(sim.out.find("Backend sim (simulated)"), std::string::npos) << sim.out;
+
+  const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
+  ProcessResult named =
+      run_cli({"interactive", "--host", host, "--db", db().string()}, {}, "quit\n");
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_NE(named.out.find("Backend ollama at " + host + ","), std::string::npos) << named.out;
+
+  ProcessResult fallback = run_cli({"interactive", "--db", db().string()}, {}, "quit\n");
+  ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
+  EXPECT_NE(fallback.out.find("Backend ollama at http://127.0.0.1:11434 (each goal runs on the "
+                              "simulated backend when it does not respond)"),
+            std::string::npos)
+      << fallback.out;
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing
