@@ -165,8 +165,23 @@ TEST_F(HttpClientTest, ConnectionRefusedNamesHost) {
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kUnavailable);
   EXPECT_NE(response.status().message().find(url), std::string::npos);
-  EXPECT_NE(response.status().message().find("ollama serve"), std::string::npos);
-  EXPECT_NE(response.status().message().find("--host"), std::string::npos);
+  EXPECT_NE(response.status().message().find("start the model server or pass --host"),
+            std::string::npos)
+      << response.status().message();
+}
+
+TEST_F(HttpClientTest, ConnectionRefusedGivesStartHint) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(closed_port());
+  HttpSettings settings;
+  settings.start_hint = kOpenAiStartHint;
+  HttpClient refused(*parse_base_url(url, 0), settings, clock_);
+  Result<HttpResponse> response = refused.get("/v1/models");
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_NE(response.status().message().find(std::string(kOpenAiStartHint) + " or pass --host"),
+            std::string::npos)
+      << response.status().message();
+  EXPECT_EQ(response.status().message().find("ollama serve"), std::string::npos)
+      << response.status().message();
 }
 
 TEST_F(HttpClientTest, UnresolvableHostNamesHost) {
