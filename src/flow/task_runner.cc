@@ -243,13 +243,12 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
     entry.summary = outcome.summary;
     succeeded = task_record_locked(task.id, "succeeded");
   }
-  // The one write a task waits for, outside the run's lock: a resumed run skips exactly the
-  // tasks whose success is on disk, and their files were flushed before this.
+  // Posted like every other row, not awaited: the journal commits rows in the order they were
+  // posted, so a success is on disk before any row of a task that depends on it, and the run's
+  // finish commits what is left. A resumed run skips exactly the tasks whose success is on disk,
+  // and their files were flushed before this.
   if (setup_.journal != nullptr) {
-    if (Status stored = setup_.journal->upsert_task(std::move(succeeded)); !stored) {
-      get_logger("flow")->warn("run={} task={} success not journaled: {}", setup_.run_id, task.id,
-                               stored.message());
-    }
+    setup_.journal->post_task(std::move(succeeded));
   }
   std::lock_guard lock(mutex_);
   Result<std::vector<orchestrator::StatusChange>> changes = dag_->mark_succeeded(task.id);
