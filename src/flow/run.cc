@@ -38,7 +38,10 @@ struct RunState {
   std::map<std::string, std::string> role_models;
   orchestrator::RoleSet roles = orchestrator::RoleSet::builtin();
   store::RunRecord record;
-  std::vector<store::TaskRecord> earlier;       // resumed: tasks that succeeded before
+  std::vector<store::TaskRecord> earlier;  // resumed: tasks that succeeded before
+  // Resumed: tasks that an agent started before without a journaled success. Their files may
+  // be in the workspace already, written by this run.
+  std::set<std::string> started_before;
   std::optional<orchestrator::Plan> file_plan;  // read from --plan before the run is created
   std::vector<std::string> goal_notes;          // warnings about the goal's size
   RunReport report;
@@ -229,6 +232,14 @@ Result<orchestrator::Plan> obtain_plan(RunState& state) {
         state.journal->succeeded_tasks(state.record.id);
     if (earlier) {
       state.earlier = *earlier;
+    }
+    if (Result<std::vector<store::TaskRecord>> tasks =
+            state.journal->tasks_for_run(state.record.id)) {
+      for (const store::TaskRecord& task : *tasks) {
+        if (task.status != store::kTaskSucceeded && !task.agent_id.empty()) {
+          state.started_before.insert(task.task_id);
+        }
+      }
     }
     return orchestrator::plan_from_json(stored->plan);
   }
@@ -565,6 +576,15 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   for (const store::TaskRecord& earlier : state.earlier) {
     for (const std::string& file : earlier.files) {
       (void)workspace->claim(file, earlier.task_id);
+    }
+  }
+  // A task killed after writing its files and before its success was committed writes them
+  // again: replacing its own files is not a conflict.
+  for (const orchestrator::PlanTask& task : plan->tasks) {
+    if (state.started_before.count(task.id) != 0) {
+      for (const std::string& file : task.files) {
+        (void)workspace->claim(file, task.id);
+      }
     }
   }
 

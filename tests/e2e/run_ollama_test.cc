@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "e2e/e2e_support.h"
 #include "fakes/fake_script.h"
@@ -319,18 +321,42 @@ TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
   });
   std::vector<std::string> first = run_args({"--agents", "1"});
   ChildProcess child(cli_argv(first), cli_options({}));
-  // The design task finished once the app request is held at the gate.
+  // The design task finished once the app request is held at the gate. Its success is posted
+  // to the journal, so the kill waits until a reader sees it committed.
   server_.gate().wait_for_waiters(1);
+  std::string run_id;
+  const auto design_committed = [&] {
+    json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+    if (runs.size() != 1) {
+      return false;
+    }
+    run_id = runs[0]["id"];
+    json shown = parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+    for (const json& task : shown["tasks"]) {
+      if (task["id"] == "design" && task["status"] == "succeeded") {
+        return true;
+      }
+    }
+    return false;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!design_committed() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   child.send_signal(SIGKILL);
   EXPECT_EQ(child.wait(std::chrono::seconds(20)), 128 + SIGKILL);
   hold_app = false;
   server_.gate().open_all();
+  // As if the app task had written a file before the kill and before its success was
+  // committed: the resumed run writes it again, which is not a conflict.
+  std::filesystem::create_directories(workspace() / "app");
+  std::ofstream(workspace() / "app/main.py") << "written before the kill";
 
   ProcessResult listed = run_cli({"runs", "--db", db().string(), "--json"});
   json runs = parse_json(listed);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0]["status"], "interrupted");
-  const std::string run_id = runs[0]["id"];
+  ASSERT_EQ(runs[0]["id"], run_id);
 
   const size_t design_requests_before = [&] {
     size_t n = 0;
@@ -346,6 +372,7 @@ TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
   EXPECT_EQ(report["run_id"], run_id);
   EXPECT_EQ(report["status"], "succeeded");
   EXPECT_TRUE(report["tasks"][0]["resumed"].get<bool>());
+  EXPECT_TRUE(report["conflicts"].empty()) << report["conflicts"].dump();
   size_t design_requests_after = 0;
   for (const json& body : requests_of("agent_reply")) {
     design_requests_after += body.dump().find("Write the design") != std::string::npos ? 1 : 0;
