@@ -221,6 +221,32 @@ Result<orchestrator::Plan> make_plan(RunState& state, const std::string& goal) {
   return *outcome.plan;
 }
 
+// Drops from state.earlier each finished task with a file that is no longer in the workspace,
+// so that the resumed run does it again, and says so in the report.
+void keep_tasks_with_files(RunState& state) {
+  const std::filesystem::path root = state.record.workspace;
+  std::vector<store::TaskRecord> kept;
+  for (store::TaskRecord& task : state.earlier) {
+    std::string missing;
+    for (const std::string& file : task.files) {
+      std::error_code error;
+      if (!std::filesystem::exists(std::filesystem::symlink_status(root / file, error))) {
+        missing = file;
+        break;
+      }
+    }
+    if (missing.empty()) {
+      kept.push_back(std::move(task));
+      continue;
+    }
+    state.report.notes.push_back("task " + task.task_id + " finished before but its file " +
+                                 missing + " is no longer in the workspace, so it runs again");
+    // Its other files were written by this run: replacing them is not a conflict.
+    state.started_before.insert(task.task_id);
+  }
+  state.earlier = std::move(kept);
+}
+
 // Finds the plan: the journaled one when resuming, the file, or the queen's.
 Result<orchestrator::Plan> obtain_plan(RunState& state) {
   if (!state.request.resume_id.empty()) {
@@ -233,6 +259,7 @@ Result<orchestrator::Plan> obtain_plan(RunState& state) {
     if (earlier) {
       state.earlier = *earlier;
     }
+    keep_tasks_with_files(state);
     if (Result<std::vector<store::TaskRecord>> tasks =
             state.journal->tasks_for_run(state.record.id)) {
       for (const store::TaskRecord& task : *tasks) {
@@ -404,6 +431,39 @@ Status check_resume_backend(const store::RunRecord& run, const std::string& back
                             was_simulated ? "real model" : "simulated placeholder", run.backend));
 }
 
+// Returns kInvalidArgument when `run` cannot be resumed: it only planned, its planning never
+// produced a plan, or --workspace names another folder than the run's own.
+Status check_resumable(store::Journal& journal, const store::RunRecord& run, const Config& config) {
+  if (run.workspace.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("run {} only planned (--plan-only) and has no workspace to resume "
+                              "into; save its plan with `ollama-flow runs show {} --json` and run "
+                              "it with `ollama-flow run --plan FILE`",
+                              run.id, run.id));
+  }
+  if (Result<store::PlanRecord> plan = journal.accepted_plan(run.id); !plan) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("run {} has no accepted plan to resume ({}); start a new run of "
+                              "its goal",
+                              run.id, plan.status().message()));
+  }
+  if (!config.run.workspace.empty()) {
+    const std::string given =
+        std::filesystem::absolute(config.run.workspace).lexically_normal().string();
+    const auto source = config.sources.find("run.workspace");
+    if (given != run.workspace) {
+      return Status(
+          ErrorCode::kInvalidArgument,
+          fmt::format("the workspace '{}' ({}) differs from the workspace '{}' of run "
+                      "{}: a resumed run continues in its own workspace; leave "
+                      "run.workspace unset when resuming",
+                      config.run.workspace, source != config.sources.end() ? source->second : "set",
+                      run.workspace, run.id));
+    }
+  }
+  return Status::ok();
+}
+
 Status prepare(RunState& state) {
   Status status = open_journal(state);
   if (!status) {
@@ -413,15 +473,23 @@ Status prepare(RunState& state) {
   if (!state.request.resume_id.empty()) {
     Result<store::RunRecord> run = state.journal->get_run(state.request.resume_id);
     if (!run) {
-      return run.status();
+      // A run id that the journal lacks is the user's to fix, like a bad flag.
+      return run.status().code() == ErrorCode::kNotFound
+                 ? Status(
+                       ErrorCode::kInvalidArgument,
+                       run.status().message() + " in the journal '" + state.journal->path() + "'")
+                 : run.status();
     }
     if (Status same = check_resume_backend(*run, state.config.server.backend); !same) {
       return same;
     }
-    goal = run->goal;
-    if (state.config.run.workspace.empty()) {
-      state.config.run.workspace = run->workspace;
+    // Checked before the run is reopened, so that a resume that cannot start leaves the run's
+    // journaled status as it was.
+    if (Status resumable = check_resumable(*state.journal, *run, state.config); !resumable) {
+      return resumable;
     }
+    goal = run->goal;
+    state.config.run.workspace = run->workspace;
     if (Status usable = orchestrator::Workspace::check_usable(state.config.run.workspace);
         !usable) {
       return usable;

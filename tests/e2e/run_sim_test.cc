@@ -15,7 +15,19 @@ namespace {
 
 using nlohmann::json;
 
-class SimRunTest : public E2eTest {};
+class SimRunTest : public E2eTest {
+ protected:
+  // Runs the sample plan on the simulated backend and returns the run's id.
+  std::string run_sample_plan() {
+    const auto plan_path = dir_.path() / "plan.json";
+    std::ofstream(plan_path) << sample_plan().dump();
+    ProcessResult first =
+        run_cli({"run", "--plan", plan_path.string(), "--backend", "sim", "--workspace",
+                 workspace().string(), "--db", db().string(), "--json"});
+    EXPECT_EQ(first.exit_code, 0) << first.out << first.err;
+    return parse_json(first).value("run_id", "");
+  }
+};
 
 TEST_F(SimRunTest, GoalRunsToFilesAndJournal) {
   ProcessResult result =
@@ -322,6 +334,66 @@ TEST_F(SimRunTest, InteractiveBannerNamesBackend) {
                               "simulated backend when it does not respond)"),
             std::string::npos)
       << fallback.out;
+}
+
+TEST_F(SimRunTest, ResumeRedoesTasksWhoseFilesAreGone) {
+  const std::string run_id = run_sample_plan();
+  ASSERT_FALSE(run_id.empty());
+  std::filesystem::remove(workspace() / "app/main.py");
+  ProcessResult resumed =
+      run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string(), "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  json report = parse_json(resumed);
+  EXPECT_TRUE(std::filesystem::exists(workspace() / "app/main.py"));
+  // The app task ran again and rewrote its other file, which is not a conflict.
+  EXPECT_TRUE(report["conflicts"].empty()) << report["conflicts"].dump();
+  bool noted = false;
+  for (const json& note : report["notes"]) {
+    noted = noted || note.get<std::string>().find("app/main.py is no longer in the workspace") !=
+                         std::string::npos;
+  }
+  EXPECT_TRUE(noted) << report["notes"].dump();
+  for (const json& task : report["tasks"]) {
+    EXPECT_EQ(task.value("resumed", false), task["id"] != "app") << task.dump();
+  }
+}
+
+TEST_F(SimRunTest, ResumeThatCannotStartKeepsTheRunsStatus) {
+  const std::string run_id = run_sample_plan();
+  ASSERT_FALSE(run_id.empty());
+  const std::filesystem::path other = dir_.path() / "other-ws";
+  ProcessResult moved = run_cli({"run", "--resume", run_id, "--backend", "sim", "--workspace",
+                                 other.string(), "--db", db().string()});
+  EXPECT_EQ(moved.exit_code, 2) << moved.err;
+  EXPECT_NE(moved.err.find("a resumed run continues in its own workspace"), std::string::npos)
+      << moved.err;
+  EXPECT_FALSE(std::filesystem::exists(other));
+
+  ProcessResult planned = run_cli(
+      {"run", "Write a note", "--plan-only", "--backend", "sim", "--db", db().string(), "--json"});
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+  ASSERT_EQ(runs.size(), 2u);
+  std::string plan_only_id;
+  for (const json& run : runs) {
+    if (run["id"] != run_id) {
+      plan_only_id = run["id"];
+    }
+  }
+  ProcessResult plan_only =
+      run_cli({"run", "--resume", plan_only_id, "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(plan_only.exit_code, 2) << plan_only.err;
+  EXPECT_NE(plan_only.err.find("only planned"), std::string::npos) << plan_only.err;
+
+  ProcessResult missing = run_cli(
+      {"run", "--resume", "r-20260101-000000-abcd", "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+  EXPECT_NE(missing.err.find("'r-20260101-000000-abcd' not found"), std::string::npos)
+      << missing.err;
+
+  for (const json& run : parse_json(run_cli({"runs", "--db", db().string(), "--json"}))) {
+    EXPECT_EQ(run["status"], "succeeded") << run.dump();
+  }
 }
 
 }  // namespace
