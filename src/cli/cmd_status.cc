@@ -118,6 +118,11 @@ int cmd_status(const Config& config, const StatusOptions& options) {
   for (const json& status : statuses) {
     std::cout << "Run " << text(member(status, "run_id")) << " (pid " << text(member(status, "pid"))
               << "), goal: " << text(member(status, "goal")) << "\n";
+    // A simulated run's figures come from the built-in simulated server, not a model.
+    std::cout << "  backend:  " << text(member(status, "backend"))
+              << (member(status, "simulated") == true ? "  [SIMULATED: output is placeholder text]"
+                                                      : "")
+              << "\n";
     print_scaling(member(status, "scaling"));
     print_metrics(member(status, "metrics"));
     print_agents(member(status, "agents"));

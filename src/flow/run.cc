@@ -379,9 +379,13 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
   setup.monitor = state.monitor;
   const std::filesystem::path status_dir = active_status_dir(state.config);
   const std::string started_at = state.record.started_at;
-  setup.publish_status = [status_dir, started_at](const json& status) {
+  const std::string backend = state.backend.settings.backend;
+  const bool simulated = state.backend.simulated;
+  setup.publish_status = [status_dir, started_at, backend, simulated](const json& status) {
     json document = status;
     document["started_at"] = started_at;
+    document["backend"] = backend;
+    document["simulated"] = simulated;
     (void)write_active_status(status_dir, document);
   };
   Result<ExecutionResult> result = execute_plan(std::move(setup));

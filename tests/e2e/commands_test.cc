@@ -1,8 +1,12 @@
 // End-to-end checks of the inspection commands: gpu, models, plan-capacity, doctor, status.
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "e2e/e2e_support.h"
 #include "fakes/fake_script.h"
@@ -224,6 +228,42 @@ TEST_F(CommandsTest, StatusShowsActiveRun) {
   EXPECT_EQ(statuses[0]["goal"], "Create a Python web app");
   EXPECT_TRUE(statuses[0]["scaling"].contains("strategy")) << statuses[0].dump();
   EXPECT_TRUE(statuses[0].contains("metrics"));
+  EXPECT_EQ(statuses[0]["backend"], "ollama");
+  EXPECT_EQ(statuses[0]["simulated"], false);
+  EXPECT_NE(text.out.find("backend:  ollama\n"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("SIMULATED"), std::string::npos) << text.out;
+}
+
+TEST_F(CommandsTest, StatusLabelsSimulatedRun) {
+  // Slow simulated replies keep the run active while `status` reads it.
+  const std::filesystem::path config = dir_.path() / "slow.json";
+  std::ofstream(config) << R"({"server": {"sim_output_tokens_per_s": 20}})";
+  // A plan file skips planning, which would take as long as a task.
+  const std::filesystem::path plan = dir_.path() / "plan.json";
+  std::ofstream(plan) << sample_plan().dump();
+  ChildProcess child(
+      cli_argv({"run", "--plan", plan.string(), "--backend", "sim", "--config", config.string(),
+                "--workspace", workspace().string(), "--db", db().string()}),
+      cli_options({}));
+  json statuses;
+  for (int i = 0; i < 200; ++i) {
+    ProcessResult status = run_cli({"status", "--json", "--db", db().string()});
+    statuses = json::parse(status.out, nullptr, false);
+    if (!statuses.is_discarded() && !statuses.empty()) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const ProcessResult text = run_cli({"status", "--db", db().string()});
+  child.send_signal(SIGINT);
+  EXPECT_EQ(child.wait(std::chrono::seconds(60)), 130) << child.read_err();
+  ASSERT_FALSE(statuses.is_discarded());
+  ASSERT_EQ(statuses.size(), 1u) << statuses.dump();
+  EXPECT_EQ(statuses[0]["backend"], "sim");
+  EXPECT_EQ(statuses[0]["simulated"], true);
+  EXPECT_NE(text.out.find("backend:  sim  [SIMULATED: output is placeholder text]"),
+            std::string::npos)
+      << text.out;
 }
 
 }  // namespace
