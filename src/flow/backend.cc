@@ -9,13 +9,13 @@
 namespace ollamaflow::flow {
 
 Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chosen,
-                                     std::shared_ptr<Clock> clock) {
+                                     std::shared_ptr<Clock> clock, CancelTokenPtr cancel) {
   BackendChoice choice;
   choice.settings = config.server;
   if (choice.settings.backend != "sim") {
-    Status reachable = llm::probe_server(choice.settings);
+    Status reachable = llm::probe_server(choice.settings, cancel);
     if (!reachable) {
-      if (explicitly_chosen) {
+      if (explicitly_chosen || reachable.code() == ErrorCode::kCancelled) {
         return reachable;
       }
       choice.notes.push_back("no model server answered at " + choice.settings.host + " (" +
@@ -27,7 +27,7 @@ Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chose
       choice.settings.backend = "sim";
     }
   }
-  Result<llm::LlmClientPtr> client = llm::make_client(choice.settings, clock);
+  Result<llm::LlmClientPtr> client = llm::make_client(choice.settings, clock, cancel);
   if (!client) {
     return client.status();
   }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cancel.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "llm/client.h"
@@ -22,9 +23,11 @@ struct BackendChoice {
 
 // Probes the configured server. When it cannot be reached and `explicitly_chosen` is false,
 // switches to the simulated backend and explains why in the notes; when it is true, returns the
-// probe's error (kUnavailable naming the host and the fix).
+// probe's error (kUnavailable naming the host and the fix). `cancel` (the run's token, may be
+// null) cancels the probe and every request of the returned client. A cancelled probe returns
+// kCancelled and never falls back.
 Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chosen,
-                                     std::shared_ptr<Clock> clock);
+                                     std::shared_ptr<Clock> clock, CancelTokenPtr cancel = nullptr);
 
 // Returns the request options every agent and the queen send, so that the server never reloads
 // the model between requests.

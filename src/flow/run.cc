@@ -508,7 +508,7 @@ Status prepare(RunState& state) {
   // A resumed run must not finish on placeholder output either: it continues real work.
   const bool chosen = state.request.backend_chosen || !state.request.resume_id.empty() ||
                       named("server.host") || named("server.backend");
-  Result<BackendChoice> backend = choose_backend(state.config, chosen, state.clock);
+  Result<BackendChoice> backend = choose_backend(state.config, chosen, state.clock, state.cancel);
   if (!backend) {
     return backend.status();
   }

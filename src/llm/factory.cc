@@ -44,13 +44,16 @@ Status check_retry_settings(const ServerSettings& settings) {
   return Status::ok();
 }
 
-Result<LlmClientPtr> make_backend(const ServerSettings& settings, std::shared_ptr<Clock> clock) {
+Result<LlmClientPtr> make_backend(const ServerSettings& settings, std::shared_ptr<Clock> clock,
+                                  CancelTokenPtr cancel) {
   if (settings.backend == "ollama") {
-    Result<std::shared_ptr<OllamaClient>> client = OllamaClient::create(settings, clock);
+    Result<std::shared_ptr<OllamaClient>> client =
+        OllamaClient::create(settings, clock, std::move(cancel));
     return client.is_ok() ? Result<LlmClientPtr>(*client) : Result<LlmClientPtr>(client.status());
   }
   if (settings.backend == "openai") {
-    Result<std::shared_ptr<OpenAiClient>> client = OpenAiClient::create(settings, clock);
+    Result<std::shared_ptr<OpenAiClient>> client =
+        OpenAiClient::create(settings, clock, std::move(cancel));
     return client.is_ok() ? Result<LlmClientPtr>(*client) : Result<LlmClientPtr>(client.status());
   }
   if (settings.backend == "sim") {
@@ -79,14 +82,15 @@ Status check_probe_body(const ServerSettings& settings, const std::string& where
 
 }  // namespace
 
-Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr<Clock> clock) {
+Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr<Clock> clock,
+                                 CancelTokenPtr cancel) {
   if (!clock) {
     clock = system_clock();
   }
   if (Status retry = check_retry_settings(settings); !retry.is_ok()) {
     return retry;
   }
-  Result<LlmClientPtr> backend = make_backend(settings, clock);
+  Result<LlmClientPtr> backend = make_backend(settings, clock, std::move(cancel));
   if (!backend.is_ok()) {
     return backend.status();
   }
@@ -94,7 +98,7 @@ Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr
       std::make_shared<RetryingClient>(*backend, RetryPolicy::from(settings), std::move(clock)));
 }
 
-Status probe_server(const ServerSettings& settings) {
+Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel) {
   if (settings.backend == "sim") {
     return Status::ok();
   }
@@ -113,6 +117,8 @@ Status probe_server(const ServerSettings& settings) {
   HttpSettings http_settings;
   http_settings.connect_timeout_s = settings.connect_timeout_s;
   http_settings.read_timeout_s = settings.connect_timeout_s;
+  http_settings.total_timeout_s = 2 * settings.connect_timeout_s;
+  http_settings.cancel = std::move(cancel);
   http_settings.bearer_token = ollama ? "" : settings.api_key;
   http_settings.start_hint = ollama ? kOllamaStartHint : kOpenAiStartHint;
   const HttpClient http(std::move(url).value(), http_settings, system_clock());
@@ -121,6 +127,9 @@ Status probe_server(const ServerSettings& settings) {
 
   Result<HttpResponse> response = http.get(path, settings.connect_timeout_s);
   if (!response.is_ok()) {
+    if (response.status().code() == ErrorCode::kCancelled) {
+      return response.status();
+    }
     return Status(ErrorCode::kUnavailable, response.status().message());
   }
   if (response->status == 200) {

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "core/cancel.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/status.h"
@@ -17,22 +18,26 @@ namespace ollamaflow::llm {
 //
 // Returns kInvalidArgument naming the value and the choices for an unknown backend, and for a
 // malformed host URL, invalid sim_* settings or invalid retry settings (negative retries or
-// delays, base delay above the maximum).
-Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr<Clock> clock);
+// delays, base delay above the maximum). `cancel`, when not null, cancels every request of the
+// client, the model requests (list_models, version, ...) too.
+Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr<Clock> clock,
+                                 CancelTokenPtr cancel = nullptr);
 
-// Checks that the server of `settings` responds, within about twice settings.connect_timeout_s
+// Checks that the server of `settings` responds, within twice settings.connect_timeout_s in all
 // (once to connect, once to read the reply): GET /api/version for "ollama", GET /v1/models
 // for "openai"; "sim" is always ok. The run command calls it to decide whether to fall back to
 // the simulated backend.
 //
 // Returns kUnavailable naming the host and the fix when the server cannot be reached in time
-// (refused, DNS failure, connect or read timeout) or replies with a body that does not belong
-// to the backend (e.g. an OpenAI-compatible server probed as Ollama). An HTTP error status gives
+// (refused, DNS failure, connect or read timeout, no whole reply within the deadline), replies
+// with a body over kMaxMetadataBodyBytes, or with a body that does not belong to the backend
+// (e.g. an OpenAI-compatible server probed as Ollama). kCancelled when `cancel` is cancelled
+// meanwhile. An HTTP error status gives
 // its usual code (kPermissionDenied for 401, ...) with the server's message. kInvalidArgument
 // for an unknown backend or a malformed host URL.
 //
 // NOTE: the resolver's own timeout bounds a DNS lookup, not connect_timeout_s; names under
 // ".invalid" fail without a lookup.
-Status probe_server(const ServerSettings& settings);
+Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel = nullptr);
 
 }  // namespace ollamaflow::llm

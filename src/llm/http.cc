@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -158,6 +159,114 @@ Result<int> parse_port(std::string_view text, std::string_view url) {
                               text, url));
   }
   return port;
+}
+
+bool is_cancelled(const CancelToken* call, const CancelTokenPtr& client) {
+  return (call != nullptr && call->cancelled()) || (client && client->cancelled());
+}
+
+// The cause for which a watcher shut a request's socket down.
+enum class StopReason { kNone, kCancelled, kDeadline };
+
+// Sends `request` on `client` while a watcher thread shuts the socket down once `cancelled()`
+// returns true or the clock passes `deadline` (none when it is nullopt). A blocked socket read
+// notices neither, so the watcher polls every 50 ms.
+StopReason send_watched(httplib::Client& client, httplib::Request& request, httplib::Response& raw,
+                        httplib::Error& error, bool& sent, const Clock& clock,
+                        std::optional<MonoTime> deadline, const std::function<bool()>& cancelled) {
+  std::mutex watch_mutex;
+  std::condition_variable watch_done;
+  bool finished = false;
+  std::atomic<StopReason> stopped{StopReason::kNone};
+  std::thread watcher([&] {
+    std::unique_lock lock(watch_mutex);
+    while (!finished) {
+      // Real-time polling on purpose: the token has no way to wake a waiter.
+      watch_done.wait_for(lock, std::chrono::milliseconds(50));
+      if (finished) {
+        return;
+      }
+      if (cancelled()) {
+        stopped = StopReason::kCancelled;
+      } else if (deadline && clock.now() >= *deadline) {
+        stopped = StopReason::kDeadline;
+      } else {
+        continue;
+      }
+      client.stop();
+      return;
+    }
+  });
+  sent = client.send(request, raw, error);
+  {
+    std::lock_guard lock(watch_mutex);
+    finished = true;
+  }
+  watch_done.notify_all();
+  watcher.join();
+  return stopped;
+}
+
+// Sends a request that is not streamed and reads its whole reply, within the total deadline and
+// the body limit of `settings`.
+Result<HttpResponse> send_whole(const BaseUrl& url, const HttpSettings& settings,
+                                const Clock& clock, httplib::Request request,
+                                double read_timeout_s) {
+  const std::string where = fmt::format("{} {}{}", request.method, url.to_string(),
+                                        request.path.substr(url.path_prefix.size()));
+  if (is_cancelled(nullptr, settings.cancel)) {
+    return Status(ErrorCode::kCancelled, where + " was cancelled");
+  }
+  if (is_reserved_invalid_name(url.host)) {
+    return dns_error(url);
+  }
+  auto client = open_client(url, settings, read_timeout_s);
+  HttpResponse response;
+  Status aborted;
+  request.response_handler = [&](const httplib::Response& head) {
+    response.status = head.status;
+    response.content_type = head.get_header_value("Content-Type");
+    return true;
+  };
+  request.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+    if (response.body.size() + size > settings.max_body_bytes) {
+      aborted = Status(ErrorCode::kParseError,
+                       fmt::format("the reply to {} exceeded {} bytes, more than any model server "
+                                   "sends for it: check that --host names a model server",
+                                   where, settings.max_body_bytes));
+      return false;
+    }
+    response.body.append(data, size);
+    return true;
+  };
+  get_logger("llm")->debug("{}", where);
+  const MonoTime start = clock.now();
+  std::optional<MonoTime> deadline;
+  if (settings.total_timeout_s > 0) {
+    deadline = start + from_seconds(settings.total_timeout_s);
+  }
+  httplib::Response raw;
+  httplib::Error error = httplib::Error::Success;
+  bool sent = false;
+  const StopReason stopped = send_watched(*client, request, raw, error, sent, clock, deadline,
+                                          [&] { return is_cancelled(nullptr, settings.cancel); });
+  if (!aborted.is_ok()) {
+    return aborted;
+  }
+  if (stopped == StopReason::kCancelled) {
+    return Status(ErrorCode::kCancelled, where + " was cancelled");
+  }
+  if (stopped == StopReason::kDeadline) {
+    return Status(ErrorCode::kTimeout,
+                  fmt::format("{} timed out: no complete reply within {} s ({} bytes received), "
+                              "so the server is stalled, keeps the reply open or is not a model "
+                              "server; check it, or pass --host with the URL of a working one",
+                              where, settings.total_timeout_s, response.body.size()));
+  }
+  if (!sent) {
+    return transport_error(url, error, settings, read_timeout_s, to_seconds(clock.now() - start));
+  }
+  return response;
 }
 
 }  // namespace
@@ -335,38 +444,27 @@ HttpClient::HttpClient(BaseUrl url, HttpSettings settings, std::shared_ptr<Clock
     : url_(std::move(url)), settings_(std::move(settings)), clock_(std::move(clock)) {}
 
 Result<HttpResponse> HttpClient::get(const std::string& path, double timeout_s) const {
-  if (is_reserved_invalid_name(url_.host)) {
-    return dns_error(url_);
-  }
-  const double read_timeout = timeout_s > 0 ? timeout_s : settings_.read_timeout_s;
-  auto client = open_client(url_, settings_, read_timeout);
-  const MonoTime start = clock_->now();
-  httplib::Result result = client->Get(url_.path_prefix + path);
-  if (!result) {
-    return transport_error(url_, result.error(), settings_, read_timeout,
-                           to_seconds(clock_->now() - start));
-  }
-  return HttpResponse{result->status, result->body, result->get_header_value("Content-Type")};
+  httplib::Request request;
+  request.method = "GET";
+  request.path = url_.path_prefix + path;
+  return send_whole(url_, settings_, *clock_, std::move(request),
+                    timeout_s > 0 ? timeout_s : settings_.read_timeout_s);
 }
 
 Result<HttpResponse> HttpClient::post_json(const std::string& path, const std::string& body) const {
-  if (is_reserved_invalid_name(url_.host)) {
-    return dns_error(url_);
-  }
-  auto client = open_client(url_, settings_, settings_.read_timeout_s);
-  const MonoTime start = clock_->now();
-  httplib::Result result = client->Post(url_.path_prefix + path, body, "application/json");
-  if (!result) {
-    return transport_error(url_, result.error(), settings_, settings_.read_timeout_s,
-                           to_seconds(clock_->now() - start));
-  }
-  return HttpResponse{result->status, result->body, result->get_header_value("Content-Type")};
+  httplib::Request request;
+  request.method = "POST";
+  request.path = url_.path_prefix + path;
+  request.body = body;
+  request.set_header("Content-Type", "application/json");
+  return send_whole(url_, settings_, *clock_, std::move(request), settings_.read_timeout_s);
 }
 
 Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std::string& body,
                                              StreamWatch& watch, const ChunkHandler& on_chunk,
                                              const CancelToken& cancel) const {
-  if (cancel.cancelled()) {
+  const auto cancelled = [&] { return is_cancelled(&cancel, settings_.cancel); };
+  if (cancelled()) {
     return Status(ErrorCode::kCancelled, "request to " + base_url() + path + " was cancelled");
   }
   if (is_reserved_invalid_name(url_.host)) {
@@ -392,7 +490,7 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
       response.body.append(data, std::min(size, room));
       return true;
     }
-    if (cancel.cancelled()) {
+    if (cancelled()) {
       aborted = Status(ErrorCode::kCancelled, "request to " + base_url() + path + " was cancelled");
     } else if (Status late = watch.check(); !late.is_ok()) {
       aborted = late;
@@ -405,35 +503,13 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
   const MonoTime start = clock_->now();
   httplib::Response raw;
   httplib::Error error = httplib::Error::Success;
-  // A blocked socket read notices neither a cancel nor a stall, so a watcher thread shuts the
-  // socket down when the token is cancelled while the server sends nothing.
-  std::mutex watch_mutex;
-  std::condition_variable watch_done;
-  bool finished = false;
-  std::atomic<bool> stopped_by_cancel{false};
-  std::thread watcher([&] {
-    std::unique_lock lock(watch_mutex);
-    while (!finished) {
-      // Real-time polling on purpose: the token has no way to wake a waiter.
-      watch_done.wait_for(lock, std::chrono::milliseconds(50));
-      if (!finished && cancel.cancelled()) {
-        stopped_by_cancel = true;
-        client->stop();
-        return;
-      }
-    }
-  });
-  const bool sent = client->send(request, raw, error);
-  {
-    std::lock_guard lock(watch_mutex);
-    finished = true;
-  }
-  watch_done.notify_all();
-  watcher.join();
+  bool sent = false;
+  const StopReason stopped = send_watched(*client, request, raw, error, sent, *clock_, std::nullopt,
+                                          [&] { return cancelled(); });
   if (!aborted.is_ok()) {
     return aborted;
   }
-  if (stopped_by_cancel) {
+  if (stopped == StopReason::kCancelled) {
     return Status(ErrorCode::kCancelled, "request to " + base_url() + path + " was cancelled");
   }
   if (!sent) {

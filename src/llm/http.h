@@ -2,6 +2,7 @@
 // cancellation, streaming and one mapping from failures to ErrorCode.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -39,10 +40,25 @@ ErrorCode error_code_for_http_status(int status);
 // shortened to 500 bytes.
 std::string error_text_from_body(std::string_view body);
 
+// The deadline of a whole request that is not streamed (the metadata requests such as
+// /api/version, /api/tags, /api/show, /v1/models and /props), from the connect to the last byte.
+constexpr double kMetadataTotalTimeoutS = 10;
+// The maximum body of a reply that is not streamed. Ollama's /api/show with "verbose" includes the
+// tokenizer's vocabulary, a few MB for the largest vocabularies.
+constexpr size_t kMaxMetadataBodyBytes = 32 << 20;
+
 struct HttpSettings {
   double connect_timeout_s = 5;
   double read_timeout_s = 300;  // one socket read, for requests that are not streamed
-  std::string bearer_token;     // sent as "Authorization: Bearer ..." when not empty
+  // The deadline of a whole request that is not streamed, so that a server that keeps sending
+  // bytes without finishing its reply cannot hold the caller; 0 means none.
+  double total_timeout_s = kMetadataTotalTimeoutS;
+  // The maximum body of a reply that is not streamed; a larger one fails with kParseError.
+  size_t max_body_bytes = kMaxMetadataBodyBytes;
+  // Cancels every request of the client within about 50 ms, including those that are not
+  // streamed; may be null.
+  CancelTokenPtr cancel;
+  std::string bearer_token;  // sent as "Authorization: Bearer ..." when not empty
   // The first fix that a refused connection suggests, before "or pass --host ...": how to
   // start this kind of server.
   std::string start_hint = "start the model server";
@@ -111,16 +127,19 @@ class HttpClient {
   HttpClient(BaseUrl url, HttpSettings settings, std::shared_ptr<Clock> clock);
 
   // Sends GET `path` (appended to the path prefix). `timeout_s` overrides the read timeout
-  // when positive. Returns the response for any HTTP status; transport failures are errors:
-  // kUnavailable (refused, DNS, TLS), kTimeout, kServerError (connection lost).
+  // when positive. Returns the response for any HTTP status. Other failures are errors:
+  // kUnavailable (refused, DNS, TLS), kTimeout (a read timeout, or no whole reply within
+  // HttpSettings::total_timeout_s), kServerError (connection lost), kParseError (a body over
+  // HttpSettings::max_body_bytes) and kCancelled (HttpSettings::cancel).
   Result<HttpResponse> get(const std::string& path, double timeout_s = 0) const;
 
   // Sends POST `path` with a JSON body and reads the whole reply, as get() does.
   Result<HttpResponse> post_json(const std::string& path, const std::string& body) const;
 
   // Sends POST `path` and streams a 2xx body to `on_chunk` as it arrives. Before each chunk
-  // it checks `cancel` (kCancelled) and `watch` (kTimeout). A non-2xx body is collected into
-  // the returned response instead.
+  // it checks `cancel` and HttpSettings::cancel (kCancelled) and `watch` (kTimeout). A non-2xx
+  // body is collected into the returned response instead. HttpSettings::total_timeout_s does
+  // not apply, because a reply may stream for many minutes.
   //
   // While the server sends nothing, a cancel still ends the transfer within about 50 ms: a
   // watcher thread shuts the socket down.

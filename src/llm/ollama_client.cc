@@ -104,7 +104,8 @@ Result<ChatResponse> finish_chat(ChatStream& stream, const ChatRequest& request,
 }  // namespace
 
 Result<std::shared_ptr<OllamaClient>> OllamaClient::create(const ServerSettings& settings,
-                                                           std::shared_ptr<Clock> clock) {
+                                                           std::shared_ptr<Clock> clock,
+                                                           CancelTokenPtr cancel) {
   Result<BaseUrl> url = parse_base_url(settings.host, kDefaultPort);
   if (!url.is_ok()) {
     return url.status();
@@ -115,6 +116,7 @@ Result<std::shared_ptr<OllamaClient>> OllamaClient::create(const ServerSettings&
                                      ? settings.metadata_timeout_s
                                      : std::max(settings.idle_timeout_s, 30.0);
   http_settings.start_hint = kOllamaStartHint;
+  http_settings.cancel = std::move(cancel);
   HttpClient http(std::move(url).value(), http_settings, clock);
   return std::shared_ptr<OllamaClient>(new OllamaClient(std::move(http), settings, clock));
 }

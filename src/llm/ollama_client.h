@@ -16,10 +16,12 @@ namespace ollamaflow::llm {
 // Thread-safe: chat() and the model calls may run concurrently, each on its own connection.
 class OllamaClient final : public LlmClient {
  public:
-  // Builds a client for settings.host (default port 11434). Returns kInvalidArgument for a
+  // Builds a client for settings.host (default port 11434). `cancel`, when not null, cancels
+  // every request of the client, the model requests too. Returns kInvalidArgument for a
   // malformed host URL.
   static Result<std::shared_ptr<OllamaClient>> create(const ServerSettings& settings,
-                                                      std::shared_ptr<Clock> clock);
+                                                      std::shared_ptr<Clock> clock,
+                                                      CancelTokenPtr cancel = nullptr);
 
   // Streams POST /api/chat with the schema as `format`, and options num_ctx, num_predict,
   // temperature, seed and num_gpu. Beyond the interface's codes: an {"error": ...} line in a 200

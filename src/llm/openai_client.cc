@@ -63,7 +63,8 @@ ModelInfo model_info_from(const json& entry) {
 }  // namespace
 
 Result<std::shared_ptr<OpenAiClient>> OpenAiClient::create(const ServerSettings& settings,
-                                                           std::shared_ptr<Clock> clock) {
+                                                           std::shared_ptr<Clock> clock,
+                                                           CancelTokenPtr cancel) {
   Result<BaseUrl> url = parse_base_url(settings.host, kDefaultPort);
   if (!url.is_ok()) {
     return url.status();
@@ -78,6 +79,7 @@ Result<std::shared_ptr<OpenAiClient>> OpenAiClient::create(const ServerSettings&
                                      : std::max(settings.idle_timeout_s, 30.0);
   http_settings.bearer_token = settings.api_key;
   http_settings.start_hint = kOpenAiStartHint;
+  http_settings.cancel = std::move(cancel);
   HttpClient http(std::move(url).value(), http_settings, clock);
   return std::shared_ptr<OpenAiClient>(new OpenAiClient(std::move(http), settings, clock));
 }

@@ -20,9 +20,11 @@ class OpenAiClient final : public LlmClient {
   // Builds a client for settings.host (default port 8080, llama-server's). A host URL whose
   // path ends in "/v1" (as OpenAI SDKs write base URLs) is accepted, and the "/v1" is
   // dropped from endpoint() so that it is not doubled. settings.api_key, when set, is sent as a
-  // Bearer token. Returns kInvalidArgument for a malformed host URL.
+  // Bearer token. `cancel`, when not null, cancels every request of the client, the model
+  // requests too. Returns kInvalidArgument for a malformed host URL.
   static Result<std::shared_ptr<OpenAiClient>> create(const ServerSettings& settings,
-                                                      std::shared_ptr<Clock> clock);
+                                                      std::shared_ptr<Clock> clock,
+                                                      CancelTokenPtr cancel = nullptr);
 
   // Streams POST /v1/chat/completions with the schema as response_format (json_schema, strict)
   // and max_tokens, temperature and seed. Beyond the interface's codes:

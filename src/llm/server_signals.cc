@@ -137,6 +137,7 @@ Result<std::unique_ptr<LlamaServerSignalReader>> LlamaServerSignalReader::create
   HttpSettings http_settings;
   http_settings.connect_timeout_s = std::min(settings.connect_timeout_s, timeout_s);
   http_settings.read_timeout_s = timeout_s;
+  http_settings.total_timeout_s = timeout_s;
   http_settings.bearer_token = settings.api_key;
   http_settings.start_hint = kOpenAiStartHint;
   HttpClient http(std::move(url).value(), http_settings, std::move(clock));

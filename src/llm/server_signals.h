@@ -64,8 +64,8 @@ class ServerSignalReader {
   virtual ServerReading read() = 0;
 };
 
-// Reads llama-server's /props, /slots and /metrics, each GET with `timeout_s` as its read
-// timeout, so that a stalled server delays one evaluation by that much at most. /slots and
+// Reads llama-server's /props, /slots and /metrics, each GET within `timeout_s` in all, so that
+// a stalled server delays one evaluation by three times that at most. /slots and
 // /metrics returning 404 or 501 (started with --no-slots or without --metrics) are unknown.
 //
 // Thread-safe: every read opens its own connections.
