@@ -2,17 +2,14 @@
 // with entries of their own (model_requirements, environments, strategies, monitoring, advanced).
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "core/config_keys.h"
+#include "core/file_read.h"
 
 namespace ollamaflow::config_detail {
 namespace {
@@ -169,6 +166,10 @@ Status apply_special_group(Config& config, const std::string& group, const json&
   return Status::ok();
 }
 
+// Largest configuration file: its keys take a few KiB, so anything near this size is the wrong
+// file.
+constexpr uint64_t kMaxConfigFileBytes = 1024 * 1024;
+
 // Returns the file's text, or an error that names the file and why it cannot be read.
 Result<std::string> read_file_text(const std::string& path) {
   const std::string item = "configuration file '" + path + "'";
@@ -181,19 +182,7 @@ Result<std::string> read_file_text(const std::string& path) {
     return Status(ErrorCode::kInvalidArgument,
                   item + " is a folder: pass the path of a JSON file to --config");
   }
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  if (in) {
-    text << in.rdbuf();
-  }
-  if (!in || in.bad()) {
-    const int code = errno;
-    return Status(
-        code == EACCES ? ErrorCode::kPermissionDenied : ErrorCode::kIoError,
-        item + " cannot be read: " + std::strerror(code) + "; check that it is a readable file");
-  }
-  return text.str();
+  return read_file_limited(path, kMaxConfigFileBytes, item);
 }
 
 // Returns the 1-based line and column of byte `offset` (0-based) in `text`.

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/file_read.h"
 #include "core/log.h"
 #include "flow/backend.h"
 #include "flow/execution.h"
@@ -73,6 +74,10 @@ Status open_journal(RunState& state) {
   return Status::ok();
 }
 
+// Largest plan file. A plan that `--plan-only --json` prints takes a few KiB per task, so this
+// fits thousands of tasks.
+constexpr uint64_t kMaxPlanFileBytes = 8 * 1024 * 1024;
+
 Result<orchestrator::Plan> read_plan_file(const RunState& state) {
   const std::string& path = state.request.plan_file;
   std::error_code ignored;
@@ -80,16 +85,14 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
     return Status(ErrorCode::kInvalidArgument,
                   "plan file '" + path + "' is a folder: pass the plan's JSON file");
   }
-  std::ifstream in(path);
-  if (!in) {
-    return Status(ErrorCode::kInvalidArgument, "plan file '" + path + "' cannot be read: " +
-                                                   std::strerror(errno) + "; check the path");
+  Result<std::string> text = read_file_limited(path, kMaxPlanFileBytes, "plan file '" + path + "'");
+  if (!text) {
+    // A plan file that is missing or unreadable is the user's to fix, like a bad flag.
+    return Status(ErrorCode::kInvalidArgument, text.status().message());
   }
-  std::stringstream text;
-  text << in.rdbuf();
   json document;
   try {
-    document = json::parse(text.str());
+    document = json::parse(*text);
   } catch (const json::exception& error) {
     return Status(ErrorCode::kInvalidArgument,
                   "plan file '" + path + "' is not valid JSON (" + error.what() +

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "core/file_read.h"
+
 namespace ollamaflow::sim {
 namespace {
 
@@ -165,18 +167,81 @@ Status read_tokens(std::string_view text, const std::string& name, size_t line, 
   return Status::ok();
 }
 
-}  // namespace
+// Largest trace file. Week-long public traces, such as the Azure LLM inference traces, take
+// hundreds of MiB.
+constexpr uint64_t kMaxTraceBytes = uint64_t{1} << 30;
+// Maximum length of a trace line in bytes. A row contains a time and two token counts, so a
+// longer line means that the file is not a trace.
+constexpr size_t kMaxLineBytes = 4096;
+// Maximum requests in a trace: 16 bytes each, so 256 MiB in all. A week of the Azure
+// conversation trace, at about 5.4 requests per second, has about 3.3 million.
+constexpr size_t kMaxTraceRequests = size_t{1} << 24;
+// UTF-8 byte order mark, which some spreadsheet programs write at the start of a CSV file.
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 
-Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, double rate_scale,
-                              double duration_s) {
+// Reads the lines of a trace from a stream, at most kMaxLineBytes per line and `max_bytes` in
+// all, so that a file without line breaks or an endless device cannot exhaust memory.
+class LineReader {
+ public:
+  LineReader(std::istream& input, const std::string& name, uint64_t max_bytes)
+      : input_(*input.rdbuf()), name_(name), max_bytes_(max_bytes) {}
+
+  // Reads the next line into `line`, without its line break. Returns false at the end of the
+  // input, and kParseError for a line or an input over its limit.
+  Result<bool> next(std::string& line) {
+    line.clear();
+    ++number_;
+    for (;;) {
+      const int c = input_.sbumpc();
+      if (c == std::char_traits<char>::eof()) {
+        return !line.empty();
+      }
+      if (++bytes_ > max_bytes_) {
+        return Status(ErrorCode::kParseError,
+                      fmt::format("trace {} gives more than the limit of {}: pass a regular "
+                                  "file of at most that size",
+                                  name_, format_byte_size(max_bytes_)));
+      }
+      if (c == '\n') {
+        return true;
+      }
+      if (line.size() == kMaxLineBytes) {
+        return Status(ErrorCode::kParseError,
+                      fmt::format("trace {}: line {} is longer than the limit of {} bytes: a row "
+                                  "holds a time and two token counts, so check that the file is "
+                                  "a CSV trace",
+                                  name_, number_, kMaxLineBytes));
+      }
+      line += static_cast<char>(c);
+    }
+  }
+
+ private:
+  std::streambuf& input_;
+  const std::string& name_;
+  uint64_t max_bytes_;
+  uint64_t bytes_ = 0;
+  size_t number_ = 0;
+};
+
+// Parses the trace that `input` gives, as parse_trace_csv() describes.
+Result<Trace> parse_trace_stream(std::istream& input, const std::string& name, double rate_scale,
+                                 double duration_s, uint64_t max_bytes) {
   if (!(rate_scale > 0) || !std::isfinite(rate_scale)) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("rate scale {} is invalid: use a positive number", rate_scale));
   }
-  std::istringstream input{std::string(text)};
+  LineReader lines(input, name, max_bytes);
   std::string line;
-  if (!std::getline(input, line)) {
+  Result<bool> header = lines.next(line);
+  if (!header) {
+    return header.status();
+  }
+  if (!*header) {
     return Status(ErrorCode::kParseError, fmt::format("trace {} is empty: add a header row", name));
+  }
+  if (std::string_view(line).substr(0, kByteOrderMark.size()) == kByteOrderMark) {
+    line.erase(0, kByteOrderMark.size());
   }
   Result<Format> format = header_format(trim(line), name);
   if (!format) {
@@ -187,7 +252,14 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
   size_t line_number = 1;
   size_t unsorted_rows = 0;
   size_t first_unsorted_line = 0;
-  while (std::getline(input, line)) {
+  for (;;) {
+    Result<bool> more = lines.next(line);
+    if (!more) {
+      return more.status();
+    }
+    if (!*more) {
+      break;
+    }
     ++line_number;
     if (trim(line).empty()) {
       continue;
@@ -222,6 +294,12 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
       ++unsorted_rows;
       first_unsorted_line = first_unsorted_line == 0 ? line_number : first_unsorted_line;
     }
+    if (trace.requests.size() == kMaxTraceRequests) {
+      return Status(ErrorCode::kParseError,
+                    fmt::format("trace {}: line {}: more than the limit of {} requests: cut the "
+                                "trace to the span to simulate",
+                                name, line_number, kMaxTraceRequests));
+    }
     trace.requests.push_back(request);
   }
   if (trace.requests.empty()) {
@@ -243,8 +321,9 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
   } else {
     trace.duration_s = trace.requests.back().arrival_s + 1;
   }
-  trace.description = fmt::format("{}: {} requests, arrival rate scaled by {}", name,
-                                  trace.requests.size(), rate_scale);
+  trace.description =
+      fmt::format("{}: {} request{}, arrival rate scaled by {}", name, trace.requests.size(),
+                  trace.requests.size() == 1 ? "" : "s", rate_scale);
   if (unsorted_rows > 0) {
     trace.description += fmt::format(
         "; sorted by arrival time, because {} row{} arrived earlier than the row above, the "
@@ -254,24 +333,47 @@ Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, do
   return trace;
 }
 
+}  // namespace
+
+Result<Trace> parse_trace_csv(std::string_view text, const std::string& name, double rate_scale,
+                              double duration_s) {
+  std::istringstream input{std::string(text)};
+  return parse_trace_stream(input, name, rate_scale, duration_s, kMaxTraceBytes);
+}
+
 Result<Trace> load_trace_csv(const std::string& path, double rate_scale, double duration_s) {
   std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (status.type() == std::filesystem::file_type::directory) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("trace {} is a folder, expected a CSV file: pass the path of a "
                               "trace file",
                               path));
+  }
+  const bool regular = status.type() == std::filesystem::file_type::regular;
+  if (regular) {
+    const uintmax_t size = std::filesystem::file_size(path, error);
+    if (!error && size > kMaxTraceBytes) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("trace file {} is {}, more than the limit of {}: cut it to the "
+                                "span to simulate",
+                                path, format_byte_size(size), format_byte_size(kMaxTraceBytes)));
+    }
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     return Status(ErrorCode::kNotFound,
                   fmt::format("trace file {} not found or not readable: check the path", path));
   }
-  std::ostringstream text;
-  text << file.rdbuf();
   const size_t slash = path.find_last_of('/');
-  return parse_trace_csv(text.str(), slash == std::string::npos ? path : path.substr(slash + 1),
-                         rate_scale, duration_s);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  Result<Trace> trace = parse_trace_stream(file, name, rate_scale, duration_s, kMaxTraceBytes);
+  if (!trace && !regular && trace.status().code() == ErrorCode::kParseError) {
+    // A FIFO or a device such as /dev/zero is rarely a trace, so the message names the file type.
+    return Status(trace.status().code(),
+                  trace.status().message() + " (" + path + " is not a regular file)");
+  }
+  return trace;
 }
 
 }  // namespace ollamaflow::sim

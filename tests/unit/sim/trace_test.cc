@@ -102,6 +102,43 @@ TEST_F(TraceTest, BadValueIsEscaped) {
       << trace.status().message();
 }
 
+TEST_F(TraceTest, ByteOrderMarkIsSkipped) {
+  Result<Trace> trace = parse_trace_csv(
+      "\xEF\xBB\xBF"
+      "arrival_s,prompt_tokens,output_tokens\n0,1,1\n",
+      "bom.csv", 1, 0);
+  ASSERT_TRUE(trace.is_ok()) << trace.status().to_string();
+  EXPECT_EQ(trace->requests.size(), 1u);
+}
+
+TEST_F(TraceTest, OneRequestIsSingular) {
+  Result<Trace> trace =
+      parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1,1\n", "one.csv", 1, 0);
+  ASSERT_TRUE(trace.is_ok()) << trace.status().to_string();
+  EXPECT_NE(trace->description.find("one.csv: 1 request,"), std::string::npos)
+      << trace->description;
+}
+
+TEST_F(TraceTest, LongLineNamesLimit) {
+  const std::string row = "0,1," + std::string(5000, '1');
+  Result<Trace> trace =
+      parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n" + row + "\n", "long.csv", 1, 0);
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_EQ(trace.status().code(), ErrorCode::kParseError);
+  EXPECT_NE(trace.status().message().find("line 2 is longer than the limit of 4096 bytes"),
+            std::string::npos)
+      << trace.status().message();
+}
+
+TEST_F(TraceTest, EndlessDeviceIsRejected) {
+  Result<Trace> trace = load_trace_csv("/dev/zero");
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_NE(trace.status().message().find("line 1 is longer than the limit"), std::string::npos)
+      << trace.status().message();
+  EXPECT_NE(trace.status().message().find("/dev/zero is not a regular file"), std::string::npos)
+      << trace.status().message();
+}
+
 TEST_F(TraceTest, UnsortedRowsAreSortedAndNamed) {
   Result<Trace> trace = parse_trace_csv(
       "arrival_s,prompt_tokens,output_tokens\n10,1,1\n30,2,2\n20,3,3\n15,4,4\n", "t.csv", 1, 0);
