@@ -68,14 +68,30 @@ void drop_plan_options(CLI::App* command) {
   command->remove_option(command->get_option("--plan-only"));
 }
 
-// Returns true when --backend or --host was given, so that an unreachable server is an error.
-bool backend_chosen(const GlobalOptions& global) {
+// Returns true when a flag on the command line sets configuration `key`.
+bool flag_sets(const GlobalOptions& global, const std::string& key) {
   for (const FlagValue& value : global.flags.values()) {
-    if (value.key == "server.backend" || value.key == "server.host") {
+    if (value.key == key) {
       return true;
     }
   }
   return false;
+}
+
+// Returns true when --backend or --host was given, so that an unreachable server is an error.
+bool backend_chosen(const GlobalOptions& global) {
+  return flag_sets(global, "server.backend") || flag_sets(global, "server.host");
+}
+
+// Rejects --server-args without --start-server, which would otherwise be ignored. The key in a
+// configuration file is kept for the runs that start a server.
+void check_server_args(const GlobalOptions& global, const std::string& start_server) {
+  if (start_server.empty() && flag_sets(global, "server.start_server_args")) {
+    throw CLI::ValidationError("--server-args",
+                               "--server-args sets arguments of the llama-server that "
+                               "--start-server starts: add --start-server BIN, or drop "
+                               "--server-args");
+  }
 }
 
 // Returns true when a flag, the environment or the configuration file set the model.
@@ -143,6 +159,7 @@ int run_main(int argc, char** argv) {
                                                  "drop the GOAL and --plan, or start a new run "
                                                  "without --resume");
     }
+    check_server_args(*run_global, run_options->start_server);
     if (!run_options->start_server.empty() && backend_chosen(*run_global)) {
       throw CLI::ValidationError("--start-server",
                                  "--start-server runs its own server as the openai backend on "
@@ -172,6 +189,7 @@ int run_main(int argc, char** argv) {
                                  "interactive runs each goal it reads in full; use `run GOAL "
                                  "--plan-only` or `run --plan FILE` for one plan");
     }
+    check_server_args(*ia_global, "");
     std::optional<Config> config = load_run_config(*ia_global);
     ia_options->backend_chosen = backend_chosen(*ia_global);
     exit_code = config ? cmd_interactive(*config, *ia_options) : 2;
@@ -248,6 +266,7 @@ int run_main(int argc, char** argv) {
   drop_plan_options(models);
   models->add_flag("--json", models_options->json, "Print JSON");
   models->callback([&, models_global, models_options] {
+    check_server_args(*models_global, "");
     std::optional<Config> config = load_run_config(*models_global);
     exit_code = config ? cmd_models(*config, *models_options) : 2;
   });
@@ -300,6 +319,7 @@ int run_main(int argc, char** argv) {
   doctor->add_option("--start-server", doctor_options->start_server,
                      "Show the llama-server -np and -c that `run --start-server BIN` would use");
   doctor->callback([&, doctor_global, doctor_options] {
+    check_server_args(*doctor_global, doctor_options->start_server);
     std::optional<Config> config = load_run_config(*doctor_global);
     exit_code = config ? cmd_doctor(*config, *doctor_options) : 2;
   });

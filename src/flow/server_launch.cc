@@ -141,28 +141,6 @@ std::string LaunchPlan::command_line(std::optional<int> port) const {
 
 namespace {
 
-// Splits server.start_server_args at spaces and rejects the flags that the plan sets itself.
-Result<std::vector<std::string>> extra_arguments(const std::string& text) {
-  static const std::set<std::string, std::less<>> kPlanned = {
-      "-m",       "--model",    "--host", "--port",         "-np",  "--parallel",
-      "-c",       "--ctx-size", "-ctk",   "--cache-type-k", "-ctv", "--cache-type-v",
-      "--metrics"};
-  std::vector<std::string> args;
-  std::istringstream words(text);
-  for (std::string word; words >> word;) {
-    if (kPlanned.count(word) != 0) {
-      return Status(ErrorCode::kInvalidArgument,
-                    fmt::format("server.start_server_args sets '{}', which --start-server "
-                                "chooses itself: remove it, and set the context with --num-ctx, "
-                                "the slots with --agents or --max-agents and the cache types "
-                                "with --kv-cache-type",
-                                word));
-    }
-    args.push_back(std::move(word));
-  }
-  return args;
-}
-
 // Returns a new log file path in the server-logs folder beside the journal (the folder that also
 // contains the active status files), where the log stays after the run. The name contains the
 // start time and this process's id.
@@ -184,6 +162,29 @@ Result<std::filesystem::path> server_log_path(const Config& config, const Clock&
 
 }  // namespace
 
+Result<std::vector<std::string>> split_server_args(const std::string& text) {
+  static const std::set<std::string, std::less<>> kPlanned = {
+      "-m",       "--model",    "--host", "--port",         "-np",  "--parallel",
+      "-c",       "--ctx-size", "-ctk",   "--cache-type-k", "-ctv", "--cache-type-v",
+      "--metrics"};
+  std::vector<std::string> args;
+  std::istringstream words(text);
+  for (std::string word; words >> word;) {
+    // llama-server also reads "--flag=value", so the flag is the part before '='.
+    const std::string flag = word.substr(0, word.find('='));
+    if (kPlanned.count(flag) != 0) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("server.start_server_args sets '{}', which --start-server "
+                                "chooses itself: remove it, and set the context with --num-ctx, "
+                                "the slots with --agents or --max-agents and the cache types "
+                                "with --kv-cache-type",
+                                word));
+    }
+    args.push_back(std::move(word));
+  }
+  return args;
+}
+
 std::string LaunchPlan::summary() const {
   std::string text = fmt::format("-np {} -c {}", parallel, total_ctx);
   if (cache_type_k != "f16" || cache_type_v != "f16") {
@@ -204,7 +205,7 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
   LaunchPlan plan;
   plan.binary = binary;
   plan.model_path = model_path;
-  Result<std::vector<std::string>> extra = extra_arguments(config.server.start_server_args);
+  Result<std::vector<std::string>> extra = split_server_args(config.server.start_server_args);
   if (!extra) {
     return extra.status();
   }

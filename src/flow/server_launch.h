@@ -50,9 +50,14 @@ struct LaunchPlan {
 // memory, and a note states it. Returns kNotFound for a missing binary or model file,
 // kInvalidArgument for a binary or model that is a folder, a model that is not a GGUF file or
 // does not fit, or for
-// server.start_server_args that set what the plan chooses (model, address, slots, context).
+// server.start_server_args that split_server_args() rejects.
 Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
                                const std::string& model_path, const gpu::GpuSnapshot& snapshot);
+
+// Splits server.start_server_args into words at whitespace. Returns kInvalidArgument naming the
+// word when one sets what plan_launch() chooses itself (model, address, port, slots, context,
+// cache types, metrics), in the "-np 8" or the "--parallel=8" form.
+Result<std::vector<std::string>> split_server_args(const std::string& text);
 
 // A llama-server process that this object started and owns. stop() (and the destructor) end
 // it and only it. The child runs in its own process group, so a Ctrl-C in the terminal reaches

@@ -93,6 +93,21 @@ TEST_F(LaunchPlanTest, ExtraArgumentSettingCacheRejected) {
   }
 }
 
+TEST(SplitServerArgsTest, PlannedFlagInEqualsFormRejected) {
+  for (const std::string word : {"--parallel=8", "--ctx-size=99", "--port=1", "--model=x.gguf"}) {
+    Result<std::vector<std::string>> args = split_server_args("--threads 2 " + word);
+    ASSERT_FALSE(args.is_ok()) << word;
+    EXPECT_EQ(args.status().code(), ErrorCode::kInvalidArgument) << word;
+    EXPECT_TRUE(contains(args.status().message(), "'" + word + "'")) << args.status().message();
+  }
+}
+
+TEST(SplitServerArgsTest, OtherFlagsInEqualsFormKept) {
+  Result<std::vector<std::string>> args = split_server_args(" --threads=8  --parallelism-x=2 ");
+  ASSERT_TRUE(args.is_ok()) << args.status().to_string();
+  EXPECT_EQ(*args, (std::vector<std::string>{"--threads=8", "--parallelism-x=2"}));
+}
+
 TEST_F(LaunchPlanTest, AutoScalingUsesMaxAgents) {
   OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
   config_.auto_scaling = true;
