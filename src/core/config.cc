@@ -40,7 +40,7 @@ Status set_role_models(Config& config, const json& value, const std::string& ori
       return invalid_argument("unknown role '" + role + "' in server.role_models = " +
                               value.dump() + " (" + origin + "): expected one of " + names);
     }
-    if (models.is_string()) {
+    if (models.is_string() && !models.get_ref<const std::string&>().empty()) {
       parsed[role] = {models.get<std::string>()};
       continue;
     }

@@ -262,15 +262,17 @@ Status apply_file(Config& config, const std::string& path) {
       }
       continue;
     }
-    if (!entries.is_object()) {
-      return invalid_argument("configuration group '" + group + "' (" + origin +
-                              ") must be an object of keys");
-    }
+    // The group's name is checked first, so that an unknown group is named as unknown whatever
+    // its value.
     const std::string prefix = group + ".";  // a lambda cannot capture a structured binding
     if (std::none_of(config_detail::key_table().begin(), config_detail::key_table().end(),
                      [&prefix](const KeyDef& key) { return key.path.rfind(prefix, 0) == 0; })) {
       return invalid_argument("unknown configuration group '" + group + "' (" + origin +
                               "); `ollama-flow config show` lists the groups and keys");
+    }
+    if (!entries.is_object()) {
+      return invalid_argument("configuration group '" + group + "' (" + origin +
+                              ") must be an object of keys");
     }
     for (const auto& [key, value] : entries.items()) {
       Status status = apply_value(config, group + "." + key, value, origin, "file:" + path);

@@ -66,6 +66,12 @@ KeyDef text_key(std::string path, Ref<std::string> ref, std::vector<std::string>
   return make_key<std::string>(std::move(path), Kind::kString, 0, 0, std::move(ref),
                                std::move(choices));
 }
+// A model name: an empty one would reach the server as a request for no model.
+KeyDef model_key(std::string path, Ref<std::string> ref) {
+  KeyDef key = text_key(std::move(path), std::move(ref));
+  key.non_empty = true;
+  return key;
+}
 
 // The cache types that llama.cpp's --cache-type-k and --cache-type-v accept.
 const std::vector<std::string> kCacheTypes = {"f32",  "f16",  "bf16", "q8_0",  "q4_0",
@@ -145,6 +151,9 @@ Status check_value(const KeyDef& key, const json& value, const std::string& orig
       if (!value.is_string()) {
         return invalid(key, value, origin, "a string");
       }
+      if (key.non_empty && value.get_ref<const std::string&>().empty()) {
+        return invalid(key, value, origin, "a non-empty string");
+      }
       if (!key.choices.empty() && std::find(key.choices.begin(), key.choices.end(),
                                             value.get<std::string>()) == key.choices.end()) {
         return invalid(key, value, origin, "one of " + choices_text(key.choices));
@@ -212,7 +221,7 @@ std::vector<KeyDef> build_table() {
       "auto_scaling.strategy", [](Config& c) -> std::string& { return c.strategy; },
       strategy_names()));
   t.push_back(
-      text_key("auto_scaling.model", [](Config& c) -> std::string& { return c.server.model; }));
+      model_key("auto_scaling.model", [](Config& c) -> std::string& { return c.server.model; }));
   t.push_back(
       text_key("auto_scaling.profile", [](Config& c) -> std::string& { return c.profile; }));
   t.push_back(bool_key("auto_scaling.dry_run", [](Config& c) -> bool& { return c.dry_run; }));
@@ -288,7 +297,7 @@ std::vector<KeyDef> build_table() {
   t.push_back(text_key("server.backend", [](Config& c) -> std::string& { return c.server.backend; },
                        {"ollama", "openai", "sim"}));
   t.push_back(text_key("server.host", [](Config& c) -> std::string& { return c.server.host; }));
-  t.push_back(text_key("server.model", [](Config& c) -> std::string& { return c.server.model; }));
+  t.push_back(model_key("server.model", [](Config& c) -> std::string& { return c.server.model; }));
   KeyDef role_models;
   role_models.path = "server.role_models";
   role_models.kind = Kind::kRoleModels;

@@ -20,6 +20,7 @@ struct KeyDef {
   double min = 0;
   double max = 0;
   std::vector<std::string> choices;  // allowed strings; empty means any
+  bool non_empty = false;            // a string key that rejects ""
   std::function<nlohmann::json(const Config&)> get;
   std::function<void(Config&, const nlohmann::json&)> set;  // value already checked
 };

@@ -68,6 +68,11 @@ Status open_journal(RunState& state) {
   options.clock = state.clock;
   Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(path, options);
   if (!journal) {
+    // A journal that cannot be written is the user's to fix with --db, like a workspace that
+    // cannot be written, so it is a usage error too.
+    if (journal.status().code() == ErrorCode::kPermissionDenied) {
+      return Status(ErrorCode::kInvalidArgument, journal.status().message());
+    }
     return journal.status();
   }
   state.journal = std::move(journal).value();

@@ -95,7 +95,8 @@ TEST_F(ReadOnlyJournalTest, RunOnReadOnlyJournalSaysSo) {
   fs::permissions(ws, fs::perms::all);
   const ProcessResult run = run_unprivileged(
       {"run", "Write a note", "--backend", "sim", "--db", db, "--workspace", ws.string()});
-  EXPECT_NE(run.exit_code, 0);
+  // A journal that cannot be written is a usage error, like a workspace that cannot be written.
+  EXPECT_EQ(run.exit_code, 2) << run.err;
   EXPECT_NE(run.err.find("journal '" + db + "' is read-only"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("pass --db with a writable path"), std::string::npos) << run.err;
 }

@@ -93,6 +93,37 @@ TEST_F(ConfigFileTest, PathBelowFileIsNotFound) {
   EXPECT_TRUE(contains(message, "'" + path + "' not found")) << message;
 }
 
+TEST_F(ConfigFileTest, UnknownGroupIsUnknownWhateverItsValue) {
+  for (const std::string value : {"1", "{}", "{\"x\": 1}", "[]"}) {
+    const std::string path = write_text("{\"foo\": " + value + "}");
+    const std::string message = load_error(path);
+    EXPECT_TRUE(contains(message, "unknown configuration group 'foo'")) << value << ": " << message;
+  }
+}
+
+TEST_F(ConfigFileTest, EmptyModelNamesKeyAndFile) {
+  for (const std::string key : {"server.model", "auto_scaling.model"}) {
+    const size_t dot = key.find('.');
+    const std::string path =
+        write_text("{\"" + key.substr(0, dot) + "\": {\"" + key.substr(dot + 1) + "\": \"\"}}");
+    const std::string message = load_error(path);
+    EXPECT_TRUE(contains(message, "invalid value \"\" for " + key + " (file " + path + ")"))
+        << message;
+  }
+}
+
+TEST_F(ConfigFileTest, EmptyRoleModelIsRejected) {
+  const std::string path = write_text(R"({"server": {"role_models": {"developer": ""}}})");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, "server.role_models.developer")) << message;
+}
+
+TEST_F(ConfigFileTest, EndlessDeviceNamesLimit) {
+  const std::string message = load_error("/dev/zero");
+  EXPECT_TRUE(contains(message, "'/dev/zero' is not a regular file")) << message;
+  EXPECT_TRUE(contains(message, "limit of 1 MiB")) << message;
+}
+
 TEST_F(ConfigFileTest, ArrayIsNotAnObjectOfGroups) {
   const std::string path = write_text("[1, 2]");
   const std::string message = load_error(path);
