@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "core/json_text.h"
+#include "core/terminal_text.h"
 #include "store/journal.h"
 
 namespace ollamaflow::cli {
@@ -25,46 +26,6 @@ Result<std::string> journal_path(const Config& config) {
 
 // Widest goal in the runs listing, in terminal columns, counting the ellipsis of a cut goal.
 constexpr size_t kMaxListedGoalWidth = 60;
-
-// One character of a goal as it is printed, and its width in terminal columns.
-struct PrintedCharacter {
-  std::string text;
-  size_t width = 1;
-};
-
-// Returns each character of `text` as it is printed: newline, carriage return and tab as \n, \r
-// and \t, other C0 characters and DEL as \xNN and C1 characters as \u00NN. A goal then stays on
-// one line and cannot send escape sequences to the terminal. Every other UTF-8 sequence counts
-// as one column, which is low for wide characters such as CJK.
-std::vector<PrintedCharacter> printable_characters(const std::string& text) {
-  std::vector<PrintedCharacter> characters;
-  auto escape = [&characters](std::string escaped) {
-    const size_t width = escaped.size();
-    characters.push_back({std::move(escaped), width});
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    const bool c1 = byte == 0xC2 && i + 1 < text.size() &&
-                    static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-                    static_cast<unsigned char>(text[i + 1]) <= 0x9F;
-    if (byte == '\n') {
-      escape("\\n");
-    } else if (byte == '\r') {
-      escape("\\r");
-    } else if (byte == '\t') {
-      escape("\\t");
-    } else if (byte < 0x20 || byte == 0x7F) {
-      escape(fmt::format("\\x{:02X}", byte));
-    } else if (c1) {
-      escape(fmt::format("\\u{:04X}", static_cast<unsigned char>(text[++i])));
-    } else if ((byte & 0xC0) == 0x80 && !characters.empty()) {
-      characters.back().text += text[i];  // a continuation byte of a UTF-8 sequence
-    } else {
-      characters.push_back({std::string(1, text[i]), 1});
-    }
-  }
-  return characters;
-}
 
 // Returns `goal` on one line, escaped as printable_characters() does, and cut with an ellipsis
 // when it is wider than `max_width`.
@@ -188,8 +149,8 @@ void print_show(const json& run) {
   std::cout << "Run " << run["id"].get<std::string>() << ": " << run["status"].get<std::string>()
             << "\n  goal:      " << goal_cell(run["goal"].get<std::string>(), SIZE_MAX)
             << "\n  backend:   " << run["backend"].get<std::string>() << ", model "
-            << run["model"].get<std::string>()
-            << "\n  workspace: " << run["workspace"].get<std::string>()
+            << escape_control_characters(run["model"].get<std::string>())
+            << "\n  workspace: " << escape_control_characters(run["workspace"].get<std::string>())
             << "\n  started:   " << run["started_at"].get<std::string>()
             << "\n  finished:  " << run["finished_at"].get<std::string>() << "\n";
   for (const auto& plan : run["plan_attempts"]) {
@@ -201,10 +162,12 @@ void print_show(const json& run) {
   for (const auto& task : run["tasks"]) {
     std::printf("  %-16s %-10s %-20s %-10s %-18s %s\n", task["id"].get<std::string>().c_str(),
                 task["status"].get<std::string>().c_str(), task["role"].get<std::string>().c_str(),
-                task["agent"].get<std::string>().c_str(), task["model"].get<std::string>().c_str(),
+                task["agent"].get<std::string>().c_str(),
+                escape_control_characters(task["model"].get<std::string>()).c_str(),
                 to_text(task["files"]).c_str());
     if (!task["error"].get<std::string>().empty()) {
-      std::cout << "      error: " << task["error"].get<std::string>() << "\n";
+      std::cout << "      error: " << escape_control_characters(task["error"].get<std::string>())
+                << "\n";
     }
   }
   if (!run["scaling_events"].empty()) {
@@ -212,7 +175,8 @@ void print_show(const json& run) {
     for (const auto& event : run["scaling_events"]) {
       std::cout << "  " << event["time"].get<std::string>() << "  "
                 << event["action"].get<std::string>() << " " << event["from"] << " -> "
-                << event["to"] << "  " << event["reason"].get<std::string>() << "\n";
+                << event["to"] << "  "
+                << escape_control_characters(event["reason"].get<std::string>()) << "\n";
     }
   }
 }

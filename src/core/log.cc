@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "core/terminal_text.h"
 
 namespace ollamaflow {
 namespace {
@@ -34,6 +35,22 @@ class JsonFormatter final : public spdlog::formatter {
   }
 };
 
+// Writes the message with its control characters escaped, so that text from a goal or a model
+// reply cannot add lines to the log or send escape sequences to the terminal.
+class EscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string text =
+        escape_control_characters(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(text.data(), text.data() + text.size());
+  }
+
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<EscapedMessage>();
+  }
+};
+
 struct LogState {
   // Guards every member. get_logger takes it shared, so that threads that look up a logger on
   // every call do not queue behind each other.
@@ -54,7 +71,11 @@ void apply_format(spdlog::logger& logger, bool json) {
   if (json) {
     logger.set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    logger.set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v");
+    // %* is the message as EscapedMessage writes it. JSON lines need no such step, because JSON
+    // escapes control characters itself.
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<EscapedMessage>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %*");
+    logger.set_formatter(std::move(formatter));
   }
 }
 

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <string>
 
+#include "core/terminal_text.h"
 #include "flow/run_types.h"
 
 namespace ollamaflow::flow {
@@ -20,6 +21,12 @@ std::string format_seconds(double seconds) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.1fs", seconds);
   return buffer;
+}
+
+// Returns one line of the report, such as a goal or a task's error, with every control character
+// escaped (newline and tab too), so that it cannot add or forge lines of the report.
+std::string one_line(const std::string& text) {
+  return escape_control_characters(text);
 }
 
 // Returns `text` with control characters escaped for a terminal. C0 (but newline and tab), DEL
@@ -59,11 +66,12 @@ void append_task_table(const RunReport& report, std::string& out) {
                                            "model", "time",   "tokens in/out", "files"};
   std::vector<std::vector<std::string>> rows = {header};
   for (const TaskReport& task : report.tasks) {
-    rows.push_back({task.id, task.status + (task.resumed ? " (earlier run)" : ""), task.role,
-                    task.agent.empty() ? "-" : task.agent, task.model.empty() ? "-" : task.model,
+    rows.push_back({one_line(task.id), task.status + (task.resumed ? " (earlier run)" : ""),
+                    one_line(task.role), task.agent.empty() ? "-" : one_line(task.agent),
+                    task.model.empty() ? "-" : one_line(task.model),
                     format_seconds(task.duration_s),
                     std::to_string(task.prompt_tokens) + "/" + std::to_string(task.output_tokens),
-                    task.files.empty() ? "-" : join(task.files, ", ")});
+                    task.files.empty() ? "-" : one_line(join(task.files, ", "))});
   }
   std::vector<size_t> widths(header.size(), 0);
   for (const auto& row : rows) {
@@ -80,7 +88,7 @@ void append_task_table(const RunReport& report, std::string& out) {
   }
   for (const TaskReport& task : report.tasks) {
     if (!task.error.empty()) {
-      out += "  " + task.id + ": " + task.error + "\n";
+      out += "  " + one_line(task.id) + ": " + one_line(task.error) + "\n";
     }
   }
 }
@@ -93,8 +101,8 @@ void append_scaling(const RunReport& report, std::string& out) {
          "): " + std::to_string(report.scaling_events.size()) + " scaling events\n";
   for (const ScalingEventReport& event : report.scaling_events) {
     out += "  " + event.time + "  " + pad(event.action, 11) + std::to_string(event.from_count) +
-           " -> " + std::to_string(event.to_count) + "  " + event.outcome + "  " + event.reason +
-           "\n";
+           " -> " + std::to_string(event.to_count) + "  " + one_line(event.outcome) + "  " +
+           one_line(event.reason) + "\n";
   }
   if (!report.agent_counts.empty()) {
     out += "  agents over time:";
@@ -164,21 +172,21 @@ json report_to_json(const RunReport& report) {
 std::string format_report(const RunReport& report) {
   std::string out;
   out += "Run " + report.run_id + ": " + report.status + "\n";
-  out += "  goal:      " + report.goal + "\n";
+  out += "  goal:      " + one_line(report.goal) + "\n";
   out += "  backend:   " + report.backend + " (" + report.endpoint + ")" +
          (report.simulated ? "  [SIMULATED: output is placeholder text]" : "") + "\n";
-  out += "  model:     " + report.model + "\n";
-  out += "  workspace: " + (report.workspace.empty() ? "-" : report.workspace) + "\n";
+  out += "  model:     " + one_line(report.model) + "\n";
+  out += "  workspace: " + (report.workspace.empty() ? "-" : one_line(report.workspace)) + "\n";
   out += "  time:      " + format_seconds(report.duration_s) + ", tokens in/out " +
          std::to_string(report.prompt_tokens) + "/" + std::to_string(report.output_tokens) + "\n";
   for (const std::string& note : report.notes) {
-    out += "  note:      " + note + "\n";
+    out += "  note:      " + one_line(note) + "\n";
   }
   if (!report.plan_errors.empty()) {
     out += report.status == "cancelled" ? "\nPlanning was cancelled after these attempts:\n"
                                         : "\nPlanning failed after these attempts:\n";
     for (const std::string& error : report.plan_errors) {
-      out += "  " + error + "\n";
+      out += "  " + one_line(error) + "\n";
     }
   }
   if (!report.tasks.empty()) {
@@ -186,7 +194,7 @@ std::string format_report(const RunReport& report) {
     append_task_table(report, out);
   }
   for (const std::string& conflict : report.conflicts) {
-    out += "  conflict: " + conflict + "\n";
+    out += "  conflict: " + one_line(conflict) + "\n";
   }
   append_scaling(report, out);
   if (!report.summary.empty()) {
@@ -201,24 +209,25 @@ std::string format_report(const RunReport& report) {
 namespace ollamaflow::flow {
 
 std::string format_plan(const nlohmann::json& plan) {
-  std::string out = "Plan for: " + plan.value("goal", std::string()) + "\n";
+  std::string out = "Plan for: " + one_line(plan.value("goal", std::string())) + "\n";
   if (const std::string summary = plan.value("summary", std::string()); !summary.empty()) {
-    out += summary + "\n";
+    out += one_line(summary) + "\n";
   }
   for (const auto& task : plan.value("tasks", nlohmann::json::array())) {
-    out += "\n  [" + task.value("id", std::string()) + "] " + task.value("title", std::string()) +
-           "  (" + task.value("role", std::string()) + ")\n";
+    out += "\n  [" + one_line(task.value("id", std::string())) + "] " +
+           one_line(task.value("title", std::string())) + "  (" +
+           one_line(task.value("role", std::string())) + ")\n";
     std::string deps;
     for (const auto& dep : task.value("depends_on", nlohmann::json::array())) {
       deps += (deps.empty() ? "" : ", ") + dep.get<std::string>();
     }
-    out += "      after: " + (deps.empty() ? std::string("-") : deps) + "\n";
+    out += "      after: " + (deps.empty() ? std::string("-") : one_line(deps)) + "\n";
     std::string files;
     for (const auto& file : task.value("files", nlohmann::json::array())) {
       files += (files.empty() ? "" : ", ") + file.get<std::string>();
     }
-    out += "      files: " + (files.empty() ? std::string("-") : files) + "\n";
-    out += "      " + task.value("description", std::string()) + "\n";
+    out += "      files: " + (files.empty() ? std::string("-") : one_line(files)) + "\n";
+    out += "      " + one_line(task.value("description", std::string())) + "\n";
   }
   return terminal_safe(out);
 }

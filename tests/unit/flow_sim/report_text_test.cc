@@ -30,10 +30,38 @@ TEST_F(ReportTextTest, EscapeSequencesAreShownEscaped) {
   EXPECT_EQ(text.find('\x1b'), std::string::npos);
   EXPECT_EQ(text.find('\r'), std::string::npos);
   EXPECT_EQ(text.find('\x07'), std::string::npos);
-  EXPECT_NE(text.find("Build \\x1B[2Ja web app\\x0D"), std::string::npos) << text;
+  EXPECT_NE(text.find("Build \\x1B[2Ja web app\\r"), std::string::npos) << text;
   EXPECT_NE(text.find("server said \\x1B]0;owned\\x07"), std::string::npos) << text;
   // Newlines and tabs keep their meaning.
   EXPECT_NE(text.find("Done.\nLine two\tcolumn"), std::string::npos) << text;
+}
+
+TEST_F(ReportTextTest, OneLineFieldsEscapeNewlinesAndTabs) {
+  RunReport report = report_with("line1\nline2\tend", "Done.\nLine two");
+  report.tasks[0].error = "first\nforged: line";
+  report.notes.push_back("note\nforged");
+  const std::string text = format_report(report);
+  EXPECT_NE(text.find("  goal:      line1\\nline2\\tend\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  t1: first\\nforged: line\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  note:      note\\nforged\n"), std::string::npos) << text;
+  // The summary is a block of text, so its lines stay lines.
+  EXPECT_NE(text.find("Done.\nLine two"), std::string::npos) << text;
+}
+
+TEST_F(ReportTextTest, PlanFieldsEscapeNewlines) {
+  nlohmann::json plan = {{"goal", "g1\ng2"},
+                         {"summary", "s1\ns2"},
+                         {"tasks",
+                          {{{"id", "a"},
+                            {"title", "T1\nT2"},
+                            {"role", "developer"},
+                            {"description", "d1\nd2"},
+                            {"depends_on", nlohmann::json::array()},
+                            {"files", {"x.py"}}}}}};
+  const std::string text = format_plan(plan);
+  for (const std::string part : {"Plan for: g1\\ng2\n", "s1\\ns2\n", "T1\\nT2", "d1\\nd2\n"}) {
+    EXPECT_NE(text.find(part), std::string::npos) << part << "\n" << text;
+  }
 }
 
 TEST_F(ReportTextTest, C1ControlsAreEscapedAndOtherUtf8Kept) {

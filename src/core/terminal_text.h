@@ -1,0 +1,27 @@
+// Text from users and models made safe to print on a terminal: control characters become
+// visible escapes, so that a goal or a reply cannot add lines or send escape sequences.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ollamaflow {
+
+// One character of text as it is printed, and its width in terminal columns.
+struct PrintedCharacter {
+  std::string text;
+  size_t width = 1;
+};
+
+// Returns each character of `text` as it is printed: newline, carriage return and tab as \n, \r
+// and \t, other C0 characters and DEL as \xNN and C1 characters as \u00NN. Every other UTF-8
+// sequence counts as one column, which is low for wide characters such as CJK.
+std::vector<PrintedCharacter> printable_characters(std::string_view text);
+
+// Returns `text` on one line with its control characters escaped as printable_characters()
+// does: "line1\nline2" comes back as the 12 characters line1\nline2.
+std::string escape_control_characters(std::string_view text);
+
+}  // namespace ollamaflow
