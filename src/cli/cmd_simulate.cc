@@ -108,16 +108,23 @@ Result<sim::Trace> load_input(const SimulateOptions& options) {
   return sim::generate_pattern(options.pattern, params);
 }
 
+// Maximum agents of a simulation without --max-agents.
+constexpr int kDefaultMaxAgents = 32;
+
 int cmd_simulate(const Config& config, const SimulateOptions& options) {
-  if (options.startup_s < 0 || options.wait_target_s <= 0 || options.initial_agents < 1) {
+  // The pool starts with the initial agents, so they must fit under the maximum.
+  const int max_agents = options.max_agents.value_or(kDefaultMaxAgents);
+  if (options.initial_agents > max_agents) {
     std::fprintf(stderr,
-                 "error: --startup-time must be >= 0, --wait-target > 0 and --initial-agents "
-                 ">= 1\n");
+                 "error: --initial-agents %d is above %s %d: lower --initial-agents or raise "
+                 "--max-agents\n",
+                 options.initial_agents,
+                 options.max_agents ? "--max-agents" : "the default --max-agents of", max_agents);
     return 2;
   }
   sim::ScenarioSettings settings = sim::default_scenario();
   settings.config = config;
-  settings.config.gpu_scaling.max_agents = options.max_agents.value_or(32);
+  settings.config.gpu_scaling.max_agents = max_agents;
   settings.config.agent_management.max_agents = *settings.config.gpu_scaling.max_agents;
   settings.startup_s = options.startup_s;
   settings.wait_target_s = options.wait_target_s;
@@ -213,8 +220,9 @@ void add_simulate_options(CLI::App* command, SimulateOptions& o) {
       ->check(finite_range(0.001, 3600));
   command
       ->add_option("--initial-agents", o.initial_agents,
-                   "Agents at the start for the reactive policies (default 4)")
-      ->check(integer_range(0, 4096));
+                   "Agents at the start for the reactive policies, at most --max-agents "
+                   "(default 4)")
+      ->check(integer_range(1, 4096));
   command->add_option("--max-agents", o.max_agents, "Most agents (default 32)")
       ->check(integer_range(1, 4096));
   command->add_option("--drop-metrics", o.drop_metrics,

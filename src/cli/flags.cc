@@ -36,8 +36,11 @@ std::vector<FlagValue> ConfigFlags::values() const {
 }
 
 void add_global_options(CLI::App* command, GlobalOptions& options) {
-  command->add_option("--config", options.config_file,
-                      "JSON configuration file (keys as in `ollama-flow config show`)");
+  command
+      ->add_option("--config", options.config_file,
+                   "JSON configuration file (keys as in `ollama-flow config show`)")
+      ->check(non_empty_text(
+          "the configuration file path is empty: pass the path of a JSON file, or drop --config"));
   options.flags.add<std::string>(command, "--log-level", "logging.level",
                                  "Log level: trace, debug, info, warn, error, critical or off");
   options.flags.add_switch(command, "--log-json", "logging.json",
@@ -87,6 +90,11 @@ CLI::Validator integer_text() {
         return "";
       },
       "INTEGER");
+}
+
+CLI::Validator non_empty_text(const std::string& message) {
+  return CLI::Validator(
+      [message](std::string& text) -> std::string { return text.empty() ? message : ""; }, "");
 }
 
 std::optional<Config> load_effective_config(const GlobalOptions& options) {

@@ -71,6 +71,10 @@ CLI::Validator integer_range(int64_t low, int64_t high);
 // Accepts any whole number that fits an int, for an option whose range is checked later.
 CLI::Validator integer_text();
 
+// Rejects an empty value with `message`, which names what to pass instead. An option that is
+// not given is not checked.
+CLI::Validator non_empty_text(const std::string& message);
+
 // Loads the configuration for a subcommand and sets up logging. Prints the error and returns
 // nullopt when the configuration is invalid.
 std::optional<Config> load_effective_config(const GlobalOptions& options);

@@ -55,9 +55,11 @@ void add_run_options(CLI::App* command, GlobalOptions& global, RunOptions& optio
                      "\"--threads 8\"");
   f.add<std::string>(command, "--kv-cache-type", "memory.kv_cache_type_k",
                      "KV cache type for memory estimates (f16, q8_0, q4_0, ...)");
-  command->add_option("--plan", options.plan_file,
-                      "Run this plan (JSON as printed by --plan-only --json) instead of "
-                      "asking the model for one");
+  command
+      ->add_option("--plan", options.plan_file,
+                   "Run this plan (JSON as printed by --plan-only --json) instead of "
+                   "asking the model for one")
+      ->check(non_empty_text("the plan file path is empty: pass the path of a plan JSON file"));
   command->add_flag("--plan-only", options.plan_only, "Print the plan and stop");
 }
 
@@ -115,6 +117,43 @@ std::optional<Config> load_run_config(const GlobalOptions& global) {
   return config;
 }
 
+// Returns the names of the subcommands of `command`, comma-separated.
+std::string subcommand_names(const CLI::App& command) {
+  std::string names;
+  for (const CLI::App* subcommand : command.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + subcommand->get_name();
+  }
+  return names;
+}
+
+// Prints an error naming the known subcommands and returns 2 when `command` (argv[1]) needs a
+// subcommand and argv[2] is missing or names none. Returns 0 otherwise. CLI11 alone prints only
+// "A subcommand is required".
+int check_nested_subcommand(const CLI::App& command, int argc, char** argv) {
+  if (command.get_require_subcommand_min() == 0) {
+    return 0;
+  }
+  if (argc > 2 && argv[2][0] == '-') {
+    return 0;  // --help, or an option that CLI11 reports itself
+  }
+  if (argc > 2) {
+    for (const CLI::App* subcommand : command.get_subcommands({})) {
+      if (subcommand->get_name() == argv[2]) {
+        return 0;
+      }
+    }
+    std::fprintf(
+        stderr,
+        "ollama-flow: unknown subcommand '%s %s': use one of %s (see ollama-flow %s --help)\n",
+        argv[1], argv[2], subcommand_names(command).c_str(), argv[1]);
+  } else {
+    std::fprintf(stderr,
+                 "ollama-flow: %s needs a subcommand: use one of %s (see ollama-flow %s --help)\n",
+                 argv[1], subcommand_names(command).c_str(), argv[1]);
+  }
+  return 2;
+}
+
 int run_main(int argc, char** argv) {
   CLI::App app{
       "ollama-flow: a swarm of LLM agents on local models, scaled to what the GPU and "
@@ -134,7 +173,8 @@ int run_main(int argc, char** argv) {
   auto run_global = std::make_shared<GlobalOptions>();
   auto run_options = std::make_shared<RunOptions>();
   CLI::App* run = app.add_subcommand("run", "Plan a goal, run the subtasks in parallel, report");
-  run->add_option("goal", run_options->goal, "What the agents should do");
+  run->add_option("goal", run_options->goal, "What the agents should do")
+      ->check(non_empty_text("the goal is empty: say what the agents should do"));
   run->add_option("--resume", run_options->resume_id,
                   "Continue the journaled run ID; finished subtasks are not redone");
   add_global_options(run, *run_global);
@@ -206,9 +246,16 @@ int run_main(int argc, char** argv) {
   runs->add_flag("--json", runs_options->json, "Print JSON");
   CLI::App* runs_show = runs->add_subcommand("show", "Show one run with its tasks and events");
   runs_show->fallthrough();  // --db and --config of `runs` also after `show`
-  runs_show->add_option("id", runs_options->show_id, "Run id")->required();
+  // Checked in the callback instead of by required(), whose message does not say where ids
+  // come from.
+  runs_show->add_option("id", runs_options->show_id, "Run id, as `ollama-flow runs` lists it");
   runs_show->add_flag("--json", runs_options->json, "Print JSON");
-  runs->callback([&, runs_global, runs_options] {
+  runs->callback([&, runs_global, runs_options, runs_show] {
+    if (runs_show->parsed() && runs_options->show_id.empty()) {
+      throw CLI::ValidationError("id",
+                                 "runs show needs a run id: pass one that `ollama-flow "
+                                 "runs` lists, as in `ollama-flow runs show ID`");
+    }
     std::optional<Config> config = load_effective_config(*runs_global);
     exit_code = config ? cmd_runs(*config, *runs_options) : 2;
   });
@@ -333,13 +380,14 @@ int run_main(int argc, char** argv) {
                        [&word](const CLI::App* command) { return command->get_name() == word; });
   };
   if (argc > 1 && argv[1][0] != '-' && !is_subcommand(argv[1])) {
-    std::string names;
-    for (const CLI::App* command : commands) {
-      names += (names.empty() ? "" : ", ") + command->get_name();
-    }
     std::fprintf(stderr, "ollama-flow: unknown subcommand '%s': use one of %s (see --help)\n",
-                 argv[1], names.c_str());
+                 argv[1], subcommand_names(app).c_str());
     return 2;
+  }
+  if (argc > 1 && argv[1][0] != '-') {
+    if (int code = check_nested_subcommand(*app.get_subcommand(argv[1]), argc, argv); code != 0) {
+      return code;
+    }
   }
 
   try {

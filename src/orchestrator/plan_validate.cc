@@ -76,9 +76,9 @@ void check_fields(const Plan& plan, const RoleSet& roles, Errors& errors) {
 }
 
 void check_dependencies(const Plan& plan, Errors& errors) {
-  std::set<std::string> ids;
+  std::map<std::string, int> id_counts;
   for (const PlanTask& task : plan.tasks) {
-    ids.insert(task.id);
+    ++id_counts[task.id];
   }
   for (size_t i = 0; i < plan.tasks.size(); ++i) {
     const PlanTask& task = plan.tasks[i];
@@ -87,10 +87,12 @@ void check_dependencies(const Plan& plan, Errors& errors) {
       if (!reported.insert(dependency).second) {
         continue;  // a repeated dependency is one edge
       }
-      if (dependency == task.id) {
+      // A task whose id is used twice may mean the other task of that id, and check_ids()
+      // reports the repeated id already.
+      if (dependency == task.id && id_counts[task.id] == 1) {
         errors.push_back(fmt::format("{} depends on itself: remove \"{}\" from its depends_on",
                                      task_label(task, i), dependency));
-      } else if (ids.count(dependency) == 0) {
+      } else if (id_counts.count(dependency) == 0) {
         errors.push_back(fmt::format("{} depends on \"{}\", which is not a task of this plan",
                                      task_label(task, i), dependency));
       }

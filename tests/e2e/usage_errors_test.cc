@@ -74,7 +74,7 @@ TEST_F(UsageErrorsTest, IntegerOptionsNameExpectedValue) {
       {{"simulate", "--max-agents", "many"},
        "invalid value 'many': expected an integer from 1 to 4096"},
       {{"simulate", "--initial-agents", ""},
-       "invalid value '': expected an integer from 0 to 4096"},
+       "invalid value '': expected an integer from 1 to 4096"},
       {{"plan-capacity", "--model", "llama3:8b", "--parallel", "abc"},
        "invalid value 'abc': expected an integer"},
       {{"plan-capacity", "--model", "llama3:8b", "--total-ctx", "1e3"},
