@@ -40,22 +40,48 @@ std::filesystem::path history_path() {
   return base / "ollama-flow" / "interactive_history";
 }
 
-// Reads one line; returns false at end of input.
-bool read_line(bool terminal, std::string& line) {
+// Maximum length of a line read from a pipe or file: the largest goal that fits the largest
+// context (server.num_ctx 4194304 tokens at 4 bytes per token).
+constexpr size_t kMaxInputLineBytes = size_t{16} << 20;
+
+enum class LineRead { kLine, kEnd, kTooLong };
+
+// Reads one line from standard input without its line break, at most kMaxInputLineBytes, so
+// that input without line breaks, such as /dev/zero, cannot exhaust memory.
+LineRead read_piped_line(std::string& line) {
+  line.clear();
+  std::streambuf& input = *std::cin.rdbuf();
+  for (;;) {
+    const int c = input.sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      return line.empty() ? LineRead::kEnd : LineRead::kLine;
+    }
+    if (c == '\n') {
+      return LineRead::kLine;
+    }
+    if (line.size() == kMaxInputLineBytes) {
+      return LineRead::kTooLong;
+    }
+    line += static_cast<char>(c);
+  }
+}
+
+// Reads one line from the terminal (with readline) or from piped input.
+LineRead read_line(bool terminal, std::string& line) {
   if (terminal) {
     char* raw = readline("ollama-flow> ");
     if (raw == nullptr) {
-      return false;
+      return LineRead::kEnd;
     }
     line = raw;
     if (!line.empty()) {
       add_history(raw);
     }
     free(raw);
-    return true;
+    return LineRead::kLine;
   }
   std::cout << "ollama-flow> " << std::flush;
-  return static_cast<bool>(std::getline(std::cin, line));
+  return read_piped_line(line);
 }
 
 std::string trim(const std::string& text) {
@@ -188,7 +214,10 @@ int cmd_interactive(const Config& config, const RunOptions& options) {
             << ", strategy " << config.strategy
             << (config.auto_scaling ? " (auto-scaling on)" : " (auto-scaling off)") << "\n";
   std::string line;
-  while (read_line(terminal, line)) {
+  LineRead read = LineRead::kLine;
+  size_t line_number = 0;
+  while ((read = read_line(terminal, line)) == LineRead::kLine) {
+    ++line_number;
     if (!handle_line(session, line)) {
       break;
     }
@@ -197,6 +226,13 @@ int cmd_interactive(const Config& config, const RunOptions& options) {
     write_history(history_file.c_str());
   }
   std::cout << "\n";
+  if (read == LineRead::kTooLong) {
+    std::fprintf(stderr,
+                 "ollama-flow: input line %zu is longer than the limit of 16 MiB: a goal must fit "
+                 "in one request's context, so check what is piped into interactive\n",
+                 line_number + 1);
+    return 2;
+  }
   return 0;
 }
 

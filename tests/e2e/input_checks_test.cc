@@ -116,6 +116,17 @@ TEST_F(InputChecksTest, LargeTraceNamesSizeAndLimit) {
   EXPECT_TRUE(contains(result.err, "more than the limit of 1 GiB")) << result.err;
 }
 
+TEST_F(InputChecksTest, EndlessInteractiveInputIsRejected) {
+  std::vector<std::string> argv =
+      limited_argv({"interactive", "--backend", "sim", "--db", db().string(), "--workspace",
+                    workspace().string()});
+  argv[2] += " < /dev/zero";
+  const ProcessResult result = run_process(argv, cli_options({}));
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(contains(result.err, "input line 1 is longer than the limit of 16 MiB"))
+      << result.err;
+}
+
 TEST_F(InputChecksTest, EmptyValuesNameTheValue) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"run", "", "--backend", "sim"}, "the goal is empty"},
