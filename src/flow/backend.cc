@@ -3,10 +3,48 @@
 #include <algorithm>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "core/log.h"
 #include "llm/factory.h"
+#include "llm/server_signals.h"
 
 namespace ollamaflow::flow {
+
+namespace {
+
+// Reads the context per slot of an OpenAI-compatible server that reports it (llama-server's
+// /props) into choice.settings, and warns when it is smaller than server.num_ctx, because the
+// server then cuts requests that the run sizes for num_ctx. Returns an error only when the run
+// was cancelled, since most such servers other than llama-server have no /props.
+Status read_slot_context(BackendChoice& choice, const std::shared_ptr<Clock>& clock,
+                         const CancelTokenPtr& cancel) {
+  Result<llm::PropsReading> props = llm::read_props(choice.settings, clock, cancel);
+  if (!props) {
+    if (props.status().code() == ErrorCode::kCancelled) {
+      return props.status();
+    }
+    get_logger("flow")->debug("context per slot unknown: {}", props.status().message());
+    return Status::ok();
+  }
+  if (!props->slot_ctx) {
+    return Status::ok();
+  }
+  const int slot_ctx = *props->slot_ctx;
+  choice.settings.server_slot_ctx = slot_ctx;
+  if (slot_ctx < choice.settings.num_ctx) {
+    choice.notes.push_back(fmt::format(
+        "server.num_ctx is {} tokens, but the server at {} has {} tokens of context per slot "
+        "(/props n_ctx, which is llama-server's -c divided by -np), so it cuts every request "
+        "whose prompt and reply pass {} tokens: start llama-server with a larger -c or fewer "
+        "-np, or lower --num-ctx to {}",
+        choice.settings.num_ctx, choice.settings.host, slot_ctx, slot_ctx, slot_ctx));
+    get_logger("flow")->warn("{}", choice.notes.back());
+  }
+  return Status::ok();
+}
+
+}  // namespace
 
 Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chosen,
                                      std::shared_ptr<Clock> clock, CancelTokenPtr cancel) {
@@ -33,6 +71,11 @@ Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chose
   }
   choice.client = std::move(client).value();
   choice.simulated = choice.settings.backend == "sim";
+  if (choice.settings.backend == "openai") {
+    if (Status read = read_slot_context(choice, clock, cancel); !read) {
+      return read;
+    }
+  }
   return choice;
 }
 
@@ -44,6 +87,7 @@ llm::ChatOptions chat_options(const ServerSettings& server) {
   options.seed = server.seed;
   options.num_gpu = server.gpu_layers;
   options.keep_alive = server.keep_alive;
+  options.server_slot_ctx = server.server_slot_ctx;
   return options;
 }
 

@@ -77,6 +77,36 @@ Result<PropsReading> parse_props(std::string_view body) {
   return reading;
 }
 
+Result<PropsReading> read_props(const ServerSettings& settings, std::shared_ptr<Clock> clock,
+                                CancelTokenPtr cancel) {
+  Result<BaseUrl> url = parse_base_url(settings.host, kDefaultPort);
+  if (!url) {
+    return url.status();
+  }
+  std::string& prefix = url->path_prefix;
+  if (prefix.size() >= kApiSuffix.size() &&
+      prefix.compare(prefix.size() - kApiSuffix.size(), kApiSuffix.size(), kApiSuffix) == 0) {
+    prefix.resize(prefix.size() - kApiSuffix.size());
+  }
+  HttpSettings http_settings;
+  http_settings.connect_timeout_s = settings.connect_timeout_s;
+  http_settings.read_timeout_s = kMetadataTotalTimeoutS;
+  http_settings.bearer_token = settings.api_key;
+  http_settings.start_hint = kOpenAiStartHint;
+  http_settings.cancel = std::move(cancel);
+  const HttpClient http(std::move(url).value(), http_settings, std::move(clock));
+  Result<HttpResponse> response = http.get("/props");
+  if (!response) {
+    return response.status();
+  }
+  if (response->status != 200) {
+    return Status(error_code_for_http_status(response->status),
+                  fmt::format("GET {}/props returned HTTP {}: {}", http.base_url(),
+                              response->status, error_text_from_body(response->body)));
+  }
+  return parse_props(response->body);
+}
+
 Result<SlotsReading> parse_slots(std::string_view body) {
   const json document = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!document.is_array()) {

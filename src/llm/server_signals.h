@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cancel.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/status.h"
@@ -36,6 +37,13 @@ struct PropsReading {
   std::optional<int> slot_ctx;  // default_generation_settings.n_ctx
   std::string build_info;
 };
+
+// Reads llama-server's /props at settings.host (a trailing "/v1" dropped), within
+// kMetadataTotalTimeoutS, the request cancelled by `cancel` (may be null). Returns the HTTP or
+// transport error naming GET /props (kNotFound for a server without /props, such as vLLM),
+// kCancelled, or kParseError for a body that parse_props rejects.
+Result<PropsReading> read_props(const ServerSettings& settings, std::shared_ptr<Clock> clock,
+                                CancelTokenPtr cancel);
 
 // Parses a /props body. Returns kParseError when it is not a JSON object or total_slots is not
 // a positive integer; a missing total_slots is unknown, not an error.

@@ -1,6 +1,7 @@
 #include "orchestrator/structured_chat.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -117,6 +118,30 @@ Status truncated_at_ceiling(const LoopState& state, const std::vector<Attempt>& 
                       state.num_predict, state.ceiling, all.message())};
 }
 
+// Returns the cause of a reply with done_reason "length" that the server's context per slot
+// cut, not num_predict: it stopped below num_predict, and its prompt and output filled the slot.
+// A larger num_predict cannot help it. Returns nullopt when the server did not report its
+// context per slot or did not count the tokens. llama-server stops a slot one token before its
+// n_ctx, so the check allows 1% below n_ctx (at least 2 tokens) for that and for counting
+// differences.
+std::optional<std::string> context_cut(const llm::ChatUsage& usage, int num_predict, int slot_ctx) {
+  if (slot_ctx <= 0 || usage.output_tokens <= 0 || usage.output_tokens >= num_predict) {
+    return std::nullopt;
+  }
+  const int64_t used = usage.prompt_tokens + usage.output_tokens;
+  const int64_t margin = std::max<int64_t>(2, slot_ctx / 100);
+  if (used < slot_ctx - margin) {
+    return std::nullopt;
+  }
+  return fmt::format(
+      "the reply was cut after {} output tokens, below its output limit of {} tokens "
+      "(num_predict), because the prompt ({} tokens) and the reply filled the server's context "
+      "of {} tokens per slot, so a larger output limit cannot help. Start llama-server with a "
+      "larger -c or fewer -np (each slot has -c divided by -np tokens), or lower --num-ctx to {} "
+      "so that the run's size checks use the slot's context",
+      usage.output_tokens, num_predict, usage.prompt_tokens, slot_ctx, slot_ctx);
+}
+
 // Handles a request that returned an error instead of a reply.
 Step on_request_failure(const Status& failure, const StructuredRequest& request, LoopState& state,
                         Attempt& attempt, StructuredOutcome& out) {
@@ -173,6 +198,24 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
   add_usage(out.usage, response.usage);
   out.model = attempt.model;
   out.simulated = response.simulated;
+  if (response.done_reason == "length") {
+    if (std::optional<std::string> cause = context_cut(response.usage, attempt.num_predict,
+                                                       request.chat.options.server_slot_ctx)) {
+      attempt.code = ErrorCode::kTruncated;
+      attempt.errors = {*cause};
+      attempt.error = *cause;
+      ++state.counted;
+      out.attempts.push_back(attempt);
+      get_logger("orchestrator")
+          ->warn(
+              "reply cut by the server's context {} attempt={} prompt_tokens={} "
+              "output_tokens={} num_predict={}",
+              request.log_label, attempt.number, response.usage.prompt_tokens,
+              response.usage.output_tokens, attempt.num_predict);
+      out.status = Status(ErrorCode::kTruncated, *cause);
+      return Step::kStop;
+    }
+  }
   Verdict verdict = response.done_reason == "length"
                         ? Verdict{ErrorCode::kTruncated,
                                   {fmt::format("the reply was cut at the output limit of {} tokens "

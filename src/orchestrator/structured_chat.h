@@ -64,7 +64,9 @@ struct StructuredOutcome {
 
 // Runs the loop described above. What happens after a rejected reply depends on its code:
 // - kTruncated (done_reason "length", or JSON that never closes): resend the same messages with
-//   num_predict doubled, up to the ceiling. A truncated reply at the ceiling ends the loop.
+//   num_predict doubled, up to the ceiling. A truncated reply at the ceiling ends the loop, and
+//   so does a reply that filled chat.options.server_slot_ctx below num_predict, because the
+//   server's context per slot, not num_predict, cut it.
 // - kParseError from extract_json, kSchemaViolation, or problems from `validator`: resend with
 //   the reply and a user message that lists the problems.
 // - kParseError from the client (the server could not parse the output): resend the same
