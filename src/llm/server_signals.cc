@@ -50,6 +50,21 @@ std::optional<double> rate_of(const PrometheusSamples& samples, std::string_view
   return value;
 }
 
+// The server's root URL from `host`: llama-server serves /props, /slots and /metrics beside /v1,
+// so a host given with the OpenAI path ("http://h:8080/v1") loses that suffix.
+Result<BaseUrl> server_root_url(const std::string& host) {
+  Result<BaseUrl> url = parse_base_url(host, kDefaultPort);
+  if (!url) {
+    return url;
+  }
+  std::string& prefix = url->path_prefix;
+  if (prefix.size() >= kApiSuffix.size() &&
+      prefix.compare(prefix.size() - kApiSuffix.size(), kApiSuffix.size(), kApiSuffix) == 0) {
+    prefix.resize(prefix.size() - kApiSuffix.size());
+  }
+  return url;
+}
+
 }  // namespace
 
 Result<PropsReading> parse_props(std::string_view body) {
@@ -79,14 +94,9 @@ Result<PropsReading> parse_props(std::string_view body) {
 
 Result<PropsReading> read_props(const ServerSettings& settings, std::shared_ptr<Clock> clock,
                                 CancelTokenPtr cancel) {
-  Result<BaseUrl> url = parse_base_url(settings.host, kDefaultPort);
+  Result<BaseUrl> url = server_root_url(settings.host);
   if (!url) {
     return url.status();
-  }
-  std::string& prefix = url->path_prefix;
-  if (prefix.size() >= kApiSuffix.size() &&
-      prefix.compare(prefix.size() - kApiSuffix.size(), kApiSuffix.size(), kApiSuffix) == 0) {
-    prefix.resize(prefix.size() - kApiSuffix.size());
   }
   HttpSettings http_settings;
   http_settings.connect_timeout_s = settings.connect_timeout_s;
@@ -155,14 +165,9 @@ Status apply_metrics(std::string_view text, ServerReading& reading) {
 
 Result<std::unique_ptr<LlamaServerSignalReader>> LlamaServerSignalReader::create(
     const ServerSettings& settings, std::shared_ptr<Clock> clock, double timeout_s) {
-  Result<BaseUrl> url = parse_base_url(settings.host, kDefaultPort);
+  Result<BaseUrl> url = server_root_url(settings.host);
   if (!url) {
     return url.status();
-  }
-  std::string& prefix = url->path_prefix;
-  if (prefix.size() >= kApiSuffix.size() &&
-      prefix.compare(prefix.size() - kApiSuffix.size(), kApiSuffix.size(), kApiSuffix) == 0) {
-    prefix.resize(prefix.size() - kApiSuffix.size());
   }
   HttpSettings http_settings;
   http_settings.connect_timeout_s = std::min(settings.connect_timeout_s, timeout_s);
