@@ -154,9 +154,16 @@ void print_show(const json& run) {
             << "\n  started:   " << run["started_at"].get<std::string>()
             << "\n  finished:  " << run["finished_at"].get<std::string>() << "\n";
   for (const auto& plan : run["plan_attempts"]) {
-    std::cout << "  plan attempt " << plan["attempt"] << ": "
-              << (plan["accepted"].get<bool>() ? "accepted" : "rejected " + to_text(plan["errors"]))
-              << "\n";
+    // A rejected plan has validation errors; a request that failed or was cancelled has none,
+    // and the stored report says why.
+    std::string outcome = "accepted";
+    if (!plan["accepted"].get<bool>()) {
+      outcome =
+          plan["errors"].empty()
+              ? "no plan received: the request failed or was cancelled (--json shows the report)"
+              : "rejected " + escape_control_characters(to_text(plan["errors"]));
+    }
+    std::cout << "  plan attempt " << plan["attempt"] << ": " << outcome << "\n";
   }
   std::cout << "\nTasks:\n";
   for (const auto& task : run["tasks"]) {

@@ -250,6 +250,12 @@ TEST_F(OllamaRunTest, PlanRequestFailureIsNotRejection) {
   EXPECT_NE(result.out.find("the test server rejects this request"), std::string::npos)
       << result.out;
   EXPECT_EQ(result.out.find("sent back"), std::string::npos) << result.out;
+
+  json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+  ASSERT_EQ(runs.size(), 1u);
+  const ProcessResult shown = run_cli({"runs", "show", runs[0]["id"], "--db", db().string()});
+  EXPECT_NE(shown.out.find("plan attempt 1: rejected "), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("plan attempt 2: no plan received"), std::string::npos) << shown.out;
 }
 
 TEST_F(OllamaRunTest, FailedTaskCancelsDependents) {
