@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -221,6 +222,23 @@ TEST_F(OllamaRunTest, NoisePlansFailAfterRepairAttempts) {
   shown = run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
   EXPECT_EQ(parse_json(shown)["status"], "failed");
   EXPECT_EQ(requests_of("plan").size(), 2u);
+}
+
+TEST_F(OllamaRunTest, FailedPlanOnlyRunPrintsTheReport) {
+  server_.script().set_responder([](const json& body) {
+    FakeReply reply;
+    reply.content =
+        script_kind(body) == "plan" ? R"({"goal":"x","tasks":[]})" : R"({"ready":true})";
+    return reply;
+  });
+  std::vector<std::string> args = run_args({"--max-plan-attempts", "1", "--plan-only"});
+  ProcessResult json_result = run_cli(args);
+  EXPECT_EQ(json_result.exit_code, 1) << json_result.err;
+  EXPECT_EQ(parse_json(json_result)["status"], "failed") << json_result.out;
+  args.erase(std::find(args.begin(), args.end(), "--json"));
+  ProcessResult text = run_cli(args);
+  EXPECT_EQ(text.exit_code, 1) << text.err;
+  EXPECT_NE(text.out.find("Planning failed"), std::string::npos) << text.out;
 }
 
 TEST_F(OllamaRunTest, PlanRequestFailureIsNotRejection) {
