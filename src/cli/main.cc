@@ -2,6 +2,7 @@
 // options and the effective configuration; the work happens in the library.
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <string>
@@ -402,5 +403,15 @@ int run_main(int argc, char** argv) {
 }  // namespace ollamaflow::cli
 
 int main(int argc, char** argv) {
-  return ollamaflow::cli::run_main(argc, argv);
+  // Every known failure returns a Status; an exception that gets here is a defect. It ends the
+  // process with exit 1 and a message instead of an abort and a core file.
+  try {
+    return ollamaflow::cli::run_main(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr,
+                 "ollama-flow: internal error: %s; please report it with the command line that "
+                 "caused it\n",
+                 error.what());
+    return 1;
+  }
 }

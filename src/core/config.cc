@@ -4,11 +4,13 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "core/config_keys.h"
+#include "core/utf8.h"
 
 namespace ollamaflow {
 namespace {
@@ -68,6 +70,16 @@ Status config_detail::apply_value(Config& config, const std::string& path, const
   if (key == nullptr) {
     return invalid_argument("unknown configuration key '" + path + "' (" + origin +
                             "); `ollama-flow config show` lists the keys");
+  }
+  // Text is stored and printed as JSON, which holds only UTF-8; the value itself is not shown.
+  if (value.is_string()) {
+    if (const std::optional<size_t> bad =
+            invalid_utf8_offset(value.get_ref<const std::string&>())) {
+      return invalid_argument(fmt::format(
+          "{} ({}) is not valid UTF-8: byte 0x{:02X} at offset {}; pass the value as UTF-8 text",
+          path, origin, static_cast<unsigned char>(value.get_ref<const std::string&>()[*bad]),
+          *bad));
+    }
   }
   if (key->kind == Kind::kRoleModels) {
     Status status = set_role_models(config, value, origin);

@@ -189,6 +189,19 @@ TEST_F(UsageErrorsTest, PlanFlagsRejectedWhereIgnored) {
   }
 }
 
+TEST_F(UsageErrorsTest, FlagValueNotUtf8ExitsTwo) {
+  ProcessResult result =
+      run_cli({"run", "Write a note", "--backend", "\xff", "--workspace",
+               (dir_.path() / "ws").string(), "--db", (dir_.path() / "j.db").string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("server.backend (flag --backend) is not valid UTF-8: byte 0xFF"),
+            std::string::npos)
+      << result.err;
+  ProcessResult env = run_cli({"config", "show"}, {{"SCALING_STRATEGY", "\x9b"}});
+  EXPECT_EQ(env.exit_code, 2) << env.err;
+  EXPECT_NE(env.err.find("is not valid UTF-8: byte 0x9B"), std::string::npos) << env.err;
+}
+
 TEST_F(UsageErrorsTest, UnknownSubcommandListsCommands) {
   ProcessResult result = run_cli({"bogus"});
   EXPECT_EQ(result.exit_code, 2) << result.err;
