@@ -10,6 +10,7 @@
 
 #include "core/config_keys.h"
 #include "core/file_read.h"
+#include "core/json_depth.h"
 
 namespace ollamaflow::config_detail {
 namespace {
@@ -218,6 +219,13 @@ std::string exception_cause(const json::exception& error) {
 // position and the cause.
 Result<json> parse_file_text(const std::string& text, const std::string& path) {
   const std::string item = "configuration file '" + path + "'";
+  if (const std::optional<size_t> deep = json_too_deep_offset(text)) {
+    const auto [line, column] = line_and_column(text, *deep);
+    return Status(ErrorCode::kParseError,
+                  fmt::format("{} nests deeper than {} levels at line {} column {}; no key "
+                              "takes a value that deep",
+                              item, kMaxJsonDepth, line, column));
+  }
   json document;
   try {
     document = json::parse(text);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/file_read.h"
+#include "core/json_depth.h"
 #include "core/log.h"
 #include "flow/backend.h"
 #include "flow/execution.h"
@@ -94,6 +95,12 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
   if (!text) {
     // A plan file that is missing or unreadable is the user's to fix, like a bad flag.
     return Status(ErrorCode::kInvalidArgument, text.status().message());
+  }
+  if (const std::optional<size_t> deep = json_too_deep_offset(*text)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("plan file '{}' nests deeper than {} levels at byte {}: write it "
+                              "as `ollama-flow run GOAL --plan-only --json` prints it",
+                              path, kMaxJsonDepth, *deep));
   }
   json document;
   try {

@@ -1,8 +1,11 @@
 #include "llm/json_extract.h"
 
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
+
+#include "core/json_depth.h"
 
 namespace ollamaflow::llm {
 namespace {
@@ -270,6 +273,12 @@ Result<json> parse_candidate(std::string_view text, size_t start, const Scan& sc
     return status;
   }
   const std::string_view value = text.substr(start, scan.end - start);
+  if (const std::optional<size_t> deep = json_too_deep_offset(value)) {
+    return Status(ErrorCode::kParseError,
+                  fmt::format("the JSON value nests deeper than {} levels at {}; reply with the "
+                              "object the schema describes",
+                              kMaxJsonDepth, describe_position(text, start + *deep)));
+  }
   const bool repaired = lenient;
   const std::string input = repaired ? repair_value(value) : std::string(value);
   try {

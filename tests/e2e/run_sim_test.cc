@@ -358,6 +358,16 @@ TEST_F(SimRunTest, ResumeRedoesTasksWhoseFilesAreGone) {
   }
 }
 
+TEST_F(SimRunTest, DeeplyNestedPlanFileExitsTwo) {
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << "{\"tasks\": " << std::string(50000, '[') << std::string(50000, ']')
+                           << "}";
+  ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
+                                  "--workspace", workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("nests deeper than 128 levels"), std::string::npos) << result.err;
+}
+
 TEST_F(SimRunTest, ResumeThatCannotStartKeepsTheRunsStatus) {
   const std::string run_id = run_sample_plan();
   ASSERT_FALSE(run_id.empty());

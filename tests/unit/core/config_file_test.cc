@@ -46,6 +46,17 @@ TEST_F(ConfigFileTest, FolderIsNamedAsFolder) {
   EXPECT_TRUE(contains(message, "--config")) << message;
 }
 
+// Dumping or comparing a value recurses once per level, so 50,000 levels would overflow the
+// stack; the file is rejected before it is parsed.
+TEST_F(ConfigFileTest, DeepNestingIsRejected) {
+  const std::string path = write_text("{\"server\": {\"model\": " + std::string(50000, '[') +
+                                      std::string(50000, ']') + "}}");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, path)) << message;
+  EXPECT_TRUE(contains(message, "nests deeper than 128 levels at line 1 column 148")) << message;
+  EXPECT_LT(message.size(), 400u) << message;
+}
+
 TEST_F(ConfigFileTest, TruncatedFileNamesLineAndColumn) {
   const std::string path = write_text("{\n  \"server\": ");
   const std::string message = load_error(path);

@@ -13,6 +13,21 @@ TEST(ExtractJsonTest, PlainObject) {
   EXPECT_EQ(*result, json({{"a", 1}}));
 }
 
+TEST(ExtractJsonTest, DeepNestingIsAParseError) {
+  const std::string reply =
+      "{\"files\": " + std::string(50000, '[') + std::string(50000, ']') + "}";
+  Result<json> result = extract_json(reply);
+  ASSERT_FALSE(result.is_ok());
+  EXPECT_EQ(result.status().code(), ErrorCode::kParseError);
+  EXPECT_NE(result.status().message().find("nests deeper than 128 levels"), std::string::npos)
+      << result.status().message();
+}
+
+TEST(ExtractJsonTest, NestingAtTheLimitParses) {
+  const std::string reply = std::string(128, '[') + std::string(128, ']');
+  EXPECT_TRUE(extract_json(reply).is_ok());
+}
+
 TEST(ExtractJsonTest, PlainArray) {
   Result<json> result = extract_json("  [1, 2, 3]  ");
   ASSERT_TRUE(result.is_ok()) << result.status().to_string();
