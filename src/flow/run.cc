@@ -147,6 +147,15 @@ std::string default_workspace(const Clock& clock) {
       .string();
 }
 
+// `path` absolute and normal, without a trailing separator: "ws/" and "./ws" name one folder.
+std::string normal_folder(const std::string& path) {
+  std::filesystem::path normal = std::filesystem::absolute(path).lexically_normal();
+  if (!normal.has_filename() && normal.has_parent_path() && normal != normal.root_path()) {
+    normal = normal.parent_path();
+  }
+  return normal.string();
+}
+
 Status start_record(RunState& state, const std::string& goal) {
   if (!state.request.resume_id.empty()) {
     Result<store::RunRecord> reopened = state.journal->reopen_run(state.request.resume_id);
@@ -165,10 +174,9 @@ Status start_record(RunState& state, const std::string& goal) {
   // A plan-only run writes no files, so it names no workspace. The path is stored absolute, so
   // that a resume from another folder writes into the same one.
   if (!state.request.plan_only) {
-    record.workspace =
-        state.config.run.workspace.empty()
-            ? default_workspace(*state.clock)
-            : std::filesystem::absolute(state.config.run.workspace).lexically_normal().string();
+    record.workspace = state.config.run.workspace.empty()
+                           ? default_workspace(*state.clock)
+                           : normal_folder(state.config.run.workspace);
   }
   Result<store::RunRecord> created = state.journal->create_run(std::move(record));
   if (!created) {
@@ -467,10 +475,8 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
                               run.id, plan.status().message()));
   }
   if (!config.run.workspace.empty()) {
-    const std::string given =
-        std::filesystem::absolute(config.run.workspace).lexically_normal().string();
     const auto source = config.sources.find("run.workspace");
-    if (given != run.workspace) {
+    if (normal_folder(config.run.workspace) != normal_folder(run.workspace)) {
       return Status(
           ErrorCode::kInvalidArgument,
           fmt::format("the workspace '{}' ({}) differs from the workspace '{}' of run "

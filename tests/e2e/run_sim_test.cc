@@ -340,8 +340,9 @@ TEST_F(SimRunTest, ResumeRedoesTasksWhoseFilesAreGone) {
   const std::string run_id = run_sample_plan();
   ASSERT_FALSE(run_id.empty());
   std::filesystem::remove(workspace() / "app/main.py");
-  ProcessResult resumed =
-      run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string(), "--json"});
+  // The run's own workspace, written with a trailing separator, is the same folder.
+  ProcessResult resumed = run_cli({"run", "--resume", run_id, "--backend", "sim", "--workspace",
+                                   workspace().string() + "/", "--db", db().string(), "--json"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
   json report = parse_json(resumed);
   EXPECT_TRUE(std::filesystem::exists(workspace() / "app/main.py"));
