@@ -215,8 +215,10 @@ int cmd_runs(const Config& config, const RunsOptions& options) {
   }
   Result<store::RunRecord> run = (*journal)->get_run(options.show_id);
   if (!run) {
-    std::fprintf(stderr, "ollama-flow: %s\n", run.status().message().c_str());
-    return 1;
+    std::fprintf(stderr, "ollama-flow: %s\n",
+                 escape_control_characters(run.status().message()).c_str());
+    // An id that the journal lacks is the user's to fix, like a bad flag.
+    return run.status().code() == ErrorCode::kNotFound ? 2 : 1;
   }
   const json document = show_json(**journal, *run);
   if (options.json) {

@@ -212,6 +212,16 @@ TEST_F(InputChecksTest, RunsShowWithoutIdSaysWhereIdsAre) {
   EXPECT_TRUE(contains(result.err, "`ollama-flow runs`")) << result.err;
 }
 
+TEST_F(InputChecksTest, RunsShowUnknownIdExitsTwo) {
+  const ProcessResult first = run_cli({"run", "Write a note", "--backend", "sim", "--workspace",
+                                       (dir_.path() / "ws").string(), "--db", db().string()});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const ProcessResult result = run_cli({"runs", "show", "r-x\x1b[31m", "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(contains(result.err, "'r-x\\x1B[31m' not found")) << result.err;
+  EXPECT_FALSE(contains(result.err, "\x1b")) << result.err;
+}
+
 TEST_F(InputChecksTest, SimulateInitialAgentsChecks) {
   const ProcessResult zero = run_cli({"simulate", "--initial-agents", "0"});
   EXPECT_EQ(zero.exit_code, 2) << zero.err;
