@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "core/json_text.h"
+#include "core/terminal_text.h"
 #include "flow/status_file.h"
 
 namespace ollamaflow::cli {
@@ -57,7 +58,7 @@ void print_scaling(const json& scaling) {
   if (decision.is_object()) {
     std::cout << fmt::format("  decision: {} {} -> {}: {}\n", text(member(decision, "action")),
                              text(member(decision, "from")), text(member(decision, "to")),
-                             text(member(decision, "reason")));
+                             escape_control_characters(text(member(decision, "reason"))));
   }
 }
 
@@ -117,7 +118,7 @@ int cmd_status(const Config& config, const StatusOptions& options) {
   }
   for (const json& status : statuses) {
     std::cout << "Run " << text(member(status, "run_id")) << " (pid " << text(member(status, "pid"))
-              << "), goal: " << text(member(status, "goal")) << "\n";
+              << "), goal: " << escape_control_characters(text(member(status, "goal"))) << "\n";
     // A simulated run's figures come from the built-in simulated server, not a model.
     std::cout << "  backend:  " << text(member(status, "backend"))
               << (member(status, "simulated") == true ? "  [SIMULATED: output is placeholder text]"
