@@ -18,6 +18,7 @@
 #include "cli/signals.h"
 #include "core/folder_check.h"
 #include "core/log.h"
+#include "core/terminal_text.h"
 #include "sim/scenario.h"
 
 namespace ollamaflow::cli {
@@ -58,7 +59,7 @@ std::vector<std::string> split_list(const std::string& text) {
 // Applies the fault flags. Returns false after printing the error of an invalid one.
 bool apply_fault_flags(const SimulateOptions& options, sim::FaultPlan& faults) {
   auto fail = [](const Status& status) {
-    std::fprintf(stderr, "error: %s\n", status.message().c_str());
+    std::fprintf(stderr, "error: %s\n", escape_control_characters(status.message()).c_str());
     return false;
   };
   if (!options.drop_metrics.empty()) {
@@ -134,20 +135,22 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   }
   Result<std::vector<std::string>> policies = sim::resolve_policies(split_list(options.strategies));
   if (!policies) {
-    std::fprintf(stderr, "error: %s\n", policies.status().message().c_str());
+    std::fprintf(stderr, "error: %s\n",
+                 escape_control_characters(policies.status().message()).c_str());
     return 2;
   }
   // Before the simulation, which may run for minutes: the output folder must be usable.
   if (!options.out_dir.empty()) {
     Status usable = check_output_folder(options.out_dir, "output folder", "--out");
     if (!usable) {
-      std::fprintf(stderr, "error: %s\n", usable.message().c_str());
+      std::fprintf(stderr, "error: %s\n", escape_control_characters(usable.message()).c_str());
       return 2;
     }
   }
   Result<sim::Trace> trace = load_input(options);
   if (!trace) {
-    std::fprintf(stderr, "error: %s\n", trace.status().message().c_str());
+    std::fprintf(stderr, "error: %s\n",
+                 escape_control_characters(trace.status().message()).c_str());
     return 2;
   }
   settings.cancel = install_interrupt_handler();
@@ -170,7 +173,7 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   if (!options.out_dir.empty()) {
     Status written = sim::write_report(*report, options.out_dir);
     if (!written) {
-      std::fprintf(stderr, "error: %s\n", written.message().c_str());
+      std::fprintf(stderr, "error: %s\n", escape_control_characters(written.message()).c_str());
       return 1;
     }
     std::fprintf(stderr, "wrote %s/simulation.json and %s/simulation.svg\n",

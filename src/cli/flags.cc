@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "core/terminal_text.h"
 
 namespace ollamaflow::cli {
 
@@ -104,7 +105,9 @@ std::optional<Config> load_effective_config(const GlobalOptions& options) {
   }
   Result<Config> config = load_config(file, process_env(), options.flags.values());
   if (!config) {
-    std::fprintf(stderr, "ollama-flow: %s\n", config.status().message().c_str());
+    // The message quotes values from flags, the environment and the file as given.
+    std::fprintf(stderr, "ollama-flow: %s\n",
+                 escape_control_characters(config.status().message()).c_str());
     return std::nullopt;
   }
   Status status = init_logging(config->log_level, config->log_json);

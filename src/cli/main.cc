@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "core/terminal_text.h"
 
 namespace ollamaflow::cli {
 namespace {
@@ -382,7 +383,7 @@ int run_main(int argc, char** argv) {
   };
   if (argc > 1 && argv[1][0] != '-' && !is_subcommand(argv[1])) {
     std::fprintf(stderr, "ollama-flow: unknown subcommand '%s': use one of %s (see --help)\n",
-                 argv[1], subcommand_names(app).c_str());
+                 escape_control_characters(argv[1]).c_str(), subcommand_names(app).c_str());
     return 2;
   }
   if (argc > 1 && argv[1][0] != '-') {

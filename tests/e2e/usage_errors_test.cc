@@ -209,5 +209,19 @@ TEST_F(UsageErrorsTest, UnknownSubcommandListsCommands) {
   EXPECT_NE(result.err.find("plan-capacity"), std::string::npos) << result.err;
 }
 
+TEST_F(UsageErrorsTest, ControlCharactersInValuesAreEscaped) {
+  const ProcessResult strategy = run_cli({"config", "show", "--strategy", "bad\x1b[31m"});
+  EXPECT_EQ(strategy.exit_code, 2) << strategy.err;
+  EXPECT_EQ(strategy.err.find('\x1b'), std::string::npos) << strategy.err;
+
+  const ProcessResult command = run_cli({"bo\x1bgus"});
+  EXPECT_EQ(command.exit_code, 2) << command.err;
+  EXPECT_NE(command.err.find("'bo\\x1Bgus'"), std::string::npos) << command.err;
+
+  const ProcessResult pattern = run_cli({"simulate", "--pattern", "p\x1b[2J"});
+  EXPECT_EQ(pattern.exit_code, 2) << pattern.err;
+  EXPECT_EQ(pattern.err.find('\x1b'), std::string::npos) << pattern.err;
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing
