@@ -19,9 +19,9 @@ std::string format_byte_size(uint64_t bytes);
 // max_bytes + 1 bytes, and rejected when it gives more.
 //
 // Returns kNotFound when the path does not exist, and kInvalidArgument for a folder or a file
-// over the limit. That message names the file's size, or says that it is not a regular file, and
-// the limit. Returns kPermissionDenied or kIoError with the system's message when the file cannot
-// be opened or read.
+// over the limit. That message names the limit and either the file's size or the fact that it is
+// not a regular file. Returns kPermissionDenied or kIoError with the system's message when the file
+// cannot be opened or read.
 Result<std::string> read_file_limited(const std::string& path, uint64_t max_bytes,
                                       const std::string& item);
 

@@ -1,6 +1,6 @@
 // A nesting check for JSON text before it is parsed. nlohmann::json parses deep nesting without
-// recursion, but dumping, comparing and schema-checking a value recurse once per level, so a
-// value nested tens of thousands deep from a file or a model reply would overflow the stack.
+// recursion, but dumping, comparing and schema-checking a value recurse once per level. A value
+// nested tens of thousands deep, from a file or a model reply, would overflow the stack.
 #pragma once
 
 #include <cstddef>
@@ -24,7 +24,7 @@ inline std::optional<size_t> json_too_deep_offset(std::string_view text,
     const char c = text[i];
     if (in_string) {
       if (c == '\\') {
-        ++i;  // the escaped character cannot end the string
+        ++i;  // The escaped character cannot end the string.
       } else if (c == '"') {
         in_string = false;
       }

@@ -51,16 +51,16 @@ struct HttpSettings {
   double connect_timeout_s = 5;
   double read_timeout_s = 300;  // one socket read, for requests that are not streamed
   // The deadline of a whole request that is not streamed, so that a server that keeps sending
-  // bytes without finishing its reply cannot hold the caller; 0 means none.
+  // bytes without finishing its reply cannot hold the caller. 0 means no deadline.
   double total_timeout_s = kMetadataTotalTimeoutS;
-  // The maximum body of a reply that is not streamed; a larger one fails with kParseError.
+  // The maximum body of a reply that is not streamed. A larger body fails with kParseError.
   size_t max_body_bytes = kMaxMetadataBodyBytes;
-  // Cancels every request of the client within about 50 ms, including those that are not
-  // streamed; may be null.
+  // A token that cancels every request of the client within about 50 ms, including those that
+  // are not streamed. It may be null.
   CancelTokenPtr cancel;
   std::string bearer_token;  // sent as "Authorization: Bearer ..." when not empty
-  // The first fix that a refused connection suggests, before "or pass --host ...": how to
-  // start this kind of server.
+  // The instruction to start this kind of server, which a refused connection suggests before
+  // "or pass --host ...".
   std::string start_hint = "start the model server";
 };
 

@@ -37,10 +37,11 @@ struct Trace {
 // arrival rate (arrival times are divided by it). Requests at or after `duration_s` are dropped
 // when duration_s > 0. A UTF-8 byte order mark before the header is skipped. The file is read
 // line by line: it may have at most 1 GiB, 16777216 requests and 4096 bytes per line. Returns
-// kNotFound for a missing file, kInvalidArgument for a folder or a regular file over 1 GiB, and
-// kParseError naming the line and column for a malformed row, and for a line, a request count or
-// a FIFO or device over its limit. A prompt may have at most 4194304 tokens (the maximum of
-// server.num_ctx) and an output at most 1048576 (the maximum of server.num_predict).
+// kNotFound for a missing file, and kInvalidArgument for a folder or a regular file over 1 GiB.
+// Returns kParseError naming the line and column for a malformed row. It is also kParseError for
+// a line, a request count, or a FIFO or device over its limit. A prompt may have at most 4194304
+// tokens (the maximum of server.num_ctx) and an output at most 1048576 (the maximum of
+// server.num_predict).
 Result<Trace> load_trace_csv(const std::string& path, double rate_scale = 1.0,
                              double duration_s = 0);
 

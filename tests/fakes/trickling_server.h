@@ -1,6 +1,6 @@
 // A server on 127.0.0.1 that replies to every request with status 200 and then sends a few bytes
-// at a time without ever finishing the reply, as a broken proxy or a server that is not a model
-// server may do.
+// at a time without ever finishing the reply. A broken proxy, or a server that is not a model
+// server, may behave this way.
 #pragma once
 
 #include <atomic>
