@@ -50,6 +50,16 @@ class MetadataLimitsTest : public ::testing::Test {
   double seconds_ = 0;
 };
 
+// Starts a thread that cancels `token` once `server` has sent a status line.
+std::thread cancel_after_first_request(const TricklingServer& server, CancelTokenPtr token) {
+  return std::thread([&server, token = std::move(token)] {
+    while (server.requests() == 0) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    token->cancel();
+  });
+}
+
 TEST_F(MetadataLimitsTest, GarbageGetHitsDeadline) {
   TricklingServer server(TrickleMode::kGarbage, milliseconds(200));
   HttpClient client = client_for(server, one_second_deadline());
@@ -111,12 +121,7 @@ TEST_F(MetadataLimitsTest, CancelStopsGet) {
   settings.total_timeout_s = 600;
   settings.cancel = std::make_shared<CancelToken>();
   HttpClient client = client_for(server, settings);
-  std::thread canceller([&] {
-    while (server.requests() == 0) {
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    settings.cancel->cancel();
-  });
+  std::thread canceller = cancel_after_first_request(server, settings.cancel);
   Result<HttpResponse> response = timed([&] { return client.get("/api/tags"); });
   canceller.join();
   ASSERT_FALSE(response.is_ok());
@@ -147,12 +152,7 @@ TEST_F(MetadataLimitsTest, ProbeCancelledIsNotUnavailable) {
   settings.host = server.url();
   settings.connect_timeout_s = 300;
   auto cancel = std::make_shared<CancelToken>();
-  std::thread canceller([&] {
-    while (server.requests() == 0) {
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    cancel->cancel();
-  });
+  std::thread canceller = cancel_after_first_request(server, cancel);
   Status probed = probe_server(settings, cancel);
   canceller.join();
   EXPECT_EQ(probed.code(), ErrorCode::kCancelled) << probed.to_string();
