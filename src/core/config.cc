@@ -71,7 +71,8 @@ Status config_detail::apply_value(Config& config, const std::string& path, const
     return invalid_argument("unknown configuration key '" + path + "' (" + origin +
                             "); `ollama-flow config show` lists the keys");
   }
-  // Text is stored and printed as JSON, which holds only UTF-8; the value itself is not shown.
+  // Text is stored and printed as JSON, which allows only UTF-8. The message shows the first
+  // invalid byte, not the value itself.
   if (value.is_string()) {
     if (const std::optional<size_t> bad =
             invalid_utf8_offset(value.get_ref<const std::string&>())) {
@@ -240,8 +241,8 @@ Status apply_profile(Config& config) {
   return Status::ok();
 }
 
-// Returns e.g. "gpu_scaling.scale_up_threshold (0.3, from file:/c.json)": the key, its value and
-// where the value came from, for the messages of check_consistency().
+// Describes a key for the messages of check_consistency(): its name, its value and where the
+// value came from, as in "gpu_scaling.scale_up_threshold (0.3, from file:/c.json)".
 std::string describe_key(const Config& config, const std::string& key) {
   const auto source = config.sources.find(key);
   const json value = config_value(config, key);

@@ -47,7 +47,7 @@ TEST_F(ConfigFileTest, FolderIsNamedAsFolder) {
 }
 
 // Dumping or comparing a value recurses once per level, so 50,000 levels would overflow the
-// stack; the file is rejected before it is parsed.
+// stack. The file is rejected before it is parsed.
 TEST_F(ConfigFileTest, DeepNestingIsRejected) {
   const std::string path = write_text("{\"server\": {\"model\": " + std::string(50000, '[') +
                                       std::string(50000, ']') + "}}");
