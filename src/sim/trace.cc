@@ -52,12 +52,6 @@ bool parse_double(std::string_view text, double& value) {
   return error == std::errc() && end == text.data() + text.size() && std::isfinite(value);
 }
 
-// Largest prompt of one trace request: the largest context (server.num_ctx) that a run accepts.
-constexpr int64_t kMaxPromptTokens = 4194304;
-// Largest output of one trace request: the largest output limit (server.num_predict) that a run
-// accepts.
-constexpr int64_t kMaxOutputTokens = 1048576;
-
 bool parse_int(std::string_view text, int& value) {
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   return error == std::errc() && end == text.data() + text.size() && value >= 0;
@@ -145,6 +139,12 @@ Status row_error(const std::string& name, size_t line, int column, std::string_v
                             line, column, excerpt(value), expected));
 }
 
+// Largest prompt of one trace request: the largest context (server.num_ctx) that a run accepts.
+constexpr int64_t kMaxPromptTokens = 4194304;
+// Largest output of one trace request: the largest output limit (server.num_predict) that a run
+// accepts.
+constexpr int64_t kMaxOutputTokens = 1048576;
+
 // Reads the token count in column `column` (1-based) of a row into `tokens`. Returns kParseError
 // naming the line, the column, the value and the limit for a value that is not a whole number
 // from 0 to `max_tokens`.
@@ -208,7 +208,7 @@ class LineReader {
       if (line.size() == kMaxLineBytes) {
         return Status(ErrorCode::kParseError,
                       fmt::format("trace {}: line {} is longer than the limit of {} bytes: a row "
-                                  "holds a time and two token counts, so check that the file is "
+                                  "contains a time and two token counts, so check that the file is "
                                   "a CSV trace",
                                   name_, number_, kMaxLineBytes));
       }
