@@ -50,8 +50,8 @@ std::optional<double> rate_of(const PrometheusSamples& samples, std::string_view
   return value;
 }
 
-// The server's root URL from `host`: llama-server serves /props, /slots and /metrics beside /v1,
-// so a host given with the OpenAI path ("http://h:8080/v1") loses that suffix.
+// Parses `host` into the server's root URL. llama-server serves /props, /slots and /metrics
+// beside /v1, so a host given with the OpenAI path ("http://h:8080/v1") loses that suffix.
 Result<BaseUrl> server_root_url(const std::string& host) {
   Result<BaseUrl> url = parse_base_url(host, kDefaultPort);
   if (!url) {
