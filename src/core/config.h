@@ -28,11 +28,12 @@ struct ServerSettings {
   double connect_timeout_s = 5;
   double first_token_timeout_s = 300;
   double idle_timeout_s = 120;
-  // One socket read of a request that is not streamed (model list, metadata); 0 means the
-  // larger of idle_timeout_s and 30 s. Not a configuration key: short-lived commands set it.
+  // The timeout of one socket read of a request that is not streamed (model list, metadata). 0
+  // means the larger of idle_timeout_s and 30 s. Short-lived commands set it, so it is not a
+  // configuration key.
   double metadata_timeout_s = 0;
   // Tokens of context per slot that the server reports (llama-server's /props n_ctx, -c divided by
-  // -np), else 0. Not a configuration key: the run sets it after the probe.
+  // -np), else 0. The run sets it after the probe, so it is not a configuration key.
   int server_slot_ctx = 0;
   int max_retries = 4;              // retries of 503 and 5xx responses per request
   std::optional<int> num_parallel;  // the server's slots (OLLAMA_NUM_PARALLEL), when known

@@ -29,8 +29,8 @@ struct ChatOptions {
   std::optional<int64_t> seed;
   std::optional<int> num_gpu;  // layers to offload; from GPU_LAYERS
   std::string keep_alive = "30m";
-  // Not sent: the server's context per slot when it reports one (llama-server's /props), else 0,
-  // so that a truncated reply can name the limit that cut it.
+  // The server's context per slot when it reports one (llama-server's /props), else 0. It is not
+  // sent, and lets the message for a truncated reply name the limit that cut it.
   int server_slot_ctx = 0;
 };
 

@@ -31,10 +31,9 @@ Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr
 // Returns kUnavailable naming the host and the fix when the server cannot be reached in time
 // (refused, DNS failure, connect or read timeout, no whole reply within the deadline), replies
 // with a body over kMaxMetadataBodyBytes, or with a body that does not belong to the backend
-// (e.g. an OpenAI-compatible server probed as Ollama). kCancelled when `cancel` is cancelled
-// meanwhile. An HTTP error status gives
-// its usual code (kPermissionDenied for 401, ...) with the server's message. kInvalidArgument
-// for an unknown backend or a malformed host URL.
+// (e.g. an OpenAI-compatible server probed as Ollama). Returns kCancelled when `cancel` is
+// cancelled meanwhile. An HTTP error status gives its usual code (kPermissionDenied for 401, ...)
+// with the server's message. kInvalidArgument for an unknown backend or a malformed host URL.
 //
 // NOTE: the resolver's own timeout bounds a DNS lookup, not connect_timeout_s; names under
 // ".invalid" fail without a lookup.

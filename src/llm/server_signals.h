@@ -38,8 +38,8 @@ struct PropsReading {
   std::string build_info;
 };
 
-// Reads llama-server's /props at settings.host (a trailing "/v1" dropped), within
-// kMetadataTotalTimeoutS, the request cancelled by `cancel` (may be null). Returns the HTTP or
+// Reads llama-server's /props at settings.host, with a trailing "/v1" dropped, within
+// kMetadataTotalTimeoutS. `cancel`, when not null, cancels the request. Returns the HTTP or
 // transport error naming GET /props (kNotFound for a server without /props, such as vLLM),
 // kCancelled, or kParseError for a body that parse_props rejects.
 Result<PropsReading> read_props(const ServerSettings& settings, std::shared_ptr<Clock> clock,
