@@ -504,8 +504,8 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
   httplib::Response raw;
   httplib::Error error = httplib::Error::Success;
   bool sent = false;
-  const StopReason stopped = send_watched(*client, request, raw, error, sent, *clock_, std::nullopt,
-                                          [&] { return cancelled(); });
+  const StopReason stopped =
+      send_watched(*client, request, raw, error, sent, *clock_, std::nullopt, cancelled);
   if (!aborted.is_ok()) {
     return aborted;
   }
