@@ -184,7 +184,7 @@ bool handle_line(Session& session, const std::string& input) {
 
 // Returns the backend part of the banner. As in `run`, only the default server, named by no
 // flag, environment variable or configuration file, falls back to the simulated backend when it
-// does not respond, so the banner says so for it.
+// does not respond, so the banner states that fallback for it.
 std::string backend_banner(const Config& config, const RunOptions& options) {
   if (config.server.backend == "sim") {
     return "Backend sim (simulated)";

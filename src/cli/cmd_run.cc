@@ -33,7 +33,8 @@ int cmd_run(const Config& config, const RunOptions& options) {
         return 1;
     }
   }
-  // A plan-only run whose planning failed or was cancelled has no plan: its report says why.
+  // A plan-only run whose planning failed or was cancelled has no plan, and its report explains
+  // why.
   if (options.plan_only && report->plan.is_object()) {
     if (options.json) {
       std::cout << to_text(report->plan, 2) << "\n";

@@ -154,8 +154,8 @@ void print_show(const json& run) {
             << "\n  started:   " << run["started_at"].get<std::string>()
             << "\n  finished:  " << run["finished_at"].get<std::string>() << "\n";
   for (const auto& plan : run["plan_attempts"]) {
-    // A rejected plan has validation errors; a request that failed or was cancelled has none,
-    // and the stored report says why.
+    // A rejected plan has validation errors. A request that failed or was cancelled has none,
+    // and the stored report explains why.
     std::string outcome = "accepted";
     if (!plan["accepted"].get<bool>()) {
       outcome =

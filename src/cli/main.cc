@@ -375,7 +375,7 @@ int run_main(int argc, char** argv) {
 
   register_simulate(app, exit_code);
 
-  // CLI11 says only "A subcommand is required" for a word that names none.
+  // CLI11 prints only "A subcommand is required" for a word that names none.
   const std::vector<CLI::App*> commands = app.get_subcommands([](CLI::App*) { return true; });
   const auto is_subcommand = [&commands](const std::string& word) {
     return std::any_of(commands.begin(), commands.end(),

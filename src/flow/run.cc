@@ -245,10 +245,10 @@ Result<orchestrator::Plan> make_plan(RunState& state, const std::string& goal) {
 }
 
 // Drops from state.earlier each finished task with a file that is no longer in the workspace,
-// so that the resumed run does it again, and says so in the report.
+// so that the resumed run does it again, and notes each dropped task in the report.
 void keep_tasks_with_files(RunState& state) {
   const std::filesystem::path root = state.record.workspace;
-  std::vector<store::TaskRecord> kept;
+  std::vector<store::TaskRecord> tasks_with_files;
   for (store::TaskRecord& task : state.earlier) {
     std::string missing;
     for (const std::string& file : task.files) {
@@ -259,7 +259,7 @@ void keep_tasks_with_files(RunState& state) {
       }
     }
     if (missing.empty()) {
-      kept.push_back(std::move(task));
+      tasks_with_files.push_back(std::move(task));
       continue;
     }
     state.report.notes.push_back("task " + task.task_id + " finished before but its file " +
@@ -267,7 +267,7 @@ void keep_tasks_with_files(RunState& state) {
     // Its other files were written by this run: replacing them is not a conflict.
     state.started_before.insert(task.task_id);
   }
-  state.earlier = std::move(kept);
+  state.earlier = std::move(tasks_with_files);
 }
 
 // Finds the plan: the journaled one when resuming, the file, or the queen's.
@@ -452,14 +452,14 @@ Status check_resume_backend(const store::RunRecord& run, const std::string& back
   }
   return Status(ErrorCode::kInvalidArgument,
                 fmt::format("run {} ran on the {} backend, so resuming it on the {} backend would "
-                            "mix {} output into its workspace; resume it with --backend {}, or "
+                            "mix {} output into its workspace. Resume it with --backend {}, or "
                             "start a new run",
                             run.id, run.backend, backend,
                             was_simulated ? "real model" : "simulated placeholder", run.backend));
 }
 
-// Returns kInvalidArgument when `run` cannot be resumed: it only planned, its planning never
-// produced a plan, or --workspace names another folder than the run's own.
+// Rejects with kInvalidArgument a `run` that cannot be resumed because it only planned, its
+// planning never produced a plan, or --workspace names another folder than the run's own.
 Status check_resumable(store::Journal& journal, const store::RunRecord& run, const Config& config) {
   if (run.workspace.empty()) {
     return Status(ErrorCode::kInvalidArgument,
@@ -474,17 +474,16 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
                               "its goal",
                               run.id, plan.status().message()));
   }
-  if (!config.run.workspace.empty()) {
+  if (!config.run.workspace.empty() &&
+      normal_folder(config.run.workspace) != normal_folder(run.workspace)) {
     const auto source = config.sources.find("run.workspace");
-    if (normal_folder(config.run.workspace) != normal_folder(run.workspace)) {
-      return Status(
-          ErrorCode::kInvalidArgument,
-          fmt::format("the workspace '{}' ({}) differs from the workspace '{}' of run "
-                      "{}: a resumed run continues in its own workspace; leave "
-                      "run.workspace unset when resuming",
-                      config.run.workspace, source != config.sources.end() ? source->second : "set",
-                      run.workspace, run.id));
-    }
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("the workspace '{}' ({}) differs from the workspace '{}' of run "
+                    "{}: a resumed run continues in its own workspace. Leave "
+                    "run.workspace unset when resuming",
+                    config.run.workspace, source != config.sources.end() ? source->second : "set",
+                    run.workspace, run.id));
   }
   return Status::ok();
 }

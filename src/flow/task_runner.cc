@@ -243,8 +243,8 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
     entry.summary = outcome.summary;
     succeeded = task_record_locked(task.id, "succeeded");
   }
-  // Posted like every other row, not awaited: the journal commits rows in the order they were
-  // posted, so a success is on disk before any row of a task that depends on it, and the run's
+  // Posted like every other row, not awaited. The journal commits rows in the order they were
+  // posted, so a success is on disk before any row of a task that depends on it. The run's
   // finish commits what is left. A resumed run skips exactly the tasks whose success is on disk,
   // and their files were flushed before this.
   if (setup_.journal != nullptr) {
