@@ -58,6 +58,21 @@ void play_cooperative_model(FakeModelServer& server, const json& plan) {
   });
 }
 
+void play_agent_reply(FakeModelServer& server, const json& plan, const FakeReply& agent_reply) {
+  server.script().set_responder([plan, agent_reply](const json& body) {
+    const std::string kind = script_kind(body);
+    FakeReply reply;
+    if (kind == "plan") {
+      reply.content = plan.dump();
+    } else if (kind == "agent_reply") {
+      reply = agent_reply;
+    } else {
+      reply.content = kind == "summary" ? R"({"summary":"failed"})" : R"({"ready":true})";
+    }
+    return reply;
+  });
+}
+
 ProcessOptions E2eTest::cli_options(std::map<std::string, std::string> env) {
   ProcessOptions options;
   options.env = std::move(env);

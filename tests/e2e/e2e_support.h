@@ -24,6 +24,11 @@ nlohmann::json sample_plan();
 // the plan is `plan`, agents return every declared file.
 void play_cooperative_model(FakeModelServer& server, const nlohmann::json& plan);
 
+// Makes `server` reply to plan requests with `plan`, to every agent request with `agent_reply`,
+// and to summary and warm-up requests with short fixed replies.
+void play_agent_reply(FakeModelServer& server, const nlohmann::json& plan,
+                      const FakeReply& agent_reply);
+
 class E2eTest : public ::testing::Test {
  protected:
   // Runs the ollama-flow binary with `args`, with HOME and XDG_DATA_HOME inside the temp folder

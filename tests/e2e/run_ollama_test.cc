@@ -271,25 +271,15 @@ TEST_F(OllamaRunTest, PlanRequestFailureIsNotRejection) {
 
   json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
   ASSERT_EQ(runs.size(), 1u);
-  const ProcessResult shown = run_cli({"runs", "show", runs[0]["id"], "--db", db().string()});
-  EXPECT_NE(shown.out.find("plan attempt 1: rejected "), std::string::npos) << shown.out;
-  EXPECT_NE(shown.out.find("plan attempt 2: no plan received"), std::string::npos) << shown.out;
+  const ProcessResult details = run_cli({"runs", "show", runs[0]["id"], "--db", db().string()});
+  EXPECT_NE(details.out.find("plan attempt 1: rejected "), std::string::npos) << details.out;
+  EXPECT_NE(details.out.find("plan attempt 2: no plan received"), std::string::npos) << details.out;
 }
 
 TEST_F(OllamaRunTest, FailedTaskCancelsDependents) {
-  const json plan = sample_plan();
-  server_.script().set_responder([plan](const json& body) {
-    FakeReply reply;
-    const std::string kind = script_kind(body);
-    if (kind == "plan") {
-      reply.content = plan.dump();
-    } else if (kind == "agent_reply") {
-      reply.content = "not json at all";  // every attempt of the first task fails
-    } else {
-      reply.content = kind == "summary" ? R"({"summary":"failed"})" : R"({"ready":true})";
-    }
-    return reply;
-  });
+  FakeReply invalid_reply;
+  invalid_reply.content = "not json at all";  // every attempt of the first task fails
+  play_agent_reply(server_, sample_plan(), invalid_reply);
   ProcessResult result = run_cli(run_args({"--max-task-attempts", "2"}));
   EXPECT_EQ(result.exit_code, 1);
   json report = parse_json(result);
@@ -302,22 +292,12 @@ TEST_F(OllamaRunTest, FailedTaskCancelsDependents) {
 }
 
 TEST_F(OllamaRunTest, TruncatedAttemptsCountTheirTokens) {
-  const json plan = sample_plan();
-  server_.script().set_responder([plan](const json& body) {
-    FakeReply reply;
-    const std::string kind = script_kind(body);
-    if (kind == "plan") {
-      reply.content = plan.dump();
-    } else if (kind == "agent_reply") {
-      reply.content = R"({"files": [{"path": ")";  // every attempt is cut at its limit
-      reply.done_reason = "length";
-      reply.prompt_tokens = 700;
-      reply.output_tokens = 300;
-    } else {
-      reply.content = kind == "summary" ? R"({"summary":"failed"})" : R"({"ready":true})";
-    }
-    return reply;
-  });
+  FakeReply cut_reply;
+  cut_reply.content = R"({"files": [{"path": ")";  // every attempt is cut at its limit
+  cut_reply.done_reason = "length";
+  cut_reply.prompt_tokens = 700;
+  cut_reply.output_tokens = 300;
+  play_agent_reply(server_, sample_plan(), cut_reply);
   ProcessResult result = run_cli(run_args({"--max-task-attempts", "2"}));
   EXPECT_EQ(result.exit_code, 1);
   json report = parse_json(result);
@@ -364,8 +344,8 @@ TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
       return false;
     }
     run_id = runs[0]["id"];
-    json shown = parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
-    for (const json& task : shown["tasks"]) {
+    json details = parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+    for (const json& task : details["tasks"]) {
       if (task["id"] == "design" && task["status"] == "succeeded") {
         return true;
       }

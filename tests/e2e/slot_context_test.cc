@@ -52,22 +52,12 @@ TEST_F(SlotContextTest, MatchingNumCtxIsNotWarned) {
 }
 
 TEST_F(SlotContextTest, FullSlotNamesSlotContext) {
-  const json plan = sample_plan();
-  server_.script().set_responder([plan](const json& body) {
-    FakeReply reply;
-    const std::string kind = script_kind(body);
-    if (kind == "plan") {
-      reply.content = plan.dump();
-    } else if (kind == "agent_reply") {
-      reply.content = R"({"files": [{"path": ")";
-      reply.done_reason = "length";
-      reply.prompt_tokens = 3000;
-      reply.output_tokens = kFakeSlotCtx - 1 - 3000;
-    } else {
-      reply.content = kind == "summary" ? R"({"summary":"failed"})" : R"({"ready":true})";
-    }
-    return reply;
-  });
+  FakeReply cut_reply;
+  cut_reply.content = R"({"files": [{"path": ")";
+  cut_reply.done_reason = "length";
+  cut_reply.prompt_tokens = 3000;
+  cut_reply.output_tokens = kFakeSlotCtx - 1 - 3000;
+  play_agent_reply(server_, sample_plan(), cut_reply);
 
   std::vector<std::string> args = run_args("8192");
   args.insert(args.end(), {"--max-task-attempts", "1"});

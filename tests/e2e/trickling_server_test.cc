@@ -35,6 +35,19 @@ class TricklingServerTest : public E2eTest {
     return result;
   }
 
+  // Runs against `server` with `backend` and checks that the run fails within kMaxRunSeconds
+  // with an error naming the probe URL `probe_path` as timed out. Returns the run's result.
+  ProcessResult expect_probe_timeout(TricklingServer& server, const std::string& backend,
+                                     const std::string& probe_path) {
+    ProcessResult result = timed_run(run_args(backend, server.url()));
+    EXPECT_FALSE(result.timed_out);
+    EXPECT_LT(seconds_, kMaxRunSeconds) << result.err;
+    EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+    EXPECT_NE(result.err.find(server.url() + probe_path + " timed out"), std::string::npos)
+        << result.err;
+    return result;
+  }
+
   // Starts a run against `server`, sends `signal` once the probe's request arrived and returns
   // the exit code, or -1 when the run did not exit within 30 s.
   int signal_during_probe(TricklingServer& server, int signal, std::string& err) {
@@ -55,33 +68,18 @@ class TricklingServerTest : public E2eTest {
 
 TEST_F(TricklingServerTest, OllamaGarbageProbeTimesOut) {
   TricklingServer server(TrickleMode::kGarbage, milliseconds(200));
-  ProcessResult result = timed_run(run_args("ollama", server.url()));
-  EXPECT_FALSE(result.timed_out);
-  EXPECT_LT(seconds_, kMaxRunSeconds) << result.err;
-  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
-  EXPECT_NE(result.err.find(server.url() + "/api/version timed out"), std::string::npos)
-      << result.err;
+  const ProcessResult result = expect_probe_timeout(server, "ollama", "/api/version");
   EXPECT_NE(result.err.find("--host"), std::string::npos) << result.err;
 }
 
 TEST_F(TricklingServerTest, OpenAiGarbageProbeTimesOut) {
   TricklingServer server(TrickleMode::kGarbage, milliseconds(200));
-  ProcessResult result = timed_run(run_args("openai", server.url()));
-  EXPECT_FALSE(result.timed_out);
-  EXPECT_LT(seconds_, kMaxRunSeconds) << result.err;
-  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
-  EXPECT_NE(result.err.find(server.url() + "/v1/models timed out"), std::string::npos)
-      << result.err;
+  expect_probe_timeout(server, "openai", "/v1/models");
 }
 
 TEST_F(TricklingServerTest, OpenAiKeepAliveProbeTimesOut) {
   TricklingServer server(TrickleMode::kKeepAlive, milliseconds(1000));
-  ProcessResult result = timed_run(run_args("openai", server.url()));
-  EXPECT_FALSE(result.timed_out);
-  EXPECT_LT(seconds_, kMaxRunSeconds) << result.err;
-  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
-  EXPECT_NE(result.err.find(server.url() + "/v1/models timed out"), std::string::npos)
-      << result.err;
+  expect_probe_timeout(server, "openai", "/v1/models");
 }
 
 TEST_F(TricklingServerTest, FirstSigintStopsProbe) {
