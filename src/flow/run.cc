@@ -18,6 +18,7 @@
 #include "flow/machine.h"
 #include "flow/server_launch.h"
 #include "flow/status_file.h"
+#include "llm/factory.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/planner.h"
 #include "orchestrator/workspace.h"
@@ -611,6 +612,13 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
                                            : std::filesystem::path(config.run.workspace);
     if (Status usable = orchestrator::Workspace::check_usable(root); !usable) {
       return usable;
+    }
+  }
+  // A malformed host is a usage error, found before the journal file is created. A server that
+  // this run starts sets its own host.
+  if (request.start_server.empty()) {
+    if (Status valid = llm::check_server_url(config.server); !valid) {
+      return valid;
     }
   }
   std::optional<RunServer> server;  // its destructor stops the server on every return

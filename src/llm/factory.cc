@@ -98,7 +98,7 @@ Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr
       std::make_shared<RetryingClient>(*backend, RetryPolicy::from(settings), std::move(clock)));
 }
 
-Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel) {
+Status check_server_url(const ServerSettings& settings) {
   if (settings.backend == "sim") {
     return Status::ok();
   }
@@ -106,10 +106,15 @@ Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel) {
     return unknown_backend(settings.backend);
   }
   const bool ollama = settings.backend == "ollama";
-  Result<BaseUrl> url = parse_base_url(settings.host, ollama ? kOllamaPort : kOpenAiPort);
-  if (!url.is_ok()) {
-    return url.status();
+  return parse_base_url(settings.host, ollama ? kOllamaPort : kOpenAiPort).status();
+}
+
+Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel) {
+  if (Status valid = check_server_url(settings); !valid || settings.backend == "sim") {
+    return valid;
   }
+  const bool ollama = settings.backend == "ollama";
+  Result<BaseUrl> url = parse_base_url(settings.host, ollama ? kOllamaPort : kOpenAiPort);
   if (!ollama && url->path_prefix.size() >= 3 &&
       url->path_prefix.compare(url->path_prefix.size() - 3, 3, "/v1") == 0) {
     url->path_prefix.resize(url->path_prefix.size() - 3);

@@ -23,6 +23,11 @@ namespace ollamaflow::llm {
 Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr<Clock> clock,
                                  CancelTokenPtr cancel = nullptr);
 
+// Checks the host URL of `settings` without contacting the server: kInvalidArgument naming the
+// value for an unknown backend or a malformed URL (scheme, host, port from 1 to 65535). "sim"
+// needs no host and is always ok.
+Status check_server_url(const ServerSettings& settings);
+
 // Checks that the server of `settings` responds, within twice settings.connect_timeout_s in all
 // (once to connect, once to read the reply): GET /api/version for "ollama", GET /v1/models
 // for "openai"; "sim" is always ok. The run command calls it to decide whether to fall back to

@@ -173,6 +173,16 @@ TEST_F(UsageErrorsTest, RunHostNotUrlExitsTwo) {
                                   "--workspace", workspace().string()});
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
   EXPECT_NE(result.err.find("'not a url'"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(db())) << "the journal was created for a usage error";
+}
+
+TEST_F(UsageErrorsTest, RunHostPortOutOfRangeExitsTwo) {
+  ProcessResult result = run_cli({"run", "x", "--host", "http://127.0.0.1:99999", "--db",
+                                  db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("invalid port '99999'"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(db())) << "the journal was created for a usage error";
+  EXPECT_FALSE(std::filesystem::exists(workspace())) << "the workspace was created";
 }
 
 TEST_F(UsageErrorsTest, PlanFlagsRejectedWhereIgnored) {
