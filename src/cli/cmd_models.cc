@@ -81,7 +81,7 @@ ModelRow describe(const llm::ModelInfo& info, const Config& config, const model:
 }
 
 // Describes every model with at most kMaxRequestsInFlight of them at a time, because each one
-// may cost an /api/show request and a server with thousands of models answers them one by one
+// may cost an /api/show request and a server with thousands of models serves them one by one
 // too slowly. The rows keep the order of `models`.
 std::vector<ModelRow> describe_all(const std::vector<llm::ModelInfo>& models, const Config& config,
                                    const model::ServerLink& link,

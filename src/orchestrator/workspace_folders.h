@@ -7,7 +7,7 @@
 //
 // A cached folder cannot redirect a write. Its descriptor refers to the folder itself, not to its
 // path. Before each use, the walk checks with fstatat (no link followed) that the entry of that
-// name in the verified parent is still the same folder (same device and inode), and the inode
+// name in the verified parent is still the same folder (same device and inode). The inode
 // number cannot be reused while the descriptor keeps the folder alive. So a folder that was
 // renamed away, removed, or replaced by a symbolic link or another folder is detected, and the
 // component is opened again with O_NOFOLLOW, which rejects a link. What remains is the window

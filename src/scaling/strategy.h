@@ -79,9 +79,9 @@ struct StrategyParams {
 };
 
 // Derives the parameter set of `strategy` from `config`.
-//   HYBRID            workload size under the memory ceiling and the server's slots; a queued
-//                     task that no idle or starting agent will take adds an agent at once, and
-//                     the pool shrinks only past a 30 % band
+//   HYBRID            workload size under the memory ceiling and the server's slots. A queued
+//                     task that no idle or starting agent will take adds an agent at once. The
+//                     pool shrinks only past a 30 % band
 //   GPU_MEMORY_BASED  memory proposal only, growing to the ceiling while work exists
 //   WORKLOAD_BASED    workload size under max_agents only
 //   CONSERVATIVE      HYBRID with lower memory thresholds, twice the wait target, busy agents

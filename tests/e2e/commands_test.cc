@@ -42,7 +42,7 @@ TEST_F(CommandsTest, PlanCapacityFromBuiltInTableIsMarkedEstimate) {
   EXPECT_NE(result.out.find("estimate"), std::string::npos) << result.out;
 }
 
-TEST_F(CommandsTest, PlanCapacityCtxOutOfRangeLikeNumCtx) {
+TEST_F(CommandsTest, PlanCapacityRejectsCtxOutOfRange) {
   ProcessResult planned = run_cli({"plan-capacity", "--model", "llama3:8b", "--ctx", "100"});
   EXPECT_EQ(planned.exit_code, 2) << planned.out;
   EXPECT_NE(planned.err.find("invalid value 100 for server.num_ctx (flag --ctx): expected an "

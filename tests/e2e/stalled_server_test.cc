@@ -1,5 +1,5 @@
-// End-to-end checks that the read-only commands give up on a server that accepts connections
-// but never replies, within their documented timeouts, and say so.
+// End-to-end checks that the read-only commands stop waiting for a server that accepts
+// connections but never replies, within their documented timeouts, and report the timeout.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
