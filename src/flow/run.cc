@@ -22,6 +22,7 @@
 #include "orchestrator/plan.h"
 #include "orchestrator/planner.h"
 #include "orchestrator/workspace.h"
+#include "orchestrator/workspace_lock.h"
 #include "store/journal.h"
 
 namespace ollamaflow::flow {
@@ -47,6 +48,11 @@ struct RunState {
   std::set<std::string> started_before;
   std::optional<orchestrator::Plan> file_plan;  // read from --plan before the run is created
   std::vector<std::string> goal_notes;          // warnings about the goal's size
+  // A new run's folder, from --workspace or named by default_workspace(); empty for a plan-only
+  // or a resumed run.
+  std::string new_workspace;
+  // Held from before the run is journaled until it ends; nullopt for a plan-only run.
+  std::optional<orchestrator::WorkspaceLock> workspace_lock;
   RunReport report;
   MonoTime started{};
 };
@@ -175,9 +181,7 @@ Status start_record(RunState& state, const std::string& goal) {
   // A plan-only run writes no files, so it names no workspace. The path is stored absolute, so
   // that a resume from another folder writes into the same one.
   if (!state.request.plan_only) {
-    record.workspace = state.config.run.workspace.empty()
-                           ? default_workspace(*state.clock)
-                           : normal_folder(state.config.run.workspace);
+    record.workspace = normal_folder(state.new_workspace);
   }
   Result<store::RunRecord> created = state.journal->create_run(std::move(record));
   if (!created) {
@@ -519,6 +523,12 @@ Status prepare(RunState& state) {
         !usable) {
       return usable;
     }
+    Result<orchestrator::WorkspaceLock> lock =
+        orchestrator::WorkspaceLock::acquire(state.config.run.workspace);
+    if (!lock) {
+      return lock.status();
+    }
+    state.workspace_lock = std::move(lock).value();
   }
   // Only the unnamed default server falls back to the simulated backend. A host or backend set
   // by a flag, the environment or the configuration file must respond, or the run fails.
@@ -607,10 +617,10 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   // Before planning, which costs a model call: a workspace that cannot be written is a usage
   // error. A resumed run checks its own workspace once the journal names it.
   if (!request.plan_only && request.resume_id.empty()) {
-    const std::filesystem::path root = config.run.workspace.empty()
-                                           ? std::filesystem::current_path()
-                                           : std::filesystem::path(config.run.workspace);
-    if (Status usable = orchestrator::Workspace::check_usable(root); !usable) {
+    // The default folder is named here, so that the lock and the journal name one folder.
+    state.new_workspace =
+        config.run.workspace.empty() ? default_workspace(*state.clock) : config.run.workspace;
+    if (Status usable = orchestrator::Workspace::check_usable(state.new_workspace); !usable) {
       return usable;
     }
   }
@@ -620,6 +630,16 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
     if (Status valid = llm::check_server_url(config.server); !valid) {
       return valid;
     }
+  }
+  // Before a server is started or the run journaled: a workspace that another run writes into
+  // is a usage error. A resumed run locks its workspace once the journal names it.
+  if (!state.new_workspace.empty()) {
+    Result<orchestrator::WorkspaceLock> lock =
+        orchestrator::WorkspaceLock::acquire(state.new_workspace);
+    if (!lock) {
+      return lock.status();
+    }
+    state.workspace_lock = std::move(lock).value();
   }
   std::optional<RunServer> server;  // its destructor stops the server on every return
   if (!request.start_server.empty()) {
@@ -673,6 +693,9 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
     return state.report;
   }
   state.report.workspace = workspace->root().string();
+  if (state.workspace_lock) {
+    state.workspace_lock->keep_created();
+  }
   for (const store::TaskRecord& earlier : state.earlier) {
     for (const std::string& file : earlier.files) {
       (void)workspace->claim(file, earlier.task_id);

@@ -395,6 +395,43 @@ TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
   EXPECT_TRUE(std::filesystem::exists(workspace() / "docs/security.md"));
 }
 
+// A second run in a workspace that a run is writing into stops before it is journaled, and
+// the workspace is free again once the first run ends.
+TEST_F(OllamaRunTest, SecondRunInBusyWorkspaceIsRejected) {
+  const json plan = sample_plan();
+  std::atomic<bool> hold{true};
+  server_.script().set_responder([plan, &hold, this](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = plan.dump();
+    } else if (kind == "agent_reply") {
+      reply.content = echo_files_reply(body).dump();
+      if (hold) {
+        reply.before_write = [this](size_t) { server_.gate().pass(); };
+      }
+    } else {
+      reply.content = kind == "summary" ? R"({"summary":"ok"})" : R"({"ready":true})";
+    }
+    return reply;
+  });
+  ChildProcess first(cli_argv(run_args({"--agents", "1"})), cli_options({}));
+  server_.gate().wait_for_waiters(1);
+
+  ProcessResult second = run_cli(run_args({"--agents", "1"}));
+  EXPECT_EQ(second.exit_code, 2) << second.out << second.err;
+  EXPECT_NE(second.err.find(workspace().string()), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("in use by another ollama-flow run"), std::string::npos) << second.err;
+  json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+  EXPECT_EQ(runs.size(), 1u) << runs.dump();
+
+  hold = false;
+  server_.gate().open_all();
+  EXPECT_EQ(first.wait(std::chrono::seconds(60)), 0) << first.read_out() << first.read_err();
+  ProcessResult third = run_cli(run_args({"--agents", "1"}));
+  EXPECT_EQ(third.exit_code, 0) << third.out << third.err;
+}
+
 TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {
   const json plan = sample_plan();
   server_.script().set_responder([plan, this](const json& body) {
