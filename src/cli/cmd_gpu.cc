@@ -1,4 +1,6 @@
 // `ollama-flow gpu [--json] [--watch]`: the devices, host memory and the source of each figure.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -47,14 +49,19 @@ int cmd_gpu(const Config& config, const GpuOptions& options) {
   // --watch prints one snapshot per interval until Ctrl-C; JSON mode prints one document per
   // line so that a reader can parse the stream.
   auto interrupted = install_interrupt_handler();
+  const bool on_terminal = ::isatty(STDOUT_FILENO) == 1;
   while (!interrupted->cancelled()) {
     gpu::GpuSnapshot snapshot = prober.take();
     if (options.json) {
       std::printf("%s\n", to_text(gpu::snapshot_to_json(snapshot)).c_str());
       std::fflush(stdout);
-    } else {
+    } else if (on_terminal) {
       std::printf("\033[H\033[2J%s  %s\n", format_iso8601(snapshot.taken_at).c_str(),
                   "(Ctrl-C to stop)");
+      print_snapshot(snapshot, false);
+    } else {
+      // A pipe or a file gets no screen-clearing codes: the snapshots follow one another.
+      std::printf("=== %s\n", format_iso8601(snapshot.taken_at).c_str());
       print_snapshot(snapshot, false);
     }
     Duration left = from_seconds(options.interval_s);

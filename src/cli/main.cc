@@ -297,10 +297,12 @@ int run_main(int argc, char** argv) {
   CLI::App* gpu = app.add_subcommand("gpu", "GPUs and host memory, with the source of each figure");
   add_global_options(gpu, *gpu_global);
   gpu->add_flag("--json", gpu_options->json, "Print JSON");
-  gpu->add_flag("--watch", gpu_options->watch, "Refresh until interrupted");
+  CLI::Option* gpu_watch =
+      gpu->add_flag("--watch", gpu_options->watch, "Refresh until interrupted");
   gpu->add_option("--interval", gpu_options->interval_s,
                   "Seconds between refreshes in --watch (0.1 to 3600, default 2)")
-      ->check(finite_range(kMinGpuInterval, kMaxGpuInterval));
+      ->check(finite_range(kMinGpuInterval, kMaxGpuInterval))
+      ->needs(gpu_watch);
   gpu->callback([&, gpu_global, gpu_options] {
     std::optional<Config> config = load_effective_config(*gpu_global);
     exit_code = config ? cmd_gpu(*config, *gpu_options) : 2;

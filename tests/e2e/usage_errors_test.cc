@@ -1,12 +1,15 @@
 // End-to-end checks that invalid flags and values are usage errors: exit code 2, a message on
 // stderr that names the value and the fix, and no model call before the check.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "e2e/e2e_support.h"
@@ -35,6 +38,29 @@ TEST_F(UsageErrorsTest, GpuIntervalRejectsNonFinite) {
     EXPECT_EQ(result.exit_code, 2) << value << ": " << result.err;
     EXPECT_NE(result.err.find("--interval"), std::string::npos) << value << ": " << result.err;
   }
+}
+
+TEST_F(UsageErrorsTest, GpuIntervalNeedsWatch) {
+  ProcessResult result = run_cli({"gpu", "--interval", "5"});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("--watch"), std::string::npos) << result.err;
+  EXPECT_TRUE(result.out.empty()) << result.out;
+}
+
+// Output into a pipe carries no terminal codes: each snapshot starts with a plain header line.
+TEST_F(UsageErrorsTest, GpuWatchIntoPipeHasNoClearCodes) {
+  ChildProcess watch(cli_argv({"gpu", "--watch", "--interval", "0.1"}), cli_options({}));
+  std::string out;
+  for (int i = 0; i < 100 && out.find("=== ", out.find("=== ") + 1) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    out = watch.read_out();
+  }
+  watch.send_signal(SIGINT);
+  EXPECT_EQ(watch.wait(std::chrono::seconds(10)), 0) << watch.read_err();
+  out = watch.read_out();
+  EXPECT_EQ(out.find('\033'), std::string::npos) << out;
+  EXPECT_EQ(out.rfind("=== ", 0), 0u) << out;
+  EXPECT_NE(out.find("=== ", 4), std::string::npos) << out;
 }
 
 TEST_F(UsageErrorsTest, RunTemperatureRejectsNan) {
