@@ -39,4 +39,24 @@ Result<std::optional<std::string>> check_goal_size(std::string_view goal,
   return std::optional<std::string>();
 }
 
+Status check_task_sizes(const orchestrator::Plan& plan, std::string_view goal,
+                        const ServerSettings& server) {
+  for (const orchestrator::PlanTask& task : plan.tasks) {
+    size_t bytes = goal.size() + task.id.size() + task.title.size() + task.description.size();
+    for (const std::string& file : task.files) {
+      bytes += file.size();
+    }
+    const auto tokens = static_cast<int64_t>((bytes + kGoalBytesPerToken - 1) / kGoalBytesPerToken);
+    if (tokens > server.num_ctx) {
+      return Status(
+          ErrorCode::kInvalidArgument,
+          fmt::format("task '{}' is about {} tokens with the goal ({} bytes at an estimated {} "
+                      "bytes per token), more than the {} tokens of context per request "
+                      "(server.num_ctx): shorten its description or raise --num-ctx",
+                      task.id, tokens, bytes, kGoalBytesPerToken, server.num_ctx));
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace ollamaflow::flow

@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/status.h"
+#include "orchestrator/plan.h"
 
 namespace ollamaflow::flow {
 
@@ -26,5 +27,11 @@ int64_t estimate_goal_tokens(std::string_view goal);
 // goal and the output limit (server.num_predict) together exceed it, else nullopt.
 Result<std::optional<std::string>> check_goal_size(std::string_view goal,
                                                    const ServerSettings& server);
+
+// Checks each task of a plan against server.num_ctx: a task's request carries the goal, the
+// task's title and description and its file paths. Returns kInvalidArgument naming the first
+// task whose estimate is larger than the context, with its size and the fix.
+Status check_task_sizes(const orchestrator::Plan& plan, std::string_view goal,
+                        const ServerSettings& server);
 
 }  // namespace ollamaflow::flow

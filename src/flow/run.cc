@@ -136,6 +136,18 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
   return plan;
 }
 
+// Returns `text` cut to at most `max_bytes` on a UTF-8 character boundary, with "..." when cut.
+std::string shortened(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) {
+    return text;
+  }
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return text.substr(0, end) + "...";
+}
+
 // Returns ./ollama-flow-YYYYMMDD-HHMMSS-PID, a new folder per run under the current directory.
 std::string default_workspace(const Clock& clock) {
   std::string stamp = format_iso8601(clock.wall_now()).substr(0, 19);  // 2026-12-04T15:51:07
@@ -558,6 +570,13 @@ Status prepare(RunState& state) {
     }
     if (goal.empty()) {
       goal = plan->goal.empty() ? "plan " + state.request.plan_file : plan->goal;
+    } else if (!plan->goal.empty() && plan->goal != goal) {
+      state.goal_notes.push_back(
+          fmt::format("the goal on the command line replaces the plan file's goal \"{}\"",
+                      shortened(plan->goal, 120)));
+    }
+    if (Status fits = check_task_sizes(*plan, goal, state.config.server); !fits) {
+      return fits.with_context("plan file '" + state.request.plan_file + "'");
     }
   }
   return start_record(state, goal);

@@ -244,6 +244,51 @@ TEST_F(SimRunTest, InvalidPlanFileNamesTheProblem) {
   EXPECT_FALSE(std::filesystem::exists(workspace()));
 }
 
+// Every task request carries the goal and the task's text, so a task that cannot fit in the
+// context is a usage error before the run starts, on the simulated backend too.
+TEST_F(SimRunTest, PlanTaskLargerThanContextIsUsageError) {
+  json plan = sample_plan();
+  plan["tasks"][1]["description"] = std::string(40000, 'x');
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << plan.dump();
+  ProcessResult result =
+      run_cli({"run", "--plan", plan_path.string(), "--backend", "sim", "--num-ctx", "4096",
+               "--workspace", workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  const std::string task_id = plan["tasks"][1]["id"];
+  EXPECT_NE(result.err.find("task '" + task_id + "'"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--num-ctx"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find(plan_path.string()), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+  json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+  EXPECT_TRUE(runs.empty()) << runs.dump();
+
+  ProcessResult larger =
+      run_cli({"run", "--plan", plan_path.string(), "--backend", "sim", "--num-ctx", "16384",
+               "--workspace", workspace().string(), "--db", db().string()});
+  EXPECT_EQ(larger.exit_code, 0) << larger.out << larger.err;
+}
+
+TEST_F(SimRunTest, GoalFlagReplacingPlanGoalIsNoted) {
+  json plan = sample_plan();
+  plan["goal"] = "Create a Python web app";
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << plan.dump();
+  ProcessResult result =
+      run_cli({"run", "Write a CLI instead", "--plan", plan_path.string(), "--backend", "sim",
+               "--workspace", workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  json report = parse_json(result);
+  EXPECT_EQ(report["goal"], "Write a CLI instead");
+  bool noted = false;
+  for (const json& note : report["notes"]) {
+    noted = noted ||
+            note.get<std::string>().find(
+                "replaces the plan file's goal \"Create a Python web app\"") != std::string::npos;
+  }
+  EXPECT_TRUE(noted) << report["notes"].dump();
+}
+
 TEST_F(SimRunTest, TraversalPathsInPlanWriteNothingOutside) {
   const std::vector<std::string> hostile = {"../../../../tmp/malicious.py", "../../../etc/passwd",
                                             "/etc/cron.d/evil", "..\\..\\x"};
