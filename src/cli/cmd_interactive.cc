@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/signals.h"
+#include "cli/status_text.h"
 #include "core/json_text.h"
 #include "flow/flow.h"
 #include "flow/run_types.h"
@@ -153,13 +154,24 @@ bool handle_line(Session& session, const std::string& input) {
   if (command == "help") {
     std::cout << kHelp;
   } else if (command == "status") {
-    nlohmann::json status = {{"strategy", session.config.strategy},
-                             {"auto_scaling", session.config.auto_scaling},
-                             {"scaling", session.monitor.scaling_status()},
-                             {"metrics", session.monitor.metrics()}};
-    std::cout << to_text(status, 2) << "\n";
+    if (session.options.json) {
+      nlohmann::json status = {{"strategy", session.config.strategy},
+                               {"auto_scaling", session.config.auto_scaling},
+                               {"scaling", session.monitor.scaling_status()},
+                               {"metrics", session.monitor.metrics()}};
+      std::cout << to_text(status, 2) << "\n";
+    } else {
+      std::cout << "Strategy " << session.config.strategy << " for the next goals, auto-scaling "
+                << (session.config.auto_scaling ? "on" : "off") << "; the last run:\n";
+      print_scaling(session.monitor.scaling_status());
+      print_metrics(session.monitor.metrics());
+    }
   } else if (command == "agents") {
-    std::cout << to_text(session.monitor.agents(), 2) << "\n";
+    if (session.options.json) {
+      std::cout << to_text(session.monitor.agents(), 2) << "\n";
+    } else {
+      print_agents(session.monitor.agents());
+    }
   } else if (command == "strategy") {
     std::string name;
     words >> name;

@@ -1,109 +1,14 @@
-#include <fmt/format.h>
-
 #include <iostream>
-#include <string>
+#include <vector>
 
 #include "cli/commands.h"
+#include "cli/status_text.h"
 #include "core/json_text.h"
-#include "core/terminal_text.h"
 #include "flow/status_file.h"
 
 namespace ollamaflow::cli {
-namespace {
 
 using nlohmann::json;
-
-// The member `key` of `object`, or null when either is missing: status files are read from
-// disk, so every access tolerates a missing or odd field.
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) {
-    return kNull;
-  }
-  const auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-// The value as short text: strings as they are, numbers with up to `digits` decimals, "-" for
-// anything else.
-std::string text(const json& value, int digits = 1) {
-  if (value.is_string()) {
-    return value.get<std::string>();
-  }
-  if (value.is_number_integer()) {
-    return std::to_string(value.get<int64_t>());
-  }
-  if (value.is_number()) {
-    return fmt::format("{:.{}f}", value.get<double>(), digits);
-  }
-  if (value.is_boolean()) {
-    return value.get<bool>() ? "yes" : "no";
-  }
-  return "-";
-}
-
-void print_scaling(const json& scaling) {
-  if (!scaling.is_object() || scaling.empty()) {
-    std::cout << "  scaling:  off (a fixed pool)\n";
-    return;
-  }
-  const json& decision = member(scaling, "last_decision");
-  std::cout << fmt::format(
-      "  scaling:  {}, {} active agents (min {}, max {}), {} evaluations, "
-      "every {} s{}\n",
-      text(member(scaling, "strategy")), text(member(scaling, "active_agents")),
-      text(member(scaling, "min_agents")), text(member(scaling, "max_agents")),
-      text(member(scaling, "evaluations")), text(member(scaling, "check_interval_s"), 0),
-      member(scaling, "dry_run") == true ? ", dry run" : "");
-  if (decision.is_object()) {
-    std::cout << fmt::format("  decision: {} {} -> {}: {}\n", text(member(decision, "action")),
-                             text(member(decision, "from")), text(member(decision, "to")),
-                             escape_control_characters(text(member(decision, "reason"))));
-  }
-}
-
-void print_metrics(const json& metrics) {
-  const json& window = member(metrics, "short_window");
-  std::cout << fmt::format(
-      "  queue:    {} queued (oldest {} s), {} running, severity {} ({})\n",
-      text(member(metrics, "queue_length")), text(member(metrics, "oldest_queued_s")),
-      text(member(metrics, "running_tasks")), text(member(metrics, "severity")),
-      text(member(metrics, "severity_reason")));
-  std::cout << fmt::format("  waits:    p50 {} s, p95 {} s over {} s; {} done, {} failed\n",
-                           text(member(window, "wait_p50_s")), text(member(window, "wait_p95_s")),
-                           text(member(window, "window_s"), 0), text(member(window, "completed")),
-                           text(member(window, "failed")));
-  const json& server = member(metrics, "server");
-  if (!member(server, "total_slots").is_null() || !member(server, "busy_slots").is_null()) {
-    std::cout << fmt::format("  server:   {} slots, {} busy, {} queued inside the server\n",
-                             text(member(server, "total_slots")),
-                             text(member(server, "busy_slots")),
-                             text(member(server, "queued_requests")));
-  }
-}
-
-void print_agents(const json& agents) {
-  const json& list = member(agents, "agents");
-  if (!list.is_array() || list.empty()) {
-    std::cout << "  agents:   none\n";
-    return;
-  }
-  std::cout << "  agents:\n";
-  for (const json& agent : list) {
-    // Agent ids name no role, because an agent takes tasks of every role: the task's role is
-    // shown with it.
-    std::string task = text(member(agent, "current_task"));
-    if (const json& role = member(agent, "current_task_role"); role.is_string()) {
-      task += " (" + role.get<std::string>() + ")";
-    }
-    std::cout << fmt::format("    {:<10} {:<12} {:<20} task {:<28} done {} failed {}\n",
-                             text(member(agent, "id")), text(member(agent, "state")),
-                             text(member(agent, "model")), task, text(member(agent, "tasks_done")),
-                             text(member(agent, "tasks_failed")));
-  }
-}
-
-}  // namespace
 
 int cmd_status(const Config& config, const StatusOptions& options) {
   const std::vector<json> statuses = flow::read_active_statuses(flow::active_status_dir(config));
@@ -117,16 +22,7 @@ int cmd_status(const Config& config, const StatusOptions& options) {
     return 0;
   }
   for (const json& status : statuses) {
-    std::cout << "Run " << text(member(status, "run_id")) << " (pid " << text(member(status, "pid"))
-              << "), goal: " << escape_control_characters(text(member(status, "goal"))) << "\n";
-    // A simulated run's figures come from the built-in simulated server, not a model.
-    std::cout << "  backend:  " << text(member(status, "backend"))
-              << (member(status, "simulated") == true ? "  [SIMULATED: output is placeholder text]"
-                                                      : "")
-              << "\n";
-    print_scaling(member(status, "scaling"));
-    print_metrics(member(status, "metrics"));
-    print_agents(member(status, "agents"));
+    print_status(status);
   }
   return 0;
 }

@@ -224,7 +224,8 @@ int run_main(int argc, char** argv) {
       app.add_subcommand("interactive", "Read goals and commands in a loop (type help)");
   add_global_options(interactive, *ia_global);
   add_run_options(interactive, *ia_global, *ia_options);
-  interactive->add_flag("--json", ia_options->json, "Print each report as one JSON document");
+  interactive->add_flag("--json", ia_options->json,
+                        "Print each report, status and agent list as one JSON document");
   interactive->callback([&, ia_global, ia_options] {
     if (ia_options->plan_only || !ia_options->plan_file.empty()) {
       throw CLI::ValidationError(ia_options->plan_only ? "--plan-only" : "--plan",

@@ -359,6 +359,28 @@ TEST_F(SimRunTest, InteractiveLoopRunsCommands) {
   EXPECT_NE(result.out.find("current strategy: AGGRESSIVE"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("1. Create a CLI tool"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("succeeded"), std::string::npos) << result.out;
+  // status prints a summary of the last run, not its JSON.
+  EXPECT_NE(result.out.find("Strategy AGGRESSIVE for the next goals, auto-scaling on"),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("  scaling:  AGGRESSIVE"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("  queue:    "), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("\"scaling\""), std::string::npos) << result.out;
+}
+
+TEST_F(SimRunTest, InteractiveJsonStatusIsJson) {
+  ProcessResult result = run_cli({"interactive", "--backend", "sim", "--json", "--db",
+                                  db().string(), "--workspace", workspace().string()},
+                                 {}, "status\nquit\n");
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("\"strategy\": \"HYBRID\""), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("for the next goals"), std::string::npos) << result.out;
+
+  ProcessResult text = run_cli({"interactive", "--backend", "sim", "--db", db().string(),
+                                "--workspace", workspace().string()},
+                               {}, "agents\nquit\n");
+  ASSERT_EQ(text.exit_code, 0) << text.out << text.err;
+  EXPECT_NE(text.out.find("  agents:   none"), std::string::npos) << text.out;
 }
 
 TEST_F(SimRunTest, InteractiveBannerNamesBackend) {

@@ -1,0 +1,22 @@
+// Text summaries of a run's status document, for `status` and the interactive loop. Every
+// field is read defensively, because status files come from disk.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+namespace ollamaflow::cli {
+
+// Prints the summary of one run's status document: run, goal, backend, scaling, queue and
+// agents.
+void print_status(const nlohmann::json& status);
+
+// Prints the scaling line and the last decision, or "off" for a fixed pool.
+void print_scaling(const nlohmann::json& scaling);
+
+// Prints the queue, wait and server lines of a metrics snapshot.
+void print_metrics(const nlohmann::json& metrics);
+
+// Prints one line per agent, or "none".
+void print_agents(const nlohmann::json& agents);
+
+}  // namespace ollamaflow::cli
