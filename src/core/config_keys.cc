@@ -73,6 +73,13 @@ KeyDef model_key(std::string path, Ref<std::string> ref) {
   return key;
 }
 
+// A file or folder path that may be left unset but not set to "".
+KeyDef path_key(std::string path, Ref<std::string> ref) {
+  KeyDef key = text_key(std::move(path), std::move(ref));
+  key.non_empty = true;
+  return key;
+}
+
 // The cache types that llama.cpp's --cache-type-k and --cache-type-v accept.
 const std::vector<std::string> kCacheTypes = {"f32",  "f16",  "bf16", "q8_0",  "q4_0",
                                               "q4_1", "q5_0", "q5_1", "iq4_nl"};
@@ -351,8 +358,10 @@ std::vector<KeyDef> build_table() {
                       [](Config& c) -> int& { return c.run.max_task_attempts; }));
   t.push_back(
       int_key("run.max_tasks", 1, 100000, [](Config& c) -> int& { return c.run.max_tasks; }));
-  t.push_back(text_key("run.workspace", [](Config& c) -> std::string& { return c.run.workspace; }));
-  t.push_back(text_key("run.db", [](Config& c) -> std::string& { return c.run.db; }));
+  // Both default to "unset", which picks a path. An empty value given on purpose is a mistake,
+  // not a request for the default.
+  t.push_back(path_key("run.workspace", [](Config& c) -> std::string& { return c.run.workspace; }));
+  t.push_back(path_key("run.db", [](Config& c) -> std::string& { return c.run.db; }));
   t.push_back(bool_key("run.sync_files", [](Config& c) -> bool& { return c.run.sync_files; }));
   // memory and logging
   t.push_back(text_key(

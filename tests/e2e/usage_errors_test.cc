@@ -63,6 +63,15 @@ TEST_F(UsageErrorsTest, GpuWatchIntoPipeHasNoClearCodes) {
   EXPECT_NE(out.find("=== ", 4), std::string::npos) << out;
 }
 
+TEST_F(UsageErrorsTest, EmptyPathFlagsExitTwo) {
+  for (const std::string flag : {"--workspace", "--db"}) {
+    ProcessResult result = run_cli({"run", "x", "--backend", "sim", flag, ""});
+    EXPECT_EQ(result.exit_code, 2) << flag << ": " << result.err;
+    EXPECT_NE(result.err.find("non-empty"), std::string::npos) << flag << ": " << result.err;
+    EXPECT_NE(result.err.find(flag), std::string::npos) << flag << ": " << result.err;
+  }
+}
+
 TEST_F(UsageErrorsTest, RunTemperatureRejectsNan) {
   ProcessResult result = run_cli({"run", "x", "--backend", "sim", "--temperature", "nan"});
   EXPECT_EQ(result.exit_code, 2) << result.err;
