@@ -55,6 +55,9 @@ std::string TextTable::render() const {
 std::string format_mib(std::optional<uint64_t> bytes) {
   if (!bytes)
     return "unknown";
+  // A small model's KV cache per slot can be a few KiB, which would round to "0 MiB".
+  if (*bytes > 0 && *bytes < kMiB)
+    return fmt::format("{} KiB", (*bytes + 1023) / 1024);
   return fmt::format("{:.0f} MiB", static_cast<double>(*bytes) / static_cast<double>(kMiB));
 }
 

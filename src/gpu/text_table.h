@@ -25,7 +25,8 @@ class TextTable {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// Formats bytes as MiB with no decimals, e.g. "20464 MiB"; "unknown" for nullopt.
+// Formats bytes as MiB with no decimals, e.g. "20464 MiB", and sizes from 1 byte to under
+// 1 MiB as whole KiB rounded up, e.g. "12 KiB"; "unknown" for nullopt.
 std::string format_mib(std::optional<uint64_t> bytes);
 
 // Formats bytes as GiB with two decimals, e.g. "19.98 GiB".

@@ -202,5 +202,14 @@ TEST_F(TextTableTest, AlignsColumns) {
             "host  host memory              unknown\n");
 }
 
+TEST_F(TextTableTest, SmallSizesInKib) {
+  EXPECT_EQ(format_mib(0), "0 MiB");
+  EXPECT_EQ(format_mib(1), "1 KiB");
+  EXPECT_EQ(format_mib(12 * 1024), "12 KiB");
+  EXPECT_EQ(format_mib(12 * 1024 + 1), "13 KiB");
+  EXPECT_EQ(format_mib(kMiB - 1), "1024 KiB");
+  EXPECT_EQ(format_mib(kMiB), "1 MiB");
+}
+
 }  // namespace
 }  // namespace ollamaflow::gpu
