@@ -112,6 +112,10 @@ void print_status(const json& status) {
             << (member(status, "simulated") == true ? "  [SIMULATED: output is placeholder text]"
                                                     : "")
             << "\n";
+  if (member(status, "phase") == "planning") {
+    std::cout << "  phase:    planning: the plan request is with the model, no agent runs yet\n";
+    return;
+  }
   print_scaling(member(status, "scaling"));
   print_metrics(member(status, "metrics"));
   print_agents(member(status, "agents"));

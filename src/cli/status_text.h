@@ -6,8 +6,8 @@
 
 namespace ollamaflow::cli {
 
-// Prints the summary of one run's status document: run, goal, backend, scaling, queue and
-// agents.
+// Prints the summary of one run's status document: run, goal, backend, then the planning
+// phase or the scaling, queue and agents.
 void print_status(const nlohmann::json& status);
 
 // Prints the scaling line and the last decision, or "off" for a fixed pool.

@@ -685,7 +685,17 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   get_logger("flow")->info("run={} started: backend={} model={} goal=\"{}\"", state.record.id,
                            state.report.backend, state.report.model, state.record.goal);
 
+  // `ollama-flow status` shows the run while the queen plans; the execution replaces this
+  // document with the scaling status once agents run.
+  const std::filesystem::path status_dir = active_status_dir(state.config);
+  (void)write_active_status(status_dir, {{"run_id", state.record.id},
+                                         {"goal", state.record.goal},
+                                         {"phase", "planning"},
+                                         {"started_at", state.record.started_at},
+                                         {"backend", state.report.backend},
+                                         {"simulated", state.report.simulated}});
   Result<orchestrator::Plan> plan = obtain_plan(state);
+  remove_active_status(status_dir);
   if (!plan) {
     state.report.status = plan.status().code() == ErrorCode::kCancelled ? "cancelled" : "failed";
     state.report.exit_code = plan.status().code() == ErrorCode::kCancelled ? 130 : 1;

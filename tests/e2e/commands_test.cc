@@ -181,6 +181,44 @@ TEST_F(CommandsTest, DoctorReportsDeadServerQuickly) {
   EXPECT_NE(result.out.find("ollama serve"), std::string::npos) << result.out << result.err;
 }
 
+TEST_F(CommandsTest, StatusShowsPlanningRun) {
+  FakeOllamaServer server;
+  const json plan = sample_plan();
+  server.script().set_responder([plan, &server](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = plan.dump();
+      reply.before_write = [&server](size_t) { server.gate().pass(); };
+    } else if (kind == "agent_reply") {
+      reply.content = echo_files_reply(body).dump();
+    } else {
+      reply.content = kind == "summary" ? R"({"summary":"ok"})" : R"({"ready":true})";
+    }
+    return reply;
+  });
+  ChildProcess child(
+      cli_argv({"run", "Create a Python web app", "--host", server.url(), "--workspace",
+                workspace().string(), "--db", db().string(), "--json"}),
+      cli_options({}));
+  server.gate().wait_for_waiters(1);
+  const ProcessResult status = run_cli({"status", "--json", "--db", db().string()});
+  const ProcessResult text = run_cli({"status", "--db", db().string()});
+  server.gate().open_all();
+  EXPECT_EQ(child.wait(std::chrono::seconds(60)), 0) << child.read_err();
+  json statuses = json::parse(status.out, nullptr, false);
+  ASSERT_FALSE(statuses.is_discarded()) << status.out;
+  ASSERT_EQ(statuses.size(), 1u) << statuses.dump();
+  EXPECT_EQ(statuses[0]["phase"], "planning") << statuses[0].dump();
+  EXPECT_EQ(statuses[0]["goal"], "Create a Python web app");
+  EXPECT_NE(text.out.find("goal: Create a Python web app"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("  phase:    planning"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("scaling:"), std::string::npos) << text.out;
+  // The status file goes with the run.
+  const ProcessResult after = run_cli({"status", "--json", "--db", db().string()});
+  EXPECT_EQ(json::parse(after.out, nullptr, false), json::array()) << after.out;
+}
+
 TEST_F(CommandsTest, StatusShowsActiveRun) {
   FakeOllamaServer server;
   const json plan = sample_plan();
