@@ -208,7 +208,8 @@ int cmd_runs(const Config& config, const RunsOptions& options) {
   }
   if (!journal) {
     std::fprintf(stderr, "ollama-flow: %s\n", journal.status().message().c_str());
-    return 1;
+    // A --db path that names no journal (a folder, another file) is the user's to fix.
+    return journal.status().code() == ErrorCode::kInvalidArgument ? 2 : 1;
   }
   if (options.show_id.empty()) {
     return list_runs(**journal, options);
