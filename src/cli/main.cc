@@ -252,6 +252,9 @@ int run_main(int argc, char** argv) {
   // come from.
   runs_show->add_option("id", runs_options->show_id, "Run id, as `ollama-flow runs` lists it");
   runs_show->add_flag("--json", runs_options->json, "Print JSON");
+  runs_show->add_flag("--plan", runs_options->plan,
+                      "Print only the run's accepted plan, as the JSON that `run --plan FILE` "
+                      "reads");
   runs->callback([&, runs_global, runs_options, runs_show] {
     if (runs_show->parsed() && runs_options->show_id.empty()) {
       throw CLI::ValidationError("id",

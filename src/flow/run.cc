@@ -11,6 +11,7 @@
 #include "core/file_read.h"
 #include "core/json_depth.h"
 #include "core/log.h"
+#include "core/terminal_text.h"
 #include "flow/backend.h"
 #include "flow/execution.h"
 #include "flow/flow.h"
@@ -465,9 +466,10 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
   if (run.workspace.empty()) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("run {} only planned (--plan-only) and has no workspace to resume "
-                              "into; save its plan with `ollama-flow runs show {} --json` and run "
-                              "it with `ollama-flow run --plan FILE`",
-                              run.id, run.id));
+                              "into. Save its plan with `ollama-flow runs show {} --plan --db {} > "
+                              "plan.json` and run it with `ollama-flow run --plan plan.json`",
+                              run.id, shell_quoted(run.id),
+                              shell_quoted(std::filesystem::absolute(journal.path()).string())));
   }
   if (Result<store::PlanRecord> plan = journal.accepted_plan(run.id); !plan) {
     return Status(ErrorCode::kInvalidArgument,

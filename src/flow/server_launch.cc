@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/terminal_text.h"
 #include "flow/status_file.h"
 #include "gpu/monitor.h"
 #include "gpu/system.h"
@@ -104,27 +105,6 @@ std::vector<std::string> LaunchPlan::arguments(int port) const {
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   return args;
 }
-
-namespace {
-
-// Returns `word` as a POSIX shell reads it back: unchanged when it has only safe characters,
-// else in single quotes, with each single quote written as '\''.
-std::string shell_quoted(const std::string& word) {
-  const bool safe = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-           std::string_view("_@%+=:,./-").find(c) != std::string_view::npos;
-  });
-  if (safe) {
-    return word;
-  }
-  std::string quoted = "'";
-  for (const char c : word) {
-    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return quoted + "'";
-}
-
-}  // namespace
 
 std::string LaunchPlan::command_line(std::optional<int> port) const {
   std::vector<std::string> words = arguments(port.value_or(0));
