@@ -619,7 +619,7 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   // A malformed host is a usage error, found before the journal file is created. A server that
   // this run starts sets its own host.
   if (request.start_server.empty()) {
-    if (Status valid = llm::check_server_url(config.server); !valid) {
+    if (Status valid = llm::check_server_url(config); !valid) {
       return valid;
     }
   }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -231,6 +232,44 @@ TEST_F(UsageErrorsTest, ControlCharactersInValuesAreEscaped) {
   const ProcessResult pattern = run_cli({"simulate", "--pattern", "p\x1b[2J"});
   EXPECT_EQ(pattern.exit_code, 2) << pattern.err;
   EXPECT_EQ(pattern.err.find('\x1b'), std::string::npos) << pattern.err;
+}
+
+TEST_F(UsageErrorsTest, ServerUrlErrorNamesItsSource) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::map<std::string, std::string> env;
+    std::string problem;
+    std::string source;
+  };
+  const std::vector<Case> cases = {
+      {{"--host", "ftp://127.0.0.1:11434"}, {}, "unsupported scheme 'ftp'", "the flag --host"},
+      {{"--host", "http://127.0.0.1:99999"}, {}, "invalid port '99999'", "the flag --host"},
+      {{},
+       {{"OLLAMA_HOST", "ftp://127.0.0.1"}},
+       "unsupported scheme 'ftp'",
+       "the environment variable OLLAMA_HOST"},
+      {{},
+       {{"OLLAMA_HOST", "127.0.0.1:99999"}},
+       "invalid port '99999'",
+       "the environment variable OLLAMA_HOST"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> config_show = {"config", "show"};
+    config_show.insert(config_show.end(), c.flags.begin(), c.flags.end());
+    std::vector<std::string> run = {"run",         "Write a note", "--db",
+                                    db().string(), "--workspace",  workspace().string()};
+    run.insert(run.end(), c.flags.begin(), c.flags.end());
+    for (const std::vector<std::string>& args : {config_show, run}) {
+      const std::string label = args[0] + " with " + c.source + ": ";
+      const ProcessResult result = run_cli(args, c.env);
+      EXPECT_EQ(result.exit_code, 2) << label << result.err;
+      EXPECT_NE(result.err.find(c.problem), std::string::npos) << label << result.err;
+      EXPECT_NE(result.err.find("invalid server.host from " + c.source), std::string::npos)
+          << label << result.err;
+      EXPECT_EQ(result.out, "") << label;
+    }
+    EXPECT_FALSE(std::filesystem::exists(db())) << c.source << ": the run was journaled";
+  }
 }
 
 }  // namespace
