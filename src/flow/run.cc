@@ -19,6 +19,7 @@
 #include "flow/machine.h"
 #include "flow/server_launch.h"
 #include "flow/status_file.h"
+#include "gpu/system.h"
 #include "llm/factory.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/planner.h"
@@ -622,6 +623,11 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
     if (Status valid = llm::check_server_url(config); !valid) {
       return valid;
     }
+  }
+  // A malformed GPU memory override is a usage error here too, as in `gpu` and `doctor`.
+  if (Result<gpu::ProbeContext> probe = gpu::machine_probe_context(state.clock, process_env());
+      !probe) {
+    return probe.status();
   }
   std::optional<RunServer> server;  // its destructor stops the server on every return
   if (!request.start_server.empty()) {

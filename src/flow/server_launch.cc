@@ -232,8 +232,12 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
 
 Result<RunServer> start_run_server(const Config& config, const std::string& binary,
                                    std::shared_ptr<Clock> clock, const CancelToken& cancel) {
+  // run_goal() rejects a malformed memory override first, so a run never takes the fallback.
+  Result<gpu::ProbeContext> context = gpu::machine_probe_context(clock, process_env());
   const gpu::GpuSnapshot snapshot =
-      gpu::SnapshotProber(gpu::system_probe_context(clock), clock).take();
+      gpu::SnapshotProber(context ? std::move(context).value() : gpu::system_probe_context(clock),
+                          clock)
+          .take();
   Result<LaunchPlan> plan = plan_launch(config, binary, config.server.model, snapshot);
   if (!plan) {
     return plan.status();

@@ -272,5 +272,24 @@ TEST_F(UsageErrorsTest, ServerUrlErrorNamesItsSource) {
   }
 }
 
+TEST_F(UsageErrorsTest, GpuMemoryOverrideInvalidExitsTwo) {
+  for (const std::string value : {"abc", "0", "gpu0=24576,16GB"}) {
+    const std::map<std::string, std::string> env = {{"OLLAMA_FLOW_GPU_MEMORY_MB", value}};
+    const std::string named = "environment variable OLLAMA_FLOW_GPU_MEMORY_MB=\"" + value + "\"";
+    const ProcessResult run = run_cli({"run", "Write a note", "--backend", "sim", "--db",
+                                       db().string(), "--workspace", workspace().string()},
+                                      env);
+    EXPECT_EQ(run.exit_code, 2) << value << ": " << run.err;
+    EXPECT_NE(run.err.find(named), std::string::npos) << value << ": " << run.err;
+    EXPECT_NE(run.err.find("expected MiB or DEVICE=MiB"), std::string::npos)
+        << value << ": " << run.err;
+    EXPECT_FALSE(std::filesystem::exists(db())) << value << ": the run was journaled";
+
+    const ProcessResult gpu = run_cli({"gpu"}, env);
+    EXPECT_EQ(gpu.exit_code, 2) << value << ": " << gpu.err;
+    EXPECT_NE(gpu.err.find(named), std::string::npos) << value << ": " << gpu.err;
+  }
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing
