@@ -162,6 +162,32 @@ TEST_F(UsageErrorsTest, SimulateOutFileFailsBeforeSimulating) {
   EXPECT_EQ(result.out, "");
 }
 
+TEST_F(UsageErrorsTest, SimulateOutInProcFailsBeforeSimulating) {
+  // access(2) reports /proc as writable for root, but /proc takes no new folders or files.
+  for (const std::string out : {"/proc/ollama-flow-out", "/proc/self"}) {
+    ProcessResult result = run_cli({"simulate", "--out", out});
+    EXPECT_EQ(result.exit_code, 2) << out << ": " << result.out << result.err;
+    EXPECT_NE(result.err.find("output folder '" + out + "'"), std::string::npos)
+        << out << ": " << result.err;
+    EXPECT_NE(result.err.find("with --out"), std::string::npos) << out << ": " << result.err;
+    EXPECT_EQ(result.out, "") << out;
+  }
+}
+
+TEST_F(UsageErrorsTest, SimulateOutFolderIsCreated) {
+  const std::filesystem::path out = dir_.path() / "results" / "bursty";
+  ProcessResult result =
+      run_cli({"simulate", "--pattern", "bursty", "--duration", "60", "--out", out.string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(std::filesystem::exists(out / "simulation.json"));
+  EXPECT_TRUE(std::filesystem::exists(out / "simulation.svg"));
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(out)) {
+    ++entries;
+  }
+  EXPECT_EQ(entries, 2u) << "the write check left its file behind";
+}
+
 TEST_F(UsageErrorsTest, PlanCapacityEmptyModelSkipsServer) {
   ProcessResult result = run_cli({"plan-capacity", "--model", "", "--host", server_.url()});
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
