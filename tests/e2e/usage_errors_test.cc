@@ -317,5 +317,26 @@ TEST_F(UsageErrorsTest, GpuMemoryOverrideInvalidExitsTwo) {
   }
 }
 
+TEST_F(UsageErrorsTest, MinAgentsAboveMaxNamesSources) {
+  const std::filesystem::path config = dir_.path() / "config.json";
+  std::ofstream(config) << R"({"gpu_scaling": {"min_agents": 4}})";
+  const ProcessResult result =
+      run_cli({"run", "Write a note", "--backend", "sim", "--config", config.string(),
+               "--max-agents", "2", "--db", db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("gpu_scaling.min_agents (4, from file " + config.string() + ")"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("gpu_scaling.max_agents (2, from flag --max-agents)"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("lower gpu_scaling.min_agents in " + config.string() +
+                            ", or raise --max-agents"),
+            std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find("lower --min-agents"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(db())) << "the run was journaled";
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing
