@@ -105,18 +105,33 @@ std::vector<ModelRow> describe_all(const std::vector<llm::ModelInfo>& models, co
   return rows;
 }
 
+// Returns the model's size as the server lists it, or nullopt when the server gives none, as the
+// simulated backend and OpenAI-compatible servers without llama-server's "meta" do.
+std::optional<uint64_t> listed_size(const ModelRow& row) {
+  if (row.info.size_bytes <= 0) {
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(row.info.size_bytes);
+}
+
+// Returns a JSON number, or null for an unknown (zero) figure.
+nlohmann::json known_or_null(uint64_t value) {
+  return value > 0 ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
 nlohmann::json row_to_json(const ModelRow& row) {
+  const std::optional<uint64_t> size = listed_size(row);
   nlohmann::json json = {
       {"name", row.info.name},
-      {"size_bytes", row.info.size_bytes},
+      {"size_bytes", size ? nlohmann::json(*size) : nlohmann::json(nullptr)},
       {"family", row.info.family},
       {"parameter_size", row.info.parameter_size},
       {"quantization", row.info.quantization},
-      {"ctx", row.ctx},
-      {"ctx_source", row.ctx_source},
+      {"ctx", known_or_null(row.ctx)},
+      {"ctx_source", row.ctx > 0 ? nlohmann::json(row.ctx_source) : nlohmann::json(nullptr)},
       {"error", row.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.error)}};
   if (row.resolved) {
-    json["context_length"] = row.resolved->spec.context_length;
+    json["context_length"] = known_or_null(row.resolved->spec.context_length);
     json["metadata_source"] = row.resolved->spec.source;
   }
   json["memory"] = row.estimate ? model::estimate_to_json(*row.estimate) : nlohmann::json(nullptr);
@@ -137,10 +152,10 @@ void print_table(const std::vector<ModelRow>& rows) {
   for (const ModelRow& row : rows) {
     std::string train = row.resolved && row.resolved->spec.context_length > 0
                             ? std::to_string(row.resolved->spec.context_length)
-                            : "?";
+                            : "unknown";
     std::string loaded = row.loaded ? row.loaded->message.substr(row.info.name.size() + 2) : "";
-    table.add_row({row.info.name, gpu::format_mib(static_cast<uint64_t>(row.info.size_bytes)),
-                   train, row.ctx ? std::to_string(row.ctx) : "?",
+    table.add_row({row.info.name, gpu::format_mib(listed_size(row)), train,
+                   row.ctx ? std::to_string(row.ctx) : "unknown",
                    row.estimate ? gpu::format_mib(row.estimate->model_bytes()) : "unknown",
                    row.estimate ? gpu::format_mib(row.estimate->kv_per_slot) : "unknown",
                    row.resolved ? row.resolved->spec.source : "none", loaded});
@@ -173,6 +188,7 @@ int cmd_models(const Config& config, const ModelsOptions& options) {
   std::vector<llm::LoadedModel> loaded =
       link->client->loaded_models().value_or(std::vector<llm::LoadedModel>{});
   const std::vector<ModelRow> rows = describe_all(*models, config, *link, loaded);
+  const bool simulated = link->client->backend_name() == "sim";
 
   if (options.json) {
     nlohmann::json list = nlohmann::json::array();
@@ -180,12 +196,16 @@ int cmd_models(const Config& config, const ModelsOptions& options) {
       list.push_back(row_to_json(row));
     nlohmann::json document = {{"backend", link->client->backend_name()},
                                {"endpoint", link->client->endpoint()},
+                               {"simulated", simulated},
                                {"models", list}};
     std::printf("%s\n", to_text(document, 2).c_str());
     return 0;
   }
   if (rows.empty()) {
-    if (link->client->backend_name() == "ollama") {
+    if (simulated) {
+      std::printf("SIMULATED backend (%s) has no models: name one with --model.\n",
+                  link->client->endpoint().c_str());
+    } else if (link->client->backend_name() == "ollama") {
       std::printf("%s has no models: pull one with `ollama pull llama3.1:8b`.\n",
                   link->client->endpoint().c_str());
     } else {
@@ -193,6 +213,12 @@ int cmd_models(const Config& config, const ModelsOptions& options) {
                   link->client->endpoint().c_str(), link->client->endpoint().c_str());
     }
     return 0;
+  }
+  if (simulated) {
+    std::printf(
+        "SIMULATED backend (%s): the built-in simulator serves these models, so no server "
+        "lists their size. Memory figures are estimates for a real server.\n",
+        link->client->endpoint().c_str());
   }
   print_table(rows);
   return 0;

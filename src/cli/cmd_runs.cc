@@ -188,6 +188,25 @@ void print_show(const json& run) {
   }
 }
 
+// Prints the accepted plan of `run` as `run --plan-only --json` prints it, so that `run --plan
+// FILE` reads the output. Returns 1 when the run has no accepted plan.
+int print_accepted_plan(store::Journal& journal, const store::RunRecord& run) {
+  Result<store::PlanRecord> plan = journal.accepted_plan(run.id);
+  if (!plan) {
+    if (plan.status().code() != ErrorCode::kNotFound) {
+      std::fprintf(stderr, "ollama-flow: %s\n", plan.status().message().c_str());
+      return 1;
+    }
+    std::fprintf(stderr,
+                 "ollama-flow: run %s has no accepted plan, because its planning failed or was "
+                 "cancelled: `ollama-flow runs show %s` lists its plan attempts\n",
+                 run.id.c_str(), run.id.c_str());
+    return 1;
+  }
+  std::cout << to_text(plan->plan, 2) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int cmd_runs(const Config& config, const RunsOptions& options) {
@@ -208,7 +227,8 @@ int cmd_runs(const Config& config, const RunsOptions& options) {
   }
   if (!journal) {
     std::fprintf(stderr, "ollama-flow: %s\n", journal.status().message().c_str());
-    return 1;
+    // A --db path that names no journal (a folder, another file) is the user's to fix.
+    return journal.status().code() == ErrorCode::kInvalidArgument ? 2 : 1;
   }
   if (options.show_id.empty()) {
     return list_runs(**journal, options);
@@ -219,6 +239,9 @@ int cmd_runs(const Config& config, const RunsOptions& options) {
                  escape_control_characters(run.status().message()).c_str());
     // An id that the journal lacks is the user's to fix, like a bad flag.
     return run.status().code() == ErrorCode::kNotFound ? 2 : 1;
+  }
+  if (options.plan) {
+    return print_accepted_plan(**journal, *run);
   }
   const json document = show_json(**journal, *run);
   if (options.json) {

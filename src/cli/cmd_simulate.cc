@@ -139,9 +139,9 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
                  escape_control_characters(policies.status().message()).c_str());
     return 2;
   }
-  // Before the simulation, which may run for minutes: the output folder must be usable.
+  // Before the simulation, which may run for minutes: the output folder must take files.
   if (!options.out_dir.empty()) {
-    Status usable = check_output_folder(options.out_dir, "output folder", "--out");
+    Status usable = prepare_output_folder(options.out_dir, "output folder", "--out");
     if (!usable) {
       std::fprintf(stderr, "error: %s\n", escape_control_characters(usable.message()).c_str());
       return 2;

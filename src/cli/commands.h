@@ -63,6 +63,7 @@ struct RunsOptions {
   std::string show_id;  // empty: list runs
   int limit = 20;
   bool json = false;
+  bool plan = false;  // show: print the accepted plan only
 };
 int cmd_runs(const Config& config, const RunsOptions& options);
 

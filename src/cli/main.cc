@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "core/terminal_text.h"
+#include "llm/factory.h"
 
 namespace ollamaflow::cli {
 namespace {
@@ -117,6 +118,16 @@ std::optional<Config> load_run_config(const GlobalOptions& global) {
     config->sources["memory.kv_cache_type_v"] = "flag:--kv-cache-type";
   }
   return config;
+}
+
+// Returns whether the server URL of `config` is well formed, as `run` requires before it contacts
+// the server. Prints the error when it is not.
+bool server_url_valid(const Config& config) {
+  Status valid = llm::check_server_url(config);
+  if (!valid) {
+    std::fprintf(stderr, "ollama-flow: %s\n", escape_control_characters(valid.message()).c_str());
+  }
+  return valid.is_ok();
 }
 
 // Returns the names of the subcommands of `command`, comma-separated.
@@ -234,6 +245,9 @@ int run_main(int argc, char** argv) {
     }
     check_server_args(*ia_global, "");
     std::optional<Config> config = load_run_config(*ia_global);
+    if (config && !server_url_valid(*config)) {
+      config.reset();
+    }
     ia_options->backend_chosen = backend_chosen(*ia_global);
     exit_code = config ? cmd_interactive(*config, *ia_options) : 2;
   });
@@ -253,6 +267,9 @@ int run_main(int argc, char** argv) {
   // come from.
   runs_show->add_option("id", runs_options->show_id, "Run id, as `ollama-flow runs` lists it");
   runs_show->add_flag("--json", runs_options->json, "Print JSON");
+  runs_show->add_flag("--plan", runs_options->plan,
+                      "Print only the run's accepted plan, as the JSON that `run --plan FILE` "
+                      "reads");
   runs->callback([&, runs_global, runs_options, runs_show] {
     if (runs_show->parsed() && runs_options->show_id.empty()) {
       throw CLI::ValidationError("id",
@@ -276,6 +293,9 @@ int run_main(int argc, char** argv) {
   config_show->add_flag("--json", config_options->json, "Print JSON");
   config_show->callback([&, config_global, config_options] {
     std::optional<Config> config = load_run_config(*config_global);
+    if (config && !server_url_valid(*config)) {
+      config.reset();
+    }
     exit_code = config ? cmd_config_show(*config, *config_options) : 2;
   });
 
@@ -320,6 +340,9 @@ int run_main(int argc, char** argv) {
   models->callback([&, models_global, models_options] {
     check_server_args(*models_global, "");
     std::optional<Config> config = load_run_config(*models_global);
+    if (config && !server_url_valid(*config)) {
+      config.reset();
+    }
     exit_code = config ? cmd_models(*config, *models_options) : 2;
   });
 

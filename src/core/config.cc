@@ -262,13 +262,49 @@ Status out_of_order(const Config& config, const std::string& lower, const std::s
                           describe_key(config, upper) + ": lower " + lower + " or raise " + upper);
 }
 
+// Returns where the value of `key` came from in words, such as "flag --min-agents", "file
+// /c.json" or "default".
+std::string origin_of(const Config& config, const std::string& key) {
+  const auto found = config.sources.find(key);
+  const std::string source = found == config.sources.end() ? "default" : found->second;
+  const size_t colon = source.find(':');
+  if (colon == std::string::npos) {
+    return source;
+  }
+  const std::string kind = source.substr(0, colon);
+  const std::string name = source.substr(colon + 1);
+  if (kind == "env") {
+    return "environment variable " + name;
+  }
+  return kind + " " + name;
+}
+
+// Returns the setting that the user changes for `key`: the flag or the file key that set it. A
+// default value is changed with `flag` or in the configuration file.
+std::string setting_of(const Config& config, const std::string& key, const std::string& flag) {
+  const auto found = config.sources.find(key);
+  const std::string source = found == config.sources.end() ? "default" : found->second;
+  if (source.rfind("flag:", 0) == 0) {
+    return source.substr(5);
+  }
+  if (source.rfind("file:", 0) == 0) {
+    return key + " in " + source.substr(5);
+  }
+  if (source.rfind("env:", 0) == 0) {
+    return "the environment variable " + source.substr(4);
+  }
+  return key + " (" + flag + " or the configuration file)";
+}
+
 Status check_consistency(const Config& config) {
   const auto& g = config.gpu_scaling;
   if (g.max_agents && g.min_agents > *g.max_agents) {
-    return invalid_argument("gpu_scaling.min_agents (" + std::to_string(g.min_agents) +
-                            ") is above gpu_scaling.max_agents (" + std::to_string(*g.max_agents) +
-                            "): lower --min-agents or raise "
-                            "--max-agents");
+    const std::string min_key = "gpu_scaling.min_agents";
+    const std::string max_key = "gpu_scaling.max_agents";
+    return invalid_argument(fmt::format(
+        "{} ({}, from {}) is above {} ({}, from {}): lower {}, or raise {}", min_key, g.min_agents,
+        origin_of(config, min_key), max_key, *g.max_agents, origin_of(config, max_key),
+        setting_of(config, min_key, "--min-agents"), setting_of(config, max_key, "--max-agents")));
   }
   if (g.scale_down_threshold >= g.scale_up_threshold) {
     return out_of_order(config, "gpu_scaling.scale_down_threshold",

@@ -43,4 +43,27 @@ Status check_output_folder(const fs::path& path, std::string_view label, std::st
   return Status::ok();
 }
 
+Status prepare_output_folder(const fs::path& path, std::string_view label, std::string_view flag) {
+  if (Status usable = check_output_folder(path, label, flag); !usable) {
+    return usable;
+  }
+  std::error_code error;
+  fs::create_directories(path, error);
+  if (error) {
+    return {ErrorCode::kInvalidArgument,
+            fmt::format("cannot create the {} '{}': {}; choose another path with {}", label,
+                        path.string(), error.message(), flag)};
+  }
+  std::string probe = (path / ".ollama-flow-write-check-XXXXXX").string();
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) {
+    return {ErrorCode::kInvalidArgument,
+            fmt::format("cannot create a file in the {} '{}': {}; choose another path with {}",
+                        label, path.string(), std::strerror(errno), flag)};
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return Status::ok();
+}
+
 }  // namespace ollamaflow

@@ -16,4 +16,11 @@ namespace ollamaflow {
 Status check_output_folder(const std::filesystem::path& path, std::string_view label,
                            std::string_view flag);
 
+// Creates the folder `path` with its parents and checks that a file can be created in it, by
+// creating and removing an empty one. Unlike check_output_folder(), this finds the folders that
+// access(2) reports writable but that take no files, such as /proc for root. Returns
+// kInvalidArgument naming `path` as `label` and `flag`, as check_output_folder() does.
+Status prepare_output_folder(const std::filesystem::path& path, std::string_view label,
+                             std::string_view flag);
+
 }  // namespace ollamaflow

@@ -1,5 +1,8 @@
 #include "core/terminal_text.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace ollamaflow {
@@ -41,6 +44,21 @@ std::string escape_control_characters(std::string_view text) {
     out += character.text;
   }
   return out;
+}
+
+std::string shell_quoted(const std::string& word) {
+  const bool safe = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("_@%+=:,./-").find(c) != std::string_view::npos;
+  });
+  if (safe) {
+    return word;
+  }
+  std::string quoted = "'";
+  for (const char c : word) {
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return quoted + "'";
 }
 
 }  // namespace ollamaflow

@@ -24,4 +24,8 @@ std::vector<PrintedCharacter> printable_characters(std::string_view text);
 // does: "line1\nline2" comes back as the 12 characters line1\nline2.
 std::string escape_control_characters(std::string_view text);
 
+// Returns `word` as a POSIX shell reads it back: unchanged when it has only safe characters,
+// else in single quotes, with each single quote written as '\''.
+std::string shell_quoted(const std::string& word);
+
 }  // namespace ollamaflow

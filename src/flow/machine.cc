@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "core/log.h"
+#include "gpu/system.h"
 #include "model/capacity.h"
 #include "model/ggml_type.h"
 #include "model/model_resolver.h"
@@ -125,7 +126,10 @@ std::optional<scaling::GpuSignal> gpu_signal(const gpu::GpuSnapshot& snapshot) {
 MachineView::MachineView(const Config& config, std::shared_ptr<Clock> clock,
                          const std::string& model, const std::string& backend)
     : clock_(std::move(clock)) {
-  auto prober = std::make_unique<gpu::SnapshotProber>(gpu::system_probe_context(clock_), clock_);
+  // run_goal() rejects a malformed memory override first, so a run never takes the fallback.
+  Result<gpu::ProbeContext> context = gpu::machine_probe_context(clock_, process_env());
+  auto prober = std::make_unique<gpu::SnapshotProber>(
+      context ? std::move(context).value() : gpu::system_probe_context(clock_), clock_);
   monitor_ = std::make_unique<gpu::GpuMonitor>(
       std::move(prober), clock_, from_seconds(config.gpu_scaling.scale_check_interval));
   std::shared_ptr<const gpu::GpuSnapshot> first = monitor_->refresh();

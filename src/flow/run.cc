@@ -11,6 +11,7 @@
 #include "core/file_read.h"
 #include "core/json_depth.h"
 #include "core/log.h"
+#include "core/terminal_text.h"
 #include "flow/backend.h"
 #include "flow/execution.h"
 #include "flow/flow.h"
@@ -18,6 +19,7 @@
 #include "flow/machine.h"
 #include "flow/server_launch.h"
 #include "flow/status_file.h"
+#include "gpu/system.h"
 #include "llm/factory.h"
 #include "orchestrator/plan.h"
 #include "orchestrator/planner.h"
@@ -481,9 +483,10 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
   if (run.workspace.empty()) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("run {} only planned (--plan-only) and has no workspace to resume "
-                              "into; save its plan with `ollama-flow runs show {} --json` and run "
-                              "it with `ollama-flow run --plan FILE`",
-                              run.id, run.id));
+                              "into. Save its plan with `ollama-flow runs show {} --plan --db {} > "
+                              "plan.json` and run it with `ollama-flow run --plan plan.json`",
+                              run.id, shell_quoted(run.id),
+                              shell_quoted(std::filesystem::absolute(journal.path()).string())));
   }
   if (Result<store::PlanRecord> plan = journal.accepted_plan(run.id); !plan) {
     return Status(ErrorCode::kInvalidArgument,
@@ -646,9 +649,14 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   // A malformed host is a usage error, found before the journal file is created. A server that
   // this run starts sets its own host.
   if (request.start_server.empty()) {
-    if (Status valid = llm::check_server_url(config.server); !valid) {
+    if (Status valid = llm::check_server_url(config); !valid) {
       return valid;
     }
+  }
+  // A malformed GPU memory override is a usage error here too, as in `gpu` and `doctor`.
+  if (Result<gpu::ProbeContext> probe = gpu::machine_probe_context(state.clock, process_env());
+      !probe) {
+    return probe.status();
   }
   // Before a server is started or the run journaled: a workspace that another run writes into
   // is a usage error. A resumed run locks its workspace once the journal names it.

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/terminal_text.h"
 #include "flow/status_file.h"
 #include "gpu/monitor.h"
 #include "gpu/system.h"
@@ -104,27 +105,6 @@ std::vector<std::string> LaunchPlan::arguments(int port) const {
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   return args;
 }
-
-namespace {
-
-// Returns `word` as a POSIX shell reads it back: unchanged when it has only safe characters,
-// else in single quotes, with each single quote written as '\''.
-std::string shell_quoted(const std::string& word) {
-  const bool safe = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-           std::string_view("_@%+=:,./-").find(c) != std::string_view::npos;
-  });
-  if (safe) {
-    return word;
-  }
-  std::string quoted = "'";
-  for (const char c : word) {
-    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return quoted + "'";
-}
-
-}  // namespace
 
 std::string LaunchPlan::command_line(std::optional<int> port) const {
   std::vector<std::string> words = arguments(port.value_or(0));
@@ -252,8 +232,12 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
 
 Result<RunServer> start_run_server(const Config& config, const std::string& binary,
                                    std::shared_ptr<Clock> clock, const CancelToken& cancel) {
+  // run_goal() rejects a malformed memory override first, so a run never takes the fallback.
+  Result<gpu::ProbeContext> context = gpu::machine_probe_context(clock, process_env());
   const gpu::GpuSnapshot snapshot =
-      gpu::SnapshotProber(gpu::system_probe_context(clock), clock).take();
+      gpu::SnapshotProber(context ? std::move(context).value() : gpu::system_probe_context(clock),
+                          clock)
+          .take();
   Result<LaunchPlan> plan = plan_launch(config, binary, config.server.model, snapshot);
   if (!plan) {
     return plan.status();

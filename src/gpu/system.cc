@@ -207,8 +207,10 @@ Result<ProbeContext> machine_probe_context(
   std::optional<std::string> overrides = env(kMemoryOverrideVariable);
   if (overrides && !overrides->empty()) {
     auto parsed = parse_memory_overrides(*overrides);
-    if (!parsed)
-      return parsed.status().with_context(kMemoryOverrideVariable);
+    if (!parsed) {
+      return parsed.status().with_context(
+          fmt::format("environment variable {}=\"{}\"", kMemoryOverrideVariable, *overrides));
+    }
     context.memory_total_overrides = std::move(parsed).value();
   }
   return context;

@@ -28,6 +28,10 @@ Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr
 // needs no host and is always ok.
 Status check_server_url(const ServerSettings& settings);
 
+// Checks config.server as the overload above does. The error names where server.host came from,
+// such as the environment variable OLLAMA_HOST, the flag --host or the configuration file.
+Status check_server_url(const Config& config);
+
 // Checks that the server of `settings` responds, within twice settings.connect_timeout_s in all
 // (once to connect, once to read the reply): GET /api/version for "ollama", GET /v1/models
 // for "openai"; "sim" is always ok. The run command calls it to decide whether to fall back to

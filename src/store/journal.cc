@@ -7,6 +7,8 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <string_view>
 #include <system_error>
 
 #include "core/log.h"
@@ -42,10 +44,82 @@ Status create_parent_folder(const std::string& path) {
   if (!error) {
     return Status::ok();
   }
-  const ErrorCode code =
-      error == std::errc::permission_denied ? ErrorCode::kPermissionDenied : ErrorCode::kIoError;
-  return Status(code, "cannot create folder '" + parent.string() + "' for the journal: " +
-                          error.message() + "; pass --db with a writable path");
+  // A path through a file or a folder without permission is the user's to fix with --db.
+  const bool bad_path = error == std::errc::permission_denied ||
+                        error == std::errc::not_a_directory || error == std::errc::file_exists ||
+                        error == std::errc::read_only_file_system;
+  return Status(bad_path ? ErrorCode::kInvalidArgument : ErrorCode::kIoError,
+                "cannot create folder '" + parent.string() +
+                    "' for the journal: " + error.message() + "; choose another path with --db");
+}
+
+// The first 16 bytes of every SQLite 3 database file.
+constexpr std::string_view kSqliteHeader{"SQLite format 3\0", 16};
+
+// Rejects with kInvalidArgument a journal path that names a folder, a device, FIFO or socket, or
+// a non-empty file without the SQLite header. Such a file is then neither written nor reported
+// as a corrupt journal. An empty file is a new database to SQLite. A file that cannot be read is
+// left to SQLite, whose error names the permission problem.
+Status check_journal_file(const std::string& path) {
+  if (path == ":memory:" || path.rfind("file:", 0) == 0) {
+    return Status::ok();
+  }
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (!std::filesystem::exists(status)) {
+    return Status::ok();
+  }
+
+  if (std::filesystem::is_directory(status)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "journal '" + path + "' is a folder, not a journal file: choose another path " +
+                      "with --db, such as '" +
+                      (std::filesystem::path(path) / "journal.db").string() + "'");
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "journal '" + path +
+                      "' is not a regular file (a device, FIFO or socket): choose another path "
+                      "with --db");
+  }
+
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return Status::ok();
+  }
+  char header[kSqliteHeader.size()] = {};
+  file.read(header, static_cast<std::streamsize>(sizeof(header)));
+  const auto read = static_cast<size_t>(file.gcount());
+  if (read == 0 || std::string_view(header, read) == kSqliteHeader) {
+    return Status::ok();
+  }
+  return Status(ErrorCode::kInvalidArgument,
+                "journal '" + path +
+                    "' is not an SQLite database (it lacks the SQLite file header), so it is "
+                    "not an ollama-flow journal: choose another path with --db");
+}
+
+// Rejects with kInvalidArgument an SQLite database that has tables but no journal schema, so
+// that the migrations do not add the journal's tables to another program's database.
+Status check_not_foreign(Database& database, int schema_version) {
+  if (schema_version != 0) {
+    return Status::ok();
+  }
+  Result<Statement> tables = database.prepare("SELECT count(*) FROM sqlite_master");
+  if (!tables.is_ok()) {
+    return tables.status();
+  }
+  if (Result<bool> row = tables->step(); !row.is_ok()) {
+    return row.status();
+  }
+  if (tables->column_int64(0) == 0) {
+    return Status::ok();
+  }
+  return Status(ErrorCode::kInvalidArgument,
+                "journal '" + database.path() +
+                    "' is an SQLite database without the journal's schema_version table, so it "
+                    "belongs to another program and is not an ollama-flow journal: choose "
+                    "another path with --db");
 }
 
 // Rewords a write failure on a read-only file or folder, which SQLite reports as "attempt to
@@ -123,14 +197,32 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path, JournalO
   if (Status created = create_parent_folder(path); !created.is_ok()) {
     return created;
   }
+  if (Status usable = check_journal_file(path); !usable.is_ok()) {
+    return usable;
+  }
   options = resolve_options(std::move(options));
   Result<Database> database = Database::open(path, options.database);
+  if (!database.is_ok() && database.status().code() == ErrorCode::kIoError) {
+    // SQLite reports a file that it cannot open or create (SQLITE_CANTOPEN) as an I/O error. The
+    // path is the user's to fix with --db.
+    return Status(ErrorCode::kInvalidArgument,
+                  "journal '" + path +
+                      "' cannot be opened: choose another path with --db, or fix the cause: " +
+                      database.status().message());
+  }
   if (!database.is_ok()) {
     return explain_read_only(path, database.status());
   }
   if (database->read_only()) {
     return explain_read_only(
         path, Status(ErrorCode::kPermissionDenied, "SQLite could open it only for reading"));
+  }
+  Result<int> before = read_schema_version(database.value());
+  if (!before.is_ok()) {
+    return before.status();
+  }
+  if (Status own = check_not_foreign(database.value(), before.value()); !own.is_ok()) {
+    return own;
   }
   const std::string applied_at = format_iso8601(options.clock->wall_now());
   Result<int> version = migrate(database.value(), journal_migrations(), applied_at);
@@ -150,6 +242,9 @@ Result<std::unique_ptr<Journal>> Journal::open_read_only(const std::string& path
                                             "' not found: no run was journaled there; pass --db "
                                             "with the journal of your runs");
   }
+  if (Status usable = check_journal_file(path); !usable.is_ok()) {
+    return usable;
+  }
   options = resolve_options(std::move(options));
   options.database.read_only = true;
   Result<Database> database = Database::open(path, options.database);
@@ -159,6 +254,9 @@ Result<std::unique_ptr<Journal>> Journal::open_read_only(const std::string& path
   Result<int> version = read_schema_version(database.value());
   if (!version.is_ok()) {
     return version.status();
+  }
+  if (Status own = check_not_foreign(database.value(), version.value()); !own.is_ok()) {
+    return own;
   }
   const int latest = latest_version(journal_migrations());
   if (version.value() != latest) {

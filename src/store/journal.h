@@ -63,14 +63,18 @@ struct JournalOptions {
 class Journal {
  public:
   // Opens or creates the journal at `path`, creating its parent folders and applying schema
-  // migrations. Returns kIoError or kPermissionDenied when the folder or file cannot be created,
-  // and kInvalidArgument when the file was written by a newer ollama-flow.
+  // migrations. Returns kInvalidArgument for a path that the user must change with --db: a
+  // folder, a file that is not an SQLite database, another program's database, a file or folder
+  // that cannot be opened or created, or a file written by a newer ollama-flow. Returns
+  // kPermissionDenied for a read-only file or folder, kCorrupt for a damaged SQLite file, and
+  // kIoError for other failures.
   static Result<std::unique_ptr<Journal>> open(const std::string& path,
                                                JournalOptions options = {});
   // Opens an existing journal for commands that only read it. The file is opened read-only and
   // its journal mode and schema are left as they are, so a journal on a read-only file or
   // folder can be read. Returns kNotFound when the file does not exist, and kInvalidArgument
-  // when its schema is not this ollama-flow's (a command that writes upgrades an older one).
+  // for a folder, a file that is not a journal, or a schema that is not this ollama-flow's (a
+  // command that writes upgrades an older one).
   // Every write returns kPermissionDenied, saying that the journal was opened read-only.
   static Result<std::unique_ptr<Journal>> open_read_only(const std::string& path,
                                                          JournalOptions options = {});

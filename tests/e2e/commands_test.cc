@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "e2e/e2e_support.h"
@@ -113,6 +114,7 @@ TEST_F(CommandsTest, ModelsListsServerModels) {
   ProcessResult result = run_cli({"models", "--host", server.url(), "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_NE(result.out.find("llama3.1:8b"), std::string::npos) << result.out;
+  EXPECT_EQ(parse_json(result)["simulated"], false) << result.out;
 }
 
 TEST_F(CommandsTest, ModelsFetchesDetailsConcurrentlyInOrder) {
@@ -141,6 +143,30 @@ TEST_F(CommandsTest, ModelsOnSimulatedBackendListsItsModel) {
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_NE(result.out.find("sim-model:1b"), std::string::npos) << result.out;
   EXPECT_EQ(result.err.find("not part of this build"), std::string::npos) << result.err;
+}
+
+TEST_F(CommandsTest, ModelsOnSimulatedBackendLabelsFigures) {
+  const ProcessResult text = run_cli({"models", "--backend", "sim", "--model", "sim-model:1b"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out.rfind("SIMULATED backend (sim://local)", 0), 0u) << text.out;
+  EXPECT_EQ(text.out.find("0 MiB"), std::string::npos) << text.out;
+  const size_t row = text.out.find("\nsim-model:1b ");
+  ASSERT_NE(row, std::string::npos) << text.out;
+  const std::string line = text.out.substr(row + 1, text.out.find('\n', row + 1) - row - 1);
+  // SIZE, TRAIN CTX and CTX are unknown.
+  EXPECT_TRUE(std::regex_match(line, std::regex("sim-model:1b +unknown +unknown +unknown .*")))
+      << line;
+
+  const ProcessResult listed =
+      run_cli({"models", "--backend", "sim", "--model", "sim-model:1b", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const json document = parse_json(listed);
+  EXPECT_EQ(document["simulated"], true) << listed.out;
+  ASSERT_EQ(document["models"].size(), 1u) << listed.out;
+  const json& model = document["models"][0];
+  EXPECT_TRUE(model["size_bytes"].is_null()) << model.dump();
+  EXPECT_TRUE(model["ctx"].is_null()) << model.dump();
+  EXPECT_TRUE(model["ctx_source"].is_null()) << model.dump();
 }
 
 TEST_F(CommandsTest, ConfigShowTextListsEveryKey) {

@@ -171,6 +171,35 @@ TEST_F(InputChecksTest, ServerArgsNeedStartServer) {
   }
 }
 
+TEST_F(InputChecksTest, JournalPathNotAJournal) {
+  const fs::path text_file = dir_.path() / "notes.txt";
+  std::ofstream(text_file) << "these are notes, not a journal\n";
+  const fs::path folder = dir_.path() / "journals";
+  fs::create_directory(folder);
+  // /proc takes no new files, so SQLite cannot create the journal there, even as root.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {text_file.string(), "is not an SQLite database"},
+      {folder.string(), "is a folder"},
+      {"/proc/ollama-flow-journal.db", "cannot be opened"},
+  };
+  for (const auto& [path, problem] : cases) {
+    const ProcessResult run = run_cli({"run", "Write a note", "--backend", "sim", "--db", path,
+                                       "--workspace", workspace().string()});
+    EXPECT_EQ(run.exit_code, 2) << path << ": " << run.err;
+    EXPECT_TRUE(contains(run.err, "journal '" + path + "' " + problem)) << path << ": " << run.err;
+    EXPECT_TRUE(contains(run.err, "choose another path with --db")) << path << ": " << run.err;
+    EXPECT_FALSE(contains(run.err, "move the file aside")) << path << ": " << run.err;
+  }
+  EXPECT_EQ(read(text_file), "these are notes, not a journal\n");
+
+  for (const fs::path& path : {text_file, folder}) {
+    const ProcessResult runs = run_cli({"runs", "--db", path.string()});
+    EXPECT_EQ(runs.exit_code, 2) << path << ": " << runs.err;
+    EXPECT_TRUE(contains(runs.err, "journal '" + path.string() + "'")) << path << ": " << runs.err;
+    EXPECT_TRUE(contains(runs.err, "choose another path with --db")) << path << ": " << runs.err;
+  }
+}
+
 TEST_F(InputChecksTest, GoalControlCharactersAreEscaped) {
   const std::string goal = "line1\nline2\x1b[31mred\tend";
   const ProcessResult result = run_cli({"run", goal, "--backend", "sim", "--db", db().string(),

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "e2e/e2e_support.h"
@@ -472,6 +473,64 @@ TEST_F(SimRunTest, ResumeThatCannotStartKeepsTheRunsStatus) {
   for (const json& run : parse_json(run_cli({"runs", "--db", db().string(), "--json"}))) {
     EXPECT_EQ(run["status"], "succeeded") << run.dump();
   }
+}
+
+// Returns the text between the `n`-th pair of backticks of `text`, counting from 0, or "".
+std::string quoted_command(const std::string& text, int n) {
+  size_t start = 0;
+  for (int i = 0; i <= n; ++i) {
+    start = text.find('`', start);
+    if (start == std::string::npos) {
+      return "";
+    }
+    ++start;
+    const size_t end = text.find('`', start);
+    if (end == std::string::npos) {
+      return "";
+    }
+    if (i == n) {
+      return text.substr(start, end - start);
+    }
+    start = end + 1;
+  }
+  return "";
+}
+
+TEST_F(SimRunTest, PlanOnlyResumeHintRunsThePlan) {
+  // A journal path with a space, so that the hint must quote it for the shell.
+  const std::filesystem::path journal = dir_.path() / "my journal.db";
+  ProcessResult planned = run_cli({"run", "Write a note", "--plan-only", "--backend", "sim", "--db",
+                                   journal.string(), "--json"});
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  const json plan = parse_json(planned);
+  json runs = parse_json(run_cli({"runs", "--db", journal.string(), "--json"}));
+  ASSERT_EQ(runs.size(), 1u);
+  const std::string run_id = runs[0]["id"];
+
+  ProcessResult resume =
+      run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", journal.string()});
+  ASSERT_EQ(resume.exit_code, 2) << resume.err;
+  const std::string save = quoted_command(resume.err, 0);
+  const std::string rerun = quoted_command(resume.err, 1);
+  ASSERT_NE(save.find("ollama-flow runs show " + run_id), std::string::npos) << resume.err;
+  ASSERT_NE(rerun.find("ollama-flow run --plan"), std::string::npos) << resume.err;
+
+  // The hint's commands run in a shell that finds ollama-flow on PATH, as a user's would.
+  const std::string path =
+      binary_path().parent_path().string() + ":" + std::string(std::getenv("PATH"));
+  ProcessResult saved = run_process({"/bin/sh", "-c", save}, cli_options({{"PATH", path}}));
+  ASSERT_EQ(saved.exit_code, 0) << save << ": " << saved.err;
+  const json saved_plan = json::parse(read(dir_.path() / "plan.json"), nullptr, false);
+  EXPECT_EQ(saved_plan, plan) << read(dir_.path() / "plan.json");
+
+  // The hint leaves the backend to the user, so this test chooses the simulated one.
+  const std::string rerun_here =
+      rerun + " --backend sim --workspace " + workspace().string() + " --json";
+  ProcessResult ran = run_process({"/bin/sh", "-c", rerun_here}, cli_options({{"PATH", path}}));
+  ASSERT_EQ(ran.exit_code, 0) << rerun_here << ": " << ran.err;
+  const json report = parse_json(ran);
+  EXPECT_EQ(report["status"], "succeeded") << ran.out;
+  EXPECT_EQ(report["tasks"].size(), plan["tasks"].size()) << ran.out;
 }
 
 }  // namespace

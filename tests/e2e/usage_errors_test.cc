@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -196,6 +197,32 @@ TEST_F(UsageErrorsTest, SimulateOutFileFailsBeforeSimulating) {
   EXPECT_EQ(result.out, "");
 }
 
+TEST_F(UsageErrorsTest, SimulateOutInProcFailsBeforeSimulating) {
+  // access(2) reports /proc as writable for root, but /proc takes no new folders or files.
+  for (const std::string out : {"/proc/ollama-flow-out", "/proc/self"}) {
+    ProcessResult result = run_cli({"simulate", "--out", out});
+    EXPECT_EQ(result.exit_code, 2) << out << ": " << result.out << result.err;
+    EXPECT_NE(result.err.find("output folder '" + out + "'"), std::string::npos)
+        << out << ": " << result.err;
+    EXPECT_NE(result.err.find("with --out"), std::string::npos) << out << ": " << result.err;
+    EXPECT_EQ(result.out, "") << out;
+  }
+}
+
+TEST_F(UsageErrorsTest, SimulateOutFolderIsCreated) {
+  const std::filesystem::path out = dir_.path() / "results" / "bursty";
+  ProcessResult result =
+      run_cli({"simulate", "--pattern", "bursty", "--duration", "60", "--out", out.string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(std::filesystem::exists(out / "simulation.json"));
+  EXPECT_TRUE(std::filesystem::exists(out / "simulation.svg"));
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(out)) {
+    ++entries;
+  }
+  EXPECT_EQ(entries, 2u) << "the write check left its file behind";
+}
+
 TEST_F(UsageErrorsTest, PlanCapacityEmptyModelSkipsServer) {
   ProcessResult result = run_cli({"plan-capacity", "--model", "", "--host", server_.url()});
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
@@ -266,6 +293,84 @@ TEST_F(UsageErrorsTest, ControlCharactersInValuesAreEscaped) {
   const ProcessResult pattern = run_cli({"simulate", "--pattern", "p\x1b[2J"});
   EXPECT_EQ(pattern.exit_code, 2) << pattern.err;
   EXPECT_EQ(pattern.err.find('\x1b'), std::string::npos) << pattern.err;
+}
+
+TEST_F(UsageErrorsTest, ServerUrlErrorNamesItsSource) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::map<std::string, std::string> env;
+    std::string problem;
+    std::string source;
+  };
+  const std::vector<Case> cases = {
+      {{"--host", "ftp://127.0.0.1:11434"}, {}, "unsupported scheme 'ftp'", "the flag --host"},
+      {{"--host", "http://127.0.0.1:99999"}, {}, "invalid port '99999'", "the flag --host"},
+      {{},
+       {{"OLLAMA_HOST", "ftp://127.0.0.1"}},
+       "unsupported scheme 'ftp'",
+       "the environment variable OLLAMA_HOST"},
+      {{},
+       {{"OLLAMA_HOST", "127.0.0.1:99999"}},
+       "invalid port '99999'",
+       "the environment variable OLLAMA_HOST"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> config_show = {"config", "show"};
+    config_show.insert(config_show.end(), c.flags.begin(), c.flags.end());
+    std::vector<std::string> run = {"run",         "Write a note", "--db",
+                                    db().string(), "--workspace",  workspace().string()};
+    run.insert(run.end(), c.flags.begin(), c.flags.end());
+    for (const std::vector<std::string>& args : {config_show, run}) {
+      const std::string label = args[0] + " with " + c.source + ": ";
+      const ProcessResult result = run_cli(args, c.env);
+      EXPECT_EQ(result.exit_code, 2) << label << result.err;
+      EXPECT_NE(result.err.find(c.problem), std::string::npos) << label << result.err;
+      EXPECT_NE(result.err.find("invalid server.host from " + c.source), std::string::npos)
+          << label << result.err;
+      EXPECT_EQ(result.out, "") << label;
+    }
+    EXPECT_FALSE(std::filesystem::exists(db())) << c.source << ": the run was journaled";
+  }
+}
+
+TEST_F(UsageErrorsTest, GpuMemoryOverrideInvalidExitsTwo) {
+  for (const std::string value : {"abc", "0", "gpu0=24576,16GB"}) {
+    const std::map<std::string, std::string> env = {{"OLLAMA_FLOW_GPU_MEMORY_MB", value}};
+    const std::string named = "environment variable OLLAMA_FLOW_GPU_MEMORY_MB=\"" + value + "\"";
+    const ProcessResult run = run_cli({"run", "Write a note", "--backend", "sim", "--db",
+                                       db().string(), "--workspace", workspace().string()},
+                                      env);
+    EXPECT_EQ(run.exit_code, 2) << value << ": " << run.err;
+    EXPECT_NE(run.err.find(named), std::string::npos) << value << ": " << run.err;
+    EXPECT_NE(run.err.find("expected MiB or DEVICE=MiB"), std::string::npos)
+        << value << ": " << run.err;
+    EXPECT_FALSE(std::filesystem::exists(db())) << value << ": the run was journaled";
+
+    const ProcessResult gpu = run_cli({"gpu"}, env);
+    EXPECT_EQ(gpu.exit_code, 2) << value << ": " << gpu.err;
+    EXPECT_NE(gpu.err.find(named), std::string::npos) << value << ": " << gpu.err;
+  }
+}
+
+TEST_F(UsageErrorsTest, MinAgentsAboveMaxNamesSources) {
+  const std::filesystem::path config = dir_.path() / "config.json";
+  std::ofstream(config) << R"({"gpu_scaling": {"min_agents": 4}})";
+  const ProcessResult result =
+      run_cli({"run", "Write a note", "--backend", "sim", "--config", config.string(),
+               "--max-agents", "2", "--db", db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("gpu_scaling.min_agents (4, from file " + config.string() + ")"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("gpu_scaling.max_agents (2, from flag --max-agents)"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("lower gpu_scaling.min_agents in " + config.string() +
+                            ", or raise --max-agents"),
+            std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find("lower --min-agents"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(db())) << "the run was journaled";
 }
 
 }  // namespace

@@ -261,7 +261,35 @@ TEST_F(ConfigTest, MinAboveMaxIsRejected) {
                                         {"gpu_scaling.max_agents", 2, "--max-agents"}};
   Result<Config> config = load_config(std::nullopt, env(), flags);
   ASSERT_FALSE(config.is_ok());
-  EXPECT_NE(config.status().message().find("--min-agents"), std::string::npos);
+  EXPECT_EQ(config.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(),
+            "gpu_scaling.min_agents (5, from flag --min-agents) is above gpu_scaling.max_agents "
+            "(2, from flag --max-agents): lower --min-agents, or raise --max-agents");
+}
+
+TEST_F(ConfigTest, MinAboveMaxNamesFileAndFlag) {
+  const std::string path = write_file({{"gpu_scaling", {{"min_agents", 4}}}});
+  const std::vector<FlagValue> flags = {{"gpu_scaling.max_agents", 2, "--max-agents"}};
+  Result<Config> config = load_config(path, env(), flags);
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_EQ(config.status().message(),
+            "gpu_scaling.min_agents (4, from file " + path +
+                ") is above gpu_scaling.max_agents (2, from flag --max-agents): lower "
+                "gpu_scaling.min_agents in " +
+                path + ", or raise --max-agents");
+}
+
+TEST_F(ConfigTest, MinAboveMaxInFileNamesFile) {
+  const std::string path = write_file({{"gpu_scaling", {{"min_agents", 4}, {"max_agents", 3}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  const std::string message = config.status().message();
+  EXPECT_NE(message.find("(4, from file " + path + ")"), std::string::npos) << message;
+  EXPECT_NE(message.find("(3, from file " + path + ")"), std::string::npos) << message;
+  EXPECT_NE(message.find("lower gpu_scaling.min_agents in " + path), std::string::npos) << message;
+  EXPECT_NE(message.find("raise gpu_scaling.max_agents in " + path), std::string::npos) << message;
+  EXPECT_EQ(message.find("--min-agents"), std::string::npos) << message;
+  EXPECT_EQ(message.find("--max-agents"), std::string::npos) << message;
 }
 
 TEST_F(ConfigTest, ProfileFillsKeysNotSetByUser) {

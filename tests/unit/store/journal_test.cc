@@ -103,8 +103,9 @@ TEST_F(JournalTest, OpenFailsWhenParentIsFile) {
   Result<std::unique_ptr<Journal>> journal =
       Journal::open((blocker / "journal.db").string(), options());
   ASSERT_FALSE(journal.is_ok());
-  EXPECT_EQ(journal.status().code(), ErrorCode::kIoError);
+  EXPECT_EQ(journal.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(journal.status().message(), HasSubstr(blocker.string()));
+  EXPECT_THAT(journal.status().message(), HasSubstr("choose another path with --db"));
 }
 
 TEST_F(JournalTest, OpenRejectsNonDatabaseFile) {
@@ -112,8 +113,50 @@ TEST_F(JournalTest, OpenRejectsNonDatabaseFile) {
   { std::ofstream(text_file) << std::string(4096, 'x'); }
   Result<std::unique_ptr<Journal>> journal = Journal::open(text_file.string(), options());
   ASSERT_FALSE(journal.is_ok());
-  EXPECT_EQ(journal.status().code(), ErrorCode::kCorrupt);
+  EXPECT_EQ(journal.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(journal.status().message(), HasSubstr(text_file.string()));
+  EXPECT_THAT(journal.status().message(), HasSubstr("is not an SQLite database"));
+  EXPECT_THAT(journal.status().message(), HasSubstr("choose another path with --db"));
+  EXPECT_EQ(std::filesystem::file_size(text_file), 4096u) << "the text file was written";
+}
+
+TEST_F(JournalTest, OpenRejectsFolder) {
+  const std::filesystem::path folder = temp_.path() / "folder.db";
+  std::filesystem::create_directory(folder);
+  Result<std::unique_ptr<Journal>> journal = Journal::open(folder.string(), options());
+  ASSERT_FALSE(journal.is_ok());
+  EXPECT_EQ(journal.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(journal.status().message(), HasSubstr("'" + folder.string() + "' is a folder"));
+  EXPECT_THAT(journal.status().message(), HasSubstr("choose another path with --db"));
+}
+
+TEST_F(JournalTest, OpenRejectsOtherProgramsDatabase) {
+  const std::string other = (temp_.path() / "other.db").string();
+  {
+    Result<Database> database = Database::open(other);
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(database->exec("CREATE TABLE notes (text TEXT)").is_ok());
+  }
+  Result<std::unique_ptr<Journal>> journal = Journal::open(other, options());
+  ASSERT_FALSE(journal.is_ok());
+  EXPECT_EQ(journal.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(journal.status().message(), HasSubstr("without the journal's schema_version table"));
+  Result<std::unique_ptr<Journal>> reader = Journal::open_read_only(other, options());
+  ASSERT_FALSE(reader.is_ok());
+  EXPECT_EQ(reader.status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(JournalTest, OpenKeepsCorruptJournalAdvice) {
+  // An SQLite header followed by garbage is a damaged database, not a file of another kind.
+  const std::filesystem::path damaged = temp_.path() / "damaged.db";
+  {
+    std::ofstream out(damaged, std::ios::binary);
+    out.write("SQLite format 3\0", 16);
+    out << std::string(4096, 'x');
+  }
+  Result<std::unique_ptr<Journal>> journal = Journal::open(damaged.string(), options());
+  ASSERT_FALSE(journal.is_ok());
+  EXPECT_EQ(journal.status().code(), ErrorCode::kCorrupt);
   EXPECT_THAT(journal.status().message(), HasSubstr("move the file aside"));
 }
 
