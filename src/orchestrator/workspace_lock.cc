@@ -47,14 +47,18 @@ Result<WorkspaceLock> WorkspaceLock::acquire(const fs::path& root) {
   fs::create_directories(root, error);
   if (error) {
     return Result<WorkspaceLock>(
-        ErrorCode::kIoError,
-        fmt::format("creating the workspace '{}' failed: {}", root.string(), error.message()));
+        ErrorCode::kInvalidArgument,
+        fmt::format("creating the workspace '{}' failed: {}: pass a folder that you can write to "
+                    "with --workspace",
+                    root.string(), error.message()));
   }
   const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     return Result<WorkspaceLock>(
-        ErrorCode::kIoError,
-        fmt::format("opening the workspace '{}' failed: {}", root.string(), std::strerror(errno)));
+        ErrorCode::kInvalidArgument,
+        fmt::format("opening the workspace '{}' failed: {}: pass a folder that you can write to "
+                    "with --workspace",
+                    root.string(), std::strerror(errno)));
   }
   int result = 0;
   do {

@@ -150,6 +150,17 @@ TEST_F(UsageErrorsTest, WorkspaceBelowFileFailsBeforePlanning) {
   EXPECT_TRUE(server_.chat_requests().empty());
 }
 
+// /proc accepts no new folders, even from root, whom the permission check lets through.
+TEST_F(UsageErrorsTest, WorkspaceUnderProcFailsBeforePlanning) {
+  ProcessResult result = run_in("/proc/ollama-flow-no-such-folder/ws");
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("/proc/ollama-flow-no-such-folder/ws"), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("--workspace"), std::string::npos) << result.err;
+  EXPECT_TRUE(server_.chat_requests().empty());
+  EXPECT_FALSE(std::filesystem::exists(db())) << "the run was journaled";
+}
+
 TEST_F(UsageErrorsTest, ReadOnlyWorkspaceFailsBeforePlanning) {
   if (::geteuid() == 0) {
     GTEST_SKIP() << "root may write to any folder, so a read-only mode cannot be tested";

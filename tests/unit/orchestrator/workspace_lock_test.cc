@@ -121,14 +121,15 @@ TEST(WorkspaceLockTest, HonoursForeignFlock) {
   EXPECT_TRUE(WorkspaceLock::acquire(root));
 }
 
-TEST(WorkspaceLockTest, FileInPlaceOfFolderIsIoError) {
+TEST(WorkspaceLockTest, FileInPlaceOfFolderIsRejected) {
   ollamaflow::testing::TempDir dir;
   const fs::path root = dir.path() / "file";
   { std::ofstream(root) << "x"; }
   Result<WorkspaceLock> lock = WorkspaceLock::acquire(root);
   ASSERT_FALSE(lock);
-  EXPECT_EQ(lock.status().code(), ErrorCode::kIoError);
+  EXPECT_EQ(lock.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(lock.status().message(), HasSubstr(root.string()));
+  EXPECT_THAT(lock.status().message(), HasSubstr("--workspace"));
 }
 
 }  // namespace
