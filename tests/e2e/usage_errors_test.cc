@@ -344,6 +344,35 @@ TEST_F(UsageErrorsTest, ServerUrlErrorNamesItsSource) {
   }
 }
 
+// A password in the server URL is rejected, and no output shows it.
+TEST_F(UsageErrorsTest, ServerUrlWithPasswordIsRejectedUnshown) {
+  const std::vector<std::pair<std::vector<std::string>, std::map<std::string, std::string>>> cases =
+      {
+          {{"--host", "http://alice:s3cr3t-pw@127.0.0.1:11434"}, {}},
+          {{}, {{"OLLAMA_HOST", "alice:s3cr3t-pw@127.0.0.1:11434"}}},
+          {{}, {{"OLLAMA_HOST", "alice:s3cr3t-pw@127.0.0.1"}}},
+      };
+  for (const auto& [flags, env] : cases) {
+    std::vector<std::vector<std::string>> commands = {
+        {"config", "show"},
+        {"run", "Write a note", "--db", db().string(), "--workspace", workspace().string()},
+        {"doctor"},
+        {"models"}};
+    for (std::vector<std::string> args : commands) {
+      args.insert(args.end(), flags.begin(), flags.end());
+      const std::string label = args[0] + (env.empty() ? " with --host: " : " with OLLAMA_HOST: ");
+      const ProcessResult result = run_cli(args, env);
+      EXPECT_NE(result.exit_code, 0) << label << result.out << result.err;
+      EXPECT_EQ(result.out.find("s3cr3t-pw"), std::string::npos) << label << result.out;
+      EXPECT_EQ(result.err.find("s3cr3t-pw"), std::string::npos) << label << result.err;
+      EXPECT_NE((result.out + result.err).find("contains a user name or password"),
+                std::string::npos)
+          << label << result.out << result.err;
+    }
+    EXPECT_FALSE(std::filesystem::exists(db())) << "the run was journaled";
+  }
+}
+
 TEST_F(UsageErrorsTest, GpuMemoryOverrideInvalidExitsTwo) {
   for (const std::string value : {"abc", "0", "gpu0=24576,16GB"}) {
     const std::map<std::string, std::string> env = {{"OLLAMA_FLOW_GPU_MEMORY_MB", value}};

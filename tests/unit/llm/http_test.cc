@@ -32,6 +32,23 @@ TEST(ParseBaseUrlTest, DefaultPorts) {
   EXPECT_EQ(parse_base_url("HTTPS://gpu1", 11434)->port, 443);
 }
 
+TEST(ParseBaseUrlTest, CredentialsRejectedAndRedacted) {
+  for (const char* url :
+       {"http://bob:pw-123@gpu1:11434", "bob:pw-123@gpu1", "https://pw-123@gpu1/x"}) {
+    Result<BaseUrl> parsed = parse_base_url(url, 11434);
+    ASSERT_FALSE(parsed.is_ok()) << url;
+    EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument) << url;
+    EXPECT_EQ(parsed.status().message().find("pw-123"), std::string::npos)
+        << parsed.status().message();
+    EXPECT_NE(parsed.status().message().find("***@gpu1"), std::string::npos)
+        << parsed.status().message();
+    EXPECT_NE(parsed.status().message().find("--api-key"), std::string::npos)
+        << parsed.status().message();
+  }
+  // An @ in the path is not a credential.
+  EXPECT_TRUE(parse_base_url("http://gpu1:11434/team@x", 11434).is_ok());
+}
+
 TEST(ParseBaseUrlTest, Ipv6Literal) {
   Result<BaseUrl> url = parse_base_url("http://[::1]:11434", 11434);
   ASSERT_TRUE(url.is_ok());
