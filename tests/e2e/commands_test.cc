@@ -209,20 +209,8 @@ TEST_F(CommandsTest, DoctorReportsDeadServerQuickly) {
 
 TEST_F(CommandsTest, StatusShowsPlanningRun) {
   FakeOllamaServer server;
-  const json plan = sample_plan();
-  server.script().set_responder([plan, &server](const json& body) {
-    FakeReply reply;
-    const std::string kind = script_kind(body);
-    if (kind == "plan") {
-      reply.content = plan.dump();
-      reply.before_write = [&server](size_t) { server.gate().pass(); };
-    } else if (kind == "agent_reply") {
-      reply.content = echo_files_reply(body).dump();
-    } else {
-      reply.content = kind == "summary" ? R"({"summary":"ok"})" : R"({"ready":true})";
-    }
-    return reply;
-  });
+  play_gated_model(server, sample_plan(),
+                   [](const std::string& kind, const json&) { return kind == "plan"; });
   ChildProcess child(
       cli_argv({"run", "Create a Python web app", "--host", server.url(), "--workspace",
                 workspace().string(), "--db", db().string(), "--json"}),
@@ -247,20 +235,8 @@ TEST_F(CommandsTest, StatusShowsPlanningRun) {
 
 TEST_F(CommandsTest, StatusShowsActiveRun) {
   FakeOllamaServer server;
-  const json plan = sample_plan();
-  server.script().set_responder([plan, &server](const json& body) {
-    FakeReply reply;
-    const std::string kind = script_kind(body);
-    if (kind == "plan") {
-      reply.content = plan.dump();
-    } else if (kind == "agent_reply") {
-      reply.content = echo_files_reply(body).dump();
-      reply.before_write = [&server](size_t) { server.gate().pass(); };
-    } else {
-      reply.content = kind == "summary" ? R"({"summary":"ok"})" : R"({"ready":true})";
-    }
-    return reply;
-  });
+  play_gated_model(server, sample_plan(),
+                   [](const std::string& kind, const json&) { return kind == "agent_reply"; });
   ChildProcess child(
       cli_argv({"run", "Create a Python web app", "--host", server.url(), "--auto-scaling",
                 "--workspace", workspace().string(), "--db", db().string(), "--json"}),

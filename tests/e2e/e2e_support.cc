@@ -58,6 +58,26 @@ void play_cooperative_model(FakeModelServer& server, const json& plan) {
   });
 }
 
+void play_gated_model(FakeModelServer& server, const json& plan, HoldRule hold) {
+  server.script().set_responder([plan, hold = std::move(hold), &server](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = plan.dump();
+    } else if (kind == "agent_reply") {
+      reply.content = echo_files_reply(body).dump();
+    } else if (kind == "summary") {
+      reply.content = R"({"summary":"The app, its tests and a review were written."})";
+    } else {
+      reply.content = R"({"ready":true})";
+    }
+    if (hold(kind, body)) {
+      reply.before_write = [&server](size_t) { server.gate().pass(); };
+    }
+    return reply;
+  });
+}
+
 void play_agent_reply(FakeModelServer& server, const json& plan, const FakeReply& agent_reply) {
   server.script().set_responder([plan, agent_reply](const json& body) {
     const std::string kind = script_kind(body);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -23,6 +24,12 @@ nlohmann::json sample_plan();
 // Makes `server` reply to plan, agent, summary and warm-up requests like a cooperative model:
 // the plan is `plan`, agents return every declared file.
 void play_cooperative_model(FakeModelServer& server, const nlohmann::json& plan);
+
+// Makes `server` reply like play_cooperative_model, except that a reply for which
+// `hold(kind, body)` returns true waits at the server's gate before it is written. `kind` is
+// script_kind(body): "plan", "agent_reply", "summary", "warm_up" or "other".
+using HoldRule = std::function<bool(const std::string& kind, const nlohmann::json& body)>;
+void play_gated_model(FakeModelServer& server, const nlohmann::json& plan, HoldRule hold);
 
 // Makes `server` reply to plan requests with `plan`, to every agent request with `agent_reply`,
 // and to summary and warm-up requests with short fixed replies.

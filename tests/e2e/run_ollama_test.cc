@@ -314,23 +314,11 @@ TEST_F(OllamaRunTest, TruncatedAttemptsCountTheirTokens) {
 }
 
 TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
-  const json plan = sample_plan();
   std::atomic<bool> hold_app{true};
-  server_.script().set_responder([plan, &hold_app, this](const json& body) {
-    FakeReply reply;
-    const std::string kind = script_kind(body);
-    if (kind == "plan") {
-      reply.content = plan.dump();
-    } else if (kind == "agent_reply") {
-      reply.content = echo_files_reply(body).dump();
-      if (hold_app && body.dump().find("app/main.py") != std::string::npos &&
-          body.dump().find("Implement the Flask app") != std::string::npos) {
-        reply.before_write = [this](size_t) { server_.gate().pass(); };
-      }
-    } else {
-      reply.content = kind == "summary" ? R"({"summary":"ok"})" : R"({"ready":true})";
-    }
-    return reply;
+  play_gated_model(server_, sample_plan(), [&hold_app](const std::string& kind, const json& body) {
+    return hold_app && kind == "agent_reply" &&
+           body.dump().find("app/main.py") != std::string::npos &&
+           body.dump().find("Implement the Flask app") != std::string::npos;
   });
   std::vector<std::string> first = run_args({"--agents", "1"});
   ChildProcess child(cli_argv(first), cli_options({}));
@@ -398,22 +386,9 @@ TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
 // A second run in a workspace that a run is writing into stops before it is journaled, and
 // the workspace is free again once the first run ends.
 TEST_F(OllamaRunTest, SecondRunInBusyWorkspaceIsRejected) {
-  const json plan = sample_plan();
   std::atomic<bool> hold{true};
-  server_.script().set_responder([plan, &hold, this](const json& body) {
-    FakeReply reply;
-    const std::string kind = script_kind(body);
-    if (kind == "plan") {
-      reply.content = plan.dump();
-    } else if (kind == "agent_reply") {
-      reply.content = echo_files_reply(body).dump();
-      if (hold) {
-        reply.before_write = [this](size_t) { server_.gate().pass(); };
-      }
-    } else {
-      reply.content = kind == "summary" ? R"({"summary":"ok"})" : R"({"ready":true})";
-    }
-    return reply;
+  play_gated_model(server_, sample_plan(), [&hold](const std::string& kind, const json&) {
+    return hold && kind == "agent_reply";
   });
   ChildProcess first(cli_argv(run_args({"--agents", "1"})), cli_options({}));
   server_.gate().wait_for_waiters(1);
