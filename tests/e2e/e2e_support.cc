@@ -42,20 +42,7 @@ json sample_plan() {
 }
 
 void play_cooperative_model(FakeModelServer& server, const json& plan) {
-  server.script().set_responder([plan](const json& body) {
-    FakeReply reply;
-    const std::string kind = script_kind(body);
-    if (kind == "plan") {
-      reply.content = plan.dump();
-    } else if (kind == "agent_reply") {
-      reply.content = echo_files_reply(body).dump();
-    } else if (kind == "summary") {
-      reply.content = R"({"summary":"The app, its tests and a review were written."})";
-    } else {
-      reply.content = R"({"ready":true})";
-    }
-    return reply;
-  });
+  play_gated_model(server, plan, [](const std::string&, const json&) { return false; });
 }
 
 void play_gated_model(FakeModelServer& server, const json& plan, HoldRule hold) {

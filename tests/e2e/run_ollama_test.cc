@@ -408,20 +408,8 @@ TEST_F(OllamaRunTest, SecondRunInBusyWorkspaceIsRejected) {
 }
 
 TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {
-  const json plan = sample_plan();
-  server_.script().set_responder([plan, this](const json& body) {
-    FakeReply reply;
-    const std::string kind = script_kind(body);
-    if (kind == "plan") {
-      reply.content = plan.dump();
-    } else if (kind == "agent_reply") {
-      reply.content = echo_files_reply(body).dump();
-      reply.before_write = [this](size_t) { server_.gate().pass(); };
-    } else {
-      reply.content = R"({"ready":true})";
-    }
-    return reply;
-  });
+  play_gated_model(server_, sample_plan(),
+                   [](const std::string& kind, const json&) { return kind == "agent_reply"; });
   ChildProcess child(cli_argv(run_args()), cli_options({}));
   server_.gate().wait_for_waiters(1);
   child.send_signal(SIGINT);
