@@ -1,4 +1,7 @@
 // Path rules of the workspace: the checks of a path by its text alone.
+#include <cctype>
+#include <string>
+
 #include <fmt/format.h>
 
 #include "orchestrator/workspace.h"
@@ -53,6 +56,17 @@ Status check_components(std::string_view path) {
     if (component == "..") {
       return invalid(path, "it has a '..' component, which could leave the workspace");
     }
+    // Git runs commands that .git/config and .git/hooks name, so model output must not write
+    // there when the workspace is a repository. The test ignores case for case-insensitive
+    // file systems.
+    if (component.size() == 4 && component[0] == '.' &&
+        std::tolower(static_cast<unsigned char>(component[1])) == 'g' &&
+        std::tolower(static_cast<unsigned char>(component[2])) == 'i' &&
+        std::tolower(static_cast<unsigned char>(component[3])) == 't') {
+      return invalid(path,
+                     "it is inside a '.git' folder, whose files tell git which commands to run: "
+                     "write the file outside .git");
+    }
     if (component.size() > kMaxComponentLength) {
       return invalid(
           path, fmt::format("component '{}...' is {} bytes, more than {}", component.substr(0, 16),
@@ -69,7 +83,7 @@ Status check_relative_path(std::string_view path, size_t max_length) {
     return invalid(path, "it is empty: name a file relative to the workspace");
   }
   if (path.size() > max_length) {
-    return invalid(path.substr(0, 64),
+    return invalid(std::string(path.substr(0, 64)) + "...",
                    fmt::format("it is {} bytes long, more than {}", path.size(), max_length));
   }
   Status status = check_characters(path);

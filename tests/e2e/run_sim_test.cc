@@ -292,7 +292,7 @@ TEST_F(SimRunTest, GoalFlagReplacingPlanGoalIsNoted) {
 
 TEST_F(SimRunTest, TraversalPathsInPlanWriteNothingOutside) {
   const std::vector<std::string> hostile = {"../../../../tmp/malicious.py", "../../../etc/passwd",
-                                            "/etc/cron.d/evil", "..\\..\\x"};
+                                            "/etc/cron.d/evil", "..\\..\\x", ".git/config"};
   for (const std::string& path : hostile) {
     json plan = sample_plan();
     plan["tasks"][0]["files"] = {path};

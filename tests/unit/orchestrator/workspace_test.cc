@@ -390,6 +390,24 @@ TEST_F(CheckRelativePathTest, AcceptsPlainPaths) {
   }
 }
 
+TEST_F(CheckRelativePathTest, RejectsGitFolder) {
+  for (std::string path : {".git/config", ".git/hooks/pre-commit", "sub/.git/config", ".GIT/config",
+                           ".Git", "a/.git"}) {
+    const Status status = check_relative_path(path);
+    EXPECT_EQ(status.code(), ErrorCode::kInvalidArgument) << path;
+    EXPECT_THAT(status.message(), HasSubstr(".git")) << path;
+  }
+  for (std::string path : {".gitignore", ".github/workflows/ci.yml", "git/config", "a.git/x"}) {
+    EXPECT_TRUE(check_relative_path(path).is_ok()) << path;
+  }
+}
+
+TEST_F(CheckRelativePathTest, LongPathShownCut) {
+  const std::string message = check_relative_path(std::string(5000, 'x')).message();
+  EXPECT_THAT(message, HasSubstr(std::string(64, 'x') + "..."));
+  EXPECT_THAT(message, HasSubstr("5000 bytes"));
+}
+
 TEST_F(CheckRelativePathTest, LengthProbedAtBoundary) {
   EXPECT_TRUE(check_relative_path("abcde", 5).is_ok());
   EXPECT_FALSE(check_relative_path("abcdef", 5).is_ok());
