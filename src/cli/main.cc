@@ -212,6 +212,14 @@ int run_main(int argc, char** argv) {
                                                  "drop the GOAL and --plan, or start a new run "
                                                  "without --resume");
     }
+    // A resume runs the journaled plan. Planning again would rewrite the run's status and report.
+    if (!run_options->resume_id.empty() && run_options->plan_only) {
+      throw CLI::ValidationError("--plan-only",
+                                 "--resume " + run_options->resume_id +
+                                     " runs the plan that the journal holds; print that plan "
+                                     "with `ollama-flow runs show " +
+                                     run_options->resume_id + " --plan` instead");
+    }
     check_server_args(*run_global, run_options->start_server);
     if (!run_options->start_server.empty() && backend_chosen(*run_global)) {
       throw CLI::ValidationError("--start-server",

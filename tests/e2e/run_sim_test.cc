@@ -233,6 +233,20 @@ TEST_F(SimRunTest, ResumeWithGoalIsUsageError) {
   EXPECT_NE(result.err.find("continues that run's own goal"), std::string::npos) << result.err;
 }
 
+// Planning again would rewrite the resumed run's journaled status and report.
+TEST_F(SimRunTest, ResumeWithPlanOnlyIsUsageError) {
+  const std::string run_id = run_sample_plan();
+  ASSERT_FALSE(run_id.empty());
+  const json before =
+      parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+  ProcessResult result = run_cli(
+      {"run", "--resume", run_id, "--plan-only", "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("runs show " + run_id + " --plan"), std::string::npos) << result.err;
+  const json after = parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+  EXPECT_EQ(after, before);
+}
+
 TEST_F(SimRunTest, InvalidPlanFileNamesTheProblem) {
   json plan = sample_plan();
   plan["tasks"][0]["depends_on"] = {"review"};  // design -> app -> review -> design
