@@ -142,6 +142,11 @@ std::string normalize_ollama_host(std::string text) {
     path.pop_back();
   }
   const std::string authority = rest.substr(0, slash);
+  // A user name or password is not Ollama's business here: the URL goes on unchanged, so that
+  // the URL check rejects it with the credentials hidden.
+  if (authority.find('@') != std::string::npos) {
+    return scheme + "://" + rest;
+  }
 
   std::string host = authority;
   std::string port;

@@ -346,13 +346,17 @@ TEST_F(UsageErrorsTest, ServerUrlErrorNamesItsSource) {
 
 // A password in the server URL is rejected, and no output shows it.
 TEST_F(UsageErrorsTest, ServerUrlWithPasswordIsRejectedUnshown) {
-  const std::vector<std::pair<std::vector<std::string>, std::map<std::string, std::string>>> cases =
-      {
-          {{"--host", "http://alice:s3cr3t-pw@127.0.0.1:11434"}, {}},
-          {{}, {{"OLLAMA_HOST", "alice:s3cr3t-pw@127.0.0.1:11434"}}},
-          {{}, {{"OLLAMA_HOST", "alice:s3cr3t-pw@127.0.0.1"}}},
-      };
-  for (const auto& [flags, env] : cases) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::map<std::string, std::string> env;
+    std::string shown;  // the URL as the message shows it
+  };
+  const std::vector<Case> cases = {
+      {{"--host", "http://alice:s3cr3t-pw@127.0.0.1:11434"}, {}, "'http://***@127.0.0.1:11434'"},
+      {{}, {{"OLLAMA_HOST", "alice:s3cr3t-pw@127.0.0.1:11434"}}, "'http://***@127.0.0.1:11434'"},
+      {{}, {{"OLLAMA_HOST", "http://alice:s3cr3t-pw@127.0.0.1"}}, "'http://***@127.0.0.1'"},
+  };
+  for (const auto& [flags, env, shown] : cases) {
     std::vector<std::vector<std::string>> commands = {
         {"config", "show"},
         {"run", "Write a note", "--db", db().string(), "--workspace", workspace().string()},
@@ -365,7 +369,7 @@ TEST_F(UsageErrorsTest, ServerUrlWithPasswordIsRejectedUnshown) {
       EXPECT_NE(result.exit_code, 0) << label << result.out << result.err;
       EXPECT_EQ(result.out.find("s3cr3t-pw"), std::string::npos) << label << result.out;
       EXPECT_EQ(result.err.find("s3cr3t-pw"), std::string::npos) << label << result.err;
-      EXPECT_NE((result.out + result.err).find("contains a user name or password"),
+      EXPECT_NE((result.out + result.err).find(shown + " contains a user name or password"),
                 std::string::npos)
           << label << result.out << result.err;
     }
