@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "cli/signals.h"
 #include "core/json_text.h"
 #include "core/log.h"
@@ -30,14 +33,14 @@ int cmd_gpu(const Config& config, const GpuOptions& options) {
   (void)config;
   // The negated test also rejects NaN, for callers that bypass the flag's validator.
   if (!(options.interval_s >= kMinGpuInterval && options.interval_s <= kMaxGpuInterval)) {
-    std::fprintf(stderr, "error: invalid --interval %.3g: use %g to %g seconds\n",
-                 options.interval_s, kMinGpuInterval, kMaxGpuInterval);
+    print_error(fmt::format("invalid --interval {:.3g}: use {:g} to {:g} seconds",
+                            options.interval_s, kMinGpuInterval, kMaxGpuInterval));
     return 2;
   }
   std::shared_ptr<Clock> clock = system_clock();
   Result<gpu::ProbeContext> context = gpu::machine_probe_context(clock, process_env());
   if (!context) {
-    std::fprintf(stderr, "error: %s\n", context.status().message().c_str());
+    print_error(context.status().message());
     return 2;
   }
   gpu::SnapshotProber prober(std::move(context).value(), clock);

@@ -12,7 +12,10 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include <fmt/format.h>
+
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "cli/signals.h"
 #include "cli/status_text.h"
 #include "core/json_text.h"
@@ -239,10 +242,10 @@ int cmd_interactive(const Config& config, const RunOptions& options) {
   }
   std::cout << "\n";
   if (read == LineRead::kTooLong) {
-    std::fprintf(stderr,
-                 "ollama-flow: input line %zu is longer than the limit of 16 MiB: a goal must fit "
-                 "in one request's context, so check what is piped into interactive\n",
-                 line_number + 1);
+    print_error(
+        fmt::format("input line {} is longer than the limit of 16 MiB: a goal must fit "
+                    "in one request's context, so check what is piped into interactive",
+                    line_number + 1));
     return 2;
   }
   return 0;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "core/json_text.h"
 #include "gpu/text_table.h"
 #include "model/memory_estimate.h"
@@ -176,13 +177,13 @@ int cmd_models(const Config& config, const ModelsOptions& options) {
   Result<model::ServerLink> link =
       model::open_server_link(model::metadata_settings(config.server), system_clock());
   if (!link) {
-    std::fprintf(stderr, "error: %s\n", link.status().message().c_str());
+    print_error(link.status().message());
     return link.status().code() == ErrorCode::kInvalidArgument ? 2 : 1;
   }
   Result<std::vector<llm::ModelInfo>> models = link->client->list_models();
   if (!models) {
-    std::fprintf(stderr, "error: cannot list the models of %s: %s\n",
-                 link->client->endpoint().c_str(), models.status().message().c_str());
+    print_error(fmt::format("cannot list the models of {}: {}", link->client->endpoint(),
+                            models.status().message()));
     return 1;
   }
   std::vector<llm::LoadedModel> loaded =

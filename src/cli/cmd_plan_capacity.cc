@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "core/json_text.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
@@ -21,7 +22,7 @@ namespace ollamaflow::cli {
 namespace {
 
 int error_exit(const Status& status) {
-  std::fprintf(stderr, "error: %s\n", status.message().c_str());
+  print_error(status.message());
   return status.code() == ErrorCode::kInvalidArgument ? 2 : 1;
 }
 

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "cli/signals.h"
 #include "core/json_text.h"
 #include "flow/flow.h"
@@ -22,7 +23,7 @@ int cmd_run(const Config& config, const RunOptions& options) {
   CancelTokenPtr cancel = install_interrupt_handler();
   Result<flow::RunReport> report = flow::run_goal(config, request, cancel, system_clock());
   if (!report) {
-    std::fprintf(stderr, "ollama-flow: %s\n", report.status().message().c_str());
+    print_error(report.status().message());
     // Invalid input (a plan file, a path, a value) is the user's to fix, like a bad flag.
     switch (report.status().code()) {
       case ErrorCode::kCancelled:

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "core/json_text.h"
 #include "core/terminal_text.h"
 #include "store/journal.h"
@@ -64,7 +65,7 @@ json run_to_json(const store::RunRecord& run) {
 int list_runs(store::Journal& journal, const RunsOptions& options) {
   Result<std::vector<store::RunRecord>> runs = journal.list_runs(options.limit);
   if (!runs) {
-    std::fprintf(stderr, "ollama-flow: %s\n", runs.status().message().c_str());
+    print_error(runs.status().message());
     return 1;
   }
   if (options.json) {
@@ -87,7 +88,7 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
   }
   Result<int64_t> total = journal.count_runs();
   if (!total) {
-    std::fprintf(stderr, "ollama-flow: %s\n", total.status().message().c_str());
+    print_error(total.status().message());
     return 1;
   }
   const int64_t hidden = *total - static_cast<int64_t>(runs->size());
@@ -194,13 +195,13 @@ int print_accepted_plan(store::Journal& journal, const store::RunRecord& run) {
   Result<store::PlanRecord> plan = journal.accepted_plan(run.id);
   if (!plan) {
     if (plan.status().code() != ErrorCode::kNotFound) {
-      std::fprintf(stderr, "ollama-flow: %s\n", plan.status().message().c_str());
+      print_error(plan.status().message());
       return 1;
     }
-    std::fprintf(stderr,
-                 "ollama-flow: run %s has no accepted plan, because its planning failed or was "
-                 "cancelled: `ollama-flow runs show %s` lists its plan attempts\n",
-                 run.id.c_str(), run.id.c_str());
+    print_error(
+        fmt::format("run {} has no accepted plan, because its planning failed or was "
+                    "cancelled: `ollama-flow runs show {}` lists its plan attempts",
+                    run.id, run.id));
     return 1;
   }
   std::cout << to_text(plan->plan, 2) << "\n";
@@ -212,7 +213,7 @@ int print_accepted_plan(store::Journal& journal, const store::RunRecord& run) {
 int cmd_runs(const Config& config, const RunsOptions& options) {
   Result<std::string> path = journal_path(config);
   if (!path) {
-    std::fprintf(stderr, "ollama-flow: %s\n", path.status().message().c_str());
+    print_error(path.status().message());
     return 1;
   }
   // Read-only, so that listing works on a journal that this user may not write.
@@ -226,7 +227,7 @@ int cmd_runs(const Config& config, const RunsOptions& options) {
     return 0;
   }
   if (!journal) {
-    std::fprintf(stderr, "ollama-flow: %s\n", journal.status().message().c_str());
+    print_error(journal.status().message());
     // A --db path that names no journal (a folder, another file) is the user's to fix.
     return journal.status().code() == ErrorCode::kInvalidArgument ? 2 : 1;
   }
@@ -235,8 +236,7 @@ int cmd_runs(const Config& config, const RunsOptions& options) {
   }
   Result<store::RunRecord> run = (*journal)->get_run(options.show_id);
   if (!run) {
-    std::fprintf(stderr, "ollama-flow: %s\n",
-                 escape_control_characters(run.status().message()).c_str());
+    print_error(run.status().message());
     // An id that the journal lacks is the user's to fix, like a bad flag.
     return run.status().code() == ErrorCode::kNotFound ? 2 : 1;
   }

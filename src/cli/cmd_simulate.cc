@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "cli/flags.h"
 #include "cli/signals.h"
 #include "core/folder_check.h"
@@ -59,7 +60,7 @@ std::vector<std::string> split_list(const std::string& text) {
 // Applies the fault flags. Returns false after printing the error of an invalid one.
 bool apply_fault_flags(const SimulateOptions& options, sim::FaultPlan& faults) {
   auto fail = [](const Status& status) {
-    std::fprintf(stderr, "error: %s\n", escape_control_characters(status.message()).c_str());
+    print_error(status.message());
     return false;
   };
   if (!options.drop_metrics.empty()) {
@@ -116,11 +117,10 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   // The pool starts with the initial agents, so they must fit under the maximum.
   const int max_agents = options.max_agents.value_or(kDefaultMaxAgents);
   if (options.initial_agents > max_agents) {
-    std::fprintf(stderr,
-                 "error: --initial-agents %d is above %s %d: lower --initial-agents or raise "
-                 "--max-agents\n",
-                 options.initial_agents,
-                 options.max_agents ? "--max-agents" : "the default --max-agents of", max_agents);
+    print_error(fmt::format(
+        "--initial-agents {} is above {} {}: lower --initial-agents or raise --max-agents",
+        options.initial_agents, options.max_agents ? "--max-agents" : "the default --max-agents of",
+        max_agents));
     return 2;
   }
   sim::ScenarioSettings settings = sim::default_scenario();
@@ -135,34 +135,31 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   }
   Result<std::vector<std::string>> policies = sim::resolve_policies(split_list(options.strategies));
   if (!policies) {
-    std::fprintf(stderr, "error: %s\n",
-                 escape_control_characters(policies.status().message()).c_str());
+    print_error(policies.status().message());
     return 2;
   }
   // Before the simulation, which may run for minutes: the output folder must take files.
   if (!options.out_dir.empty()) {
     Status usable = prepare_output_folder(options.out_dir, "output folder", "--out");
     if (!usable) {
-      std::fprintf(stderr, "error: %s\n", escape_control_characters(usable.message()).c_str());
+      print_error(usable.message());
       return 2;
     }
   }
   Result<sim::Trace> trace = load_input(options);
   if (!trace) {
-    std::fprintf(stderr, "error: %s\n",
-                 escape_control_characters(trace.status().message()).c_str());
+    print_error(trace.status().message());
     return 2;
   }
   settings.cancel = install_interrupt_handler();
   Result<sim::SimulationReport> report =
       sim::run_scenario(*trace, *policies, settings, options.seed);
   if (!report && report.status().code() == ErrorCode::kCancelled) {
-    std::fprintf(stderr, "interrupted: %s; no results were written\n",
-                 report.status().message().c_str());
+    print_error("interrupted: " + report.status().message() + "; no results were written");
     return 130;
   }
   if (!report) {
-    std::fprintf(stderr, "error: simulation failed: %s\n", report.status().message().c_str());
+    print_error("simulation failed: " + report.status().message());
     return 1;
   }
   if (options.json) {
@@ -173,7 +170,7 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   if (!options.out_dir.empty()) {
     Status written = sim::write_report(*report, options.out_dir);
     if (!written) {
-      std::fprintf(stderr, "error: %s\n", escape_control_characters(written.message()).c_str());
+      print_error(written.message());
       return 1;
     }
     std::fprintf(stderr, "wrote %s/simulation.json and %s/simulation.svg\n",

@@ -1,4 +1,5 @@
 #include "cli/flags.h"
+#include "cli/errors.h"
 
 #include <charconv>
 #include <cmath>
@@ -106,13 +107,12 @@ std::optional<Config> load_effective_config(const GlobalOptions& options) {
   Result<Config> config = load_config(file, process_env(), options.flags.values());
   if (!config) {
     // The message quotes values from flags, the environment and the file as given.
-    std::fprintf(stderr, "ollama-flow: %s\n",
-                 escape_control_characters(config.status().message()).c_str());
+    print_error(config.status().message());
     return std::nullopt;
   }
   Status status = init_logging(config->log_level, config->log_json);
   if (!status) {
-    std::fprintf(stderr, "ollama-flow: %s\n", status.message().c_str());
+    print_error(status.message());
     return std::nullopt;
   }
   return std::move(config).value();

@@ -7,9 +7,11 @@
 #include <memory>
 #include <string>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
 #include "cli/flags.h"
 #include "core/terminal_text.h"
 #include "llm/factory.h"
@@ -125,7 +127,7 @@ std::optional<Config> load_run_config(const GlobalOptions& global) {
 bool server_url_valid(const Config& config) {
   Status valid = llm::check_server_url(config);
   if (!valid) {
-    std::fprintf(stderr, "ollama-flow: %s\n", escape_control_characters(valid.message()).c_str());
+    print_error(valid.message());
   }
   return valid.is_ok();
 }
@@ -155,14 +157,11 @@ int check_nested_subcommand(const CLI::App& command, int argc, char** argv) {
         return 0;
       }
     }
-    std::fprintf(
-        stderr,
-        "ollama-flow: unknown subcommand '%s %s': use one of %s (see ollama-flow %s --help)\n",
-        argv[1], argv[2], subcommand_names(command).c_str(), argv[1]);
+    print_error(fmt::format("unknown subcommand '{} {}': use one of {} (see ollama-flow {} --help)",
+                            argv[1], argv[2], subcommand_names(command), argv[1]));
   } else {
-    std::fprintf(stderr,
-                 "ollama-flow: %s needs a subcommand: use one of %s (see ollama-flow %s --help)\n",
-                 argv[1], subcommand_names(command).c_str(), argv[1]);
+    print_error(fmt::format("{} needs a subcommand: use one of {} (see ollama-flow {} --help)",
+                            argv[1], subcommand_names(command), argv[1]));
   }
   return 2;
 }
@@ -416,8 +415,8 @@ int run_main(int argc, char** argv) {
                        [&word](const CLI::App* command) { return command->get_name() == word; });
   };
   if (argc > 1 && argv[1][0] != '-' && !is_subcommand(argv[1])) {
-    std::fprintf(stderr, "ollama-flow: unknown subcommand '%s': use one of %s (see --help)\n",
-                 escape_control_characters(argv[1]).c_str(), subcommand_names(app).c_str());
+    print_error(fmt::format("unknown subcommand '{}': use one of {} (see --help)", argv[1],
+                            subcommand_names(app)));
     return 2;
   }
   if (argc > 1 && argv[1][0] != '-') {

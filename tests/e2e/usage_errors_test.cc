@@ -377,6 +377,24 @@ TEST_F(UsageErrorsTest, ServerUrlWithPasswordIsRejectedUnshown) {
   }
 }
 
+// Messages quote values from the environment and from files, so their control characters and
+// invalid UTF-8 reach the terminal escaped.
+TEST_F(UsageErrorsTest, ErrorsEscapeControlAndInvalidBytes) {
+  const ProcessResult host = run_cli({"config", "show"}, {{"OLLAMA_HOST", "127.0.0.1\x1b[2J:9"}});
+  EXPECT_EQ(host.exit_code, 2) << host.err;
+  EXPECT_EQ(host.err.find('\x1b'), std::string::npos) << host.err;
+  EXPECT_NE(host.err.find("\\x1B[2J"), std::string::npos) << host.err;
+
+  const std::filesystem::path plan = dir_.path() / "plan.json";
+  std::ofstream(plan) << "{\"goal\": \"a\xff\"}";
+  const ProcessResult bad = run_cli({"run", "--plan", plan.string(), "--backend", "sim", "--db",
+                                     db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_EQ(bad.err.find('\xff'), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("ollama-flow: plan file"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("\\xFF"), std::string::npos) << bad.err;
+}
+
 TEST_F(UsageErrorsTest, GpuMemoryOverrideInvalidExitsTwo) {
   for (const std::string value : {"abc", "0", "gpu0=24576,16GB"}) {
     const std::map<std::string, std::string> env = {{"OLLAMA_FLOW_GPU_MEMORY_MB", value}};
