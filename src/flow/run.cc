@@ -119,6 +119,13 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
                   "plan file '" + path + "' is not valid JSON (" + error.what() +
                       "): write it as `ollama-flow run GOAL --plan-only --json` prints it");
   }
+  // A run report, such as `run --plan-only --json` prints when planning fails, is no plan.
+  if (document.is_object() && document.contains("run_id") && document.contains("status")) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "plan file '" + path +
+                      "' holds a run report, not a plan: print a run's accepted plan with "
+                      "`ollama-flow runs show ID --plan`");
+  }
   Result<orchestrator::Plan> plan = orchestrator::plan_from_json(document);
   if (!plan) {
     return plan.status().with_context("plan file '" + path + "'");

@@ -247,6 +247,20 @@ TEST_F(SimRunTest, ResumeWithPlanOnlyIsUsageError) {
   EXPECT_EQ(after, before);
 }
 
+TEST_F(SimRunTest, RunReportAsPlanFileNamesTheFix) {
+  ProcessResult report =
+      run_cli({"run", "Create a Python web app", "--backend", "sim", "--workspace",
+               workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  const auto report_path = dir_.path() / "report.json";
+  std::ofstream(report_path) << report.out;
+  ProcessResult result = run_cli({"run", "--plan", report_path.string(), "--backend", "sim",
+                                  "--workspace", workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("holds a run report, not a plan"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("runs show ID --plan"), std::string::npos) << result.err;
+}
+
 TEST_F(SimRunTest, InvalidPlanFileNamesTheProblem) {
   json plan = sample_plan();
   plan["tasks"][0]["depends_on"] = {"review"};  // design -> app -> review -> design
