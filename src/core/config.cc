@@ -97,7 +97,12 @@ Status config_detail::apply_value(Config& config, const std::string& path, const
     }
     Status status = config_detail::check_value(*key, normalized, origin);
     if (!status) {
-      return status;
+      // The message shows the value as the user wrote it, not its upper-case form.
+      std::string message = status.message();
+      if (const size_t at = message.find(normalized.dump()); at != std::string::npos) {
+        message.replace(at, normalized.dump().size(), value.dump());
+      }
+      return Status(status.code(), message);
     }
     key->set(config, normalized);
   }
@@ -188,7 +193,8 @@ const EnvBinding kEnvBindings[] = {
 Status apply_env(Config& config, const EnvLookup& env) {
   for (const EnvBinding& binding : kEnvBindings) {
     std::optional<std::string> text = env(binding.name);
-    if (!text || text->empty()) {
+    // A variable that is set but blank counts as unset, as an empty one does.
+    if (!text || text->find_first_not_of(" \t\r\n") == std::string::npos) {
       continue;
     }
     if (std::string(binding.name) == "OLLAMA_HOST") {

@@ -158,8 +158,9 @@ Status check_value(const KeyDef& key, const json& value, const std::string& orig
       if (!value.is_string()) {
         return invalid(key, value, origin, "a string");
       }
-      if (key.non_empty && value.get_ref<const std::string&>().empty()) {
-        return invalid(key, value, origin, "a non-empty string");
+      if (key.non_empty &&
+          value.get_ref<const std::string&>().find_first_not_of(" \t\r\n") == std::string::npos) {
+        return invalid(key, value, origin, "a non-empty string that is not only spaces");
       }
       if (!key.choices.empty() && std::find(key.choices.begin(), key.choices.end(),
                                             value.get<std::string>()) == key.choices.end()) {

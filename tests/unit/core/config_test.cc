@@ -249,6 +249,36 @@ TEST_F(ConfigTest, BadEnvironmentValueNamesVariable) {
   EXPECT_NE(config.status().message().find("\"many\""), std::string::npos);
 }
 
+TEST_F(ConfigTest, UnknownStrategyShownAsWritten) {
+  env_["SCALING_STRATEGY"] = "bad";
+  Result<Config> config = load_config(std::nullopt, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_NE(config.status().message().find("\"bad\""), std::string::npos)
+      << config.status().message();
+  EXPECT_EQ(config.status().message().find("\"BAD\""), std::string::npos)
+      << config.status().message();
+}
+
+TEST_F(ConfigTest, BlankModelIsRejected) {
+  for (const std::string blank : {" ", "\t", "  \n"}) {
+    const std::vector<FlagValue> flags = {{"server.model", blank, "--model"}};
+    Result<Config> config = load_config(std::nullopt, env(), flags);
+    ASSERT_FALSE(config.is_ok()) << "'" << blank << "'";
+    EXPECT_NE(config.status().message().find("server.model"), std::string::npos)
+        << config.status().message();
+  }
+}
+
+// A blank variable counts as unset, like an empty one, so the default server stays unnamed.
+TEST_F(ConfigTest, BlankEnvironmentVariableIsUnset) {
+  env_["OLLAMA_HOST"] = "  ";
+  env_["OLLAMA_FLOW_MODEL"] = " ";
+  Result<Config> config = load_config(std::nullopt, env(), {});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->sources.at("server.host"), "default");
+  EXPECT_EQ(config->sources.at("server.model"), "default");
+}
+
 TEST_F(ConfigTest, UnknownStrategyListsChoices) {
   const std::vector<FlagValue> flags = {{"auto_scaling.strategy", "FAST", "--strategy"}};
   Result<Config> config = load_config(std::nullopt, env(), flags);
