@@ -714,7 +714,10 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   if (!plan) {
     state.report.status = plan.status().code() == ErrorCode::kCancelled ? "cancelled" : "failed";
     state.report.exit_code = plan.status().code() == ErrorCode::kCancelled ? 130 : 1;
-    state.report.notes.push_back("planning failed: " + plan.status().message());
+    state.report.notes.push_back((plan.status().code() == ErrorCode::kCancelled
+                                      ? "planning cancelled: "
+                                      : "planning failed: ") +
+                                 plan.status().message());
     finish(state);
     return state.report;
   }

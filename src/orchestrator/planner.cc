@@ -104,7 +104,12 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
                                     "pass it with --plan ({})",
                                     counted, counted == 1 ? "" : "s", exchange.status.message()))
                : exchange.status;
-  log->error("planning failed attempts={} error={}", out.attempts.size(), out.status.message());
+  // A cancellation is the user's Ctrl-C, not a failure.
+  if (out.status.code() == ErrorCode::kCancelled) {
+    log->info("planning cancelled attempts={}", out.attempts.size());
+  } else {
+    log->error("planning failed attempts={} error={}", out.attempts.size(), out.status.message());
+  }
   return out;
 }
 
