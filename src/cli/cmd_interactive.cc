@@ -163,6 +163,10 @@ bool handle_line(Session& session, const std::string& input) {
                                {"scaling", session.monitor.scaling_status()},
                                {"metrics", session.monitor.metrics()}};
       std::cout << to_text(status, 2) << "\n";
+    } else if (session.history.empty()) {
+      std::cout << "Strategy " << session.config.strategy << " for the next goals, auto-scaling "
+                << (session.config.auto_scaling ? "on" : "off")
+                << "; no goal has run in this session yet\n";
     } else {
       std::cout << "Strategy " << session.config.strategy << " for the next goals, auto-scaling "
                 << (session.config.auto_scaling ? "on" : "off") << "; the last run:\n";

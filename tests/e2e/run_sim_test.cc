@@ -407,9 +407,11 @@ TEST_F(SimRunTest, InteractiveJsonStatusIsJson) {
 
   ProcessResult text = run_cli({"interactive", "--backend", "sim", "--db", db().string(),
                                 "--workspace", workspace().string()},
-                               {}, "agents\nquit\n");
+                               {}, "agents\nstatus\nquit\n");
   ASSERT_EQ(text.exit_code, 0) << text.out << text.err;
   EXPECT_NE(text.out.find("  agents:   none"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("no goal has run in this session yet"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("queued (oldest - s)"), std::string::npos) << text.out;
 }
 
 TEST_F(SimRunTest, InteractiveBannerNamesBackend) {
