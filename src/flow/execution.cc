@@ -260,6 +260,7 @@ Result<ExecutionResult> PlanRun::run() {
     }
     return status;
   }
+  publish();
   wait_until_done();
   shut_down();
   publish();

@@ -430,16 +430,18 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
   const std::string started_at = state.record.started_at;
   const std::string backend = state.backend.settings.backend;
   const bool simulated = state.backend.simulated;
-  setup.publish_status = [status_dir, started_at, backend, simulated](const json& status) {
+  const std::string workspace_root = state.record.workspace;
+  setup.publish_status = [status_dir, started_at, backend, simulated,
+                          workspace_root](const json& status) {
     json document = status;
+    document["workspace"] = workspace_root;
     document["started_at"] = started_at;
     document["backend"] = backend;
     document["simulated"] = simulated;
     (void)write_active_status(status_dir, document);
   };
-  Result<ExecutionResult> result = execute_plan(std::move(setup));
-  remove_active_status(status_dir);
-  return result;
+  // run_goal removes the status file when the run ends, after the summary.
+  return execute_plan(std::move(setup));
 }
 
 void finish(RunState& state) {
@@ -515,6 +517,31 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
   return Status::ok();
 }
 
+// Locks the run's workspace into state.workspace_lock. A workspace in use is a usage error
+// that names the run holding it, found from the status files of the runs on this machine.
+Status lock_workspace(RunState& state, const std::string& root) {
+  Result<orchestrator::WorkspaceLock> lock = orchestrator::WorkspaceLock::acquire(root);
+  if (lock) {
+    state.workspace_lock = std::move(lock).value();
+    return Status::ok();
+  }
+  if (lock.status().code() != ErrorCode::kConflict) {
+    return lock.status();
+  }
+  std::string holder;
+  const std::string folder = normal_folder(root);
+  for (const json& status : read_active_statuses(active_status_dir(state.config))) {
+    if (status.value("workspace", "") == folder) {
+      holder = fmt::format(" (run {}, process {})", status.value("run_id", "?"),
+                           status.contains("pid") ? status["pid"].dump() : "?");
+    }
+  }
+  const std::string fix = state.request.resume_id.empty()
+                              ? "wait until it ends, or pass another folder with --workspace"
+                              : "wait until it ends, then resume";
+  return Status(ErrorCode::kInvalidArgument, lock.status().message() + holder + ": " + fix);
+}
+
 Status prepare(RunState& state) {
   Status status = open_journal(state);
   if (!status) {
@@ -545,12 +572,9 @@ Status prepare(RunState& state) {
         !usable) {
       return usable;
     }
-    Result<orchestrator::WorkspaceLock> lock =
-        orchestrator::WorkspaceLock::acquire(state.config.run.workspace);
-    if (!lock) {
-      return lock.status();
+    if (Status locked = lock_workspace(state, state.config.run.workspace); !locked) {
+      return locked;
     }
-    state.workspace_lock = std::move(lock).value();
   }
   // Only the unnamed default server falls back to the simulated backend. A host or backend set
   // by a flag, the environment or the configuration file must respond, or the run fails.
@@ -668,12 +692,9 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   // Before a server is started or the run journaled: a workspace that another run writes into
   // is a usage error. A resumed run locks its workspace once the journal names it.
   if (!state.new_workspace.empty()) {
-    Result<orchestrator::WorkspaceLock> lock =
-        orchestrator::WorkspaceLock::acquire(state.new_workspace);
-    if (!lock) {
-      return lock.status();
+    if (Status locked = lock_workspace(state, state.new_workspace); !locked) {
+      return locked;
     }
-    state.workspace_lock = std::move(lock).value();
   }
   std::optional<RunServer> server;  // its destructor stops the server on every return
   if (!request.start_server.empty()) {
@@ -706,11 +727,17 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   (void)write_active_status(status_dir, {{"run_id", state.record.id},
                                          {"goal", state.record.goal},
                                          {"phase", "planning"},
+                                         {"workspace", state.record.workspace},
                                          {"started_at", state.record.started_at},
                                          {"backend", state.report.backend},
                                          {"simulated", state.report.simulated}});
+  // The file stays until the run ends, however it ends, so that it is never missing while the
+  // run holds its workspace. The execution's first status replaces it.
+  struct StatusFileGuard {
+    std::filesystem::path dir;
+    ~StatusFileGuard() { remove_active_status(dir); }
+  } status_guard{status_dir};
   Result<orchestrator::Plan> plan = obtain_plan(state);
-  remove_active_status(status_dir);
   if (!plan) {
     state.report.status = plan.status().code() == ErrorCode::kCancelled ? "cancelled" : "failed";
     state.report.exit_code = plan.status().code() == ErrorCode::kCancelled ? 130 : 1;

@@ -71,10 +71,8 @@ Result<WorkspaceLock> WorkspaceLock::acquire(const fs::path& root) {
   if (cause == EWOULDBLOCK) {
     ::close(fd);
     return Result<WorkspaceLock>(
-        ErrorCode::kInvalidArgument,
-        fmt::format("the workspace '{}' is in use by another ollama-flow run: wait until it "
-                    "ends, or pass another folder with --workspace",
-                    root.string()));
+        ErrorCode::kConflict,
+        fmt::format("the workspace '{}' is in use by another ollama-flow run", root.string()));
   }
   // NFS without lock support answers ENOLCK, and some file systems EOPNOTSUPP or EBADF for a
   // folder. The run goes on, because refusing every run there would be worse than the overlap

@@ -16,11 +16,11 @@ namespace ollamaflow::orchestrator {
 
 class WorkspaceLock {
  public:
-  // Locks `root`, creating the folder and its parents when missing. Returns kInvalidArgument
-  // naming the folder and the fix when another process (or another WorkspaceLock) holds it, or
-  // when the folder cannot be created or opened. A file system without flock support (some
-  // network file systems) gives a lock that does not exclude other runs, and `enforced()` is then
-  // false.
+  // Locks `root`, creating the folder and its parents when missing. Returns kConflict naming the
+  // folder when another process (or another WorkspaceLock) holds it, and kInvalidArgument naming
+  // the folder and the fix when it cannot be created or opened. A file system without flock support
+  // (some network file systems) gives a lock that does not exclude other runs, and `enforced()` is
+  // then false.
   static Result<WorkspaceLock> acquire(const std::filesystem::path& root);
 
   WorkspaceLock(WorkspaceLock&& other) noexcept;

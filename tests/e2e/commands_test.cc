@@ -243,13 +243,26 @@ TEST_F(CommandsTest, StatusShowsActiveRun) {
       cli_options({}));
   server.gate().wait_for_waiters(1);
   json statuses;
-  // The run publishes its status about every 250 ms; poll a bounded number of times.
+  // The run publishes its status about every 250 ms; poll a bounded number of times until it
+  // shows the agent at work.
+  const auto agent_at_work = [](const json& all) {
+    if (all.is_discarded() || all.size() != 1 || !all[0].contains("agents")) {
+      return false;
+    }
+    for (const json& agent : all[0]["agents"].value("agents", json::array())) {
+      if (agent.value("current_task", json()).is_string()) {
+        return true;
+      }
+    }
+    return false;
+  };
   for (int i = 0; i < 100; ++i) {
     ProcessResult status = run_cli({"status", "--json", "--db", db().string()});
     statuses = json::parse(status.out, nullptr, false);
-    if (!statuses.is_discarded() && !statuses.empty()) {
+    if (agent_at_work(statuses)) {
       break;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   // The text form is a summary, not the JSON again.
   const ProcessResult text = run_cli({"status", "--db", db().string()});

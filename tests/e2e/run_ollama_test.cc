@@ -398,7 +398,11 @@ TEST_F(OllamaRunTest, SecondRunInBusyWorkspaceIsRejected) {
   EXPECT_NE(second.err.find(workspace().string()), std::string::npos) << second.err;
   EXPECT_NE(second.err.find("in use by another ollama-flow run"), std::string::npos) << second.err;
   json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
-  EXPECT_EQ(runs.size(), 1u) << runs.dump();
+  ASSERT_EQ(runs.size(), 1u) << runs.dump();
+  // The message names the run that holds the workspace.
+  const std::string holder = "(run " + runs[0]["id"].get<std::string>() + ", process ";
+  EXPECT_NE(second.err.find(holder), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("--workspace"), std::string::npos) << second.err;
 
   hold = false;
   server_.gate().open_all();

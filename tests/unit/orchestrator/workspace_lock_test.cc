@@ -71,16 +71,16 @@ TEST(WorkspaceLockTest, NeverRemovesExistingFolder) {
   EXPECT_TRUE(fs::is_directory(dir.path() / "ws"));
 }
 
-TEST(WorkspaceLockTest, SecondLockNamesFolderAndFix) {
+TEST(WorkspaceLockTest, SecondLockIsConflict) {
   ollamaflow::testing::TempDir dir;
   const fs::path root = dir.path() / "ws";
   Result<WorkspaceLock> first = WorkspaceLock::acquire(root);
   ASSERT_TRUE(first) << first.status().message();
   Result<WorkspaceLock> second = WorkspaceLock::acquire(root);
   ASSERT_FALSE(second);
-  EXPECT_EQ(second.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(second.status().code(), ErrorCode::kConflict);
   EXPECT_THAT(second.status().message(), HasSubstr(root.string()));
-  EXPECT_THAT(second.status().message(), HasSubstr("--workspace"));
+  EXPECT_THAT(second.status().message(), HasSubstr("in use"));
 }
 
 TEST(WorkspaceLockTest, ReleasedWhenDestroyed) {
