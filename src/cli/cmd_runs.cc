@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,32 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
                        {"output_tokens", task.output_tokens},
                        {"files", task.files},
                        {"error", task.error}});
+    }
+  }
+  // Tasks of the accepted plan that no agent started have no row yet. They are listed, so that
+  // the user sees what a resume would run.
+  if (Result<store::PlanRecord> plan = journal.accepted_plan(run.id);
+      plan && plan->plan.contains("tasks") && plan->plan["tasks"].is_array()) {
+    std::set<std::string> listed;
+    for (const json& task : tasks) {
+      listed.insert(task["id"].get<std::string>());
+    }
+    for (const json& task : plan->plan["tasks"]) {
+      const std::string id = task.value("id", "");
+      if (id.empty() || listed.count(id) != 0) {
+        continue;
+      }
+      tasks.push_back({{"id", id},
+                       {"title", task.value("title", "")},
+                       {"role", task.value("role", "")},
+                       {"status", "not_started"},
+                       {"agent", ""},
+                       {"model", ""},
+                       {"duration_s", nullptr},
+                       {"prompt_tokens", 0},
+                       {"output_tokens", 0},
+                       {"files", task.value("files", json::array())},
+                       {"error", ""}});
     }
   }
   document["tasks"] = tasks;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <regex>
 #include <set>
@@ -358,6 +359,16 @@ TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0]["status"], "interrupted");
   ASSERT_EQ(runs[0]["id"], run_id);
+  // runs show lists every task of the plan, also those that no agent started.
+  const json shown = parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+  std::map<std::string, std::string> status_of;
+  for (const json& task : shown["tasks"]) {
+    status_of[task["id"].get<std::string>()] = task["status"].get<std::string>();
+  }
+  EXPECT_EQ(status_of.size(), 4u) << shown["tasks"].dump();
+  EXPECT_EQ(status_of["design"], "succeeded") << shown["tasks"].dump();
+  EXPECT_EQ(status_of["tests"], "not_started") << shown["tasks"].dump();
+  EXPECT_EQ(status_of["review"], "not_started") << shown["tasks"].dump();
 
   const size_t design_requests_before = [&] {
     size_t n = 0;
