@@ -95,9 +95,8 @@ bool backend_chosen(const GlobalOptions& global) {
 void check_server_args(const GlobalOptions& global, const std::string& start_server) {
   if (start_server.empty() && flag_sets(global, "server.start_server_args")) {
     throw CLI::ValidationError("--server-args",
-                               "--server-args sets arguments of the llama-server that "
-                               "--start-server starts: add --start-server BIN, or drop "
-                               "--server-args");
+                               "it sets arguments of the llama-server that --start-server "
+                               "starts: add --start-server BIN, or drop --server-args");
   }
 }
 

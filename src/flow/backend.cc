@@ -56,11 +56,11 @@ Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chose
       if (explicitly_chosen || reachable.code() == ErrorCode::kCancelled) {
         return reachable;
       }
+      // The probe's message already says how to start a server or name one.
       choice.notes.push_back("no model server answered at " + choice.settings.host + " (" +
                              reachable.message() +
                              "); running on the built-in simulated backend, so every reply is "
-                             "placeholder text marked as simulated. Start a server (`ollama "
-                             "serve`) or pass --host URL to use a real model.");
+                             "placeholder text marked as simulated");
       get_logger("flow")->warn("{}", choice.notes.back());
       choice.settings.backend = "sim";
     }

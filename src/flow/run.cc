@@ -498,10 +498,8 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
                               shell_quoted(std::filesystem::absolute(journal.path()).string())));
   }
   if (Result<store::PlanRecord> plan = journal.accepted_plan(run.id); !plan) {
-    return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("run {} has no accepted plan to resume ({}); start a new run of "
-                              "its goal",
-                              run.id, plan.status().message()));
+    // The journal's message already says that the run has no plan and what to do.
+    return Status(ErrorCode::kInvalidArgument, plan.status().message());
   }
   if (!config.run.workspace.empty() &&
       normal_folder(config.run.workspace) != normal_folder(run.workspace)) {

@@ -219,7 +219,8 @@ TEST_F(OllamaRunTest, NoisePlansFailAfterRepairAttempts) {
   ProcessResult resumed = run_cli(
       {"run", "--resume", report["run_id"], "--host", server_.url(), "--db", db().string()});
   EXPECT_EQ(resumed.exit_code, 2) << resumed.err;
-  EXPECT_NE(resumed.err.find("has no accepted plan to resume"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("has no accepted plan, so it cannot be resumed"), std::string::npos)
+      << resumed.err;
   shown = run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
   EXPECT_EQ(parse_json(shown)["status"], "failed");
   EXPECT_EQ(requests_of("plan").size(), 2u);
