@@ -225,6 +225,13 @@ int run_main(int argc, char** argv) {
                                  "127.0.0.1; drop --host and --backend");
     }
     std::optional<Config> config = load_run_config(*run_global);
+    // Without auto-scaling nothing makes scaling decisions, so --dry-run would do nothing.
+    if (config && !config->auto_scaling && flag_sets(*run_global, "auto_scaling.dry_run")) {
+      throw CLI::ValidationError("--dry-run",
+                                 "it records scaling decisions without acting on them, and "
+                                 "without auto-scaling there are none: add --auto-scaling, or "
+                                 "drop --dry-run");
+    }
     if (config && !run_options->start_server.empty() && !model_given(*config)) {
       throw CLI::ValidationError("--start-server",
                                  "--start-server " + run_options->start_server +

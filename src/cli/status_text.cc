@@ -50,7 +50,7 @@ void print_scaling(const json& scaling) {
   }
   const json& decision = member(scaling, "last_decision");
   std::cout << fmt::format(
-      "  scaling:  {}, {} active agents (min {}, max {}), {} evaluations, "
+      "  scaling:  {}, active agents {} (min {}, max {}), evaluations {}, "
       "every {} s{}\n",
       text(member(scaling, "strategy")), text(member(scaling, "active_agents")),
       text(member(scaling, "min_agents")), text(member(scaling, "max_agents")),

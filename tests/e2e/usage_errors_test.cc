@@ -73,6 +73,17 @@ TEST_F(UsageErrorsTest, EmptyPathFlagsExitTwo) {
   }
 }
 
+TEST_F(UsageErrorsTest, DryRunNeedsAutoScaling) {
+  ProcessResult result = run_cli({"run", "x", "--backend", "sim", "--dry-run", "--db",
+                                  db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("--auto-scaling"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(db()));
+  ProcessResult scaled = run_cli({"run", "x", "--backend", "sim", "--dry-run", "--auto-scaling",
+                                  "--db", db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(scaled.exit_code, 0) << scaled.out << scaled.err;
+}
+
 TEST_F(UsageErrorsTest, RunTemperatureRejectsNan) {
   ProcessResult result = run_cli({"run", "x", "--backend", "sim", "--temperature", "nan"});
   EXPECT_EQ(result.exit_code, 2) << result.err;
