@@ -16,8 +16,9 @@ struct PrintedCharacter {
 };
 
 // Returns each character of `text` as it is printed: newline, carriage return and tab as \n, \r
-// and \t, other C0 characters and DEL as \xNN and C1 characters as \u00NN. Every other UTF-8
-// sequence counts as one column, which is low for wide characters such as CJK.
+// and \t, other C0 characters and DEL as \xNN and C1 characters as \u00NN. A UTF-8 sequence
+// takes 2 columns in the common East Asian wide blocks and emoji, 0 for a combining mark, and 1
+// otherwise.
 std::vector<PrintedCharacter> printable_characters(std::string_view text);
 
 // Returns `text` on one line with its control characters escaped as printable_characters()

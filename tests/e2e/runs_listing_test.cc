@@ -82,6 +82,36 @@ TEST_F(RunsListingTest, UnicodeGoalIsCutAtCharacters) {
   EXPECT_EQ(lines[1].substr(lines[1].size() - cell.size()), cell) << lines[1];
 }
 
+// Wide characters take two columns and combining marks none, so the cut falls at 60 columns.
+TEST_F(RunsListingTest, WideAndCombiningGoalsAreCutAtColumns) {
+  std::string wide;
+  for (int i = 0; i < 45; ++i) {
+    wide += "\u65e5";  // a CJK ideograph: two columns
+  }
+  std::string combining;
+  for (int i = 0; i < 70; ++i) {
+    combining += "e\u0301";  // e and a combining acute accent: one column
+  }
+  store_runs({wide, combining});
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 3u);
+  std::string wide_cell;
+  for (int i = 0; i < 29; ++i) {
+    wide_cell += "\u65e5";
+  }
+  wide_cell += "\u2026";
+  std::string combining_cell;
+  for (int i = 0; i < 59; ++i) {
+    combining_cell += "e\u0301";
+  }
+  combining_cell += "\u2026";
+  // The newest run comes first.
+  ASSERT_GE(lines[1].size(), combining_cell.size());
+  EXPECT_EQ(lines[1].substr(lines[1].size() - combining_cell.size()), combining_cell) << lines[1];
+  ASSERT_GE(lines[2].size(), wide_cell.size());
+  EXPECT_EQ(lines[2].substr(lines[2].size() - wide_cell.size()), wide_cell) << lines[2];
+}
+
 TEST_F(RunsListingTest, DefaultLimitNamesHiddenRuns) {
   std::vector<std::string> goals;
   for (int i = 0; i < 22; ++i) {
