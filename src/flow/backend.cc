@@ -56,7 +56,7 @@ Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chose
       if (explicitly_chosen || reachable.code() == ErrorCode::kCancelled) {
         return reachable;
       }
-      // The probe's message already says how to start a server or name one.
+      // The probe's message already contains the fix: how to start a server or name one.
       choice.notes.push_back("no model server answered at " + choice.settings.host + " (" +
                              reachable.message() +
                              "); running on the built-in simulated backend, so every reply is "

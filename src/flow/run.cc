@@ -498,7 +498,7 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
                               shell_quoted(std::filesystem::absolute(journal.path()).string())));
   }
   if (Result<store::PlanRecord> plan = journal.accepted_plan(run.id); !plan) {
-    // The journal's message already says that the run has no plan and what to do.
+    // The journal's message already states that the run has no plan, and the fix.
     return Status(ErrorCode::kInvalidArgument, plan.status().message());
   }
   if (!config.run.workspace.empty() &&
@@ -729,8 +729,8 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
                                          {"started_at", state.record.started_at},
                                          {"backend", state.report.backend},
                                          {"simulated", state.report.simulated}});
-  // The file stays until the run ends, however it ends, so that it is never missing while the
-  // run holds its workspace. The execution's first status replaces it.
+  // The file stays until the run ends, however it ends, so that it exists for as long as the
+  // run keeps its workspace locked. The execution's first status replaces it.
   struct StatusFileGuard {
     std::filesystem::path dir;
     ~StatusFileGuard() { remove_active_status(dir); }

@@ -60,6 +60,7 @@ Result<WorkspaceLock> WorkspaceLock::acquire(const fs::path& root) {
                     "with --workspace",
                     root.string(), std::strerror(errno)));
   }
+
   int result = 0;
   do {
     result = ::flock(fd, LOCK_EX | LOCK_NB);
@@ -67,6 +68,7 @@ Result<WorkspaceLock> WorkspaceLock::acquire(const fs::path& root) {
   if (result == 0) {
     return WorkspaceLock(fd, /*enforced=*/true, std::move(created));
   }
+
   const int cause = errno;
   if (cause == EWOULDBLOCK) {
     ::close(fd);
@@ -74,7 +76,7 @@ Result<WorkspaceLock> WorkspaceLock::acquire(const fs::path& root) {
         ErrorCode::kConflict,
         fmt::format("the workspace '{}' is in use by another ollama-flow run", root.string()));
   }
-  // NFS without lock support answers ENOLCK, and some file systems EOPNOTSUPP or EBADF for a
+  // NFS without lock support returns ENOLCK, and some file systems EOPNOTSUPP or EBADF for a
   // folder. The run goes on, because refusing every run there would be worse than the overlap
   // the lock prevents.
   get_logger("workspace")
@@ -105,7 +107,7 @@ WorkspaceLock::~WorkspaceLock() {
 }
 
 // Removes the created folders that are still empty, then closes the descriptor, which releases
-// the lock. fs::remove deletes only an empty folder, so the first one that holds an entry stops
+// the lock. fs::remove deletes only an empty folder, so the first one that contains an entry stops
 // the removal.
 void WorkspaceLock::release() {
   for (const fs::path& folder : created_) {
