@@ -113,7 +113,9 @@ class ManagedServer {
 struct RunServer {
   std::unique_ptr<ManagedServer> process;
   LaunchPlan plan;
-  Config config;                   // backend openai, host the server's URL, num_parallel -np
+  // The run configuration: backend openai, host the server's URL, num_parallel -np and num_ctx
+  // the context per slot.
+  Config config;
   std::vector<std::string> notes;  // for the report: the command, the slot count and why
 };
 
