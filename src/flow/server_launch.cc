@@ -29,10 +29,12 @@ std::pair<int, std::string> agent_bound(const Config& config) {
   if (!config.auto_scaling) {
     return {config.run.agents, "run.agents, the fixed pool"};
   }
-  if (config.gpu_scaling.max_agents) {
+  // A scaled run lowers gpu_scaling.max_agents to the agent manager's hard cap.
+  const int cap = config.agent_management.max_agents;
+  if (config.gpu_scaling.max_agents && *config.gpu_scaling.max_agents <= cap) {
     return {*config.gpu_scaling.max_agents, "gpu_scaling.max_agents"};
   }
-  return {config.agent_management.max_agents, "agent_management.max_agents"};
+  return {cap, "dynamic_agent_management.max_agents"};
 }
 
 Status check_files(const std::string& binary, const std::string& model_path) {

@@ -45,7 +45,7 @@ struct LaunchPlan {
 
 // Plans the launch on the machine that `snapshot` describes. The slot count is what memory
 // fits, at most the agents the run can use (run.agents for a fixed pool; with auto-scaling
-// gpu_scaling.max_agents, else agent_management.max_agents). The context per slot is
+// gpu_scaling.max_agents, at most dynamic_agent_management.max_agents). The context per slot is
 // server.num_ctx, lowered to the model's training context. Without a GPU the planner uses host
 // memory, and a note states it. Returns kNotFound for a missing binary or model file,
 // kInvalidArgument for a binary or model that is a folder, a model that is not a GGUF file or
