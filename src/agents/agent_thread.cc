@@ -220,8 +220,10 @@ void AgentManager::finish_task_locked(Agent& agent, const std::shared_ptr<queue:
     } else {
       ++agent.info.tasks_failed;
       ++stats_.tasks_failed;
-      agents_log().warn("task failed: agent={} task={} error=\"{}\"", agent.info.id, task->id,
-                        outcome.error);
+      if (failure_log_.allow()) {
+        agents_log().warn("task failed: agent={} task={} error=\"{}\"", agent.info.id, task->id,
+                          outcome.error);
+      }
     }
   }
   event.agent = agent.info;

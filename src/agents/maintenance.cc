@@ -166,6 +166,7 @@ void AgentManager::stop(bool graceful) {
     stopped_ = true;
   }
   events_.deliver_all();
+  failure_log_.flush();
   agents_log().info("agent manager stopped: graceful={}", graceful);
 }
 

@@ -20,6 +20,7 @@
 #include "agents/lifecycle.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "queue/task_queue.h"
 
@@ -214,6 +215,12 @@ class AgentManager {
   EventDispatcher events_;
 
   std::mutex stop_mutex_;  // serializes stop() calls
+
+  // Rate limiter of the "task failed" warnings, which can come once per task while the server
+  // rejects every request. stop() logs the count that is still open. Exceptions from the
+  // executor are logged as errors and are not limited.
+  LogRateLimiter failure_log_{get_logger("agents"), spdlog::level::warn, "task failed", 5,
+                              std::chrono::seconds(60)};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;  // notified on every state change

@@ -291,7 +291,8 @@ std::string origin_of(const Config& config, const std::string& key) {
 }
 
 // Returns the setting that the user changes for `key`: the flag or the file key that set it. A
-// default value is changed with `flag` or in the configuration file.
+// default value is changed with `flag` or in the configuration file, or only in the file when
+// `flag` is empty.
 std::string setting_of(const Config& config, const std::string& key, const std::string& flag) {
   const auto found = config.sources.find(key);
   const std::string source = found == config.sources.end() ? "default" : found->second;
@@ -304,18 +305,37 @@ std::string setting_of(const Config& config, const std::string& key, const std::
   if (source.rfind("env:", 0) == 0) {
     return "the environment variable " + source.substr(4);
   }
+  if (flag.empty()) {
+    return key + " in the configuration file";
+  }
   return key + " (" + flag + " or the configuration file)";
+}
+
+// Returns the error for a minimum agent count above a maximum, naming both keys, their values,
+// where the values came from and the settings to change. An empty flag means the key has none.
+Status min_agents_above_max(const Config& config, const std::string& min_key, int min_value,
+                            const std::string& max_key, int max_value,
+                            const std::string& max_flag) {
+  return invalid_argument(
+      fmt::format("{} ({}, from {}) is above {} ({}, from {}): lower {}, or "
+                  "raise {}",
+                  min_key, min_value, origin_of(config, min_key), max_key, max_value,
+                  origin_of(config, max_key), setting_of(config, min_key, "--min-agents"),
+                  setting_of(config, max_key, max_flag)));
 }
 
 Status check_consistency(const Config& config) {
   const auto& g = config.gpu_scaling;
   if (g.max_agents && g.min_agents > *g.max_agents) {
-    const std::string min_key = "gpu_scaling.min_agents";
-    const std::string max_key = "gpu_scaling.max_agents";
-    return invalid_argument(fmt::format(
-        "{} ({}, from {}) is above {} ({}, from {}): lower {}, or raise {}", min_key, g.min_agents,
-        origin_of(config, min_key), max_key, *g.max_agents, origin_of(config, max_key),
-        setting_of(config, min_key, "--min-agents"), setting_of(config, max_key, "--max-agents")));
+    return min_agents_above_max(config, "gpu_scaling.min_agents", g.min_agents,
+                                "gpu_scaling.max_agents", *g.max_agents, "--max-agents");
+  }
+  // A scaled run uses at most dynamic_agent_management.max_agents agents, the agent manager's
+  // hard cap, so a scaling minimum above it cannot be met.
+  if (g.min_agents > config.agent_management.max_agents) {
+    return min_agents_above_max(config, "gpu_scaling.min_agents", g.min_agents,
+                                "dynamic_agent_management.max_agents",
+                                config.agent_management.max_agents, "");
   }
   if (g.scale_down_threshold >= g.scale_up_threshold) {
     return out_of_order(config, "gpu_scaling.scale_down_threshold",

@@ -131,4 +131,49 @@ std::shared_ptr<spdlog::logger> get_logger(const std::string& component) {
   return logger;
 }
 
+LogRateLimiter::LogRateLimiter(std::shared_ptr<spdlog::logger> logger,
+                               spdlog::level::level_enum level, std::string what, size_t burst,
+                               std::chrono::steady_clock::duration interval)
+    : logger_(std::move(logger)),
+      level_(level),
+      what_(std::move(what)),
+      burst_(burst),
+      interval_(interval) {}
+
+bool LogRateLimiter::allow(TimePoint now) {
+  std::lock_guard lock(mutex_);
+  if (!started_ || now - window_start_ >= interval_) {
+    log_count_locked();
+    started_ = true;
+    window_start_ = now;
+    passed_ = 0;
+  }
+  if (passed_ < burst_) {
+    ++passed_;
+    return true;
+  }
+  ++suppressed_;
+  return false;
+}
+
+void LogRateLimiter::flush() {
+  std::lock_guard lock(mutex_);
+  log_count_locked();
+}
+
+size_t LogRateLimiter::suppressed() const {
+  std::lock_guard lock(mutex_);
+  return suppressed_;
+}
+
+void LogRateLimiter::log_count_locked() {
+  if (suppressed_ == 0) {
+    return;
+  }
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(interval_).count();
+  logger_->log(level_, "{}: {} more lines suppressed (the first {} of every {} s are logged)",
+               what_, suppressed_, burst_, seconds);
+  suppressed_ = 0;
+}
+
 }  // namespace ollamaflow

@@ -4,7 +4,10 @@
 // stays free for reports and JSON output.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -21,5 +24,39 @@ Status init_logging(std::string_view level, bool json);
 // Returns the logger for `component`, creating it with the current settings. Safe from any
 // thread: a logger created before is found under a shared lock, so callers do not queue.
 std::shared_ptr<spdlog::logger> get_logger(const std::string& component);
+
+// Rate-limits one kind of log line that can repeat once per task or request, such as a task
+// failure while the server rejects every request. Of each `interval`, the first `burst` lines
+// pass and the rest are counted. The first call after the interval logs one line with that count
+// before its own line, and flush() logs a count that is still open. Thread-safe.
+class LogRateLimiter {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  // `what` names the line in the count line, e.g. "task failed".
+  LogRateLimiter(std::shared_ptr<spdlog::logger> logger, spdlog::level::level_enum level,
+                 std::string what, size_t burst, std::chrono::steady_clock::duration interval);
+
+  // Returns true when the caller logs this line, false when it was counted instead.
+  bool allow(TimePoint now = std::chrono::steady_clock::now());
+  // Logs the count of the lines suppressed since the last count line, if any.
+  void flush();
+  // Returns the lines suppressed since the last count line.
+  size_t suppressed() const;
+
+ private:
+  void log_count_locked();
+
+  const std::shared_ptr<spdlog::logger> logger_;
+  const spdlog::level::level_enum level_;
+  const std::string what_;
+  const size_t burst_;
+  const std::chrono::steady_clock::duration interval_;
+  mutable std::mutex mutex_;
+  bool started_ = false;
+  TimePoint window_start_;
+  size_t passed_ = 0;  // lines let through in the current interval
+  size_t suppressed_ = 0;
+};
 
 }  // namespace ollamaflow

@@ -375,7 +375,8 @@ void fill_from_execution(RunState& state, const ExecutionResult& result) {
 }
 
 // Resolves max_agents for a scaled run: the configured value, else the capacity ceiling,
-// else 8; never above the manager's hard cap.
+// else 8, lowered to the manager's hard cap and raised to min_agents. The report's note states
+// the bounds and every step that changed the maximum.
 void resolve_max_agents(RunState& state, const MachineView& machine) {
   GpuScalingSettings& scaling = state.config.gpu_scaling;
   const int cap = state.config.agent_management.max_agents;
@@ -389,10 +390,19 @@ void resolve_max_agents(RunState& state, const MachineView& machine) {
       why = "default 8, capacity unknown: " + machine.capacity().reason;
     }
   } else {
-    why = "configured";
+    why = "configured " + std::to_string(*scaling.max_agents);
   }
-  scaling.max_agents = std::min(*scaling.max_agents, cap);
-  scaling.max_agents = std::max(*scaling.max_agents, scaling.min_agents);
+  if (*scaling.max_agents > cap) {
+    why += fmt::format(
+        ", lowered to {} by dynamic_agent_management.max_agents from {}, the agent "
+        "manager's hard cap",
+        cap, state.config.sources["dynamic_agent_management.max_agents"]);
+    scaling.max_agents = cap;
+  }
+  if (*scaling.max_agents < scaling.min_agents) {
+    why += fmt::format(", raised to gpu_scaling.min_agents {}", scaling.min_agents);
+    scaling.max_agents = scaling.min_agents;
+  }
   state.report.notes.push_back("auto-scaling " + state.config.strategy + " between " +
                                std::to_string(scaling.min_agents) + " and " +
                                std::to_string(*scaling.max_agents) + " agents (" + why + ")");

@@ -29,10 +29,12 @@ std::pair<int, std::string> agent_bound(const Config& config) {
   if (!config.auto_scaling) {
     return {config.run.agents, "run.agents, the fixed pool"};
   }
-  if (config.gpu_scaling.max_agents) {
+  // A scaled run lowers gpu_scaling.max_agents to the agent manager's hard cap.
+  const int cap = config.agent_management.max_agents;
+  if (config.gpu_scaling.max_agents && *config.gpu_scaling.max_agents <= cap) {
     return {*config.gpu_scaling.max_agents, "gpu_scaling.max_agents"};
   }
-  return {config.agent_management.max_agents, "agent_management.max_agents"};
+  return {cap, "dynamic_agent_management.max_agents"};
 }
 
 Status check_files(const std::string& binary, const std::string& model_path) {
@@ -76,7 +78,7 @@ Result<model::ModelDemand> launch_demand(const Config& config, const model::Mode
   if (spec.context_length > 0 && demand->ctx_per_slot > spec.context_length) {
     plan.notes.push_back(
         fmt::format("context per slot lowered from server.num_ctx {} to the "
-                    "model's training context {}",
+                    "model's training context {}, which the run uses as its num_ctx",
                     demand->ctx_per_slot, spec.context_length));
     demand->ctx_per_slot = spec.context_length;
   }
@@ -262,6 +264,12 @@ Result<RunServer> start_run_server(const Config& config, const std::string& bina
   server.config.server.num_parallel = plan->parallel;
   for (const char* key : {"server.backend", "server.host", "server.num_parallel"}) {
     server.config.sources[key] = "flag:--start-server";
+  }
+  // The run sizes its requests for the context that the server has per slot, which is smaller
+  // than server.num_ctx when the plan lowered it to the model's training context.
+  if (plan->ctx_per_slot > 0 && plan->ctx_per_slot < server.config.server.num_ctx) {
+    server.config.server.num_ctx = plan->ctx_per_slot;
+    server.config.sources["server.num_ctx"] = "flag:--start-server";
   }
   server.notes.push_back(fmt::format("started llama-server (pid {}) at {}: {}; {}",
                                      server.process->pid(), server.process->url(),

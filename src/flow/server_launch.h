@@ -45,7 +45,7 @@ struct LaunchPlan {
 
 // Plans the launch on the machine that `snapshot` describes. The slot count is what memory
 // fits, at most the agents the run can use (run.agents for a fixed pool; with auto-scaling
-// gpu_scaling.max_agents, else agent_management.max_agents). The context per slot is
+// gpu_scaling.max_agents, at most dynamic_agent_management.max_agents). The context per slot is
 // server.num_ctx, lowered to the model's training context. Without a GPU the planner uses host
 // memory, and a note states it. Returns kNotFound for a missing binary or model file,
 // kInvalidArgument for a binary or model that is a folder, a model that is not a GGUF file or
@@ -113,7 +113,9 @@ class ManagedServer {
 struct RunServer {
   std::unique_ptr<ManagedServer> process;
   LaunchPlan plan;
-  Config config;                   // backend openai, host the server's URL, num_parallel -np
+  // The run configuration: backend openai, host the server's URL, num_parallel -np and num_ctx
+  // the context per slot.
+  Config config;
   std::vector<std::string> notes;  // for the report: the command, the slot count and why
 };
 

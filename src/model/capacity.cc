@@ -249,6 +249,7 @@ void Planner::finish(Working& model) {
   for (size_t i : model.devices)
     placement.devices.push_back(uses_[i].id);
   placement.memory_slots = model.slots;
+  placement.server_slots = demand.parallel;
   placement.agent_ceiling = placement.fits ? model.slots : 0;
   if (demand.parallel && placement.fits) {
     // Count the slots that would still fit beside the fixed ones, without taking the memory.

@@ -64,7 +64,10 @@ struct ModelPlacement {
   std::string model;
   bool fits = false;                 // true when at least one slot (or the fixed count) fits
   std::vector<std::string> devices;  // ids the model is placed on (several when split)
-  uint32_t memory_slots = 0;      // slots that fit in memory: the recommended OLLAMA_NUM_PARALLEL
+  uint32_t memory_slots = 0;         // slots that fit in memory: the max OLLAMA_NUM_PARALLEL
+  // The slot count the server runs (ModelDemand::parallel), for which the settings are then
+  // recommended. Unset: memory_slots is the recommendation.
+  std::optional<uint32_t> server_slots;
   uint32_t agent_ceiling = 0;     // min(memory_slots, server slots, fixed count, max_agents)
   std::string limiting_resource;  // "gpu0 memory", "host memory", "server slots", "max_agents"
   std::string reason;             // one sentence for people

@@ -50,15 +50,16 @@ nlohmann::json spec_to_json(const ModelSpec& spec) {
 nlohmann::json plan_to_json(const CapacityPlan& plan) {
   nlohmann::json models = nlohmann::json::array();
   for (const ModelPlacement& placement : plan.models) {
-    models.push_back({{"model", placement.model},
-                      {"fits", placement.fits},
-                      {"devices", placement.devices},
-                      {"memory_slots", placement.memory_slots},
-                      {"agent_ceiling", placement.agent_ceiling},
-                      {"recommended_num_parallel", placement.memory_slots},
-                      {"limiting_resource", placement.limiting_resource},
-                      {"reason", placement.reason},
-                      {"memory", estimate_to_json(placement.estimate)}});
+    models.push_back(
+        {{"model", placement.model},
+         {"fits", placement.fits},
+         {"devices", placement.devices},
+         {"memory_slots", placement.memory_slots},
+         {"agent_ceiling", placement.agent_ceiling},
+         {"recommended_num_parallel", placement.server_slots.value_or(placement.memory_slots)},
+         {"limiting_resource", placement.limiting_resource},
+         {"reason", placement.reason},
+         {"memory", estimate_to_json(placement.estimate)}});
   }
   nlohmann::json devices = nlohmann::json::array();
   for (const DeviceUse& use : plan.devices) {

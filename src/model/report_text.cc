@@ -45,11 +45,19 @@ std::string render_plan(const CapacityPlan& plan) {
     summary.add_row({"limited by", m.limiting_resource.empty() ? "-" : m.limiting_resource});
     summary.add_row({"reason", m.reason});
     if (m.fits && m.memory_slots > 0) {
-      summary.add_row({"Ollama", fmt::format("OLLAMA_NUM_PARALLEL={} with num_ctx {}",
-                                             m.memory_slots, m.estimate.ctx_per_slot)});
+      // With a requested slot count (--parallel), the settings are for that count, and one more
+      // row gives the max that fits.
+      const uint32_t slots = m.server_slots.value_or(m.memory_slots);
+      const uint64_t ctx = m.estimate.ctx_per_slot;
       summary.add_row(
-          {"llama-server", fmt::format("-np {} -c {}", m.memory_slots,
-                                       uint64_t{m.memory_slots} * m.estimate.ctx_per_slot)});
+          {"Ollama", fmt::format("OLLAMA_NUM_PARALLEL={} with num_ctx {}", slots, ctx)});
+      summary.add_row({"llama-server", fmt::format("-np {} -c {}", slots, uint64_t{slots} * ctx)});
+      if (slots != m.memory_slots) {
+        summary.add_row({"max that fits", fmt::format("OLLAMA_NUM_PARALLEL={}, llama-server -np {} "
+                                                      "-c {}",
+                                                      m.memory_slots, m.memory_slots,
+                                                      uint64_t{m.memory_slots} * ctx)});
+      }
     }
     out += "\n" + summary.render().substr(1) + "\n";
   }

@@ -137,7 +137,11 @@ TEST_F(AutoScaleTest, MaxAgentsCappedByManagerMaximum) {
                "20", "--workspace", workspace().string(), "--db", db().string(), "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const std::string note = bounds_note(parse_json(result));
-  EXPECT_NE(note.find("between 1 and 16 agents (configured)"), std::string::npos) << note;
+  EXPECT_NE(note.find("between 1 and 16 agents (configured 20, lowered to 16 by "
+                      "dynamic_agent_management.max_agents from default, the agent manager's "
+                      "hard cap)"),
+            std::string::npos)
+      << note;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "e2e/e2e_support.h"
@@ -63,6 +64,26 @@ TEST_F(SimulateTest, InvalidFaultWindowExitsTwo) {
   ProcessResult result = run_cli({"simulate", "--fail-503", "20:10"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("--fail-503"), std::string::npos) << result.err;
+}
+
+TEST_F(SimulateTest, RepeatedTaskFailuresAreCounted) {
+  // Every task of the hour fails with 503, thousands of them.
+  ProcessResult result = run_cli({"simulate", "--fail-503", "0:3600"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::istringstream lines(result.err);
+  size_t failure_lines = 0;
+  size_t count_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("more lines suppressed") != std::string::npos) {
+      ++count_lines;
+    } else if (line.find("task failed: agent=") != std::string::npos) {
+      ++failure_lines;
+    }
+  }
+  EXPECT_GE(failure_lines, 1u) << result.err;
+  EXPECT_LE(failure_lines, 50u) << result.err;
+  EXPECT_GE(count_lines, 1u) << result.err;
+  EXPECT_NE(result.out.find("SIMULATED"), std::string::npos) << result.out;
 }
 
 TEST_F(SimulateTest, MissingTraceFileExitsTwo) {

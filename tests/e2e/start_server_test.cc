@@ -115,6 +115,26 @@ TEST_F(StartServerTest, RunStartsServerRunsPlanAndStopsIt) {
   EXPECT_GT(std::filesystem::file_size(log_path), 0u) << log_path;
 }
 
+TEST_F(StartServerTest, LoweredContextBecomesNumCtx) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  // server.num_ctx is 8192 by default and the tiny model's training context is 4096, so the
+  // plan lowers the context per slot, and the run must not warn that the server it started has
+  // less context than num_ctx.
+  ProcessResult result =
+      run_cli({"run", "--start-server", where_.binary.string(), "--model", where_.model.string(),
+               "--server-args", "--logit-bias 1+6", "--plan", write_plan(), "--agents", "1",
+               "--workspace", workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const std::string notes = parse_json(result)["notes"].dump();
+  EXPECT_TRUE(contains(notes, "-np 1 -c 4096")) << notes;
+  EXPECT_TRUE(contains(notes,
+                       "to the model's training context 4096, which the run uses as its "
+                       "num_ctx"))
+      << notes;
+  EXPECT_FALSE(contains(notes, "server.num_ctx is 8192 tokens")) << notes;
+  EXPECT_FALSE(contains(result.err, "larger -c or fewer -np")) << result.err;
+}
+
 TEST_F(StartServerTest, HostWithStartServerIsUsageError) {
   ProcessResult result = run_cli({"run", "--start-server", "/bin/true", "--model", "m.gguf",
                                   "--host", "http://127.0.0.1:9", "--plan", write_plan()});

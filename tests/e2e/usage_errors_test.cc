@@ -446,5 +446,23 @@ TEST_F(UsageErrorsTest, MinAgentsAboveMaxNamesSources) {
   EXPECT_FALSE(std::filesystem::exists(db())) << "the run was journaled";
 }
 
+TEST_F(UsageErrorsTest, MinAgentsAboveManagerCapNamesSources) {
+  const std::filesystem::path config = dir_.path() / "config.json";
+  std::ofstream(config)
+      << R"({"gpu_scaling": {"min_agents": 5}, "dynamic_agent_management": {"max_agents": 3}})";
+  const ProcessResult result =
+      run_cli({"run", "Write a note", "--backend", "sim", "--auto-scaling", "--config",
+               config.string(), "--db", db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("gpu_scaling.min_agents (5, from file " + config.string() + ")"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(
+      result.err.find("dynamic_agent_management.max_agents (3, from file " + config.string() + ")"),
+      std::string::npos)
+      << result.err;
+  EXPECT_FALSE(std::filesystem::exists(db())) << "the run was journaled";
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing

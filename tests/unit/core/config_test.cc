@@ -322,6 +322,30 @@ TEST_F(ConfigTest, MinAboveMaxInFileNamesFile) {
   EXPECT_EQ(message.find("--max-agents"), std::string::npos) << message;
 }
 
+TEST_F(ConfigTest, MinAboveManagerCapIsRejected) {
+  const std::string path = write_file(
+      {{"gpu_scaling", {{"min_agents", 5}}}, {"dynamic_agent_management", {{"max_agents", 3}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_EQ(config.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(config.status().message(),
+            "gpu_scaling.min_agents (5, from file " + path +
+                ") is above dynamic_agent_management.max_agents (3, from file " + path +
+                "): lower gpu_scaling.min_agents in " + path +
+                ", or raise dynamic_agent_management.max_agents in " + path);
+}
+
+TEST_F(ConfigTest, MinFlagAboveDefaultManagerCapIsRejected) {
+  const std::vector<FlagValue> flags = {{"gpu_scaling.min_agents", 17, "--min-agents"},
+                                        {"gpu_scaling.max_agents", 20, "--max-agents"}};
+  Result<Config> config = load_config(std::nullopt, env(), flags);
+  ASSERT_FALSE(config.is_ok());
+  EXPECT_EQ(config.status().message(),
+            "gpu_scaling.min_agents (17, from flag --min-agents) is above "
+            "dynamic_agent_management.max_agents (16, from default): lower --min-agents, or "
+            "raise dynamic_agent_management.max_agents in the configuration file");
+}
+
 TEST_F(ConfigTest, ProfileFillsKeysNotSetByUser) {
   env_["SCALING_STRATEGY"] = "WORKLOAD_BASED";
   const std::vector<FlagValue> flags = {{"auto_scaling.profile", "production", "--profile"}};

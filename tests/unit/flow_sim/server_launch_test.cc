@@ -118,6 +118,17 @@ TEST_F(LaunchPlanTest, AutoScalingUsesMaxAgents) {
   EXPECT_TRUE(contains(launch->reason, "gpu_scaling.max_agents")) << launch->reason;
 }
 
+TEST_F(LaunchPlanTest, MaxAgentsAboveManagerCapIsLowered) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  config_.auto_scaling = true;
+  config_.gpu_scaling.max_agents = 40;
+  config_.agent_management.max_agents = 5;
+  Result<LaunchPlan> launch = plan();
+  ASSERT_TRUE(launch.is_ok()) << launch.status().to_string();
+  EXPECT_EQ(launch->parallel, 5);
+  EXPECT_TRUE(contains(launch->reason, "dynamic_agent_management.max_agents")) << launch->reason;
+}
+
 TEST_F(LaunchPlanTest, MemoryBoundsSlotCount) {
   OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
   config_.run.agents = 64;

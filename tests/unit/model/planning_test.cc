@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "model/planning.h"
 #include "model/report.h"
 #include "model/report_text.h"
@@ -152,6 +154,32 @@ TEST_F(PlanReportTest, JsonAndTextNameEstimateAndLimit) {
   EXPECT_NE(text.find("OLLAMA_NUM_PARALLEL="), std::string::npos);
   EXPECT_NE(text.find("llama-server"), std::string::npos);
   EXPECT_NE(text.find("estimate"), std::string::npos);
+}
+
+TEST_F(PlanReportTest, RequestedSlotsAreRecommended) {
+  ModelDemand d;
+  d.spec = fixtures::llama31_8b();
+  d.parallel = 2;
+  DeviceBudget gpu;
+  gpu.id = "gpu0";
+  gpu.name = "test";
+  gpu.total_bytes = gpu.free_bytes = 48 * fixtures::kGiB;
+  CapacityPlan plan = plan_capacity({d}, {gpu}, CapacityOptions{}).value();
+  const ModelPlacement& placement = plan.models.front();
+  ASSERT_GT(placement.memory_slots, 2u);
+  const uint64_t ctx = placement.estimate.ctx_per_slot;
+  const std::string text = render_plan(plan);
+  EXPECT_NE(text.find(fmt::format("OLLAMA_NUM_PARALLEL=2 with num_ctx {}", ctx)), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(fmt::format("llama-server    -np 2 -c {}", 2 * ctx)), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(fmt::format("max that fits   OLLAMA_NUM_PARALLEL={}, llama-server -np {}",
+                                  placement.memory_slots, placement.memory_slots)),
+            std::string::npos)
+      << text;
+  const nlohmann::json json = plan_to_json(plan);
+  EXPECT_EQ(json["models"][0]["recommended_num_parallel"], 2);
+  EXPECT_EQ(json["models"][0]["memory_slots"], placement.memory_slots);
 }
 
 }  // namespace
