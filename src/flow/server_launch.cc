@@ -182,7 +182,15 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
   }
   Result<model::ResolvedModel> resolved = model::resolve_model(model_path, config, {});
   if (!resolved) {
-    return resolved.status().with_context("model file '" + model_path + "'");
+    const Status located = resolved.status().with_context("model file '" + model_path + "'");
+    // A file that is no valid GGUF model is the user's to fix, like a bad flag.
+    const ErrorCode code = resolved.status().code();
+    if (code == ErrorCode::kCorrupt || code == ErrorCode::kParseError ||
+        code == ErrorCode::kInvalidArgument) {
+      return Status(ErrorCode::kInvalidArgument,
+                    located.message() + ": pass a GGUF model file to --model");
+    }
+    return located;
   }
   LaunchPlan plan;
   plan.binary = binary;

@@ -202,6 +202,17 @@ TEST_F(UsageErrorsTest, StartServerWithoutModelExitsTwo) {
   EXPECT_NE(result.err.find("--model FILE.gguf"), std::string::npos) << result.err;
 }
 
+TEST_F(UsageErrorsTest, StartServerWithNonGgufModelExitsTwo) {
+  const std::filesystem::path model = dir_.path() / "model.gguf";
+  std::ofstream(model) << "this is not a GGUF file";
+  ProcessResult result = run_cli({"run", "x", "--start-server", "/bin/true", "--model",
+                                  model.string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find(model.string()), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("pass a GGUF model file to --model"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(db())) << "the run was journaled";
+}
+
 TEST_F(UsageErrorsTest, RunsLimitZeroExitsTwo) {
   ProcessResult result = run_cli({"runs", "--limit", "0", "--db", db().string()});
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
