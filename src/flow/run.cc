@@ -380,32 +380,32 @@ void fill_from_execution(RunState& state, const ExecutionResult& result) {
 void resolve_max_agents(RunState& state, const MachineView& machine) {
   GpuScalingSettings& scaling = state.config.gpu_scaling;
   const int cap = state.config.agent_management.max_agents;
-  std::string why;
+  std::string max_source;
   if (!scaling.max_agents) {
     if (machine.capacity().agent_ceiling) {
       scaling.max_agents = std::max(1, *machine.capacity().agent_ceiling);
-      why = "from capacity: " + machine.capacity().reason;
+      max_source = "from capacity: " + machine.capacity().reason;
     } else {
       scaling.max_agents = 8;
-      why = "default 8, capacity unknown: " + machine.capacity().reason;
+      max_source = "default 8, capacity unknown: " + machine.capacity().reason;
     }
   } else {
-    why = "configured " + std::to_string(*scaling.max_agents);
+    max_source = "configured " + std::to_string(*scaling.max_agents);
   }
   if (*scaling.max_agents > cap) {
-    why += fmt::format(
+    max_source += fmt::format(
         ", lowered to {} by dynamic_agent_management.max_agents from {}, the agent "
         "manager's hard cap",
         cap, state.config.sources["dynamic_agent_management.max_agents"]);
     scaling.max_agents = cap;
   }
   if (*scaling.max_agents < scaling.min_agents) {
-    why += fmt::format(", raised to gpu_scaling.min_agents {}", scaling.min_agents);
+    max_source += fmt::format(", raised to gpu_scaling.min_agents {}", scaling.min_agents);
     scaling.max_agents = scaling.min_agents;
   }
-  state.report.notes.push_back("auto-scaling " + state.config.strategy + " between " +
-                               std::to_string(scaling.min_agents) + " and " +
-                               std::to_string(*scaling.max_agents) + " agents (" + why + ")");
+  state.report.notes.push_back(
+      "auto-scaling " + state.config.strategy + " between " + std::to_string(scaling.min_agents) +
+      " and " + std::to_string(*scaling.max_agents) + " agents (" + max_source + ")");
 }
 
 Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,

@@ -63,9 +63,9 @@ struct JournalOptions {
 class Journal {
  public:
   // Opens or creates the journal at `path`, creating its parent folders and applying schema
-  // migrations. Returns kInvalidArgument for a path that the user must change with --db: a
-  // folder, a file that is not an SQLite database, another program's database, a file or folder
-  // that cannot be opened or created, or a file written by a newer ollama-flow. Returns
+  // migrations. Returns kInvalidArgument for a path that the user must change with --db. Such a
+  // path is a folder, a file that is not an SQLite database, another program's database, a file
+  // or folder that cannot be opened or created, or a file written by a newer ollama-flow. Returns
   // kPermissionDenied for a read-only file or folder, kCorrupt for a damaged SQLite file, and
   // kIoError for other failures.
   static Result<std::unique_ptr<Journal>> open(const std::string& path,

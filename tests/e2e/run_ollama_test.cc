@@ -411,7 +411,7 @@ TEST_F(OllamaRunTest, SecondRunInBusyWorkspaceIsRejected) {
   EXPECT_NE(second.err.find("in use by another ollama-flow run"), std::string::npos) << second.err;
   json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
   ASSERT_EQ(runs.size(), 1u) << runs.dump();
-  // The message names the run that holds the workspace.
+  // The message names the run that locked the workspace.
   const std::string holder = "(run " + runs[0]["id"].get<std::string>() + ", process ";
   EXPECT_NE(second.err.find(holder), std::string::npos) << second.err;
   EXPECT_NE(second.err.find("--workspace"), std::string::npos) << second.err;
