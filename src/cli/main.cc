@@ -409,6 +409,10 @@ int run_main(int argc, char** argv) {
   doctor->callback([&, doctor_global, doctor_options] {
     check_server_args(*doctor_global, doctor_options->start_server);
     std::optional<Config> config = load_run_config(*doctor_global);
+    // A server that doctor plans to start gets its own host, as in `run --start-server`.
+    if (config && doctor_options->start_server.empty() && !server_url_valid(*config)) {
+      config.reset();
+    }
     exit_code = config ? cmd_doctor(*config, *doctor_options) : 2;
   });
 

@@ -353,7 +353,11 @@ TEST_F(UsageErrorsTest, ServerUrlErrorNamesItsSource) {
     std::vector<std::string> run = {"run",         "Write a note", "--db",
                                     db().string(), "--workspace",  workspace().string()};
     run.insert(run.end(), c.flags.begin(), c.flags.end());
-    for (const std::vector<std::string>& args : {config_show, run}) {
+    std::vector<std::string> doctor = {"doctor"};
+    doctor.insert(doctor.end(), c.flags.begin(), c.flags.end());
+    std::vector<std::string> models = {"models"};
+    models.insert(models.end(), c.flags.begin(), c.flags.end());
+    for (const std::vector<std::string>& args : {config_show, run, doctor, models}) {
       const std::string label = args[0] + " with " + c.source + ": ";
       const ProcessResult result = run_cli(args, c.env);
       EXPECT_EQ(result.exit_code, 2) << label << result.err;
