@@ -166,6 +166,19 @@ void print_table(const std::vector<ModelRow>& rows) {
     if (!row.error.empty())
       std::printf("%s: %s\n", row.info.name.c_str(), row.error.c_str());
   }
+  // A server accepts a context beyond the training context, but the model has seen no positions
+  // that far, so a note names the lower value instead of leaving the two columns to compare.
+  for (const ModelRow& row : rows) {
+    const uint64_t training_ctx = row.resolved ? row.resolved->spec.context_length : 0;
+    if (training_ctx > 0 && row.ctx > training_ctx) {
+      std::printf(
+          "%s: CTX %llu (%s) exceeds the training context %llu; set --num-ctx %llu or lower to "
+          "stay within it\n",
+          row.info.name.c_str(), static_cast<unsigned long long>(row.ctx), row.ctx_source.c_str(),
+          static_cast<unsigned long long>(training_ctx),
+          static_cast<unsigned long long>(training_ctx));
+    }
+  }
   std::printf(
       "\nMemory is an estimate for one slot without device reserves; run plan-capacity "
       "for the slots that fit.\n");

@@ -117,6 +117,26 @@ TEST_F(CommandsTest, ModelsListsServerModels) {
   EXPECT_EQ(parse_json(result)["simulated"], false) << result.out;
 }
 
+TEST_F(CommandsTest, ModelsNotesContextBeyondTraining) {
+  FakeOllamaServer server;
+  FakeModel model;
+  model.context_length = 4096;
+  model.model_info = {{"general.architecture", "llama"},    {"llama.block_count", 32},
+                      {"llama.embedding_length", 4096},     {"llama.attention.head_count", 32},
+                      {"llama.attention.head_count_kv", 8}, {"llama.context_length", 4096}};
+  server.set_models({model});
+  const ProcessResult beyond = run_cli({"models", "--host", server.url(), "--num-ctx", "8192"});
+  ASSERT_EQ(beyond.exit_code, 0) << beyond.out << beyond.err;
+  EXPECT_NE(beyond.out.find("llama3.1:8b: CTX 8192 (server.num_ctx) exceeds the training context "
+                            "4096; set --num-ctx 4096 or lower"),
+            std::string::npos)
+      << beyond.out;
+
+  const ProcessResult within = run_cli({"models", "--host", server.url(), "--num-ctx", "4096"});
+  ASSERT_EQ(within.exit_code, 0) << within.out << within.err;
+  EXPECT_EQ(within.out.find("exceeds the training context"), std::string::npos) << within.out;
+}
+
 TEST_F(CommandsTest, ModelsFetchesDetailsConcurrentlyInOrder) {
   FakeOllamaServer server;
   std::vector<FakeModel> models;
