@@ -132,6 +132,14 @@ TEST_F(CommandsTest, ModelsNotesContextBeyondTraining) {
             std::string::npos)
       << beyond.out;
 
+  const ProcessResult listed =
+      run_cli({"models", "--host", server.url(), "--num-ctx", "8192", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const json notes = parse_json(listed)["models"][0]["memory"]["notes"];
+  EXPECT_NE(notes.dump().find("the context 8192 exceeds the model's training context 4096"),
+            std::string::npos)
+      << notes.dump();
+
   const ProcessResult within = run_cli({"models", "--host", server.url(), "--num-ctx", "4096"});
   ASSERT_EQ(within.exit_code, 0) << within.out << within.err;
   EXPECT_EQ(within.out.find("exceeds the training context"), std::string::npos) << within.out;
