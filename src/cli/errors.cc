@@ -33,9 +33,20 @@ std::string escape_invalid_utf8(std::string_view text) {
 }  // namespace
 
 void print_error(std::string_view message) {
-  const std::string line =
-      "ollama-flow: " + escape_control_characters(escape_invalid_utf8(message)) + "\n";
-  std::fputs(line.c_str(), stderr);
+  // Line breaks stay, because some messages list one cause per line. The other control
+  // characters are escaped line by line.
+  std::string text = "ollama-flow: ";
+  for (size_t start = 0;;) {
+    const size_t end = message.find('\n', start);
+    text += escape_control_characters(escape_invalid_utf8(message.substr(start, end - start)));
+    if (end == std::string_view::npos) {
+      break;
+    }
+    text += '\n';
+    start = end + 1;
+  }
+  text += '\n';
+  std::fputs(text.c_str(), stderr);
 }
 
 }  // namespace ollamaflow::cli

@@ -5,8 +5,9 @@
 
 namespace ollamaflow::cli {
 
-// Writes "ollama-flow: MESSAGE" and a line break to stderr. Control characters and invalid
-// UTF-8 in the message are escaped, because messages quote values from flags, files and servers.
+// Writes "ollama-flow: MESSAGE" and a line break to stderr. Control characters other than line
+// breaks and invalid UTF-8 in the message are escaped, because messages quote values from flags,
+// files and servers.
 void print_error(std::string_view message);
 
 }  // namespace ollamaflow::cli

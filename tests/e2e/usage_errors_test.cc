@@ -421,6 +421,18 @@ TEST_F(UsageErrorsTest, ErrorsEscapeControlAndInvalidBytes) {
   EXPECT_NE(bad.err.find("\\xFF"), std::string::npos) << bad.err;
 }
 
+// A message that lists one cause per line keeps its line breaks.
+TEST_F(UsageErrorsTest, MultiLineErrorKeepsLineBreaks) {
+  const ProcessResult result =
+      run_cli({"plan-capacity", "--model", "nosuch:1b", "--backend", "sim"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find("ollama-flow: no metadata for model 'nosuch:1b'"), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("\n  table: no entry for this name\n"), std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find("\\n"), std::string::npos) << result.err;
+}
+
 TEST_F(UsageErrorsTest, GpuMemoryOverrideInvalidExitsTwo) {
   for (const std::string value : {"abc", "0", "gpu0=24576,16GB"}) {
     const std::map<std::string, std::string> env = {{"OLLAMA_FLOW_GPU_MEMORY_MB", value}};
