@@ -400,6 +400,7 @@ Config default_config() {
   config.profiles["production"] = {"CONSERVATIVE", 30, 60, 0.20};
   config.model_requirements["phi3:mini"] = {2048, 3072, 4096, "3.8B"};
   config.model_requirements["llama3:8b"] = {5120, 6144, 8192, "8B"};
+  config.model_requirements["llama3.1:8b"] = {5120, 21504, 131072, "8B"};
   config.model_requirements["codellama:7b"] = {4608, 5632, 16384, "7B"};
   config.model_requirements["llama3:13b"] = {8192, 10240, 8192, "13B"};
   config.model_requirements["llama3:70b"] = {40960, 49152, 8192, "70B"};

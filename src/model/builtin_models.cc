@@ -5,11 +5,13 @@
 namespace ollamaflow::model {
 namespace {
 
-// Minimum and recommended memory in MiB at the model's usual context.
+// Minimum and recommended memory in MiB at the model's usual context. llama3.1:8b has the
+// layout of llama3:8b (128 KiB of f16 KV cache per token) and a training context of 131072
+// tokens, so its recommended figure includes one slot of 16 GiB at that context.
 const std::vector<std::pair<std::string, TableEntry>> kBuiltin = {
-    {"phi3:mini", {2048, 3072, 4096, "3.8B"}},   {"llama3:8b", {5120, 6144, 8192, "8B"}},
-    {"codellama:7b", {4608, 5632, 16384, "7B"}}, {"llama3:13b", {8192, 10240, 8192, "13B"}},
-    {"llama3:70b", {40960, 49152, 8192, "70B"}},
+    {"phi3:mini", {2048, 3072, 4096, "3.8B"}},    {"llama3:8b", {5120, 6144, 8192, "8B"}},
+    {"llama3.1:8b", {5120, 21504, 131072, "8B"}}, {"codellama:7b", {4608, 5632, 16384, "7B"}},
+    {"llama3:13b", {8192, 10240, 8192, "13B"}},   {"llama3:70b", {40960, 49152, 8192, "70B"}},
 };
 
 std::string without_latest(std::string_view name) {

@@ -12,7 +12,8 @@
 
 namespace ollamaflow::model {
 
-// Returns the built-in table: phi3:mini, llama3:8b, codellama:7b, llama3:13b, llama3:70b.
+// Returns the built-in table: phi3:mini, llama3:8b, llama3.1:8b, codellama:7b, llama3:13b,
+// llama3:70b.
 const std::vector<std::pair<std::string, TableEntry>>& builtin_models();
 
 // Returns a spec for `name` from config.model_requirements or the built-in table, or nullopt.

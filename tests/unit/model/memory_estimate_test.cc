@@ -201,6 +201,16 @@ TEST_F(MemoryEstimateTest, TableEntryScalesWithContextAndSlots) {
   EXPECT_EQ(two.model_bytes(), 5120 * kMiB + 4 * 1024 * kMiB);
 }
 
+TEST_F(MemoryEstimateTest, TableEntryForLlama31HasItsTrainingContext) {
+  Config config = default_config();
+  std::optional<ModelSpec> spec = table_model_spec("llama3.1:8b", config);
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_EQ(spec->context_length, 131072u);
+  // 128 KiB of f16 KV cache per token, as the GGUF layout of Llama 3.1 8B gives.
+  EXPECT_EQ(estimate(*spec, 8192, 1).model_bytes(), 5120 * kMiB + 1024 * kMiB);
+  EXPECT_EQ(estimate(*spec, 131072, 1).model_bytes(), 21504 * kMiB);
+}
+
 TEST_F(MemoryEstimateTest, RejectsZeroContextOrSlots) {
   EstimateOptions options;
   options.ctx_per_slot = 0;
