@@ -44,6 +44,27 @@ Status read_slot_context(BackendChoice& choice, const std::shared_ptr<Clock>& cl
   return Status::ok();
 }
 
+// Notes the model that answers when an OpenAI-compatible server lists exactly one model and it
+// is not server.model, so that the report names the model that ran instead of the requested
+// name. A server that lists none, several or server.model itself leaves the choice unchanged.
+void find_served_model(BackendChoice& choice) {
+  Result<std::vector<llm::ModelInfo>> models = choice.client->list_models();
+  if (!models) {
+    get_logger("flow")->debug("served models unknown: {}", models.status().message());
+    return;
+  }
+  if (models->size() != 1 || models->front().name == choice.settings.model) {
+    return;
+  }
+  choice.served_model = models->front().name;
+  choice.notes.push_back(fmt::format(
+      "the server at {} lists one model, {}, and no model named {}; requests for {} are "
+      "served by {} (pass --model {} to name it)",
+      choice.settings.host, *choice.served_model, choice.settings.model, choice.settings.model,
+      *choice.served_model, *choice.served_model));
+  get_logger("flow")->info("{}", choice.notes.back());
+}
+
 }  // namespace
 
 Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chosen,
@@ -75,6 +96,7 @@ Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chose
     if (Status read = read_slot_context(choice, clock, cancel); !read) {
       return read;
     }
+    find_served_model(choice);
   }
   return choice;
 }

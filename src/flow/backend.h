@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct BackendChoice {
   llm::LlmClientPtr client;
   ServerSettings settings;  // as used: backend "sim" after a fallback
   bool simulated = false;
+  // The one model that an OpenAI-compatible server lists when it is not server.model.
+  // llama-server, outside its router mode, serves every request with that model.
+  std::optional<std::string> served_model;
   std::vector<std::string> notes;  // e.g. why the simulated backend runs
 };
 

@@ -196,7 +196,7 @@ Status start_record(RunState& state, const std::string& goal) {
   store::RunRecord record;
   record.goal = goal;
   record.backend = state.backend.settings.backend;
-  record.model = state.config.server.model;
+  record.model = state.backend.served_model.value_or(state.config.server.model);
   record.strategy = state.config.auto_scaling ? state.config.strategy : "fixed";
   record.config = state.config.to_json();
   // A plan-only run writes no files, so it names no workspace. The path is stored absolute, so
@@ -631,7 +631,7 @@ void fill_header(RunState& state) {
   report.backend = state.backend.settings.backend;
   report.endpoint = state.backend.client->endpoint();
   report.simulated = state.backend.simulated;
-  report.model = state.config.server.model;
+  report.model = state.backend.served_model.value_or(state.config.server.model);
   report.auto_scaling = state.config.auto_scaling;
   report.strategy = state.config.strategy;
   report.notes = state.backend.notes;

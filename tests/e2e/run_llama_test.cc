@@ -113,6 +113,12 @@ TEST_F(LlamaRunTest, PlanFileWritesEveryFile) {
   json report = parse_json(result);
   EXPECT_EQ(report["status"], "succeeded");
   EXPECT_EQ(report["backend"], "openai");
+  // llama-server lists its one model under the path of its file and answers every request with
+  // it, whatever name the request gives.
+  const std::string served = server_->options().model.string();
+  EXPECT_EQ(report["model"], served) << report.dump();
+  EXPECT_NE(report["notes"].dump().find("lists one model, " + served), std::string::npos)
+      << report["notes"].dump();
   for (const char* file : kPlanFiles) {
     EXPECT_TRUE(std::filesystem::exists(workspace() / file)) << file;
   }
@@ -129,6 +135,7 @@ TEST_F(LlamaRunTest, PlanFileWritesEveryFile) {
 
   const json run = show_run(report);
   EXPECT_EQ(run["status"], "succeeded");
+  EXPECT_EQ(run["model"], served) << run.dump();
   ASSERT_EQ(run["tasks"].size(), 4u);
   for (const json& task : run["tasks"]) {
     EXPECT_GT(task.value("output_tokens", int64_t{0}), 0) << task.dump();
