@@ -124,7 +124,8 @@ std::optional<scaling::GpuSignal> gpu_signal(const gpu::GpuSnapshot& snapshot) {
 }
 
 MachineView::MachineView(const Config& config, std::shared_ptr<Clock> clock,
-                         const std::string& model, const std::string& backend)
+                         const std::string& model, const std::string& backend,
+                         CancelTokenPtr cancel)
     : clock_(std::move(clock)) {
   // run_goal() rejects a malformed memory override first, so a run never takes the fallback.
   Result<gpu::ProbeContext> context = gpu::machine_probe_context(clock_, process_env());
@@ -134,7 +135,8 @@ MachineView::MachineView(const Config& config, std::shared_ptr<Clock> clock,
       std::move(prober), clock_, from_seconds(config.gpu_scaling.scale_check_interval));
   std::shared_ptr<const gpu::GpuSnapshot> first = monitor_->refresh();
   waits_ = std::make_shared<ServerWaitTracker>();
-  Result<ServerSignalSource> server = make_server_signal_source(config, backend, clock_, waits_);
+  Result<ServerSignalSource> server =
+      make_server_signal_source(config, backend, clock_, waits_, std::move(cancel));
   if (server) {
     server_ = std::move(server).value();
   } else {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cancel.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "flow/scaling_loop.h"
@@ -29,9 +30,10 @@ class MachineView {
   // Starts the GPU monitor (refresh on the scale check interval), reads the server's own slot
   // count where it reports one (llama-server's /props) and estimates the capacity of `model`
   // at the configured context and cache types. Returns no error: a figure that cannot be found
-  // stays unknown, with the reason in capacity().reason.
+  // stays unknown, with the reason in capacity().reason. `cancel` (may be null) ends the
+  // server reads of a cancelled run.
   MachineView(const Config& config, std::shared_ptr<Clock> clock, const std::string& model,
-              const std::string& backend);
+              const std::string& backend, CancelTokenPtr cancel = nullptr);
   ~MachineView();
 
   const CapacityView& capacity() const { return capacity_; }

@@ -414,7 +414,7 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
   std::unique_ptr<MachineView> machine;
   if (state.config.auto_scaling) {
     machine = std::make_unique<MachineView>(state.config, state.clock, state.config.server.model,
-                                            state.backend.settings.backend);
+                                            state.backend.settings.backend, state.cancel);
     resolve_max_agents(state, *machine);
     setup.scaling_sources = machine->sources();
   }

@@ -88,10 +88,11 @@ class NoteLog {
 Result<ServerSignalSource> make_server_signal_source(const Config& config,
                                                      const std::string& backend,
                                                      std::shared_ptr<Clock> clock,
-                                                     std::shared_ptr<ServerWaitTracker> tracker) {
+                                                     std::shared_ptr<ServerWaitTracker> tracker,
+                                                     CancelTokenPtr cancel) {
   if (backend == "openai") {
     Result<std::unique_ptr<llm::LlamaServerSignalReader>> created =
-        llm::LlamaServerSignalReader::create(config.server, clock);
+        llm::LlamaServerSignalReader::create(config.server, clock, 2, std::move(cancel));
     if (!created) {
       return created.status();
     }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "core/cancel.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "llm/client.h"
@@ -62,11 +63,12 @@ workload::ServerSignal to_server_signal(const llm::ServerReading& reading, MonoT
 
 // Returns the source of server signals for `backend`: the llama-server reader for "openai",
 // the configured slots and `tracker`'s mean wait for "ollama", nothing for "sim". Returns
-// kInvalidArgument for a malformed host URL.
+// kInvalidArgument for a malformed host URL. `cancel` (may be null) ends a llama-server read.
 using ServerSignalSource = std::function<std::optional<workload::ServerSignal>()>;
 Result<ServerSignalSource> make_server_signal_source(const Config& config,
                                                      const std::string& backend,
                                                      std::shared_ptr<Clock> clock,
-                                                     std::shared_ptr<ServerWaitTracker> tracker);
+                                                     std::shared_ptr<ServerWaitTracker> tracker,
+                                                     CancelTokenPtr cancel = nullptr);
 
 }  // namespace ollamaflow::flow

@@ -164,7 +164,8 @@ Status apply_metrics(std::string_view text, ServerReading& reading) {
 }
 
 Result<std::unique_ptr<LlamaServerSignalReader>> LlamaServerSignalReader::create(
-    const ServerSettings& settings, std::shared_ptr<Clock> clock, double timeout_s) {
+    const ServerSettings& settings, std::shared_ptr<Clock> clock, double timeout_s,
+    CancelTokenPtr cancel) {
   Result<BaseUrl> url = server_root_url(settings.host);
   if (!url) {
     return url.status();
@@ -175,6 +176,7 @@ Result<std::unique_ptr<LlamaServerSignalReader>> LlamaServerSignalReader::create
   http_settings.total_timeout_s = timeout_s;
   http_settings.bearer_token = settings.api_key;
   http_settings.start_hint = kOpenAiStartHint;
+  http_settings.cancel = std::move(cancel);
   HttpClient http(std::move(url).value(), http_settings, std::move(clock));
   return std::unique_ptr<LlamaServerSignalReader>(
       new LlamaServerSignalReader(std::move(http), timeout_s));
@@ -206,7 +208,19 @@ Result<std::string> LlamaServerSignalReader::fetch(const std::string& path) cons
 ServerReading LlamaServerSignalReader::read() {
   ServerReading reading;
   reading.source = "llama-server at " + http_.base_url();
+  // A cancelled fetch ends the read, so that a stalled server does not hold up a cancelled run
+  // for the timeout of each remaining endpoint.
+  const auto cancelled = [&reading](const Status& status) {
+    if (status.code() != ErrorCode::kCancelled) {
+      return false;
+    }
+    reading.notes.push_back("read cancelled: " + status.message());
+    return true;
+  };
   if (Result<std::string> body = fetch("/props"); !body) {
+    if (cancelled(body.status())) {
+      return reading;
+    }
     reading.notes.push_back("slot count unknown: " + body.status().message());
   } else if (Result<PropsReading> props = parse_props(*body); !props) {
     reading.notes.push_back("slot count unknown: " + props.status().message());
@@ -215,11 +229,17 @@ ServerReading LlamaServerSignalReader::read() {
     reading.slot_ctx = props->slot_ctx;
   }
   if (Result<std::string> body = fetch("/metrics"); !body) {
+    if (cancelled(body.status())) {
+      return reading;
+    }
     reading.notes.push_back("queue unknown: " + body.status().message());
   } else if (Status applied = apply_metrics(*body, reading); !applied) {
     reading.notes.push_back("queue unknown: " + applied.message());
   }
   if (Result<std::string> body = fetch("/slots"); !body) {
+    if (cancelled(body.status())) {
+      return reading;
+    }
     reading.notes.push_back("busy slots from /metrics: " + body.status().message());
     reading.busy_slots = reading.requests_processing;
   } else if (Result<SlotsReading> slots = parse_slots(*body); !slots) {

@@ -80,10 +80,12 @@ class ServerSignalReader {
 class LlamaServerSignalReader final : public ServerSignalReader {
  public:
   // Uses settings.host (default port 8080, a trailing "/v1" dropped), connect timeout and
-  // api_key. Returns kInvalidArgument for a malformed host URL.
+  // api_key. `cancel` (may be null) ends a read within about 50 ms, and the read then skips the
+  // endpoints it has not fetched. Returns kInvalidArgument for a malformed host URL.
   static Result<std::unique_ptr<LlamaServerSignalReader>> create(const ServerSettings& settings,
                                                                  std::shared_ptr<Clock> clock,
-                                                                 double timeout_s = 2);
+                                                                 double timeout_s = 2,
+                                                                 CancelTokenPtr cancel = nullptr);
 
   ServerReading read() override;
 

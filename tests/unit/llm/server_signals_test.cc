@@ -1,6 +1,8 @@
 #include "llm/server_signals.h"
 
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -255,6 +257,38 @@ TEST_F(LlamaServerSignalReaderTest, SlotsListGivesCountWhenPropsLacksIt) {
   serve("/metrics", 404, "");
   const ServerReading reading = read();
   EXPECT_EQ(reading.total_slots, 2);
+}
+
+TEST_F(LlamaServerSignalReaderTest, CancelEndsReadAtStalledServer) {
+  server_.server().Get("/props", [this](const httplib::Request&, httplib::Response& res) {
+    server_.gate().pass();
+    res.set_content(kProps, "application/json");
+  });
+  std::atomic<int> later_requests{0};
+  for (const char* path : {"/metrics", "/slots"}) {
+    server_.server().Get(path, [&later_requests](const httplib::Request&, httplib::Response& res) {
+      ++later_requests;
+      res.set_content("", "text/plain");
+    });
+  }
+  server_.start();
+  ServerSettings settings;
+  settings.backend = "openai";
+  settings.host = server_.url();
+  auto cancel = std::make_shared<CancelToken>();
+  // A timeout far above the test's run time: only the cancel can end the stalled /props.
+  Result<std::unique_ptr<LlamaServerSignalReader>> reader =
+      LlamaServerSignalReader::create(settings, clock_, 60, cancel);
+  ASSERT_TRUE(reader.is_ok()) << reader.status().to_string();
+  std::thread canceller([this, &cancel] {
+    server_.gate().wait_for_waiters(1);
+    cancel->cancel();
+  });
+  const ServerReading reading = (*reader)->read();
+  canceller.join();
+  EXPECT_TRUE(contains(joined(reading.notes), "read cancelled")) << joined(reading.notes);
+  EXPECT_FALSE(reading.total_slots.has_value());
+  EXPECT_EQ(later_requests.load(), 0) << "endpoints were read after the cancel";
 }
 
 TEST_F(LlamaServerSignalReaderTest, UnreachableServerIsAllUnknown) {
