@@ -120,11 +120,11 @@ std::string bounds_note(const json& report) {
 }
 
 TEST_F(AutoScaleTest, UnknownCapacityDefaultsToEightAgents) {
-  // The simulated backend's default model has no metadata here, so the capacity is unknown.
-  ProcessResult result =
-      run_cli({"run", "Write a long document", "--backend", "sim", "--auto-scaling", "--workspace",
-               workspace().string(), "--db", db().string(), "--json"},
-              {{"OLLAMA_MODELS", (dir_.path() / "no-store").string()}});
+  // A model without a GGUF file, a store entry or a table entry has an unknown capacity.
+  ProcessResult result = run_cli(
+      {"run", "Write a long document", "--backend", "sim", "--model", "sim-model:1b",
+       "--auto-scaling", "--workspace", workspace().string(), "--db", db().string(), "--json"},
+      {{"OLLAMA_MODELS", (dir_.path() / "no-store").string()}});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const std::string note = bounds_note(parse_json(result));
   EXPECT_NE(note.find("between 1 and 8 agents (default 8, capacity unknown"), std::string::npos)
