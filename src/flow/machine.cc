@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "core/log.h"
 #include "gpu/system.h"
 #include "model/capacity.h"
@@ -77,6 +79,13 @@ CapacityView estimate_capacity(const Config& config, const gpu::GpuSnapshot& sna
     view.agent_ceiling = static_cast<int>(*plan->agent_ceiling);
   }
   view.reason = plan->models.empty() ? plan->limiting_resource : plan->models.front().reason;
+  // The planner's advice names the settings of a real server, which the simulated one lacks.
+  if (backend == "sim" && view.server_slots && !plan->models.empty() &&
+      plan->models.front().limiting_resource == "server slots") {
+    view.reason =
+        fmt::format("the simulated backend runs {} slot(s) (server.sim_slots), and memory fits {}",
+                    *view.server_slots, plan->models.front().memory_slots);
+  }
   if (resolved->spec.source.find("estimate") != std::string::npos) {
     view.reason += " (estimate from the built-in table)";
   }

@@ -131,6 +131,24 @@ TEST_F(AutoScaleTest, UnknownCapacityDefaultsToEightAgents) {
       << note;
 }
 
+TEST_F(AutoScaleTest, SimulatedSlotsNamedInBoundsNote) {
+  // llama3.1:8b, the default model, is in the built-in memory table, so the capacity is known.
+  // At 2048 tokens a slot costs 256 MiB, so host memory fits more than the 4 simulated slots on
+  // any machine with about 7 GiB available.
+  ProcessResult result =
+      run_cli({"run", "Write a long document", "--backend", "sim", "--auto-scaling", "--num-ctx",
+               "2048", "--workspace", workspace().string(), "--db", db().string(), "--json"},
+              {{"OLLAMA_MODELS", (dir_.path() / "no-store").string()}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string note = bounds_note(parse_json(result));
+  EXPECT_EQ(note.find("OLLAMA_NUM_PARALLEL"), std::string::npos) << note;
+  if (note.find("memory fits") == std::string::npos) {
+    GTEST_SKIP() << "host memory fits fewer than 4 slots here: " << note;
+  }
+  EXPECT_NE(note.find("the simulated backend runs 4 slot(s) (server.sim_slots)"), std::string::npos)
+      << note;
+}
+
 TEST_F(AutoScaleTest, MaxAgentsCappedByManagerMaximum) {
   ProcessResult result =
       run_cli({"run", "Write a long document", "--backend", "sim", "--auto-scaling", "--max-agents",
