@@ -456,10 +456,9 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
 
 void finish(RunState& state) {
   state.report.duration_s = to_seconds(state.clock->now() - state.started);
-  const store::RunStatus status = state.report.status == "succeeded" ? store::RunStatus::kSucceeded
-                                  : state.report.status == "cancelled"
-                                      ? store::RunStatus::kCancelled
-                                      : store::RunStatus::kFailed;
+  // The report's status texts are the journal's run status names.
+  const store::RunStatus status =
+      store::parse_run_status(state.report.status).value_or(store::RunStatus::kFailed);
   Status stored = state.journal->finish_run(state.record.id, status, state.report.exit_code,
                                             report_to_json(state.report));
   if (!stored) {
@@ -758,7 +757,7 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   }
   state.report.plan = orchestrator::plan_to_json(*plan);
   if (state.request.plan_only) {
-    state.report.status = "succeeded";
+    state.report.status = "planned";
     state.report.notes.push_back("plan only: nothing was run");
     finish(state);
     return state.report;

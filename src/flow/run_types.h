@@ -56,7 +56,7 @@ struct AgentCountSample {
 struct RunReport {
   std::string run_id;
   std::string goal;
-  std::string status;  // succeeded, failed, cancelled
+  std::string status;  // succeeded, failed, cancelled, or planned for a --plan-only run
   int exit_code = 0;
   std::string backend;
   std::string endpoint;

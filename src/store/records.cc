@@ -14,13 +14,16 @@ std::string_view run_status_name(RunStatus status) {
       return "cancelled";
     case RunStatus::kInterrupted:
       return "interrupted";
+    case RunStatus::kPlanned:
+      return "planned";
   }
   return "unknown";
 }
 
 std::optional<RunStatus> parse_run_status(std::string_view name) {
-  for (const RunStatus status : {RunStatus::kRunning, RunStatus::kSucceeded, RunStatus::kFailed,
-                                 RunStatus::kCancelled, RunStatus::kInterrupted}) {
+  for (const RunStatus status :
+       {RunStatus::kRunning, RunStatus::kSucceeded, RunStatus::kFailed, RunStatus::kCancelled,
+        RunStatus::kInterrupted, RunStatus::kPlanned}) {
     if (run_status_name(status) == name) {
       return status;
     }

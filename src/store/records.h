@@ -19,9 +19,11 @@ namespace ollamaflow::store {
 //             +--> failed
 //             +--> cancelled
 //             +--> interrupted   (stored by a caller, or shown for a run whose process is gone)
+//             +--> planned       (a --plan-only run: its plan was accepted and no task ran)
 //
-// A finished run goes back to running when it is resumed (Journal::reopen_run).
-enum class RunStatus { kRunning, kSucceeded, kFailed, kCancelled, kInterrupted };
+// A finished run goes back to running when it is resumed (Journal::reopen_run). `run --resume`
+// rejects a planned run before that, because it has no workspace.
+enum class RunStatus { kRunning, kSucceeded, kFailed, kCancelled, kInterrupted, kPlanned };
 
 // Returns the lower-case name stored in the journal, e.g. "succeeded".
 std::string_view run_status_name(RunStatus status);

@@ -103,8 +103,47 @@ CREATE TABLE scaling_events (
 CREATE INDEX scaling_events_by_run ON scaling_events (run_id, id);
 )sql";
 
+// Adds the run status 'planned'. SQLite cannot alter a CHECK constraint, so the runs table is
+// rebuilt as "Making Other Kinds Of Table Schema Changes" in
+// https://www.sqlite.org/lang_altertable.html describes: create the new table, copy the rows, drop
+// the old table and rename the new one. migrate() turns foreign key enforcement off around it,
+// because dropping runs would otherwise cascade to every table that references it. The final
+// UPDATE gives earlier --plan-only runs the new status: only such a run succeeds without a
+// workspace, and it has no task rows. Their stored reports keep the status they were printed with.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE runs_new (
+  id TEXT PRIMARY KEY,
+  goal TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled', 'interrupted', 'planned')),
+  backend TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL DEFAULT '',
+  strategy TEXT NOT NULL DEFAULT '',
+  workspace TEXT NOT NULL DEFAULT '',
+  config TEXT,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  exit_code INTEGER,
+  report TEXT,
+  pid INTEGER NOT NULL,
+  host TEXT NOT NULL
+);
+INSERT INTO runs_new (id, goal, status, backend, model, strategy, workspace, config, started_at,
+                      finished_at, exit_code, report, pid, host)
+  SELECT id, goal, status, backend, model, strategy, workspace, config, started_at, finished_at,
+         exit_code, report, pid, host
+  FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_new RENAME TO runs;
+CREATE INDEX runs_by_start ON runs (started_at);
+UPDATE runs SET status = 'planned'
+  WHERE status = 'succeeded' AND workspace = ''
+    AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.run_id = runs.id);
+)sql";
+
 constexpr Migration kJournalMigrations[] = {
     {1, "runs, plans, tasks, attempts, events and scaling events", kSchemaV1},
+    {2, "run status planned", kSchemaV2},
 };
 
 constexpr std::string_view kCreateVersionTable = R"sql(
@@ -144,6 +183,42 @@ Status apply_migration(Database& database, const Migration& migration,
   return record->run();
 }
 
+Result<bool> foreign_keys_enforced(Database& database) {
+  Result<Statement> query = database.prepare("PRAGMA foreign_keys");
+  if (!query.is_ok()) {
+    return query.status();
+  }
+  Result<bool> row = query->step();
+  if (!row.is_ok()) {
+    return row.status();
+  }
+  return row.value() && query->column_int64(0) == 1;
+}
+
+// Rejects with kCorrupt a file in which a row's foreign key names no row. Migrations run without
+// foreign key enforcement, so this check runs before their transaction commits.
+Status check_foreign_keys(Database& database) {
+  Result<Statement> check = database.prepare("PRAGMA foreign_key_check");
+  if (!check.is_ok()) {
+    return check.status();
+  }
+  Result<bool> row = check->step();
+  if (!row.is_ok()) {
+    return row.status();
+  }
+  if (!row.value()) {
+    return Status::ok();
+  }
+  // The columns of a violation: child table, rowid of the child row, parent table, key index.
+  return Status(ErrorCode::kCorrupt,
+                "database '" + database.path() + "': row " +
+                    std::to_string(check->column_int64(1)) + " of table " + check->column_text(0) +
+                    " references a row of table " + check->column_text(2) +
+                    " that does not exist, so the schema migration was rolled back. Delete that "
+                    "row with the sqlite3 shell, or move the file aside so that a new journal is "
+                    "created");
+}
+
 // Reads the version inside the transaction, so that two processes opening a new file at once
 // apply each migration exactly once.
 Status migrate_in_transaction(Database& database, std::span<const Migration> migrations,
@@ -174,7 +249,7 @@ Status migrate_in_transaction(Database& database, std::span<const Migration> mig
     }
     version = migration.version;
   }
-  return Status::ok();
+  return version == current.value() ? Status::ok() : check_foreign_keys(database);
 }
 
 }  // namespace
@@ -219,9 +294,28 @@ Result<int> migrate(Database& database, std::span<const Migration> migrations,
   if (!before.is_ok()) {
     return before.status();
   }
+  // A migration that rebuilds a table drops the old one, and with foreign keys enforced that
+  // DROP deletes every row that references the table (ON DELETE CASCADE). So enforcement is off
+  // while migrations run, as SQLite's procedure for altering a table prescribes. SQLite ignores
+  // PRAGMA foreign_keys inside a transaction, so it is set around the transaction.
+  Result<bool> enforced = foreign_keys_enforced(database);
+  if (!enforced.is_ok()) {
+    return enforced.status();
+  }
+  const bool pause_enforcement = enforced.value() && before.value() < latest_version(migrations);
+  if (pause_enforcement) {
+    if (Status paused = database.exec("PRAGMA foreign_keys=OFF"); !paused.is_ok()) {
+      return paused;
+    }
+  }
   int version = 0;
   Status status = database.transaction(
       [&] { return migrate_in_transaction(database, migrations, applied_at, version); });
+  if (pause_enforcement) {
+    if (Status restored = database.exec("PRAGMA foreign_keys=ON"); !restored.is_ok()) {
+      return status.is_ok() ? restored : status;
+    }
+  }
   if (!status.is_ok()) {
     return status;
   }

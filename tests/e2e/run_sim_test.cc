@@ -124,10 +124,27 @@ TEST_F(SimRunTest, PlanOnlyJsonRunsAsPlanFile) {
   const auto plan_path = dir_.path() / "plan.json";
   std::ofstream(plan_path) << plan.dump(2);
   EXPECT_FALSE(std::filesystem::exists(workspace()));
-  // The plan-only run wrote no files and names no workspace in the journal.
+  // The plan-only run wrote no files, names no workspace in the journal and is journaled as
+  // planned, with its plan.
   json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].value("workspace", "?"), "") << runs.dump();
+  EXPECT_EQ(runs[0].value("status", ""), "planned") << runs.dump();
+  EXPECT_EQ(runs[0]["exit_code"], 0) << runs.dump();
+  const std::string run_id = runs[0]["id"];
+  json shown = parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+  EXPECT_EQ(shown.value("status", ""), "planned") << shown.dump();
+  EXPECT_EQ(shown["report"].value("status", ""), "planned") << shown.dump();
+  ProcessResult shown_text = run_cli({"runs", "show", run_id, "--db", db().string()});
+  EXPECT_EQ(shown_text.exit_code, 0) << shown_text.err;
+  EXPECT_NE(shown_text.out.find("Run " + run_id + ": planned"), std::string::npos)
+      << shown_text.out;
+  ProcessResult listed = run_cli({"runs", "--db", db().string()});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find(" planned "), std::string::npos) << listed.out;
+  ProcessResult saved = run_cli({"runs", "show", run_id, "--plan", "--db", db().string()});
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  EXPECT_EQ(parse_json(saved), plan);
 
   ProcessResult result =
       run_cli({"run", "--plan", plan_path.string(), "--backend", "sim", "--workspace",
@@ -501,7 +518,7 @@ TEST_F(SimRunTest, ResumeThatCannotStartKeepsTheRunsStatus) {
       << missing.err;
 
   for (const json& run : parse_json(run_cli({"runs", "--db", db().string(), "--json"}))) {
-    EXPECT_EQ(run["status"], "succeeded") << run.dump();
+    EXPECT_EQ(run["status"], run["id"] == run_id ? "succeeded" : "planned") << run.dump();
   }
 }
 
@@ -544,6 +561,9 @@ TEST_F(SimRunTest, PlanOnlyResumeHintRunsThePlan) {
   const std::string rerun = quoted_command(resume.err, 1);
   ASSERT_NE(save.find("ollama-flow runs show " + run_id), std::string::npos) << resume.err;
   ASSERT_NE(rerun.find("ollama-flow run --plan"), std::string::npos) << resume.err;
+  runs = parse_json(run_cli({"runs", "--db", journal.string(), "--json"}));
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "planned") << runs.dump();
 
   // The hint's commands run in a shell that finds ollama-flow on PATH, as a user's would.
   const std::string path =

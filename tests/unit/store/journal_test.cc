@@ -14,6 +14,7 @@
 
 #include "fakes/test_paths.h"
 #include "store/schema.h"
+#include "unit/store/journal_v1.h"
 
 namespace ollamaflow::store {
 namespace {
@@ -169,6 +170,80 @@ TEST_F(JournalTest, ReopenKeepsRows) {
   EXPECT_EQ(stored->goal, run.goal);
 }
 
+TEST_F(JournalTest, OpenMigratesVersion1Journal) {
+  const std::string old_path = (temp_.path() / "old.db").string();
+  {
+    Result<Database> database = Database::open(old_path);
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(database->exec(kJournalSchemaV1).is_ok());
+    ASSERT_TRUE(database->exec(kJournalRowsV1).is_ok());
+  }
+  Result<std::unique_ptr<Journal>> opened = Journal::open(old_path, options());
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  Journal& journal = **opened;
+  EXPECT_EQ(journal.schema_version(), latest_version(journal_migrations()));
+
+  Result<std::vector<RunRecord>> runs = journal.list_runs(10);
+  ASSERT_TRUE(runs.is_ok()) << runs.status().to_string();
+  std::map<std::string, RunStatus> status_of;
+  for (const RunRecord& run : *runs) {
+    status_of[run.id] = run.status;
+  }
+  EXPECT_EQ(status_of.size(), 4u);
+  EXPECT_EQ(status_of["r-done"], RunStatus::kSucceeded);
+  EXPECT_EQ(status_of["r-plan"], RunStatus::kPlanned);
+  EXPECT_EQ(status_of["r-failed"], RunStatus::kFailed);
+  EXPECT_EQ(status_of["r-plan-failed"], RunStatus::kFailed);
+  EXPECT_EQ(journal.tasks_for_run("r-done")->size(), 1u);
+  EXPECT_EQ(journal.events_for_run("r-done")->size(), 1u);
+  EXPECT_EQ(journal.scaling_events_for_run("r-done")->size(), 1u);
+  EXPECT_TRUE(journal.accepted_plan("r-plan").is_ok());
+
+  RunRecord run;
+  run.goal = "plan a parser";
+  Result<RunRecord> created = journal.create_run(run);
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  Status finished = journal.finish_run(created->id, RunStatus::kPlanned, 0, nullptr);
+  ASSERT_TRUE(finished.is_ok()) << finished.to_string();
+  EXPECT_EQ(journal.get_run(created->id)->status, RunStatus::kPlanned);
+  opened->reset();
+
+  // A read-only open, as `ollama-flow runs` does, reads the migrated file.
+  Result<std::unique_ptr<Journal>> reader = Journal::open_read_only(old_path, options());
+  ASSERT_TRUE(reader.is_ok()) << reader.status().to_string();
+  EXPECT_EQ((*reader)->count_runs().value(), 5);
+}
+
+TEST_F(JournalTest, OpenRejectsNewerJournal) {
+  const RunRecord run = new_run();
+  journal_.reset();
+  const int newer = latest_version(journal_migrations()) + 1;
+  {
+    Result<Database> database = Database::open(path());
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(database
+                    ->exec("INSERT INTO schema_version (version, description, applied_at) "
+                           "VALUES (" +
+                           std::to_string(newer) + ", 'future', '2030-01-01T00:00:00.000Z')")
+                    .is_ok());
+  }
+  Result<std::unique_ptr<Journal>> journal = Journal::open(path(), options());
+  ASSERT_FALSE(journal.is_ok());
+  EXPECT_EQ(journal.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(journal.status().message(),
+              HasSubstr("schema version " + std::to_string(newer) + ", newer than the version " +
+                        std::to_string(newer - 1)));
+
+  Result<Database> database = Database::open(path());
+  ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+  Result<Statement> query = database->prepare("SELECT count(*) FROM runs WHERE id = ?");
+  ASSERT_TRUE(query.is_ok()) << query.status().to_string();
+  ASSERT_TRUE(query->bind_all(run.id).is_ok());
+  ASSERT_TRUE(query->step().is_ok());
+  EXPECT_EQ(query->column_int64(0), 1);
+  EXPECT_EQ(read_schema_version(*database).value(), newer);
+}
+
 TEST(DefaultJournalPathTest, UsesAbsoluteXdgDataHome) {
   const std::map<std::string, std::string> env = {{"XDG_DATA_HOME", "/data"}, {"HOME", "/home/u"}};
   Result<std::string> path = default_journal_path([&](const std::string& name) {
@@ -273,6 +348,15 @@ TEST_F(JournalTest, FinishRunStoresOutcome) {
   EXPECT_EQ(stored->exit_code, 2);
   EXPECT_EQ(stored->report, report);
   EXPECT_EQ(stored->finished_at, "2026-01-01T00:01:30.000Z");
+}
+
+TEST_F(JournalTest, FinishRunStoresPlanned) {
+  const RunRecord run = new_run();
+  ASSERT_TRUE(journal_->finish_run(run.id, RunStatus::kPlanned, 0, nullptr).is_ok());
+  Result<RunRecord> stored = journal_->get_run(run.id);
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  EXPECT_EQ(stored->status, RunStatus::kPlanned);
+  EXPECT_EQ(journal_->list_runs(1)->front().status, RunStatus::kPlanned);
 }
 
 TEST_F(JournalTest, FinishRunTwiceIsConflict) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fakes/test_paths.h"
+#include "unit/store/journal_v1.h"
 
 namespace ollamaflow::store {
 namespace {
@@ -28,6 +29,27 @@ class MigrateTest : public ::testing::Test {
     EXPECT_TRUE(query.is_ok()) << query.status().to_string();
     EXPECT_TRUE(query->step().is_ok());
     return query->column_int64(0);
+  }
+
+  std::string text(const std::string& sql) {
+    Result<Statement> query = database().prepare(sql);
+    EXPECT_TRUE(query.is_ok()) << query.status().to_string();
+    Result<bool> row = query->step();
+    EXPECT_TRUE(row.is_ok()) << row.status().to_string();
+    EXPECT_TRUE(row.is_ok() && row.value()) << "no row: " << sql;
+    return query->column_text(0);
+  }
+
+  Status insert_run(const std::string& id, const std::string& status) {
+    return database().exec("INSERT INTO runs (id, goal, status, started_at, pid, host) VALUES ('" +
+                           id + "', 'goal', '" + status +
+                           "', '2026-01-01T00:00:00.000Z', 1, 'node-a')");
+  }
+
+  void create_version_1_journal() {
+    ASSERT_TRUE(database().exec(kJournalSchemaV1).is_ok());
+    ASSERT_TRUE(database().exec(kJournalRowsV1).is_ok());
+    ASSERT_EQ(read_schema_version(database()).value(), 1);
   }
 
   bool has_table(const std::string& name) {
@@ -56,7 +78,7 @@ TEST_F(MigrateTest, JournalMigrationsCreateTables) {
   }
   EXPECT_EQ(count("SELECT count(*) FROM schema_version WHERE applied_at = "
                   "'2026-01-01T00:00:00.000Z'"),
-            1);
+            static_cast<int64_t>(journal_migrations().size()));
 }
 
 TEST_F(MigrateTest, SecondRunAppliesNothing) {
@@ -112,6 +134,105 @@ TEST_F(MigrateTest, FailedMigrationRollsBackWhole) {
   EXPECT_FALSE(has_table("a"));
   EXPECT_FALSE(has_table("b"));
   EXPECT_EQ(read_schema_version(database()).value(), 0);
+}
+
+TEST_F(MigrateTest, Version1JournalKeepsEveryRow) {
+  create_version_1_journal();
+  Result<int> version = migrate(database(), journal_migrations(), "2026-01-01T00:00:00.000Z");
+  ASSERT_TRUE(version.is_ok()) << version.status().to_string();
+  EXPECT_EQ(version.value(), latest_version(journal_migrations()));
+  EXPECT_EQ(count("SELECT count(*) FROM runs"), 4);
+  EXPECT_EQ(count("SELECT count(*) FROM plans"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM tasks"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM attempts"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM events"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM scaling_events"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = "
+                  "'runs_by_start'"),
+            1);
+  EXPECT_FALSE(has_table("runs_new"));
+
+  // Every column of a run is copied.
+  EXPECT_EQ(text("SELECT goal || '|' || status || '|' || backend || '|' || model || '|' || "
+                 "strategy || '|' || workspace || '|' || config || '|' || started_at || '|' || "
+                 "finished_at || '|' || exit_code || '|' || report || '|' || pid || '|' || host "
+                 "FROM runs WHERE id = 'r-done'"),
+            "write a game|succeeded|ollama|llama3.1:8b|HYBRID|/tmp/ws-done|"
+            "{\"run\":{\"agents\":4}}|2025-06-01T10:00:00.000Z|2025-06-01T10:05:00.000Z|0|"
+            "{\"status\":\"succeeded\"}|4100|node-a");
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE id = 'r-plan' AND config IS NULL"), 1);
+}
+
+TEST_F(MigrateTest, Version1JournalMigratesOnce) {
+  create_version_1_journal();
+  ASSERT_TRUE(migrate(database(), journal_migrations(), "t1").is_ok());
+  Result<int> again = migrate(database(), journal_migrations(), "t2");
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_EQ(again.value(), latest_version(journal_migrations()));
+  EXPECT_EQ(count("SELECT count(*) FROM schema_version"),
+            static_cast<int64_t>(journal_migrations().size()));
+  EXPECT_EQ(count("SELECT count(*) FROM schema_version WHERE version = 1 AND applied_at = "
+                  "'2025-06-01T00:00:00.000Z'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM schema_version WHERE version = 2 AND applied_at = 't1'"),
+            1);
+  EXPECT_EQ(count("SELECT count(*) FROM runs"), 4);
+}
+
+TEST_F(MigrateTest, Version1JournalAcceptsPlanned) {
+  create_version_1_journal();
+  EXPECT_FALSE(insert_run("r-before", "planned").is_ok());
+  ASSERT_TRUE(migrate(database(), journal_migrations(), "t1").is_ok());
+  Status planned = insert_run("r-after", "planned");
+  EXPECT_TRUE(planned.is_ok()) << planned.to_string();
+  EXPECT_FALSE(insert_run("r-unknown", "paused").is_ok()) << "the CHECK constraint was dropped";
+}
+
+TEST_F(MigrateTest, Version1PlanOnlyRunsBecomePlanned) {
+  create_version_1_journal();
+  ASSERT_TRUE(migrate(database(), journal_migrations(), "t1").is_ok());
+  EXPECT_EQ(text("SELECT status FROM runs WHERE id = 'r-plan'"), "planned");
+  EXPECT_EQ(text("SELECT status FROM runs WHERE id = 'r-done'"), "succeeded");
+  EXPECT_EQ(text("SELECT status FROM runs WHERE id = 'r-failed'"), "failed");
+  EXPECT_EQ(text("SELECT status FROM runs WHERE id = 'r-plan-failed'"), "failed");
+}
+
+TEST_F(MigrateTest, ForeignKeysEnforcedAfterRebuild) {
+  create_version_1_journal();
+  ASSERT_TRUE(migrate(database(), journal_migrations(), "t1").is_ok());
+  EXPECT_EQ(count("PRAGMA foreign_keys"), 1);
+  // The tables that reference runs reference the rebuilt table.
+  EXPECT_FALSE(database()
+                   .exec("INSERT INTO tasks (run_id, task_id, status) VALUES ('r-none', 'a', "
+                         "'running')")
+                   .is_ok());
+  ASSERT_TRUE(database().exec("DELETE FROM runs WHERE id = 'r-done'").is_ok());
+  EXPECT_EQ(count("SELECT count(*) FROM tasks"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM attempts"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM plans"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM events"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM scaling_events"), 0);
+}
+
+TEST_F(MigrateTest, DanglingRowRollsRebuildBack) {
+  create_version_1_journal();
+  ASSERT_TRUE(database().exec("PRAGMA foreign_keys=OFF").is_ok());
+  ASSERT_TRUE(database()
+                  .exec("INSERT INTO tasks (run_id, task_id, status) VALUES ('r-gone', 'a', "
+                        "'running')")
+                  .is_ok());
+  ASSERT_TRUE(database().exec("PRAGMA foreign_keys=ON").is_ok());
+
+  Result<int> version = migrate(database(), journal_migrations(), "t1");
+  ASSERT_FALSE(version.is_ok());
+  EXPECT_EQ(version.status().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(version.status().message().find("of table tasks references a row of table runs"),
+            std::string::npos)
+      << version.status().message();
+  EXPECT_EQ(read_schema_version(database()).value(), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM runs"), 4);
+  EXPECT_FALSE(insert_run("r-after", "planned").is_ok()) << "the old constraint was replaced";
+  EXPECT_EQ(count("PRAGMA foreign_keys"), 1);
 }
 
 }  // namespace
