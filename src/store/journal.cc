@@ -234,6 +234,11 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path, JournalO
       new Journal(path, std::move(database).value(), std::move(options), version.value()));
 }
 
+// The oldest schema that a read-only open reads as it is. Version 2 only added 'planned' to the
+// CHECK constraint of runs.status, so the queries of version 2 read a version 1 file. Its
+// earlier --plan-only runs show as succeeded until a writing command migrates the file.
+constexpr int kOldestReadableVersion = 1;
+
 Result<std::unique_ptr<Journal>> Journal::open_read_only(const std::string& path,
                                                          JournalOptions options) {
   std::error_code error;
@@ -259,7 +264,7 @@ Result<std::unique_ptr<Journal>> Journal::open_read_only(const std::string& path
     return own;
   }
   const int latest = latest_version(journal_migrations());
-  if (version.value() != latest) {
+  if (version.value() > latest || version.value() < kOldestReadableVersion) {
     return Status(
         ErrorCode::kInvalidArgument,
         "journal '" + path + "' has schema version " + std::to_string(version.value()) +

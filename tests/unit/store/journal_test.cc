@@ -214,6 +214,23 @@ TEST_F(JournalTest, OpenMigratesVersion1Journal) {
   EXPECT_EQ((*reader)->count_runs().value(), 5);
 }
 
+TEST_F(JournalTest, OpenReadOnlyReadsVersion1Journal) {
+  const std::string old_path = (temp_.path() / "old.db").string();
+  {
+    Result<Database> database = Database::open(old_path);
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(database->exec(kJournalSchemaV1).is_ok());
+    ASSERT_TRUE(database->exec(kJournalRowsV1).is_ok());
+  }
+  // `ollama-flow runs` right after an upgrade, before any command has written the file.
+  Result<std::unique_ptr<Journal>> reader = Journal::open_read_only(old_path, options());
+  ASSERT_TRUE(reader.is_ok()) << reader.status().to_string();
+  EXPECT_EQ((*reader)->schema_version(), 1);
+  EXPECT_EQ((*reader)->count_runs().value(), 4);
+  EXPECT_EQ((*reader)->get_run("r-plan")->status, RunStatus::kSucceeded);
+  EXPECT_EQ((*reader)->tasks_for_run("r-done")->size(), 1u);
+}
+
 TEST_F(JournalTest, OpenRejectsNewerJournal) {
   const RunRecord run = new_run();
   journal_.reset();
