@@ -100,12 +100,13 @@ Status check_journal_file(const std::string& path) {
 }
 
 // Rejects with kInvalidArgument an SQLite database that has tables but no journal schema, so
-// that the migrations do not add the journal's tables to another program's database.
-Status check_not_foreign(Database& database, int schema_version) {
-  if (schema_version != 0) {
-    return Status::ok();
-  }
-  Result<Statement> tables = database.prepare("SELECT count(*) FROM sqlite_master");
+// that the migrations do not add the journal's tables to another program's database. One
+// statement reads both facts from one snapshot, because another process may commit the first
+// migration of a new file between two reads, and the file would then look foreign.
+Status check_not_foreign(Database& database) {
+  Result<Statement> tables = database.prepare(
+      "SELECT count(*) FROM sqlite_master WHERE NOT EXISTS "
+      "(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')");
   if (!tables.is_ok()) {
     return tables.status();
   }
@@ -217,11 +218,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path, JournalO
     return explain_read_only(
         path, Status(ErrorCode::kPermissionDenied, "SQLite could open it only for reading"));
   }
-  Result<int> before = read_schema_version(database.value());
-  if (!before.is_ok()) {
-    return before.status();
-  }
-  if (Status own = check_not_foreign(database.value(), before.value()); !own.is_ok()) {
+  if (Status own = check_not_foreign(database.value()); !own.is_ok()) {
     return own;
   }
   const std::string applied_at = format_iso8601(options.clock->wall_now());
@@ -260,7 +257,7 @@ Result<std::unique_ptr<Journal>> Journal::open_read_only(const std::string& path
   if (!version.is_ok()) {
     return version.status();
   }
-  if (Status own = check_not_foreign(database.value(), version.value()); !own.is_ok()) {
+  if (Status own = check_not_foreign(database.value()); !own.is_ok()) {
     return own;
   }
   const int latest = latest_version(journal_migrations());
