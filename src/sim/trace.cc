@@ -368,12 +368,21 @@ Result<Trace> load_trace_csv(const std::string& path, double rate_scale, double 
   const size_t slash = path.find_last_of('/');
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   Result<Trace> trace = parse_trace_stream(file, name, rate_scale, duration_s, kMaxTraceBytes);
-  if (!trace && !regular && trace.status().code() == ErrorCode::kParseError) {
-    // A FIFO or a device such as /dev/zero is rarely a trace, so the message names the file type.
-    return Status(trace.status().code(),
-                  trace.status().message() + " (" + path + " is not a regular file)");
+  if (trace) {
+    return trace;
   }
-  return trace;
+  // The file name describes a loaded trace, but an error names the path as given, which is what
+  // the user has to fix: "trace /dev/zero: line 1 ..." rather than "trace zero: line 1 ...".
+  std::string message = trace.status().message();
+  const std::string named = "trace " + name;
+  if (message.rfind(named, 0) == 0) {
+    message = "trace " + path + message.substr(named.size());
+  }
+  if (!regular && trace.status().code() == ErrorCode::kParseError) {
+    // A FIFO or a device such as /dev/zero is rarely a trace, so the message names the file type.
+    message += " (" + path + " is not a regular file)";
+  }
+  return Status(trace.status().code(), message);
 }
 
 }  // namespace ollamaflow::sim

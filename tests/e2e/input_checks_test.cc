@@ -104,7 +104,9 @@ TEST_F(InputChecksTest, LargeConfigFileNamesSizeAndLimit) {
 TEST_F(InputChecksTest, EndlessTraceIsRejected) {
   const ProcessResult result = run_limited({"simulate", "--trace", "/dev/zero"});
   EXPECT_EQ(result.exit_code, 2) << result.err;
-  EXPECT_TRUE(contains(result.err, "line 1 is longer than the limit of 4096 bytes")) << result.err;
+  EXPECT_TRUE(
+      contains(result.err, "trace /dev/zero: line 1 is longer than the limit of 4096 bytes"))
+      << result.err;
   EXPECT_TRUE(contains(result.err, "/dev/zero is not a regular file")) << result.err;
 }
 
