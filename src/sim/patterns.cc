@@ -124,6 +124,21 @@ void ramp(Trace& trace, Sampler& sampler, const PatternParams& params) {
                                   trough, peak, duration);
 }
 
+// Returns the highest arrival rate of pattern `name`, the rate its sampler draws at.
+double highest_rate(std::string_view name, const PatternParams& params) {
+  if (name == "bursty") {
+    return params.burst_rate * params.rate_scale;
+  }
+  if (name == "step") {
+    return params.step_base_rate * params.step_factor * params.rate_scale;
+  }
+  if (name == "ramp") {
+    const double trough = params.base_rate * 2 / (1 + params.ramp_peak_factor) * params.rate_scale;
+    return trough * params.ramp_peak_factor;
+  }
+  return params.base_rate * params.rate_scale;
+}
+
 }  // namespace
 
 const std::vector<std::string>& pattern_names() {
@@ -140,6 +155,22 @@ Result<Trace> generate_pattern(std::string_view name, const PatternParams& param
   if (!(params.rate_scale > 0) || !(params.base_rate > 0) || !(params.burst_rate > 0) ||
       !(params.burst_low_rate > 0) || !(params.step_base_rate > 0) || !(params.step_factor > 0)) {
     return Status(ErrorCode::kInvalidArgument, "pattern rates and the rate scale must be positive");
+  }
+  const auto& names = pattern_names();
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("unknown pattern \"{}\": use steady, bursty, step or ramp", name));
+  }
+  // The samplers draw arrivals at the pattern's highest rate and thin them, so that rate times
+  // the duration bounds both the work and the requests kept.
+  const double candidates = highest_rate(name, params) * params.duration_s;
+  if (candidates > static_cast<double>(kMaxTraceRequests)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("pattern {} at up to {:.4g} requests/s for {:g} s makes about {:.3g} "
+                              "requests, more than the limit of {}: lower --rate-scale or "
+                              "--duration",
+                              name, highest_rate(name, params), params.duration_s, candidates,
+                              kMaxTraceRequests));
   }
   Trace trace;
   trace.name = std::string(name);

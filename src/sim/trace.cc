@@ -173,9 +173,6 @@ constexpr uint64_t kMaxTraceBytes = uint64_t{1} << 30;
 // Maximum length of a trace line in bytes. A row contains a time and two token counts, so a
 // longer line means that the file is not a trace.
 constexpr size_t kMaxLineBytes = 4096;
-// Maximum requests in a trace: 16 bytes each, so 256 MiB in all. A week of the Azure
-// conversation trace, at about 5.4 requests per second, has about 3.3 million.
-constexpr size_t kMaxTraceRequests = size_t{1} << 24;
 // UTF-8 byte order mark, which some spreadsheet programs write at the start of a CSV file.
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 

@@ -29,6 +29,10 @@ struct Trace {
   std::vector<double> surges_s;
 };
 
+// Maximum requests in a trace, read or generated: 16 bytes each, so 256 MiB in all. A week of
+// the Azure conversation trace, at about 5.4 requests per second, has about 3.3 million.
+inline constexpr size_t kMaxTraceRequests = size_t{1} << 24;
+
 // Reads a CSV trace. Accepted headers (case-insensitive):
 //   arrival_s,prompt_tokens,output_tokens                     arrival in seconds
 //   TIMESTAMP,ContextTokens,GeneratedTokens                   the Azure LLM inference trace, with

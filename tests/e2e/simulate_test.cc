@@ -60,6 +60,18 @@ TEST_F(SimulateTest, UnknownStrategyExitsTwo) {
   EXPECT_NE(result.err.find("unknown strategy \"keda\""), std::string::npos) << result.err;
 }
 
+TEST_F(SimulateTest, PatternAboveRequestLimitExitsTwo) {
+  // About 363 million requests: the pattern is rejected before any is generated.
+  ProcessResult result = run_cli({"simulate", "--duration", "604800", "--rate-scale", "1000"});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("pattern steady at up to 600 requests/s for 604800 s"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("more than the limit of 16777216: lower --rate-scale or --duration"),
+            std::string::npos)
+      << result.err;
+}
+
 TEST_F(SimulateTest, InvalidFaultWindowExitsTwo) {
   ProcessResult result = run_cli({"simulate", "--fail-503", "20:10"});
   EXPECT_EQ(result.exit_code, 2);
