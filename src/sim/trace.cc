@@ -309,10 +309,12 @@ Result<Trace> parse_trace_stream(std::istream& input, const std::string& name, d
   for (Request& request : trace.requests) {
     request.arrival_s = (request.arrival_s - first) / rate_scale;
   }
+  size_t after_duration = 0;
   if (duration_s > 0) {
     const auto end = std::lower_bound(
         trace.requests.begin(), trace.requests.end(), duration_s,
         [](const Request& request, double limit) { return request.arrival_s < limit; });
+    after_duration = static_cast<size_t>(trace.requests.end() - end);
     trace.requests.erase(end, trace.requests.end());
     trace.duration_s = duration_s;
   } else {
@@ -321,6 +323,10 @@ Result<Trace> parse_trace_stream(std::istream& input, const std::string& name, d
   trace.description =
       fmt::format("{}: {} request{}, arrival rate scaled by {}", name, trace.requests.size(),
                   trace.requests.size() == 1 ? "" : "s", rate_scale);
+  if (after_duration > 0) {
+    trace.description += fmt::format("; {} row{} at or after --duration {:g} s left out",
+                                     after_duration, after_duration == 1 ? "" : "s", duration_s);
+  }
   if (unsorted_rows > 0) {
     trace.description += fmt::format(
         "; sorted by arrival time, because {} row{} arrived earlier than the row above, the "

@@ -63,6 +63,10 @@ TEST_F(TraceTest, DurationDropsLaterRequests) {
   ASSERT_TRUE(trace.is_ok());
   EXPECT_EQ(trace->requests.size(), 2u);
   EXPECT_DOUBLE_EQ(trace->duration_s, 10);
+  EXPECT_NE(trace->description.find("t: 2 requests, arrival rate scaled by 1; 1 row at or after "
+                                    "--duration 10 s left out"),
+            std::string::npos)
+      << trace->description;
 }
 
 TEST_F(TraceTest, UnknownHeaderIsRejected) {
