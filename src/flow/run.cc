@@ -1,6 +1,7 @@
 // run_goal: one run from goal (or plan file, or journaled run) to report.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -524,6 +525,41 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
   return Status::ok();
 }
 
+// Rejects a workspace that contains the journal's folder. Paths come from model output, so a
+// task's file could replace the journal, or the status files and server logs beside it.
+// Symbolic links are resolved, so a link to the folder counts as the folder.
+Status check_journal_outside(const Config& config, const std::string& workspace) {
+  std::string journal = config.run.db;
+  if (journal.empty()) {
+    Result<std::string> fallback = store::default_journal_path(process_env());
+    if (!fallback) {
+      return Status::ok();  // open_journal() reports the missing path
+    }
+    journal = *fallback;
+  }
+  std::error_code error;
+  const std::filesystem::path folder =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(journal).parent_path(), error);
+  if (error) {
+    return Status::ok();
+  }
+  const std::filesystem::path root =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(workspace), error);
+  if (error) {
+    return Status::ok();
+  }
+  const auto [in_root, in_folder] =
+      std::mismatch(root.begin(), root.end(), folder.begin(), folder.end());
+  if (in_root != root.end()) {
+    return Status::ok();
+  }
+  return Status(ErrorCode::kInvalidArgument,
+                fmt::format("journal '{}' is inside the workspace '{}', where the files of a task "
+                            "could replace it: pass --db with a path outside the workspace, or "
+                            "another folder with --workspace",
+                            journal, workspace));
+}
+
 // Locks the run's workspace into state.workspace_lock. A workspace in use is a usage error
 // that names the run holding it, found from the status files of the runs on this machine.
 Status lock_workspace(RunState& state, const std::string& root) {
@@ -578,6 +614,10 @@ Status prepare(RunState& state) {
     if (Status usable = orchestrator::Workspace::check_usable(state.config.run.workspace);
         !usable) {
       return usable;
+    }
+    if (Status outside = check_journal_outside(state.config, state.config.run.workspace);
+        !outside) {
+      return outside;
     }
     if (Status locked = lock_workspace(state, state.config.run.workspace); !locked) {
       return locked;
@@ -682,6 +722,9 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
         config.run.workspace.empty() ? default_workspace(*state.clock) : config.run.workspace;
     if (Status usable = orchestrator::Workspace::check_usable(state.new_workspace); !usable) {
       return usable;
+    }
+    if (Status outside = check_journal_outside(config, state.new_workspace); !outside) {
+      return outside;
     }
   }
   // A malformed host is a usage error, found before the journal file is created. A server that

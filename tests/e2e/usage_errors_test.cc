@@ -421,6 +421,34 @@ TEST_F(UsageErrorsTest, ErrorsEscapeControlAndInvalidBytes) {
   EXPECT_NE(bad.err.find("\\xFF"), std::string::npos) << bad.err;
 }
 
+// Paths come from model output, so a workspace that contains the journal could lose it.
+TEST_F(UsageErrorsTest, JournalInsideWorkspaceIsRejected) {
+  const std::filesystem::path folder = dir_.path() / "project";
+  std::filesystem::create_directories(folder);
+  const std::filesystem::path journal = folder / "runs" / "journal.db";
+  for (const std::filesystem::path& workspace : {folder, folder / "runs"}) {
+    const ProcessResult result = run_cli({"run", "Write a note", "--backend", "sim", "--workspace",
+                                          workspace.string(), "--db", journal.string()});
+    EXPECT_EQ(result.exit_code, 2) << workspace << result.err;
+    EXPECT_NE(result.err.find("journal '" + journal.string() + "' is inside the workspace '" +
+                              workspace.string() + "'"),
+              std::string::npos)
+        << result.err;
+    EXPECT_FALSE(std::filesystem::exists(journal)) << "the run was journaled";
+  }
+  // A link to the folder is the folder.
+  const std::filesystem::path link = dir_.path() / "link";
+  std::filesystem::create_directory_symlink(folder, link);
+  const ProcessResult linked = run_cli({"run", "Write a note", "--backend", "sim", "--workspace",
+                                        link.string(), "--db", journal.string()});
+  EXPECT_EQ(linked.exit_code, 2) << linked.err;
+
+  // A journal beside the workspace is fine.
+  const ProcessResult beside = run_cli({"run", "Write a note", "--backend", "sim", "--workspace",
+                                        (folder / "ws").string(), "--db", journal.string()});
+  EXPECT_EQ(beside.exit_code, 0) << beside.err;
+}
+
 // A message that lists one cause per line keeps its line breaks.
 TEST_F(UsageErrorsTest, MultiLineErrorKeepsLineBreaks) {
   const ProcessResult result =
