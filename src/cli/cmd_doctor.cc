@@ -2,8 +2,12 @@
 // configured models, the GPUs and how they were detected, host memory, and the server's parallel
 // setting against what fits. Each finding names what to change, and short timeouts keep it quick
 // without a server.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -14,6 +18,7 @@
 #include "gpu/snapshot_json.h"
 #include "gpu/text_table.h"
 #include "llm/server_signals.h"
+#include "model/model_resolver.h"
 #include "model/ollama_store.h"
 #include "model/planning.h"
 #include "model/report.h"
@@ -78,6 +83,16 @@ bool check_server(const Config& config, const model::ServerLink* link, Findings&
     });
     if (present) {
       findings.add("model " + name, "ok", "present on the server");
+    } else if (!ollama && models.size() == 1) {
+      // llama-server, outside its router mode, answers every request with its one model.
+      const std::string& served = models.front().name;
+      findings.add("model " + name, "warn",
+                   fmt::format("not listed: the server lists one model, {}, and serves it for "
+                               "every request whatever model name the request gives",
+                               served),
+                   fmt::format("pass --model {} so that the run and its report name the model "
+                               "that runs",
+                               served));
     } else {
       findings.add("model " + name, "fail", "not on the server",
                    ollama ? fmt::format("run `ollama pull {}` or choose another with --model", name)
@@ -132,7 +147,96 @@ void check_gpus(Findings& findings) {
   findings.snapshot = std::move(snapshot);
 }
 
-void check_capacity(const Config& config, const model::ServerLink* link, Findings& findings,
+bool is_readable_file(const std::string& path) {
+  std::error_code error;
+  return !path.empty() && std::filesystem::is_regular_file(path, error) &&
+         ::access(path.c_str(), R_OK) == 0;
+}
+
+// The slots and model file that an OpenAI-compatible server reports, for the capacity check.
+struct ServedModel {
+  std::optional<int> slots;  // /props total_slots
+  std::string gguf_path;     // a readable local file: /props model_path, else the one listed id
+  std::string note;          // why the figures are for the configured model, when they are
+};
+
+// Finds the served model's GGUF file: /props model_path, else the id of the one listed model
+// (llama-server lists the path it was given), when it is a readable file on this machine.
+ServedModel find_served_model(const Config& config, const ServerSettings& settings,
+                              const std::vector<llm::ModelInfo>& models) {
+  ServedModel served;
+  std::vector<std::string> candidates;
+  Result<llm::PropsReading> props = llm::read_props(settings, system_clock(), nullptr);
+  if (props) {
+    served.slots = props->total_slots;
+    candidates.push_back(props->model_path);
+  }
+  if (models.size() == 1) {
+    candidates.push_back(models.front().name);
+  }
+  for (const std::string& candidate : candidates) {
+    if (is_readable_file(candidate)) {
+      served.gguf_path = candidate;
+      return served;
+    }
+  }
+  served.note = fmt::format(
+      "the served model's GGUF file is not readable here (neither /props model_path nor the "
+      "listed model id is a local file), so the memory figures are for the configured model {}",
+      config.server.model);
+  return served;
+}
+
+// Compares the slot count of the server (or of the simulated backend) with the slots that fit,
+// and names the setting of that backend: llama-server's -np and -c, server.sim_slots, or
+// OLLAMA_NUM_PARALLEL.
+void check_parallel(const Config& config, const ServedModel& served,
+                    const model::ModelPlacement& placement, uint64_t ctx_per_slot,
+                    Findings& findings) {
+  if (!placement.fits) {
+    return;
+  }
+  const uint32_t fit = placement.memory_slots;
+  const std::string backend = config.server.backend;
+  std::string current;
+  std::optional<uint32_t> slots;
+  std::string fix;
+  if (backend == "openai") {
+    if (served.slots) {
+      slots = static_cast<uint32_t>(*served.slots);
+    }
+    current = served.slots ? fmt::format("the server's {} slot(s) (/props total_slots)", *slots)
+                           : "the server's slot count (not reported)";
+    fix = fmt::format("restart llama-server with -np {} -c {}", fit, uint64_t{fit} * ctx_per_slot);
+  } else if (backend == "sim") {
+    slots = static_cast<uint32_t>(config.server.sim_slots);
+    current = fmt::format("server.sim_slots {} of the simulated backend", *slots);
+    fix = fmt::format("set server.sim_slots={} (simulated figures: no model server runs)", fit);
+  } else {
+    const std::optional<int> parallel = config.server.num_parallel;
+    slots = static_cast<uint32_t>(parallel.value_or(1));
+    current = "OLLAMA_NUM_PARALLEL " +
+              (parallel ? std::to_string(*parallel) : "unset (Ollama's default is 1)");
+    fix = fmt::format("set OLLAMA_NUM_PARALLEL={} and restart `ollama serve`", fit);
+  }
+  if (!slots) {
+    findings.add("parallel", "warn", fmt::format("{}: {} slot(s) fit", current, fit), fix);
+  } else if (*slots > fit) {
+    findings.add("parallel", "warn",
+                 fmt::format("{} is more than the {} slot(s) that fit", current, fit), fix);
+  } else if (*slots < fit) {
+    findings.add("parallel", "warn",
+                 fmt::format("{} leaves room: {} slot(s) fit, so agents beyond {} wait in the "
+                             "server",
+                             current, fit, *slots),
+                 fix);
+  } else {
+    findings.add("parallel", "ok", fmt::format("{} matches what fits", current));
+  }
+}
+
+void check_capacity(const Config& config, const ServerSettings& settings,
+                    const model::ServerLink* link, Findings& findings,
                     const std::vector<llm::ModelInfo>& models,
                     const std::vector<llm::LoadedModel>& loaded) {
   model::ResolveOptions options;
@@ -140,8 +244,15 @@ void check_capacity(const Config& config, const model::ServerLink* link, Finding
   options.suggest_pull = config.server.backend == "ollama";
   if (link != nullptr && !models.empty())
     options.show = link->show;
-  Result<model::ResolvedModel> resolved =
-      model::resolve_model(config.server.model, config, options);
+  ServedModel served;
+  std::string model_name = config.server.model;
+  if (config.server.backend == "openai" && link != nullptr) {
+    served = find_served_model(config, settings, models);
+    if (!served.gguf_path.empty()) {
+      model_name = served.gguf_path;
+    }
+  }
+  Result<model::ResolvedModel> resolved = model::resolve_model(model_name, config, options);
   if (!resolved) {
     findings.add("capacity", "warn", resolved.status().message());
     return;
@@ -159,39 +270,24 @@ void check_capacity(const Config& config, const model::ServerLink* link, Finding
     return;
   }
   const model::ModelPlacement& placement = plan->models.front();
-  std::string detail = fmt::format("{} at {} tokens: {} slot(s) fit ({}; {})", config.server.model,
-                                   demand->ctx_per_slot, placement.memory_slots,
+  std::string detail = fmt::format("{}{} at {} tokens: {} slot(s) fit ({}; {})",
+                                   config.server.backend == "sim" ? "simulated backend, " : "",
+                                   model_name, demand->ctx_per_slot, placement.memory_slots,
                                    placement.limiting_resource, resolved->spec.source);
+  if (!served.note.empty()) {
+    detail += "; " + served.note;
+  }
   if (!placement.fits) {
     findings.add("capacity", "fail", detail + ": " + placement.reason,
-                 "use a smaller model, a shorter --num-ctx or a quantized KV cache "
-                 "(OLLAMA_KV_CACHE_TYPE=q8_0)");
+                 config.server.backend == "openai"
+                     ? "use a smaller model, a shorter --num-ctx or a quantized KV cache "
+                       "(llama-server -ctk q8_0 -ctv q8_0 -fa on)"
+                     : "use a smaller model, a shorter --num-ctx or a quantized KV cache "
+                       "(OLLAMA_KV_CACHE_TYPE=q8_0)");
   } else {
     findings.add("capacity", "ok", detail);
   }
-  std::optional<int> parallel = config.server.num_parallel;
-  std::string setting = parallel ? std::to_string(*parallel) : "unset (Ollama's default is 1)";
-  int effective = parallel.value_or(1);
-  if (placement.fits && static_cast<uint32_t>(effective) > placement.memory_slots) {
-    findings.add("parallel", "warn",
-                 fmt::format("OLLAMA_NUM_PARALLEL {} is more than the {} slot(s) that fit", setting,
-                             placement.memory_slots),
-                 fmt::format("set OLLAMA_NUM_PARALLEL={} (llama-server -np {} -c {})",
-                             placement.memory_slots, placement.memory_slots,
-                             uint64_t{placement.memory_slots} * demand->ctx_per_slot));
-  } else if (placement.fits && static_cast<uint32_t>(effective) < placement.memory_slots) {
-    findings.add("parallel", "warn",
-                 fmt::format("OLLAMA_NUM_PARALLEL {} leaves room: {} slot(s) fit, so agents "
-                             "beyond {} wait in the server",
-                             setting, placement.memory_slots, effective),
-                 fmt::format("set OLLAMA_NUM_PARALLEL={} and restart the server (llama-server: "
-                             "-np {} -c {})",
-                             placement.memory_slots, placement.memory_slots,
-                             uint64_t{placement.memory_slots} * demand->ctx_per_slot));
-  } else if (placement.fits) {
-    findings.add("parallel", "ok",
-                 fmt::format("OLLAMA_NUM_PARALLEL {} matches what fits", setting));
-  }
+  check_parallel(config, served, placement, demand->ctx_per_slot, findings);
   for (const llm::LoadedModel& running : loaded) {
     if (running.name != config.server.model)
       continue;
@@ -239,13 +335,39 @@ void check_server_slots(const Config& config, const ServerSettings& settings, Fi
       "set OLLAMA_NUM_PARALLEL to the same value for `ollama serve` and ollama-flow");
 }
 
+// Returns what to change when plan_launch() rejects the launch, found by checking its inputs
+// in the order it does.
+std::string launch_fix(const Config& config, const std::string& binary) {
+  const std::string& model_path = config.server.model;
+  std::error_code error;
+  if (std::filesystem::is_directory(binary, error) || ::access(binary.c_str(), X_OK) != 0) {
+    return "pass the path of the llama-server executable to --start-server";
+  }
+  if (!std::filesystem::is_regular_file(model_path, error)) {
+    return "pass the path of a .gguf file to --model";
+  }
+  if (!model::resolve_model(model_path, config, {})) {
+    return "pass a valid GGUF model file to --model";
+  }
+  std::istringstream words(config.server.start_server_args);
+  for (std::string word; words >> word;) {
+    if (!flow::split_server_args(word)) {
+      return fmt::format(
+          "remove '{}' from --server-args (server.start_server_args): "
+          "--start-server sets the model, address, port, slots, context, cache "
+          "types and --metrics itself",
+          word);
+    }
+  }
+  return "lower --num-ctx or quantize the KV cache (--kv-cache-type q8_0)";
+}
+
 // Plans the launch of `run --start-server BIN` without starting the server.
 void check_start_server(const Config& config, const std::string& binary, Findings& findings) {
   Result<flow::LaunchPlan> plan =
       flow::plan_launch(config, binary, config.server.model, *findings.snapshot);
   if (!plan) {
-    findings.add("start-server", "fail", plan.status().message(),
-                 "pass --start-server PATH/llama-server --model FILE.gguf");
+    findings.add("start-server", "fail", plan.status().message(), launch_fix(config, binary));
     return;
   }
   std::string detail = fmt::format("{}: {}", plan->command_line(std::nullopt), plan->reason);
@@ -297,7 +419,8 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
   }
   check_gpus(findings);
   if (findings.snapshot && options.start_server.empty())
-    check_capacity(config, link && reachable ? &*link : nullptr, findings, models, loaded);
+    check_capacity(config, settings, link && reachable ? &*link : nullptr, findings, models,
+                   loaded);
   if (options.start_server.empty())
     check_server_slots(config, settings, findings);
   else if (findings.snapshot)

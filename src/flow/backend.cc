@@ -24,8 +24,21 @@ Status read_slot_context(BackendChoice& choice, const std::shared_ptr<Clock>& cl
     if (props.status().code() == ErrorCode::kCancelled) {
       return props.status();
     }
-    get_logger("flow")->debug("context per slot unknown: {}", props.status().message());
+    // A server without /props is common, but a /props body that cannot be read is a server
+    // fault that the report names.
+    if (props.status().code() == ErrorCode::kParseError) {
+      choice.notes.push_back(
+          fmt::format("context per slot unknown: the server at {} returned an unusable /props: {}",
+                      choice.settings.host, props.status().message()));
+      get_logger("flow")->warn("{}", choice.notes.back());
+    } else {
+      get_logger("flow")->debug("context per slot unknown: {}", props.status().message());
+    }
     return Status::ok();
+  }
+  for (const std::string& note : props->notes) {
+    choice.notes.push_back(fmt::format("the server at {}: {}", choice.settings.host, note));
+    get_logger("flow")->warn("{}", choice.notes.back());
   }
   if (!props->slot_ctx) {
     return Status::ok();

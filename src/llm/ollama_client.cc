@@ -7,6 +7,7 @@
 #include "llm/ndjson.h"
 #include "llm/server_errors.h"
 #include "llm/think.h"
+#include "llm/token_count.h"
 
 namespace ollamaflow::llm {
 namespace {
@@ -65,10 +66,12 @@ Status read_chat_line(std::string_view line, size_t line_number, ChatStream& str
   return Status::ok();
 }
 
-ChatUsage usage_from(const ChatChunk& final_chunk, const StreamWatch& watch) {
+ChatUsage usage_from(const ChatChunk& final_chunk, const StreamWatch& watch,
+                     const std::string& url) {
   ChatUsage usage;
-  usage.prompt_tokens = final_chunk.prompt_eval_count;
-  usage.output_tokens = final_chunk.eval_count;
+  usage.prompt_tokens =
+      checked_token_count(final_chunk.prompt_eval_count, "prompt_eval_count", url);
+  usage.output_tokens = checked_token_count(final_chunk.eval_count, "eval_count", url);
   usage.load_seconds = final_chunk.load_duration_ns / 1e9;
   usage.prompt_seconds = final_chunk.prompt_eval_duration_ns / 1e9;
   usage.eval_seconds = final_chunk.eval_duration_ns / 1e9;
@@ -97,7 +100,7 @@ Result<ChatResponse> finish_chat(ChatStream& stream, const ChatRequest& request,
   response.content = stream.splitter.content();
   response.thinking = stream.thinking_field + stream.splitter.thinking();
   response.model = stream.final_chunk.model.value_or(request.model);
-  response.usage = usage_from(stream.final_chunk, watch);
+  response.usage = usage_from(stream.final_chunk, watch, url);
   return response;
 }
 

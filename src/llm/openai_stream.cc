@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "llm/server_errors.h"
+#include "llm/token_count.h"
 
 namespace ollamaflow::llm {
 namespace {
@@ -20,14 +21,6 @@ std::string string_field(const json& object, const char* key) {
   }
   const auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-int64_t count_field(const json& object, const char* key) {
-  if (!object.is_object()) {
-    return 0;
-  }
-  const auto it = object.find(key);
-  return it != object.end() && it->is_number() ? it->get<int64_t>() : 0;
 }
 
 double milliseconds_field(const json& object, const char* key) {
@@ -137,6 +130,7 @@ Status CompletionStream::on_chunk(const json& chunk) {
   if (choices == chunk.end() || !choices->is_array() || choices->empty()) {
     return Status::ok();
   }
+  ++choice_chunks_;
   const json& choice = choices->front();
   // A server that ignores "stream": true sends one completion with "message".
   for (const char* key : {"delta", "message"}) {
@@ -166,11 +160,12 @@ void CompletionStream::on_delta(const json& delta) {
 ChatUsage CompletionStream::usage() const {
   ChatUsage usage;
   if (usage_.is_object()) {
-    usage.prompt_tokens = count_field(usage_, "prompt_tokens");
-    usage.output_tokens = count_field(usage_, "completion_tokens");
+    usage.prompt_tokens = token_count_member(usage_, "prompt_tokens", "usage.prompt_tokens", url_);
+    usage.output_tokens =
+        token_count_member(usage_, "completion_tokens", "usage.completion_tokens", url_);
   } else {
-    usage.prompt_tokens = count_field(timings_, "prompt_n");
-    usage.output_tokens = count_field(timings_, "predicted_n");
+    usage.prompt_tokens = token_count_member(timings_, "prompt_n", "timings.prompt_n", url_);
+    usage.output_tokens = token_count_member(timings_, "predicted_n", "timings.predicted_n", url_);
   }
   usage.prompt_seconds = milliseconds_field(timings_, "prompt_ms");
   usage.eval_seconds = milliseconds_field(timings_, "predicted_ms");
@@ -183,6 +178,13 @@ Result<ChatResponse> CompletionStream::finish() {
   const std::string rest = splitter_.finish();
   if (!rest.empty() && on_token_) {
     on_token_(rest);
+  }
+  if (finish_reason_.empty() && choice_chunks_ == 0 && events_ > 0) {
+    return Status(ErrorCode::kServerError,
+                  fmt::format("the server at {} returned no choices for model '{}': none of its "
+                              "{} event(s) had an entry in \"choices\", so there is no reply; "
+                              "check the server's log",
+                              url_, request_.model, events_));
   }
   if (finish_reason_.empty()) {
     return Status(ErrorCode::kTruncated,

@@ -32,8 +32,9 @@ class CompletionStream {
   // which is returned as the error that ends the stream.
   Status on_event(const SseEvent& event);
 
-  // Ends the stream and builds the response: kTruncated when no finish_reason arrived or when
-  // it is "length".
+  // Ends the stream and builds the response: kServerError when no chunk had an entry in
+  // "choices", kTruncated when no finish_reason arrived. A reply with finish_reason "length" is
+  // returned with done_reason "length".
   Result<ChatResponse> finish();
 
  private:
@@ -52,6 +53,7 @@ class CompletionStream {
   nlohmann::json usage_;    // the "usage" object, null until a chunk carries one
   nlohmann::json timings_;  // llama-server's "timings" object, null when absent
   size_t events_ = 0;
+  size_t choice_chunks_ = 0;  // chunks with at least one entry in "choices"
 };
 
 // Builds the error for an error payload sent inside a 200 stream: an "error" object or string,

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/terminal_text.h"
 #include "llm/prometheus.h"
 
 namespace ollamaflow::llm {
@@ -70,7 +71,13 @@ Result<BaseUrl> server_root_url(const std::string& host) {
 Result<PropsReading> parse_props(std::string_view body) {
   const json document = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!document.is_object()) {
-    return Status(ErrorCode::kParseError, "/props did not return a JSON object");
+    constexpr size_t kQuotedBytes = 80;
+    const std::string_view start = body.substr(0, kQuotedBytes);
+    return Status(
+        ErrorCode::kParseError,
+        fmt::format("/props did not return a JSON object: the body {} \"{}{}\"",
+                    document.is_discarded() ? "is not JSON:" : "is",
+                    escape_control_characters(start), body.size() > kQuotedBytes ? "..." : ""));
   }
   PropsReading reading;
   if (document.contains("total_slots")) {
@@ -84,6 +91,16 @@ Result<PropsReading> parse_props(std::string_view body) {
   const auto settings = document.find("default_generation_settings");
   if (settings != document.end() && settings->is_object()) {
     reading.slot_ctx = positive_int(*settings, "n_ctx");
+    if (!reading.slot_ctx && settings->contains("n_ctx")) {
+      reading.notes.push_back(
+          fmt::format("context per slot unknown: /props default_generation_settings.n_ctx is {}, "
+                      "expected a positive integer",
+                      (*settings)["n_ctx"].dump()));
+    }
+  }
+  const auto model_path = document.find("model_path");
+  if (model_path != document.end() && model_path->is_string()) {
+    reading.model_path = model_path->get<std::string>();
   }
   const auto build = document.find("build_info");
   if (build != document.end() && build->is_string()) {
@@ -227,6 +244,7 @@ ServerReading LlamaServerSignalReader::read() {
   } else {
     reading.total_slots = props->total_slots;
     reading.slot_ctx = props->slot_ctx;
+    reading.notes.insert(reading.notes.end(), props->notes.begin(), props->notes.end());
   }
   if (Result<std::string> body = fetch("/metrics"); !body) {
     if (cancelled(body.status())) {

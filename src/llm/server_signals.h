@@ -36,6 +36,8 @@ struct PropsReading {
   std::optional<int> total_slots;
   std::optional<int> slot_ctx;  // default_generation_settings.n_ctx
   std::string build_info;
+  std::string model_path;          // the served model's file, as llama-server was given it
+  std::vector<std::string> notes;  // why a value that the body has is left unknown
 };
 
 // Reads llama-server's /props at settings.host, with a trailing "/v1" dropped, within
@@ -45,8 +47,9 @@ struct PropsReading {
 Result<PropsReading> read_props(const ServerSettings& settings, std::shared_ptr<Clock> clock,
                                 CancelTokenPtr cancel);
 
-// Parses a /props body. Returns kParseError when it is not a JSON object or total_slots is not
-// a positive integer; a missing total_slots is unknown, not an error.
+// Parses a /props body. Returns kParseError, quoting the value, when the body is not a JSON
+// object or total_slots is not a positive integer. A missing total_slots is unknown, not an
+// error, and an n_ctx that is not a positive integer is unknown with a note.
 Result<PropsReading> parse_props(std::string_view body);
 
 struct SlotsReading {

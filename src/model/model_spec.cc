@@ -143,6 +143,110 @@ void read_ssm(const GgufFile& file, ModelSpec& spec) {
   spec.ssm.group_count = file.get_uint(a + ".ssm.group_count").value_or(0);
 }
 
+// Returns the key of layer `layer` as messages name it: "KEY[i]" when the file has a per-layer
+// array, else "KEY".
+std::string layer_key(const GgufFile& file, const std::string& key, uint32_t layer) {
+  const GgufValue* value = file.find(key);
+  const bool per_layer_array = value != nullptr && value->as_array() != nullptr;
+  return per_layer_array ? fmt::format("{}[{}]", key, layer) : key;
+}
+
+// Checks the head counts that size the KV cache. A layer with KV heads needs query heads, at
+// least as many as its KV heads and a whole multiple of them, because llama.cpp shares each KV
+// head among the same number of query heads (ggml_mul_mat broadcasts only whole multiples). A
+// model without recurrent layers needs at least one attention layer.
+Status check_heads(const GgufFile& file, const ModelSpec& spec) {
+  const std::string& a = spec.architecture;
+  const std::string heads_key = a + ".attention.head_count";
+  const std::string kv_key = a + ".attention.head_count_kv";
+  for (uint32_t i = 0; i < spec.block_count; ++i) {
+    const uint32_t heads = spec.head_count[i];
+    const uint32_t kv_heads = spec.head_count_kv[i];
+    if (kv_heads == 0) {
+      continue;
+    }
+    if (heads == 0) {
+      return {ErrorCode::kCorrupt,
+              fmt::format("{}: metadata key '{}' is 0 while '{}' is {}: a layer with KV heads "
+                          "needs at least 1 attention head",
+                          file.path, layer_key(file, heads_key, i), layer_key(file, kv_key, i),
+                          kv_heads)};
+    }
+    if (kv_heads > heads) {
+      return {ErrorCode::kCorrupt,
+              fmt::format("{}: metadata key '{}' is {}, more than the {} of '{}': a valid model "
+                          "has at most as many KV heads as attention heads",
+                          file.path, layer_key(file, kv_key, i), kv_heads, heads,
+                          layer_key(file, heads_key, i))};
+    }
+    if (heads % kv_heads != 0) {
+      return {ErrorCode::kCorrupt,
+              fmt::format("{}: metadata key '{}' is {}, which does not divide the {} of '{}': a "
+                          "valid model shares each KV head among a whole number of attention "
+                          "heads",
+                          file.path, layer_key(file, kv_key, i), kv_heads, heads,
+                          layer_key(file, heads_key, i))};
+    }
+  }
+  const bool recurrent_model = spec.ssm.state_size > 0;
+  if (recurrent_model || attention_layer_count(spec) > 0) {
+    return Status::ok();
+  }
+  // No layer has KV heads and no layer is recurrent, so the KV cache would be 0 bytes.
+  const bool no_heads = *std::max_element(spec.head_count.begin(), spec.head_count.end()) == 0;
+  const std::string& key = no_heads || file.find(kv_key) == nullptr ? heads_key : kv_key;
+  return {ErrorCode::kCorrupt,
+          fmt::format("{}: metadata key '{}' is 0 in every layer: a valid model without "
+                      "recurrent layers has at least 1 attention head and 1 KV head per "
+                      "attention layer, so the KV cache cannot be sized",
+                      file.path, key)};
+}
+
+// Checks the per-head key and value lengths of a model with attention layers. An absent key
+// takes embedding_length / head_count, which is 0 when the width is less than the head count.
+Status check_head_lengths(const GgufFile& file, const ModelSpec& spec, uint32_t min_heads) {
+  if (attention_layer_count(spec) == 0) {
+    return Status::ok();
+  }
+  const std::string& a = spec.architecture;
+  for (const auto& [key, length] : {std::pair{a + ".attention.key_length", spec.key_length},
+                                    std::pair{a + ".attention.value_length", spec.value_length}}) {
+    if (length > 0) {
+      continue;
+    }
+    if (file.find(key) != nullptr) {
+      return {ErrorCode::kCorrupt,
+              fmt::format("{}: metadata key '{}' is 0: a valid model with attention layers has "
+                          "a head length of at least 1",
+                          file.path, key)};
+    }
+    return {ErrorCode::kCorrupt,
+            fmt::format("{}: metadata key '{}' is missing and '{}.embedding_length' {} / "
+                        "'{}.attention.head_count' {} gives a head length of 0: a valid model "
+                        "has at least as many embedding dimensions as attention heads",
+                        file.path, key, a, spec.embedding_length, a, min_heads)};
+  }
+  return Status::ok();
+}
+
+// Reads the training context. A missing or zero value leaves it unknown (0) with a note, so that
+// no context request is checked or capped against it.
+Status read_context_length(const GgufFile& file, ModelSpec& spec) {
+  const std::string key = spec.architecture + ".context_length";
+  Result<uint64_t> context = read_count(file, key, 0);
+  if (!context) {
+    return context.status();
+  }
+  spec.context_length = *context;
+  if (spec.context_length == 0) {
+    spec.notes.push_back(
+        fmt::format("metadata key '{}' is {}: the training context is unknown, "
+                    "so the requested context is not checked against it",
+                    key, file.find(key) == nullptr ? "missing" : "0"));
+  }
+  return Status::ok();
+}
+
 Status read_attention(const GgufFile& file, ModelSpec& spec) {
   const std::string& a = spec.architecture;
   bool recurrent_model = spec.ssm.state_size > 0;
@@ -153,12 +257,17 @@ Status read_attention(const GgufFile& file, ModelSpec& spec) {
   if (!heads)
     return heads.status();
   spec.head_count = *heads;
-  uint32_t max_heads = *std::max_element(spec.head_count.begin(), spec.head_count.end());
-  Result<std::vector<uint32_t>> kv_heads =
-      per_layer(file, a + ".attention.head_count_kv", spec.block_count, max_heads);
-  if (!kv_heads)
-    return kv_heads.status();
-  spec.head_count_kv = *kv_heads;
+  // Without head_count_kv every layer has as many KV heads as attention heads, as llama.cpp
+  // reads it (llama-model.cpp, n_head_kv_arr starts as a copy of n_head_arr).
+  if (file.find(a + ".attention.head_count_kv") == nullptr) {
+    spec.head_count_kv = spec.head_count;
+  } else {
+    Result<std::vector<uint32_t>> kv_heads =
+        per_layer(file, a + ".attention.head_count_kv", spec.block_count, std::nullopt);
+    if (!kv_heads)
+      return kv_heads.status();
+    spec.head_count_kv = *kv_heads;
+  }
 
   uint32_t min_heads = UINT32_MAX;
   for (uint32_t h : spec.head_count) {
@@ -176,6 +285,12 @@ Status read_attention(const GgufFile& file, ModelSpec& spec) {
   }
   spec.key_length = static_cast<uint32_t>(*key_length);
   spec.value_length = static_cast<uint32_t>(*value_length);
+  if (Status s = check_heads(file, spec); !s) {
+    return s;
+  }
+  if (Status s = check_head_lengths(file, spec, min_heads); !s) {
+    return s;
+  }
 
   spec.recurrent_layers.assign(spec.block_count, false);
   for (uint32_t i = 0; i < spec.block_count; ++i) {
@@ -193,6 +308,22 @@ Status read_attention(const GgufFile& file, ModelSpec& spec) {
 }  // namespace
 
 Result<ModelSpec> spec_from_gguf(const GgufFile& file, const std::string& name) {
+  Result<ModelSpec> spec = spec_from_metadata(file, name);
+  if (!spec) {
+    return spec;
+  }
+  if (file.tensors.empty()) {
+    return Result<ModelSpec>(
+        ErrorCode::kCorrupt,
+        fmt::format("{}: the file lists no tensors, so the weights cannot be sized: a valid model "
+                    "file lists its weight tensors (token_embd.weight and the blk.N tensors of "
+                    "each layer); convert the model again or pass the complete file",
+                    file.path));
+  }
+  return spec;
+}
+
+Result<ModelSpec> spec_from_metadata(const GgufFile& file, const std::string& name) {
   ModelSpec spec;
   spec.name = name;
   spec.source = "gguf:" + file.path;
@@ -227,7 +358,9 @@ Result<ModelSpec> spec_from_gguf(const GgufFile& file, const std::string& name) 
     return width.status();
   }
   spec.embedding_length = *width;
-  spec.context_length = file.get_uint(a + ".context_length").value_or(0);
+  if (Status s = read_context_length(file, spec); !s) {
+    return s;
+  }
   spec.vocab_size = file.get_uint(a + ".vocab_size")
                         .value_or(file.array_length("tokenizer.ggml.tokens").value_or(0));
   spec.embedding_only = file.find(a + ".pooling_type") != nullptr;

@@ -60,10 +60,18 @@ struct ModelSpec {
   std::vector<std::string> notes;  // assumptions the spec had to make
 };
 
-// Builds the spec from a GGUF header. Returns kCorrupt naming the file and key when a required
-// key (general.architecture, <arch>.block_count, <arch>.embedding_length,
-// <arch>.attention.head_count) is missing or a per-layer array has the wrong length.
+// Builds the spec from a GGUF header. Returns kCorrupt naming the file, the key and its value
+// when a required key (general.architecture, <arch>.block_count, <arch>.embedding_length,
+// <arch>.attention.head_count) is missing, a per-layer array has the wrong length, the head
+// counts or head lengths would size the KV cache to nothing (no attention layer in a model
+// without recurrent layers, more KV heads than heads, KV heads that do not divide the heads, a
+// zero key or value length), or the file lists no tensors. A missing or zero
+// <arch>.context_length leaves context_length 0 (unknown) with a note.
 Result<ModelSpec> spec_from_gguf(const GgufFile& file, const std::string& name);
+
+// Builds the spec as spec_from_gguf does but accepts an empty tensor list, for /api/show
+// replies without one.
+Result<ModelSpec> spec_from_metadata(const GgufFile& file, const std::string& name);
 
 // Builds the spec from an /api/show reply (best with verbose: true, which includes the
 // per-layer arrays and the tensor list). Without a tensor list the weights are taken as

@@ -94,7 +94,7 @@ Result<ModelSpec> spec_from_show(const nlohmann::json& show, const std::string& 
   Result<GgufFile> file = gguf_from_show(show, name);
   if (!file)
     return file.status();
-  Result<ModelSpec> spec = spec_from_gguf(*file, name);
+  Result<ModelSpec> spec = spec_from_metadata(*file, name);
   if (!spec)
     return spec;
   spec->source = "ollama /api/show";

@@ -11,6 +11,7 @@
 
 #include "e2e/e2e_support.h"
 #include "fakes/fake_script.h"
+#include "unit/model/gguf_writer.h"
 
 namespace ollamaflow::testing {
 namespace {
@@ -345,6 +346,25 @@ TEST_F(CommandsTest, StatusLabelsSimulatedRun) {
   EXPECT_NE(text.out.find("backend:  sim  [SIMULATED: output is placeholder text]"),
             std::string::npos)
       << text.out;
+}
+
+TEST_F(CommandsTest, PlanCapacityRejectsZeroHeads) {
+  GgufWriter writer;
+  writer.str("general.architecture", "llama")
+      .u32("llama.block_count", 2)
+      .u32("llama.context_length", 4096)
+      .u32("llama.embedding_length", 64)
+      .u32("llama.attention.head_count", 0)
+      .tensor("token_embd.weight", {64, 10}, 0, 64 * 10 * 4);
+  const std::filesystem::path model = dir_.path() / "zero-heads.gguf";
+  std::ofstream(model, std::ios::binary) << writer.build();
+  ProcessResult result = run_cli({"plan-capacity", "--model", model.string()});
+  EXPECT_EQ(result.exit_code, 1) << result.out;
+  EXPECT_NE(result.err.find(model.string() +
+                            ": metadata key 'llama.attention.head_count' is 0 in every layer"),
+            std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.out.find("KV cache"), std::string::npos) << result.out;
 }
 
 }  // namespace

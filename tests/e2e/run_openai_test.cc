@@ -1,9 +1,12 @@
 // End-to-end run of the real binary against the fake OpenAI-compatible server.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "e2e/e2e_support.h"
 #include "fakes/fake_script.h"
 #include "fakes/http_test_server.h"
+#include "unit/model/model_files.h"
 
 namespace ollamaflow::testing {
 namespace {
@@ -58,7 +61,7 @@ TEST_F(OpenAiRunTest, DoctorSuggestsNoOllamaCommands) {
   EXPECT_EQ(refused.out.find("ollama serve"), std::string::npos) << refused.out;
 
   FakeOpenAiServer server;
-  server.set_models({FakeModel{.name = "served-model"}});
+  server.set_models({FakeModel{.name = "served-model"}, FakeModel{.name = "second-model"}});
   ProcessResult missing = run_cli({"doctor", "--backend", "openai", "--host", server.url(),
                                    "--model", "other-model", "--json"});
   EXPECT_EQ(missing.exit_code, 1) << missing.err;
@@ -66,6 +69,82 @@ TEST_F(OpenAiRunTest, DoctorSuggestsNoOllamaCommands) {
             std::string::npos)
       << missing.out;
   EXPECT_EQ(missing.out.find("ollama pull"), std::string::npos) << missing.out;
+}
+
+// Returns the check named `name` of doctor's --json output, or null when there is none.
+json doctor_check(const json& document, const std::string& name) {
+  for (const json& check : document["checks"]) {
+    if (check["name"] == name) {
+      return check;
+    }
+  }
+  return nullptr;
+}
+
+TEST_F(OpenAiRunTest, DoctorAcceptsOneServedModel) {
+  FakeOpenAiServer server;
+  server.set_models({FakeModel{.name = "served-model"}});
+  ProcessResult result = run_cli(
+      {"doctor", "--backend", "openai", "--host", server.url(), "--model", "llama3.1:8b", "--json"},
+      {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}});
+  const json document = parse_json(result);
+  const json model = doctor_check(document, "model llama3.1:8b");
+  ASSERT_FALSE(model.is_null()) << result.out;
+  EXPECT_EQ(model["status"], "warn") << model.dump();
+  EXPECT_NE(model["detail"].get<std::string>().find("serves it for every request"),
+            std::string::npos)
+      << model.dump();
+  EXPECT_NE(model["fix"].get<std::string>().find("pass --model served-model"), std::string::npos)
+      << model.dump();
+
+  const json capacity = doctor_check(document, "capacity");
+  ASSERT_FALSE(capacity.is_null()) << result.out;
+  EXPECT_NE(capacity["detail"].get<std::string>().find(
+                "the memory figures are for the configured model llama3.1:8b"),
+            std::string::npos)
+      << capacity.dump();
+  const json parallel = doctor_check(document, "parallel");
+  ASSERT_FALSE(parallel.is_null()) << result.out;
+  EXPECT_NE(parallel["detail"].get<std::string>().find("the server's 4 slot(s)"), std::string::npos)
+      << parallel.dump();
+  EXPECT_NE(parallel["fix"].get<std::string>().find("restart llama-server with -np"),
+            std::string::npos)
+      << parallel.dump();
+  EXPECT_EQ(result.out.find("OLLAMA_NUM_PARALLEL"), std::string::npos) << result.out;
+}
+
+TEST_F(OpenAiRunTest, DoctorPlansServedGguf) {
+  const std::filesystem::path model = dir_.path() / "served.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  FakeOpenAiServer server;
+  server.set_models({FakeModel{.name = model.string()}});
+  ProcessResult result = run_cli(
+      {"doctor", "--backend", "openai", "--host", server.url(), "--model", "llama3.1:8b", "--json"},
+      {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}});
+  const json document = parse_json(result);
+  const json capacity = doctor_check(document, "capacity");
+  ASSERT_FALSE(capacity.is_null()) << result.out;
+  const std::string detail = capacity["detail"].get<std::string>();
+  EXPECT_NE(detail.find(model.string() + " at "), std::string::npos) << detail;
+  EXPECT_NE(detail.find("gguf:" + model.string()), std::string::npos) << detail;
+  EXPECT_EQ(detail.find("configured model"), std::string::npos) << detail;
+}
+
+TEST_F(OpenAiRunTest, DoctorSimNamesSimSlots) {
+  ProcessResult result = run_cli({"doctor", "--backend", "sim", "--model", "llama3.1:8b", "--json"},
+                                 {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}});
+  const json document = parse_json(result);
+  const json capacity = doctor_check(document, "capacity");
+  ASSERT_FALSE(capacity.is_null()) << result.out;
+  EXPECT_EQ(capacity["detail"].get<std::string>().rfind("simulated backend, ", 0), 0u)
+      << capacity.dump();
+  const json parallel = doctor_check(document, "parallel");
+  ASSERT_FALSE(parallel.is_null()) << result.out;
+  EXPECT_NE(parallel["detail"].get<std::string>().find("server.sim_slots 4"), std::string::npos)
+      << parallel.dump();
+  EXPECT_NE(parallel["fix"].get<std::string>().find("set server.sim_slots="), std::string::npos)
+      << parallel.dump();
+  EXPECT_EQ(result.out.find("OLLAMA_NUM_PARALLEL"), std::string::npos) << result.out;
 }
 
 TEST_F(OpenAiRunTest, ModelsWithoutModelsSuggestsLoadingOne) {

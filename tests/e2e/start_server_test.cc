@@ -230,6 +230,40 @@ TEST_F(StartServerTest, DoctorShowsRunCommandLine) {
   EXPECT_TRUE(contains(detail, "PORT is a free port of 127.0.0.1")) << detail;
 }
 
+TEST_F(StartServerTest, DoctorFixMatchesServerArgs) {
+  const std::filesystem::path model = dir_.path() / "model.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  ProcessResult result = run_cli({"doctor", "--start-server", "/bin/sh", "--model", model.string(),
+                                  "--server-args", "-m x", "--json"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const json document = parse_json(result);
+  json found;
+  for (const json& check : document["checks"]) {
+    if (check["name"] == "start-server") {
+      found = check;
+    }
+  }
+  ASSERT_FALSE(found.is_null()) << result.out;
+  EXPECT_EQ(found["status"], "fail") << found.dump();
+  const std::string fix = found["fix"].get<std::string>();
+  EXPECT_TRUE(contains(fix, "remove '-m' from --server-args")) << fix;
+  EXPECT_FALSE(contains(fix, "--start-server PATH")) << fix;
+}
+
+TEST_F(StartServerTest, DoctorFixNamesMissingModel) {
+  ProcessResult result = run_cli({"doctor", "--start-server", "/bin/sh", "--model",
+                                  (dir_.path() / "missing.gguf").string(), "--json"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const json document = parse_json(result);
+  std::string fix;
+  for (const json& check : document["checks"]) {
+    if (check["name"] == "start-server") {
+      fix = check["fix"].get<std::string>();
+    }
+  }
+  EXPECT_EQ(fix, "pass the path of a .gguf file to --model") << result.out;
+}
+
 class ManagedServerTest : public ::testing::Test {
  protected:
   std::shared_ptr<Clock> clock_ = system_clock();

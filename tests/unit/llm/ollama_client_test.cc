@@ -211,6 +211,31 @@ TEST_F(OllamaClientTest, StreamWithoutDoneIsTruncated) {
   EXPECT_NE(response.status().message().find("without its final chunk"), std::string::npos);
 }
 
+TEST_F(OllamaClientTest, NegativeCountsAreUnknown) {
+  FakeReply reply;
+  reply.raw_objects = {R"({"message":{"content":"hi"},"done":false})"
+                       "\n",
+                       R"({"message":{"content":""},"done":true,"done_reason":"stop",)"
+                       R"("prompt_eval_count":-5,"eval_count":-1})"
+                       "\n"};
+  Result<ChatResponse> response = chat(reply);
+  ASSERT_TRUE(response.is_ok()) << response.status().to_string();
+  EXPECT_EQ(response->content, "hi");
+  EXPECT_EQ(response->usage.prompt_tokens, 0);
+  EXPECT_EQ(response->usage.output_tokens, 0);
+}
+
+TEST_F(OllamaClientTest, AbsurdCountIsUnknown) {
+  FakeReply reply;
+  reply.raw_objects = {R"({"message":{"content":"hi"},"done":true,"done_reason":"stop",)"
+                       R"("prompt_eval_count":12,"eval_count":9000000000000})"
+                       "\n"};
+  Result<ChatResponse> response = chat(reply);
+  ASSERT_TRUE(response.is_ok()) << response.status().to_string();
+  EXPECT_EQ(response->usage.prompt_tokens, 12);
+  EXPECT_EQ(response->usage.output_tokens, 0);
+}
+
 TEST_F(OllamaClientTest, DanglingPartialLineIsTruncated) {
   FakeReply reply;
   reply.raw_objects = {R"({"message":{"content":"a"},"done":false})"

@@ -317,6 +317,49 @@ TEST_F(OpenAiClientTest, MalformedEventIsParseError) {
   EXPECT_TRUE(contains(response.status().message(), "event 2"));
 }
 
+TEST_F(OpenAiClientTest, InvalidUsageCountsAreUnknown) {
+  FakeReply reply;
+  reply.raw_objects = {
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},"
+      "\"finish_reason\":\"stop\"}]}\n\n",
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-5,"
+      "\"completion_tokens\":18446744073709551615,\"total_tokens\":0}}\n\n",
+      "data: [DONE]\n\n"};
+  Result<ChatResponse> response = chat(reply);
+  ASSERT_TRUE(response.is_ok()) << response.status().to_string();
+  EXPECT_EQ(response->content, "hi");
+  EXPECT_EQ(response->usage.prompt_tokens, 0);
+  EXPECT_EQ(response->usage.output_tokens, 0);
+}
+
+TEST_F(OpenAiClientTest, InvalidTimingsCountsAreUnknown) {
+  FakeReply reply;
+  reply.raw_objects = {
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},"
+      "\"finish_reason\":\"stop\"}],\"timings\":{\"prompt_n\":-1,"
+      "\"predicted_n\":5000000000}}\n\n",
+      "data: [DONE]\n\n"};
+  Result<ChatResponse> response = chat(reply);
+  ASSERT_TRUE(response.is_ok()) << response.status().to_string();
+  EXPECT_EQ(response->usage.prompt_tokens, 0);
+  EXPECT_EQ(response->usage.output_tokens, 0);
+}
+
+TEST_F(OpenAiClientTest, EmptyChoicesNameTheServer) {
+  FakeReply reply;
+  reply.raw_objects = {"data: {\"choices\":[],\"model\":\"tiny\"}\n\n",
+                       "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,"
+                       "\"completion_tokens\":0}}\n\n",
+                       "data: [DONE]\n\n"};
+  Result<ChatResponse> response = chat(reply);
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_EQ(response.status().code(), ErrorCode::kServerError);
+  const std::string& message = response.status().message();
+  EXPECT_TRUE(contains(message, "returned no choices for model 'tiny'")) << message;
+  EXPECT_TRUE(contains(message, server_.url() + "/v1/chat/completions")) << message;
+  EXPECT_FALSE(contains(message, "finish_reason")) << message;
+}
+
 TEST_F(OpenAiClientTest, BusyThenSuccessWithRetries) {
   server_.script().fail_next(1, 503, "Loading model");
   Result<ChatResponse> busy = client()->chat(request(), cancel_);

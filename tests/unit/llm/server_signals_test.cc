@@ -127,6 +127,30 @@ TEST(ParsePropsTest, RejectsInvalidBodies) {
   }
 }
 
+TEST(ParsePropsTest, InvalidSlotContextHasNote) {
+  Result<PropsReading> props =
+      parse_props(R"({"total_slots":2,"default_generation_settings":{"n_ctx":-1}})");
+  ASSERT_TRUE(props.is_ok()) << props.status().to_string();
+  EXPECT_EQ(props->total_slots, 2);
+  EXPECT_FALSE(props->slot_ctx.has_value());
+  ASSERT_EQ(props->notes.size(), 1u);
+  EXPECT_TRUE(contains(props->notes[0], "default_generation_settings.n_ctx is -1"))
+      << props->notes[0];
+}
+
+TEST(ParsePropsTest, ErrorsQuoteTheValue) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"not json", "the body is not JSON: \"not json\""},
+      {"[1,2]", "the body is \"[1,2]\""},
+      {R"({"total_slots":0})", "total_slots is 0"},
+      {R"({"total_slots":-2})", "total_slots is -2"}};
+  for (const auto& [body, part] : cases) {
+    Result<PropsReading> props = parse_props(body);
+    ASSERT_FALSE(props.is_ok()) << body;
+    EXPECT_TRUE(contains(props.status().message(), part)) << props.status().message();
+  }
+}
+
 TEST(ParseSlotsTest, CountsBusySlots) {
   Result<SlotsReading> slots = parse_slots(kSlots);
   ASSERT_TRUE(slots.is_ok()) << slots.status().to_string();
@@ -249,6 +273,16 @@ TEST_F(LlamaServerSignalReaderTest, GarbageBodiesAreUnknownWithReason) {
   EXPECT_TRUE(contains(notes, "/props did not return a JSON object")) << notes;
   EXPECT_TRUE(contains(notes, "invalid value 'many'")) << notes;
   EXPECT_TRUE(contains(notes, "entry 0")) << notes;
+}
+
+TEST_F(LlamaServerSignalReaderTest, InvalidSlotContextIsNoted) {
+  serve("/props", 200, R"({"total_slots":2,"default_generation_settings":{"n_ctx":-1}})");
+  serve("/slots", 200, kSlots);
+  serve("/metrics", 200, kMetrics);
+  const ServerReading reading = read();
+  EXPECT_EQ(reading.total_slots, 2);
+  EXPECT_FALSE(reading.slot_ctx.has_value());
+  EXPECT_TRUE(contains(joined(reading.notes), "n_ctx is -1")) << joined(reading.notes);
 }
 
 TEST_F(LlamaServerSignalReaderTest, SlotsListGivesCountWhenPropsLacksIt) {
