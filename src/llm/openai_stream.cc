@@ -181,9 +181,9 @@ Result<ChatResponse> CompletionStream::finish() {
   }
   if (finish_reason_.empty() && choice_chunks_ == 0 && events_ > 0) {
     return Status(ErrorCode::kServerError,
-                  fmt::format("the server at {} returned no choices for model '{}': none of its "
-                              "{} event(s) had an entry in \"choices\", so there is no reply; "
-                              "check the server's log",
+                  fmt::format("POST {}/v1/chat/completions returned no choices for model '{}': "
+                              "none of its {} event(s) had an entry in \"choices\", so there is no "
+                              "reply; check the server's log",
                               url_, request_.model, events_));
   }
   if (finish_reason_.empty()) {

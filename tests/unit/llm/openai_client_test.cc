@@ -354,7 +354,7 @@ TEST_F(OpenAiClientTest, EmptyChoicesNameTheServer) {
   Result<ChatResponse> response = chat(reply);
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kServerError);
-  const std::string& message = response.status().message();
+  const std::string message = response.status().message();
   EXPECT_TRUE(contains(message, "returned no choices for model 'tiny'")) << message;
   EXPECT_TRUE(contains(message, server_.url() + "/v1/chat/completions")) << message;
   EXPECT_FALSE(contains(message, "finish_reason")) << message;
