@@ -33,11 +33,13 @@ std::string escape_invalid_utf8(std::string_view text) {
 }  // namespace
 
 void print_error(std::string_view message) {
-  // Line breaks stay, because some messages list one cause per line. The other control
-  // characters are escaped line by line.
+  // Messages that list one cause per line indent each one by two spaces after the line break.
+  // Such a break stays; every other control character is escaped, so a line break inside a
+  // quoted value cannot start a line that looks like another message.
+  constexpr std::string_view kCauseBreak = "\n  ";
   std::string text = "ollama-flow: ";
   for (size_t start = 0;;) {
-    const size_t end = message.find('\n', start);
+    const size_t end = message.find(kCauseBreak, start);
     text += escape_control_characters(escape_invalid_utf8(message.substr(start, end - start)));
     if (end == std::string_view::npos) {
       break;

@@ -5,9 +5,9 @@
 
 namespace ollamaflow::cli {
 
-// Writes "ollama-flow: MESSAGE" and a line break to stderr. Control characters other than line
-// breaks and invalid UTF-8 in the message are escaped, because messages quote values from flags,
-// files and servers.
+// Writes "ollama-flow: MESSAGE" and a line break to stderr. Control characters and invalid UTF-8
+// in the message are escaped, because messages quote values from flags, files and servers. A
+// line break followed by two spaces, which starts an indented cause, is kept.
 void print_error(std::string_view message);
 
 }  // namespace ollamaflow::cli

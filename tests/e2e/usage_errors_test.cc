@@ -459,6 +459,12 @@ TEST_F(UsageErrorsTest, MultiLineErrorKeepsLineBreaks) {
   EXPECT_NE(result.err.find("\n  table: no entry for this name\n"), std::string::npos)
       << result.err;
   EXPECT_EQ(result.err.find("\\n"), std::string::npos) << result.err;
+
+  // A line break inside a value is escaped.
+  const ProcessResult host = run_cli({"config", "show"}, {{"OLLAMA_HOST", "127.0.0.1\nfake:9"}});
+  EXPECT_EQ(host.exit_code, 2) << host.err;
+  EXPECT_NE(host.err.find("127.0.0.1\\nfake"), std::string::npos) << host.err;
+  EXPECT_EQ(host.err.find("127.0.0.1\nfake"), std::string::npos) << host.err;
 }
 
 TEST_F(UsageErrorsTest, GpuMemoryOverrideInvalidExitsTwo) {
