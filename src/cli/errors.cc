@@ -34,7 +34,7 @@ std::string escape_invalid_utf8(std::string_view text) {
 
 void print_error(std::string_view message) {
   // Messages that list one cause per line indent each one by two spaces after the line break.
-  // Such a break stays; every other control character is escaped, so a line break inside a
+  // Such a break stays. Every other control character is escaped, so that a line break inside a
   // quoted value cannot start a line that looks like another message.
   constexpr std::string_view kCauseBreak = "\n  ";
   std::string text = "ollama-flow: ";
