@@ -462,8 +462,15 @@ void finish(RunState& state) {
       store::parse_run_status(state.report.status).value_or(store::RunStatus::kFailed);
   Status stored = state.journal->finish_run(state.record.id, status, state.report.exit_code,
                                             report_to_json(state.report));
+  // A journal that failed during the run keeps no record of its end, so `runs` shows the run as
+  // interrupted. The exit code says so too, even when every task succeeded.
   if (!stored) {
-    state.report.notes.push_back("journal: " + stored.message());
+    state.report.notes.push_back("journal: " + stored.message() +
+                                 "; the workspace has the run's files, but the journal does not "
+                                 "record their tasks or the run's end");
+    if (state.report.exit_code == 0) {
+      state.report.exit_code = 1;
+    }
   }
 }
 

@@ -8,8 +8,11 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "e2e/e2e_support.h"
+#include "fakes/process.h"
+#include "store/sqlite.h"
 
 namespace ollamaflow::testing {
 namespace {
@@ -53,6 +56,51 @@ TEST_F(SimRunTest, GoalRunsToFilesAndJournal) {
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0]["id"], report["run_id"]);
   EXPECT_EQ(list[0]["status"], "succeeded");
+}
+
+// A journal that fails in the middle of a run cannot record the run's end, so the run exits 1
+// although its tasks succeed and its files are written.
+TEST_F(SimRunTest, JournalFailureMidRunExitsOne) {
+  // Slow simulated replies keep the run going while the journal breaks.
+  const std::filesystem::path config = dir_.path() / "slow.json";
+  std::ofstream(config) << R"({"server": {"sim_output_tokens_per_s": 40}})";
+  const std::filesystem::path plan = dir_.path() / "plan.json";
+  std::ofstream(plan) << sample_plan().dump();
+  ChildProcess child(
+      cli_argv({"run", "--plan", plan.string(), "--backend", "sim", "--config", config.string(),
+                "--workspace", workspace().string(), "--db", db().string(), "--json"}),
+      cli_options({}));
+  bool broken = false;
+  for (int i = 0; i < 400 && !broken; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    if (!std::filesystem::exists(db())) {
+      continue;  // opening it here would create it
+    }
+    Result<store::Database> database = store::Database::open(db().string());
+    if (!database.is_ok()) {
+      continue;
+    }
+    bool journaled = false;
+    {
+      Result<store::Statement> runs = database->prepare("SELECT count(*) FROM runs");
+      journaled = runs.is_ok() && runs->step().value_or(false) && runs->column_int64(0) > 0;
+    }
+    // Another program removes a table that the run writes to, once the run is journaled.
+    if (journaled) {
+      broken = database->exec("DROP TABLE events").is_ok();
+    }
+  }
+  ASSERT_TRUE(broken) << "the run was not journaled";
+  EXPECT_EQ(child.wait(std::chrono::seconds(120)), 1) << child.read_err();
+  const json report = json::parse(child.read_out(), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out();
+  EXPECT_EQ(report["exit_code"], 1) << report.dump();
+  EXPECT_NE(report["notes"].dump().find("the journal does not record their tasks or the run's end"),
+            std::string::npos)
+      << report["notes"].dump();
+  for (const json& task : report["tasks"]) {
+    EXPECT_EQ(task["status"], "succeeded") << task.dump();
+  }
 }
 
 // Returns true when something accepts connections on 127.0.0.1:`port`.
