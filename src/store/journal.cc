@@ -316,6 +316,7 @@ Journal::~Journal() {
   if (!queue_.empty()) {
     lead_group_commit(queue_lock);
   }
+  dropped_log_.flush();
 }
 
 Status Journal::flush() {
@@ -351,8 +352,10 @@ void Journal::post(const char* operation, std::function<Status()> body) {
   pending->body = &pending->owned_body;
   std::unique_lock queue_lock(queue_mutex_);
   if (!failure_.is_ok()) {
-    get_logger("store")->warn("journal write dropped path={} operation={} error={}", path_,
-                              operation, failure_.message());
+    if (dropped_log_.allow(options_.clock->now())) {
+      get_logger("store")->warn("journal write dropped path={} operation={} error={}", path_,
+                                operation, failure_.message());
+    }
     return;
   }
   queue_.push_back(pending.release());

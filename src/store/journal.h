@@ -34,6 +34,7 @@
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "store/records.h"
 #include "store/sqlite.h"
@@ -249,6 +250,9 @@ class Journal {
   std::condition_variable posted_;  // wakes the writer thread
   bool closing_ = false;            // guarded by queue_mutex_
   std::thread writer_;              // started under queue_mutex_ by the first post
+  // Posts after a failure are dropped, one log line each: a run posts one per task event.
+  LogRateLimiter dropped_log_{get_logger("store"), spdlog::level::warn, "journal write dropped", 3,
+                              std::chrono::seconds(60)};
 };
 
 }  // namespace ollamaflow::store

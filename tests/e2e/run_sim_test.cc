@@ -101,6 +101,14 @@ TEST_F(SimRunTest, JournalFailureMidRunExitsOne) {
   for (const json& task : report["tasks"]) {
     EXPECT_EQ(task["status"], "succeeded") << task.dump();
   }
+  // Each later write is dropped; the log shows the first few and a count.
+  const std::string log = child.read_err();
+  size_t dropped_lines = 0;
+  for (size_t at = log.find("journal write dropped path="); at != std::string::npos;
+       at = log.find("journal write dropped path=", at + 1)) {
+    ++dropped_lines;
+  }
+  EXPECT_LE(dropped_lines, 3u) << log;
 }
 
 // Returns true when something accepts connections on 127.0.0.1:`port`.
