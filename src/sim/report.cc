@@ -55,19 +55,24 @@ std::string format_table(const SimulationReport& report) {
                                 report.trace_description, report.startup_s, report.seed);
   out += fmt::format(
       "{:<17} {:>6} {:>6} {:>6} {:>9} {:>6} {:>6} {:>7} {:>7} {:>5} {:>5} {:>4} "
-      "{:>4} {:>4} {:>5}\n",
+      "{:>4} {:>5} {:>4} {:>5}\n",
       "policy", "p50 s", "p95 s", "p99 s", "agent-s", "x orc", "flips", "gap s", "react s", "peak",
-      "x pk", "kill", "503", "oom", "rec %");
+      "x pk", "kill", "503", "fail", "oom", "rec %");
+  bool any_failed = false;
   for (const PolicyRun& entry : report.runs) {
     const Figures& f = entry.figures;
     out += fmt::format(
         "{:<17} {:>6.1f} {:>6.1f} {:>6.1f} {:>9.0f} {:>6} {:>6.2f} {:>7} {:>7} {:>5} {:>5} {:>4} "
-        "{:>4} {:>4} {:>5.0f}\n",
+        "{:>4} {:>5} {:>4} {:>5.0f}\n",
         f.policy, f.wait_p50_s, f.wait_p95_s, f.wait_p99_s, f.agent_seconds,
         optional_text(f.oracle_ratio, "{:.2f}"), f.flips_per_10min,
         optional_text(f.min_dwell_s, "{:.0f}"), optional_text(f.reaction_s, "{:.1f}"),
-        f.peak_agents, optional_text(f.peak_ratio, "{:.2f}"), f.killed, f.rejected_503,
+        f.peak_agents, optional_text(f.peak_ratio, "{:.2f}"), f.killed, f.rejected_503, f.failed,
         f.overcommits, f.recorded_share * 100);
+    any_failed = any_failed || f.failed > 0;
+  }
+  if (any_failed) {
+    out += "\nfail counts requests that never completed; the waits count only those that did.\n";
   }
   out += "\ngoals missed (default strategy HYBRID and the others):\n";
   for (const PolicyRun& entry : report.runs) {

@@ -96,6 +96,10 @@ TEST_F(SimulateTest, RepeatedTaskFailuresAreCounted) {
   EXPECT_LE(failure_lines, 50u) << result.err;
   EXPECT_GE(count_lines, 1u) << result.err;
   EXPECT_NE(result.out.find("SIMULATED"), std::string::npos) << result.out;
+  // The table counts the failed requests, since the waits cover only the completed ones.
+  EXPECT_NE(result.out.find(" 503  fail  oom "), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("fail counts requests that never completed"), std::string::npos)
+      << result.out;
 }
 
 TEST_F(SimulateTest, MissingTraceFileExitsTwo) {
