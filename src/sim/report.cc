@@ -72,7 +72,9 @@ std::string format_table(const SimulationReport& report) {
     any_failed = any_failed || f.failed > 0;
   }
   if (any_failed) {
-    out += "\nfail counts requests that never completed; the waits count only those that did.\n";
+    out +=
+        "\nfail counts requests that never completed; their waits until the first start count "
+        "too.\n";
   }
   out += "\ngoals missed (default strategy HYBRID and the others):\n";
   for (const PolicyRun& entry : report.runs) {
