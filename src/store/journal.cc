@@ -123,6 +123,23 @@ Status check_not_foreign(Database& database) {
                     "another path with --db");
 }
 
+// Rewords SQLite's report of a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB) as a usage error that
+// names the journal and the fix, without the statement that found the damage.
+Status explain_corrupt(const std::string& path, Status status) {
+  if (status.code() != ErrorCode::kCorrupt) {
+    return status;
+  }
+  std::string cause = status.message();
+  if (const size_t failed = cause.find("failed: "); failed != std::string::npos) {
+    cause = cause.substr(failed + 8);
+    cause = cause.substr(0, cause.find(';'));
+  }
+  return Status(ErrorCode::kInvalidArgument,
+                "journal '" + path + "' is damaged (SQLite: " + cause +
+                    "): move it aside so that a new journal is created, or pass another path "
+                    "with --db");
+}
+
 // Rewords a write failure on a read-only file or folder, which SQLite reports as "attempt to
 // write a readonly database", so that it names the journal and the fix.
 Status explain_read_only(const std::string& path, Status status) {
@@ -212,19 +229,19 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path, JournalO
                       database.status().message());
   }
   if (!database.is_ok()) {
-    return explain_read_only(path, database.status());
+    return explain_read_only(path, explain_corrupt(path, database.status()));
   }
   if (database->read_only()) {
     return explain_read_only(
         path, Status(ErrorCode::kPermissionDenied, "SQLite could open it only for reading"));
   }
   if (Status own = check_not_foreign(database.value()); !own.is_ok()) {
-    return own;
+    return explain_corrupt(path, own);
   }
   const std::string applied_at = format_iso8601(options.clock->wall_now());
   Result<int> version = migrate(database.value(), journal_migrations(), applied_at);
   if (!version.is_ok()) {
-    return explain_read_only(path, version.status());
+    return explain_read_only(path, explain_corrupt(path, version.status()));
   }
   get_logger("store")->info("journal opened path={} schema_version={}", path, version.value());
   return std::unique_ptr<Journal>(
@@ -251,14 +268,14 @@ Result<std::unique_ptr<Journal>> Journal::open_read_only(const std::string& path
   options.database.read_only = true;
   Result<Database> database = Database::open(path, options.database);
   if (!database.is_ok()) {
-    return database.status();
+    return explain_corrupt(path, database.status());
   }
   Result<int> version = read_schema_version(database.value());
   if (!version.is_ok()) {
-    return version.status();
+    return explain_corrupt(path, version.status());
   }
   if (Status own = check_not_foreign(database.value()); !own.is_ok()) {
-    return own;
+    return explain_corrupt(path, own);
   }
   const int latest = latest_version(journal_migrations());
   if (version.value() > latest || version.value() < kOldestReadableVersion) {

@@ -202,6 +202,30 @@ TEST_F(InputChecksTest, JournalPathNotAJournal) {
   }
 }
 
+TEST_F(InputChecksTest, DamagedJournalIsUsageError) {
+  const ProcessResult first = run_cli({"run", "Write a note", "--backend", "sim", "--db",
+                                       db().string(), "--workspace", workspace().string()});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  // The first 3000 bytes keep the SQLite header but cut the pages that the header lists.
+  const std::string whole = read(db());
+  ASSERT_GT(whole.size(), 3000u);
+  const fs::path damaged = dir_.path() / "damaged.db";
+  std::ofstream(damaged, std::ios::binary) << whole.substr(0, 3000);
+  const std::vector<std::vector<std::string>> commands = {
+      {"runs", "--db", damaged.string()},
+      {"run", "Write a note", "--backend", "sim", "--db", damaged.string(), "--workspace",
+       (dir_.path() / "ws2").string()}};
+  for (const std::vector<std::string>& args : commands) {
+    const ProcessResult result = run_cli(args);
+    EXPECT_EQ(result.exit_code, 2) << args[0] << ": " << result.err;
+    EXPECT_TRUE(contains(result.err, "journal '" + damaged.string() + "' is damaged (SQLite: "))
+        << args[0] << ": " << result.err;
+    EXPECT_TRUE(contains(result.err, "move it aside so that a new journal is created"))
+        << args[0] << ": " << result.err;
+    EXPECT_FALSE(contains(result.err, "statement")) << args[0] << ": " << result.err;
+  }
+}
+
 TEST_F(InputChecksTest, GoalControlCharactersAreEscaped) {
   const std::string goal = "line1\nline2\x1b[31mred\tend";
   const ProcessResult result = run_cli({"run", goal, "--backend", "sim", "--db", db().string(),

@@ -155,10 +155,17 @@ TEST_F(JournalTest, OpenKeepsCorruptJournalAdvice) {
     out.write("SQLite format 3\0", 16);
     out << std::string(4096, 'x');
   }
+  // A damaged journal is the user's to fix, like a path that is no journal, so it is a usage
+  // error that names the file.
   Result<std::unique_ptr<Journal>> journal = Journal::open(damaged.string(), options());
   ASSERT_FALSE(journal.is_ok());
-  EXPECT_EQ(journal.status().code(), ErrorCode::kCorrupt);
-  EXPECT_THAT(journal.status().message(), HasSubstr("move the file aside"));
+  EXPECT_EQ(journal.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(journal.status().message(),
+              HasSubstr("journal '" + damaged.string() + "' is damaged (SQLite: "));
+  EXPECT_THAT(journal.status().message(), HasSubstr("move it aside"));
+  Result<std::unique_ptr<Journal>> reader = Journal::open_read_only(damaged.string(), options());
+  ASSERT_FALSE(reader.is_ok());
+  EXPECT_EQ(reader.status().code(), ErrorCode::kInvalidArgument);
 }
 
 TEST_F(JournalTest, ReopenKeepsRows) {
