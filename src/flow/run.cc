@@ -659,9 +659,11 @@ Status prepare(RunState& state) {
     if (goal.empty()) {
       goal = plan->goal.empty() ? "plan " + state.request.plan_file : plan->goal;
     } else if (!plan->goal.empty() && plan->goal != goal) {
-      state.goal_notes.push_back(
-          fmt::format("the goal on the command line replaces the plan file's goal \"{}\"",
-                      shortened(plan->goal, 120)));
+      state.goal_notes.push_back(fmt::format(
+          "the goal on the command line replaces the plan file's goal \"{}\", but the task "
+          "descriptions of the plan stay as written; leave out the goal to keep the plan's",
+          shortened(plan->goal, 120)));
+      get_logger("flow")->warn("{}", state.goal_notes.back());
     }
     if (Status fits = check_task_sizes(*plan, goal, state.config.server); !fits) {
       return fits.with_context("plan file '" + state.request.plan_file + "'");

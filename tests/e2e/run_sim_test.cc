@@ -389,6 +389,10 @@ TEST_F(SimRunTest, GoalFlagReplacingPlanGoalIsNoted) {
                 "replaces the plan file's goal \"Create a Python web app\"") != std::string::npos;
   }
   EXPECT_TRUE(noted) << report["notes"].dump();
+  // The log warns as well, since a report's notes are easy to miss.
+  EXPECT_NE(result.err.find("warning [flow] the goal on the command line replaces"),
+            std::string::npos)
+      << result.err;
 }
 
 TEST_F(SimRunTest, TraversalPathsInPlanWriteNothingOutside) {
