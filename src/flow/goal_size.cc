@@ -29,6 +29,13 @@ Result<std::optional<std::string>> check_goal_size(std::string_view goal,
                               "(server.num_ctx): shorten the goal or raise --num-ctx",
                               estimate, server.num_ctx));
   }
+  if (server.num_predict >= server.num_ctx) {
+    return std::optional<std::string>(fmt::format(
+        "the output limit of {} tokens (server.num_predict) alone fills the {} tokens of "
+        "context per request (server.num_ctx), so a long reply is cut by the context instead of "
+        "the limit; lower --num-predict below --num-ctx or raise --num-ctx",
+        server.num_predict, server.num_ctx));
+  }
   if (tokens + server.num_predict > server.num_ctx) {
     return std::optional<std::string>(fmt::format(
         "{}: with the output limit of {} tokens (server.num_predict) it exceeds the {} tokens "

@@ -481,7 +481,10 @@ Status check_goal(RunState& state, const std::string& goal) {
   if (!warning) {
     return warning.status();
   }
-  if (warning->has_value()) {
+  // A run with a plan file checks its goal twice: before and after reading the plan.
+  const bool repeated = std::find(state.goal_notes.begin(), state.goal_notes.end(),
+                                  warning->value_or("")) != state.goal_notes.end();
+  if (warning->has_value() && !repeated) {
     get_logger("flow")->warn("{}", **warning);
     state.goal_notes.push_back(**warning);
   }

@@ -52,6 +52,20 @@ TEST(GoalSizeTest, GoalWithOutputPastContextWarns) {
   EXPECT_TRUE(contains(**checked, "--num-ctx")) << **checked;
 }
 
+TEST(GoalSizeTest, OutputLimitFillingContextNamesTheLimit) {
+  // A short goal is not the cause when num_predict alone fills the context.
+  Result<std::optional<std::string>> checked =
+      check_goal_size("Write a hello world script", settings(256, 1048576));
+  ASSERT_TRUE(checked.is_ok()) << checked.status().to_string();
+  ASSERT_TRUE(checked->has_value());
+  EXPECT_TRUE(contains(**checked,
+                       "the output limit of 1048576 tokens (server.num_predict) alone "
+                       "fills the 256 tokens"))
+      << **checked;
+  EXPECT_TRUE(contains(**checked, "lower --num-predict below --num-ctx")) << **checked;
+  EXPECT_FALSE(contains(**checked, "shorten the goal")) << **checked;
+}
+
 TEST(GoalSizeTest, GoalAtTheLimitsPasses) {
   Result<std::optional<std::string>> fits =
       check_goal_size(std::string(768 * 4, 'x'), settings(1024, 256));
