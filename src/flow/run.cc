@@ -621,9 +621,18 @@ Status prepare(RunState& state) {
     }
     goal = run->goal;
     state.config.run.workspace = run->workspace;
+    // A resumed run writes only into its own folder, so the fix is to restore that folder, not
+    // the --workspace flag that check_usable() names for a new run.
     if (Status usable = orchestrator::Workspace::check_usable(state.config.run.workspace);
         !usable) {
-      return usable;
+      std::string message = usable.message();
+      if (const size_t fix = message.find("choose another path"); fix != std::string::npos) {
+        message = message.substr(0, fix >= 2 ? fix - 2 : fix);  // drop ": " or "; " as well
+      }
+      return Status(usable.code(),
+                    fmt::format("{}: run {} resumes only in its own workspace, so move what is "
+                                "there now aside and restore the folder, or start a new run",
+                                message, run->id));
     }
     if (Status outside = check_journal_outside(state.config, state.config.run.workspace);
         !outside) {

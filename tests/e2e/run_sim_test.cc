@@ -577,6 +577,19 @@ TEST_F(SimRunTest, ResumeThatCannotStartKeepsTheRunsStatus) {
   EXPECT_NE(missing.err.find("'r-20260101-000000-abcd' not found"), std::string::npos)
       << missing.err;
 
+  // A file where the run's folder was: the fix is to restore the folder, as --workspace cannot
+  // move a resumed run.
+  std::filesystem::rename(workspace(), dir_.path() / "ws-moved");
+  std::ofstream(workspace()) << "not a folder\n";
+  ProcessResult replaced =
+      run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(replaced.exit_code, 2) << replaced.err;
+  EXPECT_NE(replaced.err.find("exists but is not a folder: run " + run_id +
+                              " resumes only in its own workspace"),
+            std::string::npos)
+      << replaced.err;
+  EXPECT_EQ(replaced.err.find("--workspace"), std::string::npos) << replaced.err;
+
   for (const json& run : parse_json(run_cli({"runs", "--db", db().string(), "--json"}))) {
     EXPECT_EQ(run["status"], run["id"] == run_id ? "succeeded" : "planned") << run.dump();
   }
