@@ -103,9 +103,18 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
 
 json show_json(store::Journal& journal, const store::RunRecord& run) {
   json document = run_to_json(run);
+  // A part of the run that cannot be read is named here, so that a damaged journal never looks
+  // like a run without tasks.
+  json read_errors = json::array();
+  auto read_failed = [&read_errors](const std::string& part, const Status& status) {
+    read_errors.push_back("cannot read the run's " + part + ": " + status.message());
+  };
   json tasks = json::array();
-  if (auto rows = journal.tasks_for_run(run.id)) {
-    for (const auto& task : *rows) {
+  auto task_rows = journal.tasks_for_run(run.id);
+  if (!task_rows) {
+    read_failed("tasks", task_rows.status());
+  } else {
+    for (const auto& task : *task_rows) {
       tasks.push_back({{"id", task.task_id},
                        {"title", task.title},
                        {"role", task.role},
@@ -121,8 +130,11 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   }
   // Tasks of the accepted plan that no agent started have no row yet. They are listed, so that
   // the user sees what a resume would run.
-  if (Result<store::PlanRecord> plan = journal.accepted_plan(run.id);
-      plan && plan->plan.contains("tasks") && plan->plan["tasks"].is_array()) {
+  Result<store::PlanRecord> plan = journal.accepted_plan(run.id);
+  if (!plan && plan.status().code() != ErrorCode::kNotFound) {
+    read_failed("accepted plan", plan.status());
+  }
+  if (plan && plan->plan.contains("tasks") && plan->plan["tasks"].is_array()) {
     std::set<std::string> listed;
     for (const json& task : tasks) {
       listed.insert(task["id"].get<std::string>());
@@ -148,15 +160,21 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   document["tasks"] = tasks;
   json plans = json::array();
   if (auto rows = journal.plans_for_run(run.id)) {
-    for (const auto& plan : *rows) {
-      plans.push_back(
-          {{"attempt", plan.attempt}, {"accepted", plan.accepted}, {"errors", plan.errors}});
+    for (const auto& attempt : *rows) {
+      plans.push_back({{"attempt", attempt.attempt},
+                       {"accepted", attempt.accepted},
+                       {"errors", attempt.errors}});
     }
+  } else {
+    read_failed("plan attempts", rows.status());
   }
   document["plan_attempts"] = plans;
   json scaling = json::array();
-  if (auto rows = journal.scaling_events_for_run(run.id)) {
-    for (const auto& event : *rows) {
+  auto scaling_rows = journal.scaling_events_for_run(run.id);
+  if (!scaling_rows) {
+    read_failed("scaling events", scaling_rows.status());
+  } else {
+    for (const auto& event : *scaling_rows) {
       scaling.push_back({{"time", event.time},
                          {"action", event.action},
                          {"from", event.from_count},
@@ -168,8 +186,11 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   document["scaling_events"] = scaling;
   if (auto events = journal.events_for_run(run.id)) {
     document["event_count"] = events->size();
+  } else {
+    read_failed("events", events.status());
   }
   document["report"] = run.report;
+  document["read_errors"] = read_errors;
   return document;
 }
 
@@ -276,7 +297,10 @@ int cmd_runs(const Config& config, const RunsOptions& options) {
   } else {
     print_show(document);
   }
-  return 0;
+  for (const json& error : document["read_errors"]) {
+    print_error(error.get<std::string>());
+  }
+  return document["read_errors"].empty() ? 0 : 1;
 }
 
 }  // namespace ollamaflow::cli

@@ -7,6 +7,7 @@
 
 #include "e2e/e2e_support.h"
 #include "store/journal.h"
+#include "store/sqlite.h"
 
 namespace ollamaflow::testing {
 namespace {
@@ -44,6 +45,33 @@ class RunsListingTest : public E2eTest {
     return lines;
   }
 };
+
+// A plan that another program damaged is named as unreadable, and the tasks still show.
+TEST_F(RunsListingTest, ShowNamesUnreadablePlan) {
+  const ProcessResult first =
+      run_cli({"run", "Write a note", "--backend", "sim", "--db", db().string(), "--workspace",
+               workspace().string(), "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string run_id = parse_json(first)["run_id"];
+  {
+    Result<store::Database> database = store::Database::open(db().string());
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(database->exec("UPDATE plans SET plan = '{broken'").is_ok());
+  }
+  for (const bool json_output : {false, true}) {
+    std::vector<std::string> args = {"runs", "show", run_id, "--db", db().string()};
+    if (json_output) {
+      args.push_back("--json");
+    }
+    const ProcessResult shown = run_cli(args);
+    EXPECT_EQ(shown.exit_code, 1) << shown.err;
+    EXPECT_NE(shown.err.find("cannot read the run's accepted plan: journal '" + db().string() +
+                             "': plan attempt 1 of run '" + run_id + "' is not valid JSON"),
+              std::string::npos)
+        << shown.err;
+    EXPECT_NE(shown.out.find("docs/design.md"), std::string::npos) << "tasks are missing";
+  }
+}
 
 TEST_F(RunsListingTest, ControlCharactersInGoalAreEscaped) {
   store_runs({"first line\nsecond\tline\r\x1b[31mred\x7f\xc2\x9b"});
