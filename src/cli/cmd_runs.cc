@@ -216,7 +216,7 @@ void print_show(const json& run) {
   }
   std::cout << "\nTasks:\n";
   for (const auto& task : run["tasks"]) {
-    std::printf("  %-16s %-10s %-20s %-10s %-18s %s\n", task["id"].get<std::string>().c_str(),
+    std::printf("  %-16s %-11s %-20s %-10s %-18s %s\n", task["id"].get<std::string>().c_str(),
                 task["status"].get<std::string>().c_str(), task["role"].get<std::string>().c_str(),
                 task["agent"].get<std::string>().c_str(),
                 escape_control_characters(task["model"].get<std::string>()).c_str(),

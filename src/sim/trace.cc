@@ -263,8 +263,9 @@ Result<Trace> parse_trace_stream(std::istream& input, const std::string& name, d
     }
     const std::vector<std::string_view> fields = split(line);
     if (fields.size() != 3) {
-      return Status(ErrorCode::kParseError, fmt::format("trace {}: line {}: {} fields, expected 3",
-                                                        name, line_number, fields.size()));
+      return Status(ErrorCode::kParseError,
+                    fmt::format("trace {}: line {}: {} field{}, expected 3", name, line_number,
+                                fields.size(), fields.size() == 1 ? "" : "s"));
     }
     Request request;
     const bool time_ok = *format == Format::kSeconds
