@@ -114,18 +114,22 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   if (!task_rows) {
     read_failed("tasks", task_rows.status());
   } else {
+    // A task that was running when its process died keeps that status in the journal.
+    const bool interrupted = document["status"] == "interrupted";
     for (const auto& task : *task_rows) {
-      tasks.push_back({{"id", task.task_id},
-                       {"title", task.title},
-                       {"role", task.role},
-                       {"status", task.status},
-                       {"agent", task.agent_id},
-                       {"model", task.model},
-                       {"duration_s", task.duration_s ? json(*task.duration_s) : json(nullptr)},
-                       {"prompt_tokens", task.prompt_tokens},
-                       {"output_tokens", task.output_tokens},
-                       {"files", task.files},
-                       {"error", task.error}});
+      tasks.push_back(
+          {{"id", task.task_id},
+           {"title", task.title},
+           {"role", task.role},
+           {"status",
+            interrupted && task.status == "running" ? std::string("interrupted") : task.status},
+           {"agent", task.agent_id},
+           {"model", task.model},
+           {"duration_s", task.duration_s ? json(*task.duration_s) : json(nullptr)},
+           {"prompt_tokens", task.prompt_tokens},
+           {"output_tokens", task.output_tokens},
+           {"files", task.files},
+           {"error", task.error}});
     }
   }
   // Tasks of the accepted plan that no agent started have no row yet. They are listed, so that

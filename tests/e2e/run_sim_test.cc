@@ -1,6 +1,7 @@
 // End-to-end runs of the real binary on the built-in simulated backend.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -109,6 +110,48 @@ TEST_F(SimRunTest, JournalFailureMidRunExitsOne) {
     ++dropped_lines;
   }
   EXPECT_LE(dropped_lines, 3u) << log;
+}
+
+// A run killed with SIGKILL leaves its running tasks as they were in the journal; `runs show`
+// shows them as interrupted, like the run.
+TEST_F(SimRunTest, KilledRunShowsTasksInterrupted) {
+  const std::filesystem::path config = dir_.path() / "slow.json";
+  std::ofstream(config) << R"({"server": {"sim_output_tokens_per_s": 20}})";
+  const std::filesystem::path plan = dir_.path() / "plan.json";
+  std::ofstream(plan) << sample_plan().dump();
+  ChildProcess child(
+      cli_argv({"run", "--plan", plan.string(), "--backend", "sim", "--config", config.string(),
+                "--workspace", workspace().string(), "--db", db().string()}),
+      cli_options({}));
+  std::string run_id;
+  for (int i = 0; i < 400 && run_id.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    if (!std::filesystem::exists(db())) {
+      continue;  // opening it here would create it
+    }
+    Result<store::Database> database = store::Database::open(db().string());
+    if (!database.is_ok()) {
+      continue;
+    }
+    Result<store::Statement> running =
+        database->prepare("SELECT run_id FROM tasks WHERE status = 'running' LIMIT 1");
+    if (running.is_ok() && running->step().value_or(false)) {
+      run_id = running->column_text(0);
+    }
+  }
+  ASSERT_FALSE(run_id.empty()) << "no task started";
+  child.send_signal(SIGKILL);
+  child.wait(std::chrono::seconds(10));
+  const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string(), "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const json run = parse_json(shown);
+  EXPECT_EQ(run["status"], "interrupted");
+  bool interrupted_task = false;
+  for (const json& task : run["tasks"]) {
+    EXPECT_NE(task["status"], "running") << task.dump();
+    interrupted_task = interrupted_task || task["status"] == "interrupted";
+  }
+  EXPECT_TRUE(interrupted_task) << run["tasks"].dump();
 }
 
 // Returns true when something accepts connections on 127.0.0.1:`port`.
