@@ -249,7 +249,8 @@ int run_main(int argc, char** argv) {
   add_global_options(interactive, *ia_global);
   add_run_options(interactive, *ia_global, *ia_options);
   interactive->add_flag("--json", ia_options->json,
-                        "Print each report, status and agent list as one JSON document");
+                        "Print only JSON documents on stdout, one per line; the prompt and "
+                        "notes go to stderr");
   interactive->callback([&, ia_global, ia_options] {
     if (ia_options->plan_only || !ia_options->plan_file.empty()) {
       throw CLI::ValidationError(ia_options->plan_only ? "--plan-only" : "--plan",
