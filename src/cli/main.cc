@@ -100,6 +100,39 @@ void check_server_args(const GlobalOptions& global, const std::string& start_ser
   }
 }
 
+// Rejects the scaling flags when auto-scaling is off, because nothing would read them. Values from
+// the configuration file or the environment stay allowed, so that one file serves runs with and
+// without auto-scaling.
+void check_scaling_flags(const GlobalOptions& global, const Config& config) {
+  if (config.auto_scaling) {
+    return;
+  }
+  if (flag_sets(global, "auto_scaling.dry_run")) {
+    throw CLI::ValidationError("--dry-run",
+                               "it records scaling decisions without acting on them, and "
+                               "without auto-scaling there are none: add --auto-scaling, or "
+                               "drop --dry-run");
+  }
+  const struct {
+    const char* flag;
+    const char* key;
+    const char* purpose;
+  } scaling_flags[] = {
+      {"--strategy", "auto_scaling.strategy", "chooses how auto-scaling sizes the pool"},
+      {"--min-agents", "gpu_scaling.min_agents", "sets the fewest agents that auto-scaling keeps"},
+      {"--max-agents", "gpu_scaling.max_agents", "sets the most agents that auto-scaling starts"},
+  };
+  for (const auto& scaling_flag : scaling_flags) {
+    if (flag_sets(global, scaling_flag.key)) {
+      throw CLI::ValidationError(
+          scaling_flag.flag,
+          fmt::format("it {}, and without auto-scaling the pool is fixed: add --auto-scaling, "
+                      "or drop {} and set a fixed pool with --agents N",
+                      scaling_flag.purpose, scaling_flag.flag));
+    }
+  }
+}
+
 // Returns true when a flag, the environment or the configuration file set the model.
 bool model_given(const Config& config) {
   for (const char* key : {"server.model", "auto_scaling.model"}) {
@@ -225,12 +258,8 @@ int run_main(int argc, char** argv) {
                                  "127.0.0.1; drop --host and --backend");
     }
     std::optional<Config> config = load_run_config(*run_global);
-    // Without auto-scaling nothing makes scaling decisions, so --dry-run would do nothing.
-    if (config && !config->auto_scaling && flag_sets(*run_global, "auto_scaling.dry_run")) {
-      throw CLI::ValidationError("--dry-run",
-                                 "it records scaling decisions without acting on them, and "
-                                 "without auto-scaling there are none: add --auto-scaling, or "
-                                 "drop --dry-run");
+    if (config) {
+      check_scaling_flags(*run_global, *config);
     }
     if (config && !run_options->start_server.empty() && !model_given(*config)) {
       throw CLI::ValidationError("--start-server",
@@ -259,6 +288,9 @@ int run_main(int argc, char** argv) {
     }
     check_server_args(*ia_global, "");
     std::optional<Config> config = load_run_config(*ia_global);
+    if (config) {
+      check_scaling_flags(*ia_global, *config);
+    }
     if (config && !server_url_valid(*config)) {
       config.reset();
     }
