@@ -75,6 +75,12 @@ void drop_plan_options(CLI::App* command) {
   command->remove_option(command->get_option("--plan-only"));
 }
 
+// Removes --server-args from a command that starts no llama-server, so that its help does not list
+// it and CLI11 rejects it as an unexpected argument.
+void drop_server_args(CLI::App* command) {
+  command->remove_option(command->get_option("--server-args"));
+}
+
 // Returns true when a flag on the command line sets configuration `key`.
 bool flag_sets(const GlobalOptions& global, const std::string& key) {
   for (const FlagValue& value : global.flags.values()) {
@@ -277,6 +283,7 @@ int run_main(int argc, char** argv) {
       app.add_subcommand("interactive", "Read goals and commands in a loop (type help)");
   add_global_options(interactive, *ia_global);
   add_run_options(interactive, *ia_global, *ia_options);
+  drop_server_args(interactive);
   interactive->add_flag("--json", ia_options->json,
                         "Print only JSON documents on stdout, one per line; the prompt and "
                         "notes go to stderr");
@@ -286,7 +293,6 @@ int run_main(int argc, char** argv) {
                                  "interactive runs each goal it reads in full; use `run GOAL "
                                  "--plan-only` or `run --plan FILE` for one plan");
     }
-    check_server_args(*ia_global, "");
     std::optional<Config> config = load_run_config(*ia_global);
     if (config) {
       check_scaling_flags(*ia_global, *config);
@@ -382,9 +388,9 @@ int run_main(int argc, char** argv) {
   add_global_options(models, *models_global);
   add_run_options(models, *models_global, spare_run_options());
   drop_plan_options(models);
+  drop_server_args(models);
   models->add_flag("--json", models_options->json, "Print JSON");
   models->callback([&, models_global, models_options] {
-    check_server_args(*models_global, "");
     std::optional<Config> config = load_run_config(*models_global);
     if (config && !server_url_valid(*config)) {
       config.reset();

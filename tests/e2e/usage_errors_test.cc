@@ -123,6 +123,19 @@ TEST_F(UsageErrorsTest, ScalingFlagsNeedAutoScaling) {
   EXPECT_EQ(from_file.exit_code, 0) << from_file.out << from_file.err;
 }
 
+// `models` and `interactive` start no llama-server, so they take no --server-args.
+TEST_F(UsageErrorsTest, ServerArgsOnlyWhereServerStarts) {
+  for (const std::string command : {"models", "interactive"}) {
+    const ProcessResult help = run_cli({command, "--help"});
+    EXPECT_EQ(help.exit_code, 0) << command << ": " << help.err;
+    EXPECT_EQ(help.out.find("--server-args"), std::string::npos) << command << ": " << help.out;
+  }
+  for (const std::string command : {"run", "doctor"}) {
+    const ProcessResult help = run_cli({command, "--help"});
+    EXPECT_NE(help.out.find("--server-args"), std::string::npos) << command << ": " << help.out;
+  }
+}
+
 TEST_F(UsageErrorsTest, RunTemperatureRejectsNan) {
   ProcessResult result = run_cli({"run", "x", "--backend", "sim", "--temperature", "nan"});
   EXPECT_EQ(result.exit_code, 2) << result.err;
