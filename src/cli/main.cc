@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/flags.h"
+#include "cli/signals.h"
 #include "core/terminal_text.h"
 #include "llm/factory.h"
 
@@ -488,6 +489,7 @@ int run_main(int argc, char** argv) {
 int main(int argc, char** argv) {
   // Every known failure returns a Status; an exception that gets here is a defect. It ends the
   // process with exit 1 and a message instead of an abort and a core file.
+  ollamaflow::cli::ignore_broken_pipes();
   try {
     return ollamaflow::cli::run_main(argc, argv);
   } catch (const std::exception& error) {
