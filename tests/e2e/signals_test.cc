@@ -1,5 +1,6 @@
 // End-to-end checks of how the binary handles signals and closed output: a closed pipe does not
-// end a run, SIGHUP stops it as SIGINT does.
+// end a run, SIGHUP stops it as SIGINT does, Ctrl-C stops `models` and `doctor` while they wait
+// on a stalled server.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -7,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "e2e/e2e_support.h"
+#include "fakes/http_test_server.h"
 
 extern char** environ;
 
@@ -149,6 +152,28 @@ class SpawnedProcess {
   int exit_code_ = -1;
 };
 
+// An HTTP server on 127.0.0.1 that accepts every GET and never replies until it stops.
+class StalledServer {
+ public:
+  StalledServer() {
+    server_.server().Get(".*", [this](const httplib::Request&, httplib::Response& response) {
+      ++requests_;
+      server_.gate().pass();
+      response.set_content("{}", "application/json");
+    });
+    server_.start();
+  }
+
+  std::string url() const { return server_.url(); }
+  int requests() const { return requests_.load(); }
+  // Blocks until a request waits for its reply.
+  void wait_for_request() { server_.gate().wait_for_waiters(1); }
+
+ private:
+  HttpTestServer server_;
+  std::atomic<int> requests_{0};
+};
+
 class SignalsTest : public E2eTest {
  protected:
   fs::path write_plan() {
@@ -191,6 +216,28 @@ class SignalsTest : public E2eTest {
     return parse_json(runs);
   }
 
+  // Starts `args` with SIGINT ignored, against a server that never replies, and sends SIGINT
+  // once the server has received a request. Checks that the command ends with exit code 130
+  // within 3 s. Its read timeout is 5 s or more, so a command that ignores the signal fails.
+  void expect_sigint_stops(const std::vector<std::string>& args) {
+    StalledServer server;
+    std::vector<std::string> full_args = args;
+    full_args.insert(full_args.end(), {"--host", server.url()});
+    SpawnSetup setup;
+    setup.ignore_sigint = true;
+    setup.output_path = (dir_.path() / "output.txt").string();
+    SpawnedProcess child(cli_argv(full_args), cli_options({}), setup);
+    server.wait_for_request();
+    const auto signalled = std::chrono::steady_clock::now();
+    child.send_signal(SIGINT);
+    const int code = child.wait(std::chrono::seconds(15));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+    const std::string output = read(setup.output_path);
+    EXPECT_EQ(code, 130) << args[0] << ": " << output;
+    EXPECT_LT(seconds, 3.0) << args[0] << ": " << output;
+    EXPECT_NE(output.find("cancelled"), std::string::npos) << args[0] << ": " << output;
+  }
 };
 
 // With SIGPIPE ignored, the writes into the closed pipe fail and the run goes on: it finishes,
@@ -243,6 +290,14 @@ TEST_F(SignalsTest, SighupStopsRunGracefully) {
   EXPECT_EQ(run["status"], "cancelled") << run.dump();
   EXPECT_EQ(run["exit_code"], 130) << run.dump();
   EXPECT_EQ(active_runs(), json::array()) << "the status file was left behind";
+}
+
+TEST_F(SignalsTest, SigintStopsModelsOnStalledServer) {
+  expect_sigint_stops({"models"});
+}
+
+TEST_F(SignalsTest, SigintStopsDoctorOnStalledServer) {
+  expect_sigint_stops({"doctor"});
 }
 
 }  // namespace
