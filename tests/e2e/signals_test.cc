@@ -1,6 +1,6 @@
 // End-to-end checks of how the binary handles signals and closed output: a closed pipe does not
 // end a run, SIGHUP stops it as SIGINT does, Ctrl-C stops `models` and `doctor` while they wait
-// on a stalled server.
+// on a stalled server, and `status` distinguishes a killed run from a process that reused its pid.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -298,6 +298,30 @@ TEST_F(SignalsTest, SigintStopsModelsOnStalledServer) {
 
 TEST_F(SignalsTest, SigintStopsDoctorOnStalledServer) {
   expect_sigint_stops({"doctor"});
+}
+
+// SIGKILL leaves the run's status file behind. When another process later gets the same pid,
+// its start time differs from the one in the file, so `status` drops the file.
+TEST_F(SignalsTest, StatusIgnoresReusedPid) {
+  ChildProcess run(cli_argv({"run", "--plan", write_plan().string(), "--backend", "sim", "--config",
+                             write_slow_config().string(), "--workspace", workspace().string(),
+                             "--db", db().string()}),
+                   cli_options({}));
+  const json active = wait_for_active_run();
+  ASSERT_EQ(active.size(), 1u) << run.read_err();
+  run.send_signal(SIGKILL);
+  EXPECT_EQ(run.wait(std::chrono::seconds(10)), 128 + SIGKILL);
+  // The status files are kept beside the journal.
+  const fs::path active_dir = db().parent_path() / "active";
+  const fs::path left = active_dir / (std::to_string(run.pid()) + ".json");
+  ASSERT_TRUE(fs::exists(left)) << "SIGKILL should leave the status file";
+
+  // The same file under the pid of a live process that is not the run.
+  ChildProcess other({"/bin/sleep", "30"}, {});
+  const fs::path reused = active_dir / (std::to_string(other.pid()) + ".json");
+  fs::rename(left, reused);
+  EXPECT_EQ(active_runs(), json::array());
+  EXPECT_FALSE(fs::exists(reused)) << "the stale status file was kept";
 }
 
 }  // namespace
