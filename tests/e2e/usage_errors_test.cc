@@ -136,6 +136,16 @@ TEST_F(UsageErrorsTest, ServerArgsOnlyWhereServerStarts) {
   }
 }
 
+// Ollama reads OLLAMA_HOST=":PORT" as port PORT of this machine, and --host reads it the same.
+TEST_F(UsageErrorsTest, HostPortAloneMeansLocalHost) {
+  const ProcessResult flag = run_cli({"config", "show", "--host", ":9", "--json"});
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_EQ(parse_json(flag)["values"]["server"]["host"], "127.0.0.1:9") << flag.out;
+  const ProcessResult variable = run_cli({"config", "show", "--json"}, {{"OLLAMA_HOST", ":9"}});
+  ASSERT_EQ(variable.exit_code, 0) << variable.err;
+  EXPECT_EQ(parse_json(variable)["values"]["server"]["host"], "http://127.0.0.1:9") << variable.out;
+}
+
 TEST_F(UsageErrorsTest, RunTemperatureRejectsNan) {
   ProcessResult result = run_cli({"run", "x", "--backend", "sim", "--temperature", "nan"});
   EXPECT_EQ(result.exit_code, 2) << result.err;
