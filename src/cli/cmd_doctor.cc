@@ -12,6 +12,9 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/errors.h"
+#include "cli/server_link.h"
+#include "cli/signals.h"
 #include "core/json_text.h"
 #include "flow/server_launch.h"
 #include "gpu/monitor.h"
@@ -299,10 +302,12 @@ void check_capacity(const Config& config, const ServerSettings& settings,
 }
 
 // Explains where the slot count comes from: llama-server reports its own, Ollama does not.
-void check_server_slots(const Config& config, const ServerSettings& settings, Findings& findings) {
+void check_server_slots(const Config& config, const ServerSettings& settings, Findings& findings,
+                        CancelTokenPtr cancel) {
   if (settings.backend == "openai") {
     Result<std::unique_ptr<llm::LlamaServerSignalReader>> reader =
-        llm::LlamaServerSignalReader::create(settings, system_clock(), kDoctorReadTimeoutS);
+        llm::LlamaServerSignalReader::create(settings, system_clock(), kDoctorReadTimeoutS,
+                                             std::move(cancel));
     if (!reader) {
       return;
     }
@@ -402,6 +407,8 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
   settings.first_token_timeout_s = std::min(settings.first_token_timeout_s, kDoctorReadTimeoutS);
   settings.idle_timeout_s = std::min(settings.idle_timeout_s, kDoctorReadTimeoutS);
 
+  // Ctrl-C cancels the requests in flight and ends doctor with exit code 130, as in `run`.
+  const CancelTokenPtr cancel = install_interrupt_handler();
   Findings findings;
   bool reachable = false;
   std::vector<llm::ModelInfo> models;
@@ -409,7 +416,7 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
   // With --start-server, ollama-flow starts the server itself, so none runs yet.
   Result<model::ServerLink> link =
       options.start_server.empty()
-          ? model::open_server_link(settings, system_clock())
+          ? open_cancellable_server_link(settings, cancel)
           : Result<model::ServerLink>(Status(ErrorCode::kNotFound, "server started by the run"));
   if (options.start_server.empty()) {
     if (!link) {
@@ -422,10 +429,14 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
     check_capacity(config, settings, link && reachable ? &*link : nullptr, findings, models,
                    loaded);
   if (options.start_server.empty())
-    check_server_slots(config, settings, findings);
+    check_server_slots(config, settings, findings, cancel);
   else if (findings.snapshot)
     check_start_server(config, options.start_server, findings);
 
+  if (cancel->cancelled()) {
+    print_error("doctor cancelled before its checks finished");
+    return 130;
+  }
   bool failed = std::any_of(findings.checks.begin(), findings.checks.end(),
                             [](const Check& c) { return c.status == "fail"; });
   if (options.json) {

@@ -2,7 +2,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -25,6 +27,12 @@ void print_snapshot(const gpu::GpuSnapshot& snapshot, bool json) {
     std::printf("%s", gpu::render_snapshot(snapshot).c_str());
   }
   std::fflush(stdout);
+}
+
+// Flushes standard output and returns false when a write to it failed. The process ignores
+// SIGPIPE, so a reader that has exited, as `head` does, shows only as a failed write here.
+bool flush_stdout() {
+  return std::fflush(stdout) == 0 && std::ferror(stdout) == 0;
 }
 
 }  // namespace
@@ -66,6 +74,16 @@ int cmd_gpu(const Config& config, const GpuOptions& options) {
       // A pipe or a file gets no screen-clearing codes: the snapshots follow one another.
       std::printf("=== %s\n", format_iso8601(snapshot.taken_at).c_str());
       print_snapshot(snapshot, false);
+    }
+    if (!flush_stdout()) {
+      // A closed pipe ends the watch as its reader intended. Any other failure is reported.
+      const int error = errno;
+      if (error == EPIPE) {
+        return 0;
+      }
+      print_error(fmt::format("cannot write to standard output: {}; --watch stopped",
+                              std::strerror(error)));
+      return 1;
     }
     Duration left = from_seconds(options.interval_s);
     while (left.count() > 0 && !interrupted->cancelled()) {

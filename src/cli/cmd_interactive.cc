@@ -1,5 +1,7 @@
 // `ollama-flow interactive`: goals and commands in a loop, with line editing and history
-// (GNU readline) when standard input is a terminal, plain line reading otherwise.
+// (GNU readline) when standard input is a terminal, plain line reading otherwise. With --json,
+// standard output carries only JSON documents, one per line, and the prompt, the banner and the
+// notes go to standard error.
 #include <unistd.h>
 
 #include <cstdio>
@@ -19,6 +21,7 @@
 #include "cli/signals.h"
 #include "cli/status_text.h"
 #include "core/json_text.h"
+#include "core/terminal_text.h"
 #include "flow/flow.h"
 #include "flow/run_types.h"
 
@@ -70,8 +73,9 @@ LineRead read_piped_line(std::string& line) {
   }
 }
 
-// Reads one line from the terminal (with readline) or from piped input.
-LineRead read_line(bool terminal, std::string& line) {
+// Reads one line from the terminal (with readline) or from piped input, after writing the prompt
+// to `prompt_stream`.
+LineRead read_line(bool terminal, std::ostream& prompt_stream, std::string& line) {
   if (terminal) {
     char* raw = readline("ollama-flow> ");
     if (raw == nullptr) {
@@ -84,7 +88,7 @@ LineRead read_line(bool terminal, std::string& line) {
     free(raw);
     return LineRead::kLine;
   }
-  std::cout << "ollama-flow> " << std::flush;
+  prompt_stream << "ollama-flow> " << std::flush;
   return read_piped_line(line);
 }
 
@@ -97,12 +101,28 @@ std::string trim(const std::string& text) {
   return text.substr(begin, end - begin + 1);
 }
 
+// One goal run in this session. A goal that failed before its run started has no run id, and its
+// status is "error".
+struct HistoryEntry {
+  std::string goal;
+  std::string run_id;
+  std::string status;
+};
+
 struct Session {
   Config config;
   RunOptions options;
   flow::RunMonitor monitor;
-  std::vector<std::pair<std::string, std::string>> history;  // goal, "run-id status"
+  std::vector<HistoryEntry> history;
+  // Standard error with --json, so that standard output carries only JSON documents, else
+  // standard output.
+  std::ostream& notes;
 };
+
+// Writes one JSON document on one line of standard output.
+void print_document(const nlohmann::json& document) {
+  std::cout << to_text(document) << "\n" << std::flush;
+}
 
 void run_one_goal(Session& session, const std::string& goal) {
   flow::RunRequest request;
@@ -112,13 +132,43 @@ void run_one_goal(Session& session, const std::string& goal) {
   Result<flow::RunReport> report =
       flow::run_goal(session.config, request, cancel, system_clock(), &session.monitor);
   if (!report) {
-    std::cout << "error: " << report.status().message() << "\n";
-    session.history.push_back({goal, "error"});
+    print_error(report.status().message());
+    if (session.options.json) {
+      print_document({{"goal", goal}, {"error", report.status().message()}});
+    }
+    session.history.push_back({goal, "", "error"});
     return;
   }
-  std::cout << (session.options.json ? to_text(flow::report_to_json(*report), 2) + "\n"
-                                     : flow::format_report(*report));
-  session.history.push_back({goal, report->run_id + " " + report->status});
+  if (session.options.json) {
+    print_document(flow::report_to_json(*report));
+  } else {
+    std::cout << flow::format_report(*report);
+  }
+  session.history.push_back({goal, report->run_id, report->status});
+}
+
+// Prints the goals of this session: in text, each goal escaped and cut as the runs listing cuts
+// it, because a goal may contain control characters and be megabytes long.
+void print_history(const Session& session) {
+  if (session.options.json) {
+    nlohmann::json goals = nlohmann::json::array();
+    for (const HistoryEntry& entry : session.history) {
+      goals.push_back({{"goal", entry.goal},
+                       {"run_id", entry.run_id.empty() ? nlohmann::json(nullptr)
+                                                       : nlohmann::json(entry.run_id)},
+                       {"status", entry.status}});
+    }
+    print_document({{"history", goals}});
+    return;
+  }
+  if (session.history.empty()) {
+    std::cout << "no goals yet in this session\n";
+  }
+  for (size_t i = 0; i < session.history.size(); ++i) {
+    const HistoryEntry& entry = session.history[i];
+    std::cout << "  " << i + 1 << ". " << truncate_printable(entry.goal, kMaxListedGoalWidth)
+              << "  [" << (entry.run_id.empty() ? "" : entry.run_id + " ") << entry.status << "]\n";
+  }
 }
 
 void set_strategy(Session& session, const std::string& name) {
@@ -130,16 +180,16 @@ void set_strategy(Session& session, const std::string& name) {
     if (known == upper) {
       session.config.strategy = upper;
       session.config.sources["auto_scaling.strategy"] = "interactive";
-      std::cout << "strategy set to " << upper
-                << (session.config.auto_scaling ? ""
-                                                : " (auto-scaling is off: start with "
-                                                  "--auto-scaling to use it)")
-                << "\n";
+      session.notes << "strategy set to " << upper
+                    << (session.config.auto_scaling ? ""
+                                                    : " (auto-scaling is off: start with "
+                                                      "--auto-scaling to use it)")
+                    << "\n";
       return;
     }
   }
-  std::cout << "unknown strategy '" << name
-            << "': use GPU_MEMORY_BASED, WORKLOAD_BASED, HYBRID, CONSERVATIVE or AGGRESSIVE\n";
+  session.notes << "unknown strategy '" << truncate_printable(name, kMaxListedGoalWidth)
+                << "': use GPU_MEMORY_BASED, WORKLOAD_BASED, HYBRID, CONSERVATIVE or AGGRESSIVE\n";
 }
 
 // Handles one input line; returns false when the session should end.
@@ -155,14 +205,14 @@ bool handle_line(Session& session, const std::string& input) {
     return false;
   }
   if (command == "help") {
-    std::cout << kHelp;
+    session.notes << kHelp;
   } else if (command == "status") {
     if (session.options.json) {
       nlohmann::json status = {{"strategy", session.config.strategy},
                                {"auto_scaling", session.config.auto_scaling},
                                {"scaling", session.monitor.scaling_status()},
                                {"metrics", session.monitor.metrics()}};
-      std::cout << to_text(status, 2) << "\n";
+      print_document(status);
     } else if (session.history.empty()) {
       std::cout << "Strategy " << session.config.strategy << " for the next goals, auto-scaling "
                 << (session.config.auto_scaling ? "on" : "off")
@@ -175,26 +225,23 @@ bool handle_line(Session& session, const std::string& input) {
     }
   } else if (command == "agents") {
     if (session.options.json) {
-      std::cout << to_text(session.monitor.agents(), 2) << "\n";
+      print_document(session.monitor.agents());
     } else {
       print_agents(session.monitor.agents());
     }
   } else if (command == "strategy") {
     std::string name;
     words >> name;
-    if (name.empty()) {
+    if (name.empty() && session.options.json) {
+      print_document(
+          {{"strategy", session.config.strategy}, {"auto_scaling", session.config.auto_scaling}});
+    } else if (name.empty()) {
       std::cout << "current strategy: " << session.config.strategy << "\n";
     } else {
       set_strategy(session, name);
     }
   } else if (command == "history") {
-    if (session.history.empty()) {
-      std::cout << "no goals yet in this session\n";
-    }
-    for (size_t i = 0; i < session.history.size(); ++i) {
-      std::cout << "  " << i + 1 << ". " << session.history[i].first << "  ["
-                << session.history[i].second << "]\n";
-    }
+    print_history(session);
   } else {
     run_one_goal(session, line);
   }
@@ -213,29 +260,34 @@ std::string backend_banner(const Config& config, const RunOptions& options) {
     return it != config.sources.end() && it->second != "default";
   };
   const bool chosen = options.backend_chosen || named("server.host") || named("server.backend");
-  return "Backend " + config.server.backend + " at " + config.server.host +
+  return "Backend " + config.server.backend + " at " +
+         escape_control_characters(config.server.host) +
          (chosen ? "" : " (each goal runs on the simulated backend when it does not respond)");
 }
 
 }  // namespace
 
 int cmd_interactive(const Config& config, const RunOptions& options) {
-  Session session{config, options, {}, {}};
+  std::ostream& notes = options.json ? std::cerr : std::cout;
+  Session session{config, options, {}, {}, notes};
   const bool terminal = isatty(STDIN_FILENO) != 0;
   const std::string history_file = history_path().string();
   if (terminal) {
     std::error_code ignored;
     std::filesystem::create_directories(history_path().parent_path(), ignored);
     read_history(history_file.c_str());
+    if (options.json) {
+      rl_outstream = stderr;  // readline writes the prompt and the echoed line there
+    }
   }
   install_interrupt_handler();
-  std::cout << "ollama-flow interactive: type a goal, or help. " << backend_banner(config, options)
-            << ", strategy " << config.strategy
-            << (config.auto_scaling ? " (auto-scaling on)" : " (auto-scaling off)") << "\n";
+  notes << "ollama-flow interactive: type a goal, or help. " << backend_banner(config, options)
+        << ", strategy " << config.strategy
+        << (config.auto_scaling ? " (auto-scaling on)" : " (auto-scaling off)") << "\n";
   std::string line;
   LineRead read = LineRead::kLine;
   size_t line_number = 0;
-  while ((read = read_line(terminal, line)) == LineRead::kLine) {
+  while ((read = read_line(terminal, notes, line)) == LineRead::kLine) {
     ++line_number;
     if (!handle_line(session, line)) {
       break;
@@ -244,7 +296,7 @@ int cmd_interactive(const Config& config, const RunOptions& options) {
   if (terminal) {
     write_history(history_file.c_str());
   }
-  std::cout << "\n";
+  notes << "\n";
   if (read == LineRead::kTooLong) {
     print_error(
         fmt::format("input line {} is longer than the limit of 16 MiB: a goal must fit "

@@ -11,6 +11,8 @@
 
 #include "cli/commands.h"
 #include "cli/errors.h"
+#include "cli/server_link.h"
+#include "cli/signals.h"
 #include "core/json_text.h"
 #include "gpu/text_table.h"
 #include "model/memory_estimate.h"
@@ -187,8 +189,10 @@ void print_table(const std::vector<ModelRow>& rows) {
 }  // namespace
 
 int cmd_models(const Config& config, const ModelsOptions& options) {
+  // Ctrl-C cancels the requests in flight and ends the command with exit code 130, as in `run`.
+  const CancelTokenPtr cancel = install_interrupt_handler();
   Result<model::ServerLink> link =
-      model::open_server_link(model::metadata_settings(config.server), system_clock());
+      open_cancellable_server_link(model::metadata_settings(config.server), cancel);
   if (!link) {
     print_error(link.status().message());
     return link.status().code() == ErrorCode::kInvalidArgument ? 2 : 1;
@@ -197,11 +201,16 @@ int cmd_models(const Config& config, const ModelsOptions& options) {
   if (!models) {
     print_error(fmt::format("cannot list the models of {}: {}", link->client->endpoint(),
                             models.status().message()));
-    return 1;
+    return cancel->cancelled() ? 130 : 1;
   }
   std::vector<llm::LoadedModel> loaded =
       link->client->loaded_models().value_or(std::vector<llm::LoadedModel>{});
   const std::vector<ModelRow> rows = describe_all(*models, config, *link, loaded);
+  if (cancel->cancelled()) {
+    print_error(fmt::format("models of {} cancelled before every model was described",
+                            link->client->endpoint()));
+    return 130;
+  }
   const bool simulated = link->client->backend_name() == "sim";
 
   if (options.json) {

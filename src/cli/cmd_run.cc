@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/signals.h"
@@ -50,6 +52,14 @@ int cmd_run(const Config& config, const RunOptions& options) {
     std::cout << flow::format_report(*report);
   }
   std::cout.flush();
+  // With SIGPIPE ignored, a closed pipe or terminal only fails the write. The run is journaled
+  // already, so its exit code stays the run's own.
+  if (!std::cout) {
+    print_error(
+        fmt::format("cannot write the report of run {} to standard output, which is "
+                    "closed: `ollama-flow runs show {}` prints it",
+                    report->run_id, report->run_id));
+  }
   return report->exit_code;
 }
 

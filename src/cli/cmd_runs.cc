@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/errors.h"
+#include "cli/status_text.h"
 #include "core/json_text.h"
 #include "core/terminal_text.h"
 #include "store/journal.h"
@@ -24,30 +25,6 @@ Result<std::string> journal_path(const Config& config) {
     return config.run.db;
   }
   return store::default_journal_path(process_env());
-}
-
-// Widest goal in the runs listing, in terminal columns, counting the ellipsis of a cut goal.
-constexpr size_t kMaxListedGoalWidth = 60;
-
-// Returns `goal` on one line, escaped as printable_characters() does, and cut with an ellipsis
-// when it is wider than `max_width`.
-std::string goal_cell(const std::string& goal, size_t max_width) {
-  const std::vector<PrintedCharacter> characters = printable_characters(goal);
-  size_t total = 0;
-  for (const PrintedCharacter& character : characters) {
-    total += character.width;
-  }
-  const size_t kept_width = total > max_width ? max_width - 1 : total;
-  std::string cell;
-  size_t used = 0;
-  for (const PrintedCharacter& character : characters) {
-    if (used + character.width > kept_width) {
-      break;
-    }
-    cell += character.text;
-    used += character.width;
-  }
-  return total > max_width ? cell + "\u2026" : cell;
 }
 
 json run_to_json(const store::RunRecord& run) {
@@ -85,7 +62,7 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
   for (const auto& run : *runs) {
     std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", run.id.c_str(),
                 std::string(store::run_status_name(run.status)).c_str(), run.started_at.c_str(),
-                run.backend.c_str(), goal_cell(run.goal, kMaxListedGoalWidth).c_str());
+                run.backend.c_str(), truncate_printable(run.goal, kMaxListedGoalWidth).c_str());
   }
   Result<int64_t> total = journal.count_runs();
   if (!total) {
@@ -200,7 +177,7 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
 
 void print_show(const json& run) {
   std::cout << "Run " << run["id"].get<std::string>() << ": " << run["status"].get<std::string>()
-            << "\n  goal:      " << goal_cell(run["goal"].get<std::string>(), SIZE_MAX)
+            << "\n  goal:      " << escape_control_characters(run["goal"].get<std::string>())
             << "\n  backend:   " << run["backend"].get<std::string>() << ", model "
             << escape_control_characters(run["model"].get<std::string>())
             << "\n  workspace: " << escape_control_characters(run["workspace"].get<std::string>())

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/flags.h"
+#include "cli/signals.h"
 #include "core/terminal_text.h"
 #include "llm/factory.h"
 
@@ -75,6 +76,12 @@ void drop_plan_options(CLI::App* command) {
   command->remove_option(command->get_option("--plan-only"));
 }
 
+// Removes --server-args from a command that starts no llama-server, so that its help does not list
+// it and CLI11 rejects it as an unexpected argument.
+void drop_server_args(CLI::App* command) {
+  command->remove_option(command->get_option("--server-args"));
+}
+
 // Returns true when a flag on the command line sets configuration `key`.
 bool flag_sets(const GlobalOptions& global, const std::string& key) {
   for (const FlagValue& value : global.flags.values()) {
@@ -97,6 +104,39 @@ void check_server_args(const GlobalOptions& global, const std::string& start_ser
     throw CLI::ValidationError("--server-args",
                                "it sets arguments of the llama-server that --start-server "
                                "starts: add --start-server BIN, or drop --server-args");
+  }
+}
+
+// Rejects the scaling flags when auto-scaling is off, because nothing would read them. Values from
+// the configuration file or the environment stay allowed, so that one file serves runs with and
+// without auto-scaling.
+void check_scaling_flags(const GlobalOptions& global, const Config& config) {
+  if (config.auto_scaling) {
+    return;
+  }
+  if (flag_sets(global, "auto_scaling.dry_run")) {
+    throw CLI::ValidationError("--dry-run",
+                               "it records scaling decisions without acting on them, and "
+                               "without auto-scaling there are none: add --auto-scaling, or "
+                               "drop --dry-run");
+  }
+  const struct {
+    const char* flag;
+    const char* key;
+    const char* purpose;
+  } scaling_flags[] = {
+      {"--strategy", "auto_scaling.strategy", "chooses how auto-scaling sizes the pool"},
+      {"--min-agents", "gpu_scaling.min_agents", "sets the fewest agents that auto-scaling keeps"},
+      {"--max-agents", "gpu_scaling.max_agents", "sets the most agents that auto-scaling starts"},
+  };
+  for (const auto& scaling_flag : scaling_flags) {
+    if (flag_sets(global, scaling_flag.key)) {
+      throw CLI::ValidationError(
+          scaling_flag.flag,
+          fmt::format("it {}, and without auto-scaling the pool is fixed: add --auto-scaling, "
+                      "or drop {} and set a fixed pool with --agents N",
+                      scaling_flag.purpose, scaling_flag.flag));
+    }
   }
 }
 
@@ -225,12 +265,8 @@ int run_main(int argc, char** argv) {
                                  "127.0.0.1; drop --host and --backend");
     }
     std::optional<Config> config = load_run_config(*run_global);
-    // Without auto-scaling nothing makes scaling decisions, so --dry-run would do nothing.
-    if (config && !config->auto_scaling && flag_sets(*run_global, "auto_scaling.dry_run")) {
-      throw CLI::ValidationError("--dry-run",
-                                 "it records scaling decisions without acting on them, and "
-                                 "without auto-scaling there are none: add --auto-scaling, or "
-                                 "drop --dry-run");
+    if (config) {
+      check_scaling_flags(*run_global, *config);
     }
     if (config && !run_options->start_server.empty() && !model_given(*config)) {
       throw CLI::ValidationError("--start-server",
@@ -248,16 +284,20 @@ int run_main(int argc, char** argv) {
       app.add_subcommand("interactive", "Read goals and commands in a loop (type help)");
   add_global_options(interactive, *ia_global);
   add_run_options(interactive, *ia_global, *ia_options);
+  drop_server_args(interactive);
   interactive->add_flag("--json", ia_options->json,
-                        "Print each report, status and agent list as one JSON document");
+                        "Print only JSON documents on stdout, one per line; the prompt and "
+                        "notes go to stderr");
   interactive->callback([&, ia_global, ia_options] {
     if (ia_options->plan_only || !ia_options->plan_file.empty()) {
       throw CLI::ValidationError(ia_options->plan_only ? "--plan-only" : "--plan",
                                  "interactive runs each goal it reads in full; use `run GOAL "
                                  "--plan-only` or `run --plan FILE` for one plan");
     }
-    check_server_args(*ia_global, "");
     std::optional<Config> config = load_run_config(*ia_global);
+    if (config) {
+      check_scaling_flags(*ia_global, *config);
+    }
     if (config && !server_url_valid(*config)) {
       config.reset();
     }
@@ -349,9 +389,9 @@ int run_main(int argc, char** argv) {
   add_global_options(models, *models_global);
   add_run_options(models, *models_global, spare_run_options());
   drop_plan_options(models);
+  drop_server_args(models);
   models->add_flag("--json", models_options->json, "Print JSON");
   models->callback([&, models_global, models_options] {
-    check_server_args(*models_global, "");
     std::optional<Config> config = load_run_config(*models_global);
     if (config && !server_url_valid(*config)) {
       config.reset();
@@ -449,6 +489,7 @@ int run_main(int argc, char** argv) {
 int main(int argc, char** argv) {
   // Every known failure returns a Status; an exception that gets here is a defect. It ends the
   // process with exit 1 and a message instead of an abort and a core file.
+  ollamaflow::cli::ignore_broken_pipes();
   try {
     return ollamaflow::cli::run_main(argc, argv);
   } catch (const std::exception& error) {

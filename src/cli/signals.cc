@@ -24,6 +24,13 @@ void on_signal(int) {
 
 }  // namespace
 
+void ignore_broken_pipes() {
+  struct sigaction action {};
+  action.sa_handler = SIG_IGN;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGPIPE, &action, nullptr);
+}
+
 CancelTokenPtr renew_interrupt_token() {
   held = std::make_shared<CancelToken>();
   current_token.store(held.get());
@@ -38,6 +45,9 @@ CancelTokenPtr install_interrupt_handler() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // A closed terminal sends SIGHUP: the run stops as after Ctrl-C, so that its journal and
+  // workspace are finished instead of left 'interrupted'.
+  sigaction(SIGHUP, &action, nullptr);
   return token;
 }
 

@@ -97,10 +97,10 @@ void print_agents(const json& agents) {
     if (const json& role = member(agent, "current_task_role"); role.is_string()) {
       task += " (" + role.get<std::string>() + ")";
     }
-    std::cout << fmt::format("    {:<10} {:<12} {:<20} task {:<28} done {} failed {}\n",
-                             text(member(agent, "id")), text(member(agent, "state")),
-                             text(member(agent, "model")), task, text(member(agent, "tasks_done")),
-                             text(member(agent, "tasks_failed")));
+    std::cout << fmt::format(
+        "    {:<10} {:<12} {:<20} task {:<28} done {} failed {}\n", text(member(agent, "id")),
+        text(member(agent, "state")), escape_control_characters(text(member(agent, "model"))), task,
+        text(member(agent, "tasks_done")), text(member(agent, "tasks_failed")));
   }
 }
 

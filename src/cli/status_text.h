@@ -2,9 +2,15 @@
 // field is read defensively, because status files come from disk.
 #pragma once
 
+#include <cstddef>
+
 #include <nlohmann/json.hpp>
 
 namespace ollamaflow::cli {
+
+// Widest goal in the runs listing and the interactive history, in terminal columns, counting the
+// ellipsis of a cut goal.
+constexpr size_t kMaxListedGoalWidth = 60;
 
 // Prints the summary of one run's status document: run, goal, backend, then the planning
 // phase or the scaling, queue and agents.

@@ -62,6 +62,19 @@ Status set_role_models(Config& config, const json& value, const std::string& ori
   return Status::ok();
 }
 
+// Returns the server URL `url` with 127.0.0.1 as its host when it names a port without a host,
+// as in ":9" or "http://:9/path". Ollama reads OLLAMA_HOST=":PORT" as http://:PORT (envconfig.Host
+// of github.com/ollama/ollama), which Go dials on this machine, so --host and the configuration
+// file read it the same way. Any other URL comes back unchanged.
+std::string fill_empty_host(const std::string& url) {
+  const size_t separator = url.find("://");
+  const size_t authority = separator == std::string::npos ? 0 : separator + 3;
+  if (authority < url.size() && url[authority] == ':') {
+    return url.substr(0, authority) + "127.0.0.1" + url.substr(authority);
+  }
+  return url;
+}
+
 }  // namespace
 
 Status config_detail::apply_value(Config& config, const std::string& path, const json& value,
@@ -89,6 +102,9 @@ Status config_detail::apply_value(Config& config, const std::string& path, const
     }
   } else {
     json normalized = value;
+    if (path == "server.host" && value.is_string()) {
+      normalized = fill_empty_host(value.get<std::string>());
+    }
     if (path == "auto_scaling.strategy" && value.is_string()) {
       std::string upper = value.get<std::string>();
       std::transform(upper.begin(), upper.end(), upper.begin(),

@@ -141,6 +141,59 @@ Status check_strategy_notes(const json& group, const std::string& origin) {
   return Status::ok();
 }
 
+// One key of the monitoring or advanced group: a switch (true or false), or a period in seconds
+// (a number > 0).
+struct SettingKey {
+  const char* name;
+  bool is_switch;
+};
+
+// The keys of the monitoring and advanced groups, as in the configuration file of the original
+// Python ollama-flow, which read none of them either. ollama-flow checks, keeps and shows them but
+// does not act on them.
+const std::vector<SettingKey> kMonitoringKeys = {{"enable_detailed_logging", true},
+                                                 {"log_scaling_events", true},
+                                                 {"log_agent_lifecycle", true},
+                                                 {"metrics_collection_interval", false},
+                                                 {"status_report_interval", false}};
+const std::vector<SettingKey> kAdvancedKeys = {{"enable_custom_callbacks", true},
+                                               {"enable_external_scaling_api", true},
+                                               {"enable_predictive_scaling", true},
+                                               {"enable_cost_optimization", true}};
+
+// Returns the keys of `keys` with their types, as an error message lists them.
+std::string describe_setting_keys(const std::vector<SettingKey>& keys) {
+  std::string text;
+  for (const SettingKey& key : keys) {
+    text += (text.empty() ? "" : ", ") + std::string(key.name) +
+            (key.is_switch ? " (true or false)" : " (seconds > 0)");
+  }
+  return text;
+}
+
+// Checks the monitoring or advanced group against `keys`: an unknown key or a value of the wrong
+// type is an error, as in every other group.
+Status check_setting_keys(const std::string& group, const json& entries,
+                          const std::vector<SettingKey>& keys, const std::string& origin) {
+  for (const auto& [name, value] : entries.items()) {
+    const auto key = std::find_if(keys.begin(), keys.end(),
+                                  [&name = name](const SettingKey& k) { return name == k.name; });
+    if (key == keys.end()) {
+      return invalid_argument("unknown key '" + name + "' in " + group + " = " + value.dump() +
+                              " (" + origin + "): expected " + describe_setting_keys(keys) +
+                              "; remove it or fix its name");
+    }
+    const bool valid =
+        key->is_switch ? value.is_boolean() : value.is_number() && value.get<double>() > 0;
+    if (!valid) {
+      return invalid_argument("invalid " + group + "." + name + " = " + value.dump() + " (" +
+                              origin + "): expected " +
+                              (key->is_switch ? "true or false" : "a number of seconds > 0"));
+    }
+  }
+  return Status::ok();
+}
+
 // Applies one group with entries of its own and records `source` for each entry it sets, or for
 // the whole group when it replaces it.
 Status apply_special_group(Config& config, const std::string& group, const json& value,
@@ -154,10 +207,12 @@ Status apply_special_group(Config& config, const std::string& group, const json&
   if (!value.is_object()) {
     return invalid_argument(group + " (" + origin + ") must be an object");
   }
-  if (group == "strategies") {
-    if (Status checked = check_strategy_notes(value, origin); !checked) {
-      return checked;
-    }
+  Status checked = group == "strategies" ? check_strategy_notes(value, origin)
+                   : group == "monitoring"
+                       ? check_setting_keys(group, value, kMonitoringKeys, origin)
+                       : check_setting_keys(group, value, kAdvancedKeys, origin);
+  if (!checked) {
+    return checked;
   }
   json& target = group == "strategies"   ? config.strategy_notes
                  : group == "monitoring" ? config.monitoring

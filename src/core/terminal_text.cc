@@ -91,8 +91,10 @@ std::vector<PrintedCharacter> printable_characters(std::string_view text) {
     } else if (sequence > 0) {
       characters.push_back({std::string(text.substr(i, sequence)), column_width(code)});
       i += sequence - 1;
-    } else if ((byte & 0xC0) == 0x80 && !characters.empty()) {
-      characters.back().text += text[i];  // a continuation byte of a UTF-8 sequence
+    } else if (byte >= 0x80) {
+      // A byte outside a well-formed UTF-8 sequence: a terminal in an 8-bit mode would read
+      // 0x80 to 0x9F as C1 controls, so every such byte is escaped.
+      escape(fmt::format("\\x{:02X}", byte));
     } else {
       characters.push_back({std::string(1, text[i]), 1});
     }
@@ -107,6 +109,29 @@ std::string escape_control_characters(std::string_view text) {
     out += character.text;
   }
   return out;
+}
+
+std::string truncate_printable(std::string_view text, size_t max_width) {
+  const std::vector<PrintedCharacter> characters = printable_characters(text);
+  size_t total = 0;
+  for (const PrintedCharacter& character : characters) {
+    total += character.width;
+  }
+  if (total <= max_width) {
+    return escape_control_characters(text);
+  }
+  // The ellipsis takes the last column.
+  const size_t kept_width = max_width > 0 ? max_width - 1 : 0;
+  std::string cut;
+  size_t used = 0;
+  for (const PrintedCharacter& character : characters) {
+    if (used + character.width > kept_width) {
+      break;
+    }
+    cut += character.text;
+    used += character.width;
+  }
+  return cut + "\u2026";
 }
 
 std::string shell_quoted(const std::string& word) {

@@ -16,14 +16,18 @@ struct PrintedCharacter {
 };
 
 // Returns each character of `text` as it is printed: newline, carriage return and tab as \n, \r
-// and \t, other C0 characters and DEL as \xNN and C1 characters as \u00NN. A UTF-8 sequence
-// takes 2 columns in the common East Asian wide blocks and emoji, 0 for a combining mark, and 1
-// otherwise.
+// and \t, other C0 characters and DEL as \xNN, C1 characters as \u00NN, and each byte that is
+// not part of a well-formed UTF-8 sequence as \xNN. A UTF-8 sequence takes 2 columns in the
+// common East Asian wide blocks and emoji, 0 for a combining mark, and 1 otherwise.
 std::vector<PrintedCharacter> printable_characters(std::string_view text);
 
 // Returns `text` on one line with its control characters escaped as printable_characters()
 // does: "line1\nline2" comes back as the 12 characters line1\nline2.
 std::string escape_control_characters(std::string_view text);
+
+// Returns `text` escaped as escape_control_characters() does and, when that is wider than
+// `max_width` terminal columns, cut to max_width - 1 columns plus an ellipsis (U+2026).
+std::string truncate_printable(std::string_view text, size_t max_width);
 
 // Returns `word` as a POSIX shell reads it back: unchanged when it has only safe characters,
 // else in single quotes, with each single quote written as '\''.

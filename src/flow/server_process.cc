@@ -62,6 +62,8 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, int log_fd) {
   if (pid == 0) {
     // Only async-signal-safe calls between fork and exec.
     ::setpgid(0, 0);
+    // ollama-flow ignores SIGPIPE, and an ignored signal stays ignored across exec.
+    ::signal(SIGPIPE, SIG_DFL);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) {
       ::_exit(127);  // the parent died before prctl took effect

@@ -5,12 +5,47 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "store/journal.h"
 
 namespace ollamaflow::flow {
+namespace {
+
+// The member of each status document that records when its process started, so that a reader
+// can tell the run from an unrelated process that got the same pid after the run was killed.
+constexpr const char* kProcessStartKey = "process_start_ticks";
+
+}  // namespace
+
+std::optional<uint64_t> process_start_ticks(int64_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string stat = text.str();
+  // Field 2, the command name in parentheses, may contain spaces and parentheses itself, so the
+  // fields are counted from the last ')'. Field 3 is the first after it, and field 22 the start
+  // time.
+  const size_t name_end = stat.rfind(')');
+  if (name_end == std::string::npos) {
+    return std::nullopt;
+  }
+  std::istringstream fields(stat.substr(name_end + 1));
+  std::string field;
+  for (int number = 3; number <= 22; ++number) {
+    if (!(fields >> field)) {
+      return std::nullopt;
+    }
+  }
+  char* end = nullptr;
+  const unsigned long long ticks = std::strtoull(field.c_str(), &end, 10);
+  if (end == field.c_str() || *end != '\0') {
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(ticks);
+}
 
 std::filesystem::path active_status_dir(const Config& config) {
   std::string journal = config.run.db;
@@ -30,9 +65,14 @@ Status write_active_status(const std::filesystem::path& dir, const nlohmann::jso
   const std::string pid = std::to_string(getpid());
   const std::filesystem::path temp = dir / (pid + ".json.tmp");
   const std::filesystem::path target = dir / (pid + ".json");
+  nlohmann::json document = status;
+  static const std::optional<uint64_t> own_start = process_start_ticks(getpid());
+  if (own_start) {
+    document[kProcessStartKey] = *own_start;
+  }
   {
     std::ofstream out(temp, std::ios::trunc);
-    out << to_text(status);
+    out << to_text(document);
     if (!out) {
       return Status(ErrorCode::kIoError, "cannot write status file " + temp.string());
     }
@@ -73,10 +113,23 @@ std::vector<nlohmann::json> read_active_statuses(const std::filesystem::path& di
     std::stringstream text;
     text << in.rdbuf();
     nlohmann::json document = nlohmann::json::parse(text.str(), nullptr, false);
-    if (!document.is_discarded()) {
-      document["pid"] = pid;
-      statuses.push_back(std::move(document));
+    if (document.is_discarded()) {
+      continue;
     }
+    // A process with this pid that started at another time is not the run that wrote the file:
+    // that run was killed (SIGKILL leaves the file) and its pid was reused. A file without the
+    // start time, from an older version, and a process whose start time cannot be read are
+    // taken as the run.
+    const auto recorded = document.find(kProcessStartKey);
+    const std::optional<uint64_t> live_start = process_start_ticks(pid);
+    if (recorded != document.end() && recorded->is_number_unsigned() && live_start &&
+        *live_start != recorded->get<uint64_t>()) {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
+      continue;
+    }
+    document["pid"] = pid;
+    statuses.push_back(std::move(document));
   }
   std::sort(statuses.begin(), statuses.end(), [](const auto& a, const auto& b) {
     return a.value("started_at", std::string()) < b.value("started_at", std::string());

@@ -161,7 +161,7 @@ TEST_F(InputChecksTest, EmptyModelIsUsageError) {
 }
 
 TEST_F(InputChecksTest, ServerArgsNeedStartServer) {
-  for (const std::string command : {"run", "doctor", "models", "interactive"}) {
+  for (const std::string command : {"run", "doctor"}) {
     std::vector<std::string> args = {command, "--server-args", "--threads 8", "--backend", "sim"};
     if (command == "run") {
       args.push_back("x");
@@ -170,6 +170,13 @@ TEST_F(InputChecksTest, ServerArgsNeedStartServer) {
     EXPECT_EQ(result.exit_code, 2) << command << ": " << result.err;
     EXPECT_TRUE(contains(result.err, "add --start-server BIN, or drop --server-args"))
         << command << ": " << result.err;
+  }
+  // Commands without --start-server do not take --server-args at all.
+  for (const std::string command : {"models", "interactive"}) {
+    const ProcessResult result =
+        run_cli({command, "--server-args", "--threads 8", "--backend", "sim"}, {}, "quit\n");
+    EXPECT_EQ(result.exit_code, 2) << command << ": " << result.err;
+    EXPECT_TRUE(contains(result.err, "--server-args")) << command << ": " << result.err;
   }
 }
 

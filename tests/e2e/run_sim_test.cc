@@ -9,7 +9,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "e2e/e2e_support.h"
 #include "fakes/process.h"
@@ -517,12 +520,73 @@ TEST_F(SimRunTest, InteractiveLoopRunsCommands) {
   EXPECT_EQ(result.out.find("\"scaling\""), std::string::npos) << result.out;
 }
 
+// Each goal's line is escaped and cut as in the runs listing, so that a goal cannot send escape
+// sequences to the terminal or fill the screen.
+TEST_F(SimRunTest, InteractiveHistoryEscapesAndCutsGoals) {
+  const std::string long_goal = "Write " + std::string(100, 'x');
+  const std::string input = std::string("Build\n\x1b[2J evil \x07 goal\nnul ") + '\0' +
+                            " and \xFF byte\n" + long_goal + "\nhistory\nquit\n";
+  ProcessResult result = run_cli({"interactive", "--backend", "sim", "--db", db().string(),
+                                  "--workspace", workspace().string()},
+                                 {}, input);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("  1. Build  ["), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("  2. \\x1B[2J evil \\x07 goal  ["), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("  3. nul \\x00 and \\xFF byte  ["), std::string::npos) << result.out;
+  // 60 columns: 59 characters of the goal and the ellipsis.
+  EXPECT_NE(result.out.find("  4. " + long_goal.substr(0, 59) + "\u2026  ["), std::string::npos)
+      << result.out;
+  for (const char raw : {'\x1b', '\x07', '\0', '\xFF'}) {
+    EXPECT_EQ(result.out.find(raw), std::string::npos)
+        << "raw byte " << static_cast<int>(static_cast<unsigned char>(raw)) << " in:\n"
+        << result.out;
+  }
+}
+
+// With --json, standard output carries one JSON document per line and nothing else: the banner,
+// the prompts, the help and the notes go to standard error.
+TEST_F(SimRunTest, InteractiveJsonStdoutIsOnlyJson) {
+  const std::string input =
+      "history\nhelp\nstrategy\nstrategy bogus\nstrategy hybrid\nCreate a CLI tool\nstatus\n"
+      "agents\nhistory\nquit\n";
+  ProcessResult result = run_cli({"interactive", "--backend", "sim", "--json", "--db",
+                                  db().string(), "--workspace", workspace().string()},
+                                 {}, input);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::vector<json> documents;
+  std::istringstream lines(result.out);
+  for (std::string line; std::getline(lines, line);) {
+    const json document = json::parse(line, nullptr, false);
+    ASSERT_FALSE(document.is_discarded()) << "not a JSON line: " << line << "\nstdout:\n"
+                                          << result.out;
+    ASSERT_TRUE(document.is_object()) << line;
+    documents.push_back(document);
+  }
+  ASSERT_EQ(documents.size(), 6u) << result.out;
+  EXPECT_EQ(documents[0], json({{"history", json::array()}}));
+  EXPECT_EQ(documents[1]["strategy"], "HYBRID");
+  EXPECT_EQ(documents[2]["status"], "succeeded");
+  EXPECT_EQ(documents[3]["strategy"], "HYBRID");
+  EXPECT_TRUE(documents[4].contains("agents")) << documents[4].dump();
+  ASSERT_EQ(documents[5]["history"].size(), 1u) << documents[5].dump();
+  EXPECT_EQ(documents[5]["history"][0]["goal"], "Create a CLI tool");
+  EXPECT_EQ(documents[5]["history"][0]["run_id"], documents[2]["run_id"]);
+  EXPECT_EQ(documents[5]["history"][0]["status"], "succeeded");
+
+  EXPECT_NE(result.err.find("ollama-flow interactive: type a goal"), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("ollama-flow> "), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("strategy NAME"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("unknown strategy 'bogus'"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("strategy set to HYBRID"), std::string::npos) << result.err;
+}
+
 TEST_F(SimRunTest, InteractiveJsonStatusIsJson) {
   ProcessResult result = run_cli({"interactive", "--backend", "sim", "--json", "--db",
                                   db().string(), "--workspace", workspace().string()},
                                  {}, "status\nquit\n");
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-  EXPECT_NE(result.out.find("\"strategy\": \"HYBRID\""), std::string::npos) << result.out;
+  EXPECT_EQ(parse_json(result)["strategy"], "HYBRID") << result.out;
   EXPECT_EQ(result.out.find("for the next goals"), std::string::npos) << result.out;
 
   ProcessResult text = run_cli({"interactive", "--backend", "sim", "--db", db().string(),

@@ -84,6 +84,68 @@ TEST_F(UsageErrorsTest, DryRunNeedsAutoScaling) {
   EXPECT_EQ(scaled.exit_code, 0) << scaled.out << scaled.err;
 }
 
+// The scaling flags act only with auto-scaling, so without it each is a usage error, as
+// --dry-run is. The same values from a configuration file stay allowed.
+TEST_F(UsageErrorsTest, ScalingFlagsNeedAutoScaling) {
+  const std::vector<std::vector<std::string>> flag_sets = {
+      {"--strategy", "HYBRID"}, {"--min-agents", "2"}, {"--max-agents", "3"}};
+  int case_number = 0;
+  for (const std::string command : {"run", "interactive"}) {
+    for (const std::vector<std::string>& flag : flag_sets) {
+      const std::string case_workspace = workspace().string() + std::to_string(++case_number);
+      std::vector<std::string> args = {command,       "--backend",   "sim",         "--db",
+                                       db().string(), "--workspace", case_workspace};
+      if (command == "run") {
+        args.push_back("x");
+      }
+      args.insert(args.end(), flag.begin(), flag.end());
+      const ProcessResult result = run_cli(args, {}, "quit\n");
+      const std::string name = command + " " + flag[0];
+      EXPECT_EQ(result.exit_code, 2) << name << ": " << result.out << result.err;
+      EXPECT_NE(result.err.find(flag[0]), std::string::npos) << name << ": " << result.err;
+      EXPECT_NE(result.err.find("add --auto-scaling"), std::string::npos)
+          << name << ": " << result.err;
+      EXPECT_NE(result.err.find("--agents N"), std::string::npos) << name << ": " << result.err;
+      EXPECT_FALSE(std::filesystem::exists(db())) << name << ": the run was journaled";
+
+      args.push_back("--auto-scaling");
+      const ProcessResult scaled = run_cli(args, {}, "quit\n");
+      EXPECT_EQ(scaled.exit_code, 0) << name << ": " << scaled.out << scaled.err;
+      std::filesystem::remove(db());
+    }
+  }
+  const std::filesystem::path config = dir_.path() / "config.json";
+  std::ofstream(config) << R"({"auto_scaling": {"strategy": "HYBRID"},
+                                "gpu_scaling": {"min_agents": 2, "max_agents": 3}})";
+  const ProcessResult from_file =
+      run_cli({"run", "x", "--backend", "sim", "--config", config.string(), "--db", db().string(),
+               "--workspace", workspace().string()});
+  EXPECT_EQ(from_file.exit_code, 0) << from_file.out << from_file.err;
+}
+
+// `models` and `interactive` start no llama-server, so they take no --server-args.
+TEST_F(UsageErrorsTest, ServerArgsOnlyWhereServerStarts) {
+  for (const std::string command : {"models", "interactive"}) {
+    const ProcessResult help = run_cli({command, "--help"});
+    EXPECT_EQ(help.exit_code, 0) << command << ": " << help.err;
+    EXPECT_EQ(help.out.find("--server-args"), std::string::npos) << command << ": " << help.out;
+  }
+  for (const std::string command : {"run", "doctor"}) {
+    const ProcessResult help = run_cli({command, "--help"});
+    EXPECT_NE(help.out.find("--server-args"), std::string::npos) << command << ": " << help.out;
+  }
+}
+
+// Ollama reads OLLAMA_HOST=":PORT" as port PORT of this machine, and --host reads it the same.
+TEST_F(UsageErrorsTest, HostPortAloneMeansLocalHost) {
+  const ProcessResult flag = run_cli({"config", "show", "--host", ":9", "--json"});
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_EQ(parse_json(flag)["values"]["server"]["host"], "127.0.0.1:9") << flag.out;
+  const ProcessResult variable = run_cli({"config", "show", "--json"}, {{"OLLAMA_HOST", ":9"}});
+  ASSERT_EQ(variable.exit_code, 0) << variable.err;
+  EXPECT_EQ(parse_json(variable)["values"]["server"]["host"], "http://127.0.0.1:9") << variable.out;
+}
+
 TEST_F(UsageErrorsTest, RunTemperatureRejectsNan) {
   ProcessResult result = run_cli({"run", "x", "--backend", "sim", "--temperature", "nan"});
   EXPECT_EQ(result.exit_code, 2) << result.err;

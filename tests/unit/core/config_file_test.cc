@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -171,6 +173,51 @@ TEST_F(ConfigFileTest, StrategyNotesAreKept) {
   Result<Config> config = load_config(path, [](const std::string&) { return std::nullopt; }, {});
   ASSERT_TRUE(config.is_ok()) << config.status().to_string();
   EXPECT_EQ(config->strategy_notes["hybrid"]["priority"], "consensus");
+}
+
+TEST_F(ConfigFileTest, UnknownMonitoringKeyIsRejected) {
+  const std::string path = write_text(R"({"monitoring": {"zzz": 1}})");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, "unknown key 'zzz' in monitoring = 1 (file " + path + ")"))
+      << message;
+  EXPECT_TRUE(contains(message, "log_scaling_events (true or false)")) << message;
+  EXPECT_TRUE(contains(message, "metrics_collection_interval (seconds > 0)")) << message;
+}
+
+TEST_F(ConfigFileTest, UnknownAdvancedKeyIsRejected) {
+  const std::string path = write_text(R"({"advanced": {"anything": 1}})");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, "unknown key 'anything' in advanced = 1")) << message;
+  EXPECT_TRUE(contains(message, "enable_predictive_scaling (true or false)")) << message;
+}
+
+TEST_F(ConfigFileTest, MonitoringAndAdvancedTypesChecked) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"monitoring": {"log_scaling_events": "yes"}})",
+       "invalid monitoring.log_scaling_events = \"yes\""},
+      {R"({"monitoring": {"status_report_interval": 0}})",
+       "invalid monitoring.status_report_interval = 0"},
+      {R"({"advanced": {"enable_cost_optimization": 1}})",
+       "invalid advanced.enable_cost_optimization = 1"},
+      {R"({"advanced": []})", "advanced (file"},
+  };
+  for (const auto& [text, expected] : cases) {
+    const std::string message = load_error(write_text(text));
+    EXPECT_TRUE(contains(message, expected)) << text << ": " << message;
+  }
+}
+
+TEST_F(ConfigFileTest, MonitoringAndAdvancedKeysAreKept) {
+  const std::string path = write_text(
+      R"({"monitoring": {"enable_detailed_logging": false, "log_scaling_events": true,
+                         "log_agent_lifecycle": true, "metrics_collection_interval": 5.0,
+                         "status_report_interval": 60},
+          "advanced": {"enable_custom_callbacks": false, "enable_external_scaling_api": false,
+                       "enable_predictive_scaling": false, "enable_cost_optimization": false}})");
+  Result<Config> config = load_config(path, [](const std::string&) { return std::nullopt; }, {});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->monitoring["metrics_collection_interval"], 5.0);
+  EXPECT_EQ(config->advanced["enable_predictive_scaling"], false);
 }
 
 TEST_F(ConfigFileTest, UnknownRoleInRoleModelsIsRejected) {

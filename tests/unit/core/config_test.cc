@@ -120,6 +120,29 @@ TEST_F(ConfigTest, OllamaHostFormsReadAsOllamaDoes) {
   }
 }
 
+// Ollama reads OLLAMA_HOST=":PORT" as this machine, and so do --host and the configuration file.
+TEST_F(ConfigTest, HostFlagPortAloneMeansLocalHost) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {":9", "127.0.0.1:9"},
+      {"http://:9", "http://127.0.0.1:9"},
+      {"https://:8443/ollama", "https://127.0.0.1:8443/ollama"},
+      {"gpu-box:9", "gpu-box:9"},
+      {"http://gpu-box:9", "http://gpu-box:9"},
+      {"http://[::1]:9", "http://[::1]:9"},
+  };
+  for (const auto& [flag, url] : cases) {
+    const std::vector<FlagValue> flags = {{"server.host", flag, "--host"}};
+    Result<Config> config = load_config(std::nullopt, env(), flags);
+    ASSERT_TRUE(config.is_ok()) << flag << ": " << config.status().to_string();
+    EXPECT_EQ(config->server.host, url) << flag;
+    EXPECT_EQ(config->sources.at("server.host"), "flag:--host") << flag;
+  }
+  const std::string path = write_file({{"server", {{"host", ":9"}}}});
+  Result<Config> from_file = load_config(path, env(), {});
+  ASSERT_TRUE(from_file.is_ok()) << from_file.status().to_string();
+  EXPECT_EQ(from_file->server.host, "127.0.0.1:9");
+}
+
 TEST_F(ConfigTest, ParseConfigTextChecksTypeAndRange) {
   Result<json> agents = parse_config_text("run.agents", "4", "flag --agents");
   ASSERT_TRUE(agents.is_ok()) << agents.status().to_string();

@@ -36,15 +36,37 @@ TEST(PrintableCharactersTest, SequencesStayWhole) {
   EXPECT_EQ(characters[1].width, 2u);
 }
 
-TEST(PrintableCharactersTest, InvalidBytesKeepOneColumn) {
-  EXPECT_EQ(columns("\xFF"), 1u);
-  EXPECT_EQ(columns("\xE6\x97"), 1u);  // a cut sequence: the lead byte and its continuation
-  EXPECT_EQ(escape_control_characters("\xE6\x97"), "\xE6\x97");
+TEST(PrintableCharactersTest, InvalidBytesEscaped) {
+  EXPECT_EQ(escape_control_characters("\xFF"), "\\xFF");
+  EXPECT_EQ(columns("\xFF"), 4u);
+  // A cut sequence: the lead byte and its continuation, each escaped.
+  EXPECT_EQ(escape_control_characters("a\xE6\x97"), "a\\xE6\\x97");
+  // An orphan continuation byte, which an 8-bit terminal reads as the C1 control CSI.
+  EXPECT_EQ(escape_control_characters("\xC3\xA9\x9B"), "\xC3\xA9\\x9B");
+  EXPECT_EQ(escape_control_characters("\xC0\xAF"), "\\xC0\\xAF");  // an overlong '/'
 }
 
 TEST(PrintableCharactersTest, ControlCharactersEscaped) {
   EXPECT_EQ(escape_control_characters("a\x1B[2Jb"), "a\\x1B[2Jb");
   EXPECT_EQ(escape_control_characters("\xC2\x9B"), "\\u009B");
+}
+
+TEST(TruncatePrintableTest, ShortTextOnlyEscaped) {
+  EXPECT_EQ(truncate_printable("build\x07 it", 60), "build\\x07 it");
+  EXPECT_EQ(truncate_printable(std::string(60, 'a'), 60), std::string(60, 'a'));
+}
+
+TEST(TruncatePrintableTest, LongTextCutWithEllipsis) {
+  const std::string cut = truncate_printable(std::string(61, 'a'), 60);
+  EXPECT_EQ(cut, std::string(59, 'a') + "\u2026");
+}
+
+TEST(TruncatePrintableTest, CutKeepsEscapesAndWideCharactersWhole) {
+  // "\x1B" takes 4 columns: with 3 columns left before the ellipsis it is left out whole.
+  EXPECT_EQ(truncate_printable("ab\x1B" + std::string(10, 'c'), 6), "ab\u2026");
+  // A CJK ideograph takes 2 columns and is never split.
+  EXPECT_EQ(truncate_printable("a\xE6\x97\xA5\xE6\x97\xA5", 3), "a\u2026");
+  EXPECT_EQ(columns(truncate_printable(std::string(100, 'x'), 60)), 60u);
 }
 
 }  // namespace
