@@ -13,7 +13,6 @@
 
 #include "cli/commands.h"
 #include "cli/errors.h"
-#include "cli/server_link.h"
 #include "cli/signals.h"
 #include "core/json_text.h"
 #include "flow/server_launch.h"
@@ -416,7 +415,7 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
   // With --start-server, ollama-flow starts the server itself, so none runs yet.
   Result<model::ServerLink> link =
       options.start_server.empty()
-          ? open_cancellable_server_link(settings, cancel)
+          ? model::open_server_link(settings, system_clock(), cancel)
           : Result<model::ServerLink>(Status(ErrorCode::kNotFound, "server started by the run"));
   if (options.start_server.empty()) {
     if (!link) {

@@ -11,7 +11,6 @@
 
 #include "cli/commands.h"
 #include "cli/errors.h"
-#include "cli/server_link.h"
 #include "cli/signals.h"
 #include "core/json_text.h"
 #include "gpu/text_table.h"
@@ -192,7 +191,7 @@ int cmd_models(const Config& config, const ModelsOptions& options) {
   // Ctrl-C cancels the requests in flight and ends the command with exit code 130, as in `run`.
   const CancelTokenPtr cancel = install_interrupt_handler();
   Result<model::ServerLink> link =
-      open_cancellable_server_link(model::metadata_settings(config.server), cancel);
+      model::open_server_link(model::metadata_settings(config.server), system_clock(), cancel);
   if (!link) {
     print_error(link.status().message());
     return link.status().code() == ErrorCode::kInvalidArgument ? 2 : 1;

@@ -17,10 +17,11 @@ ServerSettings metadata_settings(ServerSettings settings) {
   return settings;
 }
 
-Result<ServerLink> open_server_link(const ServerSettings& settings, std::shared_ptr<Clock> clock) {
+Result<ServerLink> open_server_link(const ServerSettings& settings, std::shared_ptr<Clock> clock,
+                                    CancelTokenPtr cancel) {
   ServerLink link;
   if (settings.backend == "ollama") {
-    auto client = llm::OllamaClient::create(settings, std::move(clock));
+    auto client = llm::OllamaClient::create(settings, std::move(clock), std::move(cancel));
     if (!client)
       return client.status();
     std::shared_ptr<llm::OllamaClient> ollama = *client;
@@ -31,13 +32,14 @@ Result<ServerLink> open_server_link(const ServerSettings& settings, std::shared_
     return link;
   }
   if (settings.backend == "openai") {
-    auto client = llm::OpenAiClient::create(settings, std::move(clock));
+    auto client = llm::OpenAiClient::create(settings, std::move(clock), std::move(cancel));
     if (!client)
       return client.status();
     link.client = *client;
     return link;
   }
   if (settings.backend == "sim") {
+    // The simulated backend sends no request, so there is nothing to cancel.
     auto client = llm::make_client(settings, std::move(clock));
     if (!client)
       return client.status();

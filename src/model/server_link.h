@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "core/cancel.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/status.h"
@@ -27,7 +28,10 @@ constexpr double kMetadataReadTimeoutS = 10;
 ServerSettings metadata_settings(ServerSettings settings);
 
 // Opens a client for settings.backend ("ollama", "openai" or "sim") without contacting the
-// server. Returns kInvalidArgument for an unknown backend or a malformed host URL.
-Result<ServerLink> open_server_link(const ServerSettings& settings, std::shared_ptr<Clock> clock);
+// server. `cancel` (may be null) cancels every request of the client within about 50 ms, so that
+// Ctrl-C stops a command that waits on a stalled server. Returns kInvalidArgument for an unknown
+// backend or a malformed host URL.
+Result<ServerLink> open_server_link(const ServerSettings& settings, std::shared_ptr<Clock> clock,
+                                    CancelTokenPtr cancel = nullptr);
 
 }  // namespace ollamaflow::model
