@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/file_read.h"
 #include "store/journal.h"
 
 namespace ollamaflow::flow {
@@ -17,6 +18,9 @@ namespace {
 // The member of each status document that records when its process started, so that a reader
 // can tell the run from an unrelated process that got the same pid after the run was killed.
 constexpr const char* kProcessStartKey = "process_start_ticks";
+
+// Largest status file that `status` reads. A run writes a few KiB.
+constexpr uint64_t kMaxStatusFileBytes = uint64_t{1} << 20;
 
 }  // namespace
 
@@ -109,10 +113,17 @@ std::vector<nlohmann::json> read_active_statuses(const std::filesystem::path& di
       std::filesystem::remove(path, ignored);
       continue;
     }
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    nlohmann::json document = nlohmann::json::parse(text.str(), nullptr, false);
+    // Only regular files are read, not links: a FIFO would block `status` and a link to a
+    // device such as /dev/zero would never end.
+    std::error_code type_error;
+    if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(path, type_error))) {
+      continue;
+    }
+    Result<std::string> text = read_file_limited(path.string(), kMaxStatusFileBytes, "status file");
+    if (!text) {
+      continue;
+    }
+    nlohmann::json document = nlohmann::json::parse(*text, nullptr, false);
     if (document.is_discarded()) {
       continue;
     }

@@ -1,10 +1,14 @@
 // End-to-end checks of the inspection commands: gpu, models, plan-capacity, doctor, status.
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -314,6 +318,24 @@ TEST_F(CommandsTest, StatusShowsActiveRun) {
   EXPECT_EQ(statuses[0]["simulated"], false);
   EXPECT_NE(text.out.find("backend:  ollama\n"), std::string::npos) << text.out;
   EXPECT_EQ(text.out.find("SIMULATED"), std::string::npos) << text.out;
+}
+
+// Status files are read only when they are regular files: a FIFO would block `status` and a link
+// to /dev/zero would never end. Both are named after live processes, so they are not removed
+// as stale first.
+TEST_F(CommandsTest, StatusSkipsFifoAndDeviceFiles) {
+  const std::filesystem::path active = db().parent_path() / "active";
+  std::filesystem::create_directories(active);
+  const std::filesystem::path fifo = active / (std::to_string(getpid()) + ".json");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  std::filesystem::create_symlink("/dev/zero", active / (std::to_string(getppid()) + ".json"));
+  ProcessOptions options = cli_options({});
+  options.timeout = std::chrono::seconds(20);
+  const ProcessResult result =
+      run_process(cli_argv({"status", "--json", "--db", db().string()}), options);
+  EXPECT_FALSE(result.timed_out) << "status blocked on a FIFO or device";
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "[]\n") << result.out;
 }
 
 TEST_F(CommandsTest, StatusLabelsSimulatedRun) {
