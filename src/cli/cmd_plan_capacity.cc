@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/errors.h"
+#include "cli/signals.h"
 #include "core/json_text.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
@@ -26,12 +27,13 @@ int error_exit(const Status& status) {
   return status.code() == ErrorCode::kInvalidArgument ? 2 : 1;
 }
 
-model::ResolveOptions resolve_options(const Config& config, const std::shared_ptr<Clock>& clock) {
+model::ResolveOptions resolve_options(const Config& config, const std::shared_ptr<Clock>& clock,
+                                      const CancelTokenPtr& cancel) {
   model::ResolveOptions options;
   options.models_dir = model::default_models_dir(process_env());
   options.suggest_pull = config.server.backend == "ollama";
   if (Result<model::ServerLink> link =
-          model::open_server_link(model::metadata_settings(config.server), clock)) {
+          model::open_server_link(model::metadata_settings(config.server), clock, cancel)) {
     options.show = link->show;
   }
   return options;
@@ -61,8 +63,15 @@ std::string context_line(const model::ModelDemand& demand, const PlanCapacityOpt
 
 int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) {
   std::shared_ptr<Clock> clock = system_clock();
+  // Ctrl-C cancels the metadata request to the server and ends the command with exit code 130,
+  // as in `models` and `doctor`.
+  const CancelTokenPtr cancel = install_interrupt_handler();
   Result<model::ResolvedModel> resolved =
-      model::resolve_model(options.model, config, resolve_options(config, clock));
+      model::resolve_model(options.model, config, resolve_options(config, clock, cancel));
+  if (cancel->cancelled()) {
+    print_error("plan-capacity cancelled while it read the model's metadata");
+    return 130;
+  }
   if (!resolved)
     return error_exit(resolved.status());
 

@@ -156,11 +156,13 @@ class SpawnedProcess {
 class StalledServer {
  public:
   StalledServer() {
-    server_.server().Get(".*", [this](const httplib::Request&, httplib::Response& response) {
+    const auto stall = [this](const httplib::Request&, httplib::Response& response) {
       ++requests_;
       server_.gate().pass();
       response.set_content("{}", "application/json");
-    });
+    };
+    server_.server().Get(".*", stall);
+    server_.server().Post(".*", stall);  // Ollama's /api/show
     server_.start();
   }
 
@@ -298,6 +300,11 @@ TEST_F(SignalsTest, SigintStopsModelsOnStalledServer) {
 
 TEST_F(SignalsTest, SigintStopsDoctorOnStalledServer) {
   expect_sigint_stops({"doctor"});
+}
+
+TEST_F(SignalsTest, SigintStopsPlanCapacityOnStalledServer) {
+  // A model that is neither a file nor in the Ollama store is looked up with /api/show.
+  expect_sigint_stops({"plan-capacity", "--model", "nosuch:1b"});
 }
 
 // SIGKILL leaves the run's status file behind. When another process later gets the same pid,
