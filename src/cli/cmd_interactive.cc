@@ -36,7 +36,9 @@ constexpr const char* kHelp =
     "                  CONSERVATIVE, AGGRESSIVE) for the next goals\n"
     "  history         goals run in this session, with their status\n"
     "  help            this text\n"
-    "  quit            leave (also: exit, Ctrl-D)\n";
+    "  quit            leave (also: exit, Ctrl-D)\n"
+    "A line is a command only when it is the command alone (strategy takes one name), so\n"
+    "\"status page for my website\" is a goal.\n";
 
 std::filesystem::path history_path() {
   const char* data = std::getenv("XDG_DATA_HOME");
@@ -196,9 +198,19 @@ void set_strategy(Session& session, const std::string& name) {
 bool handle_line(Session& session, const std::string& input) {
   const std::string line = trim(input);
   std::istringstream words(line);
-  std::string command;
-  words >> command;
-  if (command.empty()) {
+  std::vector<std::string> parts;
+  for (std::string word; words >> word;) {
+    parts.push_back(word);
+  }
+  if (parts.empty()) {
+    return true;
+  }
+  // A goal may start with a command word ("status page for my website"). Only a line that is
+  // the command alone is a command, and `strategy` takes one name.
+  const std::string& command = parts.front();
+  const bool strategy_command = command == "strategy" && parts.size() <= 2;
+  if (parts.size() > 1 && !strategy_command) {
+    run_one_goal(session, line);
     return true;
   }
   if (command == "quit" || command == "exit") {
@@ -229,9 +241,8 @@ bool handle_line(Session& session, const std::string& input) {
     } else {
       print_agents(session.monitor.agents());
     }
-  } else if (command == "strategy") {
-    std::string name;
-    words >> name;
+  } else if (strategy_command) {
+    const std::string name = parts.size() == 2 ? parts[1] : "";
     if (name.empty() && session.options.json) {
       print_document(
           {{"strategy", session.config.strategy}, {"auto_scaling", session.config.auto_scaling}});

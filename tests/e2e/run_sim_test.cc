@@ -543,6 +543,22 @@ TEST_F(SimRunTest, InteractiveHistoryEscapesAndCutsGoals) {
   }
 }
 
+// A goal that starts with a command word is a goal; only a command alone is a command.
+TEST_F(SimRunTest, InteractiveGoalMayStartWithCommandWord) {
+  const std::string input =
+      "status page for my website\nexit interview survey app\nstrategy document for Q3\n"
+      "history\nquit\n";
+  ProcessResult result = run_cli({"interactive", "--backend", "sim", "--db", db().string(),
+                                  "--workspace", workspace().string()},
+                                 {}, input);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("  1. status page for my website  ["), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("  2. exit interview survey app  ["), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("  3. strategy document for Q3  ["), std::string::npos) << result.out;
+  EXPECT_EQ((result.out + result.err).find("unknown strategy"), std::string::npos)
+      << result.out << result.err;
+}
+
 // With --json, standard output carries one JSON document per line and nothing else: the banner,
 // the prompts, the help and the notes go to standard error.
 TEST_F(SimRunTest, InteractiveJsonStdoutIsOnlyJson) {
