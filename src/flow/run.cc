@@ -657,6 +657,13 @@ Status prepare(RunState& state) {
   }
   state.backend = std::move(backend).value();
   state.role_models = resolve_role_models(state.config, state.roles, *state.backend.client);
+  // A server that serves one model answers every role with it, so the agents, the task rows and
+  // `status` name that model, as the report header does.
+  if (state.backend.served_model) {
+    for (auto& [role, model] : state.role_models) {
+      model = *state.backend.served_model;
+    }
+  }
   if (!state.request.plan_file.empty() && state.request.resume_id.empty()) {
     Result<orchestrator::Plan> plan = read_plan_file(state);
     if (!plan) {

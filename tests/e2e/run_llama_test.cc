@@ -125,6 +125,7 @@ TEST_F(LlamaRunTest, PlanFileWritesEveryFile) {
   ASSERT_EQ(report["tasks"].size(), 4u);
   for (const json& task : report["tasks"]) {
     EXPECT_EQ(task["status"], "succeeded") << task.dump();
+    EXPECT_EQ(task["model"], served) << task.dump();
     EXPECT_GT(task["prompt_tokens"].get<int64_t>(), 0) << task.dump();
     EXPECT_GT(task["output_tokens"].get<int64_t>(), 0) << task.dump();
   }
