@@ -52,8 +52,10 @@ void add_run_options(CLI::App* command, GlobalOptions& global, RunOptions& optio
   f.add<int>(command, "--min-agents", "gpu_scaling.min_agents", "Fewest agents when scaling");
   f.add<int>(command, "--max-agents", "gpu_scaling.max_agents",
              "Most agents when scaling (default: what fits in memory, 8 when that is unknown)");
-  f.add<std::string>(command, "--profile", "auto_scaling.profile",
-                     "Environment profile: development, testing or production");
+  f.add<std::string>(
+      command, "--profile", "auto_scaling.profile",
+      "Environment profile: development, testing, production or one from environments in "
+      "the configuration file");
   f.add_switch(command, "--dry-run", "auto_scaling.dry_run",
                "Record scaling decisions without acting on them");
   f.add<std::string>(command, "--server-args", "server.start_server_args",

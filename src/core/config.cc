@@ -260,11 +260,15 @@ Status apply_profile(Config& config) {
   if (!profile.strategy.empty()) {
     fill("auto_scaling.strategy", profile.strategy);
   }
-  if (profile.scale_check_interval > 0) {
-    fill("gpu_scaling.scale_check_interval", profile.scale_check_interval);
+  if (profile.scale_check_interval) {
+    fill("gpu_scaling.scale_check_interval", *profile.scale_check_interval);
   }
-  fill("gpu_scaling.cooldown_period", profile.cooldown_period);
-  fill("gpu_scaling.memory_safety_margin", profile.memory_safety_margin);
+  if (profile.cooldown_period) {
+    fill("gpu_scaling.cooldown_period", *profile.cooldown_period);
+  }
+  if (profile.memory_safety_margin) {
+    fill("gpu_scaling.memory_safety_margin", *profile.memory_safety_margin);
+  }
   return Status::ok();
 }
 
@@ -519,10 +523,14 @@ json Config::to_json() const {
         {"parameters", requirement.parameters}};
   }
   for (const auto& [name, profile] : profiles) {
-    document["environments"][name] = {{"strategy", profile.strategy},
-                                      {"scale_check_interval", profile.scale_check_interval},
-                                      {"cooldown_period", profile.cooldown_period},
-                                      {"memory_safety_margin", profile.memory_safety_margin}};
+    auto optional_json = [](const std::optional<double>& value) {
+      return value ? json(*value) : json(nullptr);
+    };
+    document["environments"][name] = {
+        {"strategy", profile.strategy.empty() ? json(nullptr) : json(profile.strategy)},
+        {"scale_check_interval", optional_json(profile.scale_check_interval)},
+        {"cooldown_period", optional_json(profile.cooldown_period)},
+        {"memory_safety_margin", optional_json(profile.memory_safety_margin)}};
   }
   document["strategies"] = strategy_notes;
   document["monitoring"] = monitoring;

@@ -140,11 +140,12 @@ struct Config {
 
   // Environment profiles: name to {strategy, scale_check_interval, cooldown_period,
   // memory_safety_margin}. Defaults: development, testing, production.
+  // A field that a profile does not set leaves the configuration's value as it is.
   struct Profile {
     std::string strategy;
-    double scale_check_interval = 0;
-    double cooldown_period = 0;
-    double memory_safety_margin = 0;
+    std::optional<double> scale_check_interval;
+    std::optional<double> cooldown_period;
+    std::optional<double> memory_safety_margin;
   };
   std::map<std::string, Profile> profiles;
 

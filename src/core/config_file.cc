@@ -71,6 +71,11 @@ Status apply_profiles(Config& config, const json& group, const std::string& orig
     }
     for (const auto& [field, value] : entry.items()) {
       const std::string where = "environments." + name + "." + field;
+      const bool known = field == "strategy" || field == "scale_check_interval" ||
+                         field == "cooldown_period" || field == "memory_safety_margin";
+      if (known && value.is_null()) {
+        continue;  // not set, as `config show` prints it
+      }
       if (field == "strategy" && value.is_string()) {
         std::string upper = value.get<std::string>();
         std::transform(upper.begin(), upper.end(), upper.begin(),

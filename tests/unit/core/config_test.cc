@@ -381,6 +381,22 @@ TEST_F(ConfigTest, ProfileFillsKeysNotSetByUser) {
   EXPECT_EQ(config->sources.at("gpu_scaling.cooldown_period"), "profile:production");
 }
 
+TEST_F(ConfigTest, FileProfileKeepsValuesItDoesNotSet) {
+  // A profile from the file that sets only the strategy leaves the margin and the cooldowns. A
+  // null field, as `config show --json` prints an unset one, is not set either.
+  const std::string path =
+      write_file({{"environments",
+                   {{"staging", {{"strategy", "aggressive"}, {"cooldown_period", nullptr}}}}}});
+  const std::vector<FlagValue> flags = {{"auto_scaling.profile", "staging", "--profile"}};
+  Result<Config> config = load_config(path, env(), flags);
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->strategy, "AGGRESSIVE");
+  EXPECT_EQ(config->sources.at("auto_scaling.strategy"), "profile:staging");
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.memory_safety_margin, 0.15);
+  EXPECT_DOUBLE_EQ(config->gpu_scaling.cooldown_period, 30);
+  EXPECT_EQ(config->sources.at("gpu_scaling.memory_safety_margin"), "default");
+}
+
 TEST_F(ConfigTest, UnknownProfileListsNames) {
   const std::vector<FlagValue> flags = {{"auto_scaling.profile", "staging", "--profile"}};
   Result<Config> config = load_config(std::nullopt, env(), flags);
