@@ -57,7 +57,7 @@ int cmd_run(const Config& config, const RunOptions& options) {
   if (!std::cout) {
     print_error(
         fmt::format("cannot write the report of run {} to standard output, which is "
-                    "closed: `ollama-flow runs show {}` prints it",
+                    "closed: `ollama-flow runs show {} --json` prints it",
                     report->run_id, report->run_id));
   }
   return report->exit_code;
