@@ -39,35 +39,12 @@ struct SpawnSetup {
   bool ignore_sigint = false;
 };
 
-// Returns the environment of the parent with the changes of `options`, as NAME=VALUE strings.
-std::vector<std::string> merged_environment(const ProcessOptions& options) {
-  std::map<std::string, std::string> merged;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    const std::string text = *entry;
-    const size_t eq = text.find('=');
-    if (eq != std::string::npos) {
-      merged[text.substr(0, eq)] = text.substr(eq + 1);
-    }
-  }
-  for (const std::string& name : options.unset_env) {
-    merged.erase(name);
-  }
-  for (const auto& [name, value] : options.env) {
-    merged[name] = value;
-  }
-  std::vector<std::string> out;
-  for (const auto& [name, value] : merged) {
-    out.push_back(name + "=" + value);
-  }
-  return out;
-}
-
 // A child process started as `setup` describes. The destructor kills it (SIGKILL) if it still runs.
 class SpawnedProcess {
  public:
   SpawnedProcess(const std::vector<std::string>& argv, const ProcessOptions& options,
                  const SpawnSetup& setup) {
-    std::vector<std::string> env = merged_environment(options);
+    std::vector<std::string> env = child_environment(options);
     std::vector<char*> env_pointers;
     for (std::string& item : env) {
       env_pointers.push_back(item.data());

@@ -15,7 +15,6 @@
 extern char** environ;
 
 namespace ollamaflow::testing {
-namespace {
 
 std::vector<std::string> child_environment(const ProcessOptions& options) {
   std::map<std::string, std::string> merged;
@@ -38,6 +37,8 @@ std::vector<std::string> child_environment(const ProcessOptions& options) {
   }
   return out;
 }
+
+namespace {
 
 std::string read_whole(const std::string& path) {
   std::ifstream in(path);

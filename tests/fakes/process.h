@@ -26,6 +26,9 @@ struct ProcessOptions {
   std::chrono::milliseconds timeout{120000};
 };
 
+// Returns the environment of this process with the changes of `options`, as NAME=VALUE strings.
+std::vector<std::string> child_environment(const ProcessOptions& options);
+
 // Runs `argv` to completion (or until the timeout, when it is killed) and returns its output.
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
