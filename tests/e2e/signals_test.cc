@@ -21,8 +21,6 @@
 #include "e2e/e2e_support.h"
 #include "fakes/http_test_server.h"
 
-extern char** environ;
-
 namespace ollamaflow::testing {
 namespace {
 
