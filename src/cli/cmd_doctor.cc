@@ -86,7 +86,7 @@ bool check_server(const Config& config, const model::ServerLink* link, Findings&
     if (present) {
       findings.add("model " + name, "ok", "present on the server");
     } else if (!ollama && models.size() == 1) {
-      // llama-server, outside its router mode, answers every request with its one model.
+      // llama-server, outside its router mode, serves every request with its one model.
       const std::string& served = models.front().name;
       findings.add("model " + name, "warn",
                    fmt::format("not listed: the server lists one model, {}, and serves it for "

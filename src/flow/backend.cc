@@ -57,8 +57,8 @@ Status read_slot_context(BackendChoice& choice, const std::shared_ptr<Clock>& cl
   return Status::ok();
 }
 
-// Notes the model that answers when an OpenAI-compatible server lists exactly one model and it
-// is not server.model, so that the report names the model that ran instead of the requested
+// Notes the model that serves requests when an OpenAI-compatible server lists exactly one model and
+// it is not server.model, so that the report names the model that ran instead of the requested
 // name. A server that lists none, several or server.model itself leaves the choice unchanged.
 void find_served_model(BackendChoice& choice) {
   Result<std::vector<llm::ModelInfo>> models = choice.client->list_models();

@@ -463,7 +463,7 @@ void finish(RunState& state) {
   Status stored = state.journal->finish_run(state.record.id, status, state.report.exit_code,
                                             report_to_json(state.report));
   // A journal that failed during the run keeps no record of its end, so `runs` shows the run as
-  // interrupted. The exit code says so too, even when every task succeeded.
+  // interrupted. The exit code reports it too, even when every task succeeded.
   if (!stored) {
     state.report.notes.push_back("journal: " + stored.message() +
                                  "; the workspace has the run's files, but the journal does not "
@@ -657,7 +657,7 @@ Status prepare(RunState& state) {
   }
   state.backend = std::move(backend).value();
   state.role_models = resolve_role_models(state.config, state.roles, *state.backend.client);
-  // A server that serves one model answers every role with it, so the agents, the task rows and
+  // A server that serves one model serves every role with it, so the agents, the task rows and
   // `status` name that model, as the report header does.
   if (state.backend.served_model) {
     for (auto& [role, model] : state.role_models) {
