@@ -32,6 +32,12 @@ Status apply_model_requirements(Config& config, const json& group, const std::st
     return invalid_argument("model_requirements (" + origin + ") must be an object");
   }
   for (const auto& [model, entry] : group.items()) {
+    // A blank name matches no model, and `config show` would list keys such as
+    // "model_requirements..min_memory_mb".
+    if (model.find_first_not_of(" \t") == std::string::npos) {
+      return invalid_argument("model_requirements has an entry with the blank name \"" + model +
+                              "\" (" + origin + "): name the model, such as \"llama3.1:8b\"");
+    }
     if (!entry.is_object()) {
       return invalid_argument("model_requirements." + model + " (" + origin +
                               ") must be an object");

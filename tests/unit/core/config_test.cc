@@ -397,6 +397,18 @@ TEST_F(ConfigTest, FileProfileKeepsValuesItDoesNotSet) {
   EXPECT_EQ(config->sources.at("gpu_scaling.memory_safety_margin"), "default");
 }
 
+TEST_F(ConfigTest, BlankModelRequirementNameIsRejected) {
+  for (const std::string name : {"", "  "}) {
+    const std::string path =
+        write_file({{"model_requirements", {{name, {{"min_memory_mb", 1024}}}}}});
+    Result<Config> config = load_config(path, env(), {});
+    ASSERT_FALSE(config.is_ok()) << "name \"" << name << "\"";
+    EXPECT_EQ(config.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(config.status().message().find("the blank name \"" + name + "\""), std::string::npos)
+        << config.status().message();
+  }
+}
+
 TEST_F(ConfigTest, UnknownProfileListsNames) {
   const std::vector<FlagValue> flags = {{"auto_scaling.profile", "staging", "--profile"}};
   Result<Config> config = load_config(std::nullopt, env(), flags);
