@@ -113,7 +113,7 @@ TEST_F(LlamaRunTest, PlanFileWritesEveryFile) {
   json report = parse_json(result);
   EXPECT_EQ(report["status"], "succeeded");
   EXPECT_EQ(report["backend"], "openai");
-  // llama-server lists its one model under the path of its file and answers every request with
+  // llama-server lists its one model under the path of its file and serves every request with
   // it, whatever name the request gives.
   const std::string served = server_->options().model.string();
   EXPECT_EQ(report["model"], served) << report.dump();

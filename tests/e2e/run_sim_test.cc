@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -34,6 +35,42 @@ class SimRunTest : public E2eTest {
                  workspace().string(), "--db", db().string(), "--json"});
     EXPECT_EQ(first.exit_code, 0) << first.out << first.err;
     return parse_json(first).value("run_id", "");
+  }
+
+  // Starts the sample plan on the simulated backend with replies of `tokens_per_s`, slow enough
+  // that the test can act while the run goes on.
+  std::unique_ptr<ChildProcess> start_slow_run(int tokens_per_s, bool json_report) {
+    const std::filesystem::path config = dir_.path() / "slow.json";
+    std::ofstream(config) << json{{"server", {{"sim_output_tokens_per_s", tokens_per_s}}}}.dump();
+    const std::filesystem::path plan = dir_.path() / "plan.json";
+    std::ofstream(plan) << sample_plan().dump();
+    std::vector<std::string> args = {
+        "run",           "--plan",      plan.string(),        "--backend", "sim",        "--config",
+        config.string(), "--workspace", workspace().string(), "--db",      db().string()};
+    if (json_report) {
+      args.push_back("--json");
+    }
+    return std::make_unique<ChildProcess>(cli_argv(args), cli_options({}));
+  }
+
+  // Polls the journal for up to 10 s and returns the first column of the first row of `sql`, or
+  // "" when no row came. The journal is opened only once the run has created it.
+  std::string wait_for_journal_row(const std::string& sql) {
+    for (int i = 0; i < 400; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      if (!std::filesystem::exists(db())) {
+        continue;
+      }
+      Result<store::Database> database = store::Database::open(db().string());
+      if (!database.is_ok()) {
+        continue;
+      }
+      Result<store::Statement> query = database->prepare(sql);
+      if (query.is_ok() && query->step().value_or(false)) {
+        return query->column_text(0);
+      }
+    }
+    return "";
   }
 };
 
@@ -65,39 +102,26 @@ TEST_F(SimRunTest, GoalRunsToFilesAndJournal) {
 // A journal that fails in the middle of a run cannot record the run's end, so the run exits 1
 // although its tasks succeed and its files are written.
 TEST_F(SimRunTest, JournalFailureMidRunExitsOne) {
-  // Slow simulated replies keep the run going while the journal breaks.
-  const std::filesystem::path config = dir_.path() / "slow.json";
-  std::ofstream(config) << R"({"server": {"sim_output_tokens_per_s": 40}})";
-  const std::filesystem::path plan = dir_.path() / "plan.json";
-  std::ofstream(plan) << sample_plan().dump();
-  ChildProcess child(
-      cli_argv({"run", "--plan", plan.string(), "--backend", "sim", "--config", config.string(),
-                "--workspace", workspace().string(), "--db", db().string(), "--json"}),
-      cli_options({}));
-  bool broken = false;
-  for (int i = 0; i < 400 && !broken; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    if (!std::filesystem::exists(db())) {
-      continue;  // opening it here would create it
-    }
+  const std::unique_ptr<ChildProcess> child = start_slow_run(40, true);
+  const std::string run_id = wait_for_journal_row("SELECT id FROM runs LIMIT 1");
+  ASSERT_FALSE(run_id.empty()) << "the run was not journaled";
+
+  // Another program removes a table that the run writes to. The run may hold the write lock a
+  // moment, so the drop is tried again.
+  {
     Result<store::Database> database = store::Database::open(db().string());
-    if (!database.is_ok()) {
-      continue;
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    Status dropped = database->exec("DROP TABLE events");
+    for (int i = 0; i < 40 && !dropped.is_ok(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      dropped = database->exec("DROP TABLE events");
     }
-    bool journaled = false;
-    {
-      Result<store::Statement> runs = database->prepare("SELECT count(*) FROM runs");
-      journaled = runs.is_ok() && runs->step().value_or(false) && runs->column_int64(0) > 0;
-    }
-    // Another program removes a table that the run writes to, once the run is journaled.
-    if (journaled) {
-      broken = database->exec("DROP TABLE events").is_ok();
-    }
+    ASSERT_TRUE(dropped.is_ok()) << dropped.to_string();
   }
-  ASSERT_TRUE(broken) << "the run was not journaled";
-  EXPECT_EQ(child.wait(std::chrono::seconds(120)), 1) << child.read_err();
-  const json report = json::parse(child.read_out(), nullptr, false);
-  ASSERT_FALSE(report.is_discarded()) << child.read_out();
+
+  EXPECT_EQ(child->wait(std::chrono::seconds(120)), 1) << child->read_err();
+  const json report = json::parse(child->read_out(), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << child->read_out();
   EXPECT_EQ(report["exit_code"], 1) << report.dump();
   EXPECT_NE(report["notes"].dump().find("the journal does not record their tasks or the run's end"),
             std::string::npos)
@@ -105,8 +129,9 @@ TEST_F(SimRunTest, JournalFailureMidRunExitsOne) {
   for (const json& task : report["tasks"]) {
     EXPECT_EQ(task["status"], "succeeded") << task.dump();
   }
-  // Each later write is dropped; the log shows the first few and a count.
-  const std::string log = child.read_err();
+
+  // Each later write is dropped, and the log shows the first few and a count.
+  const std::string log = child->read_err();
   size_t dropped_lines = 0;
   for (size_t at = log.find("journal write dropped path="); at != std::string::npos;
        at = log.find("journal write dropped path=", at + 1)) {
@@ -118,33 +143,13 @@ TEST_F(SimRunTest, JournalFailureMidRunExitsOne) {
 // A run killed with SIGKILL leaves its running tasks as they were in the journal; `runs show`
 // shows them as interrupted, like the run.
 TEST_F(SimRunTest, KilledRunShowsTasksInterrupted) {
-  const std::filesystem::path config = dir_.path() / "slow.json";
-  std::ofstream(config) << R"({"server": {"sim_output_tokens_per_s": 20}})";
-  const std::filesystem::path plan = dir_.path() / "plan.json";
-  std::ofstream(plan) << sample_plan().dump();
-  ChildProcess child(
-      cli_argv({"run", "--plan", plan.string(), "--backend", "sim", "--config", config.string(),
-                "--workspace", workspace().string(), "--db", db().string()}),
-      cli_options({}));
-  std::string run_id;
-  for (int i = 0; i < 400 && run_id.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    if (!std::filesystem::exists(db())) {
-      continue;  // opening it here would create it
-    }
-    Result<store::Database> database = store::Database::open(db().string());
-    if (!database.is_ok()) {
-      continue;
-    }
-    Result<store::Statement> running =
-        database->prepare("SELECT run_id FROM tasks WHERE status = 'running' LIMIT 1");
-    if (running.is_ok() && running->step().value_or(false)) {
-      run_id = running->column_text(0);
-    }
-  }
+  const std::unique_ptr<ChildProcess> child = start_slow_run(20, false);
+  const std::string run_id =
+      wait_for_journal_row("SELECT run_id FROM tasks WHERE status = 'running' LIMIT 1");
   ASSERT_FALSE(run_id.empty()) << "no task started";
-  child.send_signal(SIGKILL);
-  child.wait(std::chrono::seconds(10));
+  child->send_signal(SIGKILL);
+  child->wait(std::chrono::seconds(10));
+
   const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string(), "--json"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   const json run = parse_json(shown);

@@ -1,6 +1,7 @@
-// End-to-end checks of how the binary handles signals and closed output: a closed pipe does not
-// end a run, SIGHUP stops it as SIGINT does, Ctrl-C stops `models` and `doctor` while they wait
-// on a stalled server, and `status` distinguishes a killed run from a process that reused its pid.
+// End-to-end checks of how the binary handles signals and closed output. A closed pipe does not
+// end a run, and SIGHUP stops it as SIGINT does. Ctrl-C stops `models`, `doctor` and
+// `plan-capacity` while they wait on a stalled server. `status` tells a killed run from a process
+// that reused its pid.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>

@@ -36,7 +36,9 @@ class MigrateTest : public ::testing::Test {
     EXPECT_TRUE(query.is_ok()) << query.status().to_string();
     Result<bool> row = query->step();
     EXPECT_TRUE(row.is_ok()) << row.status().to_string();
-    EXPECT_TRUE(row.is_ok() && row.value()) << "no row: " << sql;
+    if (row.is_ok()) {
+      EXPECT_TRUE(row.value()) << "no row: " << sql;
+    }
     return query->column_text(0);
   }
 
