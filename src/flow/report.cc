@@ -97,8 +97,9 @@ void append_scaling(const RunReport& report, std::string& out) {
   if (!report.auto_scaling) {
     return;
   }
-  out += "\nAuto-scaling (" + report.strategy +
-         "): " + std::to_string(report.scaling_events.size()) + " scaling events\n";
+  const size_t events = report.scaling_events.size();
+  out += "\nAuto-scaling (" + report.strategy + "): " + std::to_string(events) +
+         (events == 1 ? " scaling event\n" : " scaling events\n");
   for (const ScalingEventReport& event : report.scaling_events) {
     out += "  " + event.time + "  " + pad(event.action, 11) + std::to_string(event.from_count) +
            " -> " + std::to_string(event.to_count) + "  " + one_line(event.outcome) + "  " +

@@ -48,6 +48,28 @@ TEST_F(ReportTextTest, OneLineFieldsEscapeNewlinesAndTabs) {
   EXPECT_NE(text.find("Done.\nLine two"), std::string::npos) << text;
 }
 
+TEST_F(ReportTextTest, ScalingEventCountAgreesWithItsNoun) {
+  RunReport report = report_with("goal", "Done.");
+  report.auto_scaling = true;
+  report.strategy = "HYBRID";
+  ScalingEventReport event;
+  event.action = "scale_up";
+  event.from_count = 1;
+  event.to_count = 3;
+  report.scaling_events.push_back(event);
+  EXPECT_NE(format_report(report).find("Auto-scaling (HYBRID): 1 scaling event\n"),
+            std::string::npos)
+      << format_report(report);
+  report.scaling_events.push_back(event);
+  EXPECT_NE(format_report(report).find("Auto-scaling (HYBRID): 2 scaling events\n"),
+            std::string::npos)
+      << format_report(report);
+  report.scaling_events.clear();
+  EXPECT_NE(format_report(report).find("Auto-scaling (HYBRID): 0 scaling events\n"),
+            std::string::npos)
+      << format_report(report);
+}
+
 TEST_F(ReportTextTest, PlanFieldsEscapeNewlines) {
   nlohmann::json plan = {{"goal", "g1\ng2"},
                          {"summary", "s1\ns2"},
