@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -187,6 +188,22 @@ TEST_F(SimRunTest, UnreachableDefaultServerFallsBackToSim) {
             std::string::npos)
       << result.out;
   EXPECT_NE(result.out.find("Auto-scaling (HYBRID)"), std::string::npos) << result.out;
+}
+
+// The demo's configuration paces the simulated backend like a small GPU, so that the README's
+// main command shows the pool growing.
+TEST_F(SimRunTest, PacedDemoConfigurationScalesThePoolUp) {
+  const std::filesystem::path config = source_dir() / "examples" / "paced-simulation.json";
+  ProcessResult result =
+      run_cli({"run", "Create a Python web app", "--backend", "sim", "--auto-scaling", "--strategy",
+               "HYBRID", "--config", config.string(), "--workspace", workspace().string(), "--db",
+               db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const json report = parse_json(result);
+  ASSERT_TRUE(report.contains("scaling_events")) << result.out;
+  const auto up = std::find_if(report["scaling_events"].begin(), report["scaling_events"].end(),
+                               [](const json& event) { return event["action"] == "scale_up"; });
+  EXPECT_NE(up, report["scaling_events"].end()) << result.out;
 }
 
 TEST_F(SimRunTest, UnreachableOllamaHostIsAnError) {
