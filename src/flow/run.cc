@@ -50,7 +50,7 @@ struct RunState {
   // be in the workspace already, written by this run.
   std::set<std::string> started_before;
   std::optional<orchestrator::Plan> file_plan;  // read from --plan before the run is created
-  std::vector<std::string> goal_notes;          // warnings about the goal's size
+  std::vector<std::string> goal_notes;          // warnings about the goal and the plan file
   // A new run's folder, from --workspace or named by default_workspace(); empty for a plan-only
   // or a resumed run.
   std::string new_workspace;
@@ -686,6 +686,14 @@ Status prepare(RunState& state) {
     }
     if (Status fits = check_task_sizes(*plan, goal, state.config.server); !fits) {
       return fits.with_context("plan file '" + state.request.plan_file + "'");
+    }
+    if (plan->simulated && !state.backend.simulated) {
+      state.goal_notes.push_back(fmt::format(
+          "plan file '{}' was made by the simulated backend, so its task descriptions are "
+          "placeholder text that the agents get as instructions; plan the goal on this server, "
+          "or rewrite the descriptions and remove \"simulated\" from the file",
+          state.request.plan_file));
+      get_logger("flow")->warn("{}", state.goal_notes.back());
     }
   }
   return start_record(state, goal);

@@ -132,7 +132,11 @@ json plan_to_json(const Plan& plan) {
   for (const PlanTask& task : plan.tasks) {
     tasks.push_back(plan_task_to_json(task));
   }
-  return {{"goal", plan.goal}, {"summary", plan.summary}, {"tasks", std::move(tasks)}};
+  json document = {{"goal", plan.goal}, {"summary", plan.summary}, {"tasks", std::move(tasks)}};
+  if (plan.simulated) {
+    document["simulated"] = true;
+  }
+  return document;
 }
 
 Result<Plan> plan_from_json(const json& document) {
@@ -144,7 +148,7 @@ Result<Plan> plan_from_json(const json& document) {
     return plan_from_json(*wrapped);
   }
 
-  Status status = check_known_fields(document, {"goal", "summary", "tasks"}, "plan");
+  Status status = check_known_fields(document, {"goal", "summary", "tasks", "simulated"}, "plan");
   Plan plan;
   if (status) {
     status = read_string(document, "goal", "goal", false, plan.goal);
@@ -154,6 +158,12 @@ Result<Plan> plan_from_json(const json& document) {
   }
   if (!status) {
     return status;
+  }
+  if (auto simulated = document.find("simulated"); simulated != document.end()) {
+    if (!simulated->is_boolean()) {
+      return type_error("simulated", "true or false", *simulated);
+    }
+    plan.simulated = simulated->get<bool>();
   }
 
   auto tasks = document.find("tasks");

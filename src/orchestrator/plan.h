@@ -26,6 +26,9 @@ struct Plan {
   std::string goal;
   std::string summary;
   std::vector<PlanTask> tasks;
+  // Made by the simulated backend, so the summary and the task descriptions are placeholder
+  // text. Stored in the plan's JSON so that a plan file carries it to another backend.
+  bool simulated = false;
 };
 
 // Bounds that validate_plan and plan_schema enforce.
@@ -38,8 +41,9 @@ struct PlanLimits {
 };
 
 // Returns the plan as {"goal", "summary", "tasks": [{"id", "title", "role", "description",
-// "depends_on", "files"}]}. plan_from_json reads it back, so `--plan-only --json` should print
-// this document (alone or as a "plan" member) for a plan made on one backend to run on another.
+// "depends_on", "files"}]}, plus "simulated": true for a plan of the simulated backend.
+// plan_from_json reads it back, so `--plan-only --json` should print this document (alone or as
+// a "plan" member) for a plan made on one backend to run on another.
 nlohmann::json plan_to_json(const Plan& plan);
 
 // Reads a plan from plan_to_json's format. Also accepted: a document with just "tasks"

@@ -85,6 +85,8 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
       return out;
     }
     plan->goal = goal;
+    // The plan schema has no "simulated" field, so only the backend marks a plan simulated.
+    plan->simulated = exchange.simulated;
     out.plan = std::move(plan).value();
     out.status = Status::ok();
     log->info("plan accepted tasks={} attempts={}", out.plan->tasks.size(), out.attempts.size());

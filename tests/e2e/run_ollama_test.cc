@@ -96,6 +96,29 @@ TEST_F(OllamaRunTest, ResumeOnSimulatedBackendIsRejected) {
   EXPECT_EQ(read(workspace() / "app/main.py"), before);
 }
 
+TEST_F(OllamaRunTest, SimulatedPlanFileIsNotedOnRealServer) {
+  const ProcessResult planned = run_cli({"run", "Create a Python web app", "--plan-only", "--json",
+                                         "--backend", "sim", "--db", db().string()});
+  ASSERT_EQ(planned.exit_code, 0) << planned.out << planned.err;
+  const json plan = parse_json(planned);
+  EXPECT_EQ(plan["simulated"], true) << planned.out;
+  const std::filesystem::path plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << plan.dump();
+
+  play_cooperative_model(server_, sample_plan());
+  ProcessResult result = run_cli(run_args({"--plan", plan_path.string(), "--agents", "2"}));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const json report = parse_json(result);
+  EXPECT_FALSE(report["simulated"].get<bool>());
+  bool noted = false;
+  for (const json& note : report["notes"]) {
+    noted =
+        noted || note.get<std::string>().find("made by the simulated backend") != std::string::npos;
+  }
+  EXPECT_TRUE(noted) << report["notes"].dump();
+  EXPECT_NE(result.err.find("made by the simulated backend"), std::string::npos) << result.err;
+}
+
 TEST_F(OllamaRunTest, EveryRequestSendsTheSameOptions) {
   play_cooperative_model(server_, sample_plan());
   ProcessResult result =

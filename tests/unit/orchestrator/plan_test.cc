@@ -64,6 +64,28 @@ TEST_F(PlanJsonTest, RoundTripKeepsEveryField) {
   EXPECT_EQ(plan_to_json(*read), plan_to_json(plan));
 }
 
+TEST_F(PlanJsonTest, SimulatedFlagRoundTrips) {
+  Plan plan = make_plan({make_task("api", {}, {"app.py"})});
+  EXPECT_FALSE(plan_to_json(plan).contains("simulated"));
+
+  plan.simulated = true;
+  const nlohmann::json document = plan_to_json(plan);
+  EXPECT_EQ(document["simulated"], true);
+  Result<Plan> read = plan_from_json(document);
+  ASSERT_TRUE(read.is_ok()) << read.status().to_string();
+  EXPECT_TRUE(read->simulated);
+}
+
+TEST_F(PlanJsonTest, SimulatedFlagMustBeBoolean) {
+  nlohmann::json document = plan_to_json(make_plan({make_task("api", {}, {"app.py"})}));
+  document["simulated"] = "yes";
+
+  Result<Plan> read = plan_from_json(document);
+
+  ASSERT_FALSE(read.is_ok());
+  EXPECT_THAT(read.status().message(), HasSubstr("simulated"));
+}
+
 TEST_F(PlanJsonTest, AcceptsDocumentWithOnlyTasks) {
   json document = json::parse(R"({"tasks": [{"id": "a", "role": "analyst",
                                              "description": "Write the spec"}]})");

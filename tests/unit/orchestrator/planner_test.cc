@@ -63,6 +63,28 @@ TEST_F(PlannerTest, AcceptsValidPlanFirstTime) {
   EXPECT_EQ(outcome.model, "scripted-model");
 }
 
+TEST_F(PlannerTest, BackendDecidesWhetherPlanIsSimulated) {
+  // A model cannot mark its plan simulated: the schema rejects the field and the reply is sent
+  // back.
+  json claimed = json::parse(kValidPlan);
+  claimed["simulated"] = true;
+  client_.reply(claimed.dump());
+  client_.reply(kValidPlan);
+  PlanOutcome real = plan();
+  ASSERT_TRUE(real.plan.has_value()) << real.status.to_string();
+  EXPECT_FALSE(real.plan->simulated);
+  EXPECT_THAT(real.attempts, SizeIs(2));
+
+  llm::ChatResponse response;
+  response.content = kValidPlan;
+  response.done_reason = "stop";
+  response.simulated = true;
+  client_.push(response);
+  PlanOutcome simulated = plan();
+  ASSERT_TRUE(simulated.plan.has_value()) << simulated.status.to_string();
+  EXPECT_TRUE(simulated.plan->simulated);
+}
+
 TEST_F(PlannerTest, SendsGoalWithPlanSchema) {
   client_.reply(kValidPlan);
 
