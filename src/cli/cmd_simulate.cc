@@ -20,6 +20,7 @@
 #include "core/folder_check.h"
 #include "core/log.h"
 #include "core/terminal_text.h"
+#include "scaling/strategy.h"
 #include "sim/scenario.h"
 
 namespace ollamaflow::cli {
@@ -132,6 +133,17 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   settings.initial_agents = options.initial_agents;
   if (!apply_fault_flags(options, settings.faults)) {
     return 2;
+  }
+  // Metrics that old count as missing, so the strategies hold the pool while the baselines, which
+  // read the delayed values as they are, still act.
+  const double stale_after_s =
+      scaling::strategy_params(scaling::Strategy::kHybrid, settings.config).stale_after_s;
+  if (settings.faults.metric_delay_s >= stale_after_s) {
+    std::fprintf(stderr,
+                 "note: --delay-metrics %g s is not below the %g s after which the scaling engine "
+                 "takes a signal as missing (3 x gpu_scaling.scale_check_interval), so the five "
+                 "strategies neither grow nor shrink the pool; the baselines still act\n",
+                 settings.faults.metric_delay_s, stale_after_s);
   }
   Result<std::vector<std::string>> policies = sim::resolve_policies(split_list(options.strategies));
   if (!policies) {

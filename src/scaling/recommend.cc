@@ -97,6 +97,8 @@ std::optional<int> workload_proposal(const EngineInputs& inputs, const StrategyP
                                      MonoTime now, Recommendation& rec) {
   SignalProposal proposal{"workload", std::nullopt, false, ""};
   if (!is_fresh(inputs.workload.sampled_at, now, params)) {
+    // NOTE: no fallback size applies after a long loss, so the pool keeps its size until the
+    // signal is fresh again.
     proposal.missing = true;  // every strategy reads it: GPU_MEMORY_BASED for whether work exists
     proposal.reason = fmt::format("workload signal older than {:g} s", params.stale_after_s);
   } else {

@@ -54,6 +54,19 @@ TEST_F(SimulateTest, JsonOutputParses) {
   EXPECT_EQ(json.at("runs").at(0).at("figures").at("policy"), "oracle");
 }
 
+TEST_F(SimulateTest, StaleMetricDelayIsNoted) {
+  ProcessResult stale = run_cli({"simulate", "--pattern", "bursty", "--duration", "600",
+                                 "--strategy", "HYBRID,hpa", "--delay-metrics", "60"});
+  ASSERT_EQ(stale.exit_code, 0) << stale.err;
+  EXPECT_NE(stale.err.find("note: --delay-metrics 60 s is not below the 45 s"), std::string::npos)
+      << stale.err;
+
+  ProcessResult fresh = run_cli({"simulate", "--pattern", "bursty", "--duration", "600",
+                                 "--strategy", "HYBRID", "--delay-metrics", "10"});
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_EQ(fresh.err.find("note: --delay-metrics"), std::string::npos) << fresh.err;
+}
+
 TEST_F(SimulateTest, UnknownStrategyExitsTwo) {
   ProcessResult result = run_cli({"simulate", "--strategy", "keda"});
   EXPECT_EQ(result.exit_code, 2);
