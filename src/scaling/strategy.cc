@@ -60,6 +60,7 @@ StrategyParams hybrid_params(const Config& config) {
   params.scale_down_threshold = config.gpu_scaling.scale_down_threshold;
   params.sizing.wait_target_s = config.workload.wait_target;
   params.sizing.search_limit = std::max(1, params.max_agents);
+  params.sizing.startup_headroom = true;
   params.down_window_s = config.workload.scale_down_cooldown;
   params.down_tolerance = kDownTolerance;
   params.down_step_fraction = kDownStepFraction;
@@ -91,6 +92,7 @@ void make_conservative(StrategyParams& params, const Config& config) {
   params.breach_skips_up_cooldown = false;
   params.breach_skips_flip_cooldown = false;
   params.sizing.busy_agents_absorb_queue = true;
+  params.sizing.startup_headroom = false;
 }
 
 void make_aggressive(StrategyParams& params, const Config& config) {

@@ -11,6 +11,9 @@ namespace ollamaflow::workload {
 namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
+// The peak arrival rate counts arrivals in 30 s spans and takes the busiest two neighbours.
+constexpr int64_t kPeakSpanNs = 30 * kNanosPerSecond;
+constexpr size_t kStartupSamples = 16;  // start-up times that the mean covers
 
 int64_t to_ns(MonoTime time) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
@@ -35,6 +38,7 @@ Status CollectorSettings::validate() const {
        {std::pair<std::string_view, double>{"short_window_s", short_window_s},
         {"long_window_s", long_window_s},
         {"rate_time_constant_s", rate_time_constant_s},
+        {"peak_horizon_s", peak_horizon_s},
         {"max_live_tasks", static_cast<double>(max_live_tasks)},
         {"sample_capacity", static_cast<double>(sample_capacity)}}) {
     if (Status status = check_positive(name, value); !status) {
@@ -124,6 +128,18 @@ void MetricsCollector::on_arrival(int64_t now, std::string_view task_id) {
     rate_updated_ns_ = now;
   }
   rate_ewma_ += 1.0 / settings_.rate_time_constant_s;
+
+  const int64_t span = now / kPeakSpanNs;
+  if (!peak_spans_.empty() && peak_spans_.back().first == span) {
+    peak_spans_.back().second++;
+  } else {
+    peak_spans_.emplace_back(span, 1);
+  }
+  const int64_t oldest =
+      (now - static_cast<int64_t>(settings_.peak_horizon_s * kNanosPerSecond)) / kPeakSpanNs;
+  while (!peak_spans_.empty() && peak_spans_.front().first < oldest) {
+    peak_spans_.pop_front();
+  }
 }
 
 // An entry of queued_order_ is current while its task is still queued since that time; started,
@@ -324,6 +340,9 @@ void MetricsCollector::agent_registered(std::string_view agent_id, bool ready) {
     return;
   }
   set_agent_state(agent_id, ready ? AgentState::kIdle : AgentState::kStarting, now);
+  if (!ready) {
+    starting_since_[std::string(agent_id)] = now;
+  }
 }
 
 void MetricsCollector::agent_ready(std::string_view agent_id) {
@@ -336,6 +355,13 @@ void MetricsCollector::agent_ready(std::string_view agent_id) {
     return;
   }
   set_agent_state(agent_id, AgentState::kIdle, now);
+  if (auto since = starting_since_.find(agent_id); since != starting_since_.end()) {
+    startup_samples_.push_back(ns_to_s(now - since->second));
+    if (startup_samples_.size() > kStartupSamples) {
+      startup_samples_.pop_front();
+    }
+    starting_since_.erase(since);
+  }
 }
 
 void MetricsCollector::agent_unregistered(std::string_view agent_id) {
@@ -350,6 +376,9 @@ void MetricsCollector::agent_unregistered(std::string_view agent_id) {
   advance_integrals(now);
   count_agent(it->second, -1);
   agents_.erase(it);
+  if (auto since = starting_since_.find(agent_id); since != starting_since_.end()) {
+    starting_since_.erase(since);
+  }
 }
 
 void MetricsCollector::set_server_signal(const ServerSignal& signal) {

@@ -39,6 +39,7 @@ struct CollectorSettings {
   double short_window_s = 60;
   double long_window_s = 300;
   double rate_time_constant_s = 60;  // EWMA time constant of the smoothed arrival rate
+  double peak_horizon_s = 1800;      // how far back the peak arrival rate looks
   size_t max_live_tasks = 100000;    // queued + running tasks tracked at once
   size_t sample_capacity = 16384;    // wait and service samples kept per ring
   int min_finished_for_error_rate = 5;
@@ -130,6 +131,8 @@ class MetricsCollector {
   void set_agent_state(std::string_view agent_id, AgentState state, int64_t now);
   void count_agent(AgentState state, int delta);
   double smoothed_rate(int64_t now) const;
+  double peak_rate(int64_t now) const;
+  std::optional<double> startup_mean_s() const;
   double oldest_queued_s(int64_t now) const;
   WindowStats window_stats(int64_t now, double window_s) const;
   WorkloadMetrics snapshot_locked() const;
@@ -156,6 +159,10 @@ class MetricsCollector {
   SampleRing services_;
   double rate_ewma_ = 0;
   int64_t rate_updated_ns_;
+  // Arrivals per 30 s span, oldest first, over peak_horizon_s: (span index, count).
+  std::deque<std::pair<int64_t, int>> peak_spans_;
+  StringMap<int64_t> starting_since_;   // registration time of each starting agent
+  std::deque<double> startup_samples_;  // the latest start-up times, in seconds
   ServerSignal server_;
   HostLoad host_;
   HostSampler host_sampler_;

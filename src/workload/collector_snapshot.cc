@@ -12,6 +12,7 @@ namespace ollamaflow::workload {
 namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
+constexpr int64_t kPeakSpanNs = 30 * kNanosPerSecond;  // as in collector.cc
 
 double ns_to_s(int64_t ns) {
   return static_cast<double>(ns) / kNanosPerSecond;
@@ -39,6 +40,34 @@ double MetricsCollector::smoothed_rate(int64_t now) const {
     return 0.0;
   }
   return decayed / coverage;
+}
+
+// Returns the highest arrival rate of two neighbouring 30 s spans within peak_horizon_s, so a
+// surge of one minute counts whole however it falls across the spans. A span that has just begun
+// counts as it is.
+double MetricsCollector::peak_rate(int64_t now) const {
+  const int64_t oldest =
+      (now - static_cast<int64_t>(settings_.peak_horizon_s * kNanosPerSecond)) / kPeakSpanNs;
+  int busiest = 0;
+  for (size_t i = 0; i < peak_spans_.size(); ++i) {
+    if (peak_spans_[i].first < oldest) {
+      continue;
+    }
+    int arrivals = peak_spans_[i].second;
+    if (i + 1 < peak_spans_.size() && peak_spans_[i + 1].first == peak_spans_[i].first + 1) {
+      arrivals += peak_spans_[i + 1].second;
+    }
+    busiest = std::max(busiest, arrivals);
+  }
+  return busiest / (2 * ns_to_s(kPeakSpanNs));
+}
+
+std::optional<double> MetricsCollector::startup_mean_s() const {
+  if (startup_samples_.empty()) {
+    return std::nullopt;
+  }
+  const double sum = std::accumulate(startup_samples_.begin(), startup_samples_.end(), 0.0);
+  return sum / static_cast<double>(startup_samples_.size());
 }
 
 double MetricsCollector::oldest_queued_s(int64_t now) const {
@@ -108,6 +137,8 @@ WorkloadMetrics MetricsCollector::snapshot_locked() const {
     metrics.utilization_now = static_cast<double>(busy_agents_) / ready;
   }
   metrics.smoothed_arrival_rate = smoothed_rate(now);
+  metrics.peak_arrival_rate = peak_rate(now);
+  metrics.startup_mean_s = startup_mean_s();
   metrics.short_window = window_stats(now, settings_.short_window_s);
   metrics.long_window = window_stats(now, settings_.long_window_s);
   metrics.server = server_;
@@ -164,6 +195,7 @@ nlohmann::json WorkloadRecommendation::to_json() const {
       {"utilization",
        sizing.utilization ? nlohmann::json(*sizing.utilization) : nlohmann::json(nullptr)},
       {"spare", sizing.spare},
+      {"startup_headroom", sizing.headroom},
       {"reason", reason},
   };
   return json;

@@ -213,6 +213,8 @@ nlohmann::json WorkloadMetrics::to_json() const {
       {"starting_agents", starting_agents},
       {"utilization_now", optional_json(utilization_now)},
       {"smoothed_arrival_rate", smoothed_arrival_rate},
+      {"peak_arrival_rate", peak_arrival_rate},
+      {"startup_mean_s", optional_json(startup_mean_s)},
       {"short_window", window_json(short_window)},
       {"long_window", window_json(long_window)},
       {"server",

@@ -79,6 +79,10 @@ struct WorkloadMetrics {
   std::optional<double> utilization_now;  // busy / (busy + idle); nullopt with no ready agent
   // Arrivals per second, exponentially weighted with the collector's time constant.
   double smoothed_arrival_rate = 0;
+  // The highest arrival rate of a minute within the collector's peak horizon (30 minutes).
+  double peak_arrival_rate = 0;
+  // Mean time from registration to ready of the latest agents that started; nullopt before one.
+  std::optional<double> startup_mean_s;
   WindowStats short_window;  // 1 minute by default
   WindowStats long_window;   // 5 minutes by default
   ServerSignal server;

@@ -65,6 +65,22 @@ std::optional<int> utilization_size(const WorkloadSignal& signal, const SizingPa
   return static_cast<int>(std::ceil(std::max(0.0, needed)));
 }
 
+// Agents for a rise from the current rate back to the recent peak. After a surge starts, the
+// queue calls new agents at once, and they are ready one start-up time later. Tasks that arrive
+// in the first start-up - 2 x wait target seconds of the surge would wait past twice the wait
+// target, so the headroom covers the arrivals above the current rate in that span, each holding
+// an agent for at most the mean service time. A start-up within twice the wait target needs none.
+int startup_headroom(const WorkloadSignal& signal, const SizingParams& params) {
+  if (!params.startup_headroom || !signal.startup_s || !signal.peak_arrival_rate ||
+      !signal.arrival_rate || !signal.mean_service_s || *signal.mean_service_s <= 0) {
+    return 0;
+  }
+  const double late_s = std::max(0.0, *signal.startup_s - 2 * params.wait_target_s);
+  const double now = std::max(*signal.arrival_rate, signal.recent_arrival_rate.value_or(0.0));
+  const double rise = std::max(0.0, *signal.peak_arrival_rate - now);
+  return static_cast<int>(std::floor(rise * std::min(late_s, *signal.mean_service_s)));
+}
+
 std::string describe(const WorkloadSignal& signal, const WorkloadSizing& sizing,
                      const SizingParams& params) {
   std::string reason =
@@ -81,6 +97,11 @@ std::string describe(const WorkloadSignal& signal, const WorkloadSizing& sizing,
   }
   if (sizing.spare > 0) {
     reason += fmt::format("; spare {}", sizing.spare);
+  }
+  if (sizing.headroom > 0) {
+    reason += fmt::format(
+        "; start-up headroom {} for a rise to the peak {:.3f}/s within a {:.0f} s start-up",
+        sizing.headroom, *signal.peak_arrival_rate, *signal.startup_s);
   }
   if (sizing.wait_breached) {
     reason += "; wait target breached";
@@ -105,6 +126,10 @@ WorkloadSignal to_signal(const WorkloadMetrics& metrics) {
   if (metrics.short_window.arrivals > 0) {
     signal.recent_arrival_rate = metrics.short_window.arrival_rate;
   }
+  if (metrics.peak_arrival_rate > 0) {
+    signal.peak_arrival_rate = metrics.peak_arrival_rate;
+  }
+  signal.startup_s = metrics.startup_mean_s;
   signal.severity = metrics.severity;
   signal.sampled_at = metrics.taken_at;
   return signal;
@@ -127,7 +152,8 @@ WorkloadSizing size_workload(const WorkloadSignal& signal, const SizingParams& p
   largest = std::max(largest, sizing.utilization.value_or(0));
   const int spare = static_cast<int>(std::ceil(largest * params.spare_fraction - 1e-9));
   sizing.spare = std::max(params.min_spare, spare);
-  sizing.desired = largest + sizing.spare;
+  sizing.headroom = startup_headroom(signal, params);
+  sizing.desired = largest + sizing.spare + sizing.headroom;
   sizing.reason = describe(signal, sizing, params);
   return sizing;
 }

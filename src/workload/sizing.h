@@ -26,6 +26,8 @@ struct WorkloadSignal {
   std::optional<double> busy_agents_mean;  // time-weighted over the short window
   // Arrivals per second over the short window; reacts to a surge faster than the smoothed rate.
   std::optional<double> recent_arrival_rate;
+  std::optional<double> peak_arrival_rate;  // the busiest minute of the last 30 minutes
+  std::optional<double> startup_s;          // mean agent start-up time
   Severity severity = Severity::kVeryLow;
   MonoTime sampled_at{};
 };
@@ -44,6 +46,9 @@ struct SizingParams {
   // holds on average, but a task counted as absorbed still misses the target about half the
   // time, and a surge's first waiting task goes unanswered until the queue outgrows it.
   bool busy_agents_absorb_queue = false;
+  // Whether to keep start-up headroom for agents that start slower than twice the wait target:
+  // the agents that a rise back to the recent peak rate needs before new agents are ready.
+  bool startup_headroom = false;
   double spare_fraction = 0;  // spare agents as a fraction of the largest proposal
   int min_spare = 0;          // spare agents kept even with no work
   int search_limit = 1024;    // largest pool the Erlang C search considers
@@ -59,6 +64,7 @@ struct WorkloadSizing {
   std::optional<double> erlang_rate;  // the arrival rate that sized `erlang`
   std::optional<int> utilization;     // nullopt without a busy-agent mean
   int spare = 0;
+  int headroom = 0;  // start-up headroom, on top of the spare agents
   int desired = 0;
   std::string reason;
 };

@@ -59,6 +59,7 @@ TEST_F(StrategyParamsTest, HybridScaleDownRules) {
   EXPECT_DOUBLE_EQ(hybrid.down_interval_s, 15);
   EXPECT_TRUE(hybrid.breach_skips_flip_cooldown);
   EXPECT_FALSE(hybrid.sizing.busy_agents_absorb_queue);
+  EXPECT_TRUE(hybrid.sizing.startup_headroom);
 }
 
 TEST_F(StrategyParamsTest, ConservativeIsSlowerAndStricter) {
@@ -73,6 +74,7 @@ TEST_F(StrategyParamsTest, ConservativeIsSlowerAndStricter) {
   EXPECT_DOUBLE_EQ(conservative.flip_cooldown_s, 60);
   EXPECT_FALSE(conservative.breach_skips_flip_cooldown);
   EXPECT_TRUE(conservative.sizing.busy_agents_absorb_queue);
+  EXPECT_FALSE(conservative.sizing.startup_headroom);
   EXPECT_TRUE(conservative.validate().is_ok());
 }
 

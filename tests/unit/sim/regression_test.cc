@@ -15,6 +15,7 @@ struct Case {
   std::string pattern;
   uint64_t seed;
   std::set<std::string> goals_met_today;
+  double startup_s = 10;
 };
 
 class GoalRegressionTest : public ::testing::TestWithParam<Case> {
@@ -31,8 +32,9 @@ TEST_P(GoalRegressionTest, HybridKeepsGoals) {
   params.step_length_s = 300;
   Result<Trace> trace = generate_pattern(test_case.pattern, params);
   ASSERT_TRUE(trace.is_ok());
-  Result<SimulationReport> report =
-      run_scenario(*trace, {"HYBRID"}, default_scenario(), test_case.seed);
+  ScenarioSettings settings = default_scenario();
+  settings.startup_s = test_case.startup_s;
+  Result<SimulationReport> report = run_scenario(*trace, {"HYBRID"}, settings, test_case.seed);
   ASSERT_TRUE(report.is_ok()) << report.status().to_string();
   ASSERT_EQ(report->runs.size(), 1u);
   std::set<std::string> checked;
@@ -65,8 +67,11 @@ INSTANTIATE_TEST_SUITE_P(
                           "<= 3 direction changes per 10 min", "decision <= 1 s after the surge"})},
         Case{"step", 1,
              with_safety({"p99 wait <= 10 s", "decision <= 1 s after the surge",
-                          "peak <= 1.2x oracle peak"})}),
-    [](const ::testing::TestParamInfo<Case>& info) { return info.param.pattern; });
+                          "peak <= 1.2x oracle peak"})},
+        Case{"bursty", 2, with_safety({"p95 wait <= 12 s"}), 30}),
+    [](const ::testing::TestParamInfo<Case>& info) {
+      return info.param.pattern + (info.param.startup_s > 10 ? "_slow_startup" : "");
+    });
 
 }  // namespace
 }  // namespace ollamaflow::sim

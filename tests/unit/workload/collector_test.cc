@@ -169,6 +169,50 @@ TEST_F(MetricsCollectorTest, SmoothedRateDecaysWhenArrivalsStop) {
   EXPECT_NEAR(collector().get_current_metrics().smoothed_arrival_rate, 0.37, 0.03);
 }
 
+TEST_F(MetricsCollectorTest, PeakRateKeepsTheBusiestMinute) {
+  for (int i = 0; i < 90; ++i) {  // 1.5/s for 60 s
+    collector().task_queued("t" + std::to_string(i));
+    advance(2.0 / 3.0);
+  }
+  for (int i = 0; i < 60; ++i) {  // then 0.1/s for 10 minutes
+    collector().task_queued("q" + std::to_string(i));
+    advance(10);
+  }
+  const WorkloadMetrics metrics = collector().get_current_metrics();
+  // The minute may straddle three 30 s spans, so two of them hold at least two thirds of it.
+  EXPECT_GE(metrics.peak_arrival_rate, 1.0);
+  EXPECT_LE(metrics.peak_arrival_rate, 91.0 / 60 + 1e-9);  // the burst and one quiet arrival
+  EXPECT_LT(metrics.smoothed_arrival_rate, 0.2);
+}
+
+TEST_F(MetricsCollectorTest, PeakRateForgetsAfterHorizon) {
+  settings_.peak_horizon_s = 600;
+  for (int i = 0; i < 60; ++i) {
+    collector().task_queued("t" + std::to_string(i));
+    advance(1);
+  }
+  EXPECT_NEAR(collector().get_current_metrics().peak_arrival_rate, 1.0, 1e-9);
+  advance(700);
+  EXPECT_EQ(collector().get_current_metrics().peak_arrival_rate, 0.0);
+}
+
+TEST_F(MetricsCollectorTest, StartupMeanFromRegisterToReady) {
+  EXPECT_FALSE(collector().get_current_metrics().startup_mean_s.has_value());
+  collector().agent_registered("a1", /*ready=*/false);
+  advance(10);
+  collector().agent_registered("a2", /*ready=*/false);
+  advance(20);
+  collector().agent_ready("a1");  // 30 s
+  collector().agent_ready("a2");  // 20 s
+  collector().agent_registered("a3", /*ready=*/true);
+  collector().agent_registered("a4", /*ready=*/false);
+  advance(100);
+  collector().agent_unregistered("a4");  // removed while starting: no start-up time
+  const std::optional<double> mean = collector().get_current_metrics().startup_mean_s;
+  ASSERT_TRUE(mean.has_value());
+  EXPECT_NEAR(*mean, 25.0, 1e-9);
+}
+
 TEST_F(MetricsCollectorTest, RetryRequeuesAndCountsFailedAttempt) {
   collector().task_queued("a");
   collector().task_started("a", "agent-1");

@@ -82,6 +82,44 @@ TEST(SizeWorkloadTest, ErlangWinsOverSmallBacklog) {
   EXPECT_EQ(sizing.desired, 20);
 }
 
+// A quiet spell after a burst: 0.3/s now, 1.2/s at the recent peak, 10 s tasks, and 30 s to
+// start an agent.
+WorkloadSignal quiet_after_burst(double startup_s) {
+  WorkloadSignal signal;
+  signal.busy_agents = 3;
+  signal.idle_agents = 3;
+  signal.arrival_rate = 0.3;
+  signal.recent_arrival_rate = 0.3;
+  signal.peak_arrival_rate = 1.2;
+  signal.mean_service_s = 10.0;
+  signal.startup_s = startup_s;
+  return signal;
+}
+
+TEST(SizeWorkloadTest, SlowStartupKeepsHeadroomForThePeak) {
+  SizingParams params;
+  params.startup_headroom = true;
+  const WorkloadSizing without = size_workload(quiet_after_burst(10), params);
+  EXPECT_EQ(without.headroom, 0);  // ready within 2 x the wait target
+  const WorkloadSizing slow = size_workload(quiet_after_burst(30), params);
+  // 0.9/s above the current rate, for min(30 - 2 x 5, 10) s.
+  EXPECT_EQ(slow.headroom, 9);
+  EXPECT_EQ(slow.desired, without.desired + 9);
+  EXPECT_NE(slow.reason.find("start-up headroom 9"), std::string::npos) << slow.reason;
+  const WorkloadSizing short_span = size_workload(quiet_after_burst(15), params);
+  EXPECT_EQ(short_span.headroom, 4);  // 0.9/s for 5 s
+}
+
+TEST(SizeWorkloadTest, HeadroomNeedsARiseAndTheSetting) {
+  SizingParams params;
+  params.startup_headroom = true;
+  WorkloadSignal at_peak = quiet_after_burst(30);
+  at_peak.recent_arrival_rate = 1.2;
+  EXPECT_EQ(size_workload(at_peak, params).headroom, 0);
+  params.startup_headroom = false;
+  EXPECT_EQ(size_workload(quiet_after_burst(30), params).headroom, 0);
+}
+
 TEST(SizeWorkloadTest, ErlangBeyondLimitReportsLimit) {
   WorkloadSignal signal;
   signal.arrival_rate = 4.0;
