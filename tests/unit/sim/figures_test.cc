@@ -152,6 +152,20 @@ TEST_F(FiguresTest, LongStartupRelaxesBurstWait) {
   EXPECT_EQ(find(goals, "p99 wait"), nullptr);
 }
 
+TEST_F(FiguresTest, LongStartupChecksOnlyWaitAndSafety) {
+  Figures figures;
+  figures.flips_per_10min = 5;
+  figures.min_dwell_s = 10;
+  figures.reaction_s = 3;
+  const std::vector<GoalCheck> goals = check_goals(figures, "bursty", 30);
+  EXPECT_EQ(find(goals, "<= 3 direction"), nullptr);
+  EXPECT_EQ(find(goals, ">= 120 s"), nullptr);
+  EXPECT_EQ(find(goals, "decision <= 1 s"), nullptr);
+  EXPECT_NE(find(goals, "p95 wait"), nullptr);
+  EXPECT_NE(find(goals, "0 tasks killed"), nullptr);
+  EXPECT_NE(find(check_goals(figures, "bursty", 10), "decision <= 1 s"), nullptr);
+}
+
 TEST_F(FiguresTest, StabilityGoalsPerTrace) {
   Figures figures;
   figures.flips_per_10min = 1.01;
