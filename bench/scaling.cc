@@ -36,7 +36,14 @@ struct Options {
   std::string docs;
   std::string plots;
   bool speed_only = false;
+  bool help = false;
+  std::string error;  // the first invalid argument, with the fix
 };
+
+constexpr const char* kUsage =
+    "usage: bench_scaling [--seeds 5] [--duration 3600] [--azure-trace FILE]\n"
+    "                     [--azure-rate-scale 0.25] [--docs docs/benchmarks.md]\n"
+    "                     [--plots docs/plots] [--speed-only]\n";
 
 struct Scenario {
   std::string title;
@@ -278,6 +285,11 @@ Options parse_options(int argc, char** argv) {
       options.plots = next, ++i;
     } else if (arg == "--speed-only") {
       options.speed_only = true;
+    } else if (arg == "--help" || arg == "-h") {
+      options.help = true;
+    } else {
+      options.error = fmt::format("unknown argument '{}': see the usage below", arg);
+      return options;
     }
   }
   return options;
@@ -296,6 +308,14 @@ std::string today() {
 int run(int argc, char** argv) {
   (void)init_logging("off", false);
   const Options options = parse_options(argc, argv);
+  if (!options.error.empty()) {
+    std::fprintf(stderr, "bench_scaling: %s\n%s", options.error.c_str(), kUsage);
+    return 2;
+  }
+  if (options.help) {
+    std::printf("%s", kUsage);
+    return 0;
+  }
   std::string section =
       "## Scaling simulator\n\n"
       "Written by `bench_scaling --seeds 5 --azure-trace azure-llm-2023-conv.csv --docs "
