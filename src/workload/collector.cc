@@ -11,8 +11,6 @@ namespace ollamaflow::workload {
 namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
-// The peak arrival rate counts arrivals in 30 s spans and takes the busiest two neighbours.
-constexpr int64_t kPeakSpanNs = 30 * kNanosPerSecond;
 constexpr size_t kStartupSamples = 16;  // start-up times that the mean covers
 
 int64_t to_ns(MonoTime time) {

@@ -159,7 +159,9 @@ class MetricsCollector {
   SampleRing services_;
   double rate_ewma_ = 0;
   int64_t rate_updated_ns_;
-  // Arrivals per 30 s span, oldest first, over peak_horizon_s: (span index, count).
+  // The peak arrival rate counts arrivals in 30 s spans and takes the busiest two neighbours.
+  static constexpr int64_t kPeakSpanNs = 30'000'000'000;
+  // Arrivals per span, oldest first, over peak_horizon_s: (span index, count).
   std::deque<std::pair<int64_t, int>> peak_spans_;
   StringMap<int64_t> starting_since_;   // registration time of each starting agent
   std::deque<double> startup_samples_;  // the latest start-up times, in seconds

@@ -12,7 +12,6 @@ namespace ollamaflow::workload {
 namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
-constexpr int64_t kPeakSpanNs = 30 * kNanosPerSecond;  // as in collector.cc
 
 double ns_to_s(int64_t ns) {
   return static_cast<double>(ns) / kNanosPerSecond;
