@@ -83,6 +83,18 @@ TEST_F(RunsListingTest, ControlCharactersInGoalAreEscaped) {
   EXPECT_EQ(lines[1].find('\x1b'), std::string::npos) << lines[1];
 }
 
+// A right-to-left override would show the rest of the line reversed, and a line separator could
+// start a new line on some terminals.
+TEST_F(RunsListingTest, BidiControlsInGoalAreEscaped) {
+  store_runs({"rename \u202Etxt.exe\u2028next\u2029end\u2066x\u2069"});
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 2u) << "a header and one row";
+  EXPECT_NE(lines[1].find("rename \\u202Etxt.exe\\u2028next\\u2029end\\u2066x\\u2069"),
+            std::string::npos)
+      << lines[1];
+  EXPECT_EQ(lines[1].find("\u202E"), std::string::npos) << lines[1];
+}
+
 TEST_F(RunsListingTest, LongGoalIsCutWithEllipsis) {
   const std::string goal = "Write " + std::string(100, 'g') + " end";
   store_runs({goal});
