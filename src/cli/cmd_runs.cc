@@ -28,16 +28,29 @@ Result<std::string> journal_path(const Config& config) {
 }
 
 json run_to_json(const store::RunRecord& run) {
-  return {{"id", run.id},
-          {"goal", run.goal},
-          {"status", store::run_status_name(run.status)},
-          {"backend", run.backend},
-          {"model", run.model},
-          {"strategy", run.strategy},
-          {"workspace", run.workspace},
-          {"started_at", run.started_at},
-          {"finished_at", run.finished_at},
-          {"exit_code", run.exit_code ? json(*run.exit_code) : json(nullptr)}};
+  json document = {{"id", run.id},
+                   {"goal", run.goal},
+                   {"status", store::run_status_name(run.status)},
+                   {"backend", run.backend},
+                   {"model", run.model},
+                   {"strategy", run.strategy},
+                   {"workspace", run.workspace},
+                   {"started_at", run.started_at},
+                   {"finished_at", run.finished_at},
+                   {"exit_code", run.exit_code ? json(*run.exit_code) : json(nullptr)}};
+  if (run.status == store::RunStatus::kUnknown) {
+    document["stored_status"] = run.stored_status;
+  }
+  return document;
+}
+
+// Returns the status of a run document from run_to_json() for the terminal: its name, or for a
+// status that this version does not know `unknown ("TEXT")` with TEXT escaped.
+std::string status_text(const json& run) {
+  if (!run.contains("stored_status")) {
+    return run["status"].get<std::string>();
+  }
+  return "unknown (\"" + escape_control_characters(run["stored_status"].get<std::string>()) + "\")";
 }
 
 int list_runs(store::Journal& journal, const RunsOptions& options) {
@@ -61,8 +74,8 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
   std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", "id", "status", "started", "backend", "goal");
   for (const auto& run : *runs) {
     std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", run.id.c_str(),
-                std::string(store::run_status_name(run.status)).c_str(), run.started_at.c_str(),
-                run.backend.c_str(), truncate_printable(run.goal, kMaxListedGoalWidth).c_str());
+                status_text(run_to_json(run)).c_str(), run.started_at.c_str(), run.backend.c_str(),
+                truncate_printable(run.goal, kMaxListedGoalWidth).c_str());
   }
   Result<int64_t> total = journal.count_runs();
   if (!total) {
@@ -176,7 +189,7 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
 }
 
 void print_show(const json& run) {
-  std::cout << "Run " << run["id"].get<std::string>() << ": " << run["status"].get<std::string>()
+  std::cout << "Run " << run["id"].get<std::string>() << ": " << status_text(run)
             << "\n  goal:      " << escape_control_characters(run["goal"].get<std::string>())
             << "\n  backend:   " << run["backend"].get<std::string>() << ", model "
             << escape_control_characters(run["model"].get<std::string>())

@@ -73,6 +73,45 @@ TEST_F(RunsListingTest, ShowNamesUnreadablePlan) {
   }
 }
 
+// One row with a status that this version does not know leaves the other runs listed.
+TEST_F(RunsListingTest, UnknownStatusIsListedAsUnknown) {
+  store_runs({"older goal", "odd goal", "newer goal"});
+  {
+    Result<store::Database> database = store::Database::open(db().string());
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(database->exec("PRAGMA ignore_check_constraints = ON").is_ok());
+    ASSERT_TRUE(
+        database->exec("UPDATE runs SET status = 'paused' WHERE goal = 'odd goal'").is_ok());
+  }
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 4u) << "a header and three rows";
+  EXPECT_NE(lines[1].find("succeeded"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("unknown (\"paused\")"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("odd goal"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("older goal"), std::string::npos) << lines[3];
+
+  const ProcessResult listed = run_cli({"runs", "--db", db().string(), "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const nlohmann::json runs = parse_json(listed);
+  ASSERT_EQ(runs.size(), 3u) << runs.dump();
+  EXPECT_EQ(runs[1]["status"], "unknown");
+  EXPECT_EQ(runs[1]["stored_status"], "paused");
+  EXPECT_FALSE(runs[0].contains("stored_status")) << runs[0].dump();
+
+  const std::string run_id = runs[1]["id"];
+  const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string()});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("Run " + run_id + ": unknown (\"paused\")"), std::string::npos)
+      << shown.out;
+
+  // Resuming would replace a status that this version cannot interpret.
+  const ProcessResult resumed =
+      run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(resumed.exit_code, 2) << resumed.err;
+  EXPECT_NE(resumed.err.find("has the status \"paused\""), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("start a new run"), std::string::npos) << resumed.err;
+}
+
 TEST_F(RunsListingTest, ControlCharactersInGoalAreEscaped) {
   store_runs({"first line\nsecond\tline\r\x1b[31mred\x7f\xc2\x9b"});
   const std::vector<std::string> lines = list();
