@@ -91,6 +91,22 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
   return 0;
 }
 
+// Returns why a run has no workspace, or an empty text when it has one. A --plan-only run names
+// none. A run that finished without a task row and with a report that names no workspace ended
+// before it opened the folder it was given. A run that is running or was interrupted has no
+// report, so its folder counts as its workspace.
+std::string missing_workspace_reason(const store::RunRecord& run, bool tasks_ran) {
+  if (run.workspace.empty()) {
+    return "a --plan-only run writes no files";
+  }
+  const bool report_names_none =
+      run.report.is_object() && run.report.contains("workspace") && run.report["workspace"] == "";
+  if (report_names_none && !tasks_ran) {
+    return "the run ended before it opened its workspace";
+  }
+  return "";
+}
+
 json show_json(store::Journal& journal, const store::RunRecord& run) {
   json document = run_to_json(run);
   // A part of the run that cannot be read is named here, so that a damaged journal never looks
@@ -101,6 +117,12 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   };
   json tasks = json::array();
   auto task_rows = journal.tasks_for_run(run.id);
+  // The workspace stays named when the tasks cannot be read, because tasks may have written it.
+  const std::string no_workspace = missing_workspace_reason(run, !task_rows || !task_rows->empty());
+  if (!no_workspace.empty()) {
+    document["workspace"] = nullptr;
+    document["no_workspace_reason"] = no_workspace;
+  }
   if (!task_rows) {
     read_failed("tasks", task_rows.status());
   } else {
@@ -192,8 +214,10 @@ void print_show(const json& run) {
   std::cout << "Run " << run["id"].get<std::string>() << ": " << status_text(run)
             << "\n  goal:      " << escape_control_characters(run["goal"].get<std::string>())
             << "\n  backend:   " << run["backend"].get<std::string>() << ", model "
-            << escape_control_characters(run["model"].get<std::string>())
-            << "\n  workspace: " << escape_control_characters(run["workspace"].get<std::string>())
+            << escape_control_characters(run["model"].get<std::string>()) << "\n  workspace: "
+            << (run["workspace"].is_null()
+                    ? "none, because " + run["no_workspace_reason"].get<std::string>()
+                    : escape_control_characters(run["workspace"].get<std::string>()))
             << "\n  started:   " << run["started_at"].get<std::string>()
             << "\n  finished:  " << run["finished_at"].get<std::string>() << "\n";
   for (const auto& plan : run["plan_attempts"]) {

@@ -226,6 +226,31 @@ TEST_F(OllamaRunTest, NoisePlansFailAfterRepairAttempts) {
   EXPECT_EQ(requests_of("plan").size(), 2u);
 }
 
+// A run whose planning failed never opened its workspace, so `runs show` names none.
+TEST_F(OllamaRunTest, FailedPlanningShowsNoWorkspace) {
+  server_.script().set_responder([](const json& body) {
+    FakeReply reply;
+    reply.content =
+        script_kind(body) == "plan" ? R"({"goal":"x","tasks":[]})" : R"({"ready":true})";
+    return reply;
+  });
+  ProcessResult result = run_cli(run_args({"--max-plan-attempts", "1"}));
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const std::string run_id = parse_json(result)["run_id"];
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+
+  const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string()});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(
+      shown.out.find("\n  workspace: none, because the run ended before it opened its workspace\n"),
+      std::string::npos)
+      << shown.out;
+  EXPECT_EQ(shown.out.find(workspace().string()), std::string::npos) << shown.out;
+  const json document =
+      parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+  EXPECT_TRUE(document["workspace"].is_null()) << document.dump();
+}
+
 TEST_F(OllamaRunTest, FailedPlanOnlyRunPrintsTheReport) {
   server_.script().set_responder([](const json& body) {
     FakeReply reply;

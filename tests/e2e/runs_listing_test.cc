@@ -73,6 +73,41 @@ TEST_F(RunsListingTest, ShowNamesUnreadablePlan) {
   }
 }
 
+// A --plan-only run names no workspace, and `runs show` prints that instead of a path.
+TEST_F(RunsListingTest, PlanOnlyRunShowsNoWorkspace) {
+  const ProcessResult planned =
+      run_cli({"run", "Write a note", "--backend", "sim", "--plan-only", "--db", db().string(),
+               "--workspace", workspace().string(), "--json"});
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  const ProcessResult ran = run_cli({"run", "Write a note", "--backend", "sim", "--db",
+                                     db().string(), "--workspace", workspace().string(), "--json"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  const nlohmann::json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+  ASSERT_EQ(runs.size(), 2u) << runs.dump();
+  const std::string ran_id = runs[0]["id"];
+  const std::string planned_id = runs[1]["id"];
+  ASSERT_EQ(runs[1]["status"], "planned") << runs.dump();
+
+  const ProcessResult shown = run_cli({"runs", "show", planned_id, "--db", db().string()});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("\n  workspace: none, because a --plan-only run writes no files\n"),
+            std::string::npos)
+      << shown.out;
+  const nlohmann::json document =
+      parse_json(run_cli({"runs", "show", planned_id, "--db", db().string(), "--json"}));
+  EXPECT_TRUE(document["workspace"].is_null()) << document.dump();
+  EXPECT_EQ(document["no_workspace_reason"], "a --plan-only run writes no files");
+
+  // A run that opened its workspace names it.
+  const ProcessResult full = run_cli({"runs", "show", ran_id, "--db", db().string()});
+  EXPECT_NE(full.out.find("\n  workspace: " + workspace().string() + "\n"), std::string::npos)
+      << full.out;
+  const nlohmann::json full_document =
+      parse_json(run_cli({"runs", "show", ran_id, "--db", db().string(), "--json"}));
+  EXPECT_EQ(full_document["workspace"], workspace().string());
+  EXPECT_FALSE(full_document.contains("no_workspace_reason")) << full_document.dump();
+}
+
 // One row with a status that this version does not know leaves the other runs listed.
 TEST_F(RunsListingTest, UnknownStatusIsListedAsUnknown) {
   store_runs({"older goal", "odd goal", "newer goal"});
