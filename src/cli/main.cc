@@ -60,7 +60,7 @@ void add_run_options(CLI::App* command, GlobalOptions& global, RunOptions& optio
                "Record scaling decisions without acting on them");
   f.add<std::string>(command, "--server-args", "server.start_server_args",
                      "More arguments for the llama-server that --start-server starts, such as "
-                     "\"--threads 8\"");
+                     "\"--threads 8\"; quote a word that contains spaces as in a shell");
   f.add<std::string>(command, "--kv-cache-type", "memory.kv_cache_type_k",
                      "KV cache type for memory estimates (f16, q8_0, q4_0, ...)");
   command
