@@ -463,6 +463,40 @@ TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {
   EXPECT_FALSE(std::filesystem::exists(workspace() / "docs/design.md"));
 }
 
+// The queen's reply streams three pieces before Ctrl-C, and the report counts them although the
+// final chunk with the server's counts never arrives.
+TEST_F(OllamaRunTest, CtrlCDuringPlanningCountsStreamedTokens) {
+  server_.script().set_responder([this](const json& body) {
+    FakeReply reply;
+    reply.content = script_kind(body) == "plan" ? sample_plan().dump() : R"({"ready":true})";
+    if (script_kind(body) == "plan") {
+      reply.before_write = [this](size_t index) {
+        if (index == 3) {
+          server_.gate().pass();
+        }
+      };
+    }
+    return reply;
+  });
+  ChildProcess child(cli_argv(run_args()), cli_options({}));
+  server_.gate().wait_for_waiters(1);
+  // The three pieces were written before the server waits; give the client time to read them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  child.send_signal(SIGINT);
+  const int code = child.wait(std::chrono::seconds(30));
+  server_.gate().open_all();
+  EXPECT_EQ(code, 130) << child.read_err();
+  json report = json::parse(child.read_out(), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
+  EXPECT_EQ(report["status"], "cancelled");
+  EXPECT_GE(report["output_tokens"].get<int64_t>(), 1) << report.dump();
+  EXPECT_LE(report["output_tokens"].get<int64_t>(), 3) << report.dump();
+  EXPECT_EQ(report["prompt_tokens"], 0) << report.dump();
+  const json shown =
+      parse_json(run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"}));
+  EXPECT_EQ(shown["report"]["output_tokens"], report["output_tokens"]) << shown.dump();
+}
+
 TEST_F(OllamaRunTest, CtrlCDuringPlanningIsNotAPlanError) {
   server_.script().set_responder([this](const json& body) {
     FakeReply reply;
