@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -353,9 +352,13 @@ std::string launch_fix(const Config& config, const std::string& binary) {
   if (!model::resolve_model(model_path, config, {})) {
     return "pass a valid GGUF model file to --model";
   }
-  std::istringstream words(config.server.start_server_args);
-  for (std::string word; words >> word;) {
-    if (!flow::split_server_args(word)) {
+  Result<std::vector<std::string>> words = flow::split_shell_words(config.server.start_server_args);
+  if (!words) {
+    return "close the quote in --server-args (server.start_server_args), or escape the quote "
+           "or backslash with a backslash";
+  }
+  for (const std::string& word : *words) {
+    if (flow::sets_planned_flag(word)) {
       return fmt::format(
           "remove '{}' from --server-args (server.start_server_args): "
           "--start-server sets the model, address, port, slots, context, cache "

@@ -106,9 +106,8 @@ int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) 
     return 0;
   }
   const model::ModelSpec& spec = resolved->spec;
-  std::printf("Model %s (%s, %u layers) from %s\n", spec.name.c_str(),
-              spec.architecture.empty() ? "unknown architecture" : spec.architecture.c_str(),
-              spec.block_count, spec.source.c_str());
+  std::printf("Model %s (%s) from %s\n", spec.name.c_str(), model::describe_layout(spec).c_str(),
+              spec.source.c_str());
   std::printf("%s\n\n", context_line(*demand, options).c_str());
   std::printf("%s", model::render_plan(*plan).c_str());
   return 0;

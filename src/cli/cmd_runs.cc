@@ -28,16 +28,29 @@ Result<std::string> journal_path(const Config& config) {
 }
 
 json run_to_json(const store::RunRecord& run) {
-  return {{"id", run.id},
-          {"goal", run.goal},
-          {"status", store::run_status_name(run.status)},
-          {"backend", run.backend},
-          {"model", run.model},
-          {"strategy", run.strategy},
-          {"workspace", run.workspace},
-          {"started_at", run.started_at},
-          {"finished_at", run.finished_at},
-          {"exit_code", run.exit_code ? json(*run.exit_code) : json(nullptr)}};
+  json document = {{"id", run.id},
+                   {"goal", run.goal},
+                   {"status", store::run_status_name(run.status)},
+                   {"backend", run.backend},
+                   {"model", run.model},
+                   {"strategy", run.strategy},
+                   {"workspace", run.workspace},
+                   {"started_at", run.started_at},
+                   {"finished_at", run.finished_at},
+                   {"exit_code", run.exit_code ? json(*run.exit_code) : json(nullptr)}};
+  if (run.status == store::RunStatus::kUnknown) {
+    document["stored_status"] = run.stored_status;
+  }
+  return document;
+}
+
+// Returns the status of a run document from run_to_json() for the terminal: its name, or for a
+// status that this version does not know `unknown ("TEXT")` with TEXT escaped.
+std::string status_text(const json& run) {
+  if (!run.contains("stored_status")) {
+    return run["status"].get<std::string>();
+  }
+  return "unknown (\"" + escape_control_characters(run["stored_status"].get<std::string>()) + "\")";
 }
 
 int list_runs(store::Journal& journal, const RunsOptions& options) {
@@ -61,8 +74,8 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
   std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", "id", "status", "started", "backend", "goal");
   for (const auto& run : *runs) {
     std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", run.id.c_str(),
-                std::string(store::run_status_name(run.status)).c_str(), run.started_at.c_str(),
-                run.backend.c_str(), truncate_printable(run.goal, kMaxListedGoalWidth).c_str());
+                status_text(run_to_json(run)).c_str(), run.started_at.c_str(), run.backend.c_str(),
+                truncate_printable(run.goal, kMaxListedGoalWidth).c_str());
   }
   Result<int64_t> total = journal.count_runs();
   if (!total) {
@@ -78,6 +91,22 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
   return 0;
 }
 
+// Returns why a run has no workspace, or an empty text when it has one. A --plan-only run names
+// none. A run that finished without a task row and with a report that names no workspace ended
+// before it opened the folder it was given. A run that is running or was interrupted has no
+// report, so its folder counts as its workspace.
+std::string missing_workspace_reason(const store::RunRecord& run, bool tasks_ran) {
+  if (run.workspace.empty()) {
+    return "a --plan-only run writes no files";
+  }
+  const bool report_names_none =
+      run.report.is_object() && run.report.contains("workspace") && run.report["workspace"] == "";
+  if (report_names_none && !tasks_ran) {
+    return "the run ended before it opened its workspace";
+  }
+  return "";
+}
+
 json show_json(store::Journal& journal, const store::RunRecord& run) {
   json document = run_to_json(run);
   // A part of the run that cannot be read is named here, so that a damaged journal never looks
@@ -88,6 +117,12 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   };
   json tasks = json::array();
   auto task_rows = journal.tasks_for_run(run.id);
+  // The workspace stays named when the tasks cannot be read, because tasks may have written it.
+  const std::string no_workspace = missing_workspace_reason(run, !task_rows || !task_rows->empty());
+  if (!no_workspace.empty()) {
+    document["workspace"] = nullptr;
+    document["no_workspace_reason"] = no_workspace;
+  }
   if (!task_rows) {
     read_failed("tasks", task_rows.status());
   } else {
@@ -176,11 +211,13 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
 }
 
 void print_show(const json& run) {
-  std::cout << "Run " << run["id"].get<std::string>() << ": " << run["status"].get<std::string>()
+  std::cout << "Run " << run["id"].get<std::string>() << ": " << status_text(run)
             << "\n  goal:      " << escape_control_characters(run["goal"].get<std::string>())
             << "\n  backend:   " << run["backend"].get<std::string>() << ", model "
-            << escape_control_characters(run["model"].get<std::string>())
-            << "\n  workspace: " << escape_control_characters(run["workspace"].get<std::string>())
+            << escape_control_characters(run["model"].get<std::string>()) << "\n  workspace: "
+            << (run["workspace"].is_null()
+                    ? "none, because " + run["no_workspace_reason"].get<std::string>()
+                    : escape_control_characters(run["workspace"].get<std::string>()))
             << "\n  started:   " << run["started_at"].get<std::string>()
             << "\n  finished:  " << run["finished_at"].get<std::string>() << "\n";
   for (const auto& plan : run["plan_attempts"]) {

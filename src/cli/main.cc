@@ -60,7 +60,7 @@ void add_run_options(CLI::App* command, GlobalOptions& global, RunOptions& optio
                "Record scaling decisions without acting on them");
   f.add<std::string>(command, "--server-args", "server.start_server_args",
                      "More arguments for the llama-server that --start-server starts, such as "
-                     "\"--threads 8\"");
+                     "\"--threads 8\"; quote a word that contains spaces as in a shell");
   f.add<std::string>(command, "--kv-cache-type", "memory.kv_cache_type_k",
                      "KV cache type for memory estimates (f16, q8_0, q4_0, ...)");
   command
@@ -109,11 +109,36 @@ void check_server_args(const GlobalOptions& global, const std::string& start_ser
   }
 }
 
-// Rejects the scaling flags when auto-scaling is off, because nothing would read them. Values from
-// the configuration file or the environment stay allowed, so that one file serves runs with and
-// without auto-scaling.
+// Returns where auto-scaling was turned on, in words: "--auto-scaling", "the environment
+// variable AUTO_SCALING" or "auto_scaling.enabled in FILE".
+std::string auto_scaling_origin(const Config& config) {
+  const auto found = config.sources.find("auto_scaling.enabled");
+  const std::string source = found == config.sources.end() ? "" : found->second;
+  if (source.rfind("flag:", 0) == 0) {
+    return source.substr(5);
+  }
+  if (source.rfind("env:", 0) == 0) {
+    return "the environment variable " + source.substr(4);
+  }
+  if (source.rfind("file:", 0) == 0) {
+    return "auto_scaling.enabled in " + source.substr(5);
+  }
+  return "auto_scaling.enabled (" + (source.empty() ? std::string("default") : source) + ")";
+}
+
+// Rejects the scaling flags when auto-scaling is off, and --agents when it is on, because nothing
+// would read them. Values from the configuration file or the environment stay allowed, so that
+// one file serves runs with and without auto-scaling.
 void check_scaling_flags(const GlobalOptions& global, const Config& config) {
   if (config.auto_scaling) {
+    if (flag_sets(global, "run.agents")) {
+      throw CLI::ValidationError(
+          "--agents",
+          fmt::format("it sets a fixed pool, and auto-scaling, which {} turns on, sizes the "
+                      "pool itself: drop --agents and bound the pool with --min-agents and "
+                      "--max-agents, or turn auto-scaling off",
+                      auto_scaling_origin(config)));
+    }
     return;
   }
   if (flag_sets(global, "auto_scaling.dry_run")) {

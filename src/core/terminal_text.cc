@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -33,8 +34,18 @@ size_t column_width(char32_t c) {
   return wide ? 2 : 1;
 }
 
+// Returns true for the code points that reorder or break a line on a terminal, which the
+// escaping treats as control characters: the bidirectional formatting characters of Unicode's
+// Bidi_Control property (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069) and the
+// line and paragraph separators U+2028 and U+2029.
+bool is_layout_control(char32_t c) {
+  return c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x2028 && c <= 0x202E) ||
+         (c >= 0x2066 && c <= 0x2069);
+}
+
 // Decodes the UTF-8 sequence that starts at text[i] into `code` and returns its length, or 0
-// when the bytes are not a well-formed sequence.
+// when the bytes are not a well-formed sequence: an overlong form, such as E0 80 8A for a
+// newline, a surrogate or a code point above U+10FFFF is not.
 size_t decode_utf8(std::string_view text, size_t i, char32_t& code) {
   const auto lead = static_cast<unsigned char>(text[i]);
   size_t length = 0;
@@ -59,6 +70,10 @@ size_t decode_utf8(std::string_view text, size_t i, char32_t& code) {
       return 0;
     }
     code = (code << 6) | (byte & 0x3F);
+  }
+  const char32_t shortest_min = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000;
+  if (code < shortest_min || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
+    return 0;
   }
   return length;
 }
@@ -88,6 +103,9 @@ std::vector<PrintedCharacter> printable_characters(std::string_view text) {
       escape(fmt::format("\\x{:02X}", byte));
     } else if (c1) {
       escape(fmt::format("\\u{:04X}", static_cast<unsigned char>(text[++i])));
+    } else if (sequence > 0 && is_layout_control(code)) {
+      escape(fmt::format("\\u{:04X}", static_cast<uint32_t>(code)));
+      i += sequence - 1;
     } else if (sequence > 0) {
       characters.push_back({std::string(text.substr(i, sequence)), column_width(code)});
       i += sequence - 1;

@@ -16,9 +16,11 @@ struct PrintedCharacter {
 };
 
 // Returns each character of `text` as it is printed: newline, carriage return and tab as \n, \r
-// and \t, other C0 characters and DEL as \xNN, C1 characters as \u00NN, and each byte that is
-// not part of a well-formed UTF-8 sequence as \xNN. A UTF-8 sequence takes 2 columns in the
-// common East Asian wide blocks and emoji, 0 for a combining mark, and 1 otherwise.
+// and \t, other C0 characters and DEL as \xNN, C1 characters as \u00NN, the bidirectional
+// formatting characters (such as U+202E, right-to-left override) and the line and paragraph
+// separators U+2028 and U+2029 as \uNNNN, and each byte that is not part of a well-formed UTF-8
+// sequence (overlong forms and surrogates included) as \xNN. A UTF-8 sequence takes 2 columns
+// in the common East Asian wide blocks and emoji, 0 for a combining mark, and 1 otherwise.
 std::vector<PrintedCharacter> printable_characters(std::string_view text);
 
 // Returns `text` on one line with its control characters escaped as printable_characters()

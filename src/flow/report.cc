@@ -29,25 +29,20 @@ std::string one_line(const std::string& text) {
   return escape_control_characters(text);
 }
 
-// Returns `text` with control characters escaped for a terminal. C0 (but newline and tab), DEL
-// and C1 as UTF-8 become \xNN or \u00NN, so that an escape sequence in a model's reply cannot
-// move the cursor, retitle the window or hide lines.
+// Returns `text` with control characters escaped for a terminal as escape_control_characters()
+// escapes them, except newline and tab, which lay out the report. So an escape sequence or a
+// right-to-left override in a model's reply cannot move the cursor, retitle the window, hide
+// lines or reorder the text.
 std::string terminal_safe(const std::string& text) {
   std::string out;
   out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    char escaped[8];
-    if ((byte < 0x20 && byte != '\n' && byte != '\t') || byte == 0x7F) {
-      std::snprintf(escaped, sizeof(escaped), "\\x%02X", byte);
-      out += escaped;
-    } else if (byte == 0xC2 && i + 1 < text.size() &&
-               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
-      std::snprintf(escaped, sizeof(escaped), "\\u%04X", static_cast<unsigned char>(text[++i]));
-      out += escaped;
+  for (const PrintedCharacter& character : printable_characters(text)) {
+    if (character.text == "\\n") {
+      out += '\n';
+    } else if (character.text == "\\t") {
+      out += '\t';
     } else {
-      out += text[i];
+      out += character.text;
     }
   }
   return out;

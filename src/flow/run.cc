@@ -506,9 +506,17 @@ Status check_resume_backend(const store::RunRecord& run, const std::string& back
                             was_simulated ? "real model" : "simulated placeholder", run.backend));
 }
 
-// Rejects with kInvalidArgument a `run` that cannot be resumed because it only planned, its
-// planning never produced a plan, or --workspace names another folder than the run's own.
+// Rejects with kInvalidArgument a `run` that cannot be resumed because its status is one that
+// this version does not know, it only planned, its planning never produced a plan, or
+// --workspace names another folder than the run's own.
 Status check_resumable(store::Journal& journal, const store::RunRecord& run, const Config& config) {
+  if (run.status == store::RunStatus::kUnknown) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("run {} has the status \"{}\" in the journal '{}', which this "
+                              "version of ollama-flow does not know, so it cannot resume the "
+                              "run: start a new run instead",
+                              run.id, run.stored_status, journal.path()));
+  }
   if (run.workspace.empty()) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("run {} only planned (--plan-only) and has no workspace to resume "

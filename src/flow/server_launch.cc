@@ -1,8 +1,5 @@
 #include "flow/server_launch.h"
 
-#include <set>
-#include <sstream>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,19 +139,107 @@ Result<std::filesystem::path> server_log_path(const Config& config, const Clock&
   return folder / fmt::format("llama-server-{}-{}.log", stamp, ::getpid());
 }
 
+// The flags of llama-server that plan_launch() sets itself: the model, the address, the slots,
+// the context, the cache types and the metrics endpoint, in their short and long forms. The
+// short forms are ordered so that "-ctk" is tried before its prefix "-c".
+constexpr std::string_view kPlannedShortFlags[] = {"-ctk", "-ctv", "-np", "-m", "-c"};
+constexpr std::string_view kPlannedLongFlags[] = {"--model",        "--host",     "--port",
+                                                  "--parallel",     "--ctx-size", "--cache-type-k",
+                                                  "--cache-type-v", "--metrics",  "--no-metrics"};
+
+// Returns whether `rest`, the part of a word after a short flag, is a value attached to that
+// flag, as in "-c8192" or "-c=8192". Lower-case letters and dashes alone continue the name of
+// another flag instead, such as "-cb" or "-ctkd", because llama-server's flag names are made of
+// them.
+bool is_attached_value(std::string_view rest) {
+  if (rest.empty()) {
+    return false;
+  }
+  return std::any_of(rest.begin(), rest.end(), [](char c) {
+    return !(std::islower(static_cast<unsigned char>(c)) || c == '-');
+  });
+}
+
 }  // namespace
 
+Result<std::vector<std::string>> split_shell_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;  // true once a character or a pair of quotes started a word
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) {
+        words.push_back(std::move(word));
+        word.clear();
+        in_word = false;
+      }
+      continue;
+    }
+    in_word = true;
+    if (c == '\\') {
+      if (i + 1 == text.size()) {
+        return Status(ErrorCode::kInvalidArgument,
+                      fmt::format("server.start_server_args '{}' ends with a backslash, which "
+                                  "escapes nothing: remove it, or write \\\\ for a backslash",
+                                  text));
+      }
+      word += text[++i];
+      continue;
+    }
+    if (c != '\'' && c != '"') {
+      word += c;
+      continue;
+    }
+    // A double-quoted part keeps a backslash unless it escapes a double quote or a backslash.
+    // A single-quoted part keeps every character.
+    const size_t open = i;
+    for (++i; i < text.size() && text[i] != c; ++i) {
+      if (c == '"' && text[i] == '\\' && i + 1 < text.size() &&
+          (text[i + 1] == '"' || text[i + 1] == '\\')) {
+        ++i;
+      }
+      word += text[i];
+    }
+    if (i == text.size()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("server.start_server_args '{}' has a {} quote at character {} "
+                                "that is not closed: close it, or write \\{} for the quote "
+                                "character itself",
+                                text, c == '"' ? "double" : "single", open + 1, c));
+    }
+  }
+  if (in_word) {
+    words.push_back(std::move(word));
+  }
+  return words;
+}
+
+bool sets_planned_flag(std::string_view word) {
+  if (word.rfind("--", 0) == 0) {
+    // llama-server reads "--flag=value" as well, and an underscore in a long flag as a dash.
+    std::string flag(word.substr(0, word.find('=')));
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return std::find(std::begin(kPlannedLongFlags), std::end(kPlannedLongFlags), flag) !=
+           std::end(kPlannedLongFlags);
+  }
+  return std::any_of(std::begin(kPlannedShortFlags), std::end(kPlannedShortFlags),
+                     [word](std::string_view planned) {
+                       if (word.rfind(planned, 0) != 0) {
+                         return false;
+                       }
+                       const std::string_view rest = word.substr(planned.size());
+                       return rest.empty() || is_attached_value(rest);
+                     });
+}
+
 Result<std::vector<std::string>> split_server_args(const std::string& text) {
-  static const std::set<std::string, std::less<>> kPlanned = {
-      "-m",       "--model",    "--host", "--port",         "-np",  "--parallel",
-      "-c",       "--ctx-size", "-ctk",   "--cache-type-k", "-ctv", "--cache-type-v",
-      "--metrics"};
-  std::vector<std::string> args;
-  std::istringstream words(text);
-  for (std::string word; words >> word;) {
-    // llama-server also reads "--flag=value", so the flag is the part before '='.
-    const std::string flag = word.substr(0, word.find('='));
-    if (kPlanned.count(flag) != 0) {
+  Result<std::vector<std::string>> words = split_shell_words(text);
+  if (!words) {
+    return words.status();
+  }
+  for (const std::string& word : *words) {
+    if (sets_planned_flag(word)) {
       return Status(ErrorCode::kInvalidArgument,
                     fmt::format("server.start_server_args sets '{}', which --start-server "
                                 "chooses itself: remove it, and set the context with --num-ctx, "
@@ -162,9 +247,8 @@ Result<std::vector<std::string>> split_server_args(const std::string& text) {
                                 "with --kv-cache-type",
                                 word));
     }
-    args.push_back(std::move(word));
   }
-  return args;
+  return words;
 }
 
 std::string LaunchPlan::summary() const {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/cancel.h"
@@ -54,9 +55,23 @@ struct LaunchPlan {
 Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
                                const std::string& model_path, const gpu::GpuSnapshot& snapshot);
 
-// Splits server.start_server_args into words at whitespace. Returns kInvalidArgument naming the
-// word when one sets what plan_launch() chooses itself (model, address, port, slots, context,
-// cache types, metrics), in the "-np 8" or the "--parallel=8" form.
+// Splits `text` into words as a POSIX shell does for quotes and backslashes alone: whitespace
+// separates words, '...' keeps every character, "..." keeps every character but \" and \\, and
+// a backslash outside quotes keeps the next character. Variables, globs and other shell syntax
+// are not expanded. Returns kInvalidArgument naming `text` and the fix for a quote that is not
+// closed and for a backslash at the end.
+Result<std::vector<std::string>> split_shell_words(const std::string& text);
+
+// Returns whether the llama-server argument `word` sets what plan_launch() chooses itself: the
+// model, address, port, slots, context, cache types or metrics. That is a flag such as "-np" or
+// "--parallel", also spelled "--parallel=8" or "--ctx_size", or a short flag with its value
+// attached, such as "-np8", "-c=8192" or "-ctkq8_0". A short flag followed by lower-case letters
+// alone, such as "-cb", is another flag and returns false.
+bool sets_planned_flag(std::string_view word);
+
+// Splits server.start_server_args with split_shell_words(). Returns its errors, and
+// kInvalidArgument naming the word when one sets what plan_launch() chooses itself, as
+// sets_planned_flag() decides.
 Result<std::vector<std::string>> split_server_args(const std::string& text);
 
 // A llama-server process that this object started and owns. stop() (and the destructor) end

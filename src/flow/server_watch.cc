@@ -39,8 +39,9 @@ std::optional<double> ServerWaitTracker::mean_wait_s() const {
 
 Result<llm::ChatResponse> WaitRecordingClient::chat(const llm::ChatRequest& request,
                                                     const CancelToken& cancel,
-                                                    const llm::TokenCallback& on_token) {
-  Result<llm::ChatResponse> response = inner_.chat(request, cancel, on_token);
+                                                    const llm::TokenCallback& on_token,
+                                                    llm::ChatUsage* cancelled_usage) {
+  Result<llm::ChatResponse> response = inner_.chat(request, cancel, on_token, cancelled_usage);
   if (response) {
     tracker_->record(response->usage);
   }

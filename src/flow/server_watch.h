@@ -46,7 +46,8 @@ class WaitRecordingClient final : public llm::LlmClient {
       : inner_(inner), tracker_(std::move(tracker)) {}
 
   Result<llm::ChatResponse> chat(const llm::ChatRequest& request, const CancelToken& cancel,
-                                 const llm::TokenCallback& on_token) override;
+                                 const llm::TokenCallback& on_token,
+                                 llm::ChatUsage* cancelled_usage) override;
   Result<std::vector<llm::ModelInfo>> list_models() override { return inner_.list_models(); }
   Result<std::string> version() override { return inner_.version(); }
   Result<std::vector<llm::LoadedModel>> loaded_models() override { return inner_.loaded_models(); }

@@ -92,8 +92,15 @@ class LlmClient {
   // kServerBusy (503), kServerError (5xx or an error inside the stream), kTruncated (a stream
   // that ended without its final chunk), kTimeout, kCancelled, kContextOverflow,
   // kSchemaUnsupported.
+  //
+  // When the request ends with kCancelled and `cancelled_usage` is not null, it receives the
+  // tokens that the request spent before it was cancelled, as far as the client saw them. A model
+  // server reports its counts only in the final chunk of a reply, so before that the output
+  // tokens are counted one per streamed chunk that carries text, an estimate, and the prompt
+  // tokens stay 0. The simulated backend gives the tokens it simulated.
   virtual Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
-                                    const TokenCallback& on_token = nullptr) = 0;
+                                    const TokenCallback& on_token = nullptr,
+                                    ChatUsage* cancelled_usage = nullptr) = 0;
 
   virtual Result<std::vector<ModelInfo>> list_models() = 0;
   // Returns the server's version string, or "simulated".

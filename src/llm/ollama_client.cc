@@ -38,6 +38,7 @@ struct ChatStream {
   ChatChunk final_chunk;
   bool done = false;
   size_t chunks = 0;
+  size_t text_chunks = 0;  // chunks with content or thinking text: one generated token each
 };
 
 Status read_chat_line(std::string_view line, size_t line_number, ChatStream& stream,
@@ -53,6 +54,7 @@ Status read_chat_line(std::string_view line, size_t line_number, ChatStream& str
   }
   if (!chunk.content.empty() || !chunk.thinking.empty()) {
     watch.mark_content();
+    ++stream.text_chunks;
   }
   stream.thinking_field += chunk.thinking;
   const std::string visible = stream.splitter.feed(chunk.content);
@@ -76,6 +78,20 @@ ChatUsage usage_from(const ChatChunk& final_chunk, const StreamWatch& watch,
   usage.prompt_seconds = final_chunk.prompt_eval_duration_ns / 1e9;
   usage.eval_seconds = final_chunk.eval_duration_ns / 1e9;
   usage.total_seconds = final_chunk.total_duration_ns / 1e9;
+  usage.first_token_seconds = watch.first_content_seconds();
+  return usage;
+}
+
+// Returns the tokens of a stream that was cancelled: the server's counts when its final chunk
+// arrived, else one output token per chunk with text. Ollama streams one token per chunk and
+// reports the prompt tokens only in the final chunk, so those stay 0.
+ChatUsage cancelled_stream_usage(const ChatStream& stream, const StreamWatch& watch,
+                                 const std::string& url) {
+  if (stream.done) {
+    return usage_from(stream.final_chunk, watch, url);
+  }
+  ChatUsage usage;
+  usage.output_tokens = static_cast<int64_t>(stream.text_chunks);
   usage.first_token_seconds = watch.first_content_seconds();
   return usage;
 }
@@ -164,7 +180,7 @@ Status OllamaClient::model_not_found(const std::string& model) const {
 }
 
 Result<ChatResponse> OllamaClient::chat(const ChatRequest& request, const CancelToken& cancel,
-                                        const TokenCallback& on_token) {
+                                        const TokenCallback& on_token, ChatUsage* cancelled_usage) {
   const std::string url = endpoint();
   get_logger("llm")->debug("ollama chat model={} messages={} url={}", request.model,
                            request.messages.size(), url);
@@ -180,6 +196,9 @@ Result<ChatResponse> OllamaClient::chat(const ChatRequest& request, const Cancel
   Result<HttpResponse> response =
       http_.post_stream("/api/chat", chat_body(request).dump(), watch, on_chunk, cancel);
   if (!response.is_ok()) {
+    if (response.status().code() == ErrorCode::kCancelled && cancelled_usage != nullptr) {
+      *cancelled_usage = cancelled_stream_usage(stream, watch, url);
+    }
     return response.status();
   }
   if (response->status == 404) {

@@ -28,7 +28,8 @@ class OllamaClient final : public LlmClient {
   // stream is kServerError (kContextOverflow for a context-size message), and done_reason
   // "length" is kTruncated.
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
-                            const TokenCallback& on_token = nullptr) override;
+                            const TokenCallback& on_token = nullptr,
+                            ChatUsage* cancelled_usage = nullptr) override;
 
   // GET /api/tags.
   Result<std::vector<ModelInfo>> list_models() override;

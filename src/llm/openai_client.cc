@@ -116,7 +116,7 @@ json OpenAiClient::chat_body(const ChatRequest& request) {
 }
 
 Result<ChatResponse> OpenAiClient::chat(const ChatRequest& request, const CancelToken& cancel,
-                                        const TokenCallback& on_token) {
+                                        const TokenCallback& on_token, ChatUsage* cancelled_usage) {
   const std::string url = endpoint();
   get_logger("llm")->debug("openai chat model={} messages={} schema={} url={}", request.model,
                            request.messages.size(), request.schema_name, url);
@@ -131,6 +131,9 @@ Result<ChatResponse> OpenAiClient::chat(const ChatRequest& request, const Cancel
       http_.post_stream(std::string(kApiPrefix) + "/chat/completions", chat_body(request).dump(),
                         watch, on_chunk, cancel);
   if (!response.is_ok()) {
+    if (response.status().code() == ErrorCode::kCancelled && cancelled_usage != nullptr) {
+      *cancelled_usage = stream.cancelled_usage();
+    }
     return response.status();
   }
   if (response->status < 200 || response->status >= 300) {

@@ -38,7 +38,8 @@ class OpenAiClient final : public LlmClient {
   //   with the server's message, kContextOverflow for a context-size message, kTimeout for a
   //   gateway timeout.
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
-                            const TokenCallback& on_token = nullptr) override;
+                            const TokenCallback& on_token = nullptr,
+                            ChatUsage* cancelled_usage = nullptr) override;
 
   // GET /v1/models.
   Result<std::vector<ModelInfo>> list_models() override;

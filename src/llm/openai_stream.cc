@@ -149,6 +149,7 @@ void CompletionStream::on_delta(const json& delta) {
   const std::string reasoning = string_field(delta, "reasoning_content");
   if (!content.empty() || !reasoning.empty()) {
     watch_.mark_content();
+    ++text_chunks_;
   }
   reasoning_ += reasoning;
   const std::string visible = splitter_.feed(content);
@@ -172,6 +173,16 @@ ChatUsage CompletionStream::usage() const {
   usage.total_seconds = usage.prompt_seconds + usage.eval_seconds;
   usage.first_token_seconds = watch_.first_content_seconds();
   return usage;
+}
+
+ChatUsage CompletionStream::cancelled_usage() const {
+  if (usage_.is_object() || timings_.is_object()) {
+    return usage();
+  }
+  ChatUsage counted;
+  counted.output_tokens = static_cast<int64_t>(text_chunks_);
+  counted.first_token_seconds = watch_.first_content_seconds();
+  return counted;
 }
 
 Result<ChatResponse> CompletionStream::finish() {

@@ -37,6 +37,11 @@ class CompletionStream {
   // returned with done_reason "length".
   Result<ChatResponse> finish();
 
+  // Returns the tokens of a stream that was cancelled: the server's counts when its usage or
+  // timings arrived, else one output token per chunk with text. OpenAI-compatible servers stream
+  // about one token per chunk and report the prompt tokens only at the end, so those stay 0.
+  ChatUsage cancelled_usage() const;
+
  private:
   Status on_chunk(const nlohmann::json& chunk);
   void on_delta(const nlohmann::json& delta);
@@ -54,6 +59,7 @@ class CompletionStream {
   nlohmann::json timings_;  // llama-server's "timings" object, null when absent
   size_t events_ = 0;
   size_t choice_chunks_ = 0;  // chunks with at least one entry in "choices"
+  size_t text_chunks_ = 0;    // chunks whose delta carries content or reasoning text
 };
 
 // Builds the error for an error payload sent inside a 200 stream: an "error" object or string,

@@ -96,11 +96,12 @@ bool RetryingClient::wait(double seconds, const CancelToken& cancel) {
 }
 
 Result<ChatResponse> RetryingClient::chat(const ChatRequest& request, const CancelToken& cancel,
-                                          const TokenCallback& on_token) {
+                                          const TokenCallback& on_token,
+                                          ChatUsage* cancelled_usage) {
   ++requests_;
   for (int retry = 0;; ++retry) {
     ++attempts_;
-    Result<ChatResponse> response = inner_->chat(request, cancel, on_token);
+    Result<ChatResponse> response = inner_->chat(request, cancel, on_token, cancelled_usage);
     if (response.is_ok()) {
       if (retry > 0) {
         ++recovered_;

@@ -60,7 +60,8 @@ class RetryingClient final : public LlmClient {
                  std::function<double()> random = nullptr);
 
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
-                            const TokenCallback& on_token = nullptr) override;
+                            const TokenCallback& on_token = nullptr,
+                            ChatUsage* cancelled_usage = nullptr) override;
   Result<std::vector<ModelInfo>> list_models() override { return inner_->list_models(); }
   Result<std::string> version() override { return inner_->version(); }
   Result<std::vector<LoadedModel>> loaded_models() override { return inner_->loaded_models(); }

@@ -1,6 +1,7 @@
 #include "llm/sim_client.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -210,7 +211,8 @@ Result<std::string> SimClient::reply_content(const ChatRequest& request) const {
 
 Result<ChatResponse> SimClient::stream_reply(const ChatRequest& request, const std::string& content,
                                              const CancelToken& cancel,
-                                             const TokenCallback& on_token, MonoTime start) {
+                                             const TokenCallback& on_token, MonoTime start,
+                                             ChatUsage& spent) {
   ChatResponse response;
   response.model = request.model;
   response.simulated = true;
@@ -222,16 +224,19 @@ Result<ChatResponse> SimClient::stream_reply(const ChatRequest& request, const s
       truncated ? std::min(content.size(), static_cast<size_t>(limit) * 4) : content.size();
 
   const MonoTime eval_start = clock_->now();
+  double streamed_tokens = 0;
   for (size_t pos = 0; pos < allowed; pos += settings_.piece_chars) {
     const std::string piece = content.substr(pos, std::min(settings_.piece_chars, allowed - pos));
     // Pieces share the estimated token count in proportion to their bytes.
     const double piece_tokens = static_cast<double>(response.usage.output_tokens) *
                                 static_cast<double>(piece.size()) /
                                 static_cast<double>(content.size());
-    if (Status spent = spend_tokens(piece_tokens, settings_.output_tokens_per_s, cancel);
-        !spent.is_ok()) {
-      return spent;
+    if (Status paced = spend_tokens(piece_tokens, settings_.output_tokens_per_s, cancel);
+        !paced.is_ok()) {
+      return paced;
     }
+    streamed_tokens += piece_tokens;
+    spent.output_tokens = std::llround(streamed_tokens);
     if (pos == 0) {
       response.usage.first_token_seconds = to_seconds(clock_->now() - start);
     }
@@ -250,7 +255,7 @@ Result<ChatResponse> SimClient::stream_reply(const ChatRequest& request, const s
 }
 
 Result<ChatResponse> SimClient::chat(const ChatRequest& request, const CancelToken& cancel,
-                                     const TokenCallback& on_token) {
+                                     const TokenCallback& on_token, ChatUsage* cancelled_usage) {
   const MonoTime start = clock_->now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -279,30 +284,34 @@ Result<ChatResponse> SimClient::chat(const ChatRequest& request, const CancelTok
   if (Status slot = acquire_slot(cancel); !slot.is_ok()) {
     return slot;
   }
-  Result<ChatResponse> response = serve(request, *content, cancel, on_token, start);
+  ChatUsage spent;
+  Result<ChatResponse> response = serve(request, *content, cancel, on_token, start, spent);
   release_slot();
   if (response.is_ok()) {
     increment(&SimStats::completed);
+  } else if (response.status().code() == ErrorCode::kCancelled && cancelled_usage != nullptr) {
+    *cancelled_usage = spent;
   }
   return response;
 }
 
 Result<ChatResponse> SimClient::serve(const ChatRequest& request, const std::string& content,
                                       const CancelToken& cancel, const TokenCallback& on_token,
-                                      MonoTime start) {
+                                      MonoTime start, ChatUsage& spent) {
   Result<double> load_seconds = ensure_loaded(request, cancel);
   if (!load_seconds.is_ok()) {
     return load_seconds.status();
   }
   const int64_t prompt_tokens = estimate_tokens(prompt_chars(request));
   const MonoTime prompt_start = clock_->now();
-  if (Status spent =
+  if (Status paced =
           spend_tokens(static_cast<double>(prompt_tokens), settings_.prompt_tokens_per_s, cancel);
-      !spent.is_ok()) {
-    return spent;
+      !paced.is_ok()) {
+    return paced;
   }
+  spent.prompt_tokens = prompt_tokens;
   const double prompt_seconds = to_seconds(clock_->now() - prompt_start);
-  Result<ChatResponse> response = stream_reply(request, content, cancel, on_token, start);
+  Result<ChatResponse> response = stream_reply(request, content, cancel, on_token, start, spent);
   if (!response.is_ok()) {
     return response;
   }

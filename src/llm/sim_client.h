@@ -65,9 +65,12 @@ class SimClient final : public LlmClient {
   // the moment the piece is produced. Tokens are estimated as characters / 4 (at least 1).
   // A reply longer than options.num_predict tokens is cut there and returned with done_reason
   // "length" and num_predict output tokens. Errors: an injected failure (before any waiting),
-  // kCancelled, and kSchemaUnsupported when no value can be generated for the schema.
+  // kCancelled, and kSchemaUnsupported when no value can be generated for the schema. A
+  // cancelled request gives `cancelled_usage` the prompt tokens once their time was spent and
+  // the output tokens of the pieces streamed so far.
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
-                            const TokenCallback& on_token = nullptr) override;
+                            const TokenCallback& on_token = nullptr,
+                            ChatUsage* cancelled_usage = nullptr) override;
 
   // Returns the configured models and every model requested so far.
   Result<std::vector<ModelInfo>> list_models() override;
@@ -110,13 +113,14 @@ class SimClient final : public LlmClient {
   // Spends `tokens` at `rate` on the clock in pieces, checking `cancel` between them.
   Status spend_tokens(double tokens, double rate, const CancelToken& cancel);
   Result<std::string> reply_content(const ChatRequest& request) const;
-  // Runs a request that has a slot: load, prompt, then the streamed reply.
+  // Runs a request that has a slot: load, prompt, then the streamed reply. `spent` counts the
+  // tokens as their time passes, so that a cancelled request still has them.
   Result<ChatResponse> serve(const ChatRequest& request, const std::string& content,
                              const CancelToken& cancel, const TokenCallback& on_token,
-                             MonoTime start);
+                             MonoTime start, ChatUsage& spent);
   Result<ChatResponse> stream_reply(const ChatRequest& request, const std::string& content,
                                     const CancelToken& cancel, const TokenCallback& on_token,
-                                    MonoTime start);
+                                    MonoTime start, ChatUsage& spent);
   void increment(uint64_t SimStats::*counter);
 
   const SimSettings settings_;

@@ -24,28 +24,48 @@ nlohmann::json estimate_to_json(const MemoryEstimate& estimate) {
           {"notes", estimate.notes}};
 }
 
+namespace {
+
+// Returns a JSON number, or null for a figure that is 0 because the source did not give it.
+nlohmann::json known_or_null(uint64_t value) {
+  return value > 0 ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
 nlohmann::json spec_to_json(const ModelSpec& spec) {
-  return {{"name", spec.name},
-          {"architecture", spec.architecture},
-          {"source", spec.source},
-          {"file_bytes", spec.file_size},
-          {"weights_bytes", spec.weights_bytes},
-          {"tensor_count", spec.tensor_count},
-          {"parameter_count",
-           spec.parameter_count ? nlohmann::json(*spec.parameter_count) : nlohmann::json(nullptr)},
-          {"block_count", spec.block_count},
-          {"embedding_length", spec.embedding_length},
-          {"context_length",
-           spec.context_length > 0 ? nlohmann::json(spec.context_length) : nlohmann::json(nullptr)},
-          {"vocab_size", spec.vocab_size},
-          {"head_count_kv", spec.head_count_kv},
-          {"key_length", spec.key_length},
-          {"value_length", spec.value_length},
-          {"sliding_window", spec.sliding_window},
-          {"default_num_ctx",
-           spec.default_num_ctx ? nlohmann::json(*spec.default_num_ctx) : nlohmann::json(nullptr)},
-          {"from_table", spec.table.has_value()},
-          {"notes", spec.notes}};
+  nlohmann::json json = {
+      {"name", spec.name},
+      {"architecture",
+       spec.architecture.empty() ? nlohmann::json(nullptr) : nlohmann::json(spec.architecture)},
+      {"source", spec.source},
+      {"file_bytes", known_or_null(spec.file_size)},
+      {"weights_bytes", known_or_null(spec.weights_bytes)},
+      {"tensor_count", known_or_null(spec.tensor_count)},
+      {"parameter_count",
+       spec.parameter_count ? nlohmann::json(*spec.parameter_count) : nlohmann::json(nullptr)},
+      {"block_count", known_or_null(spec.block_count)},
+      {"embedding_length", known_or_null(spec.embedding_length)},
+      {"context_length", known_or_null(spec.context_length)},
+      {"vocab_size", known_or_null(spec.vocab_size)},
+      {"head_count_kv", spec.head_count_kv},
+      {"key_length", spec.key_length},
+      {"value_length", spec.value_length},
+      {"sliding_window", spec.sliding_window},
+      {"default_num_ctx",
+       spec.default_num_ctx ? nlohmann::json(*spec.default_num_ctx) : nlohmann::json(nullptr)},
+      {"from_table", spec.table.has_value()},
+      {"notes", spec.notes}};
+  // The built-in table gives memory figures and the parameter count, not the attention layout,
+  // so its 0 values mean "not known" rather than "none".
+  if (spec.table) {
+    json["parameters"] = spec.table->parameters.empty() ? nlohmann::json(nullptr)
+                                                        : nlohmann::json(spec.table->parameters);
+    for (const char* key : {"head_count_kv", "key_length", "value_length", "sliding_window"}) {
+      json[key] = nullptr;
+    }
+  }
+  return json;
 }
 
 nlohmann::json plan_to_json(const CapacityPlan& plan) {

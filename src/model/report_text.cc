@@ -1,12 +1,39 @@
 #include "model/report_text.h"
 
+#include <string>
+#include <vector>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "gpu/text_table.h"
 
 namespace ollamaflow::model {
 
 using gpu::format_mib;
+
+std::string describe_layout(const ModelSpec& spec) {
+  std::vector<std::string> known;
+  std::vector<std::string> unknown;
+  if (spec.table && !spec.table->parameters.empty()) {
+    known.push_back(spec.table->parameters + " parameters");
+  }
+  if (spec.architecture.empty()) {
+    unknown.push_back("architecture");
+  } else {
+    known.push_back(spec.architecture);
+  }
+  if (spec.block_count == 0) {
+    unknown.push_back("layer count");
+  } else {
+    known.push_back(fmt::format("{} layer{}", spec.block_count, spec.block_count == 1 ? "" : "s"));
+  }
+  std::string text = fmt::format("{}", fmt::join(known, ", "));
+  if (!unknown.empty()) {
+    text += fmt::format("{}{} not known", text.empty() ? "" : "; ", fmt::join(unknown, " and "));
+  }
+  return text;
+}
 
 std::string render_estimate(const MemoryEstimate& e) {
   gpu::TextTable table({"PART", "MEMORY", "DETAIL"});

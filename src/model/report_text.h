@@ -9,6 +9,10 @@
 
 namespace ollamaflow::model {
 
+// Returns what is known of the model's layout for a heading, such as "llama, 32 layers", or
+// "8B parameters; architecture and layer count not known" for a model from the built-in table.
+std::string describe_layout(const ModelSpec& spec);
+
 // Returns the parts of the estimate as an aligned table, labelled as an estimate.
 std::string render_estimate(const MemoryEstimate& estimate);
 

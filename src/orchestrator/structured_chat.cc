@@ -279,7 +279,13 @@ StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRe
     attempt.model = chat.model;
     attempt.num_predict = state.num_predict;
     attempt.dropped_keywords = state.dropped;
-    Result<llm::ChatResponse> response = client.chat(chat, cancel);
+    llm::ChatUsage cancelled_usage;
+    Result<llm::ChatResponse> response = client.chat(chat, cancel, nullptr, &cancelled_usage);
+    if (!response && response.status().code() == ErrorCode::kCancelled) {
+      // The server spent these tokens although no reply arrived.
+      attempt.usage = cancelled_usage;
+      add_usage(out.usage, cancelled_usage);
+    }
     Step step = response ? on_reply(*response, request, validator, state, attempt, out)
                          : on_request_failure(response.status(), request, state, attempt, out);
     if (step != Step::kRetry) {

@@ -57,8 +57,10 @@ struct StructuredOutcome {
   Status status;
   nlohmann::json value;
   std::vector<Attempt> attempts;
-  llm::ChatUsage usage;  // summed over all attempts
-  std::string model;     // of the last reply
+  // Summed over all attempts, a cancelled one included with the tokens that the client saw it
+  // spend (see LlmClient::chat).
+  llm::ChatUsage usage;
+  std::string model;  // of the last reply
   bool simulated = false;
 };
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -67,24 +68,73 @@ int days_from_civil(int year, int month, int day) {
   return era * 146097 + doe - 719468;
 }
 
-// Parses "YYYY-MM-DD HH:MM:SS[.fraction]" into seconds since 1970 (UTC, no zone handling).
-bool parse_timestamp(std::string_view text, double& seconds) {
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0;
+// The fields of a timestamp "YYYY-MM-DD HH:MM:SS[.fraction]", not yet checked against the
+// calendar.
+struct TimestampFields {
+  int year = 0;
+  int month = 0;
+  int day = 0;
+  int hour = 0;
+  int minute = 0;
   double second = 0;
+};
+
+// Splits `text` into the fields of a timestamp. Returns false when it does not have that layout.
+// A date such as February 30 passes here and fails calendar_problem().
+bool split_timestamp(std::string_view text, TimestampFields& fields) {
   if (text.size() < 19 || text[4] != '-' || text[7] != '-' ||
       (text[10] != ' ' && text[10] != 'T') || text[13] != ':' || text[16] != ':') {
     return false;
   }
-  if (!parse_int(text.substr(0, 4), year) || !parse_int(text.substr(5, 2), month) ||
-      !parse_int(text.substr(8, 2), day) || !parse_int(text.substr(11, 2), hour) ||
-      !parse_int(text.substr(14, 2), minute) || !parse_double(text.substr(17), second)) {
-    return false;
+  return parse_int(text.substr(0, 4), fields.year) && parse_int(text.substr(5, 2), fields.month) &&
+         parse_int(text.substr(8, 2), fields.day) && parse_int(text.substr(11, 2), fields.hour) &&
+         parse_int(text.substr(14, 2), fields.minute) &&
+         parse_double(text.substr(17), fields.second);
+}
+
+bool is_leap_year(int year) {
+  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+// Returns the days of `month` (1 to 12) in the proleptic Gregorian calendar.
+int days_in_month(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap_year(year) ? 29 : kDays[month - 1];
+}
+
+// Returns why `fields` name no moment in the calendar, such as "February 2023 has 28 days", or
+// nullopt when they do. A second of 60 is accepted for a leap second.
+std::optional<std::string> calendar_problem(const TimestampFields& fields) {
+  static constexpr std::string_view kMonthNames[] = {
+      "January", "February", "March",     "April",   "May",      "June",
+      "July",    "August",   "September", "October", "November", "December"};
+  if (fields.month < 1 || fields.month > 12) {
+    return fmt::format("month {} is outside 1 to 12", fields.month);
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second >= 61) {
-    return false;
+  const int days = days_in_month(fields.year, fields.month);
+  if (fields.day > days) {
+    return fmt::format("{} {} has {} days", kMonthNames[fields.month - 1], fields.year, days);
   }
-  seconds = days_from_civil(year, month, day) * 86400.0 + hour * 3600.0 + minute * 60.0 + second;
-  return true;
+  if (fields.day < 1) {
+    return fmt::format("day {} is outside 1 to {}", fields.day, days);
+  }
+  if (fields.hour > 23) {
+    return fmt::format("hour {} is outside 0 to 23", fields.hour);
+  }
+  if (fields.minute > 59) {
+    return fmt::format("minute {} is outside 0 to 59", fields.minute);
+  }
+  if (fields.second >= 61) {
+    return fmt::format("second {:g} is not below 61", fields.second);
+  }
+  return std::nullopt;
+}
+
+// Returns the seconds since 1970 (UTC, no zone handling) of a timestamp that passed
+// calendar_problem().
+double seconds_since_epoch(const TimestampFields& fields) {
+  return days_from_civil(fields.year, fields.month, fields.day) * 86400.0 + fields.hour * 3600.0 +
+         fields.minute * 60.0 + fields.second;
 }
 
 // Maximum bytes of file text that an error message shows.
@@ -137,6 +187,28 @@ Status row_error(const std::string& name, size_t line, int column, std::string_v
   return Status(ErrorCode::kParseError,
                 fmt::format("trace {}: line {} column {}: invalid value {}: expected {}", name,
                             line, column, excerpt(value), expected));
+}
+
+// Reads the arrival time in column 1 of a row into `arrival_s`. Returns kParseError naming the
+// line and the value for a value that is not a number of seconds or not a timestamp, and for a
+// timestamp outside the calendar, such as February 30.
+Status read_arrival(std::string_view text, Format format, const std::string& name, size_t line,
+                    double& arrival_s) {
+  if (format == Format::kSeconds) {
+    return parse_double(text, arrival_s) ? Status::ok() : row_error(name, line, 1, text, "seconds");
+  }
+  TimestampFields fields;
+  if (!split_timestamp(text, fields)) {
+    return row_error(name, line, 1, text, "YYYY-MM-DD HH:MM:SS.fraction");
+  }
+  if (std::optional<std::string> problem = calendar_problem(fields)) {
+    return Status(ErrorCode::kParseError,
+                  fmt::format("trace {}: line {} column 1: TIMESTAMP {} is not a valid time, "
+                              "because {}: correct or drop that row",
+                              name, line, excerpt(text), *problem));
+  }
+  arrival_s = seconds_since_epoch(fields);
+  return Status::ok();
 }
 
 // Largest prompt of one trace request: the largest context (server.num_ctx) that a run accepts.
@@ -268,12 +340,9 @@ Result<Trace> parse_trace_stream(std::istream& input, const std::string& name, d
                                 fields.size(), fields.size() == 1 ? "" : "s"));
     }
     Request request;
-    const bool time_ok = *format == Format::kSeconds
-                             ? parse_double(fields[0], request.arrival_s)
-                             : parse_timestamp(fields[0], request.arrival_s);
-    if (!time_ok) {
-      return row_error(name, line_number, 1, fields[0],
-                       *format == Format::kSeconds ? "seconds" : "YYYY-MM-DD HH:MM:SS.fraction");
+    if (Status arrival = read_arrival(fields[0], *format, name, line_number, request.arrival_s);
+        !arrival) {
+      return arrival;
     }
     const bool azure = *format == Format::kAzure;
     if (Status prompt =

@@ -102,19 +102,21 @@ class Journal {
   // "r-20261204-155107-ab12" when run.id is empty. Returns the stored record; kConflict when a
   // run with the given id exists, kInvalidArgument when the goal is empty.
   Result<RunRecord> create_run(RunRecord run);
-  // Marks a running run finished with `status` (any but kRunning) now. Returns kNotFound for an
-  // unknown run, kConflict for a run that is not running.
+  // Marks a running run finished with `status` (any but kRunning and kUnknown) now. Returns
+  // kNotFound for an unknown run, kConflict for a run that is not running.
   Status finish_run(const std::string& run_id, RunStatus status, int exit_code,
                     const nlohmann::json& report);
   // Sets a run back to running for resume, owned by this process, and returns it. Returns
-  // kConflict when another live process on this host still runs it.
+  // kConflict when another live process on this host still runs it, or when its stored status
+  // is one that this version does not know.
   Result<RunRecord> reopen_run(const std::string& run_id);
   // Returns the newest `limit` runs, newest first. A run stored as running whose process on this
-  // host no longer exists is returned as kInterrupted.
+  // host no longer exists is returned as kInterrupted, and a run whose status text this version
+  // does not know as kUnknown with that text in stored_status.
   Result<std::vector<RunRecord>> list_runs(int limit);
   // Returns the number of stored runs.
   Result<int64_t> count_runs();
-  // Returns one run, with the same interrupted rule as list_runs; kNotFound for an unknown id.
+  // Returns one run, with the same status rules as list_runs; kNotFound for an unknown id.
   Result<RunRecord> get_run(const std::string& run_id);
 
   // --- plans ---

@@ -26,13 +26,14 @@ Result<RunRecord> read_run_row(const Statement& row, const std::string& journal_
   run.id = row.column_text(0);
   run.goal = row.column_text(1);
 
+  // A status that this version does not know leaves the rest of the row readable, so that one
+  // such row does not hide the other runs from `ollama-flow runs`.
   const std::string status = row.column_text(2);
   const std::optional<RunStatus> parsed = parse_run_status(status);
+  run.status = parsed.value_or(RunStatus::kUnknown);
   if (!parsed.has_value()) {
-    return Status(ErrorCode::kCorrupt, "journal '" + journal_path + "': run '" + run.id +
-                                           "' has unknown status '" + status + "'");
+    run.stored_status = status;
   }
-  run.status = *parsed;
 
   run.backend = row.column_text(3);
   run.model = row.column_text(4);
@@ -179,9 +180,10 @@ Result<RunRecord> Journal::create_run(RunRecord run) {
 
 Status Journal::finish_run(const std::string& run_id, RunStatus status, int exit_code,
                            const nlohmann::json& report) {
-  if (status == RunStatus::kRunning) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "run '" + run_id + "' cannot finish with status running; pass a final status");
+  if (status == RunStatus::kRunning || status == RunStatus::kUnknown) {
+    return Status(ErrorCode::kInvalidArgument, "run '" + run_id + "' cannot finish with status " +
+                                                   std::string(run_status_name(status)) +
+                                                   "; pass a final status");
   }
   const std::string finished_at = now_text();
   return write("finish_run", [&]() -> Status {
@@ -195,7 +197,7 @@ Status Journal::finish_run(const std::string& run_id, RunStatus status, int exit
     const RunRecord& run = **stored;
     if (run.status != RunStatus::kRunning) {
       return Status(ErrorCode::kConflict, "run '" + run_id + "' already finished as " +
-                                              std::string(run_status_name(run.status)) +
+                                              describe_run_status(run) +
                                               "; resume it before finishing it again");
     }
     Result<Statement> update = database_.prepare(
@@ -220,6 +222,12 @@ Result<RunRecord> Journal::reopen_run(const std::string& run_id) {
       return Status(ErrorCode::kNotFound, run_not_found(run_id));
     }
     reopened = **stored;
+    if (reopened.status == RunStatus::kUnknown) {
+      return Status(ErrorCode::kConflict,
+                    "run '" + run_id + "' has the status \"" + reopened.stored_status +
+                        "\", which this version of ollama-flow does not know, so it cannot "
+                        "resume the run; start a new run instead");
+    }
     apply_liveness(reopened);
     const bool held_here = reopened.pid == options_.pid && reopened.host == options_.host;
     if (reopened.status == RunStatus::kRunning && reopened.host == options_.host && !held_here) {

@@ -16,6 +16,8 @@ std::string_view run_status_name(RunStatus status) {
       return "interrupted";
     case RunStatus::kPlanned:
       return "planned";
+    case RunStatus::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -29,6 +31,13 @@ std::optional<RunStatus> parse_run_status(std::string_view name) {
     }
   }
   return std::nullopt;
+}
+
+std::string describe_run_status(const RunRecord& run) {
+  if (run.status == RunStatus::kUnknown) {
+    return "unknown (\"" + run.stored_status + "\")";
+  }
+  return std::string(run_status_name(run.status));
 }
 
 bool is_terminal_task_status(std::string_view status) {

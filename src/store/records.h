@@ -23,11 +23,24 @@ namespace ollamaflow::store {
 //
 // A finished run goes back to running when it is resumed (Journal::reopen_run). `run --resume`
 // rejects a planned run before that, because it has no workspace.
-enum class RunStatus { kRunning, kSucceeded, kFailed, kCancelled, kInterrupted, kPlanned };
+//
+// kUnknown is never stored. It marks a row whose status text this version does not know, such
+// as a row written by another program, and RunRecord::stored_status keeps that text.
+enum class RunStatus {
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kCancelled,
+  kInterrupted,
+  kPlanned,
+  kUnknown
+};
 
-// Returns the lower-case name stored in the journal, e.g. "succeeded".
+// Returns the lower-case name stored in the journal, e.g. "succeeded", and "unknown" for
+// kUnknown.
 std::string_view run_status_name(RunStatus status);
-// Parses a name returned by run_status_name; nullopt for any other text.
+// Parses a name returned by run_status_name. Returns nullopt for any other text, "unknown"
+// included.
 std::optional<RunStatus> parse_run_status(std::string_view name);
 
 // Task status texts that the journal itself interprets. Other texts (e.g. "pending", "ready")
@@ -44,6 +57,7 @@ struct RunRecord {
   std::string id;  // e.g. "r-20261204-155107-ab12"
   std::string goal;
   RunStatus status = RunStatus::kRunning;
+  std::string stored_status;  // the journal's status text when status is kUnknown, else empty
   std::string backend;
   std::string model;
   std::string strategy;
@@ -56,6 +70,10 @@ struct RunRecord {
   int64_t pid = 0;   // process that runs or last ran it
   std::string host;  // host name of that process
 };
+
+// Returns the run's status for messages: its name, or for kUnknown "unknown" and the stored
+// text in quotes, such as `unknown ("paused")`. The stored text is not escaped.
+std::string describe_run_status(const RunRecord& run);
 
 // One plan attempt of the queen, accepted or not.
 struct PlanRecord {

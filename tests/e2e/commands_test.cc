@@ -48,6 +48,27 @@ TEST_F(CommandsTest, PlanCapacityFromBuiltInTableIsMarkedEstimate) {
   EXPECT_NE(result.out.find("estimate"), std::string::npos) << result.out;
 }
 
+// The built-in table gives no architecture or layer count, so the heading says that they are
+// not known instead of showing an empty name and 0 layers.
+TEST_F(CommandsTest, PlanCapacityFromBuiltInTableNamesUnknownLayout) {
+  ProcessResult result = run_cli({"plan-capacity", "--model", "llama3:8b", "--ctx", "8192"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(result.out.rfind("Model llama3:8b (8B parameters; architecture and layer count not "
+                             "known) from built-in table (estimate)\n",
+                             0),
+            0u)
+      << result.out;
+  EXPECT_EQ(result.out.find("0 layers"), std::string::npos) << result.out;
+
+  ProcessResult listed =
+      run_cli({"plan-capacity", "--model", "llama3:8b", "--ctx", "8192", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const json model = parse_json(listed)["model"];
+  EXPECT_TRUE(model["architecture"].is_null()) << model.dump();
+  EXPECT_TRUE(model["block_count"].is_null()) << model.dump();
+  EXPECT_EQ(model["parameters"], "8B") << model.dump();
+}
+
 TEST_F(CommandsTest, PlanCapacityRejectsCtxOutOfRange) {
   ProcessResult planned = run_cli({"plan-capacity", "--model", "llama3:8b", "--ctx", "100"});
   EXPECT_EQ(planned.exit_code, 2) << planned.out;

@@ -249,6 +249,31 @@ TEST_F(OllamaRunTest, NoisePlansFailAfterRepairAttempts) {
   EXPECT_EQ(requests_of("plan").size(), 2u);
 }
 
+// A run whose planning failed never opened its workspace, so `runs show` names none.
+TEST_F(OllamaRunTest, FailedPlanningShowsNoWorkspace) {
+  server_.script().set_responder([](const json& body) {
+    FakeReply reply;
+    reply.content =
+        script_kind(body) == "plan" ? R"({"goal":"x","tasks":[]})" : R"({"ready":true})";
+    return reply;
+  });
+  ProcessResult result = run_cli(run_args({"--max-plan-attempts", "1"}));
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const std::string run_id = parse_json(result)["run_id"];
+  EXPECT_FALSE(std::filesystem::exists(workspace()));
+
+  const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string()});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(
+      shown.out.find("\n  workspace: none, because the run ended before it opened its workspace\n"),
+      std::string::npos)
+      << shown.out;
+  EXPECT_EQ(shown.out.find(workspace().string()), std::string::npos) << shown.out;
+  const json document =
+      parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+  EXPECT_TRUE(document["workspace"].is_null()) << document.dump();
+}
+
 TEST_F(OllamaRunTest, FailedPlanOnlyRunPrintsTheReport) {
   server_.script().set_responder([](const json& body) {
     FakeReply reply;
@@ -459,6 +484,40 @@ TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {
   ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
   EXPECT_EQ(report["status"], "cancelled");
   EXPECT_FALSE(std::filesystem::exists(workspace() / "docs/design.md"));
+}
+
+// The queen's reply streams three pieces before Ctrl-C, and the report counts them although the
+// final chunk with the server's counts never arrives.
+TEST_F(OllamaRunTest, CtrlCDuringPlanningCountsStreamedTokens) {
+  server_.script().set_responder([this](const json& body) {
+    FakeReply reply;
+    reply.content = script_kind(body) == "plan" ? sample_plan().dump() : R"({"ready":true})";
+    if (script_kind(body) == "plan") {
+      reply.before_write = [this](size_t index) {
+        if (index == 3) {
+          server_.gate().pass();
+        }
+      };
+    }
+    return reply;
+  });
+  ChildProcess child(cli_argv(run_args()), cli_options({}));
+  server_.gate().wait_for_waiters(1);
+  // The three pieces were written before the server waits; give the client time to read them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  child.send_signal(SIGINT);
+  const int code = child.wait(std::chrono::seconds(30));
+  server_.gate().open_all();
+  EXPECT_EQ(code, 130) << child.read_err();
+  json report = json::parse(child.read_out(), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
+  EXPECT_EQ(report["status"], "cancelled");
+  EXPECT_GE(report["output_tokens"].get<int64_t>(), 1) << report.dump();
+  EXPECT_LE(report["output_tokens"].get<int64_t>(), 3) << report.dump();
+  EXPECT_EQ(report["prompt_tokens"], 0) << report.dump();
+  const json shown =
+      parse_json(run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"}));
+  EXPECT_EQ(shown["report"]["output_tokens"], report["output_tokens"]) << shown.dump();
 }
 
 TEST_F(OllamaRunTest, CtrlCDuringPlanningIsNotAPlanError) {

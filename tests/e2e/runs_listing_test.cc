@@ -73,6 +73,80 @@ TEST_F(RunsListingTest, ShowNamesUnreadablePlan) {
   }
 }
 
+// A --plan-only run names no workspace, and `runs show` prints that instead of a path.
+TEST_F(RunsListingTest, PlanOnlyRunShowsNoWorkspace) {
+  const ProcessResult planned =
+      run_cli({"run", "Write a note", "--backend", "sim", "--plan-only", "--db", db().string(),
+               "--workspace", workspace().string(), "--json"});
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  const ProcessResult ran = run_cli({"run", "Write a note", "--backend", "sim", "--db",
+                                     db().string(), "--workspace", workspace().string(), "--json"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  const nlohmann::json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+  ASSERT_EQ(runs.size(), 2u) << runs.dump();
+  const std::string ran_id = runs[0]["id"];
+  const std::string planned_id = runs[1]["id"];
+  ASSERT_EQ(runs[1]["status"], "planned") << runs.dump();
+
+  const ProcessResult shown = run_cli({"runs", "show", planned_id, "--db", db().string()});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("\n  workspace: none, because a --plan-only run writes no files\n"),
+            std::string::npos)
+      << shown.out;
+  const nlohmann::json document =
+      parse_json(run_cli({"runs", "show", planned_id, "--db", db().string(), "--json"}));
+  EXPECT_TRUE(document["workspace"].is_null()) << document.dump();
+  EXPECT_EQ(document["no_workspace_reason"], "a --plan-only run writes no files");
+
+  // A run that opened its workspace names it.
+  const ProcessResult full = run_cli({"runs", "show", ran_id, "--db", db().string()});
+  EXPECT_NE(full.out.find("\n  workspace: " + workspace().string() + "\n"), std::string::npos)
+      << full.out;
+  const nlohmann::json full_document =
+      parse_json(run_cli({"runs", "show", ran_id, "--db", db().string(), "--json"}));
+  EXPECT_EQ(full_document["workspace"], workspace().string());
+  EXPECT_FALSE(full_document.contains("no_workspace_reason")) << full_document.dump();
+}
+
+// One row with a status that this version does not know leaves the other runs listed.
+TEST_F(RunsListingTest, UnknownStatusIsListedAsUnknown) {
+  store_runs({"older goal", "odd goal", "newer goal"});
+  {
+    Result<store::Database> database = store::Database::open(db().string());
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(database->exec("PRAGMA ignore_check_constraints = ON").is_ok());
+    ASSERT_TRUE(
+        database->exec("UPDATE runs SET status = 'paused' WHERE goal = 'odd goal'").is_ok());
+  }
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 4u) << "a header and three rows";
+  EXPECT_NE(lines[1].find("succeeded"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("unknown (\"paused\")"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("odd goal"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("older goal"), std::string::npos) << lines[3];
+
+  const ProcessResult listed = run_cli({"runs", "--db", db().string(), "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const nlohmann::json runs = parse_json(listed);
+  ASSERT_EQ(runs.size(), 3u) << runs.dump();
+  EXPECT_EQ(runs[1]["status"], "unknown");
+  EXPECT_EQ(runs[1]["stored_status"], "paused");
+  EXPECT_FALSE(runs[0].contains("stored_status")) << runs[0].dump();
+
+  const std::string run_id = runs[1]["id"];
+  const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string()});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("Run " + run_id + ": unknown (\"paused\")"), std::string::npos)
+      << shown.out;
+
+  // Resuming would replace a status that this version cannot interpret.
+  const ProcessResult resumed =
+      run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(resumed.exit_code, 2) << resumed.err;
+  EXPECT_NE(resumed.err.find("has the status \"paused\""), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("start a new run"), std::string::npos) << resumed.err;
+}
+
 TEST_F(RunsListingTest, ControlCharactersInGoalAreEscaped) {
   store_runs({"first line\nsecond\tline\r\x1b[31mred\x7f\xc2\x9b"});
   const std::vector<std::string> lines = list();
@@ -81,6 +155,18 @@ TEST_F(RunsListingTest, ControlCharactersInGoalAreEscaped) {
             std::string::npos)
       << lines[1];
   EXPECT_EQ(lines[1].find('\x1b'), std::string::npos) << lines[1];
+}
+
+// A right-to-left override would show the rest of the line reversed, and a line separator could
+// start a new line on some terminals.
+TEST_F(RunsListingTest, BidiControlsInGoalAreEscaped) {
+  store_runs({"rename \u202Etxt.exe\u2028next\u2029end\u2066x\u2069"});
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 2u) << "a header and one row";
+  EXPECT_NE(lines[1].find("rename \\u202Etxt.exe\\u2028next\\u2029end\\u2066x\\u2069"),
+            std::string::npos)
+      << lines[1];
+  EXPECT_EQ(lines[1].find("\u202E"), std::string::npos) << lines[1];
 }
 
 TEST_F(RunsListingTest, LongGoalIsCutWithEllipsis) {

@@ -250,6 +250,54 @@ TEST_F(StartServerTest, DoctorFixMatchesServerArgs) {
   EXPECT_FALSE(contains(fix, "--start-server PATH")) << fix;
 }
 
+// A value attached to a planned flag is caught like the flag alone, and a quoted word stays one
+// argument of the server's command line.
+TEST_F(StartServerTest, DoctorChecksAttachedValuesAndQuotes) {
+  const std::filesystem::path model = dir_.path() / "model.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  auto start_server_check = [&](const std::string& server_args) {
+    ProcessResult result = run_cli({"doctor", "--start-server", "/bin/sh", "--model",
+                                    model.string(), "--server-args=" + server_args, "--json"});
+    const json document = parse_json(result);
+    for (const json& check : document["checks"]) {
+      if (check["name"] == "start-server") {
+        return check;
+      }
+    }
+    ADD_FAILURE() << "no start-server check: " << result.out;
+    return json();
+  };
+  const json attached = start_server_check("-c5");
+  EXPECT_EQ(attached["status"], "fail") << attached.dump();
+  EXPECT_TRUE(contains(attached["fix"].get<std::string>(), "remove '-c5' from --server-args"))
+      << attached.dump();
+
+  const json unclosed = start_server_check("--alias \"my model");
+  EXPECT_EQ(unclosed["status"], "fail") << unclosed.dump();
+  EXPECT_TRUE(contains(unclosed["detail"].get<std::string>(), "is not closed")) << unclosed.dump();
+  EXPECT_TRUE(contains(unclosed["fix"].get<std::string>(), "close the quote")) << unclosed.dump();
+
+  const json quoted = start_server_check("--alias \"my model\" --threads 2");
+  EXPECT_EQ(quoted["status"], "ok") << quoted.dump();
+  EXPECT_TRUE(contains(quoted["detail"].get<std::string>(),
+                       "--metrics --alias 'my model' --threads 2: -np"))
+      << quoted.dump();
+}
+
+// A planned flag with its value attached stops the run before it starts a server, as a usage
+// error.
+TEST_F(StartServerTest, RunRejectsAttachedContextValue) {
+  const std::filesystem::path model = dir_.path() / "model.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  ProcessResult result = run_cli({"run", "--start-server", "/bin/sh", "--model", model.string(),
+                                  "--server-args=--threads 2 -c8192", "--plan", write_plan(),
+                                  "--db", db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(contains(result.err, "sets '-c8192', which --start-server chooses itself"))
+      << result.err;
+  EXPECT_TRUE(contains(result.err, "--num-ctx")) << result.err;
+}
+
 TEST_F(StartServerTest, DoctorFixNamesMissingModel) {
   ProcessResult result = run_cli({"doctor", "--start-server", "/bin/sh", "--model",
                                   (dir_.path() / "missing.gguf").string(), "--json"});

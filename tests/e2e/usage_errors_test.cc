@@ -123,6 +123,47 @@ TEST_F(UsageErrorsTest, ScalingFlagsNeedAutoScaling) {
   EXPECT_EQ(from_file.exit_code, 0) << from_file.out << from_file.err;
 }
 
+// --agents sets a fixed pool, so with auto-scaling on it is a usage error, wherever auto-scaling
+// was turned on. The key in a configuration file stays allowed.
+TEST_F(UsageErrorsTest, AgentsWithAutoScalingIsUsageError) {
+  int case_number = 0;
+  for (const std::string command : {"run", "interactive"}) {
+    const std::string case_workspace = workspace().string() + std::to_string(++case_number);
+    std::vector<std::string> args = {command,        "--backend",   "sim",
+                                     "--db",         db().string(), "--workspace",
+                                     case_workspace, "--agents",    "2"};
+    if (command == "run") {
+      args.push_back("x");
+    }
+    std::vector<std::string> scaled = args;
+    scaled.push_back("--auto-scaling");
+    const ProcessResult result = run_cli(scaled, {}, "quit\n");
+    EXPECT_EQ(result.exit_code, 2) << command << ": " << result.out << result.err;
+    EXPECT_NE(result.err.find("--agents"), std::string::npos) << command << ": " << result.err;
+    EXPECT_NE(result.err.find("which --auto-scaling turns on"), std::string::npos)
+        << command << ": " << result.err;
+    EXPECT_NE(result.err.find("--min-agents and --max-agents"), std::string::npos)
+        << command << ": " << result.err;
+    EXPECT_FALSE(std::filesystem::exists(db())) << command << ": the run was journaled";
+
+    const ProcessResult from_env = run_cli(args, {{"AUTO_SCALING", "true"}}, "quit\n");
+    EXPECT_EQ(from_env.exit_code, 2) << command << ": " << from_env.out << from_env.err;
+    EXPECT_NE(from_env.err.find("the environment variable AUTO_SCALING"), std::string::npos)
+        << command << ": " << from_env.err;
+    EXPECT_FALSE(std::filesystem::exists(db())) << command << ": the run was journaled";
+
+    const ProcessResult fixed = run_cli(args, {}, "quit\n");
+    EXPECT_EQ(fixed.exit_code, 0) << command << ": " << fixed.out << fixed.err;
+    std::filesystem::remove(db());
+  }
+  const std::filesystem::path config = dir_.path() / "config.json";
+  std::ofstream(config) << R"({"run": {"agents": 2}})";
+  const ProcessResult from_file =
+      run_cli({"run", "x", "--backend", "sim", "--auto-scaling", "--config", config.string(),
+               "--db", db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(from_file.exit_code, 0) << from_file.out << from_file.err;
+}
+
 // `models` and `interactive` start no llama-server, so they take no --server-args.
 TEST_F(UsageErrorsTest, ServerArgsOnlyWhereServerStarts) {
   for (const std::string command : {"models", "interactive"}) {

@@ -51,6 +51,44 @@ TEST(PrintableCharactersTest, ControlCharactersEscaped) {
   EXPECT_EQ(escape_control_characters("\xC2\x9B"), "\\u009B");
 }
 
+TEST(PrintableCharactersTest, BidiControlsEscaped) {
+  // U+202E, right-to-left override, would show "txt.exe" as "exe.txt".
+  EXPECT_EQ(escape_control_characters("a\u202Etxt.exe"), "a\\u202Etxt.exe");
+  const struct {
+    const char* text;
+    const char* escaped;
+  } cases[] = {
+      {"\u061C", "\\u061C"}, {"\u200E", "\\u200E"}, {"\u200F", "\\u200F"}, {"\u202A", "\\u202A"},
+      {"\u202B", "\\u202B"}, {"\u202C", "\\u202C"}, {"\u202D", "\\u202D"}, {"\u2066", "\\u2066"},
+      {"\u2067", "\\u2067"}, {"\u2068", "\\u2068"}, {"\u2069", "\\u2069"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(escape_control_characters(c.text), c.escaped);
+  }
+  EXPECT_EQ(columns("\u202E"), 6u);  // the escape \u202E takes 6 columns
+}
+
+TEST(PrintableCharactersTest, LineAndParagraphSeparatorsEscaped) {
+  EXPECT_EQ(escape_control_characters("one\u2028two\u2029three"), "one\\u2028two\\u2029three");
+}
+
+TEST(PrintableCharactersTest, NeighborsOfControlsKept) {
+  // The neighbors of the escaped code points print as they are: zero-width space, en dash,
+  // hyphenation point, narrow no-break space, word joiner and U+206A.
+  for (const char* kept : {"\u200B", "\u2013", "\u2027", "\u202F", "\u2060", "\u206A"}) {
+    EXPECT_EQ(escape_control_characters(kept), kept);
+  }
+}
+
+TEST(PrintableCharactersTest, IllFormedSequencesEscaped) {
+  EXPECT_EQ(escape_control_characters("\xE0\x80\x8A"), "\\xE0\\x80\\x8A");  // overlong newline
+  EXPECT_EQ(escape_control_characters("\xF0\x82\x80\xAE"),
+            "\\xF0\\x82\\x80\\xAE");                                        // overlong U+202E
+  EXPECT_EQ(escape_control_characters("\xED\xA0\x80"), "\\xED\\xA0\\x80");  // a surrogate
+  EXPECT_EQ(escape_control_characters("\xF4\x90\x80\x80"),
+            "\\xF4\\x90\\x80\\x80");  // above U+10FFFF
+}
+
 TEST(TruncatePrintableTest, ShortTextOnlyEscaped) {
   EXPECT_EQ(truncate_printable("build\x07 it", 60), "build\\x07 it");
   EXPECT_EQ(truncate_printable(std::string(60, 'a'), 60), std::string(60, 'a'));

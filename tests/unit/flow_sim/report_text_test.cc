@@ -36,6 +36,16 @@ TEST_F(ReportTextTest, EscapeSequencesAreShownEscaped) {
   EXPECT_NE(text.find("Done.\nLine two\tcolumn"), std::string::npos) << text;
 }
 
+// A right-to-left override or a line separator in the model's summary would reorder or break
+// the report's text on the terminal.
+TEST_F(ReportTextTest, BidiControlsInSummaryAreEscaped) {
+  const std::string text =
+      format_report(report_with("goal", "Wrote \u202Etxt.exe\u2028and\u2029more.\nNext line"));
+  EXPECT_NE(text.find("Wrote \\u202Etxt.exe\\u2028and\\u2029more.\nNext line"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("\u202E"), std::string::npos) << text;
+}
+
 TEST_F(ReportTextTest, OneLineFieldsEscapeNewlinesAndTabs) {
   RunReport report = report_with("line1\nline2\tend", "Done.\nLine two");
   report.tasks[0].error = "first\nforged: line";

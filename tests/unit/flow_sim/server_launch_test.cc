@@ -108,6 +108,77 @@ TEST(SplitServerArgsTest, OtherFlagsInEqualsFormKept) {
   EXPECT_EQ(*args, (std::vector<std::string>{"--threads=8", "--parallelism-x=2"}));
 }
 
+// llama-server reads none of these forms as another flag, so each would set what --start-server
+// chooses, or fail the server's start with an argument error.
+TEST(SplitServerArgsTest, ShortFlagWithAttachedValueRejected) {
+  for (const std::string word : {"-c5", "-c=5", "-np8", "-np=8", "-m/models/x.gguf", "-mmodel.gguf",
+                                 "-ctkq8_0", "-ctvf16", "-ctk=q4_0"}) {
+    Result<std::vector<std::string>> args = split_server_args("--threads 2 " + word);
+    ASSERT_FALSE(args.is_ok()) << word;
+    EXPECT_EQ(args.status().code(), ErrorCode::kInvalidArgument) << word;
+    EXPECT_TRUE(contains(args.status().message(), "sets '" + word + "'"))
+        << args.status().message();
+  }
+}
+
+// llama-server reads an underscore in a long flag as a dash.
+TEST(SplitServerArgsTest, LongFlagSpellingsRejected) {
+  for (const std::string word : {"--ctx_size=5", "--ctx_size", "--cache_type_k", "--no-metrics",
+                                 "--no_metrics", "--host=0.0.0.0"}) {
+    Result<std::vector<std::string>> args = split_server_args(word + " 1");
+    ASSERT_FALSE(args.is_ok()) << word;
+    EXPECT_TRUE(contains(args.status().message(), "sets '" + word + "'"))
+        << args.status().message();
+  }
+}
+
+// Flags whose names start like a planned short flag stay allowed.
+TEST(SplitServerArgsTest, FlagsWithPlannedPrefixKept) {
+  Result<std::vector<std::string>> args =
+      split_server_args("-cb -ctkd q8_0 -ctvd q8_0 -mg 1 -cnv -ngl 99 -cram 0");
+  ASSERT_TRUE(args.is_ok()) << args.status().to_string();
+  EXPECT_EQ(*args, (std::vector<std::string>{"-cb", "-ctkd", "q8_0", "-ctvd", "q8_0", "-mg", "1",
+                                             "-cnv", "-ngl", "99", "-cram", "0"}));
+}
+
+TEST(SplitServerArgsTest, QuotesAndBackslashesGroupWords) {
+  Result<std::vector<std::string>> args = split_server_args(
+      R"(--alias "my model" --chat-template-file '/opt/a b/t.jinja' --api-key a\ b)"
+      R"( --x "say \"hi\" \\ \n" '' "it's" 'a\b')");
+  ASSERT_TRUE(args.is_ok()) << args.status().to_string();
+  EXPECT_EQ(*args, (std::vector<std::string>{"--alias", "my model", "--chat-template-file",
+                                             "/opt/a b/t.jinja", "--api-key", "a b", "--x",
+                                             R"(say "hi" \ \n)", "", "it's", R"(a\b)"}));
+}
+
+TEST(SplitServerArgsTest, QuotedPlannedFlagRejected) {
+  for (const std::string text : {"\"-c\" 5", "'--ctx-size=5'", "-c\\5"}) {
+    Result<std::vector<std::string>> args = split_server_args(text);
+    ASSERT_FALSE(args.is_ok()) << text;
+    EXPECT_TRUE(contains(args.status().message(), "chooses itself")) << args.status().message();
+  }
+}
+
+TEST(SplitServerArgsTest, UnclosedQuoteNamesValueAndFix) {
+  Result<std::vector<std::string>> args = split_server_args("--alias \"my model");
+  ASSERT_FALSE(args.is_ok());
+  EXPECT_EQ(args.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(args.status().message(),
+            "server.start_server_args '--alias \"my model' has a double quote at character 9 "
+            "that is not closed: close it, or write \\\" for the quote character itself");
+  Result<std::vector<std::string>> single = split_server_args("--alias it's");
+  ASSERT_FALSE(single.is_ok());
+  EXPECT_TRUE(contains(single.status().message(), "single quote at character 11"))
+      << single.status().message();
+}
+
+TEST(SplitServerArgsTest, TrailingBackslashRejected) {
+  Result<std::vector<std::string>> args = split_server_args("--threads 2 \\");
+  ASSERT_FALSE(args.is_ok());
+  EXPECT_TRUE(contains(args.status().message(), "ends with a backslash"))
+      << args.status().message();
+}
+
 TEST_F(LaunchPlanTest, AutoScalingUsesMaxAgents) {
   OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
   config_.auto_scaling = true;

@@ -433,6 +433,38 @@ TEST_F(OllamaClientTest, CancelMidStream) {
   EXPECT_LT(pieces, 6);
 }
 
+// Ollama sends one token per chunk and its counts only in the final chunk, so a cancelled
+// stream counts one output token per chunk with text and no prompt tokens.
+TEST_F(OllamaClientTest, CancelMidStreamCountsStreamedTokens) {
+  FakeReply reply;
+  reply.content = "abcdefghijkl";
+  reply.piece_chars = 2;
+  // The writes after the first wait until the request has ended, so that exactly one piece
+  // arrives before the cancel.
+  reply.before_write = [this](size_t index) {
+    if (index > 0) {
+      server_.gate().pass();
+    }
+  };
+  server_.script().enqueue(reply);
+  int pieces = 0;
+  ChatUsage spent;
+  spent.prompt_tokens = -1;
+  Result<ChatResponse> response = client()->chat(
+      request(), cancel_,
+      [&](const std::string&) {
+        ++pieces;
+        cancel_.cancel();
+      },
+      &spent);
+  server_.gate().open_all();
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_EQ(response.status().code(), ErrorCode::kCancelled);
+  EXPECT_EQ(pieces, 1);
+  EXPECT_EQ(spent.output_tokens, 1);
+  EXPECT_EQ(spent.prompt_tokens, 0);
+}
+
 TEST_F(OllamaClientTest, ListModels) {
   FakeModel coder;
   coder.name = "qwen2.5-coder:7b";

@@ -21,7 +21,8 @@ class ScriptedClient final : public LlmClient {
   }
 
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken&,
-                            const TokenCallback& on_token) override {
+                            const TokenCallback& on_token,
+                            ChatUsage* /*cancelled_usage*/) override {
     std::lock_guard<std::mutex> lock(mutex_);
     call_times_.push_back(clock_->seconds());
     if (on_token) {

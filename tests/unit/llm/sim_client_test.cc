@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "fakes/http_test_server.h"
@@ -107,6 +108,37 @@ TEST_F(SimClientTest, FreeTextReplyMarkedSimulated) {
       << response->content;
   EXPECT_NE(response->content.find("no model was run"), std::string::npos);
   EXPECT_EQ(streamed, response->content);
+}
+
+// A request cancelled while it streams gives the prompt tokens and the tokens of the pieces that
+// it streamed, as a server would have spent them.
+TEST_F(SimClientTest, CancelMidStreamCountsSpentTokens) {
+  settings_.prompt_tokens_per_s = 200;
+  settings_.output_tokens_per_s = 50;
+  auto sim = client();
+  Result<ChatResponse> full = sim->chat(request(), cancel_);
+  ASSERT_TRUE(full.is_ok()) << full.status().to_string();
+  ASSERT_GT(full->content.size(), 3 * settings_.piece_chars);
+
+  int pieces = 0;
+  ChatUsage spent;
+  Result<ChatResponse> cancelled = sim->chat(
+      request(), cancel_,
+      [&](const std::string&) {
+        if (++pieces == 2) {
+          cancel_.cancel();
+        }
+      },
+      &spent);
+  ASSERT_FALSE(cancelled.is_ok());
+  EXPECT_EQ(cancelled.status().code(), ErrorCode::kCancelled);
+  EXPECT_EQ(pieces, 2);
+  EXPECT_EQ(spent.prompt_tokens, 100);
+  const double share =
+      2.0 * static_cast<double>(settings_.piece_chars) / static_cast<double>(full->content.size());
+  EXPECT_EQ(spent.output_tokens,
+            std::llround(static_cast<double>(full->usage.output_tokens) * share));
+  EXPECT_GT(spent.output_tokens, 0);
 }
 
 TEST_F(SimClientTest, TokenRatesSetDurations) {

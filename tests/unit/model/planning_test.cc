@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "model/builtin_models.h"
 #include "model/planning.h"
 #include "model/report.h"
 #include "model/report_text.h"
@@ -154,6 +155,33 @@ TEST_F(PlanReportTest, JsonAndTextNameEstimateAndLimit) {
   EXPECT_NE(text.find("OLLAMA_NUM_PARALLEL="), std::string::npos);
   EXPECT_NE(text.find("llama-server"), std::string::npos);
   EXPECT_NE(text.find("estimate"), std::string::npos);
+}
+
+TEST_F(PlanReportTest, LayoutOfGgufModelIsNamed) {
+  EXPECT_EQ(describe_layout(fixtures::llama31_8b()), "llama, 32 layers");
+  const nlohmann::json json = spec_to_json(fixtures::llama31_8b());
+  EXPECT_EQ(json["architecture"], "llama");
+  EXPECT_EQ(json["block_count"], 32);
+  EXPECT_FALSE(json.contains("parameters")) << json.dump();
+}
+
+// The built-in table gives no architecture or layers, so neither is printed as empty or 0.
+TEST_F(PlanReportTest, LayoutOfTableModelIsNotKnown) {
+  const std::optional<ModelSpec> spec = table_model_spec("llama3:8b", default_config());
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_EQ(describe_layout(*spec), "8B parameters; architecture and layer count not known");
+  const nlohmann::json json = spec_to_json(*spec);
+  EXPECT_EQ(json["parameters"], "8B");
+  for (const char* key :
+       {"architecture", "block_count", "embedding_length", "weights_bytes", "tensor_count",
+        "key_length", "value_length", "head_count_kv", "sliding_window"}) {
+    EXPECT_TRUE(json[key].is_null()) << key << ": " << json.dump();
+  }
+  EXPECT_EQ(json["context_length"], 8192);
+
+  ModelSpec unnamed = *spec;
+  unnamed.table->parameters.clear();
+  EXPECT_EQ(describe_layout(unnamed), "architecture and layer count not known");
 }
 
 TEST_F(PlanReportTest, RequestedSlotsAreRecommended) {

@@ -308,6 +308,21 @@ TEST_F(PlannerTest, CancelledBeforeFirstRequest) {
   EXPECT_THAT(client_.requests(), SizeIs(0));
 }
 
+// A Ctrl-C while the queen's reply streams still counts the tokens that the request spent.
+TEST_F(PlannerTest, CancelledRequestCountsItsTokens) {
+  client_.reply(kCyclicPlan, 100, 40);
+  client_.cancel_spent(0, 25);
+
+  PlanOutcome outcome = plan();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kCancelled);
+  EXPECT_EQ(outcome.usage.prompt_tokens, 100);
+  EXPECT_EQ(outcome.usage.output_tokens, 65);
+  ASSERT_THAT(outcome.attempts, SizeIs(2));
+  EXPECT_EQ(outcome.attempts[1].code, ErrorCode::kCancelled);
+  EXPECT_EQ(outcome.attempts[1].usage.output_tokens, 25);
+}
+
 TEST_F(PlannerTest, UsageSummedOverAttempts) {
   client_.reply(kCyclicPlan, 100, 40);
   client_.reply(kValidPlan, 300, 60);

@@ -33,9 +33,18 @@ class ScriptedClient final : public llm::LlmClient {
     std::lock_guard lock(mutex_);
     script_.emplace_back(Status(code, std::move(message)));
   }
+  // Queues a request that is cancelled after it spent these tokens.
+  void cancel_spent(int64_t prompt_tokens, int64_t output_tokens) {
+    std::lock_guard lock(mutex_);
+    llm::ChatUsage usage;
+    usage.prompt_tokens = prompt_tokens;
+    usage.output_tokens = output_tokens;
+    script_.emplace_back(usage);
+  }
 
   Result<llm::ChatResponse> chat(const llm::ChatRequest& request, const CancelToken& cancel,
-                                 const llm::TokenCallback& /*on_token*/) override {
+                                 const llm::TokenCallback& /*on_token*/,
+                                 llm::ChatUsage* cancelled_usage) override {
     std::lock_guard lock(mutex_);
     if (cancel.cancelled()) {
       return Result<llm::ChatResponse>(ErrorCode::kCancelled, "request cancelled");
@@ -51,6 +60,12 @@ class ScriptedClient final : public llm::LlmClient {
     script_.pop_front();
     if (auto* status = std::get_if<Status>(&next)) {
       return *status;
+    }
+    if (auto* usage = std::get_if<llm::ChatUsage>(&next)) {
+      if (cancelled_usage != nullptr) {
+        *cancelled_usage = *usage;
+      }
+      return Result<llm::ChatResponse>(ErrorCode::kCancelled, "request cancelled while streaming");
     }
     return std::get<llm::ChatResponse>(std::move(next));
   }
@@ -82,7 +97,7 @@ class ScriptedClient final : public llm::LlmClient {
 
  private:
   mutable std::mutex mutex_;
-  std::deque<std::variant<llm::ChatResponse, Status>> script_;
+  std::deque<std::variant<llm::ChatResponse, Status, llm::ChatUsage>> script_;
   std::vector<llm::ChatRequest> requests_;
   int cancel_after_ = -1;
   CancelToken* cancel_target_ = nullptr;

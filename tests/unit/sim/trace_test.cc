@@ -49,6 +49,56 @@ TEST_F(TraceTest, TimestampsCrossMidnight) {
   EXPECT_NEAR(trace->requests[1].arrival_s, 1.0, 1e-9);
 }
 
+TEST_F(TraceTest, ImpossibleDateNamesRowValueAndFix) {
+  const char* text =
+      "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+      "2023-02-28 23:59:59.0,1,1\n"
+      "2023-02-30 10:00:00.0,1,1\n";
+  Result<Trace> trace = parse_trace_csv(text, "azure.csv", 1, 0);
+  ASSERT_FALSE(trace.is_ok());
+  EXPECT_EQ(trace.status().code(), ErrorCode::kParseError);
+  EXPECT_EQ(trace.status().message(),
+            "trace azure.csv: line 3 column 1: TIMESTAMP \"2023-02-30 10:00:00.0\" is not a "
+            "valid time, because February 2023 has 28 days: correct or drop that row");
+}
+
+TEST_F(TraceTest, LeapDayOnlyInLeapYears) {
+  const std::string header = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
+  EXPECT_TRUE(parse_trace_csv(header + "2024-02-29 00:00:00,1,1\n", "t", 1, 0).is_ok());
+  EXPECT_TRUE(parse_trace_csv(header + "2000-02-29 00:00:00,1,1\n", "t", 1, 0).is_ok());
+  Result<Trace> century = parse_trace_csv(header + "1900-02-29 00:00:00,1,1\n", "t", 1, 0);
+  ASSERT_FALSE(century.is_ok());
+  EXPECT_NE(century.status().message().find("February 1900 has 28 days"), std::string::npos)
+      << century.status().message();
+}
+
+TEST_F(TraceTest, OutOfRangeTimestampFieldsAreNamed) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"2023-04-31 00:00:00", "April 2023 has 30 days"},
+      {"2023-01-00 00:00:00", "day 0 is outside 1 to 31"},
+      {"2023-13-01 00:00:00", "month 13 is outside 1 to 12"},
+      {"2023-00-01 00:00:00", "month 0 is outside 1 to 12"},
+      {"2023-01-01 24:00:00", "hour 24 is outside 0 to 23"},
+      {"2023-01-01 23:60:00", "minute 60 is outside 0 to 59"},
+      {"2023-01-01 23:59:61", "second 61 is not below 61"},
+  };
+  for (const auto& [timestamp, problem] : cases) {
+    Result<Trace> trace = parse_trace_csv(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n" + timestamp + ",1,1\n", "t", 1, 0);
+    ASSERT_FALSE(trace.is_ok()) << timestamp;
+    EXPECT_NE(trace.status().message().find("line 2 column 1: TIMESTAMP \"" + timestamp +
+                                            "\" is not a valid time, because " + problem),
+              std::string::npos)
+        << trace.status().message();
+  }
+}
+
+TEST_F(TraceTest, LeapSecondIsAccepted) {
+  Result<Trace> trace = parse_trace_csv(
+      "TIMESTAMP,ContextTokens,GeneratedTokens\n2016-12-31 23:59:60.5,1,1\n", "t", 1, 0);
+  EXPECT_TRUE(trace.is_ok()) << trace.status().to_string();
+}
+
 TEST_F(TraceTest, RateScaleDividesArrivalTimes) {
   Result<Trace> trace =
       parse_trace_csv("arrival_s,prompt_tokens,output_tokens\n0,1,1\n10,1,1\n", "t", 0.25, 0);

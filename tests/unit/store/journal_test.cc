@@ -397,8 +397,64 @@ TEST_F(JournalTest, FinishRunRejectsRunningAndUnknown) {
   const RunRecord run = new_run();
   EXPECT_EQ(journal_->finish_run(run.id, RunStatus::kRunning, 0, nullptr).code(),
             ErrorCode::kInvalidArgument);
+  EXPECT_EQ(journal_->finish_run(run.id, RunStatus::kUnknown, 0, nullptr).code(),
+            ErrorCode::kInvalidArgument);
   EXPECT_EQ(journal_->finish_run("r-missing", RunStatus::kFailed, 1, nullptr).code(),
             ErrorCode::kNotFound);
+}
+
+// A status that this version does not know, such as one that another program wrote past the
+// CHECK constraint, is read as kUnknown with the stored text, and the other runs stay readable.
+TEST_F(JournalTest, UnknownRunStatusIsReadAsUnknown) {
+  const RunRecord known = new_run("one");
+  clock_->advance(std::chrono::seconds(1));
+  const RunRecord odd = new_run("two");
+  ASSERT_TRUE(journal_->finish_run(known.id, RunStatus::kSucceeded, 0, nullptr).is_ok());
+  {
+    Result<Database> database = Database::open(path());
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(database->exec("PRAGMA ignore_check_constraints = ON").is_ok());
+    ASSERT_TRUE(
+        database->exec("UPDATE runs SET status = 'paused' WHERE id = '" + odd.id + "'").is_ok());
+  }
+
+  Result<std::vector<RunRecord>> runs = journal_->list_runs(10);
+  ASSERT_TRUE(runs.is_ok()) << runs.status().to_string();
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].id, odd.id);
+  EXPECT_EQ((*runs)[0].status, RunStatus::kUnknown);
+  EXPECT_EQ((*runs)[0].stored_status, "paused");
+  EXPECT_EQ(describe_run_status((*runs)[0]), "unknown (\"paused\")");
+  EXPECT_EQ((*runs)[1].status, RunStatus::kSucceeded);
+  EXPECT_EQ((*runs)[1].stored_status, "");
+
+  Result<RunRecord> stored = journal_->get_run(odd.id);
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  EXPECT_EQ(stored->status, RunStatus::kUnknown);
+  EXPECT_EQ(stored->goal, "two");
+}
+
+// Neither finishing nor resuming replaces a status that this version does not know.
+TEST_F(JournalTest, UnknownRunStatusIsKept) {
+  const RunRecord run = new_run();
+  {
+    Result<Database> database = Database::open(path());
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(database->exec("PRAGMA ignore_check_constraints = ON").is_ok());
+    ASSERT_TRUE(
+        database->exec("UPDATE runs SET status = 'paused' WHERE id = '" + run.id + "'").is_ok());
+  }
+  Status finished = journal_->finish_run(run.id, RunStatus::kFailed, 1, nullptr);
+  EXPECT_EQ(finished.code(), ErrorCode::kConflict);
+  EXPECT_THAT(finished.message(), HasSubstr("already finished as unknown (\"paused\")"));
+
+  Result<RunRecord> reopened = journal_->reopen_run(run.id);
+  ASSERT_FALSE(reopened.is_ok());
+  EXPECT_EQ(reopened.status().code(), ErrorCode::kConflict);
+  EXPECT_THAT(reopened.status().message(),
+              HasSubstr("has the status \"paused\", which this version of ollama-flow does not "
+                        "know"));
+  EXPECT_EQ(journal_->get_run(run.id)->stored_status, "paused");
 }
 
 TEST_F(JournalTest, ListRunsNewestFirstWithLimit) {
