@@ -235,7 +235,8 @@ TEST_F(CommandsTest, ConfigShowTextListsEveryKey) {
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   // Every group and key of the JSON form has a row in the text form; an empty group has one.
   const std::string rows = "\n" + text.out;
-  for (const auto& [group, keys] : parse_json(shown)["values"].items()) {
+  const json document = parse_json(shown);
+  for (const auto& [group, keys] : document["values"].items()) {
     if (keys.empty()) {
       EXPECT_NE(rows.find("\n" + group + " "), std::string::npos) << group << "\n" << rows;
     }
