@@ -1,9 +1,13 @@
+// `ollama-flow config show [--json]`: every configuration key with its effective value and its
+// source. server.host is displayed as the URL that the client connects to.
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "core/json_text.h"
+#include "llm/factory.h"
 
 namespace ollamaflow::cli {
 namespace {
@@ -19,6 +23,25 @@ struct Row {
   std::string value;
   std::string source;
 };
+
+// The configuration as `config show` prints it: server.host is the URL that the client connects
+// to, with scheme and port, and `given_values` maps each key whose value differs from the
+// user's to the value as the user gave it.
+struct DisplayedConfig {
+  Config config;
+  std::map<std::string, std::string> given_values;
+};
+
+DisplayedConfig displayed_config(const Config& config) {
+  DisplayedConfig displayed{config, config.given_values};
+  Result<std::string> url = llm::effective_server_url(config.server);
+  if (url && *url != config.server.host) {
+    // An earlier rewrite, such as 0.0.0.0 to 127.0.0.1, keeps the value as the user gave it.
+    displayed.given_values.emplace("server.host", config.server.host);
+    displayed.config.server.host = *url;
+  }
+  return displayed;
+}
 
 // Returns the source of `key`, or of the nearest entry or group above it that has one.
 std::string source_of(const Config& config, std::string key) {
@@ -46,10 +69,16 @@ void add_leaf_rows(const Config& config, const std::string& key, const json& val
   rows.push_back({key, to_text(value), source_of(config, key)});
 }
 
-std::vector<Row> config_rows(const Config& config) {
+std::vector<Row> config_rows(const DisplayedConfig& displayed) {
+  const Config& config = displayed.config;
   std::vector<Row> rows;
   for (const std::string& key : config_keys()) {
-    rows.push_back({key, to_text(config_value(config, key)), source_of(config, key)});
+    std::string source = source_of(config, key);
+    if (const auto given = displayed.given_values.find(key);
+        given != displayed.given_values.end()) {
+      source += ", given as " + to_text(json(given->second));
+    }
+    rows.push_back({key, to_text(config_value(config, key)), source});
   }
   const json document = config.to_json();
   for (const char* group : kEntryGroups) {
@@ -61,12 +90,15 @@ std::vector<Row> config_rows(const Config& config) {
 }  // namespace
 
 int cmd_config_show(const Config& config, const ConfigShowOptions& options) {
+  const DisplayedConfig displayed = displayed_config(config);
   if (options.json) {
-    json document = {{"values", config.to_json()}, {"sources", config.sources}};
+    json document = {{"values", displayed.config.to_json()},
+                     {"sources", config.sources},
+                     {"given_values", displayed.given_values}};
     std::printf("%s\n", to_text(document, 2).c_str());
     return 0;
   }
-  const std::vector<Row> rows = config_rows(config);
+  const std::vector<Row> rows = config_rows(displayed);
   size_t width = 0;
   for (const Row& row : rows) {
     width = std::max(width, row.key.size());

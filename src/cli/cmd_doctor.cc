@@ -14,6 +14,7 @@
 #include "cli/errors.h"
 #include "cli/signals.h"
 #include "core/json_text.h"
+#include "flow/backend.h"
 #include "flow/server_launch.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
@@ -73,12 +74,12 @@ bool check_server(const Config& config, const model::ServerLink* link, Findings&
   }
   models = *listed;
   loaded = link->client->loaded_models().value_or(std::vector<llm::LoadedModel>{});
-  std::vector<std::string> wanted = {config.server.model};
+  std::vector<std::string> target_slots = {config.server.model};
   for (const auto& [role, names] : config.server.role_models) {
     if (!names.empty())
-      wanted.push_back(names.front());
+      target_slots.push_back(names.front());
   }
-  for (const std::string& name : wanted) {
+  for (const std::string& name : target_slots) {
     bool present = std::any_of(models.begin(), models.end(), [&](const llm::ModelInfo& m) {
       return m.name == name || m.name == name + ":latest";
     });
@@ -188,16 +189,20 @@ ServedModel find_served_model(const Config& config, const ServerSettings& settin
   return served;
 }
 
-// Compares the slot count of the server (or of the simulated backend) with the slots that fit,
-// and names the setting of that backend: llama-server's -np and -c, server.sim_slots, or
-// OLLAMA_NUM_PARALLEL.
+// Compares the slot count of the server (or of the simulated backend) with the slots to use:
+// those that fit, at most the agents that a run uses (run_agent_bound()). Names the setting of
+// that backend: llama-server's -np and -c, server.sim_slots, or OLLAMA_NUM_PARALLEL.
+// `ctx_per_slot` is the context that the slots get. `lowered_from` is server.num_ctx when the
+// context was lowered to the model's training context, which the run then needs as --num-ctx.
 void check_parallel(const Config& config, const ServedModel& served,
                     const model::ModelPlacement& placement, uint64_t ctx_per_slot,
-                    Findings& findings) {
+                    std::optional<uint64_t> lowered_from, Findings& findings) {
   if (!placement.fits) {
     return;
   }
   const uint32_t fit = placement.memory_slots;
+  const flow::AgentBound bound = flow::run_agent_bound(config);
+  const uint32_t target_slots = std::min(fit, static_cast<uint32_t>(std::max(bound.agents, 1)));
   const std::string backend = config.server.backend;
   std::string current;
   std::optional<uint32_t> slots;
@@ -208,31 +213,44 @@ void check_parallel(const Config& config, const ServedModel& served,
     }
     current = served.slots ? fmt::format("the server's {} slot(s) (/props total_slots)", *slots)
                            : "the server's slot count (not reported)";
-    fix = fmt::format("restart llama-server with -np {} -c {}", fit, uint64_t{fit} * ctx_per_slot);
+    fix = fmt::format("restart llama-server with -np {} -c {}", target_slots,
+                      uint64_t{target_slots} * ctx_per_slot);
+    if (lowered_from) {
+      fix += fmt::format(" and run with --num-ctx {}, the model's training context", ctx_per_slot);
+    }
   } else if (backend == "sim") {
     slots = static_cast<uint32_t>(config.server.sim_slots);
     current = fmt::format("server.sim_slots {} of the simulated backend", *slots);
-    fix = fmt::format("set server.sim_slots={} (simulated figures: no model server runs)", fit);
+    fix = fmt::format("set server.sim_slots={} (simulated figures: no model server runs)",
+                      target_slots);
   } else {
     const std::optional<int> parallel = config.server.num_parallel;
     slots = static_cast<uint32_t>(parallel.value_or(1));
     current = "OLLAMA_NUM_PARALLEL " +
               (parallel ? std::to_string(*parallel) : "unset (Ollama's default is 1)");
-    fix = fmt::format("set OLLAMA_NUM_PARALLEL={} and restart `ollama serve`", fit);
+    fix = fmt::format("set OLLAMA_NUM_PARALLEL={} and restart `ollama serve`", target_slots);
   }
+  const std::string use = fmt::format("{} slot(s) fit, and a run uses at most {} agents ({})", fit,
+                                      bound.agents, bound.key);
   if (!slots) {
-    findings.add("parallel", "warn", fmt::format("{}: {} slot(s) fit", current, fit), fix);
+    findings.add("parallel", "warn", fmt::format("{}: {}", current, use), fix);
   } else if (*slots > fit) {
     findings.add("parallel", "warn",
                  fmt::format("{} is more than the {} slot(s) that fit", current, fit), fix);
-  } else if (*slots < fit) {
+  } else if (*slots > target_slots) {
     findings.add("parallel", "warn",
-                 fmt::format("{} leaves room: {} slot(s) fit, so agents beyond {} wait in the "
-                             "server",
-                             current, fit, *slots),
+                 fmt::format("{} is more than the {} agents that a run uses ({}), so {} slot(s) "
+                             "hold KV cache memory that no agent uses",
+                             current, bound.agents, bound.key, *slots - target_slots),
+                 fix);
+  } else if (*slots < target_slots) {
+    findings.add("parallel", "warn",
+                 fmt::format("{} leaves room: {}, so agents beyond {} wait in the server", current,
+                             use, *slots),
                  fix);
   } else {
-    findings.add("parallel", "ok", fmt::format("{} matches what fits", current));
+    findings.add("parallel", "ok",
+                 fmt::format("{} matches the slot count to use: {}", current, use));
   }
 }
 
@@ -264,6 +282,12 @@ void check_capacity(const Config& config, const ServerSettings& settings,
     findings.add("capacity", "fail", demand.status().message(), "fix the configuration");
     return;
   }
+  // llama-server gives every slot -c / -np tokens, so the advice for it plans slots of at most
+  // the training context, as `run --start-server` does.
+  std::optional<uint64_t> lowered_from;
+  if (config.server.backend == "openai") {
+    lowered_from = model::lower_to_training_context(*demand);
+  }
   Result<model::CapacityPlan> plan = model::plan_capacity(
       {*demand}, model::budgets_from_snapshot(*findings.snapshot), model::capacity_options(config));
   if (!plan) {
@@ -275,6 +299,12 @@ void check_capacity(const Config& config, const ServerSettings& settings,
                                    config.server.backend == "sim" ? "simulated backend, " : "",
                                    model_name, demand->ctx_per_slot, placement.memory_slots,
                                    placement.limiting_resource, resolved->spec.source);
+  if (lowered_from) {
+    detail += fmt::format(
+        "; the context per slot is the model's training context {}, not "
+        "server.num_ctx {}",
+        demand->ctx_per_slot, *lowered_from);
+  }
   if (!served.note.empty()) {
     detail += "; " + served.note;
   }
@@ -288,7 +318,7 @@ void check_capacity(const Config& config, const ServerSettings& settings,
   } else {
     findings.add("capacity", "ok", detail);
   }
-  check_parallel(config, served, placement, demand->ctx_per_slot, findings);
+  check_parallel(config, served, placement, demand->ctx_per_slot, lowered_from, findings);
   for (const llm::LoadedModel& running : loaded) {
     if (running.name != config.server.model)
       continue;
@@ -318,6 +348,14 @@ void check_server_slots(const Config& config, const ServerSettings& settings, Fi
               "them queue inside the server, so scaling stops there",
               *reading.total_slots,
               reading.slot_ctx ? fmt::format(" of {} tokens each", *reading.slot_ctx) : ""));
+      if (reading.slot_ctx) {
+        // The same warning as a run's note before its first request.
+        if (const std::optional<flow::SlotContextShortfall> shortfall =
+                flow::slot_context_shortfall(config.server.num_ctx, *reading.slot_ctx,
+                                             settings.host)) {
+          findings.add("context", "warn", shortfall->problem, shortfall->fix);
+        }
+      }
     } else {
       std::string why;
       for (const std::string& note : reading.notes)

@@ -1,6 +1,7 @@
 // `ollama-flow plan-capacity --model NAME|FILE.gguf [--ctx N | --total-ctx N] [--parallel P]
 // [--cache-type-k T] [--cache-type-v T] [--json]`: the memory breakdown of one model on this
-// machine's devices and how many agents fit. A .gguf path needs no server.
+// machine's devices and how many agents fit. A .gguf path needs no server. The exit code is 1
+// when the model does not fit, or --parallel P slots do not.
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -59,6 +60,40 @@ std::string context_line(const model::ModelDemand& demand, const PlanCapacityOpt
   return line;
 }
 
+// Returns the error for a model that does not fit: with --parallel P, P and the slot count
+// that fits instead, and what to change.
+std::string not_fit_message(const model::ModelPlacement& m, const PlanCapacityOptions& options,
+                            bool memory_known) {
+  if (!memory_known) {
+    return fmt::format(
+        "{}: {}, so the plan cannot say what fits; `ollama-flow gpu` shows why, and {} sets "
+        "the total of a GPU whose total is unknown",
+        m.model, m.reason, gpu::kMemoryOverrideVariable);
+  }
+  const std::string context_flag = options.total_ctx ? "--total-ctx" : "--ctx";
+  const std::string smaller =
+      fmt::format("a smaller {} or a quantized KV cache (--kv-cache-type q8_0)", context_flag);
+  if (!m.server_slots) {
+    return fmt::format("{} does not fit: {}; use a smaller model, {}", m.model, m.reason, smaller);
+  }
+  if (!m.recommended_slots) {
+    return fmt::format(
+        "--parallel {} does not fit, and neither does one slot: {} {}; use a "
+        "smaller model, {}",
+        *m.server_slots, m.model, m.reason, smaller);
+  }
+  const uint32_t fit = *m.recommended_slots;
+  const uint64_t ctx = m.estimate.ctx_per_slot;
+  const std::string plan_flags =
+      options.total_ctx ? fmt::format("--parallel {} --total-ctx {}", fit, uint64_t{fit} * ctx)
+                        : fmt::format("--parallel {}", fit);
+  return fmt::format(
+      "--parallel {} does not fit: {} {}. Plan {} slot(s) with {} and start the server with "
+      "OLLAMA_NUM_PARALLEL={} (llama-server -np {} -c {}), or keep {} slot(s) with {}",
+      *m.server_slots, m.model, m.reason, fit, plan_flags, fit, fit, uint64_t{fit} * ctx,
+      *m.server_slots, smaller);
+}
+
 }  // namespace
 
 int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) {
@@ -103,14 +138,22 @@ int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) 
                                {"devices", gpu::snapshot_to_json(snapshot)["devices"]},
                                {"host", gpu::snapshot_to_json(snapshot)["host"]}};
     std::printf("%s\n", to_text(document, 2).c_str());
-    return 0;
+  } else {
+    const model::ModelSpec& spec = resolved->spec;
+    std::printf("Model %s (%s) from %s\n", spec.name.c_str(), model::describe_layout(spec).c_str(),
+                spec.source.c_str());
+    std::printf("%s\n\n", context_line(*demand, options).c_str());
+    std::printf("%s", model::render_plan(*plan).c_str());
   }
-  const model::ModelSpec& spec = resolved->spec;
-  std::printf("Model %s (%s) from %s\n", spec.name.c_str(), model::describe_layout(spec).c_str(),
-              spec.source.c_str());
-  std::printf("%s\n\n", context_line(*demand, options).c_str());
-  std::printf("%s", model::render_plan(*plan).c_str());
-  return 0;
+  // The plan is printed either way. A model that does not fit, as planned or with the requested
+  // --parallel, gives exit code 1, so that a script can check the result.
+  std::fflush(stdout);
+  for (const model::ModelPlacement& placement : plan->models) {
+    if (!placement.fits) {
+      print_error(not_fit_message(placement, options, plan->agent_ceiling.has_value()));
+    }
+  }
+  return plan->all_fit ? 0 : 1;
 }
 
 }  // namespace ollamaflow::cli

@@ -62,17 +62,33 @@ Status set_role_models(Config& config, const json& value, const std::string& ori
   return Status::ok();
 }
 
-// Returns the server URL `url` with 127.0.0.1 as its host when it names a port without a host,
-// as in ":9" or "http://:9/path". Ollama reads OLLAMA_HOST=":PORT" as http://:PORT (envconfig.Host
-// of github.com/ollama/ollama), which Go dials on this machine, so --host and the configuration
-// file read it the same way. Any other URL comes back unchanged.
-std::string fill_empty_host(const std::string& url) {
+// Returns the server URL `url` with the host that a client on this machine connects to:
+// 127.0.0.1 for the listen-all address 0.0.0.0 or for an empty host before a port (":9",
+// "http://:9/path"), and [::1] for [::]. Ollama's own client reads OLLAMA_HOST this way
+// (envconfig.Host of github.com/ollama/ollama), and every source of server.host gets the same
+// mapping. Any other URL, and one with a user name or password, comes back unchanged.
+std::string map_listen_address(const std::string& url) {
   const size_t separator = url.find("://");
-  const size_t authority = separator == std::string::npos ? 0 : separator + 3;
-  if (authority < url.size() && url[authority] == ':') {
-    return url.substr(0, authority) + "127.0.0.1" + url.substr(authority);
+  const size_t begin = separator == std::string::npos ? 0 : separator + 3;
+  const size_t end = std::min(url.find('/', begin), url.size());
+  const std::string authority = url.substr(begin, end - begin);
+  if (authority.find('@') != std::string::npos) {
+    return url;
   }
-  return url;
+  const size_t bracket = authority.rfind(']');
+  const size_t colon = authority.rfind(':');
+  const bool has_port =
+      colon != std::string::npos && (bracket == std::string::npos || colon > bracket);
+  const std::string host = authority.substr(0, has_port ? colon : authority.size());
+  std::string mapped;
+  if ((host.empty() && has_port) || host == "0.0.0.0") {
+    mapped = "127.0.0.1";
+  } else if (host == "[::]") {
+    mapped = "[::1]";
+  } else {
+    return url;
+  }
+  return url.substr(0, begin) + mapped + url.substr(begin + host.size());
 }
 
 }  // namespace
@@ -103,7 +119,7 @@ Status config_detail::apply_value(Config& config, const std::string& path, const
   } else {
     json normalized = value;
     if (path == "server.host" && value.is_string()) {
-      normalized = fill_empty_host(value.get<std::string>());
+      normalized = map_listen_address(value.get<std::string>());
     }
     if (path == "auto_scaling.strategy" && value.is_string()) {
       std::string upper = value.get<std::string>();
@@ -121,6 +137,11 @@ Status config_detail::apply_value(Config& config, const std::string& path, const
       return Status(status.code(), message);
     }
     key->set(config, normalized);
+    if (normalized != value) {
+      config.given_values[path] = value.is_string() ? value.get<std::string>() : value.dump();
+    } else {
+      config.given_values.erase(path);
+    }
   }
   config.sources[path] = source;
   return Status::ok();
@@ -130,9 +151,9 @@ namespace {
 
 // Converts OLLAMA_HOST to a URL as Ollama's own client reads the variable (package envconfig of
 // github.com/ollama/ollama). Spaces and quotes around it are dropped. A value without a scheme
-// is http with port 11434, and http:// or https:// without a port means port 80 or 443. An
-// empty host, as in ":9", is 127.0.0.1. The listen-all addresses 0.0.0.0 and [::] mean this
-// machine, and a bare IPv6 address gets its brackets.
+// is http with port 11434, and http:// or https:// without a port means port 80 or 443. A bare
+// IPv6 address gets its brackets. map_listen_address() then maps the host to the one that the
+// client connects to, such as 0.0.0.0 to 127.0.0.1, as for every source of server.host.
 std::string normalize_ollama_host(std::string text) {
   const auto is_trimmed = [](char c) { return c == ' ' || c == '\t' || c == '"' || c == '\''; };
   while (!text.empty() && is_trimmed(text.front())) {
@@ -182,11 +203,6 @@ std::string normalize_ollama_host(std::string text) {
     port = authority.substr(colon + 1);
   }
 
-  if (host.empty() || host == "0.0.0.0") {
-    host = "127.0.0.1";
-  } else if (host == "[::]") {
-    host = "[::1]";
-  }
   return scheme + "://" + host + ":" + (port.empty() ? default_port : port) + path;
 }
 
@@ -213,7 +229,9 @@ Status apply_env(Config& config, const EnvLookup& env) {
     if (!text || text->find_first_not_of(" \t\r\n") == std::string::npos) {
       continue;
     }
-    if (std::string(binding.name) == "OLLAMA_HOST") {
+    const std::string given_text = *text;
+    const bool ollama_host = std::string(binding.name) == "OLLAMA_HOST";
+    if (ollama_host) {
       text = normalize_ollama_host(*text);
     }
     const std::string origin = std::string("environment variable ") + binding.name;
@@ -226,6 +244,9 @@ Status apply_env(Config& config, const EnvLookup& env) {
         apply_value(config, binding.key, *value, origin, std::string("env:") + binding.name);
     if (!status) {
       return status;
+    }
+    if (ollama_host && config.server.host != given_text) {
+      config.given_values[binding.key] = given_text;
     }
   }
   return Status::ok();
@@ -255,6 +276,7 @@ Status apply_profile(Config& config) {
     if (!set_by_user(config, key)) {
       find_key(key)->set(config, value);
       config.sources[key] = source;
+      config.given_values.erase(key);
     }
   };
   if (!profile.strategy.empty()) {

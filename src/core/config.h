@@ -153,6 +153,10 @@ struct Config {
   // "file:PATH", "env:NAME", "flag:--name" or "profile:NAME".
   std::map<std::string, std::string> sources;
 
+  // Key path to the value as the user gave it, for a value that loading rewrote, such as
+  // server.host "0.0.0.0:9" that is stored as "127.0.0.1:9". `config show` prints it.
+  std::map<std::string, std::string> given_values;
+
   // Returns the configuration as JSON with the same groups the file uses.
   nlohmann::json to_json() const;
 };

@@ -45,13 +45,9 @@ Status read_slot_context(BackendChoice& choice, const std::shared_ptr<Clock>& cl
   }
   const int slot_ctx = *props->slot_ctx;
   choice.settings.server_slot_ctx = slot_ctx;
-  if (slot_ctx < choice.settings.num_ctx) {
-    choice.notes.push_back(fmt::format(
-        "server.num_ctx is {} tokens, but the server at {} has {} tokens of context per slot "
-        "(/props n_ctx, which is llama-server's -c divided by -np), so it cuts every request "
-        "whose prompt and reply pass {} tokens: start llama-server with a larger -c or fewer "
-        "-np, or lower --num-ctx to {}",
-        choice.settings.num_ctx, choice.settings.host, slot_ctx, slot_ctx, slot_ctx));
+  if (const std::optional<SlotContextShortfall> shortfall =
+          slot_context_shortfall(choice.settings.num_ctx, slot_ctx, choice.settings.host)) {
+    choice.notes.push_back(shortfall->problem + ": " + shortfall->fix);
     get_logger("flow")->warn("{}", choice.notes.back());
   }
   return Status::ok();
@@ -79,6 +75,22 @@ void find_served_model(BackendChoice& choice) {
 }
 
 }  // namespace
+
+std::optional<SlotContextShortfall> slot_context_shortfall(int num_ctx, int slot_ctx,
+                                                           const std::string& host) {
+  if (slot_ctx >= num_ctx) {
+    return std::nullopt;
+  }
+  SlotContextShortfall shortfall;
+  shortfall.problem = fmt::format(
+      "server.num_ctx is {} tokens, but the server at {} has {} tokens of context per slot "
+      "(/props n_ctx, which is llama-server's -c divided by -np), so it cuts every request "
+      "whose prompt and reply pass {} tokens",
+      num_ctx, host, slot_ctx, slot_ctx);
+  shortfall.fix = fmt::format(
+      "start llama-server with a larger -c or fewer -np, or lower --num-ctx to {}", slot_ctx);
+  return shortfall;
+}
 
 Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chosen,
                                      std::shared_ptr<Clock> clock, CancelTokenPtr cancel) {

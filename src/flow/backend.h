@@ -33,6 +33,18 @@ struct BackendChoice {
 Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chosen,
                                      std::shared_ptr<Clock> clock, CancelTokenPtr cancel = nullptr);
 
+// A context per slot of an OpenAI-compatible server that is smaller than server.num_ctx.
+struct SlotContextShortfall {
+  std::string problem;  // the two contexts and what the server does to longer requests
+  std::string fix;      // the server and ollama-flow settings that remove it
+};
+
+// Returns the shortfall when `slot_ctx`, the server's context per slot (llama-server's /props
+// n_ctx), is below `num_ctx`, else nullopt. `host` names the server in the message. `run` notes
+// it before the first request and `doctor` reports it as a warning.
+std::optional<SlotContextShortfall> slot_context_shortfall(int num_ctx, int slot_ctx,
+                                                           const std::string& host);
+
 // Returns the request options every agent and the queen send, so that the server never reloads
 // the model between requests.
 llm::ChatOptions chat_options(const ServerSettings& server);

@@ -21,19 +21,6 @@
 namespace ollamaflow::flow {
 namespace {
 
-// Returns the agents the run can use at most, and the key that sets it.
-std::pair<int, std::string> agent_bound(const Config& config) {
-  if (!config.auto_scaling) {
-    return {config.run.agents, "run.agents, the fixed pool"};
-  }
-  // A scaled run lowers gpu_scaling.max_agents to the agent manager's hard cap.
-  const int cap = config.agent_management.max_agents;
-  if (config.gpu_scaling.max_agents && *config.gpu_scaling.max_agents <= cap) {
-    return {*config.gpu_scaling.max_agents, "gpu_scaling.max_agents"};
-  }
-  return {cap, "dynamic_agent_management.max_agents"};
-}
-
 Status check_files(const std::string& binary, const std::string& model_path) {
   std::error_code error;
   if (std::filesystem::is_directory(binary, error)) {
@@ -72,12 +59,11 @@ Result<model::ModelDemand> launch_demand(const Config& config, const model::Mode
     return demand.status();
   }
   plan.notes.insert(plan.notes.end(), notes.begin(), notes.end());
-  if (spec.context_length > 0 && demand->ctx_per_slot > spec.context_length) {
+  if (const std::optional<uint64_t> before = model::lower_to_training_context(*demand)) {
     plan.notes.push_back(
         fmt::format("context per slot lowered from server.num_ctx {} to the "
                     "model's training context {}, which the run uses as its num_ctx",
-                    demand->ctx_per_slot, spec.context_length));
-    demand->ctx_per_slot = spec.context_length;
+                    *before, demand->ctx_per_slot));
   }
   plan.ctx_per_slot = static_cast<int>(demand->ctx_per_slot);
   plan.cache_type_k = config.kv_cache_type_k;
@@ -88,6 +74,18 @@ Result<model::ModelDemand> launch_demand(const Config& config, const model::Mode
 }
 
 }  // namespace
+
+AgentBound run_agent_bound(const Config& config) {
+  if (!config.auto_scaling) {
+    return {config.run.agents, "run.agents, the fixed pool"};
+  }
+  // A scaled run lowers gpu_scaling.max_agents to the agent manager's hard cap.
+  const int cap = config.agent_management.max_agents;
+  if (config.gpu_scaling.max_agents && *config.gpu_scaling.max_agents <= cap) {
+    return {*config.gpu_scaling.max_agents, "gpu_scaling.max_agents"};
+  }
+  return {cap, "dynamic_agent_management.max_agents"};
+}
 
 std::vector<std::string> LaunchPlan::arguments(int port) const {
   std::vector<std::string> args = {"-m",       model_path,
@@ -308,7 +306,7 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
         "no GPU found: slots planned in host memory, where llama-server then "
         "runs the model on the CPU");
   }
-  const auto [bound, bound_key] = agent_bound(config);
+  const auto [bound, bound_key] = run_agent_bound(config);
   const int fit = static_cast<int>(std::min<uint32_t>(placement.memory_slots, 4096));
   plan.parallel = std::max(1, std::min(fit, bound));
   plan.total_ctx = plan.parallel * plan.ctx_per_slot;

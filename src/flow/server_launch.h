@@ -44,6 +44,17 @@ struct LaunchPlan {
   std::string summary() const;
 };
 
+// The maximum number of agents that a run with a given configuration uses, and the key that
+// sets it.
+struct AgentBound {
+  int agents = 1;
+  std::string key;  // e.g. "run.agents, the fixed pool"
+};
+
+// Returns run.agents for a fixed pool. With auto-scaling it returns gpu_scaling.max_agents, at
+// most dynamic_agent_management.max_agents, the agent manager's hard cap.
+AgentBound run_agent_bound(const Config& config);
+
 // Plans the launch on the machine that `snapshot` describes. The slot count is what memory
 // fits, at most the agents the run can use (run.agents for a fixed pool; with auto-scaling
 // gpu_scaling.max_agents, at most dynamic_agent_management.max_agents). The context per slot is

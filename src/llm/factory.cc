@@ -109,6 +109,17 @@ Status check_server_url(const ServerSettings& settings) {
   return parse_base_url(settings.host, ollama ? kOllamaPort : kOpenAiPort).status();
 }
 
+Result<std::string> effective_server_url(const ServerSettings& settings) {
+  if (Status valid = check_server_url(settings); !valid) {
+    return valid;
+  }
+  if (settings.backend == "sim") {
+    return settings.host;
+  }
+  const bool ollama = settings.backend == "ollama";
+  return parse_base_url(settings.host, ollama ? kOllamaPort : kOpenAiPort)->to_string();
+}
+
 Status check_server_url(const Config& config) {
   Status valid = check_server_url(config.server);
   if (valid.is_ok()) {

@@ -28,6 +28,12 @@ Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr
 // needs no host and is always ok.
 Status check_server_url(const ServerSettings& settings);
 
+// Returns the URL that the client of `settings` connects to, with the scheme and the port filled
+// in, e.g. "http://127.0.0.1:11434" for the host "127.0.0.1" of the ollama backend (8080 for
+// openai). Returns the host unchanged for "sim", which connects to nothing, and the errors of
+// check_server_url() for a host that it rejects.
+Result<std::string> effective_server_url(const ServerSettings& settings);
+
 // Checks config.server as the overload above does. The error names where server.host came from,
 // such as the environment variable OLLAMA_HOST, the flag --host or the configuration file.
 Status check_server_url(const Config& config);

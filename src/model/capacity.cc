@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -30,6 +31,8 @@ struct Working {
   const ModelDemand* demand = nullptr;
   ModelPlacement placement;
   std::vector<size_t> devices;  // indexes into the device list
+  // The device with the most room, which the reason names when the model does not fit.
+  std::optional<size_t> nearest;
   uint32_t slots = 0;
   uint64_t bytes = 0;  // model memory at `slots`
   bool growing = false;
@@ -176,6 +179,8 @@ Status Planner::place(Working& model) {
         largest = i;
     }
     uint64_t max_room = uses_.empty() ? 0 : uses_[largest].remaining;
+    if (!uses_.empty())
+      model.nearest = largest;
     model.placement.limiting_resource = uses_.empty() ? "memory" : memory_name({largest});
     model.placement.reason = fmt::format(
         "needs {} with {} slot(s) of {} tokens; the most room on one device is {} on {}",
@@ -282,18 +287,29 @@ void Planner::finish(Working& model) {
         *options_.server_slots, model.slots, model.slots, model.slots);
   }
 
+  if (placement.fits) {
+    placement.recommended_slots = demand.parallel.value_or(model.slots);
+  } else if (model.slots > 0) {
+    // A fixed slot count that does not fit, where fewer slots do.
+    placement.recommended_slots = model.slots;
+  }
+
   EstimateOptions options;
   options.ctx_per_slot = demand.ctx_per_slot;
-  options.parallel = std::max<uint32_t>(model.slots, 1);
+  options.parallel = placement.recommended_slots.value_or(demand.parallel.value_or(1));
   options.cache_k = demand.cache_k;
   options.cache_v = demand.cache_v;
   options.batch = options_.batch;
   options.buffer_bytes = options_.buffer_bytes;
   options.safety_margin = options_.safety_margin;
-  if (!model.devices.empty()) {
-    const DeviceBudget& budget = budgets_[model.devices.front()];
+  // The reserve and margin are those that prepare_devices() subtracts on the device that the
+  // model uses or that the reason names: no reserve in host memory, and a margin of the total.
+  const std::optional<size_t> device =
+      model.devices.empty() ? model.nearest : std::optional<size_t>(model.devices.front());
+  if (device) {
+    const DeviceBudget& budget = budgets_[*device];
     options.device = budget.kind;
-    options.device_total_bytes = budget.total_bytes;
+    options.device_total_bytes = budget.total_bytes.value_or(budget.free_bytes.value_or(0));
   }
   if (Result<MemoryEstimate> estimate = estimate_memory(demand.spec, options)) {
     placement.estimate = std::move(estimate).value();

@@ -66,12 +66,18 @@ struct ModelPlacement {
   std::vector<std::string> devices;  // ids the model is placed on (several when split)
   uint32_t memory_slots = 0;         // slots that fit in memory: the max OLLAMA_NUM_PARALLEL
   // The slot count the server runs (ModelDemand::parallel), for which the settings are then
-  // recommended. Unset: memory_slots is the recommendation.
+  // recommended when it fits. Unset: memory_slots is the recommendation.
   std::optional<uint32_t> server_slots;
+  // The slot count to configure the server with: server_slots when they fit, else
+  // memory_slots. Unset when not even one slot fits.
+  std::optional<uint32_t> recommended_slots;
   uint32_t agent_ceiling = 0;     // min(memory_slots, server slots, fixed count, max_agents)
   std::string limiting_resource;  // "gpu0 memory", "host memory", "server slots", "max_agents"
   std::string reason;             // one sentence for people
-  MemoryEstimate estimate;        // at the planned slot count (1 when nothing fits)
+  // The memory at recommended_slots, else at the slot count that was tried (server_slots, or
+  // 1). The device reserve and safety margin are those of the device the model is placed on,
+  // or of the device with the most room when it does not fit.
+  MemoryEstimate estimate;
 };
 
 struct CapacityPlan {

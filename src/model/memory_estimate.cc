@@ -174,6 +174,7 @@ Result<MemoryEstimate> estimate_memory(const ModelSpec& spec, const EstimateOpti
   estimate.total_ctx = options.ctx_per_slot * options.parallel;
   estimate.cache_type_k = std::string(cache_k.name);
   estimate.cache_type_v = std::string(cache_v.name);
+  estimate.device_kind = device_kind_name(options.device);
   estimate.reserve = device_reserve_bytes(options.device);
   estimate.buffer = options.buffer_bytes;
   if (options.device_total_bytes) {

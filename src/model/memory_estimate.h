@@ -54,6 +54,8 @@ struct MemoryEstimate {
   uint64_t buffer = 0;
   uint64_t safety_margin = 0;
 
+  std::string device_kind;  // device_kind_name() of the device that the reserve is for
+
   uint64_t ctx_per_slot = 0;
   uint64_t total_ctx = 0;  // ctx_per_slot x parallel, llama-server's -c
   uint32_t parallel = 0;

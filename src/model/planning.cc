@@ -125,6 +125,16 @@ Result<ModelDemand> make_demand(const ModelSpec& spec, const PlanQuestion& quest
   return demand;
 }
 
+std::optional<uint64_t> lower_to_training_context(ModelDemand& demand) {
+  const uint64_t training = demand.spec.context_length;
+  if (training == 0 || demand.ctx_per_slot <= training) {
+    return std::nullopt;
+  }
+  const uint64_t before = demand.ctx_per_slot;
+  demand.ctx_per_slot = training;
+  return before;
+}
+
 CapacityOptions capacity_options(const Config& config) {
   CapacityOptions options;
   options.buffer_bytes =

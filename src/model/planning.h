@@ -30,6 +30,10 @@ struct PlanQuestion {
 Result<ModelDemand> make_demand(const ModelSpec& spec, const PlanQuestion& question,
                                 const Config& config, std::vector<std::string>& notes);
 
+// Lowers demand.ctx_per_slot to the model's training context when it is larger and the model
+// states one. Returns the context per slot before, when it lowered it.
+std::optional<uint64_t> lower_to_training_context(ModelDemand& demand);
+
 // Returns the planner options from the configuration: memory_buffer_mb, memory_safety_margin,
 // gpu_scaling.max_agents and the server's num_parallel when known.
 CapacityOptions capacity_options(const Config& config);

@@ -9,6 +9,7 @@ nlohmann::json estimate_to_json(const MemoryEstimate& estimate) {
           {"kv_cache_per_slot_bytes", estimate.kv_per_slot},
           {"recurrent_state_bytes", estimate.recurrent_state},
           {"compute_graph_bytes", estimate.graph},
+          {"device_kind", estimate.device_kind},
           {"device_reserve_bytes", estimate.reserve},
           {"buffer_bytes", estimate.buffer},
           {"safety_margin_bytes", estimate.safety_margin},
@@ -77,7 +78,11 @@ nlohmann::json plan_to_json(const CapacityPlan& plan) {
          {"devices", placement.devices},
          {"memory_slots", placement.memory_slots},
          {"agent_ceiling", placement.agent_ceiling},
-         {"recommended_num_parallel", placement.server_slots.value_or(placement.memory_slots)},
+         {"requested_num_parallel", placement.server_slots ? nlohmann::json(*placement.server_slots)
+                                                           : nlohmann::json(nullptr)},
+         {"recommended_num_parallel", placement.recommended_slots
+                                          ? nlohmann::json(*placement.recommended_slots)
+                                          : nlohmann::json(nullptr)},
          {"limiting_resource", placement.limiting_resource},
          {"reason", placement.reason},
          {"memory", estimate_to_json(placement.estimate)}});

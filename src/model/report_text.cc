@@ -12,6 +12,37 @@ namespace ollamaflow::model {
 
 using gpu::format_mib;
 
+namespace {
+
+// Returns the DETAIL of the device reserve row for a device_kind_name().
+std::string reserve_detail(const std::string& device_kind) {
+  if (device_kind == "cpu") {
+    return "none in host memory";
+  }
+  const std::string runtime = device_kind == "cuda"    ? "CUDA"
+                              : device_kind == "rocm"  ? "ROCm"
+                              : device_kind == "metal" ? "Metal"
+                                                       : "GPU";
+  return runtime + " runtime minimum per device";
+}
+
+// Returns the first line of a model's part of the plan: whether it fits, and for a requested
+// slot count that does not, the count that the breakdown describes instead.
+std::string fit_line(const ModelPlacement& m) {
+  if (m.fits) {
+    return fmt::format("{}: fits\n", m.model);
+  }
+  if (m.server_slots && m.recommended_slots) {
+    return fmt::format(
+        "{}: does not fit with {} slot(s), {} slot(s) fit; the memory and settings below are for "
+        "{} slot(s)\n",
+        m.model, *m.server_slots, *m.recommended_slots, *m.recommended_slots);
+  }
+  return fmt::format("{}: does not fit\n", m.model);
+}
+
+}  // namespace
+
 std::string describe_layout(const ModelSpec& spec) {
   std::vector<std::string> known;
   std::vector<std::string> unknown;
@@ -47,7 +78,7 @@ std::string render_estimate(const MemoryEstimate& e) {
     table.add_row({"recurrent state", format_mib(e.recurrent_state), "fixed, not per slot"});
   }
   table.add_row({"compute graph", format_mib(e.graph), e.graph_formula + " formula"});
-  table.add_row({"device reserve", format_mib(e.reserve), "runtime minimum per device"});
+  table.add_row({"device reserve", format_mib(e.reserve), reserve_detail(e.device_kind)});
   table.add_row({"buffer", format_mib(e.buffer), "memory_buffer_mb"});
   table.add_row({"safety margin", format_mib(e.safety_margin), "memory_safety_margin"});
   table.add_row({"total", format_mib(e.total_bytes()), "estimate"});
@@ -60,7 +91,7 @@ std::string render_estimate(const MemoryEstimate& e) {
 std::string render_plan(const CapacityPlan& plan) {
   std::string out;
   for (const ModelPlacement& m : plan.models) {
-    out += fmt::format("{}: {}\n", m.model, m.fits ? "fits" : "does not fit");
+    out += fit_line(m);
     out += render_estimate(m.estimate);
     std::string devices;
     for (const std::string& id : m.devices)
@@ -71,10 +102,10 @@ std::string render_plan(const CapacityPlan& plan) {
     summary.add_row({"agent ceiling", std::to_string(m.agent_ceiling)});
     summary.add_row({"limited by", m.limiting_resource.empty() ? "-" : m.limiting_resource});
     summary.add_row({"reason", m.reason});
-    if (m.fits && m.memory_slots > 0) {
-      // With a requested slot count (--parallel), the settings are for that count, and one more
-      // row gives the max that fits.
-      const uint32_t slots = m.server_slots.value_or(m.memory_slots);
+    if (m.recommended_slots) {
+      // With a requested slot count (--parallel) that fits, the settings are for that count, and
+      // one more row gives the max that fits.
+      const uint32_t slots = *m.recommended_slots;
       const uint64_t ctx = m.estimate.ctx_per_slot;
       summary.add_row(
           {"Ollama", fmt::format("OLLAMA_NUM_PARALLEL={} with num_ctx {}", slots, ctx)});

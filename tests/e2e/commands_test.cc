@@ -13,9 +13,12 @@
 #include <regex>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "e2e/e2e_support.h"
 #include "fakes/fake_script.h"
 #include "unit/model/gguf_writer.h"
+#include "unit/model/model_files.h"
 
 namespace ollamaflow::testing {
 namespace {
@@ -112,6 +115,54 @@ TEST_F(CommandsTest, PlanCapacityReadsGgufOffline) {
   json plan = parse_json(result);
   // 2 layers x 2 KV heads x (16 + 16) x 2 bytes = 256 bytes per token at f16.
   EXPECT_NE(result.out.find("2097152"), std::string::npos) << result.out;  // 4096 x 2 x 256
+}
+
+// 4096 slots of 65,536 tokens need terabytes on any machine. The plan, the exit code and the
+// message must agree on what fits, whatever the memory of the machine that runs the test.
+TEST_F(CommandsTest, PlanCapacityParallelThatDoesNotFitFails) {
+  const std::filesystem::path model = dir_.path() / "small.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  const std::vector<std::string> args = {"plan-capacity", "--model",    model.string(), "--ctx",
+                                         "65536",         "--parallel", "4096"};
+  std::vector<std::string> json_args = args;
+  json_args.push_back("--json");
+  ProcessResult result = run_cli(json_args);
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  const json placement = parse_json(result)["plan"]["models"][0];
+  EXPECT_EQ(placement["fits"], false) << placement.dump();
+  EXPECT_EQ(placement["requested_num_parallel"], 4096) << placement.dump();
+  EXPECT_EQ(placement["agent_ceiling"], 0) << placement.dump();
+  EXPECT_NE(result.err.find("--parallel 4096 does not fit"), std::string::npos) << result.err;
+  const json recommended = placement["recommended_num_parallel"];
+  if (recommended.is_null()) {
+    EXPECT_NE(result.err.find("neither does one slot"), std::string::npos) << result.err;
+  } else {
+    const int fit = recommended.get<int>();
+    EXPECT_EQ(placement["memory"]["parallel"], fit) << placement.dump();
+    EXPECT_EQ(placement["memory_slots"], fit) << placement.dump();
+    EXPECT_NE(result.err.find(fmt::format("Plan {} slot(s) with --parallel {}", fit, fit)),
+              std::string::npos)
+        << result.err;
+    EXPECT_NE(result.err.find(fmt::format("OLLAMA_NUM_PARALLEL={} (llama-server -np {} -c {})", fit,
+                                          fit, int64_t{fit} * 65536)),
+              std::string::npos)
+        << result.err;
+  }
+  if (parse_json(result)["devices"].empty()) {
+    // A plan in host memory has no device reserve.
+    EXPECT_EQ(placement["memory"]["device_kind"], "cpu") << placement.dump();
+    EXPECT_EQ(placement["memory"]["device_reserve_bytes"], 0) << placement.dump();
+    EXPECT_GT(placement["memory"]["safety_margin_bytes"].get<int64_t>(), 0) << placement.dump();
+  }
+
+  ProcessResult text = run_cli(args);
+  EXPECT_EQ(text.exit_code, 1) << text.out << text.err;
+  const std::string expected_line =
+      recommended.is_null()
+          ? std::string(": does not fit\n")
+          : fmt::format(": does not fit with 4096 slot(s), {} slot(s) fit", recommended.get<int>());
+  EXPECT_NE(text.out.find(expected_line), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("OLLAMA_NUM_PARALLEL=4096"), std::string::npos) << text.out;
 }
 
 TEST_F(CommandsTest, PlanCapacityFolderIsUsageError) {

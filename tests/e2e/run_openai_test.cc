@@ -1,6 +1,7 @@
 // End-to-end run of the real binary against the fake OpenAI-compatible server.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "e2e/e2e_support.h"
@@ -84,9 +85,10 @@ json doctor_check(const json& document, const std::string& name) {
 TEST_F(OpenAiRunTest, DoctorAcceptsOneServedModel) {
   FakeOpenAiServer server;
   server.set_models({FakeModel{.name = "served-model"}});
-  ProcessResult result = run_cli(
-      {"doctor", "--backend", "openai", "--host", server.url(), "--model", "llama3.1:8b", "--json"},
-      {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}});
+  // Two agents use fewer slots than the server's 4, whatever fits, so the parallel check warns.
+  ProcessResult result = run_cli({"doctor", "--backend", "openai", "--host", server.url(),
+                                  "--model", "llama3.1:8b", "--agents", "2", "--json"},
+                                 {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}});
   const json document = parse_json(result);
   const json model = doctor_check(document, "model llama3.1:8b");
   ASSERT_FALSE(model.is_null()) << result.out;
@@ -107,10 +109,68 @@ TEST_F(OpenAiRunTest, DoctorAcceptsOneServedModel) {
   ASSERT_FALSE(parallel.is_null()) << result.out;
   EXPECT_NE(parallel["detail"].get<std::string>().find("the server's 4 slot(s)"), std::string::npos)
       << parallel.dump();
-  EXPECT_NE(parallel["fix"].get<std::string>().find("restart llama-server with -np"),
+  EXPECT_NE(parallel["fix"].get<std::string>().find("restart llama-server with -np 2"),
             std::string::npos)
       << parallel.dump();
   EXPECT_EQ(result.out.find("OLLAMA_NUM_PARALLEL"), std::string::npos) << result.out;
+}
+
+// The served model was trained on 4096 tokens, and an auto-scaled run uses at most the agent
+// manager's 16 agents, so the advice gives no slot more context and no more slots than that. The
+// fake server has 4096 tokens per slot, below --num-ctx 8192, which doctor warns about as a run
+// does.
+TEST_F(OpenAiRunTest, DoctorAdviceKeepsTrainingContextAndAgentCap) {
+  const std::filesystem::path model = dir_.path() / "served.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({.context = 4096});
+  FakeOpenAiServer server;
+  server.set_models({FakeModel{.name = model.string()}});
+  server.set_total_slots(1);
+  ProcessResult result = run_cli({"doctor", "--backend", "openai", "--host", server.url(),
+                                  "--num-ctx", "8192", "--auto-scaling", "--json"});
+  const json document = parse_json(result);
+  const json capacity = doctor_check(document, "capacity");
+  ASSERT_FALSE(capacity.is_null()) << result.out;
+  EXPECT_NE(capacity["detail"].get<std::string>().find("the model's training context 4096, not "
+                                                       "server.num_ctx 8192"),
+            std::string::npos)
+      << capacity.dump();
+  const int fit = document["capacity"]["models"][0]["memory_slots"].get<int>();
+  ASSERT_GT(fit, 1) << document["capacity"].dump();
+  const int target_slots = std::min(fit, 16);
+
+  const json parallel = doctor_check(document, "parallel");
+  ASSERT_FALSE(parallel.is_null()) << result.out;
+  EXPECT_EQ(parallel["status"], "warn") << parallel.dump();
+  const std::string fix = parallel["fix"].get<std::string>();
+  EXPECT_NE(fix.find("restart llama-server with -np " + std::to_string(target_slots) + " -c " +
+                     std::to_string(target_slots * 4096) + " and run with --num-ctx 4096"),
+            std::string::npos)
+      << parallel.dump();
+  EXPECT_NE(parallel["detail"].get<std::string>().find(
+                "a run uses at most 16 agents (dynamic_agent_management.max_agents)"),
+            std::string::npos)
+      << parallel.dump();
+
+  const json context = doctor_check(document, "context");
+  ASSERT_FALSE(context.is_null()) << result.out;
+  EXPECT_EQ(context["status"], "warn") << context.dump();
+  EXPECT_NE(context["detail"].get<std::string>().find(
+                "server.num_ctx is 8192 tokens, but the server at " + server.url() +
+                " has 4096 tokens of context per slot"),
+            std::string::npos)
+      << context.dump();
+  EXPECT_NE(context["fix"].get<std::string>().find("lower --num-ctx to 4096"), std::string::npos)
+      << context.dump();
+}
+
+// A --num-ctx that the server's slots hold gets no context warning.
+TEST_F(OpenAiRunTest, DoctorMatchingContextIsNotWarned) {
+  FakeOpenAiServer server;
+  ProcessResult result = run_cli(
+      {"doctor", "--backend", "openai", "--host", server.url(), "--num-ctx", "4096", "--json"});
+  const json document = parse_json(result);
+  ASSERT_FALSE(doctor_check(document, "slots").is_null()) << result.out;
+  EXPECT_TRUE(doctor_check(document, "context").is_null()) << result.out;
 }
 
 TEST_F(OpenAiRunTest, DoctorPlansServedGguf) {
@@ -131,8 +191,10 @@ TEST_F(OpenAiRunTest, DoctorPlansServedGguf) {
 }
 
 TEST_F(OpenAiRunTest, DoctorSimNamesSimSlots) {
-  ProcessResult result = run_cli({"doctor", "--backend", "sim", "--model", "llama3.1:8b", "--json"},
-                                 {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}});
+  // Two agents use fewer slots than server.sim_slots 4, so the parallel check names the fix.
+  ProcessResult result =
+      run_cli({"doctor", "--backend", "sim", "--model", "llama3.1:8b", "--agents", "2", "--json"},
+              {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}});
   const json document = parse_json(result);
   const json capacity = doctor_check(document, "capacity");
   ASSERT_FALSE(capacity.is_null()) << result.out;
@@ -142,7 +204,7 @@ TEST_F(OpenAiRunTest, DoctorSimNamesSimSlots) {
   ASSERT_FALSE(parallel.is_null()) << result.out;
   EXPECT_NE(parallel["detail"].get<std::string>().find("server.sim_slots 4"), std::string::npos)
       << parallel.dump();
-  EXPECT_NE(parallel["fix"].get<std::string>().find("set server.sim_slots="), std::string::npos)
+  EXPECT_NE(parallel["fix"].get<std::string>().find("set server.sim_slots=2"), std::string::npos)
       << parallel.dump();
   EXPECT_EQ(result.out.find("OLLAMA_NUM_PARALLEL"), std::string::npos) << result.out;
 }

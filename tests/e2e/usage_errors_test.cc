@@ -181,10 +181,56 @@ TEST_F(UsageErrorsTest, ServerArgsOnlyWhereServerStarts) {
 TEST_F(UsageErrorsTest, HostPortAloneMeansLocalHost) {
   const ProcessResult flag = run_cli({"config", "show", "--host", ":9", "--json"});
   ASSERT_EQ(flag.exit_code, 0) << flag.err;
-  EXPECT_EQ(parse_json(flag)["values"]["server"]["host"], "127.0.0.1:9") << flag.out;
+  EXPECT_EQ(parse_json(flag)["values"]["server"]["host"], "http://127.0.0.1:9") << flag.out;
   const ProcessResult variable = run_cli({"config", "show", "--json"}, {{"OLLAMA_HOST", ":9"}});
   ASSERT_EQ(variable.exit_code, 0) << variable.err;
   EXPECT_EQ(parse_json(variable)["values"]["server"]["host"], "http://127.0.0.1:9") << variable.out;
+}
+
+// The listen-all address 0.0.0.0 means this machine from every source of server.host, and
+// `config show` prints the URL that ollama-flow connects to beside the value as given.
+TEST_F(UsageErrorsTest, HostListenAllMapsToLocalHost) {
+  const std::filesystem::path file = dir_.path() / "host.json";
+  std::ofstream(file) << R"({"server": {"host": "0.0.0.0:9"}})";
+  struct Case {
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+    std::string source;
+  };
+  const std::vector<Case> cases = {
+      {{"--host", "0.0.0.0:9"}, {}, "flag:--host"},
+      {{"--config", file.string()}, {}, "file:" + file.string()},
+      {{}, {{"OLLAMA_HOST", "0.0.0.0:9"}}, "env:OLLAMA_HOST"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> json_args = {"config", "show", "--json"};
+    json_args.insert(json_args.end(), c.args.begin(), c.args.end());
+    const ProcessResult result = run_cli(json_args, c.env);
+    ASSERT_EQ(result.exit_code, 0) << c.source << ": " << result.err;
+    const nlohmann::json document = parse_json(result);
+    EXPECT_EQ(document["values"]["server"]["host"], "http://127.0.0.1:9") << c.source;
+    EXPECT_EQ(document["sources"]["server.host"], c.source) << c.source;
+    EXPECT_EQ(document["given_values"]["server.host"], "0.0.0.0:9") << c.source;
+
+    std::vector<std::string> text_args = {"config", "show"};
+    text_args.insert(text_args.end(), c.args.begin(), c.args.end());
+    const ProcessResult text = run_cli(text_args, c.env);
+    ASSERT_EQ(text.exit_code, 0) << c.source << ": " << text.err;
+    const size_t at = text.out.find("\nserver.host ");
+    ASSERT_NE(at, std::string::npos) << c.source << "\n" << text.out;
+    const std::string line = text.out.substr(at + 1, text.out.find('\n', at + 1) - at - 1);
+    EXPECT_NE(line.find("\"http://127.0.0.1:9\""), std::string::npos) << line;
+    EXPECT_NE(line.find(c.source + ", given as \"0.0.0.0:9\""), std::string::npos) << line;
+  }
+  // The openai backend's default port is 8080, and a URL that needs no change gets no label.
+  const ProcessResult openai =
+      run_cli({"config", "show", "--json", "--backend", "openai", "--host", "0.0.0.0"});
+  ASSERT_EQ(openai.exit_code, 0) << openai.err;
+  EXPECT_EQ(parse_json(openai)["values"]["server"]["host"], "http://127.0.0.1:8080") << openai.out;
+  const ProcessResult plain = run_cli({"config", "show", "--json", "--host", "http://127.0.0.1:9"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(parse_json(plain)["values"]["server"]["host"], "http://127.0.0.1:9") << plain.out;
+  EXPECT_TRUE(parse_json(plain)["given_values"].empty()) << plain.out;
 }
 
 TEST_F(UsageErrorsTest, RunTemperatureRejectsNan) {

@@ -143,6 +143,68 @@ TEST_F(ConfigTest, HostFlagPortAloneMeansLocalHost) {
   EXPECT_EQ(from_file->server.host, "127.0.0.1:9");
 }
 
+// The listen-all addresses mean this machine whether the flag, the file or OLLAMA_HOST gives
+// them, and the value as given is kept for `config show`.
+TEST_F(ConfigTest, HostListenAllMapsFromEverySource) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"0.0.0.0:9", "127.0.0.1:9"},
+      {"0.0.0.0", "127.0.0.1"},
+      {"http://0.0.0.0:9/ollama", "http://127.0.0.1:9/ollama"},
+      {"https://0.0.0.0", "https://127.0.0.1"},
+      {"[::]:9", "[::1]:9"},
+      {"http://[::]:9", "http://[::1]:9"},
+  };
+  for (const auto& [given, url] : cases) {
+    const std::vector<FlagValue> flags = {{"server.host", given, "--host"}};
+    Result<Config> from_flag = load_config(std::nullopt, env(), flags);
+    ASSERT_TRUE(from_flag.is_ok()) << given << ": " << from_flag.status().to_string();
+    EXPECT_EQ(from_flag->server.host, url) << given;
+    EXPECT_EQ(from_flag->given_values.at("server.host"), given) << given;
+
+    const std::string path = write_file({{"server", {{"host", given}}}});
+    Result<Config> from_file = load_config(path, env(), {});
+    ASSERT_TRUE(from_file.is_ok()) << given << ": " << from_file.status().to_string();
+    EXPECT_EQ(from_file->server.host, url) << given;
+    EXPECT_EQ(from_file->given_values.at("server.host"), given) << given;
+  }
+  env_["OLLAMA_HOST"] = "0.0.0.0:9";
+  Result<Config> from_env = load_config(std::nullopt, env(), {});
+  ASSERT_TRUE(from_env.is_ok()) << from_env.status().to_string();
+  EXPECT_EQ(from_env->server.host, "http://127.0.0.1:9");
+  EXPECT_EQ(from_env->given_values.at("server.host"), "0.0.0.0:9");
+
+  // A flag that needs no mapping replaces the environment's value and its given form.
+  const std::vector<FlagValue> flags = {{"server.host", "http://gpu-box:9", "--host"}};
+  Result<Config> overridden = load_config(std::nullopt, env(), flags);
+  ASSERT_TRUE(overridden.is_ok()) << overridden.status().to_string();
+  EXPECT_EQ(overridden->server.host, "http://gpu-box:9");
+  EXPECT_EQ(overridden->given_values.count("server.host"), 0u);
+}
+
+// Hosts that only look like the listen-all address, and a host left empty without a port,
+// stay as given.
+TEST_F(ConfigTest, HostMappingLeavesOtherHosts) {
+  for (const std::string given :
+       {"http://0.0.0.01:9", "http://10.0.0.0:9", "gpu-box:9", "http://[::1]:9", "http://"}) {
+    const std::vector<FlagValue> flags = {{"server.host", given, "--host"}};
+    Result<Config> config = load_config(std::nullopt, env(), flags);
+    ASSERT_TRUE(config.is_ok()) << given << ": " << config.status().to_string();
+    EXPECT_EQ(config->server.host, given) << given;
+    EXPECT_EQ(config->given_values.count("server.host"), 0u) << given;
+  }
+}
+
+// A value that a profile replaces is no longer the value as given.
+TEST_F(ConfigTest, ProfileDropsReplacedGivenValue) {
+  const std::string path =
+      write_file({{"auto_scaling", {{"strategy", "hybrid"}, {"profile", "production"}}}});
+  Result<Config> config = load_config(path, env(), {});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->strategy, "CONSERVATIVE");
+  EXPECT_EQ(config->sources.at("auto_scaling.strategy"), "profile:production");
+  EXPECT_EQ(config->given_values.count("auto_scaling.strategy"), 0u);
+}
+
 TEST_F(ConfigTest, ParseConfigTextChecksTypeAndRange) {
   Result<json> agents = parse_config_text("run.agents", "4", "flag --agents");
   ASSERT_TRUE(agents.is_ok()) << agents.status().to_string();

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "model/capacity.h"
 #include "unit/model/model_fixtures.h"
 
@@ -205,6 +207,71 @@ TEST_F(CapacityTest, FixedParallelTooLargeSuggestsFewer) {
   EXPECT_EQ(result.models[0].agent_ceiling, 0u);
   EXPECT_NE(result.models[0].reason.find("4 slot(s) would fit"), std::string::npos)
       << result.models[0].reason;
+}
+
+TEST_F(CapacityTest, FixedParallelTooLargeRecommendsSlotsThatFit) {
+  ModelDemand d = demand(linear_model("m", 4 * kGiB, 4 * kGiB));
+  d.parallel = 8;
+  CapacityPlan result = plan({d}, {gpu_budget("gpu0", 24 * kGiB, 24 * kGiB)}, pinned());
+  const ModelPlacement& placement = result.models[0];
+  EXPECT_FALSE(placement.fits);
+  EXPECT_EQ(placement.server_slots, 8u);
+  EXPECT_EQ(placement.memory_slots, 4u);  // 20 GiB of room: 4 GiB + 4 x 4 GiB
+  ASSERT_TRUE(placement.recommended_slots.has_value());
+  EXPECT_EQ(*placement.recommended_slots, 4u);
+  // The breakdown describes the recommended count, not the 8 that do not fit.
+  EXPECT_EQ(placement.estimate.parallel, 4u);
+  EXPECT_EQ(placement.estimate.model_bytes(), 20 * kGiB);
+}
+
+TEST_F(CapacityTest, FixedParallelWithNoSlotThatFits) {
+  ModelDemand d = demand(linear_model("m", 40 * kGiB, kGiB));
+  d.parallel = 2;
+  CapacityPlan result = plan({d}, {gpu_budget("gpu0", 24 * kGiB, 24 * kGiB)}, pinned());
+  const ModelPlacement& placement = result.models[0];
+  EXPECT_FALSE(placement.fits);
+  EXPECT_EQ(placement.memory_slots, 0u);
+  EXPECT_FALSE(placement.recommended_slots.has_value());
+  // With nothing to recommend, the breakdown shows the requested count.
+  EXPECT_EQ(placement.estimate.parallel, 2u);
+}
+
+TEST_F(CapacityTest, RecommendedSlotsFollowFitOrRequest) {
+  ModelDemand fixed = demand(linear_model("m", 4 * kGiB, kGiB));
+  fixed.parallel = 4;
+  CapacityPlan requested = plan({fixed}, {gpu_budget("gpu0", 24 * kGiB, 24 * kGiB)}, pinned());
+  EXPECT_EQ(requested.models[0].recommended_slots, 4u);
+  EXPECT_EQ(requested.models[0].estimate.parallel, 4u);
+  CapacityPlan computed = plan({demand(linear_model("m", 4 * kGiB, kGiB))},
+                               {gpu_budget("gpu0", 24 * kGiB, 24 * kGiB)}, pinned());
+  EXPECT_EQ(computed.models[0].recommended_slots, 19u);
+  EXPECT_EQ(computed.models[0].estimate.parallel, 19u);
+}
+
+// Without a GPU the breakdown shows what the host budget subtracts: no device reserve and a
+// safety margin of the host's total memory, also when the requested slots do not fit.
+TEST_F(CapacityTest, HostBudgetBreakdownHasNoDeviceReserve) {
+  gpu::GpuSnapshot snapshot;
+  snapshot.host.total = gpu::Reading<uint64_t>{64 * kGiB, "/proc/meminfo MemTotal"};
+  snapshot.host.available = gpu::Reading<uint64_t>{16 * kGiB, "/proc/meminfo MemAvailable"};
+  const std::vector<DeviceBudget> budgets = budgets_from_snapshot(snapshot);
+  const CapacityOptions options;  // 1 GiB buffer, 15 % margin, reserve by device kind
+  const uint64_t margin = static_cast<uint64_t>(std::llround(0.15 * 64 * kGiB));
+  for (const uint32_t slots : {1u, 8u}) {
+    ModelDemand d = demand(linear_model("m", 2 * kGiB, kGiB));
+    d.parallel = slots;
+    CapacityPlan result = plan({d}, budgets, options);
+    const MemoryEstimate& estimate = result.models[0].estimate;
+    EXPECT_EQ(result.models[0].fits, slots == 1) << slots;
+    EXPECT_EQ(estimate.device_kind, "cpu") << slots;
+    EXPECT_EQ(estimate.reserve, 0u) << slots;
+    EXPECT_EQ(estimate.safety_margin, margin) << slots;
+    EXPECT_EQ(estimate.buffer, kGiB) << slots;
+    ASSERT_EQ(result.devices.size(), 1u);
+    EXPECT_EQ(estimate.reserve + estimate.buffer + estimate.safety_margin,
+              result.devices[0].held_back)
+        << slots;
+  }
 }
 
 TEST_F(CapacityTest, FixedParallelThatFitsReportsMemoryHeadroom) {

@@ -210,5 +210,80 @@ TEST_F(PlanReportTest, RequestedSlotsAreRecommended) {
   EXPECT_EQ(json["models"][0]["memory_slots"], placement.memory_slots);
 }
 
+// --parallel 64 of Llama 3.1 8B at 8192 tokens needs 64 GiB of KV cache, more than a 24 GiB GPU
+// has.
+TEST_F(PlanReportTest, UnfitRequestReportsSlotsThatFit) {
+  ModelDemand d;
+  d.spec = fixtures::llama31_8b();
+  d.parallel = 64;
+  DeviceBudget gpu;
+  gpu.id = "gpu0";
+  gpu.name = "test";
+  gpu.total_bytes = gpu.free_bytes = 24 * fixtures::kGiB;
+  CapacityPlan plan = plan_capacity({d}, {gpu}, CapacityOptions{}).value();
+  const ModelPlacement& placement = plan.models.front();
+  ASSERT_FALSE(placement.fits);
+  ASSERT_GT(placement.memory_slots, 0u);
+  ASSERT_LT(placement.memory_slots, 64u);
+  const uint32_t fit = placement.memory_slots;
+
+  const nlohmann::json json = plan_to_json(plan)["models"][0];
+  EXPECT_EQ(json["fits"], false);
+  EXPECT_EQ(json["requested_num_parallel"], 64);
+  EXPECT_EQ(json["recommended_num_parallel"], fit);
+  EXPECT_EQ(json["memory"]["parallel"], fit);
+  EXPECT_EQ(json["memory"]["device_kind"], "cuda");
+
+  const std::string text = render_plan(plan);
+  EXPECT_NE(text.find(fmt::format("does not fit with 64 slot(s), {} slot(s) fit", fit)),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(fmt::format("{} slot(s) x 8192", fit)), std::string::npos) << text;
+  EXPECT_NE(text.find(fmt::format("OLLAMA_NUM_PARALLEL={} with num_ctx 8192", fit)),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(fmt::format("-np {} -c {}", fit, uint64_t{fit} * 8192)), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("OLLAMA_NUM_PARALLEL=64"), std::string::npos) << text;
+  EXPECT_NE(text.find("CUDA runtime minimum per device"), std::string::npos) << text;
+}
+
+TEST_F(PlanReportTest, NothingFitsRecommendsNoSlotCount) {
+  ModelDemand d;
+  d.spec = fixtures::llama31_8b();
+  d.parallel = 2;
+  DeviceBudget gpu;
+  gpu.id = "gpu0";
+  gpu.name = "test";
+  gpu.total_bytes = gpu.free_bytes = 4 * fixtures::kGiB;
+  CapacityPlan plan = plan_capacity({d}, {gpu}, CapacityOptions{}).value();
+  const nlohmann::json json = plan_to_json(plan)["models"][0];
+  EXPECT_EQ(json["fits"], false);
+  EXPECT_EQ(json["requested_num_parallel"], 2);
+  EXPECT_TRUE(json["recommended_num_parallel"].is_null()) << json.dump();
+  const std::string text = render_plan(plan);
+  EXPECT_NE(text.find("does not fit\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("OLLAMA_NUM_PARALLEL="), std::string::npos) << text;
+}
+
+TEST_F(PlanReportTest, HostMemoryShowsNoDeviceReserve) {
+  ModelDemand d;
+  d.spec = fixtures::llama31_8b();
+  d.parallel = 64;
+  DeviceBudget host;
+  host.id = "host";
+  host.name = "host memory (no GPU found)";
+  host.kind = DeviceKind::kCpu;
+  host.total_bytes = host.free_bytes = 24 * fixtures::kGiB;
+  CapacityPlan plan = plan_capacity({d}, {host}, CapacityOptions{}).value();
+  const nlohmann::json memory = plan_to_json(plan)["models"][0]["memory"];
+  EXPECT_EQ(memory["device_kind"], "cpu");
+  EXPECT_EQ(memory["device_reserve_bytes"], 0);
+  EXPECT_GT(memory["safety_margin_bytes"].get<uint64_t>(), 0u);
+  const std::string text = render_plan(plan);
+  EXPECT_NE(text.find("none in host memory"), std::string::npos) << text;
+  EXPECT_EQ(text.find("CUDA"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace ollamaflow::model
