@@ -476,6 +476,10 @@ int run_main(int argc, char** argv) {
   doctor->callback([&, doctor_global, doctor_options] {
     check_server_args(*doctor_global, doctor_options->start_server);
     std::optional<Config> config = load_run_config(*doctor_global);
+    if (config) {
+      // The run flags decide the agent cap of the advice, so they follow the rules of `run`.
+      check_scaling_flags(*doctor_global, *config);
+    }
     // A server that doctor plans to start gets its own host, as in `run --start-server`.
     if (config && doctor_options->start_server.empty() && !server_url_valid(*config)) {
       config.reset();

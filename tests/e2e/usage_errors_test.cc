@@ -123,6 +123,22 @@ TEST_F(UsageErrorsTest, ScalingFlagsNeedAutoScaling) {
   EXPECT_EQ(from_file.exit_code, 0) << from_file.out << from_file.err;
 }
 
+// doctor takes the run flags for its advice, so the same combinations are usage errors there.
+TEST_F(UsageErrorsTest, DoctorChecksScalingFlagsAsRunDoes) {
+  const ProcessResult strategy = run_cli({"doctor", "--backend", "sim", "--strategy", "HYBRID"});
+  EXPECT_EQ(strategy.exit_code, 2) << strategy.out << strategy.err;
+  EXPECT_NE(strategy.err.find("add --auto-scaling"), std::string::npos) << strategy.err;
+
+  const ProcessResult agents =
+      run_cli({"doctor", "--backend", "sim", "--auto-scaling", "--agents", "2"});
+  EXPECT_EQ(agents.exit_code, 2) << agents.out << agents.err;
+  EXPECT_NE(agents.err.find("--min-agents and --max-agents"), std::string::npos) << agents.err;
+
+  const ProcessResult scaled =
+      run_cli({"doctor", "--backend", "sim", "--auto-scaling", "--strategy", "HYBRID"});
+  EXPECT_NE(scaled.exit_code, 2) << scaled.out << scaled.err;
+}
+
 // --agents sets a fixed pool, so with auto-scaling on it is a usage error, wherever auto-scaling
 // was turned on. The key in a configuration file stays allowed.
 TEST_F(UsageErrorsTest, AgentsWithAutoScalingIsUsageError) {
