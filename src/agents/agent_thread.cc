@@ -67,24 +67,31 @@ bool AgentManager::warm_up(Agent* agent) {
   return ready;
 }
 
+void AgentManager::count_creation_failure_locked(const std::string& error) {
+  ++stats_.creation_failures;
+  ++stats_.creation_failures_in_a_row;
+  stats_.last_creation_error = error;
+}
+
 bool AgentManager::finish_warm_up_locked(Agent& agent, const Status& status) {
   switch (agent.info.state) {
     case AgentState::kInitializing:
       if (status.is_ok()) {
+        stats_.creation_failures_in_a_row = 0;
         set_state_locked(agent, AgentState::kActive);
         agents_log().info("agent ready: agent={} role={} model={}", agent.info.id, agent.info.role,
                           agent.info.model);
         return true;
       }
       agent.info.error = "warm-up failed: " + status.to_string();
-      ++stats_.creation_failures;
+      count_creation_failure_locked(agent.info.error);
       agents_log().warn("agent warm-up failed: agent={} model={} error=\"{}\"", agent.info.id,
                         agent.info.model, status.to_string());
       set_state_locked(agent, AgentState::kError);
       return false;
     case AgentState::kDraining:
       if (!status.is_ok()) {
-        ++stats_.creation_failures;
+        count_creation_failure_locked("warm-up failed: " + status.to_string());
         agents_log().warn("agent warm-up failed while draining: agent={} error=\"{}\"",
                           agent.info.id, status.to_string());
       }

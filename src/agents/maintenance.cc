@@ -81,7 +81,7 @@ void AgentManager::enforce_timeouts_locked(MonoTime now) {
         now - agent->warm_up_started >= warm_up_timeout) {
       agent->info.error = fmt::format("warm-up timed out after {:g} s (agent_timeout_seconds)",
                                       settings_.limits.agent_timeout_seconds);
-      ++stats_.creation_failures;
+      count_creation_failure_locked(agent->info.error);
       agents_log().warn("agent warm-up timed out: agent={} timeout_s={:g}", agent->info.id,
                         settings_.limits.agent_timeout_seconds);
       set_state_locked(*agent, AgentState::kError);

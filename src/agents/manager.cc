@@ -390,7 +390,7 @@ void AgentManager::launch_locked(Agent& agent) {
     agent.thread = std::thread(&AgentManager::run_agent, this, &agent);
   } catch (const std::system_error& error) {
     agent.info.error = std::string("worker thread did not start: ") + error.what();
-    ++stats_.creation_failures;
+    count_creation_failure_locked(agent.info.error);
     agents_log().error("agent failed to start: agent={} error=\"{}\"", agent.info.id,
                        agent.info.error);
     set_state_locked(agent, AgentState::kError);

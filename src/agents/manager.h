@@ -44,6 +44,9 @@ struct ManagerStats {
   int64_t created = 0;
   int64_t terminated = 0;
   int64_t creation_failures = 0;  // failed or timed-out warm-ups and threads that did not start
+  // Creation failures since the last agent that became ready, and the error of the latest one.
+  int64_t creation_failures_in_a_row = 0;
+  std::string last_creation_error;
   int64_t tasks_completed = 0;
   int64_t tasks_failed = 0;
   int64_t tasks_requeued = 0;  // started tasks put back in the queue
@@ -200,6 +203,7 @@ class AgentManager {
   void run_agent(Agent* agent);
   bool warm_up(Agent* agent);
   bool finish_warm_up_locked(Agent& agent, const Status& status);
+  void count_creation_failure_locked(const std::string& error);
   std::shared_ptr<queue::Task> next_task(Agent* agent);
   void begin_task_locked(Agent& agent, const std::shared_ptr<queue::Task>& task);
   void run_task(Agent* agent, const std::shared_ptr<queue::Task>& task);

@@ -1,6 +1,9 @@
 #include "flow/execution.h"
 
 #include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
 
 #include "core/log.h"
 #include "flow/backend.h"
@@ -11,6 +14,9 @@ namespace ollamaflow::flow {
 namespace {
 
 constexpr auto kTickPeriod = std::chrono::milliseconds(250);
+// Failed agent start-ups in a row, with no agent alive, after which a scaled run stops: the
+// scaling loop would otherwise start one agent after another against a server that rejects them.
+constexpr int64_t kScaledStartFailures = 3;
 
 workload::CollectorSettings collector_settings(const Config& config) {
   workload::CollectorSettings settings;
@@ -166,8 +172,41 @@ void PlanRun::wait_until_done() {
       }
     }
     manager_->tick();
+    if (stop_when_no_agent_can_start()) {
+      return;
+    }
     publish();
   }
+}
+
+// Fails the waiting tasks when no agent is alive and the latest start-ups failed, because no
+// task can run then. A fixed pool does not replace failed agents, so there one failure in a row
+// with no agent alive is enough; a scaled pool gets kScaledStartFailures tries.
+bool PlanRun::stop_when_no_agent_can_start() {
+  const agents::ManagerStats stats = manager_->stats();
+  const int64_t allowed = loop_ ? kScaledStartFailures : 1;
+  if (stats.creation_failures_in_a_row < allowed) {
+    return false;
+  }
+  std::map<agents::AgentState, int> counts = manager_->count_by_state();
+  const int alive = counts[agents::AgentState::kCreating] +
+                    counts[agents::AgentState::kInitializing] +
+                    counts[agents::AgentState::kActive] + counts[agents::AgentState::kBusy] +
+                    counts[agents::AgentState::kIdle];
+  if (alive > 0) {
+    return false;
+  }
+  const std::string reason = fmt::format(
+      "no agent could start: the last {} start-up(s) failed, the latest with {}; check that the "
+      "server accepts chat requests for the model (an API key, the model name, the server's "
+      "log), then resume the run",
+      stats.creation_failures_in_a_row, stats.last_creation_error);
+  get_logger("flow")->error("run={} stopped: {}", setup_.run_id, reason);
+  std::lock_guard lock(mutex_);
+  if (!dag_->done()) {
+    apply_changes_locked(dag_->cancel_all(reason));
+  }
+  return true;
 }
 
 void PlanRun::shut_down() {

@@ -52,6 +52,7 @@ class PlanRun {
  private:
   Status start();
   void wait_until_done();
+  bool stop_when_no_agent_can_start();
   void shut_down();
   ExecutionResult collect_result();
 

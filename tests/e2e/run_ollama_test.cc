@@ -119,6 +119,41 @@ TEST_F(OllamaRunTest, SimulatedPlanFileIsNotedOnRealServer) {
   EXPECT_NE(result.err.find("made by the simulated backend"), std::string::npos) << result.err;
 }
 
+// A server that rejects every chat request after the plan exists leaves no agent to run the
+// tasks, so the run fails instead of waiting for one.
+TEST_F(OllamaRunTest, RejectedWarmUpsFailTheRun) {
+  const std::filesystem::path plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << sample_plan().dump();
+  server_.script().set_responder([](const json&) {
+    FakeReply reply;
+    reply.http_status = 401;
+    reply.error_message = "invalid api key";
+    return reply;
+  });
+  for (const std::vector<std::string>& pool :
+       {std::vector<std::string>{"--agents", "2"},
+        std::vector<std::string>{"--auto-scaling", "--strategy", "HYBRID"}}) {
+    std::vector<std::string> args = {"run",         "--plan", plan_path.string(), "--host",
+                                     server_.url(), "--db",   db().string(),      "--json"};
+    args.insert(args.end(), pool.begin(), pool.end());
+    const auto started = std::chrono::steady_clock::now();
+    const ProcessResult result = run_cli(args);
+    const double elapsed_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    EXPECT_EQ(result.exit_code, 1) << pool[0] << ": " << result.out << result.err;
+    EXPECT_LT(elapsed_s, 120) << pool[0];
+    EXPECT_NE(result.err.find("no agent could start"), std::string::npos)
+        << pool[0] << ": " << result.err;
+    const json report = parse_json(result);
+    EXPECT_EQ(report["status"], "failed") << report.dump();
+    ASSERT_FALSE(report["tasks"].empty()) << report.dump();
+    EXPECT_NE(report["tasks"][0]["error"].get<std::string>().find("invalid api key"),
+              std::string::npos)
+        << report.dump();
+    std::filesystem::remove_all(dir_.path() / "ws");
+  }
+}
+
 TEST_F(OllamaRunTest, EveryRequestSendsTheSameOptions) {
   play_cooperative_model(server_, sample_plan());
   ProcessResult result =
