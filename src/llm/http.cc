@@ -432,6 +432,13 @@ Status StreamWatch::check() const {
   return Status::ok();
 }
 
+std::optional<double> StreamWatch::first_token_timeout_s() const {
+  if (first_token_timeout_s_ <= 0) {
+    return std::nullopt;
+  }
+  return first_token_timeout_s_;
+}
+
 double StreamWatch::max_wait_seconds() const {
   return std::max(first_token_timeout_s_, idle_timeout_s_);
 }
@@ -496,6 +503,10 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
   request.body = body;
   request.set_header("Content-Type", "application/json");
   request.set_header("Accept", "application/x-ndjson, text/event-stream, application/json");
+  // A server that accepts the request and then sends nothing gives watch.check() no chunk to run
+  // on, so the watcher also stops a request that has no content by the first token's deadline.
+  const std::optional<double> first_token_s = watch.first_token_timeout_s();
+  const MonoTime first_token_deadline = clock_->now() + from_seconds(first_token_s.value_or(0));
   request.response_handler = [&](const httplib::Response& head) {
     response.status = head.status;
     response.content_type = head.get_header_value("Content-Type");
@@ -521,10 +532,27 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
   httplib::Response raw;
   httplib::Error error = httplib::Error::Success;
   bool sent = false;
+  bool unanswered = false;
   const StopReason stopped =
-      send_watched(*client, request, raw, error, sent, *clock_, std::nullopt, cancelled);
+      send_watched(*client, request, raw, error, sent, *clock_, std::nullopt, [&] {
+        if (cancelled()) {
+          return true;
+        }
+        unanswered = first_token_s && !watch.has_content() && clock_->now() >= first_token_deadline;
+        return unanswered;
+      });
   if (!aborted.is_ok()) {
     return aborted;
+  }
+  if (stopped == StopReason::kCancelled && unanswered && !cancelled()) {
+    Status late = watch.check();
+    if (late.is_ok()) {  // the watch started a moment after the deadline's base
+      late = Status(ErrorCode::kTimeout,
+                    fmt::format("no response within {} s (first_token_timeout_s): the model may "
+                                "still be loading; raise the timeout or check the server",
+                                *first_token_s));
+    }
+    return late;
   }
   if (stopped == StopReason::kCancelled) {
     return Status(ErrorCode::kCancelled, "request to " + base_url() + path + " was cancelled");

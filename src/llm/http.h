@@ -2,6 +2,8 @@
 // cancellation, streaming and one mapping from failures to ErrorCode.
 #pragma once
 
+#include <atomic>
+
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -85,13 +87,16 @@ class StreamWatch {
   StreamWatch(const Clock& clock, double first_token_timeout_s, double idle_timeout_s);
 
   void mark_content();
-  bool has_content() const { return has_content_; }
+  // Safe to call from another thread than the one that marks content.
+  bool has_content() const { return has_content_.load(); }
   // Seconds from the start of the request to the first content; 0 before it.
   double first_content_seconds() const;
   // Returns kTimeout naming the deadline when the first token or the next chunk is overdue.
   Status check() const;
   // The longest time one socket read may block: the larger of the two timeouts.
   double max_wait_seconds() const;
+  // The first token's timeout; nullopt when it is off (0).
+  std::optional<double> first_token_timeout_s() const;
 
  private:
   const Clock& clock_;
@@ -100,7 +105,7 @@ class StreamWatch {
   MonoTime start_;
   MonoTime first_content_;
   MonoTime last_content_;
-  bool has_content_ = false;
+  std::atomic<bool> has_content_{false};
 };
 
 // Receives each piece of a streamed 2xx body; an error stops the transfer and is returned.

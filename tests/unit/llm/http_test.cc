@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <string>
 #include <vector>
 
@@ -300,6 +303,29 @@ TEST_F(HttpClientTest, FirstTokenTimeoutJustBelow) {
   server_.gate().open(100);
   HttpClient http = client(clock_);
   EXPECT_TRUE(run_without_content(http, *clock_, 3.5, cancel_).is_ok());
+}
+
+// The server holds the request and sends no chunk, so only the watcher can see the deadline.
+TEST_F(HttpClientTest, FirstTokenTimeoutWithoutAnyChunk) {
+  StreamWatch watch(*clock_, 2.5, 100);
+  std::thread advancer([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    clock_->advance(std::chrono::seconds(3));
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const Status status =
+      client(clock_)
+          .post_stream(
+              "/paced", "{}", watch, [](std::string_view) { return Status::ok(); }, cancel_)
+          .status();
+  const double waited_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  advancer.join();
+  server_.gate().open(100);
+  EXPECT_EQ(status.code(), ErrorCode::kTimeout) << status.to_string();
+  EXPECT_NE(status.message().find("within 2.5 s (first_token_timeout_s)"), std::string::npos)
+      << status.message();
+  EXPECT_LT(waited_s, 30);
 }
 
 // Content arrives with one fake second between chunks, except five seconds before the third.
