@@ -136,7 +136,16 @@ nlohmann::json row_to_json(const ModelRow& row) {
     json["context_length"] = known_or_null(row.resolved->spec.context_length);
     json["metadata_source"] = row.resolved->spec.source;
   }
-  json["memory"] = row.estimate ? model::estimate_to_json(*row.estimate) : nlohmann::json(nullptr);
+  json["memory"] = nullptr;
+  if (row.estimate) {
+    // models places no model on a device, so its figures leave the device reserve out, as its
+    // text says; plan-capacity gives the reserve of the device that would hold the model.
+    nlohmann::json memory = model::estimate_to_json(*row.estimate);
+    memory["device_kind"] = nullptr;
+    memory["device_reserve_bytes"] = 0;
+    memory["total_bytes"] = row.estimate->total_bytes() - row.estimate->reserve;
+    json["memory"] = std::move(memory);
+  }
   if (row.loaded) {
     json["loaded"] = {{"size_bytes", row.loaded->size_bytes},
                       {"size_vram_bytes", row.loaded->size_vram_bytes},

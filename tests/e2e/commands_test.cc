@@ -191,7 +191,18 @@ TEST_F(CommandsTest, ModelsListsServerModels) {
   ProcessResult result = run_cli({"models", "--host", server.url(), "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_NE(result.out.find("llama3.1:8b"), std::string::npos) << result.out;
-  EXPECT_EQ(parse_json(result)["simulated"], false) << result.out;
+  const json document = parse_json(result);
+  EXPECT_EQ(document["simulated"], false) << result.out;
+  // The figures leave the device reserve out, as the text says, on any machine.
+  ASSERT_FALSE(document["models"].empty()) << result.out;
+  const json& memory = document["models"][0]["memory"];
+  ASSERT_TRUE(memory.is_object()) << result.out;
+  EXPECT_TRUE(memory["device_kind"].is_null()) << memory.dump();
+  EXPECT_EQ(memory["device_reserve_bytes"], 0) << memory.dump();
+  EXPECT_EQ(memory["total_bytes"].get<uint64_t>(),
+            memory["model_bytes"].get<uint64_t>() + memory["buffer_bytes"].get<uint64_t>() +
+                memory["safety_margin_bytes"].get<uint64_t>())
+      << memory.dump();
 }
 
 TEST_F(CommandsTest, ModelsNotesContextBeyondTraining) {
