@@ -53,6 +53,19 @@ std::string status_text(const json& run) {
   return "unknown (\"" + escape_control_characters(run["stored_status"].get<std::string>()) + "\")";
 }
 
+// Names on stderr each column of the listed runs that could not be read. Returns 1 when there
+// is one, so that a script sees the damage, else 0.
+int report_unreadable(const std::vector<store::RunRecord>& runs) {
+  int code = 0;
+  for (const store::RunRecord& run : runs) {
+    for (const auto& [column, reason] : run.unreadable) {
+      print_error("cannot read the " + column + " of run " + run.id + ": " + reason);
+      code = 1;
+    }
+  }
+  return code;
+}
+
 int list_runs(store::Journal& journal, const RunsOptions& options) {
   Result<std::vector<store::RunRecord>> runs = journal.list_runs(options.limit);
   if (!runs) {
@@ -65,7 +78,7 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
       list.push_back(run_to_json(run));
     }
     std::cout << to_text(list, 2) << "\n";
-    return 0;
+    return report_unreadable(*runs);
   }
   if (runs->empty()) {
     std::cout << "no runs in " << journal.path() << "\n";
@@ -88,7 +101,7 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
                 static_cast<long long>(hidden), hidden == 1 ? " is" : "s are",
                 static_cast<long long>(*total));
   }
-  return 0;
+  return report_unreadable(*runs);
 }
 
 // Returns why a run has no workspace, or an empty text when it has one. A --plan-only run names
@@ -115,6 +128,9 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   auto read_failed = [&read_errors](const std::string& part, const Status& status) {
     read_errors.push_back("cannot read the run's " + part + ": " + status.message());
   };
+  for (const auto& [column, reason] : run.unreadable) {
+    read_errors.push_back("cannot read the run's " + column + ": " + reason);
+  }
   json tasks = json::array();
   auto task_rows = journal.tasks_for_run(run.id);
   // The workspace stays named when the tasks cannot be read, because tasks may have written it.

@@ -42,10 +42,11 @@ Result<RunRecord> read_run_row(const Statement& row, const std::string& journal_
 
   Result<nlohmann::json> config =
       read_json_column(row, 7, journal_path, "column config of run '" + run.id + "'");
-  if (!config.is_ok()) {
-    return config.status();
+  if (config.is_ok()) {
+    run.config = std::move(config).value();
+  } else {
+    run.unreadable.emplace_back("config", config.status().message());
   }
-  run.config = std::move(config).value();
   run.started_at = row.column_text(8);
   run.finished_at = row.column_text(9);
   if (const std::optional<int64_t> exit_code = row.column_optional_int64(10)) {
@@ -53,10 +54,11 @@ Result<RunRecord> read_run_row(const Statement& row, const std::string& journal_
   }
   Result<nlohmann::json> report =
       read_json_column(row, 11, journal_path, "column report of run '" + run.id + "'");
-  if (!report.is_ok()) {
-    return report.status();
+  if (report.is_ok()) {
+    run.report = std::move(report).value();
+  } else {
+    run.unreadable.emplace_back("report", report.status().message());
   }
-  run.report = std::move(report).value();
   run.pid = row.column_int64(12);
   run.host = row.column_text(13);
   return run;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -69,6 +70,9 @@ struct RunRecord {
   nlohmann::json report;
   int64_t pid = 0;   // process that runs or last ran it
   std::string host;  // host name of that process
+  // Columns that could not be read, as (column, reason). Such a column is null above, so that
+  // one damaged row does not hide the rest of the run or the other runs.
+  std::vector<std::pair<std::string, std::string>> unreadable;
 };
 
 // Returns the run's status for messages: its name, or for kUnknown "unknown" and the stored

@@ -147,6 +147,33 @@ TEST_F(RunsListingTest, UnknownStatusIsListedAsUnknown) {
   EXPECT_NE(resumed.err.find("start a new run"), std::string::npos) << resumed.err;
 }
 
+TEST_F(RunsListingTest, DamagedReportKeepsTheOtherRuns) {
+  store_runs({"older goal", "damaged goal", "newer goal"});
+  {
+    Result<store::Database> database = store::Database::open(db().string());
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(
+        database->exec("UPDATE runs SET report = '{broken' WHERE goal = 'damaged goal'").is_ok());
+  }
+  const ProcessResult listed = run_cli({"runs", "--db", db().string()});
+  EXPECT_EQ(listed.exit_code, 1) << listed.out << listed.err;
+  EXPECT_NE(listed.out.find("older goal"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("damaged goal"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("newer goal"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.err.find("cannot read the report of run"), std::string::npos) << listed.err;
+
+  const ProcessResult as_json = run_cli({"runs", "--db", db().string(), "--json"});
+  EXPECT_EQ(as_json.exit_code, 1) << as_json.err;
+  const nlohmann::json runs = parse_json(as_json);
+  ASSERT_EQ(runs.size(), 3u) << runs.dump();
+  const std::string run_id = runs[1]["id"];
+
+  const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string()});
+  EXPECT_EQ(shown.exit_code, 1) << shown.err;
+  EXPECT_NE(shown.out.find("Run " + run_id), std::string::npos) << shown.out;
+  EXPECT_NE(shown.err.find("cannot read the run's report"), std::string::npos) << shown.err;
+}
+
 TEST_F(RunsListingTest, ControlCharactersInGoalAreEscaped) {
   store_runs({"first line\nsecond\tline\r\x1b[31mred\x7f\xc2\x9b"});
   const std::vector<std::string> lines = list();
