@@ -34,7 +34,8 @@ json run_to_json(const store::RunRecord& run) {
                    {"backend", run.backend},
                    {"model", run.model},
                    {"strategy", run.strategy},
-                   {"workspace", run.workspace},
+                   // A --plan-only run has none, which `runs show` gives as null too.
+                   {"workspace", run.workspace.empty() ? json(nullptr) : json(run.workspace)},
                    {"started_at", run.started_at},
                    {"finished_at", run.finished_at},
                    {"exit_code", run.exit_code ? json(*run.exit_code) : json(nullptr)}};

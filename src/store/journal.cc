@@ -196,6 +196,12 @@ Result<std::string> default_journal_path(const EnvLookup& env) {
   if (home.has_value() && !home->empty()) {
     return (std::filesystem::path(*home) / ".local/share/ollama-flow/journal.db").string();
   }
+  if (data_home.has_value() && !data_home->empty()) {
+    return Status(ErrorCode::kNotFound,
+                  "no default journal path: XDG_DATA_HOME '" + *data_home +
+                      "' is relative, which the XDG specification makes invalid, and HOME is not "
+                      "set; set XDG_DATA_HOME to an absolute path, or pass --db PATH");
+  }
   return Status(ErrorCode::kNotFound,
                 "no default journal path: neither XDG_DATA_HOME nor HOME is set; pass --db PATH");
 }

@@ -252,7 +252,7 @@ TEST_F(SimRunTest, PlanOnlyJsonRunsAsPlanFile) {
   // planned, with its plan.
   json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
   ASSERT_EQ(runs.size(), 1u);
-  EXPECT_EQ(runs[0].value("workspace", "?"), "") << runs.dump();
+  EXPECT_TRUE(runs[0]["workspace"].is_null()) << runs.dump();
   EXPECT_EQ(runs[0].value("status", ""), "planned") << runs.dump();
   EXPECT_EQ(runs[0]["exit_code"], 0) << runs.dump();
   const std::string run_id = runs[0]["id"];

@@ -87,6 +87,7 @@ TEST_F(RunsListingTest, PlanOnlyRunShowsNoWorkspace) {
   const std::string ran_id = runs[0]["id"];
   const std::string planned_id = runs[1]["id"];
   ASSERT_EQ(runs[1]["status"], "planned") << runs.dump();
+  EXPECT_TRUE(runs[1]["workspace"].is_null()) << runs.dump();
 
   const ProcessResult shown = run_cli({"runs", "show", planned_id, "--db", db().string()});
   EXPECT_EQ(shown.exit_code, 0) << shown.err;

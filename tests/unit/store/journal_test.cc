@@ -302,6 +302,15 @@ TEST(DefaultJournalPathTest, MissingBothIsNotFound) {
   EXPECT_THAT(path.status().message(), HasSubstr("--db PATH"));
 }
 
+TEST(DefaultJournalPathTest, RelativeXdgDataHomeWithoutHomeIsNamed) {
+  Result<std::string> path = default_journal_path([](const std::string& name) {
+    return name == "XDG_DATA_HOME" ? std::optional<std::string>("relative/dir") : std::nullopt;
+  });
+  ASSERT_FALSE(path.is_ok());
+  EXPECT_THAT(path.status().message(), HasSubstr("'relative/dir' is relative"));
+  EXPECT_THAT(path.status().message(), HasSubstr("absolute path"));
+}
+
 // --- runs ---
 
 TEST_F(JournalTest, CreateRunGeneratesIdFromClock) {
