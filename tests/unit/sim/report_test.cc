@@ -37,6 +37,15 @@ TEST_F(ReportTest, TableNamesPolicyAndMissedGoals) {
   EXPECT_EQ(table.find("0 tasks killed (is"), std::string::npos);
 }
 
+TEST_F(ReportTest, CheapCostMissedByWaitsSaysWhy) {
+  report_.runs[0].goals.push_back(
+      {"agent-seconds <= 1.25x oracle, wait goal met", 0.85, 1.25, false});
+  const std::string table = format_table(report_);
+  EXPECT_NE(table.find("wait goal met (is 0.85, but the wait goal is missed)"), std::string::npos)
+      << table;
+  EXPECT_NE(table.find("p95 wait <= 5 s (is 6.50);"), std::string::npos) << table;
+}
+
 TEST_F(ReportTest, JsonHasFiguresGoalsAndPoints) {
   const nlohmann::json json = report_json(report_);
   EXPECT_TRUE(json.at("simulated").get<bool>());
