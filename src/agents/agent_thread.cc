@@ -213,10 +213,12 @@ void AgentManager::finish_task_locked(Agent& agent, const std::shared_ptr<queue:
                         requeue_reason_name(*requeue));
     } else {
       ++stats_.tasks_lost;
-      agents_log().error(
-          "task lost: agent={} task={} reason={} error=\"the queue is closed and "
-          "rejected the requeue\"",
-          agent.info.id, task->id, requeue_reason_name(*requeue));
+      if (lost_log_.allow()) {
+        agents_log().error(
+            "task lost: agent={} task={} reason={} error=\"the queue is closed and "
+            "rejected the requeue\"",
+            agent.info.id, task->id, requeue_reason_name(*requeue));
+      }
     }
   } else {
     event.kind = AgentEvent::Kind::kTaskFinished;
@@ -250,10 +252,12 @@ void AgentManager::return_untaken_task(Agent* agent, const std::shared_ptr<queue
     const bool returned = queue_.requeue_front(*task);
     if (!returned) {
       ++stats_.tasks_lost;
-      agents_log().error(
-          "task lost: agent={} task={} error=\"the queue is closed and rejected "
-          "the requeue\"",
-          agent->info.id, task->id);
+      if (lost_log_.allow()) {
+        agents_log().error(
+            "task lost: agent={} task={} error=\"the queue is closed and rejected "
+            "the requeue\"",
+            agent->info.id, task->id);
+      }
     }
     AgentEvent event;
     event.kind = AgentEvent::Kind::kTaskRequeued;

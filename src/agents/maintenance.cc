@@ -167,6 +167,7 @@ void AgentManager::stop(bool graceful) {
   }
   events_.deliver_all();
   failure_log_.flush();
+  lost_log_.flush();
   agents_log().info("agent manager stopped: graceful={}", graceful);
 }
 
