@@ -1,4 +1,5 @@
 // `ollama-flow runs` and `ollama-flow runs show ID`.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -38,7 +39,8 @@ json run_to_json(const store::RunRecord& run) {
                    {"workspace", run.workspace.empty() ? json(nullptr) : json(run.workspace)},
                    {"started_at", run.started_at},
                    {"finished_at", run.finished_at},
-                   {"exit_code", run.exit_code ? json(*run.exit_code) : json(nullptr)}};
+                   {"exit_code", run.exit_code ? json(*run.exit_code) : json(nullptr)},
+                   {"simulated", run.backend == "sim"}};
   if (run.status == store::RunStatus::kUnknown) {
     document["stored_status"] = run.stored_status;
   }
@@ -90,6 +92,14 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
     std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", run.id.c_str(),
                 status_text(run_to_json(run)).c_str(), run.started_at.c_str(), run.backend.c_str(),
                 truncate_printable(run.goal, kMaxListedGoalWidth).c_str());
+  }
+  const bool any_simulated =
+      std::any_of(runs->begin(), runs->end(), [](const auto& run) { return run.backend == "sim"; });
+  if (any_simulated) {
+    // On stderr, so that stdout stays the table.
+    std::fprintf(stderr,
+                 "note: backend sim is the built-in simulated backend; its runs hold "
+                 "placeholder output, not a model's\n");
   }
   Result<int64_t> total = journal.count_runs();
   if (!total) {
@@ -230,8 +240,10 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
 void print_show(const json& run) {
   std::cout << "Run " << run["id"].get<std::string>() << ": " << status_text(run)
             << "\n  goal:      " << escape_control_characters(run["goal"].get<std::string>())
-            << "\n  backend:   " << run["backend"].get<std::string>() << ", model "
-            << escape_control_characters(run["model"].get<std::string>()) << "\n  workspace: "
+            << "\n  backend:   " << run["backend"].get<std::string>()
+            << (run["simulated"].get<bool>() ? " [SIMULATED: output is placeholder text]" : "")
+            << ", model " << escape_control_characters(run["model"].get<std::string>())
+            << "\n  workspace: "
             << (run["workspace"].is_null()
                     ? "none, because " + run["no_workspace_reason"].get<std::string>()
                     : escape_control_characters(run["workspace"].get<std::string>()))

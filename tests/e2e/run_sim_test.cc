@@ -206,6 +206,27 @@ TEST_F(SimRunTest, PacedDemoConfigurationScalesThePoolUp) {
   EXPECT_NE(up, report["scaling_events"].end()) << result.out;
 }
 
+TEST_F(SimRunTest, JournaledSimulatedRunIsLabelled) {
+  ProcessResult result = run_cli({"run", "Write a note", "--backend", "sim", "--workspace",
+                                  workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string run_id = parse_json(result)["run_id"];
+
+  const ProcessResult listed = run_cli({"runs", "--db", db().string()});
+  EXPECT_NE(listed.err.find("note: backend sim is the built-in simulated backend"),
+            std::string::npos)
+      << listed.err;
+  const json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
+  ASSERT_EQ(runs.size(), 1u) << runs.dump();
+  EXPECT_EQ(runs[0]["simulated"], true) << runs.dump();
+
+  const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string()});
+  EXPECT_NE(shown.out.find("backend:   sim [SIMULATED"), std::string::npos) << shown.out;
+  const json document =
+      parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+  EXPECT_EQ(document["simulated"], true) << document.dump();
+}
+
 TEST_F(SimRunTest, UnreachableOllamaHostIsAnError) {
   const std::string host = "127.0.0.1:" + std::to_string(closed_port());
   ProcessResult result = run_cli({"run", "Create a Python web app", "--workspace",
