@@ -508,6 +508,16 @@ int run_main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ExtrasError& error) {
+    // `run Create a web app` splits the goal into words, and CLI11 names only the second one.
+    if (argc > 1 && std::string_view(argv[1]) == "run") {
+      print_error(
+          fmt::format("{}: `run` takes one goal, so quote a goal of several words, as in "
+                      "ollama-flow run \"Create a Python web app\"",
+                      error.what()));
+      return 2;
+    }
+    return app.exit(error) == 0 ? 0 : 2;
   } catch (const CLI::ParseError& error) {
     return app.exit(error) == 0 ? 0 : 2;
   }

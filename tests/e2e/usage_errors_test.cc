@@ -123,6 +123,14 @@ TEST_F(UsageErrorsTest, ScalingFlagsNeedAutoScaling) {
   EXPECT_EQ(from_file.exit_code, 0) << from_file.out << from_file.err;
 }
 
+TEST_F(UsageErrorsTest, UnquotedGoalSaysToQuoteIt) {
+  const ProcessResult result =
+      run_cli({"run", "Create", "a", "web", "app", "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("quote a goal of several words"), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(db()));
+}
+
 // doctor takes the run flags for its advice, so the same combinations are usage errors there.
 TEST_F(UsageErrorsTest, DoctorChecksScalingFlagsAsRunDoes) {
   const ProcessResult strategy = run_cli({"doctor", "--backend", "sim", "--strategy", "HYBRID"});
