@@ -181,7 +181,12 @@ Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel) {
     return Status(ErrorCode::kPermissionDenied,
                   detail + ": set server.api_key (the Bearer token the server expects)");
   }
-  return Status(error_code_for_http_status(response->status), detail);
+  if (response->status >= 500) {
+    return Status(error_code_for_http_status(response->status),
+                  detail + ": the server failed; check its log, and retry once it answers");
+  }
+  return Status(error_code_for_http_status(response->status),
+                detail + ": check that --host names the model server");
 }
 
 }  // namespace ollamaflow::llm

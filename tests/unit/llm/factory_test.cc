@@ -238,6 +238,7 @@ TEST_F(FactoryTest, ProbeServerErrorKeepsCode) {
   Status probed = probe_server(settings_);
   EXPECT_EQ(probed.code(), ErrorCode::kServerBusy);
   EXPECT_TRUE(contains(probed.message(), "loading")) << probed.message();
+  EXPECT_TRUE(contains(probed.message(), "check its log")) << probed.message();
 }
 
 TEST_F(FactoryTest, ProbeUnknownBackendRejected) {
