@@ -57,7 +57,7 @@ std::string status_text(const json& run) {
 }
 
 // Names on stderr each column of the listed runs that could not be read. Returns 1 when there
-// is one, so that a script sees the damage, else 0.
+// is one, so that the exit code shows the damage, else 0.
 int report_unreadable(const std::vector<store::RunRecord>& runs) {
   int code = 0;
   for (const store::RunRecord& run : runs) {

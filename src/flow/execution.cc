@@ -180,8 +180,8 @@ void PlanRun::wait_until_done() {
 }
 
 // Fails the waiting tasks when no agent is alive and the latest start-ups failed, because no
-// task can run then. A fixed pool does not replace failed agents, so there one failure in a row
-// with no agent alive is enough; a scaled pool gets kScaledStartFailures tries.
+// task can run then. A fixed pool does not replace failed agents, so one failure that leaves no
+// agent alive is enough. A scaled pool gets kScaledStartFailures tries.
 bool PlanRun::stop_when_no_agent_can_start() {
   const agents::ManagerStats stats = manager_->stats();
   const int64_t allowed = loop_ ? kScaledStartFailures : 1;

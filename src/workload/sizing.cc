@@ -68,8 +68,8 @@ std::optional<int> utilization_size(const WorkloadSignal& signal, const SizingPa
 // Agents for a rise from the current rate back to the recent peak. After a surge starts, the
 // queue calls new agents at once, and they are ready one start-up time L later. So the tasks that
 // arrive in the surge's first L - 2W seconds wait past 2W, where W is the wait target. The
-// headroom covers the arrivals above the current rate in that span, each of which holds an agent
-// for at most the mean service time. A start-up within 2W needs none.
+// headroom covers the arrivals above the current rate in that span, each of which keeps an agent
+// busy for at most the mean service time. A start-up within 2W needs none.
 int startup_headroom(const WorkloadSignal& signal, const SizingParams& params) {
   if (!params.startup_headroom || !signal.startup_s || !signal.peak_arrival_rate ||
       !signal.arrival_rate || !signal.mean_service_s || *signal.mean_service_s <= 0) {

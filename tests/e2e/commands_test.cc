@@ -193,7 +193,7 @@ TEST_F(CommandsTest, ModelsListsServerModels) {
   EXPECT_NE(result.out.find("llama3.1:8b"), std::string::npos) << result.out;
   const json document = parse_json(result);
   EXPECT_EQ(document["simulated"], false) << result.out;
-  // The figures leave the device reserve out, as the text says, on any machine.
+  // The figures leave the device reserve out, as the text states, on any machine.
   ASSERT_FALSE(document["models"].empty()) << result.out;
   const json& memory = document["models"][0]["memory"];
   ASSERT_TRUE(memory.is_object()) << result.out;

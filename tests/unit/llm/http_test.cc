@@ -305,7 +305,7 @@ TEST_F(HttpClientTest, FirstTokenTimeoutJustBelow) {
   EXPECT_TRUE(run_without_content(http, *clock_, 3.5, cancel_).is_ok());
 }
 
-// The server holds the request and sends no chunk, so only the watcher can see the deadline.
+// The server keeps the request open and sends no chunk, so only the watcher can see the deadline.
 TEST_F(HttpClientTest, FirstTokenTimeoutWithoutAnyChunk) {
   StreamWatch watch(*clock_, 2.5, 100);
   std::thread advancer([this] {
