@@ -119,6 +119,7 @@ struct Session {
   // Standard error with --json, so that standard output carries only JSON documents, else
   // standard output.
   std::ostream& notes;
+  bool last_simulated = false;  // the last goal ran on the simulated backend
 };
 
 // Writes one JSON document on one line of standard output.
@@ -147,6 +148,7 @@ void run_one_goal(Session& session, const std::string& goal) {
     std::cout << flow::format_report(*report);
   }
   session.history.push_back({goal, report->run_id, report->status});
+  session.last_simulated = report->simulated;
 }
 
 // Prints the goals of this session: in text, each goal escaped and cut as the runs listing cuts
@@ -222,6 +224,7 @@ bool handle_line(Session& session, const std::string& input) {
     if (session.options.json) {
       nlohmann::json status = {{"strategy", session.config.strategy},
                                {"auto_scaling", session.config.auto_scaling},
+                               {"simulated", session.last_simulated},
                                {"scaling", session.monitor.scaling_status()},
                                {"metrics", session.monitor.metrics()}};
       print_document(status);
@@ -231,7 +234,9 @@ bool handle_line(Session& session, const std::string& input) {
                 << "; no goal has run in this session yet\n";
     } else {
       std::cout << "Strategy " << session.config.strategy << " for the next goals, auto-scaling "
-                << (session.config.auto_scaling ? "on" : "off") << "; the last run:\n";
+                << (session.config.auto_scaling ? "on" : "off") << "; the last run"
+                << (session.last_simulated ? " (SIMULATED: on the simulated backend)" : "")
+                << ":\n";
       print_scaling(session.monitor.scaling_status());
       print_metrics(session.monitor.metrics());
     }
@@ -239,6 +244,9 @@ bool handle_line(Session& session, const std::string& input) {
     if (session.options.json) {
       print_document(session.monitor.agents());
     } else {
+      if (session.last_simulated) {
+        std::cout << "SIMULATED: the last run used the simulated backend\n";
+      }
       print_agents(session.monitor.agents());
     }
   } else if (strategy_command) {

@@ -555,7 +555,8 @@ TEST_F(SimRunTest, InteractiveLoopRunsCommands) {
   EXPECT_NE(result.out.find("1. Create a CLI tool"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("succeeded"), std::string::npos) << result.out;
   // status prints a summary of the last run, not its JSON.
-  EXPECT_NE(result.out.find("Strategy AGGRESSIVE for the next goals, auto-scaling on"),
+  EXPECT_NE(result.out.find("Strategy AGGRESSIVE for the next goals, auto-scaling on; the last "
+                            "run (SIMULATED: on the simulated backend):"),
             std::string::npos)
       << result.out;
   EXPECT_NE(result.out.find("  scaling:  AGGRESSIVE"), std::string::npos) << result.out;
@@ -626,6 +627,7 @@ TEST_F(SimRunTest, InteractiveJsonStdoutIsOnlyJson) {
   EXPECT_EQ(documents[1]["strategy"], "HYBRID");
   EXPECT_EQ(documents[2]["status"], "succeeded");
   EXPECT_EQ(documents[3]["strategy"], "HYBRID");
+  EXPECT_EQ(documents[3]["simulated"], true) << documents[3].dump();
   EXPECT_TRUE(documents[4].contains("agents")) << documents[4].dump();
   ASSERT_EQ(documents[5]["history"].size(), 1u) << documents[5].dump();
   EXPECT_EQ(documents[5]["history"][0]["goal"], "Create a CLI tool");
