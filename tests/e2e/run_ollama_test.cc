@@ -42,6 +42,16 @@ class OllamaRunTest : public E2eTest {
     return out;
   }
 
+  // Sends Ctrl-C to `child`, opens the server's gate and returns the report on stdout, which
+  // is discarded when it is not JSON. Expects exit code 130.
+  json interrupt(ChildProcess& child) {
+    child.send_signal(SIGINT);
+    const int code = child.wait(std::chrono::seconds(30));
+    server_.gate().open_all();
+    EXPECT_EQ(code, 130) << child.read_err();
+    return json::parse(child.read_out(), nullptr, false);
+  }
+
   FakeOllamaServer server_;
 };
 
@@ -511,11 +521,7 @@ TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {
                    [](const std::string& kind, const json&) { return kind == "agent_reply"; });
   ChildProcess child(cli_argv(run_args()), cli_options({}));
   server_.gate().wait_for_waiters(1);
-  child.send_signal(SIGINT);
-  const int code = child.wait(std::chrono::seconds(30));
-  server_.gate().open_all();
-  EXPECT_EQ(code, 130) << child.read_err();
-  json report = json::parse(child.read_out(), nullptr, false);
+  const json report = interrupt(child);
   ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
   EXPECT_EQ(report["status"], "cancelled");
   EXPECT_FALSE(std::filesystem::exists(workspace() / "docs/design.md"));
@@ -540,11 +546,7 @@ TEST_F(OllamaRunTest, CtrlCDuringPlanningCountsStreamedTokens) {
   server_.gate().wait_for_waiters(1);
   // The three pieces were written before the server waits; give the client time to read them.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  child.send_signal(SIGINT);
-  const int code = child.wait(std::chrono::seconds(30));
-  server_.gate().open_all();
-  EXPECT_EQ(code, 130) << child.read_err();
-  json report = json::parse(child.read_out(), nullptr, false);
+  const json report = interrupt(child);
   ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
   EXPECT_EQ(report["status"], "cancelled");
   EXPECT_GE(report["output_tokens"].get<int64_t>(), 1) << report.dump();
@@ -566,11 +568,7 @@ TEST_F(OllamaRunTest, CtrlCDuringPlanningIsNotAPlanError) {
   });
   ChildProcess child(cli_argv(run_args()), cli_options({}));
   server_.gate().wait_for_waiters(1);
-  child.send_signal(SIGINT);
-  const int code = child.wait(std::chrono::seconds(30));
-  server_.gate().open_all();
-  EXPECT_EQ(code, 130) << child.read_err();
-  json report = json::parse(child.read_out(), nullptr, false);
+  const json report = interrupt(child);
   ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
   EXPECT_EQ(report["status"], "cancelled");
   EXPECT_TRUE(report["plan_errors"].empty()) << report.dump();
