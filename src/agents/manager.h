@@ -225,7 +225,7 @@ class AgentManager {
   // executor are logged as errors and are not limited.
   LogRateLimiter failure_log_{get_logger("agents"), spdlog::level::warn, "task failed", 5,
                               std::chrono::seconds(60)};
-  // A stop while many agents hold tasks loses each of them at once.
+  // A stop while many agents run tasks loses all of those tasks at once.
   LogRateLimiter lost_log_{get_logger("agents"), spdlog::level::err, "task lost", 5,
                            std::chrono::seconds(60)};
 

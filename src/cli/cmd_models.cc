@@ -139,7 +139,7 @@ nlohmann::json row_to_json(const ModelRow& row) {
   json["memory"] = nullptr;
   if (row.estimate) {
     // models places no model on a device, so its figures leave the device reserve out, as its
-    // text states; plan-capacity gives the reserve of the device that would hold the model.
+    // text states. plan-capacity gives the reserve of the device that would hold the model.
     nlohmann::json memory = model::estimate_to_json(*row.estimate);
     memory["device_kind"] = nullptr;
     memory["device_reserve_bytes"] = 0;

@@ -34,10 +34,9 @@ size_t column_width(char32_t c) {
   return wide ? 2 : 1;
 }
 
-// Returns true for the code points that reorder or break a line on a terminal, which the
-// escaping treats as control characters: the bidirectional formatting characters of Unicode's
-// Bidi_Control property (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069) and the
-// line and paragraph separators U+2028 and U+2029.
+// Returns true for the code points that reorder or break a line on a terminal, so the escaping
+// treats them as control characters. They are Unicode's Bidi_Control characters (U+061C, U+200E,
+// U+200F, U+202A to U+202E, U+2066 to U+2069) and the separators U+2028 and U+2029.
 bool is_layout_control(char32_t c) {
   return c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x2028 && c <= 0x202E) ||
          (c >= 0x2066 && c <= 0x2069);
@@ -71,7 +70,12 @@ size_t decode_utf8(std::string_view text, size_t i, char32_t& code) {
     }
     code = (code << 6) | (byte & 0x3F);
   }
-  const char32_t shortest_min = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000;
+  char32_t shortest_min = 0x10000;  // the least code point that needs `length` bytes
+  if (length == 2) {
+    shortest_min = 0x80;
+  } else if (length == 3) {
+    shortest_min = 0x800;
+  }
   if (code < shortest_min || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
     return 0;
   }

@@ -15,12 +15,13 @@ struct PrintedCharacter {
   size_t width = 1;
 };
 
-// Returns each character of `text` as it is printed: newline, carriage return and tab as \n, \r
-// and \t, other C0 characters and DEL as \xNN, C1 characters as \u00NN, the bidirectional
-// formatting characters (such as U+202E, right-to-left override) and the line and paragraph
-// separators U+2028 and U+2029 as \uNNNN, and each byte that is not part of a well-formed UTF-8
-// sequence (overlong forms and surrogates included) as \xNN. A UTF-8 sequence takes 2 columns
-// in the common East Asian wide blocks and emoji, 0 for a combining mark, and 1 otherwise.
+// Returns each character of `text` as it is printed. Newline, carriage return and tab print as
+// \n, \r and \t, other C0 characters and DEL as \xNN, and C1 characters as \u00NN. The
+// bidirectional formatting characters (such as U+202E, right-to-left override) and the
+// separators U+2028 and U+2029 print as \uNNNN. Each byte that is not part of a well-formed
+// UTF-8 sequence (overlong forms and surrogates included) prints as \xNN. A UTF-8 sequence
+// takes 2 columns in the common East Asian wide blocks and emoji, 0 for a combining mark, and 1
+// otherwise.
 std::vector<PrintedCharacter> printable_characters(std::string_view text);
 
 // Returns `text` on one line with its control characters escaped as printable_characters()

@@ -14,8 +14,9 @@ namespace ollamaflow::flow {
 namespace {
 
 constexpr auto kTickPeriod = std::chrono::milliseconds(250);
-// Failed agent start-ups in a row, with no agent alive, after which a scaled run stops: the
-// scaling loop would otherwise start one agent after another against a server that rejects them.
+// Failed agent start-ups in a row, with no agent alive, after which a scaled run stops, because
+// the scaling loop would otherwise start one agent after another against a server that rejects
+// them.
 constexpr int64_t kScaledStartFailures = 3;
 
 workload::CollectorSettings collector_settings(const Config& config) {

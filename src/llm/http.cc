@@ -532,21 +532,23 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
   httplib::Response raw;
   httplib::Error error = httplib::Error::Success;
   bool sent = false;
-  bool unanswered = false;
+  bool first_token_overdue = false;
   const StopReason stopped =
       send_watched(*client, request, raw, error, sent, *clock_, std::nullopt, [&] {
         if (cancelled()) {
           return true;
         }
-        unanswered = first_token_s && !watch.has_content() && clock_->now() >= first_token_deadline;
-        return unanswered;
+        first_token_overdue =
+            first_token_s && !watch.has_content() && clock_->now() >= first_token_deadline;
+        return first_token_overdue;
       });
   if (!aborted.is_ok()) {
     return aborted;
   }
-  if (stopped == StopReason::kCancelled && unanswered && !cancelled()) {
+  if (stopped == StopReason::kCancelled && first_token_overdue && !cancelled()) {
     Status late = watch.check();
-    if (late.is_ok()) {  // the watch started a moment after the deadline's base
+    // The watch started a moment after the deadline's base, so it may not be overdue yet.
+    if (late.is_ok()) {
       late = Status(ErrorCode::kTimeout,
                     fmt::format("no response within {} s (first_token_timeout_s): the model may "
                                 "still be loading; raise the timeout or check the server",

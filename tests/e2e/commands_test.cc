@@ -51,9 +51,9 @@ TEST_F(CommandsTest, PlanCapacityFromBuiltInTableIsMarkedEstimate) {
   EXPECT_NE(result.out.find("estimate"), std::string::npos) << result.out;
 }
 
-// The built-in table gives no architecture or layer count, so the heading says that they are
+// The built-in table gives no architecture or layer count, so the heading states that they are
 // not known instead of showing an empty name and 0 layers.
-TEST_F(CommandsTest, PlanCapacityFromBuiltInTableNamesUnknownLayout) {
+TEST_F(CommandsTest, PlanCapacityTableModelLayoutUnknown) {
   ProcessResult result = run_cli({"plan-capacity", "--model", "llama3:8b", "--ctx", "8192"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_EQ(result.out.rfind("Model llama3:8b (8B parameters; architecture and layer count not "

@@ -106,7 +106,7 @@ TEST_F(OllamaRunTest, ResumeOnSimulatedBackendIsRejected) {
   EXPECT_EQ(read(workspace() / "app/main.py"), before);
 }
 
-TEST_F(OllamaRunTest, SimulatedPlanFileIsNotedOnRealServer) {
+TEST_F(OllamaRunTest, SimulatedPlanFileOnRealServer) {
   const ProcessResult planned = run_cli({"run", "Create a Python web app", "--plan-only", "--json",
                                          "--backend", "sim", "--db", db().string()});
   ASSERT_EQ(planned.exit_code, 0) << planned.out << planned.err;

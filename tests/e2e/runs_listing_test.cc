@@ -148,7 +148,7 @@ TEST_F(RunsListingTest, UnknownStatusIsListedAsUnknown) {
   EXPECT_NE(resumed.err.find("start a new run"), std::string::npos) << resumed.err;
 }
 
-TEST_F(RunsListingTest, DamagedReportKeepsTheOtherRuns) {
+TEST_F(RunsListingTest, DamagedReportKeepsOtherRuns) {
   store_runs({"older goal", "damaged goal", "newer goal"});
   {
     Result<store::Database> database = store::Database::open(db().string());

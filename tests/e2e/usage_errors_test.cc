@@ -123,7 +123,7 @@ TEST_F(UsageErrorsTest, ScalingFlagsNeedAutoScaling) {
   EXPECT_EQ(from_file.exit_code, 0) << from_file.out << from_file.err;
 }
 
-TEST_F(UsageErrorsTest, UnquotedGoalSaysToQuoteIt) {
+TEST_F(UsageErrorsTest, UnquotedGoalNeedsQuotes) {
   const ProcessResult result =
       run_cli({"run", "Create", "a", "web", "app", "--backend", "sim", "--db", db().string()});
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
@@ -132,7 +132,7 @@ TEST_F(UsageErrorsTest, UnquotedGoalSaysToQuoteIt) {
 }
 
 // doctor takes the run flags for its advice, so the same combinations are usage errors there.
-TEST_F(UsageErrorsTest, DoctorChecksScalingFlagsAsRunDoes) {
+TEST_F(UsageErrorsTest, DoctorChecksScalingFlags) {
   const ProcessResult strategy = run_cli({"doctor", "--backend", "sim", "--strategy", "HYBRID"});
   EXPECT_EQ(strategy.exit_code, 2) << strategy.out << strategy.err;
   EXPECT_NE(strategy.err.find("add --auto-scaling"), std::string::npos) << strategy.err;

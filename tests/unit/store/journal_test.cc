@@ -302,7 +302,7 @@ TEST(DefaultJournalPathTest, MissingBothIsNotFound) {
   EXPECT_THAT(path.status().message(), HasSubstr("--db PATH"));
 }
 
-TEST(DefaultJournalPathTest, RelativeXdgDataHomeWithoutHomeIsNamed) {
+TEST(DefaultJournalPathTest, RelativeXdgWithoutHomeNamed) {
   Result<std::string> path = default_journal_path([](const std::string& name) {
     return name == "XDG_DATA_HOME" ? std::optional<std::string>("relative/dir") : std::nullopt;
   });
