@@ -70,8 +70,8 @@ int ScalingEngine::window_min(MonoTime now) const {
   return result;
 }
 
-int ScalingEngine::window_max(MonoTime now) const {
-  const MonoTime since = now - from_seconds(params_.down_window_s);
+int ScalingEngine::window_max(MonoTime now, double window_s) const {
+  const MonoTime since = now - from_seconds(window_s);
   int result = history_.back().desired;
   for (const Record& record : history_) {
     if (record.at >= since) {
@@ -173,7 +173,10 @@ ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, Mon
         Action::kHold, current,
         fmt::format("hold window: {:.0f} s of {:g} s observed", observed_s, params_.down_window_s)};
   }
-  const int highest = window_max(now);
+  if (std::optional<Verdict> drop = decide_drop(rec, now, observed_s)) {
+    return *drop;
+  }
+  const int highest = window_max(now, params_.down_window_s);
   const double tolerated_excess =
       std::max<double>(params_.down_dead_band, params_.down_tolerance * current);
   if (current - highest <= tolerated_excess) {
@@ -191,6 +194,29 @@ ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, Mon
   return {Action::kScaleDown, target,
           fmt::format("scale down {} -> {}: max recommendation {} over {:g} s; {}", current, target,
                       highest, params_.down_window_s, rec.reason)};
+}
+
+std::optional<ScalingEngine::Verdict> ScalingEngine::decide_drop(const Recommendation& rec,
+                                                                 MonoTime now,
+                                                                 double observed_s) const {
+  if (params_.drop_window_s <= 0 || observed_s < params_.drop_window_s) {
+    return std::nullopt;
+  }
+  // A scale-up within the long window means the load was rising, so the drop may be noise.
+  if (const std::optional<double> since = seconds_since(last_up_, now);
+      since && *since < params_.down_window_s) {
+    return std::nullopt;
+  }
+  const int current = rec.current;
+  const int recent = window_max(now, params_.drop_window_s);
+  if (recent > params_.drop_fraction * current) {
+    return std::nullopt;
+  }
+  return Verdict{Action::kScaleDown, recent,
+                 fmt::format("scale down {} -> {}: load dropped, max recommendation {} over {:g} s "
+                             "is at most {:g} % of the pool; {}",
+                             current, recent, recent, params_.drop_window_s,
+                             params_.drop_fraction * 100, rec.reason)};
 }
 
 ScalingEngine::Verdict ScalingEngine::decide_locked(const Recommendation& rec, MonoTime now) const {

@@ -16,7 +16,9 @@
 //      scale-up, and the max recommendation over down_window_s below the pool by more than
 //      down_dead_band and down_tolerance * agents. It removes at most
 //      max(1, floor(agents * down_step_fraction)) agents. A memory ceiling that fell below the
-//      pool skips the window and goes to the ceiling at once.
+//      pool skips the window and goes to the ceiling at once. After a drop (the max
+//      recommendation over drop_window_s at most drop_fraction of the pool, and no scale-up
+//      within down_window_s), the pool goes to that maximum at once.
 //
 // Dry run changes only the outcome of the events (dry_run): decisions and the engine's history
 // are the same as in a real run on the same inputs.
@@ -122,9 +124,12 @@ class ScalingEngine {
   Verdict decide_shed(const Recommendation& rec, MonoTime now) const;
   Verdict decide_up(const Recommendation& rec, MonoTime now) const;
   Verdict decide_down(const Recommendation& rec, MonoTime now) const;
+  // Returns the drop rule's scale-down, or nullopt when the rule does not apply.
+  std::optional<Verdict> decide_drop(const Recommendation& rec, MonoTime now,
+                                     double observed_s) const;
   std::optional<double> seconds_since(const std::optional<MonoTime>& time, MonoTime now) const;
   int window_min(MonoTime now) const;
-  int window_max(MonoTime now) const;
+  int window_max(MonoTime now, double window_s) const;
   void remember(MonoTime now, int desired);
   ScalingEvent make_event(const Decision& decision) const;
 

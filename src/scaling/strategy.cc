@@ -29,6 +29,10 @@ constexpr double kStaleIntervals = 3;                // missed evaluations befor
 // step lets it follow the window down after a surge instead of 10 % per check interval.
 constexpr double kDownTolerance = 0.3;
 constexpr double kDownStepFraction = 0.5;
+// The drop rule looks at two check intervals. In the simulator it cut the agent-seconds on bursts
+// from 1.28 to 1.13 times the block oracle's, and after a 10x step from 1.56 to 1.43.
+constexpr double kDropWindowIntervals = 2;
+constexpr double kDropFraction = 0.4;
 
 std::string upper(std::string_view text) {
   std::string result(text);
@@ -61,9 +65,12 @@ StrategyParams hybrid_params(const Config& config) {
   params.sizing.wait_target_s = config.workload.wait_target;
   params.sizing.search_limit = std::max(1, params.max_agents);
   params.sizing.startup_headroom = true;
+  params.sizing.follow_drop = true;
   params.down_window_s = config.workload.scale_down_cooldown;
   params.down_tolerance = kDownTolerance;
   params.down_step_fraction = kDownStepFraction;
+  params.drop_window_s = kDropWindowIntervals * config.gpu_scaling.scale_check_interval;
+  params.drop_fraction = kDropFraction;
   params.breach_skips_flip_cooldown = true;
   params.up_cooldown_s = config.workload.scale_up_cooldown;
   params.flip_cooldown_s = config.gpu_scaling.cooldown_period;
@@ -93,6 +100,8 @@ void make_conservative(StrategyParams& params, const Config& config) {
   params.breach_skips_flip_cooldown = false;
   params.sizing.busy_agents_absorb_queue = true;
   params.sizing.startup_headroom = false;
+  params.sizing.follow_drop = false;
+  params.drop_window_s = 0;
 }
 
 void make_aggressive(StrategyParams& params, const Config& config) {
@@ -177,10 +186,14 @@ Status StrategyParams::validate() const {
   if (!(down_step_fraction >= 0 && down_step_fraction <= 1)) {
     return invalid("down_step_fraction", down_step_fraction, "in [0, 1]");
   }
+  if (!(drop_fraction > 0 && drop_fraction < 1)) {
+    return invalid("drop_fraction", drop_fraction, "in (0, 1)");
+  }
 
   for (const auto& [field, value] :
        {std::pair<std::string_view, double>{"up_window_s", up_window_s},
         {"down_window_s", down_window_s},
+        {"drop_window_s", drop_window_s},
         {"up_cooldown_s", up_cooldown_s},
         {"flip_cooldown_s", flip_cooldown_s},
         {"down_interval_s", down_interval_s}}) {

@@ -52,8 +52,14 @@ struct StrategyParams {
 
   // Stability, in seconds. A window is over recorded recommendations; a cooldown is a gap after
   // an action.
-  double up_window_s = 0;       // scale-up follows the min recommendation over this window
-  double down_window_s = 120;   // scale-down follows the max recommendation over this window
+  double up_window_s = 0;      // scale-up follows the min recommendation over this window
+  double down_window_s = 120;  // scale-down follows the max recommendation over this window
+  // The drop rule: when the max recommendation over drop_window_s is at most drop_fraction of
+  // the pool, and no scale-up came within down_window_s, scale-down goes to that maximum in one
+  // action instead of waiting out down_window_s in steps. A drop that deep is the end of a surge,
+  // not noise. 0 turns the rule off.
+  double drop_window_s = 0;
+  double drop_fraction = 0.4;
   double up_cooldown_s = 60;    // gap from one scale-up to the next
   double flip_cooldown_s = 30;  // gap from an action to one in the opposite direction, and
                                 // between two sheds
@@ -81,12 +87,12 @@ struct StrategyParams {
 // Derives the parameter set of `strategy` from `config`.
 //   HYBRID            workload size under the memory ceiling and the server's slots. A queued
 //                     task that no idle or starting agent will take adds an agent at once. The
-//                     pool shrinks only past a 30 % band
+//                     pool shrinks only past a 30 % band, or at once after a drop to 40 %
 //   GPU_MEMORY_BASED  memory proposal only, growing to the ceiling while work exists
 //   WORKLOAD_BASED    workload size under max_agents only
 //   CONSERVATIVE      HYBRID with lower memory thresholds, twice the wait target, busy agents
-//                     counted as absorbing the queue, small steps, a 2.5x hold window and
-//                     doubled cooldowns that a breach does not skip
+//                     counted as absorbing the queue, small steps, a 2.5x hold window,
+//                     doubled cooldowns that a breach does not skip, and no drop rule
 //   AGGRESSIVE        HYBRID with half the wait target, spare agents, batches of
 //                     batch_creation_size, a half hold window and short cooldowns
 StrategyParams strategy_params(Strategy strategy, const Config& config);

@@ -43,15 +43,22 @@ std::optional<int> erlang_size(const WorkloadSignal& signal, double rate,
   return agents.value_or(params.search_limit);
 }
 
-// The rate that sizes Erlang C: the smoothed one, or the recent one when it is higher and the
-// wait target is breached. nullopt without an arrival rate or a service time.
-std::optional<double> erlang_rate(const WorkloadSignal& signal, bool wait_breached) {
+// The rate that sizes Erlang C: the smoothed one, the recent one when it is higher and the wait
+// target is breached, or the recent one when it is lower, nothing is queued and follow_drop is
+// on. nullopt without an arrival rate or a service time.
+std::optional<double> erlang_rate(const WorkloadSignal& signal, bool wait_breached,
+                                  const SizingParams& params) {
   if (!signal.arrival_rate || !signal.mean_service_s || *signal.mean_service_s <= 0) {
     return std::nullopt;
   }
   double rate = *signal.arrival_rate;
-  if (wait_breached && signal.recent_arrival_rate) {
+  if (!signal.recent_arrival_rate) {
+    return rate;
+  }
+  if (wait_breached) {
     rate = std::max(rate, *signal.recent_arrival_rate);
+  } else if (params.follow_drop && signal.queue_length == 0) {
+    rate = std::min(rate, *signal.recent_arrival_rate);
   }
   return rate;
 }
@@ -141,7 +148,7 @@ WorkloadSizing size_workload(const WorkloadSignal& signal, const SizingParams& p
   const int pool = std::max(0, signal.busy_agents) + std::max(0, signal.idle_agents) +
                    std::max(0, signal.starting_agents);
   sizing.wait_breached = sizing.demand_now > pool;
-  sizing.erlang_rate = erlang_rate(signal, sizing.wait_breached);
+  sizing.erlang_rate = erlang_rate(signal, sizing.wait_breached, params);
   if (sizing.erlang_rate) {
     sizing.erlang = erlang_size(signal, *sizing.erlang_rate, params);
   }

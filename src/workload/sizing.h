@@ -49,6 +49,10 @@ struct SizingParams {
   // Whether to keep start-up headroom for agents that start slower than twice the wait target:
   // the agents that a rise back to the recent peak rate needs before new agents are ready.
   bool startup_headroom = false;
+  // Whether Erlang C sizes from the lower of the smoothed and the short window's arrival rate
+  // while nothing is queued, so that the size follows a drop in load within the short window
+  // instead of the smoothed rate's time constant.
+  bool follow_drop = false;
   double spare_fraction = 0;  // spare agents as a fraction of the largest proposal
   int min_spare = 0;          // spare agents kept even with no work
   int search_limit = 1024;    // largest pool the Erlang C search considers

@@ -20,6 +20,13 @@ class ScalingEngineTest : public ::testing::Test {
     return *engine_;
   }
 
+  // Turns the drop rule off, for tests of the window, band and step rules that it would skip.
+  void without_drop_rule() {
+    StrategyParams params = engine().strategy_params();
+    params.drop_window_s = 0;
+    ASSERT_TRUE(engine().set_strategy_params(params));
+  }
+
   MonoTime now() const { return clock_->now(); }
   void advance(double s) { clock_->advance(from_seconds(s)); }
 
@@ -134,6 +141,7 @@ TEST_F(ScalingEngineTest, QueueWithinPoolKeepsCooldown) {
 }
 
 TEST_F(ScalingEngineTest, BreachSkipsFlipCooldown) {
+  without_drop_rule();
   ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).action, Action::kHold);
   advance(120);
   ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).to, 3);  // floor(6 * 0.5) agents per step
@@ -151,6 +159,7 @@ TEST_F(ScalingEngineTest, BreachSkipsFlipCooldown) {
 }
 
 TEST_F(ScalingEngineTest, NoBreachKeepsFlipCooldown) {
+  without_drop_rule();
   ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).action, Action::kHold);
   advance(120);
   ASSERT_EQ(engine().evaluate(inputs(6, 0, 0)).to, 3);
@@ -184,6 +193,7 @@ TEST_F(ScalingEngineTest, ConservativeKeepsCooldownOnBreach) {
 
 TEST_F(ScalingEngineTest, ScaleDownWaitsForFullWindow) {
   config_.gpu_scaling.min_agents = 1;
+  without_drop_rule();
   Decision decision = engine().evaluate(inputs(6, 0, 0));
   EXPECT_EQ(decision.action, Action::kHold);
   EXPECT_EQ(decision.reason, "hold window: 0 s of 120 s observed");
@@ -196,6 +206,7 @@ TEST_F(ScalingEngineTest, ScaleDownWaitsForFullWindow) {
 }
 
 TEST_F(ScalingEngineTest, HoldWindowMaxBlocksScaleDown) {
+  without_drop_rule();
   for (int i = 0; i < 9; ++i) {
     engine().evaluate(inputs(6, 6, 0));
     advance(15);
@@ -216,6 +227,7 @@ TEST_F(ScalingEngineTest, HoldWindowMaxBlocksScaleDown) {
 
 TEST_F(ScalingEngineTest, ScaleDownStepIsBounded) {
   config_.gpu_scaling.max_agents = 20;
+  without_drop_rule();
   advance(0);
   engine().evaluate(inputs(20, 0, 0, 20));
   advance(120);
@@ -247,6 +259,7 @@ TEST_F(ScalingEngineTest, ToleranceBandHoldsSmallExcess) {
 
 TEST_F(ScalingEngineTest, ScaleDownIntervalSpacesSteps) {
   config_.gpu_scaling.max_agents = 20;
+  without_drop_rule();
   engine().evaluate(inputs(20, 0, 0, 20));
   advance(120);
   ASSERT_EQ(engine().evaluate(inputs(20, 0, 0, 20)).to, 10);
@@ -261,6 +274,92 @@ TEST_F(ScalingEngineTest, ScaleDownIntervalSpacesSteps) {
   decision = engine().evaluate(inputs(10, 0, 0, 20));
   EXPECT_EQ(decision.action, Action::kScaleDown);
   EXPECT_EQ(decision.to, 5);
+}
+
+TEST_F(ScalingEngineTest, DeepDropScalesDownAtOnce) {
+  config_.gpu_scaling.max_agents = 20;
+  for (int i = 0; i < 9; ++i) {
+    engine().evaluate(inputs(20, 20, 0, 20));
+    advance(15);
+  }
+  // Demand falls to 3 busy agents at t = 135 s. Once the recommendations of the last 30 s are
+  // all 3 (at most 40 % of 20), the pool goes to 3 in one action, 30 s after the fall instead of
+  // the 120 s window and three halving steps.
+  std::vector<int> series;
+  int agents = 20;
+  Decision decision;
+  for (int i = 0; i < 4; ++i) {
+    decision = engine().evaluate(inputs(agents, 3, 0, 20));
+    agents = decision.to;
+    series.push_back(agents);
+    advance(15);
+  }
+  const std::vector<int> expected = {20, 20, 3, 3};
+  EXPECT_EQ(series, expected);
+  const std::vector<ScalingEvent> events = engine().events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].action, Action::kScaleDown);
+  EXPECT_NE(events[0].reason.find("scale down 20 -> 3: load dropped, max recommendation 3 over "
+                                  "30 s is at most 40 % of the pool"),
+            std::string::npos)
+      << events[0].reason;
+}
+
+TEST_F(ScalingEngineTest, ShallowDropWaitsForWindow) {
+  config_.gpu_scaling.max_agents = 20;
+  for (int i = 0; i < 9; ++i) {
+    engine().evaluate(inputs(20, 20, 0, 20));
+    advance(15);
+  }
+  // 9 of 20 is above 40 % of the pool, so the 120 s window applies.
+  for (int i = 0; i < 8; ++i) {
+    const Decision decision = engine().evaluate(inputs(20, 9, 0, 20));
+    EXPECT_EQ(decision.action, Action::kHold) << "evaluation " << i;
+    advance(15);
+  }
+  const Decision decision = engine().evaluate(inputs(20, 9, 0, 20));
+  EXPECT_EQ(decision.action, Action::kScaleDown);
+  EXPECT_EQ(decision.to, 10);  // one halving step
+}
+
+TEST_F(ScalingEngineTest, DropAfterRecentScaleUpWaits) {
+  config_.gpu_scaling.max_agents = 20;
+  for (int i = 0; i < 9; ++i) {
+    engine().evaluate(inputs(10, 10, 0, 20));
+    advance(15);
+  }
+  ASSERT_EQ(engine().evaluate(inputs(10, 10, 10, 20)).to, 20);
+  // 60 s later the load is gone, but a scale-up within 120 s means the load was rising: the
+  // drop may be noise, so the window applies.
+  advance(60);
+  Decision decision = engine().evaluate(inputs(20, 1, 0, 20));
+  advance(15);
+  decision = engine().evaluate(inputs(20, 1, 0, 20));
+  advance(15);
+  decision = engine().evaluate(inputs(20, 1, 0, 20));
+  EXPECT_EQ(decision.action, Action::kHold);
+  EXPECT_NE(decision.reason.find("hold window: max recommendation 20 over 120 s"),
+            std::string::npos)
+      << decision.reason;
+  // 120 s after the scale-up, the last 30 s asked for 1 agent: the drop rule applies.
+  advance(30);
+  decision = engine().evaluate(inputs(20, 1, 0, 20));
+  EXPECT_EQ(decision.action, Action::kScaleDown);
+  EXPECT_EQ(decision.to, 1);
+}
+
+TEST_F(ScalingEngineTest, ConservativeHasNoDropRule) {
+  config_.strategy = "CONSERVATIVE";
+  config_.gpu_scaling.max_agents = 20;
+  for (int i = 0; i < 21; ++i) {
+    engine().evaluate(inputs(20, 20, 0, 20));
+    advance(15);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const Decision decision = engine().evaluate(inputs(20, 1, 0, 20));
+    EXPECT_EQ(decision.action, Action::kHold) << "evaluation " << i;
+    advance(15);
+  }
 }
 
 TEST_F(ScalingEngineTest, FlipCooldownAfterScaleUp) {

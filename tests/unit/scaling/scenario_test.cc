@@ -124,16 +124,33 @@ TEST_P(ScenarioTest, StepUpThenDown) {
   hold_load({6, std::nullopt, std::nullopt}, 20);
   const int peak = agents_;
   EXPECT_GE(peak, 6);
-  hold_load({2, std::nullopt, std::nullopt}, 4);  // one minute: inside every hold window
+  // Half the peak's demand is above the drop rule's 40 %, so one minute stays inside every hold
+  // window.
+  hold_load({3, std::nullopt, std::nullopt}, 4);
   EXPECT_EQ(agents_, peak);
-  hold_load({2, std::nullopt, std::nullopt}, 60);
+  hold_load({3, std::nullopt, std::nullopt}, 60);
   if (GetParam() == Strategy::kGpuMemoryBased) {
     EXPECT_EQ(agents_, peak);  // keeps the ceiling while any task runs
     hold_load({0, std::nullopt, std::nullopt}, 60);
     EXPECT_EQ(agents_, 1);
   } else {
     EXPECT_LT(agents_, peak);
-    EXPECT_GE(agents_, 2);
+    EXPECT_GE(agents_, 3);
+  }
+  EXPECT_LE(flips_, 1);
+}
+
+TEST_P(ScenarioTest, DeepDropShrinksSoon) {
+  hold_load({12, std::nullopt, std::nullopt}, 20);
+  const int peak = agents_;
+  ASSERT_GE(peak, 10);  // CONSERVATIVE counts busy agents as absorbing part of the queue
+  hold_load({2, std::nullopt, std::nullopt}, 4);  // one minute
+  if (GetParam() == Strategy::kConservative) {
+    EXPECT_EQ(agents_, peak);  // no drop rule: the 300 s window holds the peak
+  } else if (GetParam() == Strategy::kGpuMemoryBased) {
+    EXPECT_EQ(agents_, peak);  // keeps the ceiling while any task runs
+  } else {
+    EXPECT_LE(agents_, 2 + (GetParam() == Strategy::kAggressive ? 1 : 0));  // AGGRESSIVE: 1 spare
   }
   EXPECT_LE(flips_, 1);
 }

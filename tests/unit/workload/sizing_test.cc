@@ -227,6 +227,35 @@ TEST(SizeWorkloadTest, BreachKeepsHigherSmoothedRate) {
   EXPECT_DOUBLE_EQ(*sizing.erlang_rate, 1.0);
 }
 
+TEST(SizeWorkloadTest, FollowDropSizesByLowerRate) {
+  WorkloadSignal signal;
+  signal.busy_agents = 2;
+  signal.idle_agents = 4;
+  signal.arrival_rate = 1.0;
+  signal.recent_arrival_rate = 0.2;
+  signal.mean_service_s = 15.0;
+  SizingParams params;
+
+  // Off by default: the smoothed rate sizes Erlang C.
+  WorkloadSizing sizing = size_workload(signal, params);
+  ASSERT_TRUE(sizing.erlang_rate.has_value());
+  EXPECT_DOUBLE_EQ(*sizing.erlang_rate, 1.0);
+
+  params.follow_drop = true;
+  sizing = size_workload(signal, params);
+  ASSERT_TRUE(sizing.erlang_rate.has_value());
+  EXPECT_DOUBLE_EQ(*sizing.erlang_rate, 0.2);
+  ASSERT_TRUE(sizing.erlang.has_value());
+  EXPECT_EQ(*sizing.erlang, 6);
+
+  // A queued task, even one that idle agents take, keeps the smoothed rate.
+  signal.queue_length = 1;
+  sizing = size_workload(signal, params);
+  EXPECT_FALSE(sizing.wait_breached);
+  ASSERT_TRUE(sizing.erlang_rate.has_value());
+  EXPECT_DOUBLE_EQ(*sizing.erlang_rate, 1.0);
+}
+
 TEST(ToSignalTest, ProjectsSnapshot) {
   WorkloadMetrics metrics;
   metrics.queue_length = 4;
