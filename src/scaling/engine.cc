@@ -128,15 +128,23 @@ ScalingEngine::Verdict ScalingEngine::decide_up(const Recommendation& rec, MonoT
         "breached)",
         *since);
   }
-  if (params_.max_up_step > 0) {
-    target = std::min(target, current + params_.max_up_step);
+  std::string step_text;
+  if (params_.max_up_step > 0 && target > current + params_.max_up_step) {
+    target = current + params_.max_up_step;
+    step_text = fmt::format(" (at most {} agents per scale-up)", params_.max_up_step);
   }
   if (params_.batch_size > 1) {
     const int batches = (target - current + params_.batch_size - 1) / params_.batch_size;
-    target = std::min(current + batches * params_.batch_size, std::max(target, rec.upper_bound));
+    const int rounded =
+        std::min(current + batches * params_.batch_size, std::max(target, rec.upper_bound));
+    if (rounded != target) {
+      step_text = fmt::format(" (rounded up to batches of {})", params_.batch_size);
+    }
+    target = rounded;
   }
-  return {Action::kScaleUp, target,
-          fmt::format("scale up {} -> {}{}: {}", current, target, skipped, rec.reason)};
+  return {
+      Action::kScaleUp, target,
+      fmt::format("scale up {} -> {}{}{}: {}", current, target, step_text, skipped, rec.reason)};
 }
 
 ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, MonoTime now) const {

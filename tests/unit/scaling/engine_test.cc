@@ -478,6 +478,9 @@ TEST_F(ScalingEngineTest, AggressiveAddsBatches) {
   // Demand 2 plus 1 spare is 3: +2 agents, rounded up to one batch of 3.
   EXPECT_EQ(decision.recommendation.desired, 3);
   EXPECT_EQ(decision.to, 4);
+  EXPECT_EQ(
+      decision.reason.rfind("scale up 1 -> 4 (rounded up to batches of 3): desired 3 of 1", 0), 0u)
+      << decision.reason;
 }
 
 TEST_F(ScalingEngineTest, AggressiveBatchStopsAtUpperBound) {
@@ -491,6 +494,9 @@ TEST_F(ScalingEngineTest, ConservativeLimitsUpStep) {
   config_.gpu_scaling.max_agents = 16;
   const Decision decision = engine().evaluate(inputs(1, 1, 10, 16));
   EXPECT_EQ(decision.to, 4);  // at most batch_creation_size = 3 per action
+  EXPECT_EQ(decision.reason.rfind("scale up 1 -> 4 (at most 3 agents per scale-up): desired", 0),
+            0u)
+      << decision.reason;
 }
 
 TEST_F(ScalingEngineTest, DryRunLogMatchesRealRun) {
