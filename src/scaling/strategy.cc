@@ -229,6 +229,9 @@ StrategyParams strategy_params(Strategy strategy, const Config& config) {
     case Strategy::kGpuMemoryBased:
       params.size_by_workload = false;
       params.size_by_memory = true;
+      // Its proposal jumps between the ceiling and min_agents whenever work starts or stops, so
+      // a deep drop is its normal noise: only the window may shrink the pool.
+      params.drop_window_s = 0;
       break;
     case Strategy::kWorkloadBased:
       params.memory_limits = false;

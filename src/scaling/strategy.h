@@ -88,7 +88,8 @@ struct StrategyParams {
 //   HYBRID            workload size under the memory ceiling and the server's slots. A queued
 //                     task that no idle or starting agent will take adds an agent at once. The
 //                     pool shrinks only past a 30 % band, or at once after a drop to 40 %
-//   GPU_MEMORY_BASED  memory proposal only, growing to the ceiling while work exists
+//   GPU_MEMORY_BASED  memory proposal only, growing to the ceiling while work exists, and no
+//                     drop rule
 //   WORKLOAD_BASED    workload size under max_agents only
 //   CONSERVATIVE      HYBRID with lower memory thresholds, twice the wait target, busy agents
 //                     counted as absorbing the queue, small steps, a 2.5x hold window,

@@ -362,6 +362,22 @@ TEST_F(ScalingEngineTest, ConservativeHasNoDropRule) {
   }
 }
 
+TEST_F(ScalingEngineTest, GpuMemoryBasedHasNoDropRule) {
+  config_.strategy = "GPU_MEMORY_BASED";
+  config_.gpu_scaling.max_agents = 20;
+  for (int i = 0; i < 9; ++i) {
+    engine().evaluate(inputs(20, 20, 0, 20));
+    advance(15);
+  }
+  // No work and memory below the down threshold propose min_agents, but a pause between tasks
+  // is the memory proposal's normal noise, so the 120 s window applies.
+  for (int i = 0; i < 4; ++i) {
+    const Decision decision = engine().evaluate(inputs(20, 0, 0, 20));
+    EXPECT_EQ(decision.action, Action::kHold) << "evaluation " << i;
+    advance(15);
+  }
+}
+
 TEST_F(ScalingEngineTest, FlipCooldownAfterScaleUp) {
   ASSERT_EQ(engine().evaluate(inputs(1, 1, 0)).action, Action::kNone);
   advance(120);
