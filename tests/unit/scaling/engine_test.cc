@@ -27,6 +27,14 @@ class ScalingEngineTest : public ::testing::Test {
     ASSERT_TRUE(engine().set_strategy_params(params));
   }
 
+  // Evaluates the same pool `count` times, one check interval (15 s) apart.
+  void evaluate_repeatedly(int count, int agents, int busy, int ceiling) {
+    for (int i = 0; i < count; ++i) {
+      engine().evaluate(inputs(agents, busy, 0, ceiling));
+      advance(15);
+    }
+  }
+
   MonoTime now() const { return clock_->now(); }
   void advance(double s) { clock_->advance(from_seconds(s)); }
 
@@ -278,10 +286,7 @@ TEST_F(ScalingEngineTest, ScaleDownIntervalSpacesSteps) {
 
 TEST_F(ScalingEngineTest, DeepDropScalesDownAtOnce) {
   config_.gpu_scaling.max_agents = 20;
-  for (int i = 0; i < 9; ++i) {
-    engine().evaluate(inputs(20, 20, 0, 20));
-    advance(15);
-  }
+  evaluate_repeatedly(9, 20, 20, 20);
   // Demand falls to 3 busy agents at t = 135 s. Once the recommendations of the last 30 s are
   // all 3 (at most 40 % of 20), the pool goes to 3 in one action, 30 s after the fall instead of
   // the 120 s window and three halving steps.
@@ -307,10 +312,7 @@ TEST_F(ScalingEngineTest, DeepDropScalesDownAtOnce) {
 
 TEST_F(ScalingEngineTest, ShallowDropWaitsForWindow) {
   config_.gpu_scaling.max_agents = 20;
-  for (int i = 0; i < 9; ++i) {
-    engine().evaluate(inputs(20, 20, 0, 20));
-    advance(15);
-  }
+  evaluate_repeatedly(9, 20, 20, 20);
   // 9 of 20 is above 40 % of the pool, so the 120 s window applies.
   for (int i = 0; i < 8; ++i) {
     const Decision decision = engine().evaluate(inputs(20, 9, 0, 20));
@@ -324,10 +326,7 @@ TEST_F(ScalingEngineTest, ShallowDropWaitsForWindow) {
 
 TEST_F(ScalingEngineTest, DropAfterRecentScaleUpWaits) {
   config_.gpu_scaling.max_agents = 20;
-  for (int i = 0; i < 9; ++i) {
-    engine().evaluate(inputs(10, 10, 0, 20));
-    advance(15);
-  }
+  evaluate_repeatedly(9, 10, 10, 20);
   ASSERT_EQ(engine().evaluate(inputs(10, 10, 10, 20)).to, 20);
   // 60 s later the load is gone, but a scale-up within 120 s means the load was rising: the
   // drop may be noise, so the window applies.
@@ -351,10 +350,7 @@ TEST_F(ScalingEngineTest, DropAfterRecentScaleUpWaits) {
 TEST_F(ScalingEngineTest, ConservativeHasNoDropRule) {
   config_.strategy = "CONSERVATIVE";
   config_.gpu_scaling.max_agents = 20;
-  for (int i = 0; i < 21; ++i) {
-    engine().evaluate(inputs(20, 20, 0, 20));
-    advance(15);
-  }
+  evaluate_repeatedly(21, 20, 20, 20);
   for (int i = 0; i < 4; ++i) {
     const Decision decision = engine().evaluate(inputs(20, 1, 0, 20));
     EXPECT_EQ(decision.action, Action::kHold) << "evaluation " << i;
@@ -365,10 +361,7 @@ TEST_F(ScalingEngineTest, ConservativeHasNoDropRule) {
 TEST_F(ScalingEngineTest, GpuMemoryBasedHasNoDropRule) {
   config_.strategy = "GPU_MEMORY_BASED";
   config_.gpu_scaling.max_agents = 20;
-  for (int i = 0; i < 9; ++i) {
-    engine().evaluate(inputs(20, 20, 0, 20));
-    advance(15);
-  }
+  evaluate_repeatedly(9, 20, 20, 20);
   // No work and memory below the down threshold propose min_agents, but a pause between tasks
   // is the memory proposal's normal noise, so the 120 s window applies.
   for (int i = 0; i < 4; ++i) {
