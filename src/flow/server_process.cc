@@ -127,6 +127,12 @@ Result<std::unique_ptr<ManagedServer>> ManagedServer::start(const LaunchPlan& pl
   std::unique_ptr<ManagedServer> server(new ManagedServer(*pid, *port, log_path, clock));
   if (Status healthy = server->wait_healthy(options.start_timeout_s, cancel); !healthy) {
     server->stop();
+    if (healthy.code() == ErrorCode::kCancelled) {
+      return Status(ErrorCode::kCancelled,
+                    fmt::format("cancelled while llama-server (pid {}) was starting at {}, so it "
+                                "was stopped; its log is {}",
+                                *pid, server->url(), log_path.string()));
+    }
     return healthy;
   }
   get_logger("flow")->info("llama-server pid={} is healthy at {}", *pid, server->url());

@@ -42,14 +42,11 @@ class OllamaRunTest : public E2eTest {
     return out;
   }
 
-  // Sends Ctrl-C to `child`, opens the server's gate and returns the report on stdout, which
-  // is discarded when it is not JSON. Expects exit code 130.
+  // Sends Ctrl-C to `child` as interrupt_run() does, then opens the server's gate.
   json interrupt(ChildProcess& child) {
-    child.send_signal(SIGINT);
-    const int code = child.wait(std::chrono::seconds(30));
+    const json report = interrupt_run(child);
     server_.gate().open_all();
-    EXPECT_EQ(code, 130) << child.read_err();
-    return json::parse(child.read_out(), nullptr, false);
+    return report;
   }
 
   FakeOllamaServer server_;
