@@ -129,7 +129,11 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
   }
   Result<orchestrator::Plan> plan = orchestrator::plan_from_json(document);
   if (!plan) {
-    return plan.status().with_context("plan file '" + path + "'");
+    return Status(plan.status().code(),
+                  fmt::format("plan file '{}': {}: write it as `ollama-flow run GOAL --plan-only "
+                              "--json` prints it, with a \"tasks\" list of tasks that each have "
+                              "an \"id\", a \"role\" and a \"description\"",
+                              path, plan.status().message()));
   }
   std::vector<std::string> errors =
       orchestrator::validate_plan(*plan, state.roles, plan_limits(state.config));
