@@ -181,9 +181,13 @@ TEST_F(CommandsTest, PlanCapacityCorruptFileNamesFileAndOffset) {
   std::fputs("GGUF\x03\x00\x00\x00garbage", file);
   std::fclose(file);
   ProcessResult result = run_cli({"plan-capacity", "--model", bad.string()});
-  EXPECT_EQ(result.exit_code, 1);
+  // Invalid input, so a usage error, like a folder given as the model.
+  EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_NE(result.err.find(bad.string()), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("offset"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("pass a valid GGUF model file or an Ollama model name to --model"),
+            std::string::npos)
+      << result.err;
 }
 
 TEST_F(CommandsTest, ModelsListsServerModels) {
@@ -465,7 +469,7 @@ TEST_F(CommandsTest, PlanCapacityRejectsZeroHeads) {
   const std::filesystem::path model = dir_.path() / "zero-heads.gguf";
   std::ofstream(model, std::ios::binary) << writer.build();
   ProcessResult result = run_cli({"plan-capacity", "--model", model.string()});
-  EXPECT_EQ(result.exit_code, 1) << result.out;
+  EXPECT_EQ(result.exit_code, 2) << result.out;
   EXPECT_NE(result.err.find(model.string() +
                             ": metadata key 'llama.attention.head_count' is 0 in every layer"),
             std::string::npos)
