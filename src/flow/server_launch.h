@@ -117,7 +117,8 @@ class ManagedServer {
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
   const std::filesystem::path& log_path() const { return log_path_; }
-  // Returns the last `lines` lines of the server's log.
+  // Returns the last `lines` lines of the server's log, each indented by two spaces, with a line
+  // break between two lines and none at the end.
   std::string log_tail(size_t lines = 20) const;
 
  private:

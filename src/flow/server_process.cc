@@ -211,11 +211,13 @@ std::string ManagedServer::log_tail(size_t lines) const {
       tail.pop_front();
     }
   }
+  // No line break after the last line: print_error() keeps a break only before an indented line,
+  // so a final one would be printed as the text "\n".
   std::string text;
   for (const std::string& kept : tail) {
-    text += "  " + kept + "\n";
+    text += (text.empty() ? "  " : "\n  ") + kept;
   }
-  return text.empty() ? "  (empty)\n" : text;
+  return text.empty() ? "  (empty)" : text;
 }
 
 }  // namespace ollamaflow::flow

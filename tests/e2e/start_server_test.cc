@@ -185,6 +185,9 @@ TEST_F(StartServerTest, ServerLogStaysBesideJournal) {
       run_cli({"run", "--start-server", script.string(), "--model", model.string(), "--plan",
                write_plan(), "--db", db().string(), "--workspace", workspace().string()});
   EXPECT_EQ(result.exit_code, 1) << result.err;
+  // The log's lines end the message, with no line break written out as "\n" after them.
+  EXPECT_TRUE(contains(result.err, "\n  error: failed to load model\n")) << result.err;
+  EXPECT_FALSE(contains(result.err, "\\n")) << result.err;
   const std::filesystem::path folder = dir_.path() / "server-logs";
   EXPECT_TRUE(contains(result.err, "its log " + folder.string() + "/llama-server-")) << result.err;
   std::vector<std::filesystem::path> logs;
@@ -412,6 +415,7 @@ TEST_F(ManagedServerTest, ProcessThatExitsReportsLogTail) {
       << server.status().message();
   EXPECT_TRUE(contains(server.status().message(), "model file is corrupt"))
       << server.status().message();
+  EXPECT_NE(server.status().message().back(), '\n') << server.status().message();
 }
 
 }  // namespace
