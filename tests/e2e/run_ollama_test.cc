@@ -513,6 +513,40 @@ TEST_F(OllamaRunTest, SecondRunInBusyWorkspaceIsRejected) {
   EXPECT_EQ(third.exit_code, 0) << third.out << third.err;
 }
 
+// Ollama lowers a num_ctx above the model's training context to that context, so doctor's
+// advice for Ollama plans slots of the training context that /api/show gives, as it does for
+// llama-server.
+TEST_F(OllamaRunTest, DoctorAdviceKeepsTrainingContext) {
+  FakeModel model{.name = "short-context:1b", .context_length = 4096};
+  model.model_info = {{"general.architecture", "llama"}, {"llama.block_count", 2},
+                      {"llama.context_length", 4096},    {"llama.embedding_length", 64},
+                      {"llama.attention.head_count", 4}, {"llama.attention.head_count_kv", 4}};
+  server_.set_models({model});
+  const ProcessResult result = run_cli({"doctor", "--host", server_.url(), "--model",
+                                        "short-context:1b", "--num-ctx", "8192", "--json"});
+  const json document = parse_json(result);
+  json capacity;
+  json parallel;
+  for (const json& check : document["checks"]) {
+    if (check["name"] == "capacity") {
+      capacity = check;
+    } else if (check["name"] == "parallel") {
+      parallel = check;
+    }
+  }
+  ASSERT_FALSE(capacity.is_null()) << result.out;
+  const std::string detail = capacity["detail"].get<std::string>();
+  EXPECT_NE(detail.find("short-context:1b at 4096 tokens"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("the model's training context 4096, not server.num_ctx 8192"),
+            std::string::npos)
+      << detail;
+  ASSERT_FALSE(parallel.is_null()) << result.out;
+  EXPECT_NE(parallel["fix"].get<std::string>().find(
+                "and run with --num-ctx 4096, the model's training context"),
+            std::string::npos)
+      << parallel.dump();
+}
+
 TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {
   play_gated_model(server_, sample_plan(),
                    [](const std::string& kind, const json&) { return kind == "agent_reply"; });
