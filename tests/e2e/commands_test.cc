@@ -320,6 +320,29 @@ TEST_F(CommandsTest, ConfigShowTextListsEveryKey) {
   EXPECT_NE(text.out.find(file_source), std::string::npos) << text.out;
 }
 
+// A strategy name is upper-cased wherever it is given, and `config show` prints the name in use
+// with the name as written, as for --strategy.
+TEST_F(CommandsTest, ConfigShowNamesGivenStrategy) {
+  const std::filesystem::path config_path = dir_.path() / "config.json";
+  std::ofstream(config_path) << json{{"environments", {{"testing", {{"strategy", "hybrid"}}}}}};
+  const ProcessResult text = run_cli({"config", "show", "--config", config_path.string(),
+                                      "--strategy", "workload_based", "--auto-scaling"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  const std::regex environment_row(
+      R"(\nenvironments\.testing\.strategy +"HYBRID" +file:[^\n]*, given as "hybrid"\n)");
+  EXPECT_TRUE(std::regex_search("\n" + text.out, environment_row)) << text.out;
+  const std::regex flag_row(
+      R"(\nauto_scaling\.strategy +"WORKLOAD_BASED" +flag:--strategy, given as "workload_based"\n)");
+  EXPECT_TRUE(std::regex_search("\n" + text.out, flag_row)) << text.out;
+
+  const ProcessResult shown =
+      run_cli({"config", "show", "--config", config_path.string(), "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const json document = parse_json(shown);
+  EXPECT_EQ(document["values"]["environments"]["testing"]["strategy"], "HYBRID") << shown.out;
+  EXPECT_EQ(document["given_values"]["environments.testing.strategy"], "hybrid") << shown.out;
+}
+
 TEST_F(CommandsTest, DoctorReportsDeadServerQuickly) {
   const std::string host = "http://127.0.0.1:" + std::to_string(closed_port());
   ProcessResult result = run_cli({"doctor", "--host", host});
