@@ -57,32 +57,37 @@ std::string source_of(const Config& config, std::string key) {
   }
 }
 
+// Returns the source column of `key`: its source and, for a value that differs from the user's,
+// the value as the user gave it.
+std::string source_column(const DisplayedConfig& displayed, const std::string& key) {
+  std::string source = source_of(displayed.config, key);
+  if (const auto given = displayed.given_values.find(key); given != displayed.given_values.end()) {
+    source += ", given as " + to_text(json(given->second));
+  }
+  return source;
+}
+
 // Appends one row per leaf of `value`; an empty object is one row of its own.
-void add_leaf_rows(const Config& config, const std::string& key, const json& value,
+void add_leaf_rows(const DisplayedConfig& displayed, const std::string& key, const json& value,
                    std::vector<Row>& rows) {
   if (value.is_object() && !value.empty()) {
     for (const auto& [name, item] : value.items()) {
-      add_leaf_rows(config, key + "." + name, item, rows);
+      add_leaf_rows(displayed, key + "." + name, item, rows);
     }
     return;
   }
-  rows.push_back({key, to_text(value), source_of(config, key)});
+  rows.push_back({key, to_text(value), source_column(displayed, key)});
 }
 
 std::vector<Row> config_rows(const DisplayedConfig& displayed) {
   const Config& config = displayed.config;
   std::vector<Row> rows;
   for (const std::string& key : config_keys()) {
-    std::string source = source_of(config, key);
-    if (const auto given = displayed.given_values.find(key);
-        given != displayed.given_values.end()) {
-      source += ", given as " + to_text(json(given->second));
-    }
-    rows.push_back({key, to_text(config_value(config, key)), source});
+    rows.push_back({key, to_text(config_value(config, key)), source_column(displayed, key)});
   }
   const json document = config.to_json();
   for (const char* group : kEntryGroups) {
-    add_leaf_rows(config, group, document.value(group, json::object()), rows);
+    add_leaf_rows(displayed, group, document.value(group, json::object()), rows);
   }
   return rows;
 }

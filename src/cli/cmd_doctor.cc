@@ -229,6 +229,9 @@ void check_parallel(const Config& config, const ServedModel& served,
     current = "OLLAMA_NUM_PARALLEL " +
               (parallel ? std::to_string(*parallel) : "unset (Ollama's default is 1)");
     fix = fmt::format("set OLLAMA_NUM_PARALLEL={} and restart `ollama serve`", target_slots);
+    if (lowered_from) {
+      fix += fmt::format(", and run with --num-ctx {}, the model's training context", ctx_per_slot);
+    }
   }
   const std::string use = fmt::format("{} slot(s) fit, and a run uses at most {} agents ({})", fit,
                                       bound.agents, bound.key);
@@ -283,9 +286,14 @@ void check_capacity(const Config& config, const ServerSettings& settings,
     return;
   }
   // llama-server gives every slot -c / -np tokens, so the advice for it plans slots of at most
-  // the training context, as `run --start-server` does.
+  // the training context, as `run --start-server` does. Ollama lowers a larger num_ctx to the
+  // training context of the model's GGUF file when it loads the model (llm/server.go in
+  // Ollama's source), so its advice does the same where the model's metadata gives that
+  // context. The built-in table gives the context of its memory figures instead, so a model
+  // from the table keeps server.num_ctx.
   std::optional<uint64_t> lowered_from;
-  if (config.server.backend == "openai") {
+  if (config.server.backend == "openai" ||
+      (config.server.backend == "ollama" && !resolved->spec.table)) {
     lowered_from = model::lower_to_training_context(*demand);
   }
   Result<model::CapacityPlan> plan = model::plan_capacity(

@@ -1,7 +1,8 @@
 // `ollama-flow plan-capacity --model NAME|FILE.gguf [--ctx N | --total-ctx N] [--parallel P]
 // [--cache-type-k T] [--cache-type-v T] [--json]`: the memory breakdown of one model on this
 // machine's devices and how many agents fit. A .gguf path needs no server. The exit code is 1
-// when the model does not fit, or --parallel P slots do not.
+// when the model does not fit, or --parallel P slots do not, and 2 for a usage error, such as a
+// --model that names a folder or a file that is no valid GGUF model.
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -26,6 +27,20 @@ namespace {
 int error_exit(const Status& status) {
   print_error(status.message());
   return status.code() == ErrorCode::kInvalidArgument ? 2 : 1;
+}
+
+// Returns the error of a model that cannot be resolved. A --model file that is no valid GGUF
+// model is invalid input, like a folder given as the model, so it is a usage error, as in
+// `run --start-server`. Only a file that --model names returns these codes: resolve_model()
+// lists the errors of the Ollama store's files as skipped sources.
+Status resolve_error(const Status& status) {
+  if (status.code() == ErrorCode::kCorrupt || status.code() == ErrorCode::kParseError) {
+    return Status(ErrorCode::kInvalidArgument,
+                  status.message() +
+                      ": pass a valid GGUF model file or an Ollama model name to "
+                      "--model");
+  }
+  return status;
 }
 
 model::ResolveOptions resolve_options(const Config& config, const std::shared_ptr<Clock>& clock,
@@ -108,7 +123,7 @@ int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) 
     return 130;
   }
   if (!resolved)
-    return error_exit(resolved.status());
+    return error_exit(resolve_error(resolved.status()));
 
   model::PlanQuestion question{options.ctx, options.total_ctx, options.parallel,
                                options.cache_type_k, options.cache_type_v};

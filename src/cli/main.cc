@@ -434,8 +434,8 @@ int run_main(int argc, char** argv) {
   add_global_options(pc, *pc_global);
   pc_global->flags.add<std::string>(pc, "--backend", "server.backend", "Model server API");
   pc_global->flags.add<std::string>(pc, "--host", "server.host", "Model server URL");
+  // Checked in the callback instead of by required(), whose message does not say what to pass.
   pc->add_option("--model", pc_options->model, "Ollama model name or path to a .gguf file")
-      ->required()
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             return text.empty() ? "the model name is empty: give an Ollama model name such as "
@@ -457,7 +457,12 @@ int run_main(int argc, char** argv) {
   pc_global->flags.add<std::string>(pc, "--kv-cache-type", "memory.kv_cache_type_k",
                                     "Cache type for both K and V");
   pc->add_flag("--json", pc_options->json, "Print JSON");
-  pc->callback([&, pc_global, pc_options] {
+  pc->callback([&, pc, pc_global, pc_options] {
+    if (pc->count("--model") == 0) {
+      throw CLI::ValidationError("--model",
+                                 "plan-capacity needs a model: pass --model with an Ollama model "
+                                 "name such as llama3:8b or the path of a .gguf file");
+    }
     std::optional<Config> config = load_run_config(*pc_global);
     exit_code = config ? cmd_plan_capacity(*config, *pc_options) : 2;
   });

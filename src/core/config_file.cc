@@ -93,6 +93,12 @@ Status apply_profiles(Config& config, const json& group, const std::string& orig
                                   "HYBRID, CONSERVATIVE, AGGRESSIVE");
         }
         profile.strategy = upper;
+        // `config show` prints the name in use and, when it differs, the name as written.
+        if (upper != value.get<std::string>()) {
+          config.given_values[where] = value.get<std::string>();
+        } else {
+          config.given_values.erase(where);
+        }
       } else if (field == "scale_check_interval" && value.is_number() && value > 0) {
         profile.scale_check_interval = value.get<double>();
       } else if (field == "cooldown_period" && value.is_number() && value >= 0) {

@@ -169,7 +169,9 @@ std::string format_report(const RunReport& report) {
   std::string out;
   out += "Run " + report.run_id + ": " + report.status + "\n";
   out += "  goal:      " + one_line(report.goal) + "\n";
-  out += "  backend:   " + report.backend + " (" + report.endpoint + ")" +
+  // A run cancelled before its server responded has no endpoint.
+  const std::string endpoint = report.endpoint.empty() ? "" : " (" + report.endpoint + ")";
+  out += "  backend:   " + report.backend + endpoint +
          (report.simulated ? "  [SIMULATED: output is placeholder text]" : "") + "\n";
   out += "  model:     " + one_line(report.model) + "\n";
   out += "  workspace: " + (report.workspace.empty() ? "-" : one_line(report.workspace)) + "\n";

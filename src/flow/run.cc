@@ -129,7 +129,11 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
   }
   Result<orchestrator::Plan> plan = orchestrator::plan_from_json(document);
   if (!plan) {
-    return plan.status().with_context("plan file '" + path + "'");
+    return Status(plan.status().code(),
+                  fmt::format("plan file '{}': {}: write it as `ollama-flow run GOAL --plan-only "
+                              "--json` prints it, with a \"tasks\" list of tasks that each have "
+                              "an \"id\", a \"role\" and a \"description\"",
+                              path, plan.status().message()));
   }
   std::vector<std::string> errors =
       orchestrator::validate_plan(*plan, state.roles, plan_limits(state.config));
@@ -712,12 +716,45 @@ void fill_header(RunState& state) {
   report.run_id = state.record.id;
   report.goal = state.record.goal;
   report.backend = state.backend.settings.backend;
-  report.endpoint = state.backend.client->endpoint();
+  report.endpoint = state.backend.client ? state.backend.client->endpoint() : "";
   report.simulated = state.backend.simulated;
   report.model = state.backend.served_model.value_or(state.config.server.model);
   report.auto_scaling = state.config.auto_scaling;
   report.strategy = state.config.strategy;
   report.notes = state.backend.notes;
+}
+
+// Journals a new run that Ctrl-C, SIGTERM or SIGHUP stopped while its llama-server was starting,
+// as a cancel during planning is journaled, and returns its report. ManagedServer::start() has
+// stopped the server already.
+Result<RunReport> journal_cancelled_start(RunState& state, const Status& cancelled) {
+  // NOTE: a resumed run keeps its journaled status and gets no report here, because the resume
+  // is checked against the journal only after the server is healthy.
+  if (!state.request.resume_id.empty()) {
+    return cancelled;
+  }
+  if (Status opened = open_journal(state); !opened) {
+    return opened;
+  }
+  // The server never responded, so the run has no endpoint, only the backend it would have used.
+  state.backend.settings = state.config.server;
+  state.backend.settings.backend = "openai";
+  std::string goal = state.request.goal;
+  if (goal.empty() && !state.request.plan_file.empty()) {
+    goal = "plan " + state.request.plan_file;  // the plan file is read after the server starts
+  }
+  if (Status created = start_record(state, goal); !created) {
+    return created;
+  }
+  fill_header(state);
+  state.report.notes.insert(state.report.notes.end(), state.goal_notes.begin(),
+                            state.goal_notes.end());
+  state.report.notes.push_back(cancelled.message());
+  state.report.status = "cancelled";
+  state.report.exit_code = 130;
+  finish(state);
+  get_logger("flow")->info("run={} cancelled while llama-server was starting", state.record.id);
+  return state.report;
 }
 
 }  // namespace
@@ -795,6 +832,9 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
     Result<RunServer> started =
         start_run_server(config, request.start_server, state.clock, *state.cancel);
     if (!started) {
+      if (started.status().code() == ErrorCode::kCancelled) {
+        return journal_cancelled_start(state, started.status());
+      }
       return started.status();
     }
     server = std::move(started).value();

@@ -158,6 +158,49 @@ bool is_attached_value(std::string_view rest) {
   });
 }
 
+// Returns the planned flag that `word` sets, in the spelling of kPlannedShortFlags or
+// kPlannedLongFlags, for a word that sets_planned_flag() accepts.
+std::string_view planned_flag_of(std::string_view word) {
+  if (word.rfind("--", 0) == 0) {
+    std::string flag(word.substr(0, word.find('=')));
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    for (std::string_view planned : kPlannedLongFlags) {
+      if (planned == flag) {
+        return planned;
+      }
+    }
+    return {};
+  }
+  for (std::string_view planned : kPlannedShortFlags) {
+    if (word.rfind(planned, 0) == 0) {
+      return planned;
+    }
+  }
+  return {};
+}
+
+// Returns what to do instead of passing `word`, a flag that sets_planned_flag() accepts.
+std::string planned_flag_fix(std::string_view word) {
+  const std::string_view flag = planned_flag_of(word);
+  if (flag == "-m" || flag == "--model") {
+    return "remove it, and pass the GGUF file with --model";
+  }
+  if (flag == "--host" || flag == "--port") {
+    return "remove it: the server listens on a free port of 127.0.0.1, which the run picks";
+  }
+  if (flag == "-np" || flag == "--parallel") {
+    return "remove it, and set the slots with --agents, or --max-agents with auto-scaling";
+  }
+  if (flag == "-c" || flag == "--ctx-size") {
+    return "remove it, and set the context per slot with --num-ctx";
+  }
+  if (flag == "--metrics" || flag == "--no-metrics") {
+    return "remove it: the server always gets --metrics, because the run reads the server's "
+           "busy slots and queue from /metrics";
+  }
+  return "remove it, and set the cache types with --kv-cache-type";
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> split_shell_words(const std::string& text) {
@@ -240,10 +283,8 @@ Result<std::vector<std::string>> split_server_args(const std::string& text) {
     if (sets_planned_flag(word)) {
       return Status(ErrorCode::kInvalidArgument,
                     fmt::format("server.start_server_args sets '{}', which --start-server "
-                                "chooses itself: remove it, and set the context with --num-ctx, "
-                                "the slots with --agents or --max-agents and the cache types "
-                                "with --kv-cache-type",
-                                word));
+                                "chooses itself: {}",
+                                word, planned_flag_fix(word)));
     }
   }
   return words;

@@ -81,8 +81,8 @@ Result<std::vector<std::string>> split_shell_words(const std::string& text);
 bool sets_planned_flag(std::string_view word);
 
 // Splits server.start_server_args with split_shell_words(). Returns its errors, and
-// kInvalidArgument naming the word when one sets what plan_launch() chooses itself, as
-// sets_planned_flag() decides.
+// kInvalidArgument naming the word and the flag of ollama-flow to use instead when one sets what
+// plan_launch() chooses itself, as sets_planned_flag() decides.
 Result<std::vector<std::string>> split_server_args(const std::string& text);
 
 // A llama-server process that this object started and owns. stop() (and the destructor) end
@@ -117,7 +117,8 @@ class ManagedServer {
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
   const std::filesystem::path& log_path() const { return log_path_; }
-  // Returns the last `lines` lines of the server's log.
+  // Returns the last `lines` lines of the server's log, each indented by two spaces, with a line
+  // break between two lines and none at the end.
   std::string log_tail(size_t lines = 20) const;
 
  private:

@@ -127,6 +127,12 @@ Result<std::unique_ptr<ManagedServer>> ManagedServer::start(const LaunchPlan& pl
   std::unique_ptr<ManagedServer> server(new ManagedServer(*pid, *port, log_path, clock));
   if (Status healthy = server->wait_healthy(options.start_timeout_s, cancel); !healthy) {
     server->stop();
+    if (healthy.code() == ErrorCode::kCancelled) {
+      return Status(ErrorCode::kCancelled,
+                    fmt::format("cancelled while llama-server (pid {}) was starting at {}, so it "
+                                "was stopped; its log is {}",
+                                *pid, server->url(), log_path.string()));
+    }
     return healthy;
   }
   get_logger("flow")->info("llama-server pid={} is healthy at {}", *pid, server->url());
@@ -205,11 +211,13 @@ std::string ManagedServer::log_tail(size_t lines) const {
       tail.pop_front();
     }
   }
+  // No line break after the last line: print_error() keeps a break only before an indented line,
+  // so a final one would be printed as the text "\n".
   std::string text;
   for (const std::string& kept : tail) {
-    text += "  " + kept + "\n";
+    text += (text.empty() ? "  " : "\n  ") + kept;
   }
-  return text.empty() ? "  (empty)\n" : text;
+  return text.empty() ? "  (empty)" : text;
 }
 
 }  // namespace ollamaflow::flow

@@ -109,8 +109,9 @@ Status transport_error(const BaseUrl& url, httplib::Error error, const HttpSetti
                                   where, read_timeout_s));
       }
       return Status(ErrorCode::kServerError,
-                    fmt::format("the connection to {} was closed in the middle of the response "
-                                "(was the server restarted?)",
+                    fmt::format("the connection to {} was closed in the middle of the response, "
+                                "so the server stopped, restarted or crashed: check its log and "
+                                "that it still runs, then try again",
                                 where));
     case httplib::Error::Write:
       return Status(

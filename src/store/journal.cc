@@ -39,9 +39,23 @@ Status create_parent_folder(const std::string& path) {
   if (parent.empty()) {
     return Status::ok();
   }
+  // The topmost missing folder, which the note names, because removing it undoes the creation.
+  std::filesystem::path top_missing;
   std::error_code error;
+  for (std::filesystem::path folder = parent; !folder.empty() && folder != folder.root_path();
+       folder = folder.parent_path()) {
+    if (std::filesystem::symlink_status(folder, error).type() !=
+        std::filesystem::file_type::not_found) {
+      break;
+    }
+    top_missing = folder;
+  }
   std::filesystem::create_directories(parent, error);
   if (!error) {
+    if (!top_missing.empty()) {
+      get_logger("store")->info("created the folder '{}' for the journal '{}'",
+                                top_missing.string(), path);
+    }
     return Status::ok();
   }
   // A path through a file or a folder without permission is the user's to fix with --db.

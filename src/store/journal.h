@@ -68,7 +68,7 @@ class Journal {
   // path is a folder, a file that is not an SQLite database, another program's database, a file
   // or folder that cannot be opened or created, or a file written by a newer ollama-flow. Returns
   // kPermissionDenied for a read-only file or folder, kCorrupt for a damaged SQLite file, and
-  // kIoError for other failures.
+  // kIoError for other failures. An info log line names the topmost parent folder it created.
   static Result<std::unique_ptr<Journal>> open(const std::string& path,
                                                JournalOptions options = {});
   // Opens an existing journal for commands that only read it. The file is opened read-only and

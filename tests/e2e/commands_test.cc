@@ -181,9 +181,13 @@ TEST_F(CommandsTest, PlanCapacityCorruptFileNamesFileAndOffset) {
   std::fputs("GGUF\x03\x00\x00\x00garbage", file);
   std::fclose(file);
   ProcessResult result = run_cli({"plan-capacity", "--model", bad.string()});
-  EXPECT_EQ(result.exit_code, 1);
+  // Invalid input, so a usage error, like a folder given as the model.
+  EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_NE(result.err.find(bad.string()), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("offset"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("pass a valid GGUF model file or an Ollama model name to --model"),
+            std::string::npos)
+      << result.err;
 }
 
 TEST_F(CommandsTest, ModelsListsServerModels) {
@@ -314,6 +318,29 @@ TEST_F(CommandsTest, ConfigShowTextListsEveryKey) {
   EXPECT_NE(text.out.find("model_requirements.tiny:1b.min_memory_mb"), std::string::npos);
   EXPECT_NE(text.out.find("environments.production.strategy"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find(file_source), std::string::npos) << text.out;
+}
+
+// A strategy name is upper-cased wherever it is given, and `config show` prints the name in use
+// with the name as written, as for --strategy.
+TEST_F(CommandsTest, ConfigShowNamesGivenStrategy) {
+  const std::filesystem::path config_path = dir_.path() / "config.json";
+  std::ofstream(config_path) << json{{"environments", {{"testing", {{"strategy", "hybrid"}}}}}};
+  const ProcessResult text = run_cli({"config", "show", "--config", config_path.string(),
+                                      "--strategy", "workload_based", "--auto-scaling"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  const std::regex environment_row(
+      R"(\nenvironments\.testing\.strategy +"HYBRID" +file:[^\n]*, given as "hybrid"\n)");
+  EXPECT_TRUE(std::regex_search("\n" + text.out, environment_row)) << text.out;
+  const std::regex flag_row(
+      R"(\nauto_scaling\.strategy +"WORKLOAD_BASED" +flag:--strategy, given as "workload_based"\n)");
+  EXPECT_TRUE(std::regex_search("\n" + text.out, flag_row)) << text.out;
+
+  const ProcessResult shown =
+      run_cli({"config", "show", "--config", config_path.string(), "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const json document = parse_json(shown);
+  EXPECT_EQ(document["values"]["environments"]["testing"]["strategy"], "HYBRID") << shown.out;
+  EXPECT_EQ(document["given_values"]["environments.testing.strategy"], "hybrid") << shown.out;
 }
 
 TEST_F(CommandsTest, DoctorReportsDeadServerQuickly) {
@@ -465,7 +492,7 @@ TEST_F(CommandsTest, PlanCapacityRejectsZeroHeads) {
   const std::filesystem::path model = dir_.path() / "zero-heads.gguf";
   std::ofstream(model, std::ios::binary) << writer.build();
   ProcessResult result = run_cli({"plan-capacity", "--model", model.string()});
-  EXPECT_EQ(result.exit_code, 1) << result.out;
+  EXPECT_EQ(result.exit_code, 2) << result.out;
   EXPECT_NE(result.err.find(model.string() +
                             ": metadata key 'llama.attention.head_count' is 0 in every layer"),
             std::string::npos)

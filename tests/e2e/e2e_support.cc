@@ -1,7 +1,10 @@
 #include "e2e/e2e_support.h"
 
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -126,6 +129,13 @@ json E2eTest::parse_json(const ProcessResult& result) const {
                                         << result.out << "\nstderr:\n"
                                         << result.err;
   return document.is_discarded() ? json::object() : document;
+}
+
+json E2eTest::interrupt_run(ChildProcess& child) const {
+  child.send_signal(SIGINT);
+  const int code = child.wait(std::chrono::seconds(30));
+  EXPECT_EQ(code, 130) << child.read_err();
+  return json::parse(child.read_out(), nullptr, false);
 }
 
 }  // namespace ollamaflow::testing

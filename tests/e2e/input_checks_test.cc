@@ -267,6 +267,27 @@ TEST_F(InputChecksTest, ConfigSubcommandsAreNamed) {
   EXPECT_TRUE(contains(missing.err, "config needs a subcommand: use one of show")) << missing.err;
 }
 
+TEST_F(InputChecksTest, PlanWithoutTasksGivesFix) {
+  const fs::path plan = dir_.path() / "plan.json";
+  std::ofstream(plan) << "{}";
+  const ProcessResult result = run_cli({"run", "--plan", plan.string(), "--backend", "sim", "--db",
+                                        db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(contains(result.err, "plan file '" + plan.string() +
+                                       "': tasks: missing required field: write it as "
+                                       "`ollama-flow run GOAL --plan-only --json` prints it"))
+      << result.err;
+}
+
+TEST_F(InputChecksTest, PlanCapacityWithoutModelGivesFix) {
+  const ProcessResult result = run_cli({"plan-capacity", "--backend", "sim"});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(contains(result.err,
+                       "plan-capacity needs a model: pass --model with an Ollama "
+                       "model name such as llama3:8b or the path of a .gguf file"))
+      << result.err;
+}
+
 TEST_F(InputChecksTest, RunsShowWithoutIdSaysWhereIdsAre) {
   const ProcessResult result = run_cli({"runs", "show", "--db", db().string()});
   EXPECT_EQ(result.exit_code, 2) << result.err;

@@ -42,14 +42,11 @@ class OllamaRunTest : public E2eTest {
     return out;
   }
 
-  // Sends Ctrl-C to `child`, opens the server's gate and returns the report on stdout, which
-  // is discarded when it is not JSON. Expects exit code 130.
+  // Sends Ctrl-C to `child` as interrupt_run() does, then opens the server's gate.
   json interrupt(ChildProcess& child) {
-    child.send_signal(SIGINT);
-    const int code = child.wait(std::chrono::seconds(30));
+    const json report = interrupt_run(child);
     server_.gate().open_all();
-    EXPECT_EQ(code, 130) << child.read_err();
-    return json::parse(child.read_out(), nullptr, false);
+    return report;
   }
 
   FakeOllamaServer server_;
@@ -514,6 +511,40 @@ TEST_F(OllamaRunTest, SecondRunInBusyWorkspaceIsRejected) {
   EXPECT_EQ(first.wait(std::chrono::seconds(60)), 0) << first.read_out() << first.read_err();
   ProcessResult third = run_cli(run_args({"--agents", "1"}));
   EXPECT_EQ(third.exit_code, 0) << third.out << third.err;
+}
+
+// Ollama lowers a num_ctx above the model's training context to that context, so doctor's
+// advice for Ollama plans slots of the training context that /api/show gives, as it does for
+// llama-server.
+TEST_F(OllamaRunTest, DoctorAdviceKeepsTrainingContext) {
+  FakeModel model{.name = "short-context:1b", .context_length = 4096};
+  model.model_info = {{"general.architecture", "llama"}, {"llama.block_count", 2},
+                      {"llama.context_length", 4096},    {"llama.embedding_length", 64},
+                      {"llama.attention.head_count", 4}, {"llama.attention.head_count_kv", 4}};
+  server_.set_models({model});
+  const ProcessResult result = run_cli({"doctor", "--host", server_.url(), "--model",
+                                        "short-context:1b", "--num-ctx", "8192", "--json"});
+  const json document = parse_json(result);
+  json capacity;
+  json parallel;
+  for (const json& check : document["checks"]) {
+    if (check["name"] == "capacity") {
+      capacity = check;
+    } else if (check["name"] == "parallel") {
+      parallel = check;
+    }
+  }
+  ASSERT_FALSE(capacity.is_null()) << result.out;
+  const std::string detail = capacity["detail"].get<std::string>();
+  EXPECT_NE(detail.find("short-context:1b at 4096 tokens"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("the model's training context 4096, not server.num_ctx 8192"),
+            std::string::npos)
+      << detail;
+  ASSERT_FALSE(parallel.is_null()) << result.out;
+  EXPECT_NE(parallel["fix"].get<std::string>().find(
+                "and run with --num-ctx 4096, the model's training context"),
+            std::string::npos)
+      << parallel.dump();
 }
 
 TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {

@@ -100,6 +100,27 @@ TEST_F(SimRunTest, GoalRunsToFilesAndJournal) {
   EXPECT_EQ(list[0]["status"], "succeeded");
 }
 
+// --db may name a path in folders that do not exist yet. The run creates them and names the
+// topmost one, once. A second run creates nothing and logs no such line.
+TEST_F(SimRunTest, JournalFolderCreationIsNoted) {
+  const std::filesystem::path top = dir_.path() / "journals";
+  const std::filesystem::path journal = top / "project" / "journal.db";
+  const std::vector<std::string> args = {"run",  "Write a note",  "--backend",
+                                         "sim",  "--workspace",   workspace().string(),
+                                         "--db", journal.string()};
+  const ProcessResult first = run_cli(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_TRUE(std::filesystem::exists(journal));
+  const std::string note =
+      "created the folder '" + top.string() + "' for the journal '" + journal.string() + "'";
+  EXPECT_NE(first.err.find(note), std::string::npos) << first.err;
+
+  std::filesystem::remove_all(workspace());
+  const ProcessResult second = run_cli(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.err.find("created the folder"), std::string::npos) << second.err;
+}
+
 // A journal that fails in the middle of a run cannot record the run's end, so the run exits 1
 // although its tasks succeed and its files are written.
 TEST_F(SimRunTest, JournalFailureMidRunExitsOne) {

@@ -3,8 +3,10 @@
 // llama-server binary exists.
 #include <signal.h>
 
+#include <chrono>
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -183,6 +185,9 @@ TEST_F(StartServerTest, ServerLogStaysBesideJournal) {
       run_cli({"run", "--start-server", script.string(), "--model", model.string(), "--plan",
                write_plan(), "--db", db().string(), "--workspace", workspace().string()});
   EXPECT_EQ(result.exit_code, 1) << result.err;
+  // The log's lines end the message, with no line break written out as "\n" after them.
+  EXPECT_TRUE(contains(result.err, "\n  error: failed to load model\n")) << result.err;
+  EXPECT_FALSE(contains(result.err, "\\n")) << result.err;
   const std::filesystem::path folder = dir_.path() / "server-logs";
   EXPECT_TRUE(contains(result.err, "its log " + folder.string() + "/llama-server-")) << result.err;
   std::vector<std::filesystem::path> logs;
@@ -191,6 +196,46 @@ TEST_F(StartServerTest, ServerLogStaysBesideJournal) {
   }
   ASSERT_EQ(logs.size(), 1u);
   EXPECT_TRUE(contains(read(logs[0]), "failed to load model")) << logs[0];
+}
+
+// Ctrl-C while the server starts journals the run as cancelled, with a report, as Ctrl-C
+// during planning does, and stops the server.
+TEST_F(StartServerTest, CtrlCDuringStartIsJournaled) {
+  const std::filesystem::path model = dir_.path() / "model.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  // A server that starts and never listens, so the run waits for its health until Ctrl-C.
+  const std::filesystem::path pid_file = dir_.path() / "server.pid";
+  const std::filesystem::path script = dir_.path() / "silent-server.sh";
+  std::ofstream(script) << "#!/bin/sh\necho $$ > " << pid_file.string() << "\nexec sleep 600\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  ChildProcess child(cli_argv({"run", "--start-server", script.string(), "--model", model.string(),
+                               "--plan", write_plan(), "--db", db().string(), "--workspace",
+                               workspace().string(), "--json"}),
+                     cli_options({}));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (read(pid_file).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string pid_text = read(pid_file);
+  ASSERT_FALSE(pid_text.empty()) << "the server script did not start: " << child.read_err();
+  const pid_t server_pid = static_cast<pid_t>(std::stoi(pid_text));
+
+  const json report = interrupt_run(child);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
+  EXPECT_EQ(report["status"], "cancelled");
+  EXPECT_EQ(report["exit_code"], 130) << report.dump();
+  const std::string notes = report["notes"].dump();
+  EXPECT_TRUE(contains(notes, "cancelled while llama-server (pid " + std::to_string(server_pid)))
+      << notes;
+  EXPECT_TRUE(contains(notes, "so it was stopped")) << notes;
+  EXPECT_NE(::kill(server_pid, 0), 0) << "server pid " << server_pid << " still runs";
+
+  const ProcessResult shown =
+      run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const json run = parse_json(shown);
+  EXPECT_EQ(run["status"], "cancelled") << shown.out;
+  EXPECT_EQ(run["report"]["status"], "cancelled") << shown.out;
 }
 
 TEST_F(StartServerTest, DoctorNamesChosenSlotCount) {
@@ -370,6 +415,7 @@ TEST_F(ManagedServerTest, ProcessThatExitsReportsLogTail) {
       << server.status().message();
   EXPECT_TRUE(contains(server.status().message(), "model file is corrupt"))
       << server.status().message();
+  EXPECT_NE(server.status().message().back(), '\n') << server.status().message();
 }
 
 }  // namespace

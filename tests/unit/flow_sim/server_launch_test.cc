@@ -132,6 +132,27 @@ TEST(SplitServerArgsTest, LongFlagSpellingsRejected) {
   }
 }
 
+// Each planned flag gets the fix for what it sets, not a list of every other flag.
+TEST(SplitServerArgsTest, PlannedFlagFixNamesItsSetting) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--no-metrics", "the server always gets --metrics"},
+      {"--metrics", "the server always gets --metrics"},
+      {"-m x.gguf", "pass the GGUF file with --model"},
+      {"--port=9", "a free port of 127.0.0.1"},
+      {"-np 4", "set the slots with --agents"},
+      {"--ctx_size 5", "set the context per slot with --num-ctx"},
+      {"-ctk q8_0", "set the cache types with --kv-cache-type"},
+  };
+  for (const auto& [text, fix] : cases) {
+    Result<std::vector<std::string>> args = split_server_args(text);
+    ASSERT_FALSE(args.is_ok()) << text;
+    EXPECT_TRUE(contains(args.status().message(), fix)) << args.status().message();
+  }
+  Result<std::vector<std::string>> metrics = split_server_args("--no-metrics");
+  ASSERT_FALSE(metrics.is_ok());
+  EXPECT_FALSE(contains(metrics.status().message(), "--num-ctx")) << metrics.status().message();
+}
+
 // Flags whose names start like a planned short flag stay allowed.
 TEST(SplitServerArgsTest, FlagsWithPlannedPrefixKept) {
   Result<std::vector<std::string>> args =
