@@ -31,9 +31,12 @@ Result<nlohmann::json> read_json_column(const Statement& statement, int column,
   }
   nlohmann::json json = nlohmann::json::parse(statement.column_text(column), nullptr, false);
   if (json.is_discarded()) {
-    return Status(ErrorCode::kCorrupt, "journal '" + journal_path + "': " + std::string(what) +
-                                           " is not valid JSON; the file was changed by "
-                                           "another program");
+    return Status(ErrorCode::kCorrupt,
+                  "journal '" + journal_path + "': " + std::string(what) +
+                      " is not valid JSON, because the file is damaged or was changed outside "
+                      "ollama-flow: `sqlite3 " +
+                      journal_path +
+                      " 'PRAGMA integrity_check'` shows whether the file is damaged");
   }
   return json;
 }

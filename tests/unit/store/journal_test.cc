@@ -168,6 +168,29 @@ TEST_F(JournalTest, OpenKeepsCorruptJournalAdvice) {
   EXPECT_EQ(reader.status().code(), ErrorCode::kInvalidArgument);
 }
 
+TEST_F(JournalTest, OpenRejectsDamagedPage) {
+  for (int i = 0; i < 200; ++i) {
+    new_run("goal " + std::to_string(i) + std::string(200, 'g'));
+  }
+  journal_.reset();
+  // Overwrites the last page, a leaf of the runs table, with garbage. The header and the schema
+  // on page 1 stay intact, so only a check that reads every page finds the damage.
+  const std::uintmax_t size = std::filesystem::file_size(path());
+  ASSERT_GT(size, 4u * 4096u);
+  {
+    std::fstream file(path(), std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(static_cast<std::streamoff>(size - 4096));
+    const std::string garbage(4096, '\xa5');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  Result<std::unique_ptr<Journal>> journal = Journal::open(path(), options());
+  ASSERT_FALSE(journal.is_ok());
+  EXPECT_EQ(journal.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(journal.status().message(),
+              HasSubstr("journal '" + path() + "' is damaged (SQLite: Page "));
+  EXPECT_THAT(journal.status().message(), HasSubstr("move it aside"));
+}
+
 TEST_F(JournalTest, ReopenKeepsRows) {
   const RunRecord run = new_run();
   journal_.reset();
@@ -835,6 +858,7 @@ TEST_F(JournalTest, CorruptJsonColumnIsNamed) {
   ASSERT_EQ(stored->unreadable.size(), 1u);
   EXPECT_EQ(stored->unreadable[0].first, "config");
   EXPECT_THAT(stored->unreadable[0].second, HasSubstr("column config of run '" + run.id + "'"));
+  EXPECT_THAT(stored->unreadable[0].second, HasSubstr("'PRAGMA integrity_check'` shows whether"));
 }
 
 // --- attempts ---
