@@ -12,6 +12,15 @@ namespace ollamaflow {
 
 namespace fs = std::filesystem;
 
+std::string describe_non_folder(const fs::path& path) {
+  std::error_code error;
+  if (fs::is_symlink(fs::symlink_status(path, error)) && !fs::exists(fs::status(path, error))) {
+    const fs::path target = fs::read_symlink(path, error);
+    return fmt::format("is a symbolic link to '{}', which does not exist", target.string());
+  }
+  return "exists but is not a folder";
+}
+
 Status check_output_folder(const fs::path& path, std::string_view label, std::string_view flag) {
   if (path.empty()) {
     return {ErrorCode::kInvalidArgument,
@@ -28,8 +37,8 @@ Status check_output_folder(const fs::path& path, std::string_view label, std::st
     const std::string ancestor =
         existing == absolute ? "" : fmt::format(" (its ancestor '{}')", existing.string());
     return {ErrorCode::kInvalidArgument,
-            fmt::format("the {} '{}'{} exists but is not a folder: choose another path with {}",
-                        label, path.string(), ancestor, flag)};
+            fmt::format("the {} '{}'{} {}: choose another path with {}", label, path.string(),
+                        ancestor, describe_non_folder(existing), flag)};
   }
   if (::access(existing.c_str(), W_OK | X_OK) != 0) {
     const std::string parent =

@@ -2,11 +2,17 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include "core/status.h"
 
 namespace ollamaflow {
+
+// Describes why an existing `path` is not a folder, for an error that names it: "exists but is
+// not a folder", or, for a symbolic link whose target is missing, "is a symbolic link to
+// 'TARGET', which does not exist".
+std::string describe_non_folder(const std::filesystem::path& path);
 
 // Checks, without creating anything, that `path` is a writable folder, or that its nearest
 // existing ancestor is a writable folder where create_directories() can make it. Returns

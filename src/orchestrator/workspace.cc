@@ -64,10 +64,9 @@ Result<Workspace> Workspace::open(const fs::path& root, FileSync file_sync) {
   }
   std::error_code error;
   if (fs::exists(fs::symlink_status(root, error)) && !fs::is_directory(root, error)) {
-    return Result<Workspace>(
-        ErrorCode::kInvalidArgument,
-        fmt::format("the workspace '{}' exists but is not a folder: choose another path",
-                    root.string()));
+    return Result<Workspace>(ErrorCode::kInvalidArgument,
+                             fmt::format("the workspace '{}' {}: choose another path",
+                                         root.string(), describe_non_folder(root)));
   }
   fs::create_directories(root, error);
   if (error) {

@@ -106,6 +106,17 @@ TEST_F(WorkspaceTest, OpenRejectsFileAndEmptyPath) {
   EXPECT_EQ(empty.status().code(), ErrorCode::kInvalidArgument);
 }
 
+TEST_F(WorkspaceTest, OpenNamesDanglingLink) {
+  fs::create_directory_symlink(temp_.path() / "gone", temp_.path() / "dangling");
+
+  Result<Workspace> dangling = Workspace::open(temp_.path() / "dangling");
+
+  EXPECT_EQ(dangling.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(dangling.status().message(),
+              HasSubstr("dangling' is a symbolic link to '" + (temp_.path() / "gone").string() +
+                        "', which does not exist"));
+}
+
 TEST_F(WorkspaceTest, OpenResolvesLinkedRoot) {
   fs::create_directory_symlink(root_, temp_.path() / "ws-link");
 
