@@ -11,7 +11,14 @@
 namespace ollamaflow::testing {
 namespace {
 
-class SimulateTest : public E2eTest {};
+class SimulateTest : public E2eTest {
+ protected:
+  // Returns the scenario settings of a `simulate --json` run.
+  nlohmann::json simulated_settings(const ProcessResult& result) const {
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return parse_json(result)["settings"];
+  }
+};
 
 TEST_F(SimulateTest, TablePerStrategyAndOutputFiles) {
   const std::filesystem::path out = dir_.path() / "sim-out";
@@ -147,6 +154,46 @@ TEST_F(SimulateTest, UnstartedRequestsShownAndEndIsQuiet) {
   EXPECT_NE(table.err.find(std::to_string(unstarted) + " requests never started"),
             std::string::npos)
       << table.err.substr(0, 2000);
+}
+
+TEST_F(SimulateTest, ConfigWaitTargetAppliesUnlessFlagged) {
+  const std::filesystem::path config = dir_.path() / "wait.json";
+  std::ofstream(config) << R"({"workload_scaling":{"wait_target":60}})";
+  const std::vector<std::string> base = {"simulate", "--duration", "300",
+                                         "--json",   "--config",   config.string()};
+  const nlohmann::json from_file = simulated_settings(run_cli(base));
+  EXPECT_DOUBLE_EQ(from_file["wait_target_s"].get<double>(), 60);
+
+  std::vector<std::string> flagged = base;
+  flagged.insert(flagged.end(), {"--wait-target", "7"});
+  EXPECT_DOUBLE_EQ(simulated_settings(run_cli(flagged))["wait_target_s"].get<double>(), 7);
+
+  const nlohmann::json defaults =
+      simulated_settings(run_cli({"simulate", "--duration", "300", "--json"}));
+  EXPECT_DOUBLE_EQ(defaults["wait_target_s"].get<double>(), 5);
+  EXPECT_EQ(defaults["max_agents"].get<int>(), 32);
+}
+
+TEST_F(SimulateTest, ConfigMaxAgentsAppliesUnlessFlagged) {
+  const std::filesystem::path config = dir_.path() / "max.json";
+  std::ofstream(config) << R"({"dynamic_agent_management":{"max_agents":2},)"
+                        << R"("gpu_scaling":{"max_agents":3}})";
+  const std::vector<std::string> base = {"simulate", "--duration", "300",      "--initial-agents",
+                                         "1",        "--json",     "--config", config.string()};
+  ProcessResult from_file = run_cli(base);
+  EXPECT_EQ(simulated_settings(from_file)["max_agents"].get<int>(), 2);
+  EXPECT_LE(parse_json(from_file)["runs"][0]["figures"]["peak_agents"].get<int>(), 2);
+
+  std::vector<std::string> flagged = base;
+  flagged.insert(flagged.end(), {"--max-agents", "5"});
+  EXPECT_EQ(simulated_settings(run_cli(flagged))["max_agents"].get<int>(), 5);
+
+  // The default of 4 initial agents is above the configured maximum, and the error names it.
+  ProcessResult too_many = run_cli({"simulate", "--config", config.string()});
+  EXPECT_EQ(too_many.exit_code, 2) << too_many.err;
+  EXPECT_NE(too_many.err.find("--initial-agents 4 is above dynamic_agent_management.max_agents 2"),
+            std::string::npos)
+      << too_many.err;
 }
 
 TEST_F(SimulateTest, MissingTraceFileExitsTwo) {
