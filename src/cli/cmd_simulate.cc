@@ -42,7 +42,7 @@ struct SimulateOptions {
   std::string slow_load;
   std::string fail_503;
   std::string take_memory;
-  std::string out_dir;
+  std::optional<std::string> out_dir;
   bool json = false;
 };
 
@@ -96,6 +96,30 @@ bool apply_fault_flags(const SimulateOptions& options, sim::FaultPlan& faults) {
     faults.memory_taken_mib = parsed->second;
   }
   return true;
+}
+
+// Prints a note for each fault window that starts at or after the end of the trace, because it
+// can reach only the requests still queued or running after the last arrival.
+void note_windows_after_trace(const SimulateOptions& options, const sim::FaultPlan& faults) {
+  struct FlaggedWindow {
+    const char* flag;
+    const std::string& text;
+    const std::optional<sim::FaultWindow>& window;
+  };
+  const FlaggedWindow windows[] = {{"--drop-metrics", options.drop_metrics, faults.metric_dropout},
+                                   {"--fail-503", options.fail_503, faults.server_503},
+                                   {"--slow-load", options.slow_load, faults.slow_load},
+                                   {"--take-memory", options.take_memory, faults.memory_taken}};
+  for (const FlaggedWindow& entry : windows) {
+    if (entry.window && entry.window->start_s >= options.duration_s) {
+      std::fprintf(stderr,
+                   "note: %s %s starts at %g s, at or after the end of the trace at --duration "
+                   "%g s, so it reaches only requests left after the last arrival; start it "
+                   "before %g s or raise --duration\n",
+                   entry.flag, entry.text.c_str(), entry.window->start_s, options.duration_s,
+                   options.duration_s);
+    }
+  }
 }
 
 Result<sim::Trace> load_input(const SimulateOptions& options) {
@@ -178,6 +202,7 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   if (!apply_fault_flags(options, settings.faults)) {
     return 2;
   }
+  note_windows_after_trace(options, settings.faults);
   // Metrics that old count as missing, so the strategies hold the pool while the baselines, which
   // read the delayed values as they are, still act.
   const double stale_after_s =
@@ -194,9 +219,15 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
     print_error(policies.status().message());
     return 2;
   }
+  if (options.out_dir && options.out_dir->empty()) {
+    print_error(
+        "the output folder path of --out is empty: give a folder for simulation.json and "
+        "simulation.svg, or leave out --out");
+    return 2;
+  }
   // Before the simulation, which may run for minutes: the output folder must take files.
-  if (!options.out_dir.empty()) {
-    Status usable = prepare_output_folder(options.out_dir, "output folder", "--out");
+  if (options.out_dir) {
+    Status usable = prepare_output_folder(*options.out_dir, "output folder", "--out");
     if (!usable) {
       print_error(usable.message());
       return 2;
@@ -205,6 +236,16 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   Result<sim::Trace> trace = load_input(options);
   if (!trace) {
     print_error(trace.status().message());
+    return 2;
+  }
+  if (trace->requests.empty()) {
+    const std::string input = options.trace_file.empty()
+                                  ? fmt::format("the {} pattern", trace->name)
+                                  : fmt::format("the trace {}", trace->name);
+    print_error(fmt::format(
+        "{} has no request within --duration {:g} s, so there is nothing to simulate: raise "
+        "--duration{}",
+        input, options.duration_s, options.trace_file.empty() ? " or --rate-scale" : ""));
     return 2;
   }
   settings.cancel = install_interrupt_handler();
@@ -223,14 +264,14 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   } else {
     std::printf("SIMULATED run (no model server was used)\n%s", sim::format_table(*report).c_str());
   }
-  if (!options.out_dir.empty()) {
-    Status written = sim::write_report(*report, options.out_dir);
+  if (options.out_dir) {
+    Status written = sim::write_report(*report, *options.out_dir);
     if (!written) {
       print_error(written.message());
       return 1;
     }
     std::fprintf(stderr, "wrote %s/simulation.json and %s/simulation.svg\n",
-                 options.out_dir.c_str(), options.out_dir.c_str());
+                 options.out_dir->c_str(), options.out_dir->c_str());
   }
   return 0;
 }

@@ -196,6 +196,40 @@ TEST_F(SimulateTest, ConfigMaxAgentsAppliesUnlessFlagged) {
       << too_many.err;
 }
 
+TEST_F(SimulateTest, FaultWindowAfterTraceIsNoted) {
+  ProcessResult late = run_cli({"simulate", "--fail-503", "700:800", "--duration", "600"});
+  EXPECT_EQ(late.exit_code, 0) << late.err;
+  EXPECT_NE(late.err.find("note: --fail-503 700:800 starts at 700 s, at or after the end of the "
+                          "trace at --duration 600 s"),
+            std::string::npos)
+      << late.err;
+
+  ProcessResult inside = run_cli({"simulate", "--fail-503", "100:200", "--duration", "600"});
+  EXPECT_EQ(inside.exit_code, 0) << inside.err;
+  EXPECT_EQ(inside.err.find("note: --fail-503"), std::string::npos) << inside.err;
+}
+
+TEST_F(SimulateTest, EmptyOutFolderExitsTwo) {
+  ProcessResult result = run_cli({"simulate", "--out", ""});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("the output folder path of --out is empty"), std::string::npos)
+      << result.err;
+  EXPECT_TRUE(result.out.empty()) << result.out;
+}
+
+TEST_F(SimulateTest, TraceWithoutRequestsExitsTwo) {
+  ProcessResult pattern = run_cli({"simulate", "--duration", "1"});
+  EXPECT_EQ(pattern.exit_code, 2) << pattern.out << pattern.err;
+  EXPECT_NE(pattern.err.find("the steady pattern has no request within --duration 1 s"),
+            std::string::npos)
+      << pattern.err;
+
+  const std::filesystem::path trace = dir_.path() / "late.csv";
+  std::ofstream(trace) << "arrival_s,prompt_tokens,output_tokens\n0,10,10\n";
+  ProcessResult file = run_cli({"simulate", "--trace", trace.string(), "--duration", "1"});
+  EXPECT_EQ(file.exit_code, 0) << file.err;
+}
+
 TEST_F(SimulateTest, MissingTraceFileExitsTwo) {
   ProcessResult result = run_cli({"simulate", "--trace", (dir_.path() / "none.csv").string()});
   EXPECT_EQ(result.exit_code, 2);
