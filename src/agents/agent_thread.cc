@@ -92,8 +92,11 @@ bool AgentManager::finish_warm_up_locked(Agent& agent, const Status& status) {
     case AgentState::kDraining:
       if (!status.is_ok()) {
         count_creation_failure_locked("warm-up failed: " + status.to_string());
-        agents_log().warn("agent warm-up failed while draining: agent={} error=\"{}\"",
-                          agent.info.id, status.to_string());
+        // A cancelled warm-up of an agent on its way out is expected, e.g. at a simulation's end.
+        const auto level =
+            status.code() == ErrorCode::kCancelled ? spdlog::level::debug : spdlog::level::warn;
+        agents_log().log(level, "agent warm-up failed while draining: agent={} error=\"{}\"",
+                         agent.info.id, status.to_string());
       }
       set_state_locked(agent, AgentState::kTerminated);
       return false;

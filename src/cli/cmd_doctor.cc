@@ -20,6 +20,7 @@
 #include "gpu/snapshot_json.h"
 #include "gpu/text_table.h"
 #include "llm/server_signals.h"
+#include "model/ggml_type.h"
 #include "model/model_resolver.h"
 #include "model/ollama_store.h"
 #include "model/planning.h"
@@ -31,6 +32,33 @@ namespace {
 
 // One socket read of doctor's requests; connecting takes at most kMetadataConnectTimeoutS.
 constexpr double kDoctorReadTimeoutS = 5;
+
+// Returns the cache type that makes the configured KV cache smaller, or nullptr when none does.
+const model::GgmlType* smaller_cache_type(const Config& config) {
+  const model::GgmlType* cache_k = model::ggml_type_by_name(config.kv_cache_type_k);
+  const model::GgmlType* cache_v = model::ggml_type_by_name(config.kv_cache_type_v);
+  if (cache_k == nullptr || cache_v == nullptr) {
+    return nullptr;
+  }
+  return model::smaller_cache_type(*cache_k, *cache_v);
+}
+
+// Returns "a shorter --num-ctx or a quantized KV cache (...)" with the backend's setting for the
+// cache type, leaving the cache out when no type makes it smaller.
+std::string smaller_demand_text(const Config& config) {
+  const model::GgmlType* smaller = smaller_cache_type(config);
+  if (smaller == nullptr) {
+    return "a shorter --num-ctx";
+  }
+  if (config.server.backend == "openai") {
+    return fmt::format(
+        "a shorter --num-ctx or a quantized KV cache (llama-server -ctk {0} -ctv {0} "
+        "-fa on)",
+        smaller->name);
+  }
+  return fmt::format("a shorter --num-ctx or a quantized KV cache (OLLAMA_KV_CACHE_TYPE={})",
+                     smaller->name);
+}
 
 struct Check {
   std::string name;
@@ -318,11 +346,7 @@ void check_capacity(const Config& config, const ServerSettings& settings,
   }
   if (!placement.fits) {
     findings.add("capacity", "fail", detail + ": " + placement.reason,
-                 config.server.backend == "openai"
-                     ? "use a smaller model, a shorter --num-ctx or a quantized KV cache "
-                       "(llama-server -ctk q8_0 -ctv q8_0 -fa on)"
-                     : "use a smaller model, a shorter --num-ctx or a quantized KV cache "
-                       "(OLLAMA_KV_CACHE_TYPE=q8_0)");
+                 "use a smaller model, " + smaller_demand_text(config));
   } else {
     findings.add("capacity", "ok", detail);
   }
@@ -412,7 +436,12 @@ std::string launch_fix(const Config& config, const std::string& binary) {
           word);
     }
   }
-  return "lower --num-ctx or quantize the KV cache (--kv-cache-type q8_0)";
+  const model::GgmlType* smaller = smaller_cache_type(config);
+  if (smaller == nullptr) {
+    return "lower --num-ctx";
+  }
+  return fmt::format("lower --num-ctx or quantize the KV cache (--kv-cache-type {})",
+                     smaller->name);
 }
 
 // Plans the launch of `run --start-server BIN` without starting the server.

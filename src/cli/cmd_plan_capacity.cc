@@ -15,6 +15,7 @@
 #include "core/json_text.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
+#include "model/ggml_type.h"
 #include "model/ollama_store.h"
 #include "model/planning.h"
 #include "model/report.h"
@@ -75,6 +76,21 @@ std::string context_line(const model::ModelDemand& demand, const PlanCapacityOpt
   return line;
 }
 
+// Returns "a smaller --ctx or a quantized KV cache (--kv-cache-type q8_0)", naming a cache type
+// only when it makes the KV cache of `estimate` smaller.
+std::string smaller_demand_text(const model::MemoryEstimate& estimate,
+                                const std::string& context_flag) {
+  const model::GgmlType* cache_k = model::ggml_type_by_name(estimate.cache_type_k);
+  const model::GgmlType* cache_v = model::ggml_type_by_name(estimate.cache_type_v);
+  const model::GgmlType* smaller =
+      cache_k && cache_v ? model::smaller_cache_type(*cache_k, *cache_v) : nullptr;
+  if (smaller == nullptr) {
+    return "a smaller " + context_flag;
+  }
+  return fmt::format("a smaller {} or a quantized KV cache (--kv-cache-type {})", context_flag,
+                     smaller->name);
+}
+
 // Returns the error for a model that does not fit: with --parallel P, P and the slot count
 // that fits instead, and what to change.
 std::string not_fit_message(const model::ModelPlacement& m, const PlanCapacityOptions& options,
@@ -86,8 +102,7 @@ std::string not_fit_message(const model::ModelPlacement& m, const PlanCapacityOp
         m.model, m.reason, gpu::kMemoryOverrideVariable);
   }
   const std::string context_flag = options.total_ctx ? "--total-ctx" : "--ctx";
-  const std::string smaller =
-      fmt::format("a smaller {} or a quantized KV cache (--kv-cache-type q8_0)", context_flag);
+  const std::string smaller = smaller_demand_text(m.estimate, context_flag);
   if (!m.server_slots) {
     return fmt::format("{} does not fit: {}; use a smaller model, {}", m.model, m.reason, smaller);
   }

@@ -34,7 +34,7 @@ struct SimulateOptions {
   uint64_t seed = 1;
   std::string strategies = "HYBRID";
   double startup_s = 10;
-  double wait_target_s = 5;
+  std::optional<double> wait_target_s;  // unset: workload_scaling.wait_target, else 5
   int initial_agents = 4;
   std::optional<int> max_agents;
   std::string drop_metrics;
@@ -42,7 +42,7 @@ struct SimulateOptions {
   std::string slow_load;
   std::string fail_503;
   std::string take_memory;
-  std::string out_dir;
+  std::optional<std::string> out_dir;
   bool json = false;
 };
 
@@ -98,6 +98,30 @@ bool apply_fault_flags(const SimulateOptions& options, sim::FaultPlan& faults) {
   return true;
 }
 
+// Prints a note for each fault window that starts at or after the end of the trace, because it
+// can reach only the requests still queued or running after the last arrival.
+void note_windows_after_trace(const SimulateOptions& options, const sim::FaultPlan& faults) {
+  struct FlaggedWindow {
+    const char* flag;
+    const std::string& text;
+    const std::optional<sim::FaultWindow>& window;
+  };
+  const FlaggedWindow windows[] = {{"--drop-metrics", options.drop_metrics, faults.metric_dropout},
+                                   {"--fail-503", options.fail_503, faults.server_503},
+                                   {"--slow-load", options.slow_load, faults.slow_load},
+                                   {"--take-memory", options.take_memory, faults.memory_taken}};
+  for (const FlaggedWindow& entry : windows) {
+    if (entry.window && entry.window->start_s >= options.duration_s) {
+      std::fprintf(stderr,
+                   "note: %s %s starts at %g s, at or after the end of the trace at --duration "
+                   "%g s, so it reaches only requests left after the last arrival; start it "
+                   "before %g s or raise --duration\n",
+                   entry.flag, entry.text.c_str(), entry.window->start_s, options.duration_s,
+                   options.duration_s);
+    }
+  }
+}
+
 Result<sim::Trace> load_input(const SimulateOptions& options) {
   if (!options.trace_file.empty()) {
     return sim::load_trace_csv(options.trace_file, options.rate_scale, options.duration_s);
@@ -111,29 +135,74 @@ Result<sim::Trace> load_input(const SimulateOptions& options) {
   return sim::generate_pattern(options.pattern, params);
 }
 
-// Maximum agents of a simulation without --max-agents.
+// Maximum agents and wait target of a simulation without the flags or configuration keys.
 constexpr int kDefaultMaxAgents = 32;
+constexpr double kDefaultWaitTargetS = 5;
+
+bool configured(const Config& config, const std::string& key) {
+  const auto found = config.sources.find(key);
+  return found != config.sources.end() && found->second != "default";
+}
+
+struct MaxAgents {
+  int value = kDefaultMaxAgents;
+  std::string text;  // e.g. "--max-agents 8", for the error about --initial-agents
+};
+
+// Returns --max-agents, else the lower of gpu_scaling.max_agents and
+// dynamic_agent_management.max_agents where the configuration sets them, else 32.
+MaxAgents resolve_max_agents(const Config& config, const SimulateOptions& options) {
+  if (options.max_agents) {
+    return {*options.max_agents, fmt::format("--max-agents {}", *options.max_agents)};
+  }
+  MaxAgents result{kDefaultMaxAgents,
+                   fmt::format("the default --max-agents of {}", kDefaultMaxAgents)};
+  bool found = false;
+  auto lower_to = [&](const std::string& key, int value) {
+    if (configured(config, key) && (!found || value < result.value)) {
+      result = {value, fmt::format("{} {} (from {})", key, value, config.sources.at(key))};
+      found = true;
+    }
+  };
+  if (config.gpu_scaling.max_agents) {
+    lower_to("gpu_scaling.max_agents", *config.gpu_scaling.max_agents);
+  }
+  lower_to("dynamic_agent_management.max_agents", config.agent_management.max_agents);
+  return result;
+}
+
+// Returns --wait-target, else workload_scaling.wait_target where the configuration sets it,
+// else 5 s.
+double resolve_wait_target(const Config& config, const SimulateOptions& options) {
+  if (options.wait_target_s) {
+    return *options.wait_target_s;
+  }
+  if (configured(config, "workload_scaling.wait_target")) {
+    return config.workload.wait_target;
+  }
+  return kDefaultWaitTargetS;
+}
 
 int cmd_simulate(const Config& config, const SimulateOptions& options) {
   // The pool starts with the initial agents, so they must fit under the maximum.
-  const int max_agents = options.max_agents.value_or(kDefaultMaxAgents);
-  if (options.initial_agents > max_agents) {
-    print_error(fmt::format(
-        "--initial-agents {} is above {} {}: lower --initial-agents or raise --max-agents",
-        options.initial_agents, options.max_agents ? "--max-agents" : "the default --max-agents of",
-        max_agents));
+  const MaxAgents max_agents = resolve_max_agents(config, options);
+  if (options.initial_agents > max_agents.value) {
+    print_error(
+        fmt::format("--initial-agents {} is above {}: lower --initial-agents or raise --max-agents",
+                    options.initial_agents, max_agents.text));
     return 2;
   }
   sim::ScenarioSettings settings = sim::default_scenario();
   settings.config = config;
-  settings.config.gpu_scaling.max_agents = max_agents;
-  settings.config.agent_management.max_agents = *settings.config.gpu_scaling.max_agents;
+  settings.config.gpu_scaling.max_agents = max_agents.value;
+  settings.config.agent_management.max_agents = max_agents.value;
   settings.startup_s = options.startup_s;
-  settings.wait_target_s = options.wait_target_s;
+  settings.wait_target_s = resolve_wait_target(config, options);
   settings.initial_agents = options.initial_agents;
   if (!apply_fault_flags(options, settings.faults)) {
     return 2;
   }
+  note_windows_after_trace(options, settings.faults);
   // Metrics that old count as missing, so the strategies hold the pool while the baselines, which
   // read the delayed values as they are, still act.
   const double stale_after_s =
@@ -150,9 +219,15 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
     print_error(policies.status().message());
     return 2;
   }
+  if (options.out_dir && options.out_dir->empty()) {
+    print_error(
+        "the output folder path of --out is empty: give a folder for simulation.json and "
+        "simulation.svg, or leave out --out");
+    return 2;
+  }
   // Before the simulation, which may run for minutes: the output folder must take files.
-  if (!options.out_dir.empty()) {
-    Status usable = prepare_output_folder(options.out_dir, "output folder", "--out");
+  if (options.out_dir) {
+    Status usable = prepare_output_folder(*options.out_dir, "output folder", "--out");
     if (!usable) {
       print_error(usable.message());
       return 2;
@@ -161,6 +236,16 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   Result<sim::Trace> trace = load_input(options);
   if (!trace) {
     print_error(trace.status().message());
+    return 2;
+  }
+  if (trace->requests.empty()) {
+    const std::string input = options.trace_file.empty()
+                                  ? fmt::format("the {} pattern", trace->name)
+                                  : fmt::format("the trace {}", trace->name);
+    print_error(fmt::format(
+        "{} has no request within --duration {:g} s, so there is nothing to simulate: raise "
+        "--duration{}",
+        input, options.duration_s, options.trace_file.empty() ? " or --rate-scale" : ""));
     return 2;
   }
   settings.cancel = install_interrupt_handler();
@@ -179,14 +264,14 @@ int cmd_simulate(const Config& config, const SimulateOptions& options) {
   } else {
     std::printf("SIMULATED run (no model server was used)\n%s", sim::format_table(*report).c_str());
   }
-  if (!options.out_dir.empty()) {
-    Status written = sim::write_report(*report, options.out_dir);
+  if (options.out_dir) {
+    Status written = sim::write_report(*report, *options.out_dir);
     if (!written) {
       print_error(written.message());
       return 1;
     }
     std::fprintf(stderr, "wrote %s/simulation.json and %s/simulation.svg\n",
-                 options.out_dir.c_str(), options.out_dir.c_str());
+                 options.out_dir->c_str(), options.out_dir->c_str());
   }
   return 0;
 }
@@ -228,14 +313,20 @@ void add_simulate_options(CLI::App* command, SimulateOptions& o) {
                       "Strategies and baselines, comma-separated, or all (default HYBRID)");
   command->add_option("--startup-time", o.startup_s, "Agent start-up time in seconds (default 10)")
       ->check(finite_range(0, 3600));
-  command->add_option("--wait-target", o.wait_target_s, "Queue wait target in seconds (default 5)")
+  command
+      ->add_option("--wait-target", o.wait_target_s,
+                   "Queue wait target in seconds (default workload_scaling.wait_target when "
+                   "configured, else 5)")
       ->check(finite_range(0.001, 3600));
   command
       ->add_option("--initial-agents", o.initial_agents,
                    "Agents at the start for the reactive policies, at most --max-agents "
                    "(default 4)")
       ->check(integer_range(1, 4096));
-  command->add_option("--max-agents", o.max_agents, "Most agents (default 32)")
+  command
+      ->add_option("--max-agents", o.max_agents,
+                   "Maximum agents (default the lower of gpu_scaling.max_agents and "
+                   "dynamic_agent_management.max_agents when configured, else 32)")
       ->check(integer_range(1, 4096));
   command->add_option("--drop-metrics", o.drop_metrics,
                       "Metric dropout window START:END in seconds");

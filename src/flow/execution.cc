@@ -9,6 +9,7 @@
 #include "flow/backend.h"
 #include "flow/plan_run.h"
 #include "flow/run_observer.h"
+#include "scaling/strategy.h"
 
 namespace ollamaflow::flow {
 namespace {
@@ -59,7 +60,29 @@ store::ScalingEventRecord to_record(const std::string& run_id, const scaling::Sc
   return record;
 }
 
+// Logs once that memory lowers min_agents, with the value that wins and the fix.
+void warn_min_agents_lowered(const Config& config, int lowered,
+                             const std::optional<scaling::CapacitySignal>& capacity) {
+  get_logger("flow")->warn(
+      "gpu_scaling.min_agents {} is above the memory ceiling of {} agents ({}): the pool keeps "
+      "at most {} agents, because memory wins over min_agents; set --min-agents {} or lower",
+      config.gpu_scaling.min_agents, lowered, capacity->reason, lowered, lowered);
+}
+
 }  // namespace
+
+int scaled_min_agents(const Config& config,
+                      const std::optional<scaling::CapacitySignal>& capacity) {
+  const int min_agents = config.gpu_scaling.min_agents;
+  if (!capacity || !capacity->slot_ceiling || *capacity->slot_ceiling >= min_agents) {
+    return min_agents;
+  }
+  Result<scaling::Strategy> strategy = scaling::parse_strategy(config.strategy);
+  if (!strategy || !scaling::strategy_params(*strategy, config).memory_limits) {
+    return min_agents;
+  }
+  return std::max(std::min(1, min_agents), *capacity->slot_ceiling);
+}
 
 PlanRun::PlanRun(ExecutionSetup setup) : setup_(std::move(setup)) {}
 
@@ -99,8 +122,15 @@ Status PlanRun::start() {
   settings.limits = config.agent_management;
   const int task_count = static_cast<int>(setup_.plan.tasks.size());
   if (config.auto_scaling) {
-    settings.limits.min_agents = config.gpu_scaling.min_agents;
+    std::optional<scaling::CapacitySignal> capacity;
+    if (setup_.scaling_sources.capacity) {
+      capacity = setup_.scaling_sources.capacity();
+    }
+    settings.limits.min_agents = scaled_min_agents(config, capacity);
     settings.limits.max_agents = config.gpu_scaling.max_agents.value_or(8);
+    if (settings.limits.min_agents < config.gpu_scaling.min_agents) {
+      warn_min_agents_lowered(config, settings.limits.min_agents, capacity);
+    }
   } else {
     const int fixed = std::max(1, std::min(config.run.agents, task_count));
     settings.limits.min_agents = fixed;

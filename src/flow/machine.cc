@@ -10,6 +10,7 @@
 #include "model/capacity.h"
 #include "model/ggml_type.h"
 #include "model/model_resolver.h"
+#include "scaling/strategy.h"
 
 namespace ollamaflow::flow {
 namespace {
@@ -94,6 +95,18 @@ CapacityView estimate_capacity(const Config& config, const gpu::GpuSnapshot& sna
 
 }  // namespace
 
+std::optional<std::string> strategy_signal_warning(const Config& config,
+                                                   const gpu::GpuSnapshot& snapshot) {
+  const Result<scaling::Strategy> strategy = scaling::parse_strategy(config.strategy);
+  if (!snapshot.devices.empty() || !strategy || *strategy != scaling::Strategy::kGpuMemoryBased) {
+    return std::nullopt;
+  }
+  return std::string(
+      "strategy GPU_MEMORY_BASED sizes the pool by GPU memory, and no GPU is monitored on this "
+      "machine, so the pool never scales; use --strategy HYBRID or WORKLOAD_BASED to "
+      "scale by the workload");
+}
+
 std::optional<scaling::GpuSignal> gpu_signal(const gpu::GpuSnapshot& snapshot) {
   if (snapshot.devices.empty()) {
     return std::nullopt;
@@ -143,6 +156,10 @@ MachineView::MachineView(const Config& config, std::shared_ptr<Clock> clock,
   monitor_ = std::make_unique<gpu::GpuMonitor>(
       std::move(prober), clock_, from_seconds(config.gpu_scaling.scale_check_interval));
   std::shared_ptr<const gpu::GpuSnapshot> first = monitor_->refresh();
+  if (std::optional<std::string> warning = strategy_signal_warning(config, *first)) {
+    get_logger("flow")->warn("{}", *warning);
+    notes_.push_back(std::move(*warning));
+  }
   waits_ = std::make_shared<ServerWaitTracker>();
   Result<ServerSignalSource> server =
       make_server_signal_source(config, backend, clock_, waits_, std::move(cancel));

@@ -37,6 +37,9 @@ class MachineView {
   ~MachineView();
 
   const CapacityView& capacity() const { return capacity_; }
+  // Returns the warnings found at construction, such as a strategy that has no signal on this
+  // machine. MachineView logs each of them once. NOTE: the run report does not list them yet.
+  const std::vector<std::string>& notes() const { return notes_; }
   // Returns a client that forwards to `inner` and books each reply's server wait for the
   // server signal (Ollama). `inner` must outlive the returned client.
   std::unique_ptr<llm::LlmClient> observe(llm::LlmClient& inner) const;
@@ -49,9 +52,15 @@ class MachineView {
   std::shared_ptr<Clock> clock_;
   std::unique_ptr<gpu::GpuMonitor> monitor_;
   CapacityView capacity_;
+  std::vector<std::string> notes_;
   std::shared_ptr<ServerWaitTracker> waits_;
   ServerSignalSource server_;  // empty for the simulated backend
 };
+
+// Returns a warning when `config.strategy` is GPU_MEMORY_BASED and `snapshot` has no GPU. That
+// strategy sizes the pool by GPU memory alone, so without a monitored GPU it never scales.
+std::optional<std::string> strategy_signal_warning(const Config& config,
+                                                   const gpu::GpuSnapshot& snapshot);
 
 // Sums the GPUs of a snapshot into the engine's GPU signal; nullopt when it has no GPU.
 std::optional<scaling::GpuSignal> gpu_signal(const gpu::GpuSnapshot& snapshot);

@@ -111,7 +111,17 @@ void ScalingLoop::act(const scaling::Decision& decision) {
                                 scaling::action_name(decision.action), decision.from, decision.to,
                                 result.status().message());
   }
-  Status booked = engine_.record_outcome(decision.id, result.is_ok(), took);
+  // The manager clamps the target to its own min_agents and max_agents. A decision that the
+  // clamp undid left the pool as it was, so it failed, whatever scale_to() returned.
+  const bool carried_out = result && result->to == decision.to;
+  if (result && !carried_out) {
+    get_logger("scaling")->warn(
+        "decision={} {} {} -> {} not carried out: the agent manager clamped the target to {} "
+        "by its min_agents or max_agents, and the pool has {} agents",
+        decision.id, scaling::action_name(decision.action), decision.from, decision.to,
+        result->target, result->to);
+  }
+  Status booked = engine_.record_outcome(decision.id, carried_out, took);
   if (!booked) {
     get_logger("scaling")->debug("decision={} outcome not booked: {}", decision.id,
                                  booked.message());

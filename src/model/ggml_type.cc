@@ -85,4 +85,19 @@ bool cache_type_is_quantized(const GgmlType& type) {
   return type.block_size > 1;
 }
 
+double bytes_per_element(const GgmlType& type) {
+  return static_cast<double>(type.type_size) / static_cast<double>(type.block_size);
+}
+
+const GgmlType* smaller_cache_type(const GgmlType& cache_k, const GgmlType& cache_v) {
+  const double largest = std::max(bytes_per_element(cache_k), bytes_per_element(cache_v));
+  for (const char* name : {"q8_0", "q4_0"}) {
+    const GgmlType* candidate = ggml_type_by_name(name);
+    if (largest > bytes_per_element(*candidate)) {
+      return candidate;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace ollamaflow::model

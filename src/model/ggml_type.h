@@ -41,4 +41,12 @@ Result<const GgmlType*> parse_cache_type(std::string_view name);
 // Returns true for cache types that need flash attention when used for V (every quantized one).
 bool cache_type_is_quantized(const GgmlType& type);
 
+// Returns the bytes that one element of `type` takes: type_size / block_size (2 for f16).
+double bytes_per_element(const GgmlType& type);
+
+// Returns the cache type to suggest for a smaller KV cache than K `cache_k` and V `cache_v`:
+// q8_0 while either uses more bytes per element than q8_0, else q4_0 while either uses more
+// than q4_0. Returns nullptr when no such type makes the cache smaller.
+const GgmlType* smaller_cache_type(const GgmlType& cache_k, const GgmlType& cache_v);
+
 }  // namespace ollamaflow::model

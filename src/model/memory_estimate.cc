@@ -35,19 +35,25 @@ uint32_t min_nonzero(const std::vector<uint32_t>& values) {
   return min;
 }
 
-MemoryEstimate estimate_from_table(const ModelSpec& spec, const EstimateOptions& options) {
+MemoryEstimate estimate_from_table(const ModelSpec& spec, const EstimateOptions& options,
+                                   const GgmlType& cache_k, const GgmlType& cache_v) {
   const TableEntry& entry = *spec.table;
   MemoryEstimate estimate;
   estimate.from_table = true;
   estimate.graph_formula = "built-in table";
   // The table's minimum covers the weights and the graph at its own context. The step to the
-  // recommended figure is one slot's cache at that context, scaled to the requested context.
+  // recommended figure is one slot's f16 cache at that context, scaled to the requested context
+  // and cache types. K and V count half each, as in models whose key and value lengths match.
   estimate.weights = static_cast<uint64_t>(entry.min_memory_mb * static_cast<double>(kMiB));
   double slot_mb = std::max(0.0, entry.recommended_memory_mb - entry.min_memory_mb);
   double scale = entry.context_length > 0 ? static_cast<double>(options.ctx_per_slot) /
                                                 static_cast<double>(entry.context_length)
                                           : 1.0;
-  estimate.kv_per_slot = static_cast<uint64_t>(slot_mb * scale * static_cast<double>(kMiB));
+  const double f16_bytes = bytes_per_element(*ggml_type_by_name("f16"));
+  const double cache_scale =
+      (bytes_per_element(cache_k) + bytes_per_element(cache_v)) / (2 * f16_bytes);
+  estimate.kv_per_slot =
+      static_cast<uint64_t>(slot_mb * scale * cache_scale * static_cast<double>(kMiB));
   estimate.kv_cache = estimate.kv_per_slot * options.parallel;
   estimate.notes.push_back(
       fmt::format("no model metadata: figures from the built-in table "
@@ -157,7 +163,7 @@ Result<MemoryEstimate> estimate_memory(const ModelSpec& spec, const EstimateOpti
 
   MemoryEstimate estimate;
   if (spec.table) {
-    estimate = estimate_from_table(spec, options);
+    estimate = estimate_from_table(spec, options, cache_k, cache_v);
   } else {
     estimate.weights = spec.weights_bytes;
     estimate.kv_cache = kv_cache_bytes(spec, options.ctx_per_slot, options.parallel, cache_k,

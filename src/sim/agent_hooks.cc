@@ -29,6 +29,12 @@ agents::TaskOutcome Simulation::execute(const agents::AgentInfo& /*agent*/, cons
   agents::TaskOutcome cancelled;
   cancelled.code = ErrorCode::kCancelled;
   cancelled.error = "cancelled while the server worked on it";
+  // The gate shuts down only after the figures are final. The agent hands the task back to the
+  // queue, which drops it, so the end of a run logs no failed or lost task.
+  agents::TaskOutcome ended;
+  ended.code = ErrorCode::kCancelled;
+  ended.error = "the simulation ended before the server finished the request";
+  ended.retry = true;
   const size_t index = std::stoul(task.id.substr(1));
   const Request& request = trace_.requests[index];
   std::unique_lock lock(gate_.mutex());
@@ -51,8 +57,10 @@ agents::TaskOutcome Simulation::execute(const agents::AgentInfo& /*agent*/, cons
       }
       const double delay =
           std::min(settings_.retry_max_s, settings_.retry_base_s * std::pow(2.0, attempt));
-      if (gate_.park_until(lock, *waiter, now + delay, now) == Wake::kShutdown ||
-          cancel.cancelled()) {
+      if (gate_.park_until(lock, *waiter, now + delay, now) == Wake::kShutdown) {
+        return ended;
+      }
+      if (cancel.cancelled()) {
         return cancelled;
       }
       continue;
@@ -61,10 +69,11 @@ agents::TaskOutcome Simulation::execute(const agents::AgentInfo& /*agent*/, cons
     waiter->cancel = &cancel;
     const Wake wake = gate_.park(lock, *waiter, Waiter::Kind::kExecute, now);
     waiter->cancel = nullptr;
+    if (wake == Wake::kShutdown) {
+      in_flight_.erase(id);
+      return ended;
+    }
     if (wake != Wake::kDone) {
-      if (wake == Wake::kShutdown) {
-        in_flight_.erase(id);
-      }
       return cancelled;
     }
     tasks_[index].done = true;

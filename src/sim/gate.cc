@@ -188,6 +188,9 @@ int Gate::alive() const {
 }
 
 bool SimQueue::add_locked(queue::Task task, bool front) {
+  if (discarding_) {
+    return true;
+  }
   if (closed_) {
     return false;
   }
@@ -266,6 +269,13 @@ std::map<std::string, int> SimQueue::roles_waiting() const {
 void SimQueue::close() {
   std::lock_guard lock(gate_.mutex());
   closed_ = true;
+}
+
+void SimQueue::discard() {
+  std::lock_guard lock(gate_.mutex());
+  closed_ = true;
+  discarding_ = true;
+  tasks_.clear();
 }
 
 bool SimQueue::closed() const {

@@ -117,6 +117,10 @@ class SimQueue final : public queue::TaskQueue {
   std::map<std::string, int> roles_waiting() const override;
   void close() override;
   bool closed() const override;
+  // Closes the queue at the end of a simulation and drops its tasks. Later pushes and requeues
+  // succeed and drop the task, because the figures are final by then and the agents that
+  // stop must not report the tasks they hand back as lost.
+  void discard();
 
  private:
   bool add_locked(queue::Task task, bool front);
@@ -127,6 +131,7 @@ class SimQueue final : public queue::TaskQueue {
   // Guarded by gate_.mutex().
   std::deque<queue::Task> tasks_;
   bool closed_ = false;
+  bool discarding_ = false;
 };
 
 }  // namespace ollamaflow::sim

@@ -55,26 +55,37 @@ std::string format_table(const SimulationReport& report) {
                                 report.trace_description, report.startup_s, report.seed);
   out += fmt::format(
       "{:<17} {:>6} {:>6} {:>6} {:>9} {:>6} {:>6} {:>7} {:>7} {:>5} {:>5} {:>4} "
-      "{:>4} {:>5} {:>4} {:>5}\n",
+      "{:>4} {:>5} {:>5} {:>4} {:>5}\n",
       "policy", "p50 s", "p95 s", "p99 s", "agent-s", "x orc", "flips", "gap s", "react s", "peak",
-      "x pk", "kill", "503", "fail", "oom", "rec %");
+      "x pk", "kill", "503", "fail", "unst", "oom", "rec %");
   bool any_failed = false;
+  std::vector<std::string> unstarted_runs;
   for (const PolicyRun& entry : report.runs) {
     const Figures& f = entry.figures;
     out += fmt::format(
         "{:<17} {:>6.1f} {:>6.1f} {:>6.1f} {:>9.0f} {:>6} {:>6.2f} {:>7} {:>7} {:>5} {:>5} {:>4} "
-        "{:>4} {:>5} {:>4} {:>5.0f}\n",
+        "{:>4} {:>5} {:>5} {:>4} {:>5.0f}\n",
         f.policy, f.wait_p50_s, f.wait_p95_s, f.wait_p99_s, f.agent_seconds,
         optional_text(f.oracle_ratio, "{:.2f}"), f.flips_per_10min,
         optional_text(f.min_dwell_s, "{:.0f}"), optional_text(f.reaction_s, "{:.1f}"),
         f.peak_agents, optional_text(f.peak_ratio, "{:.2f}"), f.killed, f.rejected_503, f.failed,
-        f.overcommits, f.recorded_share * 100);
+        f.unstarted, f.overcommits, f.recorded_share * 100);
     any_failed = any_failed || f.failed > 0;
+    if (f.unstarted > 0) {
+      unstarted_runs.push_back(fmt::format("{} ended at {:.0f} s", f.policy, entry.run.ended_at_s));
+    }
   }
   if (any_failed) {
     out +=
         "\nfail counts requests that never completed; their waits until the first start count "
         "too.\n";
+  }
+  if (!unstarted_runs.empty()) {
+    out += fmt::format(
+        "\nunst counts requests that had not started when the run ended, and their waits count "
+        "until the end. A run goes on after the trace until its queue drains, for at most {:.0f} "
+        "s: {}.\n",
+        report.drain_limit_s, fmt::join(unstarted_runs, ", "));
   }
   out += "\ngoals missed per policy (the goals are set for the default strategy, HYBRID):\n";
   for (const PolicyRun& entry : report.runs) {

@@ -25,7 +25,8 @@ struct SimulationReport {
   std::string trace_description;  // includes any rate scaling
   uint64_t seed = 0;
   double startup_s = 0;
-  nlohmann::json settings;  // the scenario, for the JSON file
+  double drain_limit_s = 0;  // how long a run may go on after the trace for its queue to drain
+  nlohmann::json settings;   // the scenario, for the JSON file
   std::vector<PolicyRun> runs;
 };
 

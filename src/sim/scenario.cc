@@ -47,6 +47,7 @@ Result<SimulationReport> run_scenario(const Trace& trace, const std::vector<std:
   report.trace_description = trace.description;
   report.seed = seed;
   report.startup_s = settings.startup_s;
+  report.drain_limit_s = settings.drain_limit_s;
   report.settings = scenario_json(settings);
 
   Result<RunResult> oracle_run = run_simulation(trace, "oracle", settings);

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/log.h"
 #include "model/memory_estimate.h"
 #include "model/model_spec.h"
 #include "sim/simulation.h"
@@ -84,8 +85,9 @@ Simulation::Simulation(const Trace& trace, ScenarioSettings settings)
 }
 
 Simulation::~Simulation() {
+  // The queue goes first, so that no agent released by the shutdown takes a task that is left.
+  queue_.discard();
   gate_.shutdown();
-  queue_.close();
   if (manager_) {
     manager_->stop(false);
   }
@@ -280,6 +282,12 @@ RunResult Simulation::finish() {
   result_.failed = failed_;
   result_.rejected_503 = server_.rejected();
   result_.overcommits = server_.overcommits();
+  if (result_.unstarted > 0) {
+    get_logger("sim")->info(
+        "simulation of {} ended at {:.0f} s, {:.0f} s after the trace: {} requests never "
+        "started, and the tasks left queued or running are dropped",
+        result_.policy, now, now - trace_.duration_s, result_.unstarted);
+  }
   return result_;
 }
 

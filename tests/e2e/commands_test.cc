@@ -94,6 +94,35 @@ TEST_F(CommandsTest, PlanCapacityAcceptsIq4NlCache) {
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
 }
 
+// A context of 4,194,304 tokens needs terabytes for llama3:70b on any machine, so the model does
+// not fit, and the advice may name only a cache type smaller than the planned one.
+TEST_F(CommandsTest, PlanCapacityAdviceNamesSmallerCacheOnly) {
+  const std::vector<std::string> base = {"plan-capacity", "--model", "llama3:70b",
+                                         "--ctx",         "4194304", "--kv-cache-type"};
+  std::vector<std::string> q8 = base;
+  q8.push_back("q8_0");
+  ProcessResult at_q8 = run_cli(q8);
+  EXPECT_EQ(at_q8.exit_code, 1) << at_q8.out << at_q8.err;
+  EXPECT_NE(at_q8.err.find("does not fit"), std::string::npos) << at_q8.err;
+  EXPECT_NE(at_q8.err.find("(--kv-cache-type q4_0)"), std::string::npos) << at_q8.err;
+
+  std::vector<std::string> q4 = base;
+  q4.push_back("q4_0");
+  ProcessResult at_q4 = run_cli(q4);
+  EXPECT_EQ(at_q4.exit_code, 1) << at_q4.out << at_q4.err;
+  EXPECT_NE(at_q4.err.find("does not fit"), std::string::npos) << at_q4.err;
+  EXPECT_EQ(at_q4.err.find("--kv-cache-type"), std::string::npos) << at_q4.err;
+}
+
+TEST_F(CommandsTest, PlanCapacityTableModelUsesCacheType) {
+  ProcessResult result =
+      run_cli({"plan-capacity", "--model", "llama3:8b", "--kv-cache-type", "q4_0", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("\"kv_cache_per_slot_bytes\": " + std::to_string(288ull << 20)),
+            std::string::npos)
+      << result.out;
+}
+
 TEST_F(CommandsTest, PlanCapacityTotalCtxStatesRealTotal) {
   ProcessResult result =
       run_cli({"plan-capacity", "--model", "llama3:8b", "--total-ctx", "8192", "--parallel", "3"});

@@ -209,6 +209,30 @@ TEST_F(OpenAiRunTest, DoctorSimNamesSimSlots) {
   EXPECT_EQ(result.out.find("OLLAMA_NUM_PARALLEL"), std::string::npos) << result.out;
 }
 
+// llama3:70b at 4,194,304 tokens per slot needs terabytes, so the capacity check fails, and its
+// fix may name only a cache type smaller than the configured one.
+TEST_F(OpenAiRunTest, DoctorCacheAdviceShrinksCache) {
+  struct Case {
+    std::string configured;
+    std::string advised;  // empty: no cache type makes the cache smaller
+  };
+  for (const Case& c : {Case{"f16", "OLLAMA_KV_CACHE_TYPE=q8_0"},
+                        Case{"q8_0", "OLLAMA_KV_CACHE_TYPE=q4_0"}, Case{"q4_0", ""}}) {
+    ProcessResult result =
+        run_cli({"doctor", "--backend", "sim", "--model", "llama3:70b", "--num-ctx", "4194304",
+                 "--kv-cache-type", c.configured, "--json"});
+    const json capacity = doctor_check(parse_json(result), "capacity");
+    ASSERT_FALSE(capacity.is_null()) << result.out;
+    EXPECT_EQ(capacity["status"], "fail") << capacity.dump();
+    const std::string fix = capacity["fix"].get<std::string>();
+    if (c.advised.empty()) {
+      EXPECT_EQ(fix.find("KV cache"), std::string::npos) << c.configured << ": " << fix;
+    } else {
+      EXPECT_NE(fix.find(c.advised), std::string::npos) << c.configured << ": " << fix;
+    }
+  }
+}
+
 TEST_F(OpenAiRunTest, ModelsWithoutModelsSuggestsLoadingOne) {
   FakeOpenAiServer server;
   server.set_models({});

@@ -211,6 +211,22 @@ TEST_F(MemoryEstimateTest, TableEntryForLlama31HasItsTrainingContext) {
   EXPECT_EQ(estimate(*spec, 131072, 1).model_bytes(), 21504 * kMiB);
 }
 
+// The table's step is one slot of f16 cache, so other cache types scale it by their bytes per
+// element, half for K and half for V, as the layout of Llama 3 gives.
+TEST_F(MemoryEstimateTest, TableEntryAppliesCacheTypes) {
+  Config config = default_config();
+  std::optional<ModelSpec> spec = table_model_spec("llama3:8b", config);
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_EQ(estimate(*spec, 8192, 1).kv_per_slot, 1024 * kMiB);
+  EXPECT_EQ(estimate(*spec, 8192, 1, "q8_0", "q8_0").kv_per_slot, 544 * kMiB);
+  EXPECT_EQ(estimate(*spec, 8192, 1, "q4_0", "q4_0").kv_per_slot, 288 * kMiB);
+  EXPECT_EQ(estimate(*spec, 8192, 1, "f32", "f32").kv_per_slot, 2048 * kMiB);
+  EXPECT_EQ(estimate(*spec, 8192, 1, "f16", "q8_0").kv_per_slot, 512 * kMiB + 272 * kMiB);
+  MemoryEstimate two = estimate(*spec, 8192, 2, "q4_0", "q4_0");
+  EXPECT_EQ(two.kv_cache, 2 * 288 * kMiB);
+  EXPECT_EQ(two.weights, 5120 * kMiB);
+}
+
 TEST_F(MemoryEstimateTest, RejectsZeroContextOrSlots) {
   EstimateOptions options;
   options.ctx_per_slot = 0;
@@ -233,6 +249,26 @@ TEST_F(CacheTypeTest, ParsesLlamaCppNames) {
   EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("'q3_k'"), std::string::npos);
   EXPECT_NE(bad.status().message().find("q8_0"), std::string::npos);
+}
+
+TEST_F(CacheTypeTest, SmallerTypeOnlyWhenItShrinks) {
+  struct Case {
+    const char* k;
+    const char* v;
+    const char* expected;  // nullptr: no type makes the cache smaller
+  };
+  for (Case c :
+       {Case{"f32", "f32", "q8_0"}, Case{"f16", "f16", "q8_0"}, Case{"bf16", "q4_0", "q8_0"},
+        Case{"q8_0", "q8_0", "q4_0"}, Case{"q4_0", "q5_1", "q4_0"}, Case{"q4_1", "q4_1", "q4_0"},
+        Case{"q4_0", "q4_0", nullptr}, Case{"iq4_nl", "q4_0", nullptr}}) {
+    const GgmlType* smaller = smaller_cache_type(cache(c.k), cache(c.v));
+    if (c.expected == nullptr) {
+      EXPECT_EQ(smaller, nullptr) << c.k << "/" << c.v;
+    } else {
+      ASSERT_NE(smaller, nullptr) << c.k << "/" << c.v;
+      EXPECT_EQ(smaller->name, c.expected) << c.k << "/" << c.v;
+    }
+  }
 }
 
 TEST_F(CacheTypeTest, TypeTableHasExactBlockSizes) {

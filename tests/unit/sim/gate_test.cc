@@ -113,6 +113,20 @@ TEST_F(GateTest, QueueKeepsTasksWithoutPoppers) {
   EXPECT_TRUE(queue_.closed());
 }
 
+TEST_F(GateTest, DiscardDropsWaitingAndReturnedTasks) {
+  queue::Task task;
+  task.id = "t1";
+  ASSERT_TRUE(queue_.push(task));
+  queue_.discard();
+  EXPECT_TRUE(queue_.closed());
+  EXPECT_EQ(queue_.size(), 0u);
+  EXPECT_FALSE(queue_.try_pop().has_value());
+  // A stopping agent hands its task back: accepted, so it is not lost, and dropped.
+  EXPECT_TRUE(queue_.requeue_front(task));
+  EXPECT_TRUE(queue_.push(task));
+  EXPECT_EQ(queue_.size(), 0u);
+}
+
 TEST_F(GateTest, ShutdownReleasesEveryThread) {
   Wake wake = Wake::kNone;
   std::thread agent([&] {

@@ -37,6 +37,20 @@ TEST_F(ReportTest, TableNamesPolicyAndMissedGoals) {
   EXPECT_EQ(table.find("0 tasks killed (is"), std::string::npos);
 }
 
+TEST_F(ReportTest, TableShowsUnstartedAndDrainLimit) {
+  report_.drain_limit_s = 1800;
+  const std::string quiet = format_table(report_);
+  EXPECT_NE(quiet.find(" fail  unst "), std::string::npos) << quiet;
+  EXPECT_EQ(quiet.find("unst counts"), std::string::npos) << quiet;
+
+  report_.runs[0].figures.unstarted = 219;
+  report_.runs[0].run.ended_at_s = 1900;
+  const std::string table = format_table(report_);
+  EXPECT_NE(table.find("   219 "), std::string::npos) << table;
+  EXPECT_NE(table.find("unst counts requests that had not started"), std::string::npos) << table;
+  EXPECT_NE(table.find("for at most 1800 s: HYBRID ended at 1900 s."), std::string::npos) << table;
+}
+
 TEST_F(ReportTest, CheapCostMissedByWaitsSaysWhy) {
   report_.runs[0].goals.push_back(
       {"agent-seconds <= 1.25x oracle, wait goal met", 0.85, 1.25, false});
