@@ -166,6 +166,17 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   int first_attempt = 0;
   {
     std::lock_guard lock(mutex_);
+    // An agent may take a queued task after Ctrl-C, before the pool stops. Such a task stays
+    // queued without an agent, so shut_down() cancels it with the others that never started,
+    // and no attempt is journaled for a request that the client would not send.
+    // NOTE: a Ctrl-C between this check and the client's own check still journals an attempt
+    // whose request was never sent.
+    if (setup_.cancel->cancelled()) {
+      agents::TaskOutcome outcome;
+      outcome.error = "run cancelled before the task started";
+      outcome.code = ErrorCode::kCancelled;
+      return outcome;
+    }
     Status running = dag_->mark_running(task.id);
     if (!running) {
       agents::TaskOutcome outcome;
