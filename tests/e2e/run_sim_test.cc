@@ -784,6 +784,26 @@ TEST_F(SimRunTest, ResumeThatCannotStartKeepsTheRunsStatus) {
   }
 }
 
+// Each attempt row keeps the time its request was sent, before the time its reply came back.
+TEST_F(SimRunTest, AttemptStartsBeforeItFinishes) {
+  std::unique_ptr<ChildProcess> child = start_slow_run(400, /*json_report=*/true);
+  ASSERT_EQ(child->wait(std::chrono::seconds(60)), 0) << child->read_err();
+  Result<store::Database> database = store::Database::open(db().string());
+  ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+  Result<store::Statement> rows =
+      database->prepare("SELECT task_id, started_at, finished_at FROM attempts");
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  int count = 0;
+  while (rows->step().value_or(false)) {
+    ++count;
+    const std::string started = rows->column_text(1);
+    const std::string finished = rows->column_text(2);
+    // ISO 8601 times of one format and zone sort as text.
+    EXPECT_LT(started, finished) << rows->column_text(0);
+  }
+  EXPECT_EQ(count, 4);
+}
+
 // A stored plan that is JSON but fails the plan checks is a damaged journal: the resume exits 2
 // before the run is reopened, and `runs show` names the plan as unreadable.
 TEST_F(SimRunTest, ResumeOfInvalidStoredPlanKeepsTheRun) {
