@@ -668,7 +668,10 @@ TEST_F(SimRunTest, InteractiveJsonStatusIsJson) {
                                   db().string(), "--workspace", workspace().string()},
                                  {}, "status\nquit\n");
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-  EXPECT_EQ(parse_json(result)["strategy"], "HYBRID") << result.out;
+  const json status = parse_json(result);
+  EXPECT_EQ(status["strategy"], "HYBRID") << result.out;
+  // The simulated backend was chosen, so the goals of the session are simulated before any ran.
+  EXPECT_EQ(status["simulated"], true) << result.out;
   EXPECT_EQ(result.out.find("for the next goals"), std::string::npos) << result.out;
 
   ProcessResult text = run_cli({"interactive", "--backend", "sim", "--db", db().string(),
