@@ -239,7 +239,7 @@ bool handle_line(Session& session, const std::string& input) {
                 << (session.config.auto_scaling ? "on" : "off") << "; the last run"
                 << (session.last_simulated ? " (SIMULATED: on the simulated backend)" : "")
                 << ":\n";
-      print_scaling(session.monitor.scaling_status());
+      print_scaling(session.monitor.scaling_status(), session.monitor.agents());
       print_metrics(session.monitor.metrics());
     }
   } else if (command == "agents") {
