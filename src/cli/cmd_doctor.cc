@@ -19,6 +19,7 @@
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
 #include "gpu/text_table.h"
+#include "llm/factory.h"
 #include "llm/server_signals.h"
 #include "model/ggml_type.h"
 #include "model/model_resolver.h"
@@ -76,20 +77,39 @@ struct Findings {
   }
 };
 
+// Adds the failed server check for a server whose version request failed with `failure`. The
+// probe that `run` uses then names the cause, so that a server of the other protocol gets the
+// --backend fix that `run` gives.
+void add_unreachable_server(const Config& config, const ServerSettings& settings,
+                            const CancelTokenPtr& cancel, const model::ServerLink& link,
+                            const Status& failure, Findings& findings) {
+  const Status probed = llm::probe_server(settings, cancel);
+  const std::string cause = probed.is_ok() ? failure.message() : probed.message();
+  const std::string protocol_fix = llm::other_protocol_fix(config.server.backend);
+  const std::string where = fmt::format("{} ({})", link.client->endpoint(), config.server.backend);
+  if (cause.find(protocol_fix) != std::string::npos) {
+    // The server sent a reply, so it is reachable but serves the other protocol.
+    findings.add("server", "fail", where + ": " + cause,
+                 protocol_fix + ", or pass --host with the URL of another server");
+    return;
+  }
+  findings.add("server", "fail", where + " is not reachable: " + cause,
+               config.server.backend == "ollama"
+                   ? "start the server (`ollama serve`) or pass --host URL"
+                   : fmt::format("start the OpenAI-compatible server at {} or pass --host URL",
+                                 link.client->endpoint()));
+}
+
 // Returns false when the server did not reply, so that later checks do not wait for it again.
-bool check_server(const Config& config, const model::ServerLink* link, Findings& findings,
+bool check_server(const Config& config, const ServerSettings& settings,
+                  const CancelTokenPtr& cancel, const model::ServerLink* link, Findings& findings,
                   std::vector<llm::ModelInfo>& models, std::vector<llm::LoadedModel>& loaded) {
   if (link == nullptr)
     return false;
   const bool ollama = config.server.backend == "ollama";
   Result<std::string> version = link->client->version();
   if (!version) {
-    findings.add("server", "fail",
-                 fmt::format("{} ({}) is not reachable: {}", link->client->endpoint(),
-                             config.server.backend, version.status().message()),
-                 ollama ? "start the server (`ollama serve`) or pass --host URL"
-                        : fmt::format("start the OpenAI-compatible server at {} or pass --host URL",
-                                      link->client->endpoint()));
+    add_unreachable_server(config, settings, cancel, *link, version.status(), findings);
     return false;
   }
   findings.add(
@@ -499,7 +519,8 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
     if (!link) {
       findings.add("server", "fail", link.status().message(), "check --backend and --host");
     }
-    reachable = check_server(config, link ? &*link : nullptr, findings, models, loaded);
+    reachable =
+        check_server(config, settings, cancel, link ? &*link : nullptr, findings, models, loaded);
   }
   check_gpus(findings);
   if (findings.snapshot && options.start_server.empty())

@@ -119,7 +119,9 @@ struct Session {
   // Standard error with --json, so that standard output carries only JSON documents, else
   // standard output.
   std::ostream& notes;
-  bool last_simulated = false;  // the last goal ran on the simulated backend
+  // True when the last goal ran on the simulated backend. Before the first goal, true only for
+  // --backend sim, because a fallback from an unreachable server shows only when a goal runs.
+  bool last_simulated = false;
 };
 
 // Writes one JSON document on one line of standard output.
@@ -237,7 +239,7 @@ bool handle_line(Session& session, const std::string& input) {
                 << (session.config.auto_scaling ? "on" : "off") << "; the last run"
                 << (session.last_simulated ? " (SIMULATED: on the simulated backend)" : "")
                 << ":\n";
-      print_scaling(session.monitor.scaling_status());
+      print_scaling(session.monitor.scaling_status(), session.monitor.agents());
       print_metrics(session.monitor.metrics());
     }
   } else if (command == "agents") {
@@ -245,7 +247,9 @@ bool handle_line(Session& session, const std::string& input) {
       print_document(session.monitor.agents());
     } else {
       if (session.last_simulated) {
-        std::cout << "SIMULATED: the last run used the simulated backend\n";
+        std::cout << (session.history.empty()
+                          ? "SIMULATED: the goals of this session run on the simulated backend\n"
+                          : "SIMULATED: the last run used the simulated backend\n");
       }
       print_agents(session.monitor.agents());
     }
@@ -288,7 +292,7 @@ std::string backend_banner(const Config& config, const RunOptions& options) {
 
 int cmd_interactive(const Config& config, const RunOptions& options) {
   std::ostream& notes = options.json ? std::cerr : std::cout;
-  Session session{config, options, {}, {}, notes};
+  Session session{config, options, {}, {}, notes, config.server.backend == "sim"};
   const bool terminal = isatty(STDIN_FILENO) != 0;
   const std::string history_file = history_path().string();
   if (terminal) {

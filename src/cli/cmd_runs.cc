@@ -14,12 +14,21 @@
 #include "cli/status_text.h"
 #include "core/json_text.h"
 #include "core/terminal_text.h"
+#include "flow/journaled_plan.h"
 #include "store/journal.h"
 
 namespace ollamaflow::cli {
 namespace {
 
 using nlohmann::json;
+
+// Reads the accepted plan of `run` with the checks that `run --resume` applies to it.
+Result<orchestrator::Plan> read_accepted_plan(store::Journal& journal, const store::RunRecord& run,
+                                              const Config& config) {
+  orchestrator::PlanLimits limits;
+  limits.max_tasks = config.run.max_tasks;
+  return flow::read_journaled_plan(journal, run.id, orchestrator::RoleSet::builtin(), limits);
+}
 
 Result<std::string> journal_path(const Config& config) {
   if (!config.run.db.empty()) {
@@ -131,7 +140,7 @@ std::string missing_workspace_reason(const store::RunRecord& run, bool tasks_ran
   return "";
 }
 
-json show_json(store::Journal& journal, const store::RunRecord& run) {
+json show_json(store::Journal& journal, const store::RunRecord& run, const Config& config) {
   json document = run_to_json(run);
   // A part of the run that cannot be read is named here, so that a damaged journal never looks
   // like a run without tasks.
@@ -173,30 +182,30 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   }
   // Tasks of the accepted plan that no agent started have no row yet. They are listed, so that
   // the user sees what a resume would run.
-  Result<store::PlanRecord> plan = journal.accepted_plan(run.id);
+  // A plan that fails the checks is named as unreadable, and its tasks are not listed.
+  Result<orchestrator::Plan> plan = read_accepted_plan(journal, run, config);
   if (!plan && plan.status().code() != ErrorCode::kNotFound) {
     read_failed("accepted plan", plan.status());
   }
-  if (plan && plan->plan.contains("tasks") && plan->plan["tasks"].is_array()) {
+  if (plan) {
     std::set<std::string> listed;
     for (const json& task : tasks) {
       listed.insert(task["id"].get<std::string>());
     }
-    for (const json& task : plan->plan["tasks"]) {
-      const std::string id = task.value("id", "");
-      if (id.empty() || listed.count(id) != 0) {
+    for (const orchestrator::PlanTask& task : plan->tasks) {
+      if (listed.count(task.id) != 0) {
         continue;
       }
-      tasks.push_back({{"id", id},
-                       {"title", task.value("title", "")},
-                       {"role", task.value("role", "")},
+      tasks.push_back({{"id", task.id},
+                       {"title", task.title},
+                       {"role", task.role},
                        {"status", "not_started"},
                        {"agent", ""},
                        {"model", ""},
                        {"duration_s", nullptr},
                        {"prompt_tokens", 0},
                        {"output_tokens", 0},
-                       {"files", task.value("files", json::array())},
+                       {"files", task.files},
                        {"error", ""}});
     }
   }
@@ -285,8 +294,10 @@ void print_show(const json& run) {
 }
 
 // Prints the accepted plan of `run` as `run --plan-only --json` prints it, so that `run --plan
-// FILE` reads the output. Returns 1 when the run has no accepted plan.
-int print_accepted_plan(store::Journal& journal, const store::RunRecord& run) {
+// FILE` reads the output. Returns 1 when the run has no accepted plan or the journaled one
+// fails the plan checks.
+int print_accepted_plan(store::Journal& journal, const store::RunRecord& run,
+                        const Config& config) {
   Result<store::PlanRecord> plan = journal.accepted_plan(run.id);
   if (!plan) {
     if (plan.status().code() != ErrorCode::kNotFound) {
@@ -297,6 +308,10 @@ int print_accepted_plan(store::Journal& journal, const store::RunRecord& run) {
         fmt::format("run {} has no accepted plan, because its planning failed or was "
                     "cancelled: `ollama-flow runs show {}` lists its plan attempts",
                     run.id, run.id));
+    return 1;
+  }
+  if (Result<orchestrator::Plan> checked = read_accepted_plan(journal, run, config); !checked) {
+    print_error(checked.status().message());
     return 1;
   }
   std::cout << to_text(plan->plan, 2) << "\n";
@@ -336,9 +351,9 @@ int cmd_runs(const Config& config, const RunsOptions& options) {
     return run.status().code() == ErrorCode::kNotFound ? 2 : 1;
   }
   if (options.plan) {
-    return print_accepted_plan(**journal, *run);
+    return print_accepted_plan(**journal, *run, config);
   }
-  const json document = show_json(**journal, *run);
+  const json document = show_json(**journal, *run, config);
   if (options.json) {
     std::cout << to_text(document, 2) << "\n";
   } else {

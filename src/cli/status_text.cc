@@ -43,19 +43,23 @@ std::string text(const json& value, int digits = 1) {
 
 }  // namespace
 
-void print_scaling(const json& scaling) {
+void print_scaling(const json& scaling, const json& agents) {
   if (!scaling.is_object() || scaling.empty()) {
     std::cout << "  scaling:  off (a fixed pool)\n";
     return;
   }
   const json& decision = member(scaling, "last_decision");
+  // The engine's count is its input at the last evaluation, before that evaluation's decision
+  // was carried out. The pool's count ("capacity": agents that are neither draining nor
+  // ended) is the one now, which the agent list below shows.
   std::cout << fmt::format(
-      "  scaling:  {}, active agents {} (min {}, max {}), evaluations {}, "
-      "every {} s{}\n",
-      text(member(scaling, "strategy")), text(member(scaling, "active_agents")),
-      text(member(scaling, "min_agents")), text(member(scaling, "max_agents")),
-      text(member(scaling, "evaluations")), text(member(scaling, "check_interval_s"), 0),
-      member(scaling, "dry_run") == true ? ", dry run" : "");
+      "  scaling:  {} (min {}, max {}), evaluations {}, every {} s{}\n"
+      "            agents {} now, {} at the last evaluation\n",
+      text(member(scaling, "strategy")), text(member(scaling, "min_agents")),
+      text(member(scaling, "max_agents")), text(member(scaling, "evaluations")),
+      text(member(scaling, "check_interval_s"), 0),
+      member(scaling, "dry_run") == true ? ", dry run" : "", text(member(agents, "capacity")),
+      text(member(scaling, "active_agents")));
   if (decision.is_object()) {
     std::cout << fmt::format("  decision: {} {} -> {}: {}\n", text(member(decision, "action")),
                              text(member(decision, "from")), text(member(decision, "to")),
@@ -116,7 +120,7 @@ void print_status(const json& status) {
     std::cout << "  phase:    planning: the plan request is with the model, no agent runs yet\n";
     return;
   }
-  print_scaling(member(status, "scaling"));
+  print_scaling(member(status, "scaling"), member(status, "agents"));
   print_metrics(member(status, "metrics"));
   print_agents(member(status, "agents"));
 }

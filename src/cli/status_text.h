@@ -16,8 +16,9 @@ constexpr size_t kMaxListedGoalWidth = 60;
 // phase or the scaling, queue and agents.
 void print_status(const nlohmann::json& status);
 
-// Prints the scaling line and the last decision, or "off" for a fixed pool.
-void print_scaling(const nlohmann::json& scaling);
+// Prints the scaling lines and the last decision, or "off" for a fixed pool. The agent count
+// now comes from `agents` (the pool's status), beside the count at the last evaluation.
+void print_scaling(const nlohmann::json& scaling, const nlohmann::json& agents);
 
 // Prints the queue, wait and server lines of a metrics snapshot.
 void print_metrics(const nlohmann::json& metrics);

@@ -17,6 +17,7 @@
 #include "flow/execution.h"
 #include "flow/flow.h"
 #include "flow/goal_size.h"
+#include "flow/journaled_plan.h"
 #include "flow/machine.h"
 #include "flow/server_launch.h"
 #include "flow/status_file.h"
@@ -50,7 +51,9 @@ struct RunState {
   // be in the workspace already, written by this run.
   std::set<std::string> started_before;
   std::optional<orchestrator::Plan> file_plan;  // read from --plan before the run is created
-  std::vector<std::string> goal_notes;          // warnings about the goal and the plan file
+  // Resumed: the journaled accepted plan, checked before the run is reopened.
+  std::optional<orchestrator::Plan> resume_plan;
+  std::vector<std::string> goal_notes;  // warnings about the goal and the plan file
   // A new run's folder, from --workspace or named by default_workspace(); empty for a plan-only
   // or a resumed run.
   std::string new_workspace;
@@ -304,10 +307,6 @@ void keep_tasks_with_files(RunState& state) {
 // Finds the plan: the journaled one when resuming, the file, or the queen's.
 Result<orchestrator::Plan> obtain_plan(RunState& state) {
   if (!state.request.resume_id.empty()) {
-    Result<store::PlanRecord> stored = state.journal->accepted_plan(state.record.id);
-    if (!stored) {
-      return stored.status().with_context("run " + state.record.id + " has no plan to resume");
-    }
     Result<std::vector<store::TaskRecord>> earlier =
         state.journal->succeeded_tasks(state.record.id);
     if (earlier) {
@@ -322,7 +321,7 @@ Result<orchestrator::Plan> obtain_plan(RunState& state) {
         }
       }
     }
-    return orchestrator::plan_from_json(stored->plan);
+    return *state.resume_plan;
   }
   if (state.file_plan) {
     Result<orchestrator::Plan> plan = *state.file_plan;
@@ -511,8 +510,8 @@ Status check_resume_backend(const store::RunRecord& run, const std::string& back
 }
 
 // Rejects with kInvalidArgument a `run` that cannot be resumed because its status is one that
-// this version does not know, it only planned, its planning never produced a plan, or
-// --workspace names another folder than the run's own.
+// this version does not know, it only planned, or --workspace names another folder than the
+// run's own.
 Status check_resumable(store::Journal& journal, const store::RunRecord& run, const Config& config) {
   if (run.status == store::RunStatus::kUnknown) {
     return Status(ErrorCode::kInvalidArgument,
@@ -528,10 +527,6 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
                               "plan.json` and run it with `ollama-flow run --plan plan.json`",
                               run.id, shell_quoted(run.id),
                               shell_quoted(std::filesystem::absolute(journal.path()).string())));
-  }
-  if (Result<store::PlanRecord> plan = journal.accepted_plan(run.id); !plan) {
-    // The journal's message already states that the run has no plan, and the fix.
-    return Status(ErrorCode::kInvalidArgument, plan.status().message());
   }
   if (!config.run.workspace.empty() &&
       normal_folder(config.run.workspace) != normal_folder(run.workspace)) {
@@ -631,6 +626,14 @@ Status prepare(RunState& state) {
     if (Status resumable = check_resumable(*state.journal, *run, state.config); !resumable) {
       return resumable;
     }
+    // A plan that is missing or damaged in the journal is a usage error, as a plan file would
+    // be. The journal's message states the cause and the fix.
+    Result<orchestrator::Plan> stored =
+        read_journaled_plan(*state.journal, run->id, state.roles, plan_limits(state.config));
+    if (!stored) {
+      return Status(ErrorCode::kInvalidArgument, stored.status().message());
+    }
+    state.resume_plan = std::move(stored).value();
     goal = run->goal;
     state.config.run.workspace = run->workspace;
     // A resumed run writes only into its own folder, so the fix is to restore that folder, not

@@ -111,7 +111,11 @@ void PlanRun::record_attempts(const std::string& task_id, const std::string& age
     record.task_id = task_id;
     record.attempt = number++;
     record.agent_id = agent_id;
-    record.finished_at = setup_.journal->now_text();
+    if (attempt.started_at) {
+      record.started_at = format_iso8601(*attempt.started_at);
+    }
+    record.finished_at =
+        attempt.finished_at ? format_iso8601(*attempt.finished_at) : setup_.journal->now_text();
     record.outcome =
         attempt.code == ErrorCode::kOk ? "ok" : std::string(error_code_name(attempt.code));
     record.error = attempt.error;
@@ -166,6 +170,17 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   int first_attempt = 0;
   {
     std::lock_guard lock(mutex_);
+    // An agent may take a queued task after Ctrl-C, before the pool stops. Such a task stays
+    // queued without an agent, so shut_down() cancels it with the others that never started,
+    // and no attempt is journaled for a request that the client would not send.
+    // NOTE: a Ctrl-C between this check and the client's own check still journals an attempt
+    // whose request was never sent.
+    if (setup_.cancel->cancelled()) {
+      agents::TaskOutcome outcome;
+      outcome.error = "run cancelled before the task started";
+      outcome.code = ErrorCode::kCancelled;
+      return outcome;
+    }
     Status running = dag_->mark_running(task.id);
     if (!running) {
       agents::TaskOutcome outcome;
@@ -190,6 +205,7 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   request.task = plan_task;
   request.dependencies = dependencies_of(plan_task);
   request.max_attempts = setup_.config.run.max_task_attempts;
+  request.clock = setup_.clock.get();
 
   const MonoTime begin = setup_.clock->now();
   orchestrator::DroneOutcome outcome = orchestrator::execute_task(*setup_.client, request, cancel);

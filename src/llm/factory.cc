@@ -75,9 +75,9 @@ Status check_probe_body(const ServerSettings& settings, const std::string& where
     return Status::ok();
   }
   return Status(ErrorCode::kUnavailable,
-                fmt::format("{} answered, but not as {} server would: check --host, or choose the "
-                            "server's protocol with --backend ollama|openai",
-                            where, ollama ? "an Ollama" : "an OpenAI-compatible"));
+                fmt::format("{} answered, but not as {} server would: check --host, or {}", where,
+                            ollama ? "an Ollama" : "an OpenAI-compatible",
+                            other_protocol_fix(settings.backend)));
 }
 
 }  // namespace
@@ -169,13 +169,15 @@ Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel) {
   if (response->status == 200) {
     return check_probe_body(settings, where, response->body);
   }
-  const std::string detail = fmt::format("{} returned HTTP {}: {}", where, response->status,
-                                         error_text_from_body(response->body));
+  std::string detail = fmt::format("{} returned HTTP {}", where, response->status);
+  if (const std::string text = error_text_from_body(response->body); !text.empty()) {
+    detail += ": " + text;
+  }
   if (response->status == 404) {
-    return Status(ErrorCode::kUnavailable,
-                  detail +
-                      ": the server does not speak this protocol; choose it with --backend "
-                      "ollama|openai");
+    return Status(
+        ErrorCode::kUnavailable,
+        fmt::format("{}, so the server does not speak the {} API: {}", detail,
+                    ollama ? "Ollama" : "OpenAI-compatible", other_protocol_fix(settings.backend)));
   }
   if (response->status == 401 || response->status == 403) {
     return Status(ErrorCode::kPermissionDenied,
@@ -187,6 +189,14 @@ Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel) {
   }
   return Status(error_code_for_http_status(response->status),
                 detail + ": check that --host names the model server");
+}
+
+std::string other_protocol_fix(const std::string& backend) {
+  if (backend == "openai") {
+    return "pass --backend ollama if it is an Ollama server";
+  }
+  return "pass --backend openai if it is an OpenAI-compatible server (llama-server, vLLM, LM "
+         "Studio)";
 }
 
 }  // namespace ollamaflow::llm

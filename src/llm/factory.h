@@ -54,4 +54,9 @@ Status check_server_url(const Config& config);
 // ".invalid" fail without a lookup.
 Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel = nullptr);
 
+// Returns the fix for a server that does not speak the protocol of `backend`: the --backend
+// value of the other protocol and the servers that use it. probe_server's messages for a 404
+// or a body of the wrong shape end with it.
+std::string other_protocol_fix(const std::string& backend);
+
 }  // namespace ollamaflow::llm

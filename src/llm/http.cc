@@ -404,9 +404,10 @@ StreamWatch::StreamWatch(const Clock& clock, double first_token_timeout_s, doubl
       last_content_(start_) {}
 
 void StreamWatch::mark_content() {
-  last_content_ = clock_.now();
+  const MonoTime now = clock_.now();
+  last_content_ = now;
   if (!has_content_) {
-    first_content_ = last_content_;
+    first_content_ = now;
     has_content_ = true;
   }
 }
@@ -424,10 +425,11 @@ Status StreamWatch::check() const {
                               "still be loading; raise the timeout or check the server",
                               first_token_timeout_s_));
   }
-  if (has_content_ && idle_timeout_s_ > 0 && to_seconds(now - last_content_) > idle_timeout_s_) {
+  if (has_content_ && idle_timeout_s_ > 0 &&
+      to_seconds(now - last_content_.load()) > idle_timeout_s_) {
     return Status(ErrorCode::kTimeout,
                   fmt::format("no new token for {} s after the last one (idle_timeout_s): the "
-                              "stream stalled",
+                              "stream stalled, so check the server or raise the timeout",
                               idle_timeout_s_));
   }
   return Status::ok();
@@ -534,17 +536,27 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
   httplib::Error error = httplib::Error::Success;
   bool sent = false;
   bool first_token_overdue = false;
+  // Set by the watcher thread alone, and read only after send_watched() has joined it.
+  Status stalled;
   const StopReason stopped =
       send_watched(*client, request, raw, error, sent, *clock_, std::nullopt, [&] {
         if (cancelled()) {
           return true;
         }
-        first_token_overdue =
-            first_token_s && !watch.has_content() && clock_->now() >= first_token_deadline;
+        // After the first content, the idle deadline applies, which the socket's read timeout
+        // (the larger of the two deadlines) would otherwise enforce late.
+        if (watch.has_content()) {
+          stalled = watch.check();
+          return !stalled.is_ok();
+        }
+        first_token_overdue = first_token_s && clock_->now() >= first_token_deadline;
         return first_token_overdue;
       });
   if (!aborted.is_ok()) {
     return aborted;
+  }
+  if (stopped == StopReason::kCancelled && !stalled.is_ok() && !cancelled()) {
+    return stalled;
   }
   if (stopped == StopReason::kCancelled && first_token_overdue && !cancelled()) {
     Status late = watch.check();

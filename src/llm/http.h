@@ -81,7 +81,8 @@ struct HttpResponse {
 // parser calls mark_content() when a piece of reply text arrives, because servers also send
 // bytes that carry no text (keep-alive comments, empty chunks).
 //
-// Not thread-safe: it belongs to the thread that runs the request.
+// Belongs to the thread that runs the request, which alone calls mark_content() and
+// first_content_seconds(). has_content() and check() are safe to call from another thread.
 class StreamWatch {
  public:
   StreamWatch(const Clock& clock, double first_token_timeout_s, double idle_timeout_s);
@@ -92,6 +93,7 @@ class StreamWatch {
   // Seconds from the start of the request to the first content; 0 before it.
   double first_content_seconds() const;
   // Returns kTimeout naming the deadline when the first token or the next chunk is overdue.
+  // Safe to call from another thread than the one that marks content.
   Status check() const;
   // The longest time one socket read may block: the larger of the two timeouts.
   double max_wait_seconds() const;
@@ -104,7 +106,9 @@ class StreamWatch {
   double idle_timeout_s_;
   MonoTime start_;
   MonoTime first_content_;
-  MonoTime last_content_;
+  // Written before has_content_ is set, so a thread that reads has_content_ as true also reads
+  // a set value here.
+  std::atomic<MonoTime> last_content_;
   std::atomic<bool> has_content_{false};
 };
 
@@ -146,8 +150,9 @@ class HttpClient {
   // body is collected into the returned response instead. HttpSettings::total_timeout_s does
   // not apply, because a reply may stream for many minutes.
   //
-  // While the server sends nothing, a cancel still ends the transfer within about 50 ms: a
-  // watcher thread shuts the socket down.
+  // While the server sends nothing, a watcher thread shuts the socket down within about 50 ms
+  // of a cancel or of a deadline: the first token's before any content, the idle one after.
+  // The error then names the deadline that passed.
   Result<HttpResponse> post_stream(const std::string& path, const std::string& body,
                                    StreamWatch& watch, const ChunkHandler& on_chunk,
                                    const CancelToken& cancel) const;

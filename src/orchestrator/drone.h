@@ -59,6 +59,8 @@ struct DroneRequest {
   int max_attempts = 3;  // RunSettings::max_task_attempts
   size_t dependency_budget = kDefaultDependencyBudget;
   bool lenient_json = false;
+  // Stamps each attempt's start and finish when set. It must outlive the call.
+  const Clock* clock = nullptr;
 };
 
 struct DroneOutcome {

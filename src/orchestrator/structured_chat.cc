@@ -280,7 +280,13 @@ StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRe
     attempt.num_predict = state.num_predict;
     attempt.dropped_keywords = state.dropped;
     llm::ChatUsage cancelled_usage;
+    if (request.clock != nullptr) {
+      attempt.started_at = request.clock->wall_now();
+    }
     Result<llm::ChatResponse> response = client.chat(chat, cancel, nullptr, &cancelled_usage);
+    if (request.clock != nullptr) {
+      attempt.finished_at = request.clock->wall_now();
+    }
     if (!response && response.status().code() == ErrorCode::kCancelled) {
       // The server spent these tokens although no reply arrived.
       attempt.usage = cancelled_usage;

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/cancel.h"
+#include "core/clock.h"
 #include "core/status.h"
 #include "llm/client.h"
 
@@ -28,6 +30,10 @@ struct Attempt {
   std::vector<std::string> dropped_keywords;  // JSON pointers left out of the server's schema
   bool simulated = false;
   bool counted = true;  // false for a resend after the server rejected the schema
+  // Wall time when the request was sent and when its reply or error came back; unset when the
+  // request had no clock.
+  std::optional<WallTime> started_at;
+  std::optional<WallTime> finished_at;
 };
 
 // Returns the problems of a reply that passed the JSON schema; an empty list accepts it.
@@ -45,6 +51,8 @@ struct StructuredRequest {
   std::string rejection_prefix = "Your reply was rejected: ";
   std::string rejection_suffix = ". Return a corrected reply.";
   std::string log_label;  // ids for log lines, e.g. "task=api"
+  // Stamps each Attempt's start and finish when set. It must outlive the call.
+  const Clock* clock = nullptr;
 };
 
 struct StructuredOutcome {

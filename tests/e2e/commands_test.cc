@@ -17,6 +17,7 @@
 
 #include "e2e/e2e_support.h"
 #include "fakes/fake_script.h"
+#include "flow/status_file.h"
 #include "unit/model/gguf_writer.h"
 #include "unit/model/model_files.h"
 
@@ -35,6 +36,40 @@ class CommandsTest : public E2eTest {
     return source_dir().parent_path() / "shared" / "llama-server" / "tiny.gguf";
   }
 };
+
+// The engine counted 1 agent at its last evaluation and decided to grow the pool to 3, which
+// the pool has done since. `status` labels both counts, so that they do not contradict the
+// decision and the list of 3 agents.
+TEST_F(CommandsTest, StatusLabelsAgentCountsByTime) {
+  json agents = json::array();
+  for (const char* id : {"agent-1", "agent-2", "agent-3"}) {
+    agents.push_back({{"id", id}, {"state", "idle"}, {"model", "llama3.1:8b"}});
+  }
+  const json status = {
+      {"run_id", "r-20261205-000000-abcd"},
+      {"goal", "Write a note"},
+      {"backend", "sim"},
+      {"scaling",
+       {{"strategy", "HYBRID"},
+        {"active_agents", 1},
+        {"min_agents", 1},
+        {"max_agents", 13},
+        {"evaluations", 2},
+        {"check_interval_s", 15},
+        {"last_decision",
+         {{"action", "scale_up"}, {"from", 1}, {"to", 3}, {"reason", "queue grows"}}}}},
+      {"metrics", json::object()},
+      {"agents", {{"capacity", 3}, {"agents", agents}}}};
+  // The status file of this test's own process, which is alive while `status` reads it.
+  const std::filesystem::path active = db().parent_path() / "active";
+  ASSERT_TRUE(flow::write_active_status(active, status).is_ok());
+  const ProcessResult text = run_cli({"status", "--db", db().string()});
+  flow::remove_active_status(active);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("agents 3 now, 1 at the last evaluation"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("decision: scale_up 1 -> 3"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("active agents 1"), std::string::npos) << text.out;
+}
 
 TEST_F(CommandsTest, GpuJsonListsHostMemoryWithSource) {
   ProcessResult result = run_cli({"gpu", "--json"});

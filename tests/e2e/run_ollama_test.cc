@@ -15,6 +15,7 @@
 
 #include "e2e/e2e_support.h"
 #include "fakes/fake_script.h"
+#include "store/sqlite.h"
 
 namespace ollamaflow::testing {
 namespace {
@@ -556,6 +557,51 @@ TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {
   ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
   EXPECT_EQ(report["status"], "cancelled");
   EXPECT_FALSE(std::filesystem::exists(workspace() / "docs/design.md"));
+}
+
+// After Ctrl-C the one agent may take queued tasks before the pool stops. A task whose request
+// was never sent gets no agent and no attempt row, as on the simulated backend.
+TEST_F(OllamaRunTest, CtrlCJournalsNoAttemptForUnsentRequest) {
+  json plan = {{"goal", "Write six notes"}, {"tasks", json::array()}};
+  for (int i = 1; i <= 6; ++i) {
+    const std::string id = "note" + std::to_string(i);
+    plan["tasks"].push_back({{"id", id},
+                             {"role", "analyst"},
+                             {"description", "Write note " + std::to_string(i) + "."},
+                             {"files", {"notes/" + id + ".md"}}});
+  }
+  const std::filesystem::path plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << plan.dump();
+  play_gated_model(server_, plan,
+                   [](const std::string& kind, const json&) { return kind == "agent_reply"; });
+  ChildProcess child(
+      cli_argv({"run", "--plan", plan_path.string(), "--host", server_.url(), "--agents", "1",
+                "--workspace", workspace().string(), "--db", db().string(), "--json"}),
+      cli_options({}));
+  server_.gate().wait_for_waiters(1);
+  const json report = interrupt(child);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
+  EXPECT_EQ(report["status"], "cancelled");
+  const size_t sent = requests_of("agent_reply").size();
+  EXPECT_EQ(sent, 1u);
+
+  Result<store::Database> database = store::Database::open(db().string());
+  ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+  Result<store::Statement> rows = database->prepare("SELECT task_id, agent_id FROM attempts");
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  std::set<std::string> attempted;
+  while (rows->step().value_or(false)) {
+    attempted.insert(rows->column_text(0));
+  }
+  EXPECT_EQ(attempted.size(), sent) << "tasks with attempts: " << json(attempted).dump();
+  for (const json& task : report["tasks"]) {
+    if (attempted.count(task["id"].get<std::string>()) != 0) {
+      continue;
+    }
+    EXPECT_EQ(task["status"], "cancelled") << task.dump();
+    EXPECT_EQ(task["agent"], "") << task.dump();
+    EXPECT_EQ(task["error"], "run cancelled before the task started") << task.dump();
+  }
 }
 
 // The queen's reply streams three pieces before Ctrl-C, and the report counts them although the

@@ -82,6 +82,29 @@ json doctor_check(const json& document, const std::string& name) {
   return nullptr;
 }
 
+// An OpenAI-compatible server checked with the default backend (ollama) answers 404. Doctor
+// names the --backend that fits, as `run` does, and does not call the server unreachable.
+TEST_F(OpenAiRunTest, DoctorNamesBackendOfOtherProtocol) {
+  FakeOpenAiServer server;
+  ProcessResult result = run_cli({"doctor", "--host", server.url(), "--json"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  const json check = doctor_check(parse_json(result), "server");
+  ASSERT_FALSE(check.is_null()) << result.out;
+  EXPECT_EQ(check["status"], "fail") << check.dump();
+  const std::string detail = check["detail"];
+  const std::string fix = check["fix"];
+  EXPECT_NE(detail.find("HTTP 404"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("does not speak the Ollama API"), std::string::npos) << detail;
+  EXPECT_EQ(detail.find("not reachable"), std::string::npos) << detail;
+  EXPECT_NE(fix.find("pass --backend openai"), std::string::npos) << fix;
+  EXPECT_EQ(fix.find("ollama serve"), std::string::npos) << fix;
+
+  ProcessResult run = run_cli({"run", "Write a note", "--host", server.url(), "--workspace",
+                               workspace().string(), "--db", db().string()});
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.err.find("pass --backend openai"), std::string::npos) << run.err;
+}
+
 TEST_F(OpenAiRunTest, DoctorAcceptsOneServedModel) {
   FakeOpenAiServer server;
   server.set_models({FakeModel{.name = "served-model"}});

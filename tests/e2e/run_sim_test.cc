@@ -668,7 +668,10 @@ TEST_F(SimRunTest, InteractiveJsonStatusIsJson) {
                                   db().string(), "--workspace", workspace().string()},
                                  {}, "status\nquit\n");
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-  EXPECT_EQ(parse_json(result)["strategy"], "HYBRID") << result.out;
+  const json status = parse_json(result);
+  EXPECT_EQ(status["strategy"], "HYBRID") << result.out;
+  // The simulated backend was chosen, so the goals of the session are simulated before any ran.
+  EXPECT_EQ(status["simulated"], true) << result.out;
   EXPECT_EQ(result.out.find("for the next goals"), std::string::npos) << result.out;
 
   ProcessResult text = run_cli({"interactive", "--backend", "sim", "--db", db().string(),
@@ -781,6 +784,76 @@ TEST_F(SimRunTest, ResumeThatCannotStartKeepsTheRunsStatus) {
 
   for (const json& run : parse_json(run_cli({"runs", "--db", db().string(), "--json"}))) {
     EXPECT_EQ(run["status"], run["id"] == run_id ? "succeeded" : "planned") << run.dump();
+  }
+}
+
+// Each attempt row keeps the time its request was sent, before the time its reply came back.
+TEST_F(SimRunTest, AttemptStartsBeforeItFinishes) {
+  std::unique_ptr<ChildProcess> child = start_slow_run(400, /*json_report=*/true);
+  ASSERT_EQ(child->wait(std::chrono::seconds(60)), 0) << child->read_err();
+  Result<store::Database> database = store::Database::open(db().string());
+  ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+  Result<store::Statement> rows =
+      database->prepare("SELECT task_id, started_at, finished_at FROM attempts");
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  int count = 0;
+  while (rows->step().value_or(false)) {
+    ++count;
+    const std::string started = rows->column_text(1);
+    const std::string finished = rows->column_text(2);
+    // ISO 8601 times of one format and zone sort as text.
+    EXPECT_LT(started, finished) << rows->column_text(0);
+  }
+  EXPECT_EQ(count, 4);
+}
+
+// A stored plan that is JSON but fails the plan checks is a damaged journal: the resume exits 2
+// before the run is reopened, and `runs show` names the plan as unreadable.
+TEST_F(SimRunTest, ResumeOfInvalidStoredPlanKeepsTheRun) {
+  const std::string run_id = run_sample_plan();
+  ASSERT_FALSE(run_id.empty());
+  const json before =
+      parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+  json escaping = sample_plan();
+  escaping["tasks"][0]["files"] = {"../../escape.txt"};
+  const std::vector<std::pair<json, std::string>> cases = {
+      {json{{"tasks", 5}}, "tasks: expected a list"},
+      {escaping, "../../escape.txt"},
+  };
+  for (const auto& [stored, problem] : cases) {
+    {
+      Result<store::Database> database = store::Database::open(db().string());
+      ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+      Result<store::Statement> update =
+          database->prepare("UPDATE plans SET plan = ? WHERE accepted = 1");
+      ASSERT_TRUE(update.is_ok()) << update.status().to_string();
+      ASSERT_TRUE(update->bind_all(stored.dump()).is_ok());
+      ASSERT_TRUE(update->run().is_ok());
+    }
+    const std::string invalid = "the accepted plan of run " + run_id + " is not a valid plan";
+    ProcessResult resume =
+        run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string()});
+    EXPECT_EQ(resume.exit_code, 2) << resume.err;
+    EXPECT_NE(resume.err.find(invalid), std::string::npos) << resume.err;
+    EXPECT_NE(resume.err.find(problem), std::string::npos) << resume.err;
+    EXPECT_NE(resume.err.find("start its goal again as a new run"), std::string::npos)
+        << resume.err;
+    EXPECT_EQ(resume.err.find("planning failed"), std::string::npos) << resume.err;
+    EXPECT_FALSE(std::filesystem::exists(dir_.path().parent_path() / "escape.txt"));
+
+    ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string(), "--json"});
+    EXPECT_EQ(shown.exit_code, 1) << shown.err;
+    EXPECT_NE(shown.err.find("cannot read the run's accepted plan"), std::string::npos)
+        << shown.err;
+    EXPECT_NE(shown.err.find(invalid), std::string::npos) << shown.err;
+    const json after = parse_json(shown);
+    EXPECT_EQ(after["status"], "succeeded") << after.dump();
+    EXPECT_EQ(after["finished_at"], before["finished_at"]) << after.dump();
+
+    ProcessResult plan = run_cli({"runs", "show", run_id, "--plan", "--db", db().string()});
+    EXPECT_EQ(plan.exit_code, 1) << plan.err;
+    EXPECT_NE(plan.err.find(invalid), std::string::npos) << plan.err;
+    EXPECT_EQ(plan.out, "") << plan.out;
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 
 #include "fakes/fake_model_server.h"
@@ -417,6 +418,39 @@ TEST_F(OllamaClientTest, StallJustBelowIdleTimeout) {
   Result<ChatResponse> response = chat_with_stall(pieces);
   EXPECT_TRUE(response.is_ok()) << response.status().to_string();
   EXPECT_EQ(pieces, 4);
+}
+
+// The server sends one piece and then nothing, so no later chunk runs the idle check. The
+// watcher must end the request at the idle deadline, long before the 20 s first-token timeout
+// that sets the socket's read timeout.
+TEST_F(OllamaClientTest, StallAfterFirstPieceHitsIdleTimeout) {
+  settings_.idle_timeout_s = 5.5;
+  FakeReply reply;
+  reply.content = "abcdefghijkl";
+  reply.piece_chars = 3;
+  reply.before_write = [this](size_t index) {
+    if (index > 0) {
+      server_.gate().pass();  // opened only when the server stops
+    }
+  };
+  int pieces = 0;
+  const auto started = std::chrono::steady_clock::now();
+  Result<ChatResponse> response = chat(reply, [&](const std::string&) {
+    ++pieces;
+    clock_->advance(std::chrono::seconds(6));
+  });
+  const double waited_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_EQ(response.status().code(), ErrorCode::kTimeout) << response.status().to_string();
+  EXPECT_NE(response.status().message().find("no new token for 5.5 s after the last one "
+                                             "(idle_timeout_s)"),
+            std::string::npos)
+      << response.status().message();
+  EXPECT_EQ(response.status().message().find("first_token_timeout_s"), std::string::npos)
+      << response.status().message();
+  EXPECT_EQ(pieces, 1);
+  EXPECT_LT(waited_s, 10) << "the stall was caught by the socket's read timeout";
 }
 
 TEST_F(OllamaClientTest, CancelMidStream) {

@@ -190,6 +190,38 @@ TEST_F(ExecuteTaskTest, AcceptsValidReply) {
   EXPECT_EQ(requests[0].model, "qwen2.5-coder:7b");
 }
 
+TEST_F(ExecuteTaskTest, AttemptsKeepTheirOwnTimes) {
+  FakeClock clock;
+  const WallTime begin = clock.wall_now();
+  client_.take_time(&clock, std::chrono::seconds(3));
+  client_.reply("not json");
+  client_.reply(good_reply());
+  request_.clock = &clock;
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  ASSERT_THAT(outcome.attempts, SizeIs(2));
+  ASSERT_TRUE(outcome.attempts[0].started_at.has_value());
+  ASSERT_TRUE(outcome.attempts[0].finished_at.has_value());
+  ASSERT_TRUE(outcome.attempts[1].started_at.has_value());
+  ASSERT_TRUE(outcome.attempts[1].finished_at.has_value());
+  EXPECT_EQ(*outcome.attempts[0].started_at, begin);
+  EXPECT_EQ(*outcome.attempts[0].finished_at, begin + std::chrono::seconds(3));
+  EXPECT_EQ(*outcome.attempts[1].started_at, begin + std::chrono::seconds(3));
+  EXPECT_EQ(*outcome.attempts[1].finished_at, begin + std::chrono::seconds(6));
+}
+
+TEST_F(ExecuteTaskTest, AttemptsWithoutClockHaveNoTimes) {
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  ASSERT_THAT(outcome.attempts, SizeIs(1));
+  EXPECT_FALSE(outcome.attempts[0].started_at.has_value());
+  EXPECT_FALSE(outcome.attempts[0].finished_at.has_value());
+}
+
 TEST_F(ExecuteTaskTest, TruncatedThenValid) {
   client_.fail(ErrorCode::kTruncated, "done_reason \"length\" after 1024 tokens");
   client_.reply(good_reply());

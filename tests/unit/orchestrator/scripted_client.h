@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/clock.h"
 #include "llm/client.h"
 
 namespace ollamaflow::orchestrator::testing {
@@ -50,6 +51,9 @@ class ScriptedClient final : public llm::LlmClient {
       return Result<llm::ChatResponse>(ErrorCode::kCancelled, "request cancelled");
     }
     requests_.push_back(request);
+    if (clock_ != nullptr) {
+      clock_->advance(request_duration_);
+    }
     if (cancel_after_ >= 0 && static_cast<int>(requests_.size()) >= cancel_after_) {
       cancel_target_->cancel();
     }
@@ -68,6 +72,13 @@ class ScriptedClient final : public llm::LlmClient {
       return Result<llm::ChatResponse>(ErrorCode::kCancelled, "request cancelled while streaming");
     }
     return std::get<llm::ChatResponse>(std::move(next));
+  }
+
+  // Advances `clock` by `duration` inside every request that is not cancelled, as a server
+  // that takes that long to reply.
+  void take_time(FakeClock* clock, Duration duration) {
+    clock_ = clock;
+    request_duration_ = duration;
   }
 
   // Cancels `token` from inside the request after `requests` requests were received.
@@ -101,6 +112,8 @@ class ScriptedClient final : public llm::LlmClient {
   std::vector<llm::ChatRequest> requests_;
   int cancel_after_ = -1;
   CancelToken* cancel_target_ = nullptr;
+  FakeClock* clock_ = nullptr;
+  Duration request_duration_{};
 };
 
 }  // namespace ollamaflow::orchestrator::testing

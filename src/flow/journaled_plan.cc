@@ -1,0 +1,38 @@
+#include "flow/journaled_plan.h"
+
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace ollamaflow::flow {
+
+Result<orchestrator::Plan> read_journaled_plan(store::Journal& journal, const std::string& run_id,
+                                               const orchestrator::RoleSet& roles,
+                                               const orchestrator::PlanLimits& limits) {
+  Result<store::PlanRecord> stored = journal.accepted_plan(run_id);
+  if (!stored) {
+    return stored.status();
+  }
+  std::vector<std::string> problems;
+  Result<orchestrator::Plan> plan = orchestrator::plan_from_json(stored->plan);
+  if (!plan) {
+    problems.push_back(plan.status().message());
+  } else {
+    problems = orchestrator::validate_plan(*plan, roles, limits);
+  }
+  if (problems.empty()) {
+    return plan;
+  }
+  // Each problem goes on a line of its own, indented, as the errors of a plan file do.
+  std::string message = fmt::format(
+      "journal '{}': the accepted plan of run {} is not a valid plan, because the journal was "
+      "changed outside ollama-flow. The run cannot be resumed, so start its goal again as a new "
+      "run. Problems:",
+      journal.path(), run_id);
+  for (const std::string& problem : problems) {
+    message += "\n  " + problem;
+  }
+  return Status(ErrorCode::kCorrupt, message);
+}
+
+}  // namespace ollamaflow::flow
