@@ -38,7 +38,7 @@ class MachineView {
 
   const CapacityView& capacity() const { return capacity_; }
   // Returns the warnings found at construction, such as a strategy that has no signal on this
-  // machine. MachineView logs each of them once. NOTE: the run report does not list them yet.
+  // machine. MachineView logs each of them once, and the run report lists them.
   const std::vector<std::string>& notes() const { return notes_; }
   // Returns a client that forwards to `inner` and books each reply's server wait for the
   // server signal (Ollama). `inner` must outlive the returned client.

@@ -412,6 +412,26 @@ void resolve_max_agents(RunState& state, const MachineView& machine) {
       " and " + std::to_string(*scaling.max_agents) + " agents (" + max_source + ")");
 }
 
+// Adds the machine's warnings to the report, and a note when memory fits fewer agents than
+// gpu_scaling.min_agents, because the agent manager then keeps only the memory ceiling.
+void add_machine_notes(RunState& state, const MachineView& machine, const ScalingSources& sources) {
+  for (const std::string& note : machine.notes()) {
+    state.report.notes.push_back(note);
+  }
+  std::optional<scaling::CapacitySignal> capacity;
+  if (sources.capacity) {
+    capacity = sources.capacity();
+  }
+  const int min_agents = state.config.gpu_scaling.min_agents;
+  const int manager_min = scaled_min_agents(state.config, capacity);
+  if (manager_min < min_agents) {
+    state.report.notes.push_back(fmt::format(
+        "memory fits only {} agents, below gpu_scaling.min_agents {}: the pool keeps at most {}, "
+        "because memory wins over min_agents; set --min-agents {} or lower",
+        manager_min, min_agents, manager_min, manager_min));
+  }
+}
+
 Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
                                 orchestrator::Workspace& workspace) {
   ExecutionSetup setup;
@@ -421,6 +441,7 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
                                             state.backend.settings.backend, state.cancel);
     resolve_max_agents(state, *machine);
     setup.scaling_sources = machine->sources();
+    add_machine_notes(state, *machine, setup.scaling_sources);
   }
   setup.config = state.config;
   setup.config.server = state.backend.settings;

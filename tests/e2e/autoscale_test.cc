@@ -162,5 +162,47 @@ TEST_F(AutoScaleTest, MaxAgentsCappedByManagerMaximum) {
       << note;
 }
 
+TEST_F(AutoScaleTest, MinAgentsAboveMemoryNoted) {
+  // At 131072 tokens a slot of llama3.1:8b costs 16 GiB, so a host fits fewer than 12 of them
+  // unless it has about 200 GiB of memory.
+  ProcessResult result = run_cli(
+      {"run", "Write a long document", "--backend", "sim", "--auto-scaling", "--num-ctx", "131072",
+       "--min-agents", "12", "--workspace", workspace().string(), "--db", db().string(), "--json"},
+      {{"OLLAMA_MODELS", (dir_.path() / "no-store").string()}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const json report = parse_json(result);
+  std::string found;
+  for (const json& note : report["notes"]) {
+    if (note.get<std::string>().rfind("memory fits only ", 0) == 0) {
+      found = note.get<std::string>();
+    }
+  }
+  if (found.empty() && bounds_note(report).find("from capacity") == std::string::npos) {
+    GTEST_SKIP() << "the memory ceiling is unknown or fits 12 agents here: " << bounds_note(report);
+  }
+  EXPECT_NE(found.find("below gpu_scaling.min_agents 12: the pool keeps at most"),
+            std::string::npos)
+      << report["notes"].dump();
+  EXPECT_NE(found.find("set --min-agents"), std::string::npos) << found;
+}
+
+TEST_F(AutoScaleTest, GpuMemoryBasedWithoutGpuNoted) {
+  ProcessResult result = run_cli({"run", "Write a long document", "--backend", "sim",
+                                  "--auto-scaling", "--strategy", "GPU_MEMORY_BASED", "--workspace",
+                                  workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const json report = parse_json(result);
+  std::string found;
+  for (const json& note : report["notes"]) {
+    if (note.get<std::string>().rfind("strategy GPU_MEMORY_BASED sizes the pool", 0) == 0) {
+      found = note.get<std::string>();
+    }
+  }
+  if (found.empty() && result.err.find("no GPU is monitored") == std::string::npos) {
+    GTEST_SKIP() << "this host has a monitored GPU";
+  }
+  EXPECT_NE(found.find("no GPU is monitored"), std::string::npos) << report["notes"].dump();
+}
+
 }  // namespace
 }  // namespace ollamaflow::testing
