@@ -351,15 +351,17 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
   const int fit = static_cast<int>(std::min<uint32_t>(placement.memory_slots, 4096));
   plan.parallel = std::max(1, std::min(fit, bound));
   plan.total_ctx = plan.parallel * plan.ctx_per_slot;
+  // A search that stopped at its limit found no memory limit yet, so the count is a lower bound.
+  const std::string fits =
+      placement.limiting_resource == "slot search limit"
+          ? fmt::format("memory fits at least {} slots of {} tokens", fit, plan.ctx_per_slot)
+          : fmt::format("{} fits {} slots of {} tokens", placement.limiting_resource, fit,
+                        plan.ctx_per_slot);
   plan.reason = plan.parallel < fit
-                    ? fmt::format(
-                          "-np {}: the run uses at most {} agents ({}), and {} fits {} "
-                          "slots of {} tokens",
-                          plan.parallel, bound, bound_key, placement.limiting_resource, fit,
-                          plan.ctx_per_slot)
-                    : fmt::format("-np {}: {} fits {} slots of {} tokens ({} agents allowed by {})",
-                                  plan.parallel, placement.limiting_resource, fit,
-                                  plan.ctx_per_slot, bound, bound_key);
+                    ? fmt::format("-np {}: the run uses at most {} agents ({}), and {}",
+                                  plan.parallel, bound, bound_key, fits)
+                    : fmt::format("-np {}: {} ({} agents allowed by {})", plan.parallel, fits,
+                                  bound, bound_key);
   return plan;
 }
 

@@ -12,6 +12,9 @@
 namespace ollamaflow::model {
 namespace {
 
+// The limiting resource of a model whose slot search stopped at CapacityOptions::max_slots.
+constexpr char kSearchLimit[] = "slot search limit";
+
 using gpu::format_mib;
 
 DeviceKind kind_of(gpu::Vendor vendor) {
@@ -226,7 +229,7 @@ Status Planner::grow(std::vector<Working>& models) {
       }
       if (model.slots >= options_.max_slots) {
         model.growing = false;
-        model.placement.limiting_resource = "slot search limit";
+        model.placement.limiting_resource = kSearchLimit;
         continue;
       }
       Result<uint64_t> next = model_bytes(*model.demand, model.slots + 1);
@@ -249,6 +252,7 @@ Status Planner::grow(std::vector<Working>& models) {
 
 void Planner::finish(Working& model) {
   ModelPlacement& placement = model.placement;
+  const bool search_capped = placement.limiting_resource == kSearchLimit;
   const ModelDemand& demand = *model.demand;
   placement.model = demand.spec.name;
   for (size_t i : model.devices)
@@ -273,6 +277,11 @@ void Planner::finish(Working& model) {
   } else if (placement.fits && max_agents_hit_) {
     placement.limiting_resource = "max_agents";
     placement.reason = fmt::format("max_agents {} is reached", *options_.max_agents);
+  } else if (placement.fits && search_capped) {
+    placement.reason = fmt::format(
+        "at least {} slot(s) of {} tokens fit: the search stops at {} slots, before memory runs "
+        "out",
+        model.slots, demand.ctx_per_slot, options_.max_slots);
   } else if (placement.fits) {
     placement.reason = fmt::format("{} slot(s) of {} tokens fit before {} runs out", model.slots,
                                    demand.ctx_per_slot, placement.limiting_resource);
@@ -281,10 +290,12 @@ void Planner::finish(Working& model) {
       !demand.parallel) {
     placement.agent_ceiling = *options_.server_slots;
     placement.limiting_resource = "server slots";
+    // llama-server splits -c among its slots, so -np needs a -c that keeps each slot's context.
     placement.reason = fmt::format(
-        "the server runs {} slot(s) but memory fits {}: set "
-        "OLLAMA_NUM_PARALLEL={} (llama-server -np {})",
-        *options_.server_slots, model.slots, model.slots, model.slots);
+        "the server runs {} slot(s) but memory fits {}{}: set OLLAMA_NUM_PARALLEL={} "
+        "(llama-server -np {} -c {})",
+        *options_.server_slots, search_capped ? "at least " : "", model.slots, model.slots,
+        model.slots, uint64_t{model.slots} * demand.ctx_per_slot);
   }
 
   if (placement.fits) {

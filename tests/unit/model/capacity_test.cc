@@ -160,6 +160,28 @@ TEST_F(CapacityTest, ServerSlotsCapTheCeilingAndRecommendMore) {
   EXPECT_EQ(result.models[0].agent_ceiling, 2u);
   EXPECT_EQ(result.models[0].limiting_resource, "server slots");
   EXPECT_NE(result.models[0].reason.find("OLLAMA_NUM_PARALLEL=19"), std::string::npos);
+  // llama-server splits -c among its slots, so the advice keeps 8192 tokens per slot.
+  EXPECT_NE(result.models[0].reason.find("(llama-server -np 19 -c 155648)"), std::string::npos)
+      << result.models[0].reason;
+}
+
+TEST_F(CapacityTest, SearchLimitIsLowerBound) {
+  CapacityOptions options = pinned();
+  options.max_slots = 4;
+  CapacityPlan result = plan({demand(linear_model("m", kGiB, kGiB))},
+                             {gpu_budget("gpu0", 80 * kGiB, 80 * kGiB)}, options);
+  EXPECT_EQ(result.models[0].memory_slots, 4u);
+  EXPECT_EQ(result.models[0].limiting_resource, "slot search limit");
+  EXPECT_EQ(result.models[0].reason,
+            "at least 4 slot(s) of 8192 tokens fit: the search stops at 4 slots, before memory "
+            "runs out");
+
+  options.server_slots = 2;
+  result = plan({demand(linear_model("m", kGiB, kGiB))}, {gpu_budget("gpu0", 80 * kGiB, 80 * kGiB)},
+                options);
+  EXPECT_NE(result.models[0].reason.find("but memory fits at least 4: set OLLAMA_NUM_PARALLEL=4"),
+            std::string::npos)
+      << result.models[0].reason;
 }
 
 TEST_F(CapacityTest, MaxAgentsCapsAllModels) {
