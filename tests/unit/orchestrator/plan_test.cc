@@ -9,6 +9,7 @@ namespace ollamaflow::orchestrator {
 namespace {
 
 using nlohmann::json;
+using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -390,6 +391,22 @@ TEST_F(ValidatePlanTest, ReportsInvalidIdByPosition) {
 
   ASSERT_THAT(errors, SizeIs(1)) << joined(errors);
   EXPECT_THAT(errors[0], HasSubstr("task 2 has the invalid id '../../../../etc'"));
+}
+
+TEST_F(ValidatePlanTest, LongValuesAreCutInErrors) {
+  const std::string long_id(100000, 'x');
+  Plan plan = make_plan({make_task("a", {long_id + "\n"}), make_task(long_id)});
+  plan.tasks[0].role = std::string(5000, 'r');
+
+  std::vector<std::string> errors = validate(plan);
+
+  ASSERT_THAT(errors, SizeIs(3)) << joined(errors).substr(0, 400);
+  for (const std::string& error : errors) {
+    EXPECT_LT(error.size(), 400u) << error.substr(0, 400);
+  }
+  // 39 columns of the value and an ellipsis.
+  EXPECT_THAT(errors, Contains(HasSubstr("task 2 has the invalid id '" + std::string(39, 'x') +
+                                         "\u2026'")));
 }
 
 TEST_F(ValidatePlanTest, ReportsUnsafeFilePaths) {
