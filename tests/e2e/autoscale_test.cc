@@ -109,14 +109,19 @@ TEST_F(AutoScaleTest, PoolGrowsUnderWidePlanAndShrinksAfter) {
   EXPECT_EQ(part_requests, 12u);
 }
 
-// Returns the report note that states the pool's bounds, or an empty string when there is none.
-std::string bounds_note(const json& report) {
+// Returns the first report note that starts with `prefix`, or an empty string when there is none.
+std::string note_starting_with(const json& report, const std::string& prefix) {
   for (const json& note : report["notes"]) {
-    if (note.get<std::string>().rfind("auto-scaling ", 0) == 0) {
+    if (note.get<std::string>().rfind(prefix, 0) == 0) {
       return note.get<std::string>();
     }
   }
   return "";
+}
+
+// Returns the report note that states the pool's bounds, or an empty string when there is none.
+std::string bounds_note(const json& report) {
+  return note_starting_with(report, "auto-scaling ");
 }
 
 TEST_F(AutoScaleTest, UnknownCapacityDefaultsToEightAgents) {
@@ -171,12 +176,7 @@ TEST_F(AutoScaleTest, MinAgentsAboveMemoryNoted) {
       {{"OLLAMA_MODELS", (dir_.path() / "no-store").string()}});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const json report = parse_json(result);
-  std::string found;
-  for (const json& note : report["notes"]) {
-    if (note.get<std::string>().rfind("memory fits only ", 0) == 0) {
-      found = note.get<std::string>();
-    }
-  }
+  const std::string found = note_starting_with(report, "memory fits only ");
   if (found.empty() && bounds_note(report).find("from capacity") == std::string::npos) {
     GTEST_SKIP() << "the memory ceiling is unknown or fits 12 agents here: " << bounds_note(report);
   }
@@ -192,12 +192,7 @@ TEST_F(AutoScaleTest, GpuMemoryBasedWithoutGpuNoted) {
                                   workspace().string(), "--db", db().string(), "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const json report = parse_json(result);
-  std::string found;
-  for (const json& note : report["notes"]) {
-    if (note.get<std::string>().rfind("strategy GPU_MEMORY_BASED sizes the pool", 0) == 0) {
-      found = note.get<std::string>();
-    }
-  }
+  const std::string found = note_starting_with(report, "strategy GPU_MEMORY_BASED sizes the pool");
   if (found.empty() && result.err.find("no GPU is monitored") == std::string::npos) {
     GTEST_SKIP() << "this host has a monitored GPU";
   }
