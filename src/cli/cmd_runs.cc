@@ -96,10 +96,19 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
     std::cout << "no runs in " << journal.path() << "\n";
     return 0;
   }
-  std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", "id", "status", "started", "backend", "goal");
+  // An unknown status shows its stored text, so the column is as wide as its widest entry.
+  std::vector<std::string> statuses;
+  int status_width = static_cast<int>(std::string_view("succeeded").size());
   for (const auto& run : *runs) {
-    std::printf("%-24s  %-11s  %-24s  %-8s  %s\n", run.id.c_str(),
-                status_text(run_to_json(run)).c_str(), run.started_at.c_str(), run.backend.c_str(),
+    statuses.push_back(status_text(run_to_json(run)));
+    status_width = std::max(status_width, static_cast<int>(statuses.back().size()));
+  }
+  std::printf("%-24s  %-*s  %-24s  %-8s  %s\n", "id", status_width, "status", "started", "backend",
+              "goal");
+  for (size_t i = 0; i < runs->size(); ++i) {
+    const auto& run = (*runs)[i];
+    std::printf("%-24s  %-*s  %-24s  %-8s  %s\n", run.id.c_str(), status_width, statuses[i].c_str(),
+                run.started_at.c_str(), run.backend.c_str(),
                 truncate_printable(run.goal, kMaxListedGoalWidth).c_str());
   }
   const bool any_simulated =
@@ -272,7 +281,7 @@ void print_show(const json& run) {
   }
   std::cout << "\nTasks:\n";
   for (const auto& task : run["tasks"]) {
-    std::printf("  %-16s %-11s %-20s %-10s %-18s %s\n", task["id"].get<std::string>().c_str(),
+    std::printf("  %-16s %-12s %-20s %-10s %-18s %s\n", task["id"].get<std::string>().c_str(),
                 task["status"].get<std::string>().c_str(), task["role"].get<std::string>().c_str(),
                 task["agent"].get<std::string>().c_str(),
                 escape_control_characters(task["model"].get<std::string>()).c_str(),

@@ -125,6 +125,12 @@ TEST_F(RunsListingTest, UnknownStatusIsListedAsUnknown) {
   EXPECT_NE(lines[2].find("unknown (\"paused\")"), std::string::npos) << lines[2];
   EXPECT_NE(lines[2].find("odd goal"), std::string::npos) << lines[2];
   EXPECT_NE(lines[3].find("older goal"), std::string::npos) << lines[3];
+  // The status column widens for the stored text, so the start times stay in one column.
+  const size_t started_column = lines[0].find("started");
+  ASSERT_NE(started_column, std::string::npos) << lines[0];
+  for (size_t i = 1; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i].find(" 20"), started_column - 1) << lines[0] << "\n" << lines[i];
+  }
 
   const ProcessResult listed = run_cli({"runs", "--db", db().string(), "--json"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
