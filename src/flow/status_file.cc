@@ -124,7 +124,10 @@ std::vector<nlohmann::json> read_active_statuses(const std::filesystem::path& di
       continue;
     }
     nlohmann::json document = nlohmann::json::parse(*text, nullptr, false);
-    if (document.is_discarded()) {
+    // Every status that a run writes names its run. A file without a run id, such as `{}`,
+    // is not one of them, so listing it would show a run that does not exist.
+    const auto run_id = document.is_object() ? document.find("run_id") : document.end();
+    if (document.is_discarded() || run_id == document.end() || !run_id->is_string()) {
       continue;
     }
     // A process with this pid that started at another time is not the run that wrote the file:

@@ -71,6 +71,18 @@ TEST_F(CommandsTest, StatusLabelsAgentCountsByTime) {
   EXPECT_EQ(text.out.find("active agents 1"), std::string::npos) << text.out;
 }
 
+// A status file named after a live process that names no run is not a run's, so `status`
+// skips it instead of listing "Run - (pid N)".
+TEST_F(CommandsTest, StatusSkipsFileWithoutRunId) {
+  const std::filesystem::path active = db().parent_path() / "active";
+  ASSERT_TRUE(flow::write_active_status(active, json::object()).is_ok());
+  const ProcessResult text = run_cli({"status", "--db", db().string()});
+  flow::remove_active_status(active);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out.find("Run - (pid"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("no run"), std::string::npos) << text.out;
+}
+
 TEST_F(CommandsTest, GpuJsonListsHostMemoryWithSource) {
   ProcessResult result = run_cli({"gpu", "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
