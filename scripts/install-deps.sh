@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ccache clang clang-format zlib1g-dev libbrotli-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3 libhiredis-dev redis-server libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libreadline-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libreadline-dev valgrind
 )
 
 sudo_cmd=()

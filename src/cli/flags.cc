@@ -1,12 +1,13 @@
 #include "cli/flags.h"
-#include "cli/errors.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
 
+#include "cli/errors.h"
 #include "core/log.h"
 #include "core/terminal_text.h"
 
@@ -25,6 +26,18 @@ void ConfigFlags::add_switch(CLI::App* command, const std::string& name, const s
                              const std::string& help) {
   CLI::Option* option = command->add_flag(name, help);
   bindings_.push_back({option, name, key, [] { return nlohmann::json(true); }});
+}
+
+void ConfigFlags::remove(CLI::App* command, const std::string& name) {
+  CLI::Option* option = command->get_option_no_throw(name);
+  if (option == nullptr) {
+    return;
+  }
+  bindings_.erase(
+      std::remove_if(bindings_.begin(), bindings_.end(),
+                     [option](const Binding& binding) { return binding.option == option; }),
+      bindings_.end());
+  command->remove_option(option);
 }
 
 std::vector<FlagValue> ConfigFlags::values() const {

@@ -38,6 +38,10 @@ class ConfigFlags {
   void add_switch(CLI::App* command, const std::string& name, const std::string& key,
                   const std::string& help);
 
+  // Removes option `name` from `command` and its binding. CLI11 destroys a removed option, so
+  // an option that add() bound must leave through here, never through CLI::App::remove_option().
+  void remove(CLI::App* command, const std::string& name);
+
   // Returns the values given on the command line, in the order the options were declared.
   std::vector<FlagValue> values() const;
 

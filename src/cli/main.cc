@@ -80,8 +80,19 @@ void drop_plan_options(CLI::App* command) {
 
 // Removes --server-args from a command that starts no llama-server, so that its help does not list
 // it and CLI11 rejects it as an unexpected argument.
-void drop_server_args(CLI::App* command) {
-  command->remove_option(command->get_option("--server-args"));
+void drop_server_args(CLI::App* command, GlobalOptions& global) {
+  global.flags.remove(command, "--server-args");
+}
+
+// Removes the options that only a run reads from a command that runs nothing, such as `models`.
+// The memory options stay: --max-agents caps the slot search and --profile sets the safety
+// margin.
+void drop_run_only_options(CLI::App* command, GlobalOptions& global) {
+  for (const char* name : {"--agents", "--workspace", "--db", "--max-plan-attempts",
+                           "--max-task-attempts", "--num-predict", "--seed", "--temperature",
+                           "--auto-scaling", "--strategy", "--min-agents", "--dry-run"}) {
+    global.flags.remove(command, name);
+  }
 }
 
 // Returns true when a flag on the command line sets configuration `key`.
@@ -311,7 +322,7 @@ int run_main(int argc, char** argv) {
       app.add_subcommand("interactive", "Read goals and commands in a loop (type help)");
   add_global_options(interactive, *ia_global);
   add_run_options(interactive, *ia_global, *ia_options);
-  drop_server_args(interactive);
+  drop_server_args(interactive, *ia_global);
   interactive->add_flag("--json", ia_options->json,
                         "Print only JSON documents on stdout, one per line; the prompt and "
                         "notes go to stderr");
@@ -416,7 +427,8 @@ int run_main(int argc, char** argv) {
   add_global_options(models, *models_global);
   add_run_options(models, *models_global, spare_run_options());
   drop_plan_options(models);
-  drop_server_args(models);
+  drop_server_args(models, *models_global);
+  drop_run_only_options(models, *models_global);
   models->add_flag("--json", models_options->json, "Print JSON");
   models->callback([&, models_global, models_options] {
     std::optional<Config> config = load_run_config(*models_global);
