@@ -1,8 +1,11 @@
 #include "flow/journaled_plan.h"
 
+#include <set>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "core/terminal_text.h"
 
 namespace ollamaflow::flow {
 
@@ -19,6 +22,22 @@ Result<orchestrator::Plan> read_journaled_plan(store::Journal& journal, const st
     problems.push_back(plan.status().message());
   } else {
     problems = orchestrator::validate_plan(*plan, roles, limits);
+    // The run's journaled tasks come from this plan, so each of them must be in it.
+    Result<std::vector<store::TaskRecord>> tasks = journal.tasks_for_run(run_id);
+    if (!tasks) {
+      return tasks.status();
+    }
+    std::set<std::string> planned;
+    for (const orchestrator::PlanTask& task : plan->tasks) {
+      planned.insert(task.id);
+    }
+    for (const store::TaskRecord& task : *tasks) {
+      if (planned.count(task.task_id) == 0) {
+        problems.push_back(
+            fmt::format("task \"{}\" is journaled for the run but is not in the plan",
+                        truncate_printable(task.task_id, 40)));
+      }
+    }
   }
   if (problems.empty()) {
     return plan;

@@ -816,9 +816,23 @@ TEST_F(SimRunTest, ResumeOfInvalidStoredPlanKeepsTheRun) {
       parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
   json escaping = sample_plan();
   escaping["tasks"][0]["files"] = {"../../escape.txt"};
+  // A valid plan whose first task has another id, with its dependencies renamed to match.
+  json renamed = sample_plan();
+  const std::string old_id = renamed["tasks"][0]["id"];
+  for (json& task : renamed["tasks"]) {
+    if (task["id"] == old_id) {
+      task["id"] = old_id + "x";
+    }
+    for (json& dependency : task["depends_on"]) {
+      if (dependency == old_id) {
+        dependency = old_id + "x";
+      }
+    }
+  }
   const std::vector<std::pair<json, std::string>> cases = {
       {json{{"tasks", 5}}, "tasks: expected a list"},
       {escaping, "../../escape.txt"},
+      {renamed, "task \"" + old_id + "\" is journaled for the run but is not in the plan"},
   };
   for (const auto& [stored, problem] : cases) {
     {
