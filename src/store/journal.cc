@@ -179,7 +179,8 @@ Status explain_read_only(const std::string& path, Status status) {
 }
 
 // Returns kCorrupt when SQLite's quick_check finds a damaged page. A damaged page shows otherwise
-// only when a query reads it, so a run could journal into a damaged file and end with exit 0.
+// only when a query reads it, so a run could journal into a damaged file and end with exit 0,
+// and `runs` could list some runs and fail on others.
 // quick_check reads every page, which is O(file size), but skips the index cross-checks of
 // integrity_check. It also reports rows that break a CHECK or NOT NULL constraint. Those are
 // rows from another version or program, which the readers list as unknown, so they do not count.
@@ -205,7 +206,10 @@ Status check_integrity(Database& database) {
     if (const size_t heading_end = problem.find("***\n"); heading_end != std::string::npos) {
       problem.erase(0, heading_end + 4);
     }
-    std::replace(problem.begin(), problem.end(), '\n', ' ');
+    for (size_t line_end = problem.find('\n'); line_end != std::string::npos;
+         line_end = problem.find('\n', line_end)) {
+      problem.replace(line_end, 1, ", ");
+    }
     return Status(ErrorCode::kCorrupt, "PRAGMA quick_check failed: " + problem);
   }
 }
@@ -331,6 +335,9 @@ Result<std::unique_ptr<Journal>> Journal::open_read_only(const std::string& path
   }
   if (Status own = check_not_foreign(database.value()); !own.is_ok()) {
     return explain_corrupt(path, own);
+  }
+  if (Status intact = check_integrity(database.value()); !intact.is_ok()) {
+    return explain_corrupt(path, intact);
   }
   const int latest = latest_version(journal_migrations());
   if (version.value() > latest || version.value() < kOldestReadableVersion) {

@@ -22,6 +22,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 
 constexpr int64_t kOwnPid = 4100;
 constexpr char kHost[] = "node-a";
@@ -189,6 +190,12 @@ TEST_F(JournalTest, OpenRejectsDamagedPage) {
   EXPECT_THAT(journal.status().message(),
               HasSubstr("journal '" + path() + "' is damaged (SQLite: Page "));
   EXPECT_THAT(journal.status().message(), HasSubstr("move it aside"));
+  EXPECT_THAT(journal.status().message(), Not(HasSubstr("\n")));
+  // Commands that only read get the same error, instead of the rows before the damaged page.
+  Result<std::unique_ptr<Journal>> reader = Journal::open_read_only(path(), options());
+  ASSERT_FALSE(reader.is_ok());
+  EXPECT_EQ(reader.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(reader.status().message(), HasSubstr("is damaged (SQLite: Page "));
 }
 
 TEST_F(JournalTest, ReopenKeepsRows) {
