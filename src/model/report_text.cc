@@ -88,6 +88,34 @@ std::string render_estimate(const MemoryEstimate& e) {
   return out;
 }
 
+// Returns the Ollama settings of the estimate's cache types, for the settings rows. Ollama has one
+// type for K and V (OLLAMA_KV_CACHE_TYPE), and a quantized cache needs flash attention. Empty
+// for the default f16 cache.
+std::string ollama_cache_settings(const MemoryEstimate& e) {
+  if (e.cache_type_k == "f16" && e.cache_type_v == "f16") {
+    return "";
+  }
+  std::string text =
+      fmt::format(" OLLAMA_KV_CACHE_TYPE={} OLLAMA_FLASH_ATTENTION=1", e.cache_type_k);
+  if (e.cache_type_k != e.cache_type_v) {
+    text += fmt::format(" (Ollama sets one type for K and V, so V is {} too)", e.cache_type_k);
+  }
+  return text;
+}
+
+// Returns llama-server's flags for the estimate's cache types: -ctk and -ctv, and -fa on for a
+// quantized V cache. Empty for the default f16 cache.
+std::string llama_cache_flags(const MemoryEstimate& e) {
+  if (e.cache_type_k == "f16" && e.cache_type_v == "f16") {
+    return "";
+  }
+  std::string text = fmt::format(" -ctk {} -ctv {}", e.cache_type_k, e.cache_type_v);
+  if (e.cache_type_v != "f16" && e.cache_type_v != "f32" && e.cache_type_v != "bf16") {
+    text += " -fa on";
+  }
+  return text;
+}
+
 std::string render_plan(const CapacityPlan& plan) {
   std::string out;
   for (const ModelPlacement& m : plan.models) {
@@ -107,14 +135,18 @@ std::string render_plan(const CapacityPlan& plan) {
       // one more row gives the max that fits.
       const uint32_t slots = *m.recommended_slots;
       const uint64_t ctx = m.estimate.ctx_per_slot;
-      summary.add_row(
-          {"Ollama", fmt::format("OLLAMA_NUM_PARALLEL={} with num_ctx {}", slots, ctx)});
-      summary.add_row({"llama-server", fmt::format("-np {} -c {}", slots, uint64_t{slots} * ctx)});
+      const std::string ollama_cache = ollama_cache_settings(m.estimate);
+      const std::string llama_cache = llama_cache_flags(m.estimate);
+      summary.add_row({"Ollama", fmt::format("OLLAMA_NUM_PARALLEL={}{} with num_ctx {}", slots,
+                                             ollama_cache, ctx)});
+      summary.add_row({"llama-server",
+                       fmt::format("-np {} -c {}{}", slots, uint64_t{slots} * ctx, llama_cache)});
       if (slots != m.memory_slots) {
-        summary.add_row({"max that fits", fmt::format("OLLAMA_NUM_PARALLEL={}, llama-server -np {} "
-                                                      "-c {}",
-                                                      m.memory_slots, m.memory_slots,
-                                                      uint64_t{m.memory_slots} * ctx)});
+        summary.add_row(
+            {"max that fits", fmt::format("OLLAMA_NUM_PARALLEL={}, llama-server -np {} "
+                                          "-c {}{}",
+                                          m.memory_slots, m.memory_slots,
+                                          uint64_t{m.memory_slots} * ctx, llama_cache)});
       }
     }
     out += "\n" + summary.render().substr(1) + "\n";

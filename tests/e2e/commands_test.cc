@@ -170,6 +170,23 @@ TEST_F(CommandsTest, PlanCapacityTableModelUsesCacheType) {
       << result.out;
 }
 
+// The settings rows start a server with the cache the figures are for, so a quantized cache is
+// part of them, with the flash attention that it needs.
+TEST_F(CommandsTest, PlanCapacitySettingsNameCacheType) {
+  ProcessResult quantized =
+      run_cli({"plan-capacity", "--model", "llama3:8b", "--kv-cache-type", "q4_0"});
+  ASSERT_EQ(quantized.exit_code, 0) << quantized.out << quantized.err;
+  EXPECT_NE(quantized.out.find("OLLAMA_KV_CACHE_TYPE=q4_0 OLLAMA_FLASH_ATTENTION=1 with num_ctx"),
+            std::string::npos)
+      << quantized.out;
+  EXPECT_NE(quantized.out.find("-ctk q4_0 -ctv q4_0 -fa on"), std::string::npos) << quantized.out;
+
+  ProcessResult plain = run_cli({"plan-capacity", "--model", "llama3:8b"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.out << plain.err;
+  EXPECT_EQ(plain.out.find("OLLAMA_KV_CACHE_TYPE"), std::string::npos) << plain.out;
+  EXPECT_EQ(plain.out.find("-ctk"), std::string::npos) << plain.out;
+}
+
 TEST_F(CommandsTest, PlanCapacityTotalCtxStatesRealTotal) {
   ProcessResult result =
       run_cli({"plan-capacity", "--model", "llama3:8b", "--total-ctx", "8192", "--parallel", "3"});
