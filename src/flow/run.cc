@@ -379,9 +379,9 @@ void fill_from_execution(RunState& state, const ExecutionResult& result) {
 }
 
 // Resolves max_agents for a scaled run: the configured value, else the capacity ceiling,
-// else 8, lowered to the manager's hard cap and raised to min_agents. The report's note states
-// the bounds and every step that changed the maximum.
-void resolve_max_agents(RunState& state, const MachineView& machine) {
+// else 8, lowered to the manager's hard cap and raised to min_agents. Returns every step that
+// changed the maximum, for the report's note on the bounds.
+std::string resolve_max_agents(RunState& state, const MachineView& machine) {
   GpuScalingSettings& scaling = state.config.gpu_scaling;
   const int cap = state.config.agent_management.max_agents;
   std::string max_source;
@@ -407,28 +407,36 @@ void resolve_max_agents(RunState& state, const MachineView& machine) {
     max_source += fmt::format(", raised to gpu_scaling.min_agents {}", scaling.min_agents);
     scaling.max_agents = scaling.min_agents;
   }
-  state.report.notes.push_back(
-      "auto-scaling " + state.config.strategy + " between " + std::to_string(scaling.min_agents) +
-      " and " + std::to_string(*scaling.max_agents) + " agents (" + max_source + ")");
+  return max_source;
 }
 
-// Adds the machine's warnings to the report, and a note when memory fits fewer agents than
-// gpu_scaling.min_agents, because the agent manager then keeps only the memory ceiling.
-void add_machine_notes(RunState& state, const MachineView& machine, const ScalingSources& sources) {
-  for (const std::string& note : machine.notes()) {
-    state.report.notes.push_back(note);
-  }
+// Adds the note on the pool's bounds and the machine's warnings to the report. When memory fits
+// fewer agents than gpu_scaling.min_agents, the agent manager keeps the memory ceiling, so the
+// note gives that count instead of the configured bounds.
+void add_scaling_notes(RunState& state, const MachineView& machine, const ScalingSources& sources,
+                       const std::string& max_source) {
   std::optional<scaling::CapacitySignal> capacity;
   if (sources.capacity) {
     capacity = sources.capacity();
   }
-  const int min_agents = state.config.gpu_scaling.min_agents;
+  const GpuScalingSettings& scaling = state.config.gpu_scaling;
   const int manager_min = scaled_min_agents(state.config, capacity);
-  if (manager_min < min_agents) {
+  if (manager_min < scaling.min_agents) {
+    // scaled_min_agents() lowers the minimum only below a known ceiling. A ceiling of 0 still
+    // keeps one agent, as the engine does.
+    const int ceiling = capacity->slot_ceiling.value_or(manager_min);
     state.report.notes.push_back(fmt::format(
-        "memory fits only {} agents, below gpu_scaling.min_agents {}: the pool keeps at most {}, "
-        "because memory wins over min_agents; set --min-agents {} or lower",
-        manager_min, min_agents, manager_min, manager_min));
+        "auto-scaling {} at {} agent(s): memory fits only {} ({}), below gpu_scaling.min_agents "
+        "{} from {}, and memory wins; set --min-agents {} or lower",
+        state.config.strategy, manager_min, ceiling, machine.capacity().reason, scaling.min_agents,
+        state.config.sources["gpu_scaling.min_agents"], manager_min));
+  } else {
+    state.report.notes.push_back(fmt::format("auto-scaling {} between {} and {} agents ({})",
+                                             state.config.strategy, scaling.min_agents,
+                                             *scaling.max_agents, max_source));
+  }
+  for (const std::string& note : machine.notes()) {
+    state.report.notes.push_back(note);
   }
 }
 
@@ -439,9 +447,9 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
   if (state.config.auto_scaling) {
     machine = std::make_unique<MachineView>(state.config, state.clock, state.config.server.model,
                                             state.backend.settings.backend, state.cancel);
-    resolve_max_agents(state, *machine);
+    const std::string max_source = resolve_max_agents(state, *machine);
     setup.scaling_sources = machine->sources();
-    add_machine_notes(state, *machine, setup.scaling_sources);
+    add_scaling_notes(state, *machine, setup.scaling_sources, max_source);
   }
   setup.config = state.config;
   setup.config.server = state.backend.settings;
