@@ -35,7 +35,7 @@ struct SimulateOptions {
   std::string strategies = "HYBRID";
   double startup_s = 10;
   std::optional<double> wait_target_s;  // unset: workload_scaling.wait_target, else 5
-  int initial_agents = 4;
+  std::optional<int> initial_agents;    // unset: 4, lowered to the maximum
   std::optional<int> max_agents;
   std::string drop_metrics;
   double delay_metrics_s = 0;
@@ -138,6 +138,7 @@ Result<sim::Trace> load_input(const SimulateOptions& options) {
 // Maximum agents and wait target of a simulation without the flags or configuration keys.
 constexpr int kDefaultMaxAgents = 32;
 constexpr double kDefaultWaitTargetS = 5;
+constexpr int kDefaultInitialAgents = 4;
 
 bool configured(const Config& config, const std::string& key) {
   const auto found = config.sources.find(key);
@@ -183,22 +184,46 @@ double resolve_wait_target(const Config& config, const SimulateOptions& options)
   return kDefaultWaitTargetS;
 }
 
+// Returns true when the configured minimums fit under the maximum, else prints the error.
+bool min_agents_fit(const Config& config, const MaxAgents& max_agents) {
+  const std::pair<const char*, int> minimums[] = {
+      {"gpu_scaling.min_agents", config.gpu_scaling.min_agents},
+      {"dynamic_agent_management.min_agents", config.agent_management.min_agents}};
+  for (const auto& [key, value] : minimums) {
+    if (value > max_agents.value) {
+      const auto source = config.sources.find(key);
+      print_error(
+          fmt::format("{} {} (from {}) is above {}: lower {} or raise --max-agents", key, value,
+                      source == config.sources.end() ? std::string("default") : source->second,
+                      max_agents.text, key));
+      return false;
+    }
+  }
+  return true;
+}
+
 int cmd_simulate(const Config& config, const SimulateOptions& options) {
-  // The pool starts with the initial agents, so they must fit under the maximum.
+  // The pool starts with the initial agents, so they must fit under the maximum. The default of
+  // kDefaultInitialAgents is lowered to a smaller maximum instead.
   const MaxAgents max_agents = resolve_max_agents(config, options);
-  if (options.initial_agents > max_agents.value) {
+  if (options.initial_agents && *options.initial_agents > max_agents.value) {
     print_error(
         fmt::format("--initial-agents {} is above {}: lower --initial-agents or raise --max-agents",
-                    options.initial_agents, max_agents.text));
+                    *options.initial_agents, max_agents.text));
     return 2;
   }
+  if (!min_agents_fit(config, max_agents)) {
+    return 2;
+  }
+  const int initial_agents =
+      options.initial_agents.value_or(std::min(kDefaultInitialAgents, max_agents.value));
   sim::ScenarioSettings settings = sim::default_scenario();
   settings.config = config;
   settings.config.gpu_scaling.max_agents = max_agents.value;
   settings.config.agent_management.max_agents = max_agents.value;
   settings.startup_s = options.startup_s;
   settings.wait_target_s = resolve_wait_target(config, options);
-  settings.initial_agents = options.initial_agents;
+  settings.initial_agents = initial_agents;
   if (!apply_fault_flags(options, settings.faults)) {
     return 2;
   }
@@ -321,7 +346,7 @@ void add_simulate_options(CLI::App* command, SimulateOptions& o) {
   command
       ->add_option("--initial-agents", o.initial_agents,
                    "Agents at the start for the reactive policies, at most --max-agents "
-                   "(default 4)")
+                   "(default 4, or the maximum when that is lower)")
       ->check(integer_range(1, 4096));
   command
       ->add_option("--max-agents", o.max_agents,

@@ -188,12 +188,30 @@ TEST_F(SimulateTest, ConfigMaxAgentsAppliesUnlessFlagged) {
   flagged.insert(flagged.end(), {"--max-agents", "5"});
   EXPECT_EQ(simulated_settings(run_cli(flagged))["max_agents"].get<int>(), 5);
 
-  // The default of 4 initial agents is above the configured maximum, and the error names it.
-  ProcessResult too_many = run_cli({"simulate", "--config", config.string()});
+  // The default of 4 initial agents is lowered to the configured maximum.
+  ProcessResult lowered =
+      run_cli({"simulate", "--duration", "300", "--json", "--config", config.string()});
+  EXPECT_EQ(lowered.exit_code, 0) << lowered.err;
+  EXPECT_EQ(simulated_settings(lowered)["max_agents"].get<int>(), 2);
+  // A given --initial-agents above the maximum is an error that names both.
+  ProcessResult too_many =
+      run_cli({"simulate", "--config", config.string(), "--initial-agents", "4"});
   EXPECT_EQ(too_many.exit_code, 2) << too_many.err;
   EXPECT_NE(too_many.err.find("--initial-agents 4 is above dynamic_agent_management.max_agents 2"),
             std::string::npos)
       << too_many.err;
+}
+
+TEST_F(SimulateTest, ConfigMinAgentsAboveMaxExitsTwo) {
+  const std::filesystem::path config = dir_.path() / "min.json";
+  std::ofstream(config) << R"({"dynamic_agent_management":{"min_agents":8,"max_agents":16}})";
+  ProcessResult result = run_cli({"simulate", "--duration", "300", "--config", config.string(),
+                                  "--max-agents", "4", "--initial-agents", "4"});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("dynamic_agent_management.min_agents 8 (from file:" + config.string() +
+                            ") is above --max-agents 4"),
+            std::string::npos)
+      << result.err;
 }
 
 TEST_F(SimulateTest, FaultWindowAfterTraceIsNoted) {
