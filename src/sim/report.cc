@@ -97,7 +97,11 @@ std::string format_table(const SimulationReport& report) {
       // The cost goal counts only while the wait goal holds, so a low cost can miss it.
       const bool missed_by_waits =
           goal.value <= goal.limit && goal.goal.find("wait goal met") != std::string::npos;
-      missed.push_back(fmt::format("{} (is {:.2f}{})", goal.goal, goal.value,
+      // The goals of zero events ("0 server 503s") count events, so they print whole numbers.
+      const bool counts_events = goal.goal.rfind("0 ", 0) == 0;
+      const std::string value =
+          counts_events ? fmt::format("{:.0f}", goal.value) : fmt::format("{:.2f}", goal.value);
+      missed.push_back(fmt::format("{} (is {}{})", goal.goal, value,
                                    missed_by_waits ? ", but the wait goal is missed" : ""));
     }
     out += fmt::format("  {:<17} {}\n", entry.figures.policy,

@@ -37,6 +37,13 @@ TEST_F(ReportTest, TableNamesPolicyAndMissedGoals) {
   EXPECT_EQ(table.find("0 tasks killed (is"), std::string::npos);
 }
 
+TEST_F(ReportTest, EventCountsPrintWhole) {
+  report_.runs[0].goals.push_back({"0 server 503s", 270, 0, false});
+  const std::string table = format_table(report_);
+  EXPECT_NE(table.find("0 server 503s (is 270)"), std::string::npos) << table;
+  EXPECT_NE(table.find("p95 wait <= 5 s (is 6.50)"), std::string::npos) << table;
+}
+
 TEST_F(ReportTest, TableShowsUnstartedAndDrainLimit) {
   report_.drain_limit_s = 1800;
   const std::string quiet = format_table(report_);
