@@ -40,7 +40,10 @@ MemoryEstimate estimate_from_table(const ModelSpec& spec, const EstimateOptions&
   const TableEntry& entry = *spec.table;
   MemoryEstimate estimate;
   estimate.from_table = true;
-  estimate.graph_formula = "built-in table";
+  estimate.table_source = spec.source.rfind("configuration", 0) == 0
+                              ? "configuration model_requirements"
+                              : "built-in table";
+  estimate.graph_formula = estimate.table_source;
   // The table's minimum covers the weights and the graph at its own context. The step to the
   // recommended figure is one slot's f16 cache at that context, scaled to the requested context
   // and cache types. K and V count half each, as in models whose key and value lengths match.
@@ -56,10 +59,11 @@ MemoryEstimate estimate_from_table(const ModelSpec& spec, const EstimateOptions&
       static_cast<uint64_t>(slot_mb * scale * cache_scale * static_cast<double>(kMiB));
   estimate.kv_cache = estimate.kv_per_slot * options.parallel;
   estimate.notes.push_back(
-      fmt::format("no model metadata: figures from the built-in table "
+      fmt::format("no model metadata: figures from the {} "
                   "({:.0f} MiB minimum, {:.0f} MiB recommended at {} tokens), "
                   "an estimate",
-                  entry.min_memory_mb, entry.recommended_memory_mb, entry.context_length));
+                  estimate.table_source, entry.min_memory_mb, entry.recommended_memory_mb,
+                  entry.context_length));
   return estimate;
 }
 

@@ -68,8 +68,7 @@ std::string describe_layout(const ModelSpec& spec) {
 
 std::string render_estimate(const MemoryEstimate& e) {
   gpu::TextTable table({"PART", "MEMORY", "DETAIL"});
-  table.add_row(
-      {"weights", format_mib(e.weights), e.from_table ? "built-in table" : "tensor sizes"});
+  table.add_row({"weights", format_mib(e.weights), e.from_table ? e.table_source : "tensor sizes"});
   table.add_row({"KV cache", format_mib(e.kv_cache),
                  fmt::format("{} slot(s) x {} = {} tokens, K {} / V {}, {} per slot", e.parallel,
                              e.ctx_per_slot, uint64_t{e.parallel} * e.ctx_per_slot, e.cache_type_k,

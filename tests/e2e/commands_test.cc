@@ -187,6 +187,21 @@ TEST_F(CommandsTest, PlanCapacitySettingsNameCacheType) {
   EXPECT_EQ(plain.out.find("-ctk"), std::string::npos) << plain.out;
 }
 
+// A model from the configuration's model_requirements is an estimate from those figures, and
+// the breakdown names them instead of the built-in table.
+TEST_F(CommandsTest, PlanCapacityNamesConfiguredTable) {
+  const std::filesystem::path config = dir_.path() / "tiny.json";
+  std::ofstream(config) << R"({"model_requirements": {"tiny:1m": {"min_memory_mb": 20,
+      "recommended_memory_mb": 21, "context_length": 2048}}})";
+  ProcessResult result =
+      run_cli({"plan-capacity", "--config", config.string(), "--model", "tiny:1m"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("figures from the configuration model_requirements (20 MiB minimum"),
+            std::string::npos)
+      << result.out;
+  EXPECT_EQ(result.out.find("built-in table"), std::string::npos) << result.out;
+}
+
 TEST_F(CommandsTest, PlanCapacityTotalCtxStatesRealTotal) {
   ProcessResult result =
       run_cli({"plan-capacity", "--model", "llama3:8b", "--total-ctx", "8192", "--parallel", "3"});
