@@ -60,7 +60,8 @@ struct ExecutionResult {
 // Returns the fewest agents that the agent manager keeps in a scaled run: gpu_scaling.min_agents,
 // lowered to the memory ceiling of `capacity` when the strategy caps the pool by memory and the
 // ceiling is below min_agents. The engine lets memory win that conflict, so the manager must
-// allow the pool the engine asks for. A ceiling of 0 still keeps one agent, as in the engine.
+// allow the pool size that the engine requests. A ceiling of 0 still keeps one agent, as in the
+// engine.
 int scaled_min_agents(const Config& config, const std::optional<scaling::CapacitySignal>& capacity);
 
 // Runs every task of setup.plan that has not succeeded before. Returns an error only when the

@@ -5,8 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "core/terminal_text.h"
-
 namespace ollamaflow::flow {
 
 Result<orchestrator::Plan> read_journaled_plan(store::Journal& journal, const std::string& run_id,
@@ -35,7 +33,7 @@ Result<orchestrator::Plan> read_journaled_plan(store::Journal& journal, const st
       if (planned.count(task.task_id) == 0) {
         problems.push_back(
             fmt::format("task \"{}\" is journaled for the run but is not in the plan",
-                        truncate_printable(task.task_id, 40)));
+                        orchestrator::shorten_plan_value(task.task_id)));
       }
     }
   }

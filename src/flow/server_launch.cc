@@ -353,7 +353,7 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
   plan.total_ctx = plan.parallel * plan.ctx_per_slot;
   // A search that stopped at its limit found no memory limit yet, so the count is a lower bound.
   const std::string fits =
-      placement.limiting_resource == "slot search limit"
+      placement.limiting_resource == model::kSlotSearchLimit
           ? fmt::format("memory fits at least {} slots of {} tokens", fit, plan.ctx_per_slot)
           : fmt::format("{} fits {} slots of {} tokens", placement.limiting_resource, fit,
                         plan.ctx_per_slot);

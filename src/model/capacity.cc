@@ -12,9 +12,6 @@
 namespace ollamaflow::model {
 namespace {
 
-// The limiting resource of a model whose slot search stopped at CapacityOptions::max_slots.
-constexpr char kSearchLimit[] = "slot search limit";
-
 using gpu::format_mib;
 
 DeviceKind kind_of(gpu::Vendor vendor) {
@@ -229,7 +226,7 @@ Status Planner::grow(std::vector<Working>& models) {
       }
       if (model.slots >= options_.max_slots) {
         model.growing = false;
-        model.placement.limiting_resource = kSearchLimit;
+        model.placement.limiting_resource = kSlotSearchLimit;
         continue;
       }
       Result<uint64_t> next = model_bytes(*model.demand, model.slots + 1);
@@ -252,7 +249,7 @@ Status Planner::grow(std::vector<Working>& models) {
 
 void Planner::finish(Working& model) {
   ModelPlacement& placement = model.placement;
-  const bool search_capped = placement.limiting_resource == kSearchLimit;
+  const bool search_capped = placement.limiting_resource == kSlotSearchLimit;
   const ModelDemand& demand = *model.demand;
   placement.model = demand.spec.name;
   for (size_t i : model.devices)

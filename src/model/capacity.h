@@ -60,6 +60,10 @@ struct DeviceUse {
   std::string reason;  // why the device takes no model
 };
 
+// The limiting resource of a model whose slot search stopped at CapacityOptions::max_slots
+// before memory ran out, so its slot count is a lower bound.
+inline constexpr char kSlotSearchLimit[] = "slot search limit";
+
 struct ModelPlacement {
   std::string model;
   bool fits = false;                 // true when at least one slot (or the fixed count) fits

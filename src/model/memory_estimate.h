@@ -63,8 +63,8 @@ struct MemoryEstimate {
   std::string cache_type_v;
   std::string graph_formula;  // "llama", "fallback" or "built-in table"
   bool from_table = false;
-  // Where the table figures come from: "built-in table" or "configuration model_requirements".
-  // Empty when they come from model metadata.
+  // Source of the table figures: "built-in table" or "configuration model_requirements". Empty
+  // for figures from model metadata.
   std::string table_source;
   std::vector<std::string> notes;
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -86,5 +87,10 @@ inline constexpr std::string_view kSafePathPattern =
 //   by two tasks, because their writes would conflict.
 std::vector<std::string> validate_plan(const Plan& plan, const RoleSet& roles,
                                        const PlanLimits& limits = {});
+
+// Returns `value` from a plan (an id, a role, a dependency) for a message: on one line, escaped,
+// and cut to 40 columns. A model or a plan file can give any length, and an id or a role that
+// long is invalid anyway, so its start is enough to find it.
+std::string shorten_plan_value(std::string_view value);
 
 }  // namespace ollamaflow::orchestrator

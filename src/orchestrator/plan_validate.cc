@@ -14,15 +14,6 @@ namespace {
 
 using Errors = std::vector<std::string>;
 
-// Columns of a value from the plan in a message. A model or a plan file can give any length,
-// and an id or a role that long is wrong anyway, so its start is enough to find it.
-constexpr size_t kMaxValueWidth = 40;
-
-// Returns `value` from the plan on one line, escaped and cut to kMaxValueWidth columns.
-std::string shorten(std::string_view value) {
-  return truncate_printable(value, kMaxValueWidth);
-}
-
 // Returns "task "id"" for messages, or "task 3" when the id cannot be shown as given.
 std::string task_label(const PlanTask& task, size_t index) {
   if (is_safe_id(task.id)) {
@@ -59,14 +50,14 @@ void check_ids(const Plan& plan, Errors& errors) {
       errors.push_back(
           fmt::format("task {} has the invalid id '{}': use 1 to 32 letters, digits, "
                       "'_' or '-', starting with a letter or digit",
-                      i + 1, shorten(id)));
+                      i + 1, shorten_plan_value(id)));
     }
     ++counts[id];
   }
   for (const auto& [id, count] : counts) {
     if (count > 1) {
       errors.push_back(fmt::format("task id \"{}\" is used by {} tasks: give each task its own id",
-                                   shorten(id), count));
+                                   shorten_plan_value(id), count));
     }
   }
 }
@@ -76,7 +67,7 @@ void check_fields(const Plan& plan, const RoleSet& roles, Errors& errors) {
     const PlanTask& task = plan.tasks[i];
     if (roles.find(task.role) == nullptr) {
       errors.push_back(fmt::format("{} has the unknown role '{}': use one of {}",
-                                   task_label(task, i), shorten(task.role),
+                                   task_label(task, i), shorten_plan_value(task.role),
                                    join(roles.names(), ", ")));
     }
     if (task.description.empty()) {
@@ -102,10 +93,10 @@ void check_dependencies(const Plan& plan, Errors& errors) {
       // reports the repeated id already.
       if (dependency == task.id && id_counts[task.id] == 1) {
         errors.push_back(fmt::format("{} depends on itself: remove \"{}\" from its depends_on",
-                                     task_label(task, i), shorten(dependency)));
+                                     task_label(task, i), shorten_plan_value(dependency)));
       } else if (id_counts.count(dependency) == 0) {
         errors.push_back(fmt::format("{} depends on \"{}\", which is not a task of this plan",
-                                     task_label(task, i), shorten(dependency)));
+                                     task_label(task, i), shorten_plan_value(dependency)));
       }
     }
   }
@@ -247,6 +238,11 @@ void check_file_owners(const Plan& plan, Errors& errors) {
 }
 
 }  // namespace
+
+std::string shorten_plan_value(std::string_view value) {
+  constexpr size_t kMaxWidth = 40;
+  return truncate_printable(value, kMaxWidth);
+}
 
 std::vector<std::string> validate_plan(const Plan& plan, const RoleSet& roles,
                                        const PlanLimits& limits) {

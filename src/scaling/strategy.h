@@ -56,8 +56,9 @@ struct StrategyParams {
   double down_window_s = 120;  // scale-down follows the max recommendation over this window
   // The drop rule: when the max recommendation over drop_window_s is at most drop_fraction of
   // the pool, and no scale-up came within down_window_s, scale-down goes to that maximum in one
-  // action instead of waiting out down_window_s in steps. A drop that deep is the end of a surge,
-  // not noise. 0 turns the rule off.
+  // action instead of waiting out down_window_s in steps. Noise on a steady load does not move
+  // the recommendation that far, because the Erlang C size keeps it near the pool. 0 turns the
+  // rule off.
   double drop_window_s = 0;
   double drop_fraction = 0.4;
   double up_cooldown_s = 60;    // gap from one scale-up to the next

@@ -180,9 +180,9 @@ TEST_F(InputChecksTest, ServerArgsNeedStartServer) {
   }
 }
 
-// A command that drops options of the shared set must drop their bindings too: CLI11 destroys a
+// A command that drops options of the shared set must drop their bindings too. CLI11 destroys a
 // removed option, and reading a binding to it is a use after free that only a memory checker
-// sees. valgrind 3.19 is installed by scripts/install-deps.sh.
+// finds. scripts/install-deps.sh installs valgrind.
 TEST_F(InputChecksTest, DroppedOptionsLeaveNoDanglingBinding) {
   for (const std::string command : {"models", "interactive"}) {
     std::vector<std::string> argv = {"/usr/bin/valgrind", "-q", "--error-exitcode=97"};
@@ -204,9 +204,9 @@ TEST_F(InputChecksTest, ModelsRejectsRunOnlyOptions) {
     EXPECT_FALSE(contains(help.out, name)) << name << " is listed:\n" << help.out;
   }
   EXPECT_TRUE(contains(help.out, "--max-agents")) << help.out;
-  const ProcessResult given = run_cli({"models", "--agents", "3", "--backend", "sim"});
-  EXPECT_EQ(given.exit_code, 2) << given.err;
-  EXPECT_TRUE(contains(given.err, "--agents")) << given.err;
+  const ProcessResult with_agents = run_cli({"models", "--agents", "3", "--backend", "sim"});
+  EXPECT_EQ(with_agents.exit_code, 2) << with_agents.err;
+  EXPECT_TRUE(contains(with_agents.err, "--agents")) << with_agents.err;
 }
 
 TEST_F(InputChecksTest, JournalPathNotAJournal) {

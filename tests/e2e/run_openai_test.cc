@@ -82,7 +82,7 @@ json doctor_check(const json& document, const std::string& name) {
   return nullptr;
 }
 
-// An OpenAI-compatible server checked with the default backend (ollama) answers 404. Doctor
+// An OpenAI-compatible server checked with the default backend (ollama) returns 404. Doctor
 // names the --backend that fits, as `run` does, and does not call the server unreachable.
 TEST_F(OpenAiRunTest, DoctorNamesBackendOfOtherProtocol) {
   FakeOpenAiServer server;

@@ -146,7 +146,7 @@ TEST_P(ScenarioTest, DeepDropShrinksSoon) {
   ASSERT_GE(peak, 10);  // CONSERVATIVE counts busy agents as absorbing part of the queue
   hold_load({2, std::nullopt, std::nullopt}, 4);  // one minute
   if (GetParam() == Strategy::kConservative) {
-    EXPECT_EQ(agents_, peak);  // no drop rule: the 300 s window holds the peak
+    EXPECT_EQ(agents_, peak);  // no drop rule: the 300 s window keeps the peak
   } else if (GetParam() == Strategy::kGpuMemoryBased) {
     EXPECT_EQ(agents_, peak);  // keeps the ceiling while any task runs
   } else {
