@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 #include <limits>
 #include <memory>
 #include <string>
@@ -175,6 +176,20 @@ void check_scaling_flags(const GlobalOptions& global, const Config& config) {
                       "or drop {} and set a fixed pool with --agents N",
                       scaling_flag.purpose, scaling_flag.flag));
     }
+  }
+  // A profile stays allowed because its memory safety margin also applies to the capacity figures
+  // and to the server that --start-server sizes. The note names what the fixed pool ignores.
+  if (flag_sets(global, "auto_scaling.profile")) {
+    const auto margin_source = config.sources.find("gpu_scaling.memory_safety_margin");
+    const bool margin_from_profile =
+        margin_source != config.sources.end() && margin_source->second.rfind("profile:", 0) == 0;
+    std::cerr << fmt::format(
+        "note: --profile {} sets the strategy, check interval and cooldown of auto-scaling, "
+        "which is off, so the pool stays fixed; {}. Add --auto-scaling to scale the pool\n",
+        config.profile,
+        margin_from_profile ? fmt::format("only its memory safety margin of {:g} applies",
+                                          config.gpu_scaling.memory_safety_margin)
+                            : "it sets no memory safety margin, so nothing of it applies");
   }
 }
 

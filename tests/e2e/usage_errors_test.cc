@@ -123,6 +123,34 @@ TEST_F(UsageErrorsTest, ScalingFlagsNeedAutoScaling) {
   EXPECT_EQ(from_file.exit_code, 0) << from_file.out << from_file.err;
 }
 
+// A profile without auto-scaling keeps only its memory safety margin, and the run says so
+// instead of dropping the profile's strategy without a word.
+TEST_F(UsageErrorsTest, ProfileWithoutAutoScalingIsNoted) {
+  const ProcessResult fixed = run_cli({"run", "x", "--backend", "sim", "--profile", "production",
+                                       "--db", db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+  EXPECT_NE(fixed.err.find("note: --profile production sets the strategy"), std::string::npos)
+      << fixed.err;
+  EXPECT_NE(fixed.err.find("only its memory safety margin of 0.2 applies"), std::string::npos)
+      << fixed.err;
+
+  const std::filesystem::path config = dir_.path() / "profile.json";
+  std::ofstream(config) << R"({"environments": {"lab": {"strategy": "AGGRESSIVE"}}})";
+  const ProcessResult no_margin =
+      run_cli({"run", "x", "--backend", "sim", "--profile", "lab", "--config", config.string(),
+               "--db", db().string(), "--workspace", workspace().string() + "2"});
+  EXPECT_EQ(no_margin.exit_code, 0) << no_margin.out << no_margin.err;
+  EXPECT_NE(no_margin.err.find("sets no memory safety margin, so nothing of it applies"),
+            std::string::npos)
+      << no_margin.err;
+
+  const ProcessResult scaled =
+      run_cli({"run", "x", "--backend", "sim", "--profile", "production", "--auto-scaling", "--db",
+               db().string(), "--workspace", workspace().string() + "3"});
+  EXPECT_EQ(scaled.exit_code, 0) << scaled.out << scaled.err;
+  EXPECT_EQ(scaled.err.find("note: --profile"), std::string::npos) << scaled.err;
+}
+
 TEST_F(UsageErrorsTest, UnquotedGoalNeedsQuotes) {
   const ProcessResult result =
       run_cli({"run", "Create", "a", "web", "app", "--backend", "sim", "--db", db().string()});
