@@ -657,8 +657,7 @@ Status prepare(RunState& state) {
     }
     // A plan that is missing or damaged in the journal is a usage error, as a plan file would
     // be. The journal's message states the cause and the fix.
-    Result<orchestrator::Plan> stored =
-        read_journaled_plan(*state.journal, run->id, state.roles, plan_limits(state.config));
+    Result<orchestrator::Plan> stored = read_journaled_plan(*state.journal, run->id, state.roles);
     if (!stored) {
       return Status(ErrorCode::kInvalidArgument, stored.status().message());
     }

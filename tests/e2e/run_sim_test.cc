@@ -871,6 +871,29 @@ TEST_F(SimRunTest, ResumeOfInvalidStoredPlanKeepsTheRun) {
   }
 }
 
+// A run planned under a higher run.max_tasks resumes under a lower one, because its journaled
+// plan passed the limit of its own run and is not damaged by the new one.
+TEST_F(SimRunTest, ResumeKeepsPlanAboveLowerMaxTasks) {
+  const std::string run_id = run_sample_plan();
+  ASSERT_FALSE(run_id.empty());
+  ASSERT_GT(sample_plan()["tasks"].size(), 2u);
+  std::filesystem::remove(workspace() / "app/main.py");
+  const std::filesystem::path config = dir_.path() / "two-tasks.json";
+  std::ofstream(config) << json{{"run", {{"max_tasks", 2}}}}.dump();
+
+  ProcessResult resumed = run_cli({"run", "--resume", run_id, "--backend", "sim", "--config",
+                                   config.string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  EXPECT_EQ(resumed.err.find("not a valid plan"), std::string::npos) << resumed.err;
+  EXPECT_TRUE(std::filesystem::exists(workspace() / "app/main.py"));
+  EXPECT_EQ(parse_json(resumed)["tasks"].size(), sample_plan()["tasks"].size());
+
+  ProcessResult shown = run_cli(
+      {"runs", "show", run_id, "--config", config.string(), "--db", db().string(), "--json"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(shown.err.find("not a valid plan"), std::string::npos) << shown.err;
+}
+
 // Returns the text between the `n`-th pair of backticks of `text`, counting from 0, or "".
 std::string quoted_command(const std::string& text, int n) {
   size_t start = 0;
