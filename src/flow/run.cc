@@ -51,7 +51,9 @@ struct RunState {
   // be in the workspace already, written by this run.
   std::set<std::string> started_before;
   std::optional<orchestrator::Plan> file_plan;  // read from --plan before the run is created
-  // Resumed: the journaled accepted plan, checked before the run is reopened.
+  // Resumed: the run as journaled and its accepted plan, both checked before the run is
+  // reopened.
+  std::optional<store::RunRecord> resumed;
   std::optional<orchestrator::Plan> resume_plan;
   std::vector<std::string> goal_notes;  // warnings about the goal and the plan file
   // A new run's folder, from --workspace or named by default_workspace(); empty for a plan-only
@@ -69,7 +71,11 @@ orchestrator::PlanLimits plan_limits(const Config& config) {
   return limits;
 }
 
+// Opens the journal into state.journal, unless it is open already.
 Status open_journal(RunState& state) {
+  if (state.journal) {
+    return Status::ok();
+  }
   std::string path = state.config.run.db;
   if (path.empty()) {
     Result<std::string> fallback = store::default_journal_path(process_env());
@@ -571,6 +577,24 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
   return Status::ok();
 }
 
+// Rejects a resume whose workspace is no longer a usable folder. A resumed run writes only into
+// its own folder, so the fix is to restore that folder, not the --workspace flag that
+// check_usable() names for a new run.
+Status check_resume_workspace(const store::RunRecord& run) {
+  const std::string fix = fmt::format(
+      "run {} resumes only in its own workspace, so move what is there now aside and restore "
+      "the folder, or start a new run",
+      run.id);
+  if (Status usable = orchestrator::Workspace::check_usable(run.workspace); !usable) {
+    std::string message = usable.message();
+    if (const size_t cut = message.find("choose another path"); cut != std::string::npos) {
+      message = message.substr(0, cut >= 2 ? cut - 2 : cut);  // drop ": " or "; " as well
+    }
+    return Status(usable.code(), message + ": " + fix);
+  }
+  return Status::ok();
+}
+
 // Rejects a workspace that contains the journal's folder. Paths come from model output, so a
 // task's file could replace the journal, or the status files and server logs beside it.
 // Symbolic links are resolved, so a link to the folder counts as the folder.
@@ -631,59 +655,62 @@ Status lock_workspace(RunState& state, const std::string& root) {
   return Status(ErrorCode::kInvalidArgument, lock.status().message() + holder + ": " + fix);
 }
 
+// Checks a resume against the journal and locks the run's workspace, before a server is started
+// and before the run is reopened, so that a resume that cannot start leaves the run's journaled
+// status as it was. Sets state.resumed and state.resume_plan.
+Status check_resume(RunState& state) {
+  if (Status opened = open_journal(state); !opened) {
+    return opened;
+  }
+  Result<store::RunRecord> run = state.journal->get_run(state.request.resume_id);
+  if (!run) {
+    // A run id that the journal lacks is the user's to fix, like a bad flag.
+    return run.status().code() == ErrorCode::kNotFound
+               ? Status(ErrorCode::kInvalidArgument,
+                        run.status().message() + " in the journal '" + state.journal->path() + "'")
+               : run.status();
+  }
+
+  // A server that the run starts is the openai backend, whatever the configuration names.
+  const std::string backend =
+      state.request.start_server.empty() ? state.config.server.backend : "openai";
+  if (Status same = check_resume_backend(*run, backend); !same) {
+    return same;
+  }
+  if (Status resumable = check_resumable(*state.journal, *run, state.config); !resumable) {
+    return resumable;
+  }
+
+  // A plan that is missing or damaged in the journal is a usage error, as a plan file would
+  // be. The journal's message states the cause and the fix.
+  Result<orchestrator::Plan> stored = read_journaled_plan(*state.journal, run->id, state.roles);
+  if (!stored) {
+    return Status(ErrorCode::kInvalidArgument, stored.status().message());
+  }
+
+  if (Status usable = check_resume_workspace(*run); !usable) {
+    return usable;
+  }
+  if (Status outside = check_journal_outside(state.config, run->workspace); !outside) {
+    return outside;
+  }
+  if (Status locked = lock_workspace(state, run->workspace); !locked) {
+    return locked;
+  }
+
+  state.resume_plan = std::move(stored).value();
+  state.resumed = std::move(run).value();
+  return Status::ok();
+}
+
 Status prepare(RunState& state) {
-  Status status = open_journal(state);
-  if (!status) {
-    return status;
+  if (Status opened = open_journal(state); !opened) {
+    return opened;
   }
   std::string goal = state.request.goal;
-  if (!state.request.resume_id.empty()) {
-    Result<store::RunRecord> run = state.journal->get_run(state.request.resume_id);
-    if (!run) {
-      // A run id that the journal lacks is the user's to fix, like a bad flag.
-      return run.status().code() == ErrorCode::kNotFound
-                 ? Status(
-                       ErrorCode::kInvalidArgument,
-                       run.status().message() + " in the journal '" + state.journal->path() + "'")
-                 : run.status();
-    }
-    if (Status same = check_resume_backend(*run, state.config.server.backend); !same) {
-      return same;
-    }
-    // Checked before the run is reopened, so that a resume that cannot start leaves the run's
-    // journaled status as it was.
-    if (Status resumable = check_resumable(*state.journal, *run, state.config); !resumable) {
-      return resumable;
-    }
-    // A plan that is missing or damaged in the journal is a usage error, as a plan file would
-    // be. The journal's message states the cause and the fix.
-    Result<orchestrator::Plan> stored = read_journaled_plan(*state.journal, run->id, state.roles);
-    if (!stored) {
-      return Status(ErrorCode::kInvalidArgument, stored.status().message());
-    }
-    state.resume_plan = std::move(stored).value();
-    goal = run->goal;
-    state.config.run.workspace = run->workspace;
-    // A resumed run writes only into its own folder, so the fix is to restore that folder, not
-    // the --workspace flag that check_usable() names for a new run.
-    if (Status usable = orchestrator::Workspace::check_usable(state.config.run.workspace);
-        !usable) {
-      std::string message = usable.message();
-      if (const size_t fix = message.find("choose another path"); fix != std::string::npos) {
-        message = message.substr(0, fix >= 2 ? fix - 2 : fix);  // drop ": " or "; " as well
-      }
-      return Status(usable.code(),
-                    fmt::format("{}: run {} resumes only in its own workspace, so move what is "
-                                "there now aside and restore the folder, or start a new run",
-                                message, run->id));
-    }
-    if (Status outside = check_journal_outside(state.config, state.config.run.workspace);
-        !outside) {
-      return outside;
-    }
-    if (Status locked = lock_workspace(state, state.config.run.workspace); !locked) {
-      return locked;
-    }
+  if (state.resumed) {
+    goal = state.resumed->goal;
+    state.config.run.workspace = state.resumed->workspace;
   }
   // Only the unnamed default server falls back to the simulated backend. A host or backend set
   // by a flag, the environment or the configuration file must respond, or the run fails.
@@ -755,15 +782,11 @@ void fill_header(RunState& state) {
   report.notes = state.backend.notes;
 }
 
-// Journals a new run that Ctrl-C, SIGTERM or SIGHUP stopped while its llama-server was starting,
-// as a cancel during planning is journaled, and returns its report. ManagedServer::start() has
-// stopped the server already.
+// Journals a run that Ctrl-C, SIGTERM or SIGHUP stopped while its llama-server was starting, as
+// a cancel during planning is journaled, and returns its report. A new run is created, and a
+// resumed run, which check_resume() accepted before the server started, is reopened and ends as
+// cancelled. ManagedServer::start() has stopped the server already.
 Result<RunReport> journal_cancelled_start(RunState& state, const Status& cancelled) {
-  // NOTE: a resumed run keeps its journaled status and gets no report here, because the resume
-  // is checked against the journal only after the server is healthy.
-  if (!state.request.resume_id.empty()) {
-    return cancelled;
-  }
   if (Status opened = open_journal(state); !opened) {
     return opened;
   }
@@ -856,6 +879,13 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   if (!state.new_workspace.empty()) {
     if (Status locked = lock_workspace(state, state.new_workspace); !locked) {
       return locked;
+    }
+  }
+  // Before a server is started: a resume that cannot start is a usage error, and a resume that
+  // Ctrl-C stops while the server starts can be journaled as cancelled.
+  if (!request.resume_id.empty()) {
+    if (Status resumable = check_resume(state); !resumable) {
+      return resumable;
     }
   }
   std::optional<RunServer> server;  // its destructor stops the server on every return
