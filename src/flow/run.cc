@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/file_read.h"
+#include "core/folder_check.h"
 #include "core/json_depth.h"
 #include "core/log.h"
 #include "core/terminal_text.h"
@@ -189,13 +190,19 @@ std::string default_workspace(const Clock& clock) {
       .string();
 }
 
-// `path` absolute and normal, without a trailing separator: "ws/" and "./ws" name one folder.
-std::string normal_folder(const std::string& path) {
-  std::filesystem::path normal = std::filesystem::absolute(path).lexically_normal();
-  if (!normal.has_filename() && normal.has_parent_path() && normal != normal.root_path()) {
-    normal = normal.parent_path();
+// `path` absolute, with the symbolic links of its existing part resolved and without a trailing
+// separator: "ws/", "./ws" and a link to ws name one folder.
+std::string resolved_folder(const std::string& path) {
+  const std::filesystem::path normal = std::filesystem::absolute(path).lexically_normal();
+  std::error_code error;
+  std::filesystem::path resolved = std::filesystem::weakly_canonical(normal, error);
+  if (error) {
+    resolved = normal;
   }
-  return normal.string();
+  if (!resolved.has_filename() && resolved.has_parent_path() && resolved != resolved.root_path()) {
+    resolved = resolved.parent_path();
+  }
+  return resolved.string();
 }
 
 Status start_record(RunState& state, const std::string& goal) {
@@ -214,9 +221,10 @@ Status start_record(RunState& state, const std::string& goal) {
   record.strategy = state.config.auto_scaling ? state.config.strategy : "fixed";
   record.config = state.config.to_json();
   // A plan-only run writes no files, so it names no workspace. The path is stored absolute, so
-  // that a resume from another folder writes into the same one.
+  // that a resume from another folder writes into the same one, and with symbolic links
+  // resolved, so that a resume finds that folder even when a link on the way changes.
   if (!state.request.plan_only) {
-    record.workspace = normal_folder(state.new_workspace);
+    record.workspace = resolved_folder(state.new_workspace);
   }
   Result<store::RunRecord> created = state.journal->create_run(std::move(record));
   if (!created) {
@@ -564,7 +572,7 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
                               shell_quoted(std::filesystem::absolute(journal.path()).string())));
   }
   if (!config.run.workspace.empty() &&
-      normal_folder(config.run.workspace) != normal_folder(run.workspace)) {
+      resolved_folder(config.run.workspace) != resolved_folder(run.workspace)) {
     const auto source = config.sources.find("run.workspace");
     return Status(
         ErrorCode::kInvalidArgument,
@@ -577,14 +585,22 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
   return Status::ok();
 }
 
-// Rejects a resume whose workspace is no longer a usable folder. A resumed run writes only into
-// its own folder, so the fix is to restore that folder, not the --workspace flag that
-// check_usable() names for a new run.
+// Rejects a resume whose workspace is no longer a usable folder, or whose path is now a symbolic
+// link, which a resume would write through into the link's target. A run stores its workspace
+// with links resolved, so such a link replaced the run's folder after the run began, unless an
+// earlier version stored the path as given. A resumed run writes only into its own folder, so the
+// fix is to restore that folder, not the --workspace flag that check_usable() names for a new run.
 Status check_resume_workspace(const store::RunRecord& run) {
   const std::string fix = fmt::format(
       "run {} resumes only in its own workspace, so move what is there now aside and restore "
       "the folder, or start a new run",
       run.id);
+  if (std::optional<std::string> link = describe_symbolic_link(run.workspace)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("the workspace '{}' {}, and a resume does not follow a link that "
+                              "may lead out of the run's folder: {}",
+                              run.workspace, *link, fix));
+  }
   if (Status usable = orchestrator::Workspace::check_usable(run.workspace); !usable) {
     std::string message = usable.message();
     if (const size_t cut = message.find("choose another path"); cut != std::string::npos) {
@@ -642,7 +658,7 @@ Status lock_workspace(RunState& state, const std::string& root) {
     return lock.status();
   }
   std::string holder;
-  const std::string folder = normal_folder(root);
+  const std::string folder = resolved_folder(root);
   for (const json& status : read_active_statuses(active_status_dir(state.config))) {
     if (status.value("workspace", "") == folder) {
       holder = fmt::format(" (run {}, process {})", status.value("run_id", "?"),
