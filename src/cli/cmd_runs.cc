@@ -23,11 +23,9 @@ namespace {
 using nlohmann::json;
 
 // Reads the accepted plan of `run` with the checks that `run --resume` applies to it.
-Result<orchestrator::Plan> read_accepted_plan(store::Journal& journal, const store::RunRecord& run,
-                                              const Config& config) {
-  orchestrator::PlanLimits limits;
-  limits.max_tasks = config.run.max_tasks;
-  return flow::read_journaled_plan(journal, run.id, orchestrator::RoleSet::builtin(), limits);
+Result<orchestrator::Plan> read_accepted_plan(store::Journal& journal,
+                                              const store::RunRecord& run) {
+  return flow::read_journaled_plan(journal, run.id, orchestrator::RoleSet::builtin());
 }
 
 Result<std::string> journal_path(const Config& config) {
@@ -149,7 +147,7 @@ std::string missing_workspace_reason(const store::RunRecord& run, bool tasks_ran
   return "";
 }
 
-json show_json(store::Journal& journal, const store::RunRecord& run, const Config& config) {
+json show_json(store::Journal& journal, const store::RunRecord& run) {
   json document = run_to_json(run);
   // A part of the run that cannot be read is named here, so that a damaged journal never looks
   // like a run without tasks.
@@ -192,7 +190,7 @@ json show_json(store::Journal& journal, const store::RunRecord& run, const Confi
   // Tasks of the accepted plan that no agent started have no row yet. They are listed, so that
   // the user sees what a resume would run.
   // A plan that fails the checks is named as unreadable, and its tasks are not listed.
-  Result<orchestrator::Plan> plan = read_accepted_plan(journal, run, config);
+  Result<orchestrator::Plan> plan = read_accepted_plan(journal, run);
   if (!plan && plan.status().code() != ErrorCode::kNotFound) {
     read_failed("accepted plan", plan.status());
   }
@@ -305,8 +303,7 @@ void print_show(const json& run) {
 // Prints the accepted plan of `run` as `run --plan-only --json` prints it, so that `run --plan
 // FILE` reads the output. Returns 1 when the run has no accepted plan or the journaled one
 // fails the plan checks.
-int print_accepted_plan(store::Journal& journal, const store::RunRecord& run,
-                        const Config& config) {
+int print_accepted_plan(store::Journal& journal, const store::RunRecord& run) {
   Result<store::PlanRecord> plan = journal.accepted_plan(run.id);
   if (!plan) {
     if (plan.status().code() != ErrorCode::kNotFound) {
@@ -319,7 +316,7 @@ int print_accepted_plan(store::Journal& journal, const store::RunRecord& run,
                     run.id, run.id));
     return 1;
   }
-  if (Result<orchestrator::Plan> checked = read_accepted_plan(journal, run, config); !checked) {
+  if (Result<orchestrator::Plan> checked = read_accepted_plan(journal, run); !checked) {
     print_error(checked.status().message());
     return 1;
   }
@@ -360,9 +357,9 @@ int cmd_runs(const Config& config, const RunsOptions& options) {
     return run.status().code() == ErrorCode::kNotFound ? 2 : 1;
   }
   if (options.plan) {
-    return print_accepted_plan(**journal, *run, config);
+    return print_accepted_plan(**journal, *run);
   }
-  const json document = show_json(**journal, *run, config);
+  const json document = show_json(**journal, *run);
   if (options.json) {
     std::cout << to_text(document, 2) << "\n";
   } else {

@@ -21,6 +21,15 @@ std::string describe_non_folder(const fs::path& path) {
   return "exists but is not a folder";
 }
 
+std::optional<std::string> describe_symbolic_link(const fs::path& path) {
+  std::error_code error;
+  if (!fs::is_symlink(fs::symlink_status(path, error))) {
+    return std::nullopt;
+  }
+  const fs::path target = fs::read_symlink(path, error);
+  return fmt::format("is a symbolic link to '{}'", error ? "?" : target.string());
+}
+
 Status check_output_folder(const fs::path& path, std::string_view label, std::string_view flag) {
   if (path.empty()) {
     return {ErrorCode::kInvalidArgument,

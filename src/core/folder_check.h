@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,10 @@ namespace ollamaflow {
 // not a folder", or, for a symbolic link whose target is missing, "is a symbolic link to
 // 'TARGET', which does not exist".
 std::string describe_non_folder(const std::filesystem::path& path);
+
+// Returns "is a symbolic link to 'TARGET'" when `path` itself is a symbolic link, else nullopt.
+// A link among its ancestors does not count.
+std::optional<std::string> describe_symbolic_link(const std::filesystem::path& path);
 
 // Checks, without creating anything, that `path` is a writable folder, or that its nearest
 // existing ancestor is a writable folder where create_directories() can make it. Returns

@@ -1,5 +1,6 @@
 #include "flow/journaled_plan.h"
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -8,8 +9,7 @@
 namespace ollamaflow::flow {
 
 Result<orchestrator::Plan> read_journaled_plan(store::Journal& journal, const std::string& run_id,
-                                               const orchestrator::RoleSet& roles,
-                                               const orchestrator::PlanLimits& limits) {
+                                               const orchestrator::RoleSet& roles) {
   Result<store::PlanRecord> stored = journal.accepted_plan(run_id);
   if (!stored) {
     return stored.status();
@@ -19,6 +19,10 @@ Result<orchestrator::Plan> read_journaled_plan(store::Journal& journal, const st
   if (!plan) {
     problems.push_back(plan.status().message());
   } else {
+    // Every other limit of a plan is fixed, so only the task count can differ from the one that
+    // the plan passed when it was accepted.
+    orchestrator::PlanLimits limits;
+    limits.max_tasks = std::max(1, static_cast<int>(plan->tasks.size()));
     problems = orchestrator::validate_plan(*plan, roles, limits);
     // The run's journaled tasks come from this plan, so each of them must be in it.
     Result<std::vector<store::TaskRecord>> tasks = journal.tasks_for_run(run_id);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/file_read.h"
+#include "core/folder_check.h"
 #include "core/json_depth.h"
 #include "core/log.h"
 #include "core/terminal_text.h"
@@ -51,7 +52,9 @@ struct RunState {
   // be in the workspace already, written by this run.
   std::set<std::string> started_before;
   std::optional<orchestrator::Plan> file_plan;  // read from --plan before the run is created
-  // Resumed: the journaled accepted plan, checked before the run is reopened.
+  // Resumed: the run as journaled and its accepted plan, both checked before the run is
+  // reopened.
+  std::optional<store::RunRecord> resumed;
   std::optional<orchestrator::Plan> resume_plan;
   std::vector<std::string> goal_notes;  // warnings about the goal and the plan file
   // A new run's folder, from --workspace or named by default_workspace(); empty for a plan-only
@@ -69,7 +72,11 @@ orchestrator::PlanLimits plan_limits(const Config& config) {
   return limits;
 }
 
+// Opens the journal into state.journal, unless it is open already.
 Status open_journal(RunState& state) {
+  if (state.journal) {
+    return Status::ok();
+  }
   std::string path = state.config.run.db;
   if (path.empty()) {
     Result<std::string> fallback = store::default_journal_path(process_env());
@@ -183,13 +190,19 @@ std::string default_workspace(const Clock& clock) {
       .string();
 }
 
-// `path` absolute and normal, without a trailing separator: "ws/" and "./ws" name one folder.
-std::string normal_folder(const std::string& path) {
-  std::filesystem::path normal = std::filesystem::absolute(path).lexically_normal();
-  if (!normal.has_filename() && normal.has_parent_path() && normal != normal.root_path()) {
-    normal = normal.parent_path();
+// `path` absolute, with the symbolic links of its existing part resolved and without a trailing
+// separator: "ws/", "./ws" and a link to ws name one folder.
+std::string resolved_folder(const std::string& path) {
+  const std::filesystem::path normal = std::filesystem::absolute(path).lexically_normal();
+  std::error_code error;
+  std::filesystem::path resolved = std::filesystem::weakly_canonical(normal, error);
+  if (error) {
+    resolved = normal;
   }
-  return normal.string();
+  if (!resolved.has_filename() && resolved.has_parent_path() && resolved != resolved.root_path()) {
+    resolved = resolved.parent_path();
+  }
+  return resolved.string();
 }
 
 Status start_record(RunState& state, const std::string& goal) {
@@ -208,9 +221,10 @@ Status start_record(RunState& state, const std::string& goal) {
   record.strategy = state.config.auto_scaling ? state.config.strategy : "fixed";
   record.config = state.config.to_json();
   // A plan-only run writes no files, so it names no workspace. The path is stored absolute, so
-  // that a resume from another folder writes into the same one.
+  // that a resume from another folder writes into the same one, and with symbolic links
+  // resolved, so that a resume finds that folder even when a link on the way changes.
   if (!state.request.plan_only) {
-    record.workspace = normal_folder(state.new_workspace);
+    record.workspace = resolved_folder(state.new_workspace);
   }
   Result<store::RunRecord> created = state.journal->create_run(std::move(record));
   if (!created) {
@@ -558,7 +572,7 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
                               shell_quoted(std::filesystem::absolute(journal.path()).string())));
   }
   if (!config.run.workspace.empty() &&
-      normal_folder(config.run.workspace) != normal_folder(run.workspace)) {
+      resolved_folder(config.run.workspace) != resolved_folder(run.workspace)) {
     const auto source = config.sources.find("run.workspace");
     return Status(
         ErrorCode::kInvalidArgument,
@@ -567,6 +581,32 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
                     "run.workspace unset when resuming",
                     config.run.workspace, source != config.sources.end() ? source->second : "set",
                     run.workspace, run.id));
+  }
+  return Status::ok();
+}
+
+// Rejects a resume whose workspace is no longer a usable folder, or whose path is now a symbolic
+// link, which a resume would write through into the link's target. A run stores its workspace
+// with links resolved, so such a link replaced the run's folder after the run began, unless an
+// earlier version stored the path as given. A resumed run writes only into its own folder, so the
+// fix is to restore that folder, not the --workspace flag that check_usable() names for a new run.
+Status check_resume_workspace(const store::RunRecord& run) {
+  const std::string fix = fmt::format(
+      "run {} resumes only in its own workspace, so move what is there now aside and restore "
+      "the folder, or start a new run",
+      run.id);
+  if (std::optional<std::string> link = describe_symbolic_link(run.workspace)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("the workspace '{}' {}, and a resume does not follow a link that "
+                              "may lead out of the run's folder: {}",
+                              run.workspace, *link, fix));
+  }
+  if (Status usable = orchestrator::Workspace::check_usable(run.workspace); !usable) {
+    std::string message = usable.message();
+    if (const size_t cut = message.find("choose another path"); cut != std::string::npos) {
+      message = message.substr(0, cut >= 2 ? cut - 2 : cut);  // drop ": " or "; " as well
+    }
+    return Status(usable.code(), message + ": " + fix);
   }
   return Status::ok();
 }
@@ -618,7 +658,7 @@ Status lock_workspace(RunState& state, const std::string& root) {
     return lock.status();
   }
   std::string holder;
-  const std::string folder = normal_folder(root);
+  const std::string folder = resolved_folder(root);
   for (const json& status : read_active_statuses(active_status_dir(state.config))) {
     if (status.value("workspace", "") == folder) {
       holder = fmt::format(" (run {}, process {})", status.value("run_id", "?"),
@@ -631,60 +671,62 @@ Status lock_workspace(RunState& state, const std::string& root) {
   return Status(ErrorCode::kInvalidArgument, lock.status().message() + holder + ": " + fix);
 }
 
+// Checks a resume against the journal and locks the run's workspace, before a server is started
+// and before the run is reopened, so that a resume that cannot start leaves the run's journaled
+// status as it was. Sets state.resumed and state.resume_plan.
+Status check_resume(RunState& state) {
+  if (Status opened = open_journal(state); !opened) {
+    return opened;
+  }
+  Result<store::RunRecord> run = state.journal->get_run(state.request.resume_id);
+  if (!run) {
+    // A run id that the journal lacks is the user's to fix, like a bad flag.
+    return run.status().code() == ErrorCode::kNotFound
+               ? Status(ErrorCode::kInvalidArgument,
+                        run.status().message() + " in the journal '" + state.journal->path() + "'")
+               : run.status();
+  }
+
+  // A server that the run starts is the openai backend, whatever the configuration names.
+  const std::string backend =
+      state.request.start_server.empty() ? state.config.server.backend : "openai";
+  if (Status same = check_resume_backend(*run, backend); !same) {
+    return same;
+  }
+  if (Status resumable = check_resumable(*state.journal, *run, state.config); !resumable) {
+    return resumable;
+  }
+
+  // A plan that is missing or damaged in the journal is a usage error, as a plan file would
+  // be. The journal's message states the cause and the fix.
+  Result<orchestrator::Plan> stored = read_journaled_plan(*state.journal, run->id, state.roles);
+  if (!stored) {
+    return Status(ErrorCode::kInvalidArgument, stored.status().message());
+  }
+
+  if (Status usable = check_resume_workspace(*run); !usable) {
+    return usable;
+  }
+  if (Status outside = check_journal_outside(state.config, run->workspace); !outside) {
+    return outside;
+  }
+  if (Status locked = lock_workspace(state, run->workspace); !locked) {
+    return locked;
+  }
+
+  state.resume_plan = std::move(stored).value();
+  state.resumed = std::move(run).value();
+  return Status::ok();
+}
+
 Status prepare(RunState& state) {
-  Status status = open_journal(state);
-  if (!status) {
-    return status;
+  if (Status opened = open_journal(state); !opened) {
+    return opened;
   }
   std::string goal = state.request.goal;
-  if (!state.request.resume_id.empty()) {
-    Result<store::RunRecord> run = state.journal->get_run(state.request.resume_id);
-    if (!run) {
-      // A run id that the journal lacks is the user's to fix, like a bad flag.
-      return run.status().code() == ErrorCode::kNotFound
-                 ? Status(
-                       ErrorCode::kInvalidArgument,
-                       run.status().message() + " in the journal '" + state.journal->path() + "'")
-                 : run.status();
-    }
-    if (Status same = check_resume_backend(*run, state.config.server.backend); !same) {
-      return same;
-    }
-    // Checked before the run is reopened, so that a resume that cannot start leaves the run's
-    // journaled status as it was.
-    if (Status resumable = check_resumable(*state.journal, *run, state.config); !resumable) {
-      return resumable;
-    }
-    // A plan that is missing or damaged in the journal is a usage error, as a plan file would
-    // be. The journal's message states the cause and the fix.
-    Result<orchestrator::Plan> stored =
-        read_journaled_plan(*state.journal, run->id, state.roles, plan_limits(state.config));
-    if (!stored) {
-      return Status(ErrorCode::kInvalidArgument, stored.status().message());
-    }
-    state.resume_plan = std::move(stored).value();
-    goal = run->goal;
-    state.config.run.workspace = run->workspace;
-    // A resumed run writes only into its own folder, so the fix is to restore that folder, not
-    // the --workspace flag that check_usable() names for a new run.
-    if (Status usable = orchestrator::Workspace::check_usable(state.config.run.workspace);
-        !usable) {
-      std::string message = usable.message();
-      if (const size_t fix = message.find("choose another path"); fix != std::string::npos) {
-        message = message.substr(0, fix >= 2 ? fix - 2 : fix);  // drop ": " or "; " as well
-      }
-      return Status(usable.code(),
-                    fmt::format("{}: run {} resumes only in its own workspace, so move what is "
-                                "there now aside and restore the folder, or start a new run",
-                                message, run->id));
-    }
-    if (Status outside = check_journal_outside(state.config, state.config.run.workspace);
-        !outside) {
-      return outside;
-    }
-    if (Status locked = lock_workspace(state, state.config.run.workspace); !locked) {
-      return locked;
-    }
+  if (state.resumed) {
+    goal = state.resumed->goal;
+    state.config.run.workspace = state.resumed->workspace;
   }
   // Only the unnamed default server falls back to the simulated backend. A host or backend set
   // by a flag, the environment or the configuration file must respond, or the run fails.
@@ -756,15 +798,11 @@ void fill_header(RunState& state) {
   report.notes = state.backend.notes;
 }
 
-// Journals a new run that Ctrl-C, SIGTERM or SIGHUP stopped while its llama-server was starting,
-// as a cancel during planning is journaled, and returns its report. ManagedServer::start() has
-// stopped the server already.
+// Journals a run that Ctrl-C, SIGTERM or SIGHUP stopped while its llama-server was starting, as
+// a cancel during planning is journaled, and returns its report. A new run is created, and a
+// resumed run, which check_resume() accepted before the server started, is reopened and ends as
+// cancelled. ManagedServer::start() has stopped the server already.
 Result<RunReport> journal_cancelled_start(RunState& state, const Status& cancelled) {
-  // NOTE: a resumed run keeps its journaled status and gets no report here, because the resume
-  // is checked against the journal only after the server is healthy.
-  if (!state.request.resume_id.empty()) {
-    return cancelled;
-  }
   if (Status opened = open_journal(state); !opened) {
     return opened;
   }
@@ -857,6 +895,13 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
   if (!state.new_workspace.empty()) {
     if (Status locked = lock_workspace(state, state.new_workspace); !locked) {
       return locked;
+    }
+  }
+  // Before a server is started: a resume that cannot start is a usage error, and a resume that
+  // Ctrl-C stops while the server starts can be journaled as cancelled.
+  if (!request.resume_id.empty()) {
+    if (Status resumable = check_resume(state); !resumable) {
+      return resumable;
     }
   }
   std::optional<RunServer> server;  // its destructor stops the server on every return

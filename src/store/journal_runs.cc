@@ -21,6 +21,22 @@ std::string run_not_found(const std::string& run_id) {
   return "run '" + run_id + "' not found; `ollama-flow runs` lists them";
 }
 
+// Returns what to do with run `run`, which is not running, to finish it again: resume it, unless
+// reopen_run() or `run --resume` rejects it.
+std::string finish_again_fix(const RunRecord& run) {
+  if (run.status == RunStatus::kUnknown) {
+    return "this version of ollama-flow does not know that status, so it can neither resume nor "
+           "finish the run: resume it with the program or ollama-flow version that wrote the "
+           "status, or start its goal again as a new run";
+  }
+  if (run.status == RunStatus::kPlanned) {
+    return "a --plan-only run has no workspace to resume into, so run its plan as a new run: "
+           "`ollama-flow runs show " +
+           run.id + " --plan > plan.json`, then `ollama-flow run --plan plan.json`";
+  }
+  return "resume it (`ollama-flow run --resume " + run.id + "`) before finishing it again";
+}
+
 Result<RunRecord> read_run_row(const Statement& row, const std::string& journal_path) {
   RunRecord run;
   run.id = row.column_text(0);
@@ -199,8 +215,8 @@ Status Journal::finish_run(const std::string& run_id, RunStatus status, int exit
     const RunRecord& run = **stored;
     if (run.status != RunStatus::kRunning) {
       return Status(ErrorCode::kConflict, "run '" + run_id + "' already finished as " +
-                                              describe_run_status(run) +
-                                              "; resume it before finishing it again");
+                                              describe_run_status(run) + "; " +
+                                              finish_again_fix(run));
     }
     Result<Statement> update = database_.prepare(
         "UPDATE runs SET status = ?, finished_at = ?, exit_code = ?, report = ? WHERE id = ?");

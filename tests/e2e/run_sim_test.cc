@@ -871,6 +871,71 @@ TEST_F(SimRunTest, ResumeOfInvalidStoredPlanKeepsTheRun) {
   }
 }
 
+// A run planned under a higher run.max_tasks resumes under a lower one, because its journaled
+// plan passed the limit of its own run and is not damaged by the new one.
+TEST_F(SimRunTest, ResumeKeepsPlanAboveLowerMaxTasks) {
+  const std::string run_id = run_sample_plan();
+  ASSERT_FALSE(run_id.empty());
+  ASSERT_GT(sample_plan()["tasks"].size(), 2u);
+  std::filesystem::remove(workspace() / "app/main.py");
+  const std::filesystem::path config = dir_.path() / "two-tasks.json";
+  std::ofstream(config) << json{{"run", {{"max_tasks", 2}}}}.dump();
+
+  ProcessResult resumed = run_cli({"run", "--resume", run_id, "--backend", "sim", "--config",
+                                   config.string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  EXPECT_EQ(resumed.err.find("not a valid plan"), std::string::npos) << resumed.err;
+  EXPECT_TRUE(std::filesystem::exists(workspace() / "app/main.py"));
+  EXPECT_EQ(parse_json(resumed)["tasks"].size(), sample_plan()["tasks"].size());
+
+  ProcessResult shown = run_cli(
+      {"runs", "show", run_id, "--config", config.string(), "--db", db().string(), "--json"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(shown.err.find("not a valid plan"), std::string::npos) << shown.err;
+}
+
+// A workspace folder replaced by a symbolic link since the run began is rejected on resume, and
+// nothing is written into the link's target.
+TEST_F(SimRunTest, ResumeRejectsWorkspaceReplacedByLink) {
+  const std::string run_id = run_sample_plan();
+  ASSERT_FALSE(run_id.empty());
+  std::filesystem::rename(workspace(), dir_.path() / "ws-moved");
+  const std::filesystem::path elsewhere = dir_.path() / "elsewhere";
+  std::filesystem::create_directories(elsewhere);
+  std::filesystem::create_directory_symlink(elsewhere, workspace());
+
+  ProcessResult resumed =
+      run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(resumed.exit_code, 2) << resumed.out << resumed.err;
+  EXPECT_NE(resumed.err.find("the workspace '" + workspace().string() +
+                             "' is a symbolic link to '" + elsewhere.string() + "'"),
+            std::string::npos)
+      << resumed.err;
+  EXPECT_NE(resumed.err.find("restore the folder, or start a new run"), std::string::npos)
+      << resumed.err;
+  EXPECT_TRUE(std::filesystem::is_empty(elsewhere));
+  const json shown = parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+  EXPECT_EQ(shown["status"], "succeeded") << shown.dump();
+}
+
+// A run started through a symbolic link to its folder stores the folder itself, so its resume
+// writes there without following the link.
+TEST_F(SimRunTest, RunThroughLinkStoresItsFolder) {
+  const std::filesystem::path folder = dir_.path() / "real-ws";
+  std::filesystem::create_directories(folder);
+  std::filesystem::create_directory_symlink(folder, workspace());
+  const std::string run_id = run_sample_plan();
+  ASSERT_FALSE(run_id.empty());
+  const json shown = parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
+  EXPECT_EQ(shown["workspace"], std::filesystem::canonical(folder).string()) << shown.dump();
+
+  std::filesystem::remove(folder / "app/main.py");
+  ProcessResult resumed = run_cli({"run", "--resume", run_id, "--backend", "sim", "--workspace",
+                                   workspace().string(), "--db", db().string()});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  EXPECT_TRUE(std::filesystem::exists(folder / "app/main.py"));
+}
+
 // Returns the text between the `n`-th pair of backticks of `text`, counting from 0, or "".
 std::string quoted_command(const std::string& text, int n) {
   size_t start = 0;

@@ -14,6 +14,7 @@
 #include "fakes/llama_server.h"
 #include "flow/server_launch.h"
 #include "llm/server_signals.h"
+#include "store/journal.h"
 #include "unit/model/model_files.h"
 
 namespace ollamaflow::testing {
@@ -52,6 +53,30 @@ class StartServerTest : public E2eTest {
     const std::filesystem::path path = dir_.path() / "plan.json";
     std::ofstream(path) << small_plan().dump(2);
     return path.string();
+  }
+
+  // Writes a GGUF model and a server script that starts and never listens, so that a run waits
+  // for the server's health until Ctrl-C. The script writes its pid to server_pid_file().
+  std::vector<std::string> silent_server_args() {
+    const std::filesystem::path model = dir_.path() / "model.gguf";
+    std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+    const std::filesystem::path script = dir_.path() / "silent-server.sh";
+    std::ofstream(script) << "#!/bin/sh\necho $$ > " << server_pid_file().string()
+                          << "\nexec sleep 600\n";
+    std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+    return {"--start-server", script.string(), "--model", model.string()};
+  }
+
+  std::filesystem::path server_pid_file() const { return dir_.path() / "server.pid"; }
+
+  // Waits up to 30 s for the silent server's pid; -1 when it did not start.
+  pid_t wait_for_server_pid() const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (read(server_pid_file()).empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const std::string pid_text = read(server_pid_file());
+    return pid_text.empty() ? -1 : static_cast<pid_t>(std::stoi(pid_text));
   }
 
   LlamaServerLocation where_;
@@ -236,6 +261,69 @@ TEST_F(StartServerTest, CtrlCDuringStartIsJournaled) {
   const json run = parse_json(shown);
   EXPECT_EQ(run["status"], "cancelled") << shown.out;
   EXPECT_EQ(run["report"]["status"], "cancelled") << shown.out;
+}
+
+// A resume that Ctrl-C stops while the server starts is journaled as cancelled, with a report,
+// as a new run is.
+TEST_F(StartServerTest, CtrlCDuringResumeStartIsJournaled) {
+  std::string run_id;
+  {
+    Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(db().string());
+    ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();
+    store::RunRecord record;
+    record.goal = "Write two notes";
+    record.backend = "openai";
+    record.workspace = workspace().string();
+    Result<store::RunRecord> run = (*journal)->create_run(record);
+    ASSERT_TRUE(run.is_ok()) << run.status().to_string();
+    run_id = run->id;
+    store::PlanRecord plan;
+    plan.run_id = run_id;
+    plan.attempt = 1;
+    plan.accepted = true;
+    plan.plan = small_plan();
+    ASSERT_TRUE((*journal)->add_plan(plan).is_ok());
+    ASSERT_TRUE((*journal)->finish_run(run_id, store::RunStatus::kFailed, 1, {}).is_ok());
+  }
+  std::vector<std::string> args = {"run", "--resume", run_id, "--db", db().string(), "--json"};
+  const std::vector<std::string> server = silent_server_args();
+  args.insert(args.end(), server.begin(), server.end());
+  ChildProcess child(cli_argv(args), cli_options({}));
+  const pid_t server_pid = wait_for_server_pid();
+  ASSERT_GT(server_pid, 0) << "the server script did not start: " << child.read_err();
+
+  const json report = interrupt_run(child);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
+  EXPECT_EQ(report["run_id"], run_id) << report.dump();
+  EXPECT_EQ(report["status"], "cancelled");
+  EXPECT_EQ(report["exit_code"], 130) << report.dump();
+  EXPECT_EQ(report["goal"], "Write two notes") << report.dump();
+  const std::string notes = report["notes"].dump();
+  EXPECT_TRUE(contains(notes, "cancelled while llama-server (pid " + std::to_string(server_pid)))
+      << notes;
+  EXPECT_NE(::kill(server_pid, 0), 0) << "server pid " << server_pid << " still runs";
+
+  const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string(), "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const json run = parse_json(shown);
+  EXPECT_EQ(run["status"], "cancelled") << shown.out;
+  EXPECT_EQ(run["report"]["status"], "cancelled") << shown.out;
+}
+
+// A resume that the journal rejects stops before it starts a server.
+TEST_F(StartServerTest, InvalidResumeStartsNoServer) {
+  const std::filesystem::path model = dir_.path() / "model.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  // A server that records its start and exits at once, so that a run that starts it fails fast.
+  const std::filesystem::path script = dir_.path() / "exiting-server.sh";
+  std::ofstream(script) << "#!/bin/sh\necho $$ > " << server_pid_file().string() << "\nexit 1\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  ProcessResult result =
+      run_cli({"run", "--resume", "r-20260101-000000-abcd", "--db", db().string(), "--start-server",
+               script.string(), "--model", model.string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(contains(result.err, "'r-20260101-000000-abcd' not found")) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(server_pid_file())) << "a server was started";
 }
 
 TEST_F(StartServerTest, DoctorNamesChosenSlotCount) {

@@ -428,8 +428,20 @@ TEST_F(JournalTest, FinishRunTwiceIsConflict) {
   Status again = journal_->finish_run(run.id, RunStatus::kFailed, 1, nullptr);
   EXPECT_EQ(again.code(), ErrorCode::kConflict);
   EXPECT_THAT(again.message(), HasSubstr("already finished as succeeded"));
+  EXPECT_THAT(again.message(), HasSubstr("resume it (`ollama-flow run --resume " + run.id + "`)"));
   EXPECT_EQ(journal_->get_run(run.id)->status, RunStatus::kSucceeded);
   EXPECT_TRUE(journal_->health().is_ok());
+}
+
+// A --plan-only run cannot be resumed, so finishing it again names its plan as the fix.
+TEST_F(JournalTest, FinishPlannedRunAgainNamesPlan) {
+  const RunRecord run = new_run();
+  ASSERT_TRUE(journal_->finish_run(run.id, RunStatus::kPlanned, 0, nullptr).is_ok());
+  Status again = journal_->finish_run(run.id, RunStatus::kFailed, 1, nullptr);
+  EXPECT_EQ(again.code(), ErrorCode::kConflict);
+  EXPECT_THAT(again.message(), HasSubstr("already finished as planned"));
+  EXPECT_THAT(again.message(), HasSubstr("`ollama-flow runs show " + run.id + " --plan"));
+  EXPECT_THAT(again.message(), Not(HasSubstr("resume it")));
 }
 
 TEST_F(JournalTest, FinishRunRejectsRunningAndUnknown) {
@@ -486,6 +498,9 @@ TEST_F(JournalTest, UnknownRunStatusIsKept) {
   Status finished = journal_->finish_run(run.id, RunStatus::kFailed, 1, nullptr);
   EXPECT_EQ(finished.code(), ErrorCode::kConflict);
   EXPECT_THAT(finished.message(), HasSubstr("already finished as unknown (\"paused\")"));
+  // reopen_run() rejects the run, so the message names fixes other than a resume here.
+  EXPECT_THAT(finished.message(), Not(HasSubstr("resume it before")));
+  EXPECT_THAT(finished.message(), HasSubstr("start its goal again as a new run"));
 
   Result<RunRecord> reopened = journal_->reopen_run(run.id);
   ASSERT_FALSE(reopened.is_ok());
