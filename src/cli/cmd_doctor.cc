@@ -454,6 +454,19 @@ std::string launch_fix(const Config& config, const std::string& binary) {
           "types and --metrics itself",
           word);
     }
+    if (flow::conflicts_with_launch(word)) {
+      // The word may contain an API key, so the error above names the flag instead.
+      return "remove the flag that the error names from --server-args "
+             "(server.start_server_args)";
+    }
+  }
+  const model::GgmlType* cache_v = model::ggml_type_by_name(config.kv_cache_type_v);
+  if (const std::optional<std::string> conflict = flow::flash_attention_conflict(
+          *words, cache_v != nullptr && model::cache_type_is_quantized(*cache_v))) {
+    return fmt::format(
+        "remove '{}' from --server-args (server.start_server_args), or use an f16 cache "
+        "(--kv-cache-type f16)",
+        *conflict);
   }
   const model::GgmlType* smaller = smaller_cache_type(config);
   if (smaller == nullptr) {
