@@ -336,12 +336,11 @@ void check_capacity(const Config& config, const ServerSettings& settings,
   // llama-server gives every slot -c / -np tokens, so the advice for it plans slots of at most
   // the training context, as `run --start-server` does. Ollama lowers a larger num_ctx to the
   // training context of the model's GGUF file when it loads the model (llm/server.go in
-  // Ollama's source), so its advice does the same where the model's metadata gives that
-  // context. The built-in table gives the context of its memory figures instead, so a model
-  // from the table keeps server.num_ctx.
+  // Ollama's source), so its advice does the same, as `plan-capacity` does. For a model from
+  // the built-in table or model_requirements, that is the table's context, at which its memory
+  // figures hold without scaling.
   std::optional<uint64_t> lowered_from;
-  if (config.server.backend == "openai" ||
-      (config.server.backend == "ollama" && !resolved->spec.table)) {
+  if (config.server.backend == "openai" || config.server.backend == "ollama") {
     lowered_from = model::lower_to_training_context(*demand);
   }
   Result<model::CapacityPlan> plan = model::plan_capacity(
@@ -455,6 +454,19 @@ std::string launch_fix(const Config& config, const std::string& binary) {
           "types and --metrics itself",
           word);
     }
+    if (flow::conflicts_with_launch(word)) {
+      // The word may contain an API key, so the error above names the flag instead.
+      return "remove the flag that the error names from --server-args "
+             "(server.start_server_args)";
+    }
+  }
+  const model::GgmlType* cache_v = model::ggml_type_by_name(config.kv_cache_type_v);
+  if (const std::optional<std::string> conflict = flow::flash_attention_conflict(
+          *words, cache_v != nullptr && model::cache_type_is_quantized(*cache_v))) {
+    return fmt::format(
+        "remove '{}' from --server-args (server.start_server_args), or use an f16 cache "
+        "(--kv-cache-type f16)",
+        *conflict);
   }
   const model::GgmlType* smaller = smaller_cache_type(config);
   if (smaller == nullptr) {

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -52,46 +54,105 @@ std::filesystem::path history_path() {
 // Maximum length of a line read from a pipe or file: the largest goal that fits the largest
 // context (server.num_ctx 4194304 tokens at 4 bytes per token).
 constexpr size_t kMaxInputLineBytes = size_t{16} << 20;
+// Maximum number of bytes skipped to find the end of a line over kMaxInputLineBytes. Input
+// without line breaks, such as /dev/zero, ends the session there instead of running forever.
+constexpr size_t kMaxSkippedLineBytes = size_t{1} << 30;
 
-enum class LineRead { kLine, kEnd, kTooLong };
+// kTooLong: the line was over kMaxInputLineBytes and skipped up to its line break, so the
+// session goes on. kEndless: no line break came within kMaxSkippedLineBytes, so the session ends.
+enum class LineRead { kLine, kEnd, kTooLong, kEndless };
 
-// Reads one line from standard input without its line break, at most kMaxInputLineBytes, so
-// that input without line breaks, such as /dev/zero, cannot exhaust memory.
-LineRead read_piped_line(std::string& line) {
-  line.clear();
-  std::streambuf& input = *std::cin.rdbuf();
-  for (;;) {
-    const int c = input.sbumpc();
-    if (c == std::char_traits<char>::eof()) {
-      return line.empty() ? LineRead::kEnd : LineRead::kLine;
+// Reads lines from a pipe or file through a buffer of its own. A line over kMaxInputLineBytes is
+// skipped without being stored, so that no line can exhaust memory. A read error, and a signal
+// such as Ctrl-C that interrupts a read, end the input as its end of file does.
+class PipedLineReader {
+ public:
+  explicit PipedLineReader(int fd) : fd_(fd), buffer_(size_t{64} << 10) {}
+
+  // Reads the next line without its line break into `line`. Returns kTooLong or kEndless with
+  // `line` empty.
+  LineRead read(std::string& line) {
+    line.clear();
+    for (;;) {
+      if (begin_ == end_ && !fill()) {
+        return line.empty() ? LineRead::kEnd : LineRead::kLine;
+      }
+      const char* start = buffer_.data() + begin_;
+      const size_t available = end_ - begin_;
+      const void* found = std::memchr(start, '\n', available);
+      const size_t length = found != nullptr ? static_cast<const char*>(found) - start : available;
+      if (line.size() + length > kMaxInputLineBytes) {
+        const size_t read_bytes = line.size();
+        std::string().swap(line);  // frees the part that was read
+        return skip_rest(read_bytes);
+      }
+      line.append(start, length);
+      begin_ += length;
+      if (found != nullptr) {
+        ++begin_;
+        return LineRead::kLine;
+      }
     }
-    if (c == '\n') {
-      return LineRead::kLine;
-    }
-    if (line.size() == kMaxInputLineBytes) {
-      return LineRead::kTooLong;
-    }
-    line += static_cast<char>(c);
   }
-}
+
+ private:
+  // Drops the rest of a line over the limit, of which `read_bytes` bytes were read before.
+  LineRead skip_rest(size_t read_bytes) {
+    size_t skipped = read_bytes;
+    for (;;) {
+      if (begin_ == end_ && !fill()) {
+        return LineRead::kTooLong;
+      }
+      const char* start = buffer_.data() + begin_;
+      const size_t available = end_ - begin_;
+      const void* found = std::memchr(start, '\n', available);
+      if (found != nullptr) {
+        begin_ += static_cast<const char*>(found) - start + 1;
+        return LineRead::kTooLong;
+      }
+      begin_ = end_;
+      skipped += available;
+      if (skipped > kMaxSkippedLineBytes) {
+        return LineRead::kEndless;
+      }
+    }
+  }
+
+  // Refills the empty buffer. Returns false at the end of the input.
+  bool fill() {
+    const ssize_t count = ::read(fd_, buffer_.data(), buffer_.size());
+    begin_ = 0;
+    end_ = count > 0 ? static_cast<size_t>(count) : 0;
+    return count > 0;
+  }
+
+  const int fd_;
+  std::vector<char> buffer_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+};
 
 // Reads one line from the terminal (with readline) or from piped input, after writing the prompt
-// to `prompt_stream`.
-LineRead read_line(bool terminal, std::ostream& prompt_stream, std::string& line) {
-  if (terminal) {
+// to `prompt_stream`. `piped` is null when standard input is a terminal.
+LineRead read_line(PipedLineReader* piped, std::ostream& prompt_stream, std::string& line) {
+  if (piped == nullptr) {
     char* raw = readline("ollama-flow> ");
     if (raw == nullptr) {
       return LineRead::kEnd;
     }
     line = raw;
-    if (!line.empty()) {
-      add_history(raw);
-    }
     free(raw);
+    if (line.size() > kMaxInputLineBytes) {
+      line.clear();
+      return LineRead::kTooLong;
+    }
+    if (!line.empty()) {
+      add_history(line.c_str());
+    }
     return LineRead::kLine;
   }
   prompt_stream << "ollama-flow> " << std::flush;
-  return read_piped_line(line);
+  return piped->read(line);
 }
 
 std::string trim(const std::string& text) {
@@ -288,6 +349,19 @@ std::string backend_banner(const Config& config, const RunOptions& options) {
          (chosen ? "" : " (each goal runs on the simulated backend when it does not respond)");
 }
 
+// Reports a line over kMaxInputLineBytes, which was skipped: on standard error, and with --json
+// also as a document, so that each goal line still has its own document on standard output.
+void reject_long_line(const Session& session, size_t line_number) {
+  const std::string message = fmt::format(
+      "input line {} is longer than the limit of {} MiB and was skipped: a goal must fit in one "
+      "request's context, so shorten it or check what is piped into interactive",
+      line_number, kMaxInputLineBytes >> 20);
+  print_error(message);
+  if (session.options.json) {
+    print_document({{"line", line_number}, {"error", message}});
+  }
+}
+
 }  // namespace
 
 int cmd_interactive(const Config& config, const RunOptions& options) {
@@ -307,11 +381,24 @@ int cmd_interactive(const Config& config, const RunOptions& options) {
   notes << "ollama-flow interactive: type a goal, or help. " << backend_banner(config, options)
         << ", strategy " << config.strategy
         << (config.auto_scaling ? " (auto-scaling on)" : " (auto-scaling off)") << "\n";
+  std::optional<PipedLineReader> piped;
+  if (!terminal) {
+    piped.emplace(STDIN_FILENO);
+  }
   std::string line;
   LineRead read = LineRead::kLine;
   size_t line_number = 0;
-  while ((read = read_line(terminal, notes, line)) == LineRead::kLine) {
+  bool rejected_line = false;
+  while ((read = read_line(piped ? &*piped : nullptr, notes, line)) != LineRead::kEnd) {
     ++line_number;
+    if (read == LineRead::kEndless) {
+      break;
+    }
+    if (read == LineRead::kTooLong) {
+      reject_long_line(session, line_number);
+      rejected_line = true;
+      continue;
+    }
     if (!handle_line(session, line)) {
       break;
     }
@@ -320,11 +407,15 @@ int cmd_interactive(const Config& config, const RunOptions& options) {
     write_history(history_file.c_str());
   }
   notes << "\n";
-  if (read == LineRead::kTooLong) {
-    print_error(
-        fmt::format("input line {} is longer than the limit of 16 MiB: a goal must fit "
-                    "in one request's context, so check what is piped into interactive",
-                    line_number + 1));
+  if (read == LineRead::kEndless) {
+    print_error(fmt::format(
+        "input line {} has no line break within {} GiB, so the session ends: check what is "
+        "piped into interactive",
+        line_number, kMaxSkippedLineBytes >> 30));
+    return 2;
+  }
+  // Like a usage error, a rejected line makes the exit code 2, so that a script notices it.
+  if (rejected_line) {
     return 2;
   }
   return 0;

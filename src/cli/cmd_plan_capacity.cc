@@ -5,6 +5,7 @@
 // --model that names a folder or a file that is no valid GGUF model.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 #include "cli/errors.h"
 #include "cli/signals.h"
 #include "core/json_text.h"
+#include "flow/server_launch.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
 #include "model/ggml_type.h"
@@ -57,8 +59,18 @@ model::ResolveOptions resolve_options(const Config& config, const std::shared_pt
 }
 
 // Returns the line that states the context per slot and, with --total-ctx, the real total.
-std::string context_line(const model::ModelDemand& demand, const PlanCapacityOptions& options) {
+// `lowered_from` is the context per slot that was asked for when it was lowered to the model's
+// training context.
+std::string context_line(const model::ModelDemand& demand, const PlanCapacityOptions& options,
+                         std::optional<uint64_t> lowered_from) {
   const uint64_t per_slot = demand.ctx_per_slot;
+  if (!options.total_ctx && lowered_from) {
+    return fmt::format(
+        "Context: {} tokens per slot (Ollama num_ctx), the model's training context: {} {} is "
+        "lowered to it, as Ollama and `run --start-server` do; llama-server -c is that times the "
+        "slot count",
+        per_slot, options.ctx ? "--ctx" : "server.num_ctx", *lowered_from);
+  }
   if (!options.total_ctx) {
     return fmt::format(
         "Context: {} tokens per slot (Ollama num_ctx); llama-server -c is that times the slot "
@@ -124,6 +136,31 @@ std::string not_fit_message(const model::ModelPlacement& m, const PlanCapacityOp
       *m.server_slots, smaller);
 }
 
+// Returns a note when the slots that `m` recommends are more than one run uses: a fixed pool
+// has run.agents agents, and a scaled pool at most gpu_scaling.max_agents, at most
+// dynamic_agent_management.max_agents. Slots beyond them hold KV cache memory that only
+// several runs on one server use. Returns nullopt otherwise.
+std::optional<std::string> run_use_note(const model::ModelPlacement& m, const Config& config) {
+  const flow::AgentBound bound = flow::run_agent_bound(config);
+  if (!m.recommended_slots || *m.recommended_slots <= static_cast<uint32_t>(bound.agents)) {
+    return std::nullopt;
+  }
+  const uint32_t slots = *m.recommended_slots;
+  std::string scaled;
+  if (!config.auto_scaling) {
+    Config scaled_config = config;
+    scaled_config.auto_scaling = true;
+    const flow::AgentBound scaled_bound = flow::run_agent_bound(scaled_config);
+    scaled = fmt::format(", or {} with auto-scaling ({})", scaled_bound.agents, scaled_bound.key);
+  }
+  return fmt::format(
+      "{} slot(s) are more than one run uses: a run has at most {} agents ({}){}, so {} "
+      "slot(s) would hold KV cache memory that no agent of the run uses, unless several runs "
+      "share the server; `run --start-server` starts at most {}",
+      slots, bound.agents, bound.key, scaled, slots - static_cast<uint32_t>(bound.agents),
+      bound.agents);
+}
+
 }  // namespace
 
 int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) {
@@ -146,6 +183,20 @@ int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) 
   Result<model::ModelDemand> demand = model::make_demand(resolved->spec, question, config, notes);
   if (!demand)
     return error_exit(demand.status());
+  // Ollama lowers a num_ctx above the training context of the model to that context when it
+  // loads the model, and `run --start-server` gives each slot at most that context, so the KV
+  // cache is sized at the lowered context. llama-server keeps a -c that gives a slot more
+  // (--total-ctx), so that context stays.
+  std::optional<uint64_t> lowered_from;
+  if (!options.total_ctx) {
+    lowered_from = model::lower_to_training_context(*demand);
+  }
+  if (lowered_from && options.json) {
+    notes.push_back(fmt::format(
+        "context per slot lowered from {} ({}) to the model's training context {}, as Ollama "
+        "and `run --start-server` do",
+        *lowered_from, options.ctx ? "--ctx" : "server.num_ctx", demand->ctx_per_slot));
+  }
 
   Result<gpu::ProbeContext> context = gpu::machine_probe_context(clock, process_env());
   if (!context)
@@ -158,6 +209,11 @@ int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) 
   if (!plan)
     return error_exit(plan.status());
   plan->notes.insert(plan->notes.end(), notes.begin(), notes.end());
+  for (const model::ModelPlacement& placement : plan->models) {
+    if (std::optional<std::string> note = run_use_note(placement, config)) {
+      plan->notes.push_back(*note);
+    }
+  }
   for (const std::string& skipped : resolved->skipped) {
     plan->notes.push_back("metadata source skipped: " + skipped);
   }
@@ -172,7 +228,7 @@ int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) 
     const model::ModelSpec& spec = resolved->spec;
     std::printf("Model %s (%s) from %s\n", spec.name.c_str(), model::describe_layout(spec).c_str(),
                 spec.source.c_str());
-    std::printf("%s\n\n", context_line(*demand, options).c_str());
+    std::printf("%s\n\n", context_line(*demand, options, lowered_from).c_str());
     std::printf("%s", model::render_plan(*plan).c_str());
   }
   // The plan is printed either way. A model that does not fit, as planned or with the requested

@@ -248,6 +248,7 @@ void PlanRun::shut_down() {
   // Stop the agents before closing the queue, so that tasks cancelled by the stop go back to
   // it instead of being counted as lost.
   manager_->stop(/*graceful=*/!cancelled);
+  truncation_log_.flush();
   queue_.close();
   std::lock_guard lock(mutex_);
   if (!dag_->done()) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agents/manager.h"
+#include "core/log.h"
 #include "flow/execution.h"
 #include "orchestrator/dag.h"
 #include "orchestrator/drone.h"
@@ -81,6 +82,11 @@ class PlanRun {
   std::unique_ptr<agents::AgentManager> manager_;
   std::unique_ptr<ScalingLoop> loop_;
   MonoTime started_at_{};
+  // Rate limiter of the agents' "reply truncated" warnings, which can come from every agent at
+  // once when num_predict is too small for the tasks. shut_down() logs the count that is still
+  // open. Thread-safe.
+  LogRateLimiter truncation_log_{get_logger("orchestrator"), spdlog::level::warn, "reply truncated",
+                                 5, std::chrono::seconds(60)};
 
   std::mutex mutex_;
   std::condition_variable changed_;

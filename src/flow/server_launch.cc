@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <iterator>
+#include <optional>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -201,6 +202,71 @@ std::string planned_flag_fix(std::string_view word) {
   return "remove it, and set the cache types with --kv-cache-type";
 }
 
+// The llama-server flags that plan_launch() does not set but that break what the run assumes
+// about the server: an API key that every request must carry, which the client would not send,
+// and a KV cache that all slots share (-kvu), where a slot may hold more or less than -c / -np
+// tokens, the context per slot that the run plans and sizes its requests for.
+constexpr std::string_view kConflictingShortFlags[] = {"-kvu"};
+constexpr std::string_view kConflictingLongFlags[] = {"--api-key", "--api-key-file", "--kv-unified",
+                                                      "--kv-unified-per-slot"};
+
+// Returns the conflicting flag that `word` sets, in the spelling of kConflictingShortFlags or
+// kConflictingLongFlags, or an empty view. A long flag may carry its value after '=' and spell a
+// dash as an underscore. The short flag takes no value, so only the flag alone matches.
+std::string_view conflicting_flag_of(std::string_view word) {
+  if (word.rfind("--", 0) == 0) {
+    std::string flag(word.substr(0, word.find('=')));
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    for (std::string_view conflicting : kConflictingLongFlags) {
+      if (conflicting == flag) {
+        return conflicting;
+      }
+    }
+    return {};
+  }
+  for (std::string_view conflicting : kConflictingShortFlags) {
+    if (conflicting == word) {
+      return conflicting;
+    }
+  }
+  return {};
+}
+
+// Returns the error for `flag`, a flag that conflicting_flag_of() returns. The message names the
+// flag alone, because the word may contain an API key.
+std::string conflicting_flag_message(std::string_view flag) {
+  if (flag == "--api-key" || flag == "--api-key-file") {
+    return fmt::format(
+        "server.start_server_args sets {}, which makes llama-server reject every request "
+        "without that key, and the client does not send it: remove it, and pass the key with "
+        "--api-key (server.api_key), which --start-server hands to llama-server and the client "
+        "sends with every request",
+        flag);
+  }
+  return fmt::format(
+      "server.start_server_args sets {}, which makes all slots share one KV cache, so a slot "
+      "may hold more or less than -c divided by -np tokens, the context per slot that the run "
+      "plans and sizes its requests for: remove it, and set the context per slot with "
+      "--num-ctx",
+      flag);
+}
+
+// Returns the value of llama-server's flash attention flag in `words` ("-fa on",
+// "--flash-attn=off"), the last one when it appears twice, as llama-server reads it. Returns
+// nullopt without the flag, and an empty string when the flag has no value.
+std::optional<std::string> flash_attention_value(const std::vector<std::string>& words) {
+  std::optional<std::string> value;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& word = words[i];
+    if (word == "-fa" || word == "--flash-attn" || word == "--flash_attn") {
+      value = i + 1 < words.size() ? words[i + 1] : "";
+    } else if (word.rfind("--flash-attn=", 0) == 0 || word.rfind("--flash_attn=", 0) == 0) {
+      value = word.substr(word.find('=') + 1);
+    }
+  }
+  return value;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> split_shell_words(const std::string& text) {
@@ -286,8 +352,24 @@ Result<std::vector<std::string>> split_server_args(const std::string& text) {
                                 "chooses itself: {}",
                                 word, planned_flag_fix(word)));
     }
+    if (const std::string_view flag = conflicting_flag_of(word); !flag.empty()) {
+      return Status(ErrorCode::kInvalidArgument, conflicting_flag_message(flag));
+    }
   }
   return words;
+}
+
+bool conflicts_with_launch(std::string_view word) {
+  return !conflicting_flag_of(word).empty();
+}
+
+std::optional<std::string> flash_attention_conflict(const std::vector<std::string>& words,
+                                                    bool needs_flash_attention) {
+  const std::optional<std::string> value = flash_attention_value(words);
+  if (!needs_flash_attention || !value || *value == "on") {
+    return std::nullopt;
+  }
+  return value->empty() ? std::string("-fa") : "-fa " + *value;
 }
 
 std::string LaunchPlan::summary() const {
@@ -326,6 +408,22 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
   Result<model::ModelDemand> demand = launch_demand(config, resolved->spec, plan);
   if (!demand) {
     return demand.status();
+  }
+  // The KV cache has the same size with flash attention on, off or auto, so only a quantized V
+  // cache, which llama.cpp rejects without flash attention, constrains the flag.
+  if (const std::optional<std::string> conflict =
+          flash_attention_conflict(plan.extra_args, plan.flash_attention)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("server.start_server_args sets '{}', but the quantized V cache "
+                              "{} needs flash attention, which --start-server turns on with "
+                              "-fa on: remove '{}', or use an f16 cache (--kv-cache-type f16)",
+                              *conflict, plan.cache_type_v, *conflict));
+  }
+  plan.api_key = config.server.api_key;
+  if (!plan.api_key.empty()) {
+    plan.notes.push_back(
+        "llama-server gets the key of --api-key (server.api_key) in LLAMA_API_KEY, so it "
+        "accepts only requests that carry it");
   }
   model::CapacityOptions options = model::capacity_options(config);
   options.server_slots.reset();  // the slot count is what this plan chooses

@@ -33,6 +33,9 @@ struct LaunchPlan {
   std::string reason;            // one sentence: the slot count and what set it
   std::vector<std::string> notes;
   std::vector<std::string> extra_args;  // server.start_server_args, after the planned ones
+  // server.api_key, which the server gets in its environment as LLAMA_API_KEY, never on the
+  // command line that the report shows. Empty: the server takes requests without a key.
+  std::string api_key;
 
   // Returns the arguments after the binary for a server on 127.0.0.1:`port`.
   std::vector<std::string> arguments(int port) const;
@@ -80,10 +83,23 @@ Result<std::vector<std::string>> split_shell_words(const std::string& text);
 // alone, such as "-cb", is another flag and returns false.
 bool sets_planned_flag(std::string_view word);
 
+// Returns whether the llama-server argument `word` sets what breaks the run's assumptions about
+// the server although plan_launch() does not set it: an API key (--api-key, --api-key-file),
+// which the client would not send, or a KV cache shared by all slots (-kvu, --kv-unified,
+// --kv-unified-per-slot), where a slot's context is no longer -c / -np.
+bool conflicts_with_launch(std::string_view word);
+
 // Splits server.start_server_args with split_shell_words(). Returns its errors, and
 // kInvalidArgument naming the word and the flag of ollama-flow to use instead when one sets what
-// plan_launch() chooses itself, as sets_planned_flag() decides.
+// plan_launch() chooses itself, as sets_planned_flag() decides, or what
+// conflicts_with_launch() rejects.
 Result<std::vector<std::string>> split_server_args(const std::string& text);
+
+// Returns the flash attention flag in `words` ("-fa off", "-fa auto") when the launch needs
+// flash attention, for a quantized V cache, and the flag does not turn it on. Returns nullopt
+// otherwise.
+std::optional<std::string> flash_attention_conflict(const std::vector<std::string>& words,
+                                                    bool needs_flash_attention);
 
 // A llama-server process that this object started and owns. stop() (and the destructor) end
 // it and only it. The child runs in its own process group, so a Ctrl-C in the terminal reaches

@@ -7,10 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <iterator>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -46,14 +49,46 @@ Result<int> free_port() {
   return static_cast<int>(ntohs(address.sin_port));
 }
 
-// Forks and executes `argv` with stdin from /dev/null and stdout and stderr into `log_fd`.
-// Returns the child's pid.
-Result<pid_t> spawn(const std::vector<std::string>& argv, int log_fd) {
+// The environment variables of llama-server that would set an API key or a KV cache shared by
+// all slots, as the flags that split_server_args() rejects do (llama-server --help names them).
+// The child does not inherit them.
+constexpr std::string_view kWithheldVariables[] = {"LLAMA_API_KEY", "LLAMA_ARG_API_KEY_FILE",
+                                                   "LLAMA_ARG_KV_UNIFIED",
+                                                   "LLAMA_ARG_KV_UNIFIED_PER_SLOT"};
+
+// Returns this process's environment without kWithheldVariables, and with LLAMA_API_KEY set to
+// `api_key` when it is not empty.
+std::vector<std::string> server_environment(const std::string& api_key) {
+  std::vector<std::string> variables;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view variable(*entry);
+    const std::string_view name = variable.substr(0, variable.find('='));
+    if (std::find(std::begin(kWithheldVariables), std::end(kWithheldVariables), name) ==
+        std::end(kWithheldVariables)) {
+      variables.emplace_back(variable);
+    }
+  }
+  if (!api_key.empty()) {
+    variables.push_back("LLAMA_API_KEY=" + api_key);
+  }
+  return variables;
+}
+
+std::vector<char*> pointers_of(const std::vector<std::string>& words) {
   std::vector<char*> pointers;
-  for (const std::string& arg : argv) {
-    pointers.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& word : words) {
+    pointers.push_back(const_cast<char*>(word.c_str()));
   }
   pointers.push_back(nullptr);
+  return pointers;
+}
+
+// Forks and executes `argv` with the environment `env`, stdin from /dev/null, and stdout and
+// stderr into `log_fd`. Returns the child's pid.
+Result<pid_t> spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                    int log_fd) {
+  std::vector<char*> pointers = pointers_of(argv);
+  std::vector<char*> env_pointers = pointers_of(env);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -72,7 +107,7 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, int log_fd) {
     ::dup2(null_fd, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
-    ::execv(pointers[0], pointers.data());
+    ::execve(pointers[0], pointers.data(), env_pointers.data());
     const char message[] = "exec of llama-server failed\n";
     (void)!::write(2, message, sizeof(message) - 1);
     ::_exit(127);
@@ -117,7 +152,7 @@ Result<std::unique_ptr<ManagedServer>> ManagedServer::start(const LaunchPlan& pl
   std::vector<std::string> argv = {plan.binary};
   const std::vector<std::string> args = plan.arguments(*port);
   argv.insert(argv.end(), args.begin(), args.end());
-  Result<pid_t> pid = spawn(argv, log_fd);
+  Result<pid_t> pid = spawn(argv, server_environment(plan.api_key), log_fd);
   ::close(log_fd);
   if (!pid) {
     return pid.status();

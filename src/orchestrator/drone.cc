@@ -81,6 +81,7 @@ DroneOutcome execute_task(llm::LlmClient& client, const DroneRequest& request,
       ". Return the complete JSON object again, with every declared file.";
   structured.log_label = "task=" + request.task.id;
   structured.clock = request.clock;
+  structured.truncation_log = request.truncation_log;
 
   const PlanTask& task = request.task;
   auto validator = [&task](const json& reply) { return check_declared_files(task, reply); };

@@ -61,6 +61,8 @@ struct DroneRequest {
   bool lenient_json = false;
   // Stamps each attempt's start and finish when set. It must outlive the call.
   const Clock* clock = nullptr;
+  // StructuredRequest::truncation_log: shared by the tasks of one run; null logs every warning.
+  LogRateLimiter* truncation_log = nullptr;
 };
 
 struct DroneOutcome {

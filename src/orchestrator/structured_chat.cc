@@ -87,15 +87,17 @@ Verdict check_reply(const std::string& content, const StructuredRequest& request
   return {ErrorCode::kOk, {}, std::move(parsed).value()};
 }
 
-// Doubles the output token limit up to the ceiling; returns false when it cannot grow. Only
-// num_predict changes: it limits one request, while num_ctx (which Ollama reloads the model
-// for) stays as configured.
-bool raise_limit(LoopState& state) {
-  if (state.num_predict <= 0 || state.num_predict >= state.ceiling) {
-    return false;
+bool can_raise_limit(const LoopState& state) {
+  return state.num_predict > 0 && state.num_predict < state.ceiling;
+}
+
+// Doubles the output token limit up to the ceiling, when can_raise_limit(). Only num_predict
+// changes: it limits one request, while num_ctx (which Ollama reloads the model for) stays as
+// configured.
+void raise_limit(LoopState& state) {
+  if (can_raise_limit(state)) {
+    state.num_predict = std::min(state.ceiling, state.num_predict * 2);
   }
-  state.num_predict = std::min(state.ceiling, state.num_predict * 2);
-  return true;
 }
 
 Status exhausted(const std::vector<Attempt>& attempts, ErrorCode code) {
@@ -163,12 +165,26 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
   if (failure.code() == ErrorCode::kTruncated) {
     ++state.counted;
     out.attempts.push_back(attempt);
-    if (!raise_limit(state)) {
+    if (!can_raise_limit(state)) {
       out.status = truncated_at_ceiling(state, out.attempts);
       return Step::kStop;
     }
-    log->warn("reply truncated {} attempt={} num_predict_next={}", request.log_label,
-              attempt.number, state.num_predict);
+    // After the last attempt the loop ends, and the limit stays, because no request would use
+    // a larger one.
+    const bool last = state.counted >= request.max_attempts;
+    if (!last) {
+      raise_limit(state);
+    }
+    if (request.truncation_log == nullptr || request.truncation_log->allow()) {
+      if (last) {
+        log->warn("reply truncated {} attempt={}/{} num_predict={}: no attempt left",
+                  request.log_label, attempt.number, request.max_attempts, attempt.num_predict);
+      } else {
+        log->warn("reply truncated {} attempt={}/{} num_predict={} num_predict_next={}",
+                  request.log_label, attempt.number, request.max_attempts, attempt.num_predict,
+                  state.num_predict);
+      }
+    }
     return Step::kRetry;
   }
   if (failure.code() == ErrorCode::kParseError) {

@@ -12,6 +12,7 @@
 
 #include "core/cancel.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "llm/client.h"
 
@@ -51,6 +52,10 @@ struct StructuredRequest {
   std::string rejection_prefix = "Your reply was rejected: ";
   std::string rejection_suffix = ". Return a corrected reply.";
   std::string log_label;  // ids for log lines, e.g. "task=api"
+  // Rate limiter of the "reply truncated" warnings, shared by the requests of one run so that
+  // many agents with cut replies cannot flood the log. Null logs every warning. It must outlive
+  // the call.
+  LogRateLimiter* truncation_log = nullptr;
   // Stamps each Attempt's start and finish when set. It must outlive the call.
   const Clock* clock = nullptr;
 };

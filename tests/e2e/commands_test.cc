@@ -202,6 +202,95 @@ TEST_F(CommandsTest, PlanCapacityNamesConfiguredTable) {
   EXPECT_EQ(result.out.find("built-in table"), std::string::npos) << result.out;
 }
 
+// Ollama and `run --start-server` lower a num_ctx above the model's training context to that
+// context, so the KV cache is planned at the lowered context. --total-ctx describes llama-server's
+// -c, which the server keeps, so that context stays.
+TEST_F(CommandsTest, PlanCapacityLowersContextToTrainingContext) {
+  const std::filesystem::path config = dir_.path() / "tiny.json";
+  std::ofstream(config) << R"({"model_requirements": {"tiny:1m": {"min_memory_mb": 20,
+      "recommended_memory_mb": 21, "context_length": 2048}}})";
+  const std::vector<std::string> base = {"plan-capacity", "--config", config.string(), "--model",
+                                         "tiny:1m"};
+  for (const bool ctx_flag : {false, true}) {
+    std::vector<std::string> args = base;
+    if (ctx_flag) {
+      args.insert(args.end(), {"--ctx", "8192"});
+    }
+    const std::string origin = ctx_flag ? "--ctx" : "server.num_ctx";
+    ProcessResult text = run_cli(args);
+    ASSERT_EQ(text.exit_code, 0) << text.out << text.err;
+    EXPECT_NE(text.out.find("Context: 2048 tokens per slot (Ollama num_ctx), the model's training "
+                            "context: " +
+                            origin + " 8192 is lowered to it"),
+              std::string::npos)
+        << text.out;
+    EXPECT_EQ(text.out.find("exceeds the model's training context"), std::string::npos) << text.out;
+
+    args.push_back("--json");
+    ProcessResult listed = run_cli(args);
+    ASSERT_EQ(listed.exit_code, 0) << listed.out << listed.err;
+    const json plan = parse_json(listed)["plan"];
+    const json memory = plan["models"][0]["memory"];
+    EXPECT_EQ(memory["ctx_per_slot"], 2048) << memory.dump();
+    // One slot of the table's 1 MiB per 2048 tokens, not 4 MiB at 8192 tokens.
+    EXPECT_EQ(memory["kv_cache_per_slot_bytes"], 1 << 20) << memory.dump();
+    EXPECT_NE(plan["notes"].dump().find("context per slot lowered from 8192 (" + origin +
+                                        ") to the model's training context 2048"),
+              std::string::npos)
+        << plan.dump();
+  }
+
+  std::vector<std::string> total = base;
+  total.insert(total.end(), {"--total-ctx", "8192", "--json"});
+  ProcessResult unlowered = run_cli(total);
+  ASSERT_EQ(unlowered.exit_code, 0) << unlowered.out << unlowered.err;
+  const json memory = parse_json(unlowered)["plan"]["models"][0]["memory"];
+  EXPECT_EQ(memory["ctx_per_slot"], 8192) << memory.dump();
+  EXPECT_NE(memory["notes"].dump().find("the context 8192 exceeds the model's training context "
+                                        "2048"),
+            std::string::npos)
+      << memory.dump();
+}
+
+// A run uses at most run.agents agents in a fixed pool and dynamic_agent_management.max_agents
+// with auto-scaling, so advised slots beyond them are named as more than one run uses.
+TEST_F(CommandsTest, PlanCapacityNamesSlotsBeyondOneRun) {
+  const std::filesystem::path config = dir_.path() / "tiny.json";
+  std::ofstream(config) << R"({"model_requirements": {"tiny:1m": {"min_memory_mb": 20,
+      "recommended_memory_mb": 21, "context_length": 2048}},
+      "run": {"agents": 3}, "dynamic_agent_management": {"max_agents": 5}})";
+  const std::map<std::string, std::string> memory = {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}};
+  ProcessResult text = run_cli(
+      {"plan-capacity", "--config", config.string(), "--model", "tiny:1m", "--json"}, memory);
+  ASSERT_EQ(text.exit_code, 0) << text.out << text.err;
+  const json plan = parse_json(text)["plan"];
+  const int slots = plan["models"][0]["recommended_num_parallel"].get<int>();
+  ASSERT_GT(slots, 3) << plan.dump();
+  EXPECT_NE(plan["notes"].dump().find(fmt::format(
+                "{} slot(s) are more than one run uses: a run has at most 3 agents (run.agents, "
+                "the fixed pool), or 5 with auto-scaling (dynamic_agent_management.max_agents), "
+                "so {} slot(s) would hold KV cache memory",
+                slots, slots - 3)),
+            std::string::npos)
+      << plan.dump();
+
+  // Three slots are what the fixed pool uses, so no note names them.
+  ProcessResult fixed = run_cli({"plan-capacity", "--config", config.string(), "--model", "tiny:1m",
+                                 "--parallel", "3", "--json"},
+                                memory);
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+  EXPECT_EQ(parse_json(fixed)["plan"]["notes"].dump().find("more than one run uses"),
+            std::string::npos)
+      << fixed.out;
+  ProcessResult four = run_cli({"plan-capacity", "--config", config.string(), "--model", "tiny:1m",
+                                "--parallel", "4", "--json"},
+                               memory);
+  ASSERT_EQ(four.exit_code, 0) << four.out << four.err;
+  EXPECT_NE(parse_json(four)["plan"]["notes"].dump().find("4 slot(s) are more than one run uses"),
+            std::string::npos)
+      << four.out;
+}
+
 TEST_F(CommandsTest, PlanCapacityTotalCtxStatesRealTotal) {
   ProcessResult result =
       run_cli({"plan-capacity", "--model", "llama3:8b", "--total-ctx", "8192", "--parallel", "3"});
@@ -226,10 +315,13 @@ TEST_F(CommandsTest, PlanCapacityReadsGgufOffline) {
 }
 
 // 4096 slots of 65,536 tokens need terabytes on any machine. The plan, the exit code and the
-// message must agree on what fits, whatever the memory of the machine that runs the test.
+// message must agree on what fits, whatever the memory of the machine that runs the test. The
+// model is trained on that context, so plan-capacity does not lower it.
 TEST_F(CommandsTest, PlanCapacityParallelThatDoesNotFitFails) {
   const std::filesystem::path model = dir_.path() / "small.gguf";
-  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  LlamaShape shape;
+  shape.context = 65536;
+  std::ofstream(model, std::ios::binary) << make_llama_gguf(shape);
   const std::vector<std::string> args = {"plan-capacity", "--model",    model.string(), "--ctx",
                                          "65536",         "--parallel", "4096"};
   std::vector<std::string> json_args = args;

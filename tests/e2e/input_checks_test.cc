@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -125,8 +126,55 @@ TEST_F(InputChecksTest, EndlessInteractiveInputIsRejected) {
   argv[2] += " < /dev/zero";
   const ProcessResult result = run_process(argv, cli_options({}));
   EXPECT_EQ(result.exit_code, 2) << result.err;
-  EXPECT_TRUE(contains(result.err, "input line 1 is longer than the limit of 16 MiB"))
+  EXPECT_TRUE(contains(result.err,
+                       "input line 1 has no line break within 1 GiB, so the session "
+                       "ends"))
       << result.err;
+}
+
+// A line over 16 MiB is skipped with an error that names the limit, and the session goes on
+// with the next line. The address space limit shows that the line is not read whole.
+TEST_F(InputChecksTest, LongInteractiveLineIsSkipped) {
+  const fs::path input = dir_.path() / "input.txt";
+  {
+    std::ofstream out(input, std::ios::binary);
+    out << "history\n";
+    const std::string block(1 << 20, 'x');
+    for (int i = 0; i < 40; ++i) {
+      out << block;
+    }
+    out << "\nstrategy aggressive\nhistory\nquit\n";
+  }
+  for (const bool json : {false, true}) {
+    std::vector<std::string> args = {
+        "interactive", "--backend",         "sim", "--db", db().string(),
+        "--workspace", workspace().string()};
+    if (json) {
+      args.push_back("--json");
+    }
+    std::vector<std::string> argv = limited_argv(args);
+    argv[2] += " < '" + input.string() + "'";
+    const ProcessResult result = run_process(argv, cli_options({}));
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_TRUE(contains(result.err,
+                         "input line 2 is longer than the limit of 16 MiB and was "
+                         "skipped"))
+        << result.err;
+    EXPECT_TRUE(contains(json ? result.err : result.out, "strategy set to AGGRESSIVE"))
+        << result.out << result.err;
+    if (json) {
+      std::vector<std::string> lines;
+      std::istringstream stream(result.out);
+      for (std::string line; std::getline(stream, line);) {
+        lines.push_back(line);
+      }
+      ASSERT_EQ(lines.size(), 3u) << result.out;
+      const nlohmann::json rejected = nlohmann::json::parse(lines[1], nullptr, false);
+      ASSERT_TRUE(rejected.is_object()) << lines[1];
+      EXPECT_EQ(rejected["line"], 2) << lines[1];
+      EXPECT_TRUE(contains(rejected["error"].get<std::string>(), "limit of 16 MiB")) << lines[1];
+    }
+  }
 }
 
 TEST_F(InputChecksTest, EmptyValuesNameTheValue) {

@@ -548,6 +548,31 @@ TEST_F(OllamaRunTest, DoctorAdviceKeepsTrainingContext) {
       << parallel.dump();
 }
 
+// A model from the configuration's model_requirements states its training context too, so
+// doctor's advice for Ollama plans slots of that context, as plan-capacity does.
+TEST_F(OllamaRunTest, DoctorAdviceLowersTableModelContext) {
+  const std::filesystem::path config = dir_.path() / "tiny.json";
+  std::ofstream(config) << R"({"model_requirements": {"tiny:1m": {"min_memory_mb": 20,
+      "recommended_memory_mb": 21, "context_length": 2048}}})";
+  const ProcessResult result =
+      run_cli({"doctor", "--host", server_.url(), "--config", config.string(), "--model", "tiny:1m",
+               "--num-ctx", "8192", "--json"});
+  const json document = parse_json(result);
+  json capacity;
+  for (const json& check : document["checks"]) {
+    if (check["name"] == "capacity") {
+      capacity = check;
+    }
+  }
+  ASSERT_FALSE(capacity.is_null()) << result.out;
+  const std::string detail = capacity["detail"].get<std::string>();
+  EXPECT_NE(detail.find("tiny:1m at 2048 tokens"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("configuration model_requirements"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("the model's training context 2048, not server.num_ctx 8192"),
+            std::string::npos)
+      << detail;
+}
+
 TEST_F(OllamaRunTest, CtrlCWritesReportAndExits130) {
   play_gated_model(server_, sample_plan(),
                    [](const std::string& kind, const json&) { return kind == "agent_reply"; });

@@ -162,6 +162,42 @@ TEST_F(StartServerTest, LoweredContextBecomesNumCtx) {
   EXPECT_FALSE(contains(result.err, "larger -c or fewer -np")) << result.err;
 }
 
+// The key of --api-key reaches the started server in its environment, and the client sends it,
+// so the server's key check passes every request.
+TEST_F(StartServerTest, ApiKeyReachesServerAndClient) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  ProcessResult result = run_cli(
+      {"run", "--start-server", where_.binary.string(), "--model", where_.model.string(),
+       "--api-key", "test-key-7", "--server-args", "--logit-bias 1+6", "--plan", write_plan(),
+       "--agents", "1", "--workspace", workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const std::string notes = parse_json(result)["notes"].dump();
+  EXPECT_TRUE(contains(notes, "LLAMA_API_KEY")) << notes;
+  EXPECT_FALSE(contains(notes, "test-key-7")) << notes;
+  EXPECT_FALSE(contains(result.err, "test-key-7")) << result.err;
+}
+
+// An API key or a shared KV cache in --server-args breaks the run, so it is a usage error that
+// names the flag, never the key.
+TEST_F(StartServerTest, ServerArgsConflictingWithRunRejected) {
+  const std::filesystem::path model = dir_.path() / "small.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--api-key=hidden-key", "pass the key with --api-key (server.api_key)"},
+      {"--api-key-file keys.txt", "pass the key with --api-key (server.api_key)"},
+      {"-kvu", "share one KV cache"},
+      {"--kv-unified-per-slot 4096", "share one KV cache"},
+  };
+  for (const auto& [args, fix] : cases) {
+    ProcessResult result = run_cli({"run", "--start-server", "/bin/sh", "--model", model.string(),
+                                    "--server-args=" + args, "--plan", write_plan(), "--workspace",
+                                    workspace().string(), "--db", db().string()});
+    EXPECT_EQ(result.exit_code, 2) << args << "\n" << result.err;
+    EXPECT_TRUE(contains(result.err, fix)) << result.err;
+    EXPECT_FALSE(contains(result.err, "hidden-key")) << result.err;
+  }
+}
+
 TEST_F(StartServerTest, HostWithStartServerIsUsageError) {
   ProcessResult result = run_cli({"run", "--start-server", "/bin/true", "--model", "m.gguf",
                                   "--host", "http://127.0.0.1:9", "--plan", write_plan()});
@@ -483,6 +519,37 @@ TEST_F(ManagedServerTest, StartsHealthyReportsSlotsAndStops) {
   const pid_t pid = (*server)->pid();
   (*server)->stop();
   EXPECT_NE(::kill(pid, 0), 0) << "llama-server pid " << pid << " still runs";
+}
+
+// The server gets the plan's API key as LLAMA_API_KEY, and none of the variables that would
+// set another key or a shared KV cache from ollama-flow's own environment.
+TEST_F(ManagedServerTest, ServerEnvironmentCarriesOnlyPlannedKey) {
+  const std::filesystem::path script = dir_.path() / "env.sh";
+  std::ofstream(script) << "#!/bin/sh\necho \"key=${LLAMA_API_KEY-unset} "
+                           "file=${LLAMA_ARG_API_KEY_FILE-unset} "
+                           "kvu=${LLAMA_ARG_KV_UNIFIED-unset}\"\nexit 3\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  ::setenv("LLAMA_API_KEY", "inherited", 1);
+  ::setenv("LLAMA_ARG_API_KEY_FILE", "keys.txt", 1);
+  ::setenv("LLAMA_ARG_KV_UNIFIED", "1", 1);
+  flow::LaunchPlan plan;
+  plan.binary = script.string();
+  plan.model_path = "unused.gguf";
+  flow::ManagedServer::Options options;
+  options.start_timeout_s = 60;
+  for (const std::string key : {"planned", ""}) {
+    plan.api_key = key;
+    options.log_path = dir_.path() / ("server-" + key + ".log");
+    Result<std::unique_ptr<flow::ManagedServer>> server =
+        flow::ManagedServer::start(plan, options, clock_, cancel_);
+    ASSERT_FALSE(server.is_ok());
+    const std::string expected =
+        "key=" + (key.empty() ? std::string("unset") : key) + " file=unset kvu=unset";
+    EXPECT_TRUE(contains(server.status().message(), expected)) << server.status().message();
+  }
+  ::unsetenv("LLAMA_API_KEY");
+  ::unsetenv("LLAMA_ARG_API_KEY_FILE");
+  ::unsetenv("LLAMA_ARG_KV_UNIFIED");
 }
 
 TEST_F(ManagedServerTest, ProcessThatExitsReportsLogTail) {

@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "fakes/llama_server.h"
+#include "fakes/test_paths.h"
 #include "flow/scaling_loop.h"
 #include "flow/server_watch.h"
+#include "unit/model/model_files.h"
 
 namespace ollamaflow::flow {
 namespace {
@@ -93,6 +97,86 @@ TEST_F(LaunchPlanTest, ExtraArgumentSettingCacheRejected) {
   }
 }
 
+// A model whose head size of 32 takes a quantized cache, started by /bin/sh, which check_files()
+// accepts as an executable.
+class FlashAttentionArgTest : public ::testing::Test {
+ protected:
+  FlashAttentionArgTest() {
+    ollamaflow::testing::LlamaShape shape;
+    shape.width = 128;  // 4 heads of 32
+    std::ofstream(model_, std::ios::binary) << ollamaflow::testing::make_llama_gguf(shape);
+    config_.server.model = model_.string();
+  }
+
+  Result<LaunchPlan> plan(const std::string& cache_type_v, const std::string& server_args) {
+    config_.kv_cache_type_v = cache_type_v;
+    config_.server.start_server_args = server_args;
+    return plan_launch(config_, "/bin/sh", model_.string(), host_only(16384));
+  }
+
+  ollamaflow::testing::TempDir dir_;
+  std::filesystem::path model_ = dir_.path() / "model.gguf";
+  Config config_ = default_config();
+};
+
+// A quantized V cache needs flash attention, which --start-server turns on, so a flag that
+// does not keep it on is rejected.
+TEST_F(FlashAttentionArgTest, QuantizedCacheRejectsFlashAttentionOff) {
+  for (const std::string args : {"-fa off", "--flash-attn auto", "--flash-attn=off"}) {
+    Result<LaunchPlan> launch = plan("q8_0", args);
+    ASSERT_FALSE(launch.is_ok()) << args;
+    EXPECT_EQ(launch.status().code(), ErrorCode::kInvalidArgument) << args;
+    EXPECT_TRUE(contains(launch.status().message(),
+                         "the quantized V cache q8_0 needs flash "
+                         "attention"))
+        << launch.status().message();
+    EXPECT_TRUE(contains(launch.status().message(), "--kv-cache-type f16"))
+        << launch.status().message();
+  }
+  Result<LaunchPlan> on = plan("q8_0", "-fa on");
+  ASSERT_TRUE(on.is_ok()) << on.status().to_string();
+}
+
+// The KV cache has the same size with flash attention on, off or auto, so with an f16 cache
+// the flag passes.
+TEST_F(FlashAttentionArgTest, FloatCacheKeepsFlashAttentionFlag) {
+  for (const std::string args : {"-fa off", "-fa on", "--flash-attn auto"}) {
+    Result<LaunchPlan> launch = plan("f16", args);
+    ASSERT_TRUE(launch.is_ok()) << args << ": " << launch.status().to_string();
+    EXPECT_FALSE(launch->flash_attention) << args;
+  }
+}
+
+// An API key that the client would not send, and a KV cache shared by all slots, break the
+// run. The message names the flag and the setting to use, never the key.
+TEST(SplitServerArgsTest, ConflictingFlagsRejected) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--api-key secret-1", "--api-key (server.api_key)"},
+      {"--api-key=secret-1", "--api-key (server.api_key)"},
+      {"--api_key secret-1", "--api-key (server.api_key)"},
+      {"--api-key-file keys.txt", "--api-key (server.api_key)"},
+      {"-kvu", "set the context per slot with --num-ctx"},
+      {"--kv-unified", "set the context per slot with --num-ctx"},
+      {"--kv_unified", "set the context per slot with --num-ctx"},
+      {"--kv-unified-per-slot 4096", "set the context per slot with --num-ctx"},
+  };
+  for (const auto& [text, fix] : cases) {
+    Result<std::vector<std::string>> args = split_server_args("--threads 2 " + text);
+    ASSERT_FALSE(args.is_ok()) << text;
+    EXPECT_EQ(args.status().code(), ErrorCode::kInvalidArgument) << text;
+    EXPECT_TRUE(contains(args.status().message(), fix)) << args.status().message();
+    EXPECT_FALSE(contains(args.status().message(), "secret-1")) << args.status().message();
+  }
+}
+
+// The default of llama-server with -np, separate KV caches per slot, may be given, and so may
+// the KV offload flags that start like -kvu.
+TEST(SplitServerArgsTest, SeparateKvCachesKept) {
+  Result<std::vector<std::string>> args = split_server_args("-no-kvu --no-kv-unified -kvo -nkvo");
+  ASSERT_TRUE(args.is_ok()) << args.status().to_string();
+  EXPECT_EQ(args->size(), 4u);
+}
+
 TEST(SplitServerArgsTest, PlannedFlagInEqualsFormRejected) {
   for (const std::string word : {"--parallel=8", "--ctx-size=99", "--port=1", "--model=x.gguf"}) {
     Result<std::vector<std::string>> args = split_server_args("--threads 2 " + word);
@@ -164,11 +248,11 @@ TEST(SplitServerArgsTest, FlagsWithPlannedPrefixKept) {
 
 TEST(SplitServerArgsTest, QuotesAndBackslashesGroupWords) {
   Result<std::vector<std::string>> args = split_server_args(
-      R"(--alias "my model" --chat-template-file '/opt/a b/t.jinja' --api-key a\ b)"
+      R"(--alias "my model" --chat-template-file '/opt/a b/t.jinja' --ssl-key-file a\ b)"
       R"( --x "say \"hi\" \\ \n" '' "it's" 'a\b')");
   ASSERT_TRUE(args.is_ok()) << args.status().to_string();
   EXPECT_EQ(*args, (std::vector<std::string>{"--alias", "my model", "--chat-template-file",
-                                             "/opt/a b/t.jinja", "--api-key", "a b", "--x",
+                                             "/opt/a b/t.jinja", "--ssl-key-file", "a b", "--x",
                                              R"(say "hi" \ \n)", "", "it's", R"(a\b)"}));
 }
 

@@ -2,7 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 
+#include <sstream>
+
+#include "core/log.h"
 #include "fakes/test_paths.h"
 #include "llm/schema.h"
 #include "scripted_client.h"
@@ -265,6 +269,69 @@ TEST_F(ExecuteTaskTest, TruncationBoundedByContext) {
   EXPECT_THAT(outcome.files, IsEmpty());
   EXPECT_EQ(client_.requests()[1].options.num_predict, 8192);
   EXPECT_EQ(client_.remaining(), 1u);
+}
+
+// Captures the warnings of the "orchestrator" logger while it lives.
+class OrchestratorLogCapture {
+ public:
+  OrchestratorLogCapture()
+      : logger_(get_logger("orchestrator")),
+        sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
+    sink_->set_pattern("%v");
+    logger_->sinks().push_back(sink_);
+  }
+  ~OrchestratorLogCapture() { std::erase(logger_->sinks(), sink_); }
+  OrchestratorLogCapture(const OrchestratorLogCapture&) = delete;
+  OrchestratorLogCapture& operator=(const OrchestratorLogCapture&) = delete;
+
+  std::string text() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> logger_;
+  spdlog::sink_ptr sink_;
+};
+
+// The warning after the last truncated attempt names no next num_predict, because no request
+// would use it.
+TEST_F(ExecuteTaskTest, LastTruncationWarningSaysNoAttemptLeft) {
+  request_.max_attempts = 2;
+  client_.fail(ErrorCode::kTruncated, "length");
+  client_.fail(ErrorCode::kTruncated, "length");
+  OrchestratorLogCapture log;
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kTruncated);
+  EXPECT_THAT(log.text(), HasSubstr("reply truncated task=api attempt=1/2 num_predict=1024 "
+                                    "num_predict_next=2048\n"));
+  EXPECT_THAT(
+      log.text(),
+      HasSubstr("reply truncated task=api attempt=2/2 num_predict=2048: no attempt left\n"));
+  EXPECT_THAT(log.text(), Not(HasSubstr("num_predict_next=4096")));
+}
+
+// Tasks that share a rate limiter log the first warnings of each interval and count the rest.
+TEST_F(ExecuteTaskTest, TruncationWarningsShareRateLimit) {
+  LogRateLimiter limiter(get_logger("orchestrator"), spdlog::level::warn, "reply truncated", 2,
+                         std::chrono::seconds(60));
+  request_.truncation_log = &limiter;
+  OrchestratorLogCapture log;
+  for (int task = 0; task < 5; ++task) {
+    client_.fail(ErrorCode::kTruncated, "length");
+    client_.reply(good_reply());
+    ASSERT_TRUE(run().status.is_ok());
+  }
+
+  size_t warnings = 0;
+  for (size_t at = log.text().find("reply truncated task="); at != std::string::npos;
+       at = log.text().find("reply truncated task=", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 2u) << log.text();
+  EXPECT_EQ(limiter.suppressed(), 3u);
+  limiter.flush();
+  EXPECT_THAT(log.text(), HasSubstr("reply truncated: 3 more lines suppressed"));
 }
 
 TEST_F(ExecuteTaskTest, AcceptsFencedJson) {
