@@ -144,6 +144,34 @@ std::optional<std::string> context_cut(const llm::ChatUsage& usage, int num_pred
       usage.output_tokens, num_predict, usage.prompt_tokens, slot_ctx, slot_ctx);
 }
 
+// Rewrites the error of a reply whose text ends inside a JSON value or a <think> section when the
+// output limit did not cut it: the server counted fewer output tokens than num_predict and
+// reported no "length" stop, so the model ended the reply itself, and a larger limit would bring
+// the same reply. Returns nullopt when the server did not count the output tokens.
+std::optional<std::string> stopped_unclosed(const std::string& error,
+                                            const llm::ChatResponse& response, int num_predict) {
+  const int64_t output_tokens = response.usage.output_tokens;
+  if (response.done_reason == "length" || output_tokens <= 0 ||
+      (num_predict > 0 && output_tokens >= num_predict)) {
+    return std::nullopt;
+  }
+  // The extractor's guess about the cause starts at "the output was probably cut".
+  std::string found = error;
+  if (const size_t guess = found.find("the output was probably cut"); guess != std::string::npos) {
+    found = found.substr(0, guess);
+    while (!found.empty() && (found.back() == ' ' || found.back() == ';' || found.back() == ':' ||
+                              found.back() == ',')) {
+      found.pop_back();
+    }
+  }
+  const std::string limit =
+      num_predict > 0 ? fmt::format(" of the {} allowed (num_predict)", num_predict) : "";
+  return fmt::format(
+      "{}, but the model ended the reply itself after {} output tokens{}, with done_reason "
+      "\"{}\", so the output limit did not cut it",
+      found, output_tokens, limit, response.done_reason.empty() ? "none" : response.done_reason);
+}
+
 // Handles a request that returned an error instead of a reply.
 Step on_request_failure(const Status& failure, const StructuredRequest& request, LoopState& state,
                         Attempt& attempt, StructuredOutcome& out) {
@@ -239,6 +267,13 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
                                                attempt.num_predict)},
                                   {}}
                         : check_reply(response.content, request, validator);
+  if (verdict.code == ErrorCode::kTruncated) {
+    if (std::optional<std::string> cause =
+            stopped_unclosed(verdict.errors.back(), response, attempt.num_predict)) {
+      verdict.code = ErrorCode::kParseError;
+      verdict.errors.back() = *cause;
+    }
+  }
   if (verdict.code == ErrorCode::kOk) {
     out.attempts.push_back(attempt);
     out.value = std::move(verdict.value);

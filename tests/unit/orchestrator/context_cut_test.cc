@@ -1,5 +1,6 @@
 // Checks that a reply cut by the server's context per slot is named as such and not retried with
-// a larger output limit, while a reply cut at num_predict still is.
+// a larger output limit, while a reply cut at num_predict still is. An unclosed reply that the
+// model ended below num_predict was not cut at all and is rejected as malformed.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -94,6 +95,45 @@ TEST_F(ContextCutTest, RoomLeftInSlotDoubles) {
 
   EXPECT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
   EXPECT_THAT(client_.requests(), SizeIs(2));
+}
+
+// The model stopped after 12 of 2048 allowed tokens, so the unclosed bracket is its own mistake:
+// the reply goes back to it as malformed, and num_predict stays.
+TEST_F(ContextCutTest, UnclosedReplyThatModelEndedIsMalformed) {
+  request_.chat.schema = {{"type", "object"}};
+  client_.reply("Sure, the plan: [1) design, 2) code", 10, 12);
+  client_.reply("{}");
+
+  StructuredOutcome outcome = run();
+
+  EXPECT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  ASSERT_THAT(client_.requests(), SizeIs(2));
+  EXPECT_EQ(client_.requests()[1].options.num_predict, 2048);
+  ASSERT_THAT(outcome.attempts, SizeIs(2));
+  EXPECT_EQ(outcome.attempts[0].code, ErrorCode::kParseError);
+  const std::string& error = outcome.attempts[0].error;
+  EXPECT_THAT(error, HasSubstr("is not closed: the reply ends with 1 bracket(s) still open"));
+  EXPECT_THAT(error, HasSubstr("ended the reply itself after 12 output tokens of the 2048 "
+                               "allowed (num_predict), with done_reason \"stop\""));
+  EXPECT_THAT(error, Not(HasSubstr("probably cut")));
+  // The rejection sent back to the model carries the same error.
+  EXPECT_THAT(client_.requests()[1].messages.back().content, HasSubstr("did not cut it"));
+}
+
+// Without an output token count the cause is unknown, so an unclosed reply still counts as cut
+// at the limit and the limit doubles.
+TEST_F(ContextCutTest, UnclosedReplyWithoutTokenCountDoubles) {
+  request_.chat.schema = {{"type", "object"}};
+  client_.reply("{\"files\": [", 10, 0);
+  client_.reply("{}");
+
+  StructuredOutcome outcome = run();
+
+  EXPECT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  ASSERT_THAT(client_.requests(), SizeIs(2));
+  EXPECT_EQ(client_.requests()[1].options.num_predict, 4096);
+  ASSERT_THAT(outcome.attempts, SizeIs(2));
+  EXPECT_EQ(outcome.attempts[0].code, ErrorCode::kTruncated);
 }
 
 }  // namespace

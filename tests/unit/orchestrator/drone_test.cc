@@ -433,7 +433,8 @@ TEST_F(ExecuteTaskTest, ServerBusyIsNotRetriedHere) {
 TEST_F(ExecuteTaskTest, FailsAfterMaxAttempts) {
   client_.reply("not json at all");
   client_.reply(reply_with({{"app.py", "x"}}).dump());
-  client_.reply("{\"files\": [");  // cut: counts as truncated and raises num_predict
+  // Cut at the 1024-token limit: counts as truncated and raises num_predict.
+  client_.reply("{\"files\": [", 10, 1024);
   client_.reply(good_reply());
 
   DroneOutcome outcome = run();

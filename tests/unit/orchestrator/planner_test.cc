@@ -188,7 +188,8 @@ TEST_F(PlannerTest, AttemptLimitProbedAtBoundary) {
 
 TEST_F(PlannerTest, TruncatedReplyDoublesOutputLimit) {
   client_.fail(ErrorCode::kTruncated, "done_reason length");
-  client_.reply(R"({"goal": "g", "summary": "s", "tasks": [{"id": "a")");
+  // Unclosed after all 4096 allowed tokens: cut at the limit.
+  client_.reply(R"({"goal": "g", "summary": "s", "tasks": [{"id": "a")", 10, 4096);
   client_.reply(kValidPlan);
 
   PlanOutcome outcome = plan();
