@@ -11,6 +11,7 @@
 #include "core/config_keys.h"
 #include "core/file_read.h"
 #include "core/json_depth.h"
+#include "core/json_keys.h"
 
 namespace ollamaflow::config_detail {
 namespace {
@@ -258,20 +259,6 @@ Result<std::string> read_file_text(const std::string& path) {
   return read_file_limited(path, kMaxConfigFileBytes, item);
 }
 
-// Returns the 1-based line and column of byte `offset` (0-based) in `text`.
-std::pair<size_t, size_t> line_and_column(std::string_view text, size_t offset) {
-  offset = std::min(offset, text.size());
-  size_t line = 1;
-  size_t line_start = 0;
-  for (size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      line_start = i + 1;
-    }
-  }
-  return {line, offset - line_start + 1};
-}
-
 // Returns the message of a nlohmann::json exception without its "[json.exception.x.n] " prefix
 // and, for a parse error, without the position that the caller states itself.
 std::string exception_cause(const json::exception& error) {
@@ -312,6 +299,11 @@ Result<json> parse_file_text(const std::string& text, const std::string& path) {
     // A number too large for a double ("1e999") fails outside the parser's position tracking.
     return Status(ErrorCode::kParseError, fmt::format("{} is not valid JSON: {}; fix the value",
                                                       item, exception_cause(error)));
+  }
+  if (const std::optional<DuplicateKey> duplicate = find_duplicate_key(text)) {
+    return Status(ErrorCode::kParseError,
+                  fmt::format("{} has {}; JSON keeps only the last value, so remove the other",
+                              item, describe_duplicate_key(text, *duplicate)));
   }
   if (!document.is_object()) {
     return Status(ErrorCode::kParseError,

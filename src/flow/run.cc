@@ -12,6 +12,7 @@
 #include "core/file_read.h"
 #include "core/folder_check.h"
 #include "core/json_depth.h"
+#include "core/json_keys.h"
 #include "core/log.h"
 #include "core/terminal_text.h"
 #include "flow/backend.h"
@@ -129,6 +130,12 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
     return Status(ErrorCode::kInvalidArgument,
                   "plan file '" + path + "' is not valid JSON (" + error.what() +
                       "): write it as `ollama-flow run GOAL --plan-only --json` prints it");
+  }
+  if (const std::optional<DuplicateKey> duplicate = find_duplicate_key(*text)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("plan file '{}' has {}; JSON keeps only the last value, so remove "
+                              "the other",
+                              path, describe_duplicate_key(*text, *duplicate)));
   }
   // A run report, such as `run --plan-only --json` prints when planning fails, is no plan.
   if (document.is_object() && document.contains("run_id") && document.contains("status")) {

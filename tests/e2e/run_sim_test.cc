@@ -726,6 +726,19 @@ TEST_F(SimRunTest, ResumeRedoesTasksWhoseFilesAreGone) {
   }
 }
 
+TEST_F(SimRunTest, PlanFileWithDuplicateKeyExitsTwo) {
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << R"({"tasks": [{"id": "a", "role": "developer", "id": "b",
+                                             "description": "d"}]})";
+  ProcessResult result = run_cli({"run", "--plan", plan_path.string(), "--backend", "sim",
+                                  "--workspace", workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("has the key \"id\" twice in one object, at line 1 column 13 and "
+                            "line 1 column 45"),
+            std::string::npos)
+      << result.err;
+}
+
 TEST_F(SimRunTest, DeeplyNestedPlanFileExitsTwo) {
   const auto plan_path = dir_.path() / "plan.json";
   std::ofstream(plan_path) << "{\"tasks\": " << std::string(50000, '[') << std::string(50000, ']')

@@ -59,6 +59,19 @@ TEST_F(ConfigFileTest, DeepNestingIsRejected) {
   EXPECT_LT(message.size(), 400u) << message;
 }
 
+// A parser keeps the last of two equal keys without a word, so a setting typed twice is named.
+TEST_F(ConfigFileTest, DuplicateKeyNamesBothPlaces) {
+  const std::string path =
+      write_text("{\"server\": {\"num_ctx\": 4096,\n            \"num_ctx\": 8192}}");
+  const std::string message = load_error(path);
+  EXPECT_TRUE(contains(message, path)) << message;
+  EXPECT_TRUE(contains(message,
+                       "the key \"num_ctx\" twice in one object, at line 1 column 13 "
+                       "and line 2 column 13"))
+      << message;
+  EXPECT_TRUE(contains(message, "remove the other")) << message;
+}
+
 TEST_F(ConfigFileTest, TruncatedFileNamesLineAndColumn) {
   const std::string path = write_text("{\n  \"server\": ");
   const std::string message = load_error(path);
