@@ -83,7 +83,7 @@ int report_unreadable(const std::vector<store::RunRecord>& runs) {
   int code = 0;
   for (const store::RunRecord& run : runs) {
     for (const auto& [column, reason] : run.unreadable) {
-      print_error("cannot read the " + column + " of run " + run.id + ": " + reason);
+      print_error("cannot read the " + column + " of run '" + run.id + "': " + reason);
       code = 1;
     }
   }
@@ -343,7 +343,7 @@ int print_accepted_plan(store::Journal& journal, const store::RunRecord& run,
       return 1;
     }
     print_error(
-        fmt::format("run {} has no accepted plan, because its planning failed or was "
+        fmt::format("run '{}' has no accepted plan, because its planning failed or was "
                     "cancelled: `ollama-flow runs show {}` lists its plan attempts",
                     run.id, run.id));
     return 1;
