@@ -272,6 +272,7 @@ RunResult Simulation::finish() {
       result_.waits_s.push_back(std::max(0.0, now - arrival));
       ++result_.unstarted;
     } else {
+      ++result_.failed_unstarted;
       continue;
     }
     if (result_.waits_s.back() > settings_.wait_target_s) {

@@ -125,10 +125,26 @@ TEST_F(SimulateTest, RepeatedTaskFailuresAreCounted) {
   EXPECT_LE(failure_lines, 50u) << result.err;
   EXPECT_GE(count_lines, 1u) << result.err;
   EXPECT_NE(result.out.find("SIMULATED"), std::string::npos) << result.out;
-  // The table counts the failed requests, since the waits cover only the completed ones.
+  // The table counts the failed requests, since the waits cover only the started ones.
   EXPECT_NE(result.out.find(" 503  fail  unst  oom "), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("fail counts requests that never completed"), std::string::npos)
+  EXPECT_NE(result.out.find("A request that failed without starting has no queue wait"),
+            std::string::npos)
       << result.out;
+}
+
+// A request that failed without starting has no wait, so the JSON counts the requests that the
+// wait percentiles cover.
+TEST_F(SimulateTest, WaitsCoverOnlyStartedRequests) {
+  ProcessResult result =
+      run_cli({"simulate", "--fail-503", "0:600", "--duration", "600", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json figures = parse_json(result)["runs"][0]["figures"];
+  const int requests = figures["requests"].get<int>();
+  const int wait_count = figures["wait_count"].get<int>();
+  const int failed = figures["tasks_failed"].get<int>();
+  ASSERT_GT(failed, 0) << figures.dump();
+  EXPECT_LT(wait_count, requests) << figures.dump();
+  EXPECT_EQ(wait_count + failed, requests) << figures.dump();
 }
 
 // Four agents cannot keep up with 1.8 requests per second, so requests are left when the run
