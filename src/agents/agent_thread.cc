@@ -216,7 +216,7 @@ void AgentManager::finish_task_locked(Agent& agent, const std::shared_ptr<queue:
                         requeue_reason_name(*requeue));
     } else {
       ++stats_.tasks_lost;
-      if (lost_log_.allow()) {
+      if (lost_log_.allow(clock_->now())) {
         agents_log().error(
             "task lost: agent={} task={} reason={} error=\"the queue is closed and "
             "rejected the requeue\"",
@@ -232,7 +232,7 @@ void AgentManager::finish_task_locked(Agent& agent, const std::shared_ptr<queue:
     } else {
       ++agent.info.tasks_failed;
       ++stats_.tasks_failed;
-      if (failure_log_.allow()) {
+      if (failure_log_.allow(clock_->now())) {
         agents_log().warn("task failed: agent={} task={} error=\"{}\"", agent.info.id, task->id,
                           outcome.error);
       }
@@ -255,7 +255,7 @@ void AgentManager::return_untaken_task(Agent* agent, const std::shared_ptr<queue
     const bool returned = queue_.requeue_front(*task);
     if (!returned) {
       ++stats_.tasks_lost;
-      if (lost_log_.allow()) {
+      if (lost_log_.allow(clock_->now())) {
         agents_log().error(
             "task lost: agent={} task={} error=\"the queue is closed and rejected "
             "the requeue\"",

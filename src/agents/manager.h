@@ -37,6 +37,9 @@ struct ManagerSettings {
   // it was removed or the manager stops. It bounds how long removal and stop take to be noticed.
   Duration poll_interval = std::chrono::milliseconds(200);
   size_t history_size = 64;  // ended agents kept for get_detailed_status()
+  // Limit of the "task failed" and "task lost" lines, each counted on its own, with intervals in
+  // the manager's clock time.
+  LogLimit failure_log;
 };
 
 // Counters over the manager's life.
@@ -223,11 +226,11 @@ class AgentManager {
   // Rate limiter of the "task failed" warnings, which can come once per task while the server
   // rejects every request. stop() logs the count that is still open. Exceptions from the
   // executor are logged as errors and are not limited.
-  LogRateLimiter failure_log_{get_logger("agents"), spdlog::level::warn, "task failed", 5,
-                              std::chrono::seconds(60)};
+  LogRateLimiter failure_log_{get_logger("agents"), spdlog::level::warn, "task failed",
+                              settings_.failure_log.burst, settings_.failure_log.interval};
   // A stop while many agents run tasks loses all of those tasks at once.
-  LogRateLimiter lost_log_{get_logger("agents"), spdlog::level::err, "task lost", 5,
-                           std::chrono::seconds(60)};
+  LogRateLimiter lost_log_{get_logger("agents"), spdlog::level::err, "task lost",
+                           settings_.failure_log.burst, settings_.failure_log.interval};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;  // notified on every state change

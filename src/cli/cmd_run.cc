@@ -56,7 +56,7 @@ int cmd_run(const Config& config, const RunOptions& options) {
   // already, so its exit code stays the run's own.
   if (!std::cout) {
     print_error(
-        fmt::format("cannot write the report of run {} to standard output, which is "
+        fmt::format("cannot write the report of run '{}' to standard output, which is "
                     "closed: `ollama-flow runs show {} --json` prints it",
                     report->run_id, report->run_id));
   }

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "core/json_text.h"
 #include "core/terminal_text.h"
 #include "flow/journaled_plan.h"
+#include "gpu/text_table.h"
 #include "store/journal.h"
 
 namespace ollamaflow::cli {
@@ -26,6 +28,16 @@ using nlohmann::json;
 Result<orchestrator::Plan> read_accepted_plan(store::Journal& journal,
                                               const store::RunRecord& run) {
   return flow::read_journaled_plan(journal, run.id, orchestrator::RoleSet::builtin());
+}
+
+// Widest cell of the runs tables, in terminal columns, counting the ellipsis of a cut value. A
+// task id has at most 32 characters, and a longer model name or stored value is cut, so that one
+// value cannot push the columns that follow it off the screen.
+constexpr size_t kMaxCellWidth = 40;
+
+// Returns `text` as a cell of a runs table: escaped, and cut to kMaxCellWidth columns.
+std::string table_cell(std::string_view text) {
+  return truncate_printable(text, kMaxCellWidth);
 }
 
 Result<std::string> journal_path(const Config& config) {
@@ -69,7 +81,7 @@ int report_unreadable(const std::vector<store::RunRecord>& runs) {
   int code = 0;
   for (const store::RunRecord& run : runs) {
     for (const auto& [column, reason] : run.unreadable) {
-      print_error("cannot read the " + column + " of run " + run.id + ": " + reason);
+      print_error("cannot read the " + column + " of run '" + run.id + "': " + reason);
       code = 1;
     }
   }
@@ -94,21 +106,13 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
     std::cout << "no runs in " << journal.path() << "\n";
     return 0;
   }
-  // An unknown status shows its stored text, so the column is as wide as its widest entry.
-  std::vector<std::string> statuses;
-  int status_width = static_cast<int>(std::string_view("succeeded").size());
+  gpu::TextTable table({"id", "status", "started", "backend", "goal"});
   for (const auto& run : *runs) {
-    statuses.push_back(status_text(run_to_json(run)));
-    status_width = std::max(status_width, static_cast<int>(statuses.back().size()));
+    table.add_row({table_cell(run.id), table_cell(status_text(run_to_json(run))),
+                   table_cell(run.started_at), table_cell(run.backend),
+                   truncate_printable(run.goal, kMaxListedGoalWidth)});
   }
-  std::printf("%-24s  %-*s  %-24s  %-8s  %s\n", "id", status_width, "status", "started", "backend",
-              "goal");
-  for (size_t i = 0; i < runs->size(); ++i) {
-    const auto& run = (*runs)[i];
-    std::printf("%-24s  %-*s  %-24s  %-8s  %s\n", run.id.c_str(), status_width, statuses[i].c_str(),
-                run.started_at.c_str(), run.backend.c_str(),
-                truncate_printable(run.goal, kMaxListedGoalWidth).c_str());
-  }
+  std::cout << table.render();
   const bool any_simulated =
       std::any_of(runs->begin(), runs->end(), [](const auto& run) { return run.backend == "sim"; });
   if (any_simulated) {
@@ -253,8 +257,50 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   return document;
 }
 
+// Prints the task table of a run document from show_json(), each task's error on a line of its
+// own under its row. The files column comes last and is not cut.
+void print_tasks(const json& tasks) {
+  gpu::TextTable table({"id", "status", "role", "agent", "model", "files"});
+  for (const auto& task : tasks) {
+    table.add_row(
+        {table_cell(task["id"].get<std::string>()), table_cell(task["status"].get<std::string>()),
+         table_cell(task["role"].get<std::string>()), table_cell(task["agent"].get<std::string>()),
+         table_cell(task["model"].get<std::string>()),
+         escape_control_characters(to_text(task["files"]))});
+  }
+  if (tasks.empty()) {
+    std::cout << "\nTasks: none\n";
+    return;
+  }
+  const std::vector<std::string> lines = table.render_lines();
+  std::cout << "\nTasks:\n  " << lines[0] << "\n";
+  // render_lines() gives the header first and then one line per task, in order.
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    std::cout << "  " << lines[i + 1] << "\n";
+    const std::string error = tasks[i]["error"].get<std::string>();
+    if (!error.empty()) {
+      std::cout << "      error: " << escape_control_characters(error) << "\n";
+    }
+  }
+}
+
+void print_scaling_events(const json& events) {
+  gpu::TextTable table({"time", "action", "agents", "reason"});
+  for (const auto& event : events) {
+    table.add_row({table_cell(event["time"].get<std::string>()),
+                   table_cell(event["action"].get<std::string>()),
+                   fmt::format("{} -> {}", event["from"].dump(), event["to"].dump()),
+                   escape_control_characters(event["reason"].get<std::string>())});
+  }
+  std::cout << "\nScaling events:\n";
+  for (const std::string& line : table.render_lines()) {
+    std::cout << "  " << line << "\n";
+  }
+}
+
 void print_show(const json& run) {
-  std::cout << "Run " << run["id"].get<std::string>() << ": " << status_text(run)
+  std::cout << "Run " << escape_control_characters(run["id"].get<std::string>()) << ": "
+            << status_text(run)
             << "\n  goal:      " << escape_control_characters(run["goal"].get<std::string>())
             << "\n  backend:   " << run["backend"].get<std::string>()
             << (run["simulated"].get<bool>() ? " [SIMULATED: output is placeholder text]" : "")
@@ -277,26 +323,9 @@ void print_show(const json& run) {
     }
     std::cout << "  plan attempt " << plan["attempt"] << ": " << outcome << "\n";
   }
-  std::cout << "\nTasks:\n";
-  for (const auto& task : run["tasks"]) {
-    std::printf("  %-16s %-12s %-20s %-10s %-18s %s\n", task["id"].get<std::string>().c_str(),
-                task["status"].get<std::string>().c_str(), task["role"].get<std::string>().c_str(),
-                task["agent"].get<std::string>().c_str(),
-                escape_control_characters(task["model"].get<std::string>()).c_str(),
-                to_text(task["files"]).c_str());
-    if (!task["error"].get<std::string>().empty()) {
-      std::cout << "      error: " << escape_control_characters(task["error"].get<std::string>())
-                << "\n";
-    }
-  }
+  print_tasks(run["tasks"]);
   if (!run["scaling_events"].empty()) {
-    std::cout << "\nScaling events:\n";
-    for (const auto& event : run["scaling_events"]) {
-      std::cout << "  " << event["time"].get<std::string>() << "  "
-                << event["action"].get<std::string>() << " " << event["from"] << " -> "
-                << event["to"] << "  "
-                << escape_control_characters(event["reason"].get<std::string>()) << "\n";
-    }
+    print_scaling_events(run["scaling_events"]);
   }
 }
 
@@ -311,7 +340,7 @@ int print_accepted_plan(store::Journal& journal, const store::RunRecord& run) {
       return 1;
     }
     print_error(
-        fmt::format("run {} has no accepted plan, because its planning failed or was "
+        fmt::format("run '{}' has no accepted plan, because its planning failed or was "
                     "cancelled: `ollama-flow runs show {}` lists its plan attempts",
                     run.id, run.id));
     return 1;

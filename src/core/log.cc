@@ -4,6 +4,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include <fmt/chrono.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <nlohmann/json.hpp>
@@ -12,19 +13,40 @@
 #include "core/terminal_text.h"
 
 namespace ollamaflow {
+
+// The simulation that SimulatedLogTime installed: its label and its clock in seconds.
+struct SimulatedTimeSource {
+  std::string label;
+  std::function<double()> seconds;
+};
+
 namespace {
 
-// Formats one record as a JSON object: time, level, component, message.
+// Guards `simulated_time`, the source of the innermost SimulatedLogTime, or null when none lives.
+std::mutex simulated_time_mutex;
+std::shared_ptr<const SimulatedTimeSource> simulated_time;
+
+std::shared_ptr<const SimulatedTimeSource> current_simulated_time() {
+  std::lock_guard lock(simulated_time_mutex);
+  return simulated_time;
+}
+
+// Formats one record as a JSON object: time (or the simulation and its time), level, component,
+// message.
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    nlohmann::json record = {
-        {"time", format_iso8601(msg.time)},
-        {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
-                              spdlog::level::to_string_view(msg.level).size())},
-        {"component", std::string(msg.logger_name.data(), msg.logger_name.size())},
-        {"message", std::string(msg.payload.data(), msg.payload.size())},
-    };
+    nlohmann::json record = nlohmann::json::object();
+    if (const std::shared_ptr<const SimulatedTimeSource> simulated = current_simulated_time()) {
+      record["sim"] = simulated->label;
+      record["sim_time_s"] = simulated->seconds();
+    } else {
+      record["time"] = format_iso8601(msg.time);
+    }
+    record["level"] = std::string(spdlog::level::to_string_view(msg.level).data(),
+                                  spdlog::level::to_string_view(msg.level).size());
+    record["component"] = std::string(msg.logger_name.data(), msg.logger_name.size());
+    record["message"] = std::string(msg.payload.data(), msg.payload.size());
     const std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     dest.append(line.data(), line.data() + line.size());
     dest.push_back('\n');
@@ -51,6 +73,29 @@ class EscapedMessage final : public spdlog::custom_flag_formatter {
   }
 };
 
+// Writes the local time of the record with milliseconds, such as 2026-12-04T15:51:07.123, or
+// while a SimulatedLogTime lives its label and virtual time, such as sim=HYBRID t=125.300s.
+class LineTime final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& local_time,
+              spdlog::memory_buf_t& dest) override {
+    std::string text;
+    if (const std::shared_ptr<const SimulatedTimeSource> simulated = current_simulated_time()) {
+      text = fmt::format("sim={} t={:.3f}s", escape_control_characters(simulated->label),
+                         simulated->seconds());
+    } else {
+      const auto milliseconds =
+          std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()) % 1000;
+      text = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}", local_time, milliseconds.count());
+    }
+    dest.append(text.data(), text.data() + text.size());
+  }
+
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<LineTime>();
+  }
+};
+
 struct LogState {
   // Guards every member. get_logger takes it shared, so that threads that look up a logger on
   // every call do not queue behind each other.
@@ -68,15 +113,7 @@ LogState& state() {
 }
 
 void apply_format(spdlog::logger& logger, bool json) {
-  if (json) {
-    logger.set_formatter(std::make_unique<JsonFormatter>());
-  } else {
-    // %* is the message as EscapedMessage writes it. JSON lines need no such step, because JSON
-    // escapes control characters itself.
-    auto formatter = std::make_unique<spdlog::pattern_formatter>();
-    formatter->add_flag<EscapedMessage>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %*");
-    logger.set_formatter(std::move(formatter));
-  }
+  logger.set_formatter(make_log_formatter(json));
 }
 
 spdlog::sink_ptr shared_sink() {
@@ -88,6 +125,31 @@ spdlog::sink_ptr shared_sink() {
 }
 
 }  // namespace
+
+std::unique_ptr<spdlog::formatter> make_log_formatter(bool json) {
+  if (json) {
+    return std::make_unique<JsonFormatter>();
+  }
+  // %& is the time as LineTime writes it and %* the message as EscapedMessage writes it. JSON
+  // lines need no such step, because JSON escapes control characters itself.
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<LineTime>('&').add_flag<EscapedMessage>('*').set_pattern(
+      "%& %^%-5l%$ [%n] %*");
+  return formatter;
+}
+
+SimulatedLogTime::SimulatedLogTime(std::string label, std::function<double()> seconds) {
+  auto source = std::make_shared<const SimulatedTimeSource>(
+      SimulatedTimeSource{std::move(label), std::move(seconds)});
+  std::lock_guard lock(simulated_time_mutex);
+  previous_ = std::move(simulated_time);
+  simulated_time = std::move(source);
+}
+
+SimulatedLogTime::~SimulatedLogTime() {
+  std::lock_guard lock(simulated_time_mutex);
+  simulated_time = std::move(previous_);
+}
 
 Status init_logging(std::string_view level, bool json) {
   const spdlog::level::level_enum parsed = spdlog::level::from_str(std::string(level));
@@ -170,9 +232,14 @@ void LogRateLimiter::log_count_locked() {
   if (suppressed_ == 0) {
     return;
   }
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(interval_).count();
-  logger_->log(level_, "{}: {} more lines suppressed (the first {} of every {} s are logged)",
-               what_, suppressed_, burst_, seconds);
+  if (interval_ == kEndlessInterval) {
+    logger_->log(level_, "{}: {} more lines suppressed (only the first {} logged)", what_,
+                 suppressed_, burst_ == 1 ? std::string("is") : fmt::format("{} are", burst_));
+  } else {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(interval_).count();
+    logger_->log(level_, "{}: {} more lines suppressed (the first {} of every {} s are logged)",
+                 what_, suppressed_, burst_, seconds);
+  }
   suppressed_ = 0;
 }
 

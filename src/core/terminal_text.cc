@@ -133,15 +133,19 @@ std::string escape_control_characters(std::string_view text) {
   return out;
 }
 
-std::string truncate_printable(std::string_view text, size_t max_width) {
-  const std::vector<PrintedCharacter> characters = printable_characters(text);
-  size_t total = 0;
-  for (const PrintedCharacter& character : characters) {
-    total += character.width;
+size_t printed_width(std::string_view text) {
+  size_t width = 0;
+  for (const PrintedCharacter& character : printable_characters(text)) {
+    width += character.width;
   }
-  if (total <= max_width) {
+  return width;
+}
+
+std::string truncate_printable(std::string_view text, size_t max_width) {
+  if (printed_width(text) <= max_width) {
     return escape_control_characters(text);
   }
+  const std::vector<PrintedCharacter> characters = printable_characters(text);
   // The ellipsis takes the last column.
   const size_t kept_width = max_width > 0 ? max_width - 1 : 0;
   std::string cut;

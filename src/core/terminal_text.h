@@ -28,6 +28,9 @@ std::vector<PrintedCharacter> printable_characters(std::string_view text);
 // does: "line1\nline2" comes back as the 12 characters line1\nline2.
 std::string escape_control_characters(std::string_view text);
 
+// Returns the terminal columns that `text` takes once escape_control_characters() escaped it.
+size_t printed_width(std::string_view text);
+
 // Returns `text` escaped as escape_control_characters() does and, when that is wider than
 // `max_width` terminal columns, cut to max_width - 1 columns plus an ellipsis (U+2026).
 std::string truncate_printable(std::string_view text, size_t max_width);

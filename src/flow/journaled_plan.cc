@@ -46,7 +46,7 @@ Result<orchestrator::Plan> read_journaled_plan(store::Journal& journal, const st
   }
   // Each problem goes on a line of its own, indented, as the errors of a plan file do.
   std::string message = fmt::format(
-      "journal '{}': the accepted plan of run {} is not a valid plan, because the journal was "
+      "journal '{}': the accepted plan of run '{}' is not a valid plan, because the journal was "
       "changed outside ollama-flow. The run cannot be resumed, so start its goal again as a new "
       "run. Problems:",
       journal.path(), run_id);

@@ -551,12 +551,13 @@ Status check_resume_backend(const store::RunRecord& run, const std::string& back
   if (run.backend.empty() || was_simulated == (backend == "sim")) {
     return Status::ok();
   }
-  return Status(ErrorCode::kInvalidArgument,
-                fmt::format("run {} ran on the {} backend, so resuming it on the {} backend would "
-                            "mix {} output into its workspace. Resume it with --backend {}, or "
-                            "start a new run",
-                            run.id, run.backend, backend,
-                            was_simulated ? "real model" : "simulated placeholder", run.backend));
+  return Status(
+      ErrorCode::kInvalidArgument,
+      fmt::format("run '{}' ran on the {} backend, so resuming it on the {} backend would "
+                  "mix {} output into its workspace. Resume it with --backend {}, or "
+                  "start a new run",
+                  run.id, run.backend, backend,
+                  was_simulated ? "real model" : "simulated placeholder", run.backend));
 }
 
 // Rejects with kInvalidArgument a `run` that cannot be resumed because its status is one that
@@ -565,14 +566,14 @@ Status check_resume_backend(const store::RunRecord& run, const std::string& back
 Status check_resumable(store::Journal& journal, const store::RunRecord& run, const Config& config) {
   if (run.status == store::RunStatus::kUnknown) {
     return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("run {} has the status \"{}\" in the journal '{}', which this "
+                  fmt::format("run '{}' has the status \"{}\" in the journal '{}', which this "
                               "version of ollama-flow does not know, so it cannot resume the "
                               "run: start a new run instead",
                               run.id, run.stored_status, journal.path()));
   }
   if (run.workspace.empty()) {
     return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("run {} only planned (--plan-only) and has no workspace to resume "
+                  fmt::format("run '{}' only planned (--plan-only) and has no workspace to resume "
                               "into. Save its plan with `ollama-flow runs show {} --plan --db {} > "
                               "plan.json` and run it with `ollama-flow run --plan plan.json`",
                               run.id, shell_quoted(run.id),
@@ -584,7 +585,7 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
     return Status(
         ErrorCode::kInvalidArgument,
         fmt::format("the workspace '{}' ({}) differs from the workspace '{}' of run "
-                    "{}: a resumed run continues in its own workspace. Leave "
+                    "'{}': a resumed run continues in its own workspace. Leave "
                     "run.workspace unset when resuming",
                     config.run.workspace, source != config.sources.end() ? source->second : "set",
                     run.workspace, run.id));
@@ -599,7 +600,7 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
 // fix is to restore that folder, not the --workspace flag that check_usable() names for a new run.
 Status check_resume_workspace(const store::RunRecord& run) {
   const std::string fix = fmt::format(
-      "run {} resumes only in its own workspace, so move what is there now aside and restore "
+      "run '{}' resumes only in its own workspace, so move what is there now aside and restore "
       "the folder, or start a new run",
       run.id);
   if (std::optional<std::string> link = describe_symbolic_link(run.workspace)) {
@@ -668,7 +669,7 @@ Status lock_workspace(RunState& state, const std::string& root) {
   const std::string folder = resolved_folder(root);
   for (const json& status : read_active_statuses(active_status_dir(state.config))) {
     if (status.value("workspace", "") == folder) {
-      holder = fmt::format(" (run {}, process {})", status.value("run_id", "?"),
+      holder = fmt::format(" (run '{}', process {})", status.value("run_id", "?"),
                            status.contains("pid") ? status["pid"].dump() : "?");
     }
   }

@@ -4,51 +4,48 @@
 
 #include <fmt/format.h>
 
+#include "core/terminal_text.h"
 #include "gpu/types.h"
 
 namespace ollamaflow::gpu {
-namespace {
 
-size_t display_width(const std::string& text) {
-  size_t width = 0;
-  for (unsigned char c : text) {
-    if ((c & 0xC0) != 0x80)
-      ++width;
-  }
-  return width;
-}
-
-}  // namespace
-
-std::string TextTable::render() const {
+std::vector<std::string> TextTable::render_lines() const {
   std::vector<size_t> widths(header_.size(), 0);
   auto measure = [&widths](const std::vector<std::string>& cells) {
     if (cells.size() > widths.size())
       widths.resize(cells.size(), 0);
     for (size_t i = 0; i < cells.size(); ++i) {
-      widths[i] = std::max(widths[i], display_width(cells[i]));
+      widths[i] = std::max(widths[i], printed_width(cells[i]));
     }
   };
   measure(header_);
   for (const auto& row : rows_)
     measure(row);
 
-  std::string out;
+  std::vector<std::string> lines;
   auto emit = [&](const std::vector<std::string>& cells) {
     std::string line;
     for (size_t i = 0; i < widths.size(); ++i) {
       std::string cell = i < cells.size() ? cells[i] : "";
       line += cell;
       if (i + 1 < widths.size())
-        line += std::string(widths[i] - display_width(cell) + 2, ' ');
+        line += std::string(widths[i] - printed_width(cell) + 2, ' ');
     }
     while (!line.empty() && line.back() == ' ')
       line.pop_back();
-    out += line + "\n";
+    lines.push_back(std::move(line));
   };
   emit(header_);
   for (const auto& row : rows_)
     emit(row);
+  return lines;
+}
+
+std::string TextTable::render() const {
+  std::string out;
+  for (const std::string& line : render_lines()) {
+    out += line + "\n";
+  }
   return out;
 }
 

@@ -1,5 +1,5 @@
-// Aligned plain-text tables for the human output of the gpu, models, plan-capacity and doctor
-// commands.
+// Aligned plain-text tables for the human output of the gpu, models, plan-capacity, doctor and
+// runs commands.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +16,12 @@ class TextTable {
   // Adds a row; missing cells print empty and extra cells are kept.
   void add_row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
 
-  // Returns the table with columns padded to their widest cell, two spaces apart, and a
-  // trailing newline after each line. Width counts UTF-8 code points.
+  // Returns the header and then each row, one line each without the newline, with columns
+  // padded to their widest cell and two spaces apart. Width counts terminal columns as
+  // printed_width() does, so a cell with control characters must be escaped before it is added.
+  std::vector<std::string> render_lines() const;
+
+  // Returns the lines of render_lines(), each followed by a newline.
   std::string render() const;
 
  private:

@@ -67,15 +67,18 @@ struct RunResult {
   std::string trace;
   std::string trace_description;
   double duration_s = 0;
-  double ended_at_s = 0;        // when the last task finished or the drain limit hit
-  std::vector<double> waits_s;  // per started task: first server start - arrival
-  int unstarted = 0;            // tasks never started by the end (their wait is censored)
+  double ended_at_s = 0;  // when the last task finished or the drain limit hit
+  // Queue wait per task: first server start - arrival, or for a task that never started, the
+  // end of the run - arrival. A task that failed without starting has none.
+  std::vector<double> waits_s;
+  int unstarted = 0;  // tasks never started by the end (their wait is censored)
   int64_t completed = 0;
-  int64_t failed = 0;        // tasks that failed after the retries
-  int64_t killed = 0;        // started tasks cancelled by a drain or a shutdown
-  int64_t rejected_503 = 0;  // server responses with HTTP 503
-  int64_t overcommits = 0;   // memory overcommits of the server
-  double agent_seconds = 0;  // over [0, duration_s]
+  int64_t failed = 0;            // tasks that failed after the retries
+  int64_t failed_unstarted = 0;  // of those, the tasks that never started, so not in waits_s
+  int64_t killed = 0;            // started tasks cancelled by a drain or a shutdown
+  int64_t rejected_503 = 0;      // server responses with HTTP 503
+  int64_t overcommits = 0;       // memory overcommits of the server
+  double agent_seconds = 0;      // over [0, duration_s]
   int peak_agents = 0;
   std::vector<ActionRecord> actions;
   std::vector<double> scale_up_decisions_s;  // times of decisions that added agents

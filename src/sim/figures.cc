@@ -100,6 +100,7 @@ nlohmann::json Figures::to_json() const {
   return {{"policy", policy},
           {"trace", trace},
           {"requests", requests},
+          {"wait_count", wait_count},
           {"wait_p50_s", wait_p50_s},
           {"wait_p95_s", wait_p95_s},
           {"wait_p99_s", wait_p99_s},
@@ -128,7 +129,8 @@ Figures compute_figures(const RunResult& run) {
   Figures figures;
   figures.policy = run.policy;
   figures.trace = run.trace;
-  figures.requests = static_cast<int>(run.waits_s.size()) + static_cast<int>(run.failed);
+  figures.wait_count = static_cast<int>(run.waits_s.size());
+  figures.requests = figures.wait_count + static_cast<int>(run.failed_unstarted);
   figures.wait_p50_s = quantile(run.waits_s, 0.50);
   figures.wait_p95_s = quantile(run.waits_s, 0.95);
   figures.wait_p99_s = quantile(run.waits_s, 0.99);

@@ -15,6 +15,10 @@ struct Figures {
   std::string policy;
   std::string trace;
   int requests = 0;
+  // Requests that the wait percentiles cover: all but those that failed without starting.
+  int wait_count = 0;
+  // Percentiles of the queue wait, from arrival to the first server start, not of the time to
+  // complete a request. 0 when wait_count is 0.
   double wait_p50_s = 0;
   double wait_p95_s = 0;
   double wait_p99_s = 0;

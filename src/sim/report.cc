@@ -48,37 +48,50 @@ Status write_file(const std::filesystem::path& path, const std::string& text) {
   return Status::ok();
 }
 
+// Returns a wait percentile of `figures` for the table, or "-" when no request has a wait.
+std::string wait_text(const Figures& figures, double wait_s) {
+  return figures.wait_count > 0 ? fmt::format("{:.1f}", wait_s) : "-";
+}
+
 }  // namespace
 
 std::string format_table(const SimulationReport& report) {
   std::string out = fmt::format("trace: {}\nstart-up time: {:.0f} s, seed {}\n\n",
                                 report.trace_description, report.startup_s, report.seed);
   out += fmt::format(
-      "{:<17} {:>6} {:>6} {:>6} {:>9} {:>6} {:>6} {:>7} {:>7} {:>5} {:>5} {:>4} "
+      "{:<17} {:>8} {:>8} {:>8} {:>9} {:>6} {:>6} {:>7} {:>7} {:>5} {:>5} {:>4} "
       "{:>4} {:>5} {:>5} {:>4} {:>5}\n",
-      "policy", "p50 s", "p95 s", "p99 s", "agent-s", "x orc", "flips", "gap s", "react s", "peak",
-      "x pk", "kill", "503", "fail", "unst", "oom", "rec %");
-  bool any_failed = false;
+      "policy", "wait p50", "wait p95", "wait p99", "agent-s", "x orc", "flips", "gap s", "react s",
+      "peak", "x pk", "kill", "503", "fail", "unst", "oom", "rec %");
+  std::vector<std::string> partial_waits;
   std::vector<std::string> unstarted_runs;
   for (const PolicyRun& entry : report.runs) {
     const Figures& f = entry.figures;
     out += fmt::format(
-        "{:<17} {:>6.1f} {:>6.1f} {:>6.1f} {:>9.0f} {:>6} {:>6.2f} {:>7} {:>7} {:>5} {:>5} {:>4} "
+        "{:<17} {:>8} {:>8} {:>8} {:>9.0f} {:>6} {:>6.2f} {:>7} {:>7} {:>5} {:>5} {:>4} "
         "{:>4} {:>5} {:>5} {:>4} {:>5.0f}\n",
-        f.policy, f.wait_p50_s, f.wait_p95_s, f.wait_p99_s, f.agent_seconds,
-        optional_text(f.oracle_ratio, "{:.2f}"), f.flips_per_10min,
-        optional_text(f.min_dwell_s, "{:.0f}"), optional_text(f.reaction_s, "{:.1f}"),
-        f.peak_agents, optional_text(f.peak_ratio, "{:.2f}"), f.killed, f.rejected_503, f.failed,
-        f.unstarted, f.overcommits, f.recorded_share * 100);
-    any_failed = any_failed || f.failed > 0;
+        f.policy, wait_text(f, f.wait_p50_s), wait_text(f, f.wait_p95_s),
+        wait_text(f, f.wait_p99_s), f.agent_seconds, optional_text(f.oracle_ratio, "{:.2f}"),
+        f.flips_per_10min, optional_text(f.min_dwell_s, "{:.0f}"),
+        optional_text(f.reaction_s, "{:.1f}"), f.peak_agents, optional_text(f.peak_ratio, "{:.2f}"),
+        f.killed, f.rejected_503, f.failed, f.unstarted, f.overcommits, f.recorded_share * 100);
+    if (f.wait_count < f.requests) {
+      partial_waits.push_back(fmt::format("{} {} of {} ({} failed without starting)", f.policy,
+                                          f.wait_count, f.requests, f.requests - f.wait_count));
+    }
     if (f.unstarted > 0) {
       unstarted_runs.push_back(fmt::format("{} ended at {:.0f} s", f.policy, entry.run.ended_at_s));
     }
   }
-  if (any_failed) {
-    out +=
-        "\nfail counts requests that never completed; their waits until the first start count "
-        "too.\n";
+  out +=
+      "\nwait p50, p95 and p99 are percentiles of the queue wait in seconds, from a request's "
+      "arrival until a server slot starts it, not of the time to complete it.\n";
+  if (!partial_waits.empty()) {
+    out += fmt::format(
+        "\nfail counts requests that failed, such as those the server kept answering with 503. "
+        "A request that failed without starting has no queue wait and is left out of the waits, "
+        "so the waits cover only part of the requests: {}.\n",
+        fmt::join(partial_waits, ", "));
   }
   if (!unstarted_runs.empty()) {
     out += fmt::format(

@@ -115,6 +115,9 @@ Status Simulation::prepare(const std::string& policy_name) {
   warm_s_ =
       settings_.startup_s * std::ceil(static_cast<double>(policy_->initial_agents()) / batch) + 1;
   epoch_ = clock_->now() + from_seconds(warm_s_);
+  // The clock and the epoch are copied, so that the time stays readable until log_time_ ends.
+  log_time_.emplace(policy_->name(),
+                    [clock = clock_, epoch = epoch_] { return to_seconds(clock->now() - epoch); });
 
   Result<std::unique_ptr<workload::MetricsCollector>> collector =
       workload::MetricsCollector::create(clock_, workload::collector_settings(config));
@@ -129,6 +132,9 @@ Status Simulation::prepare(const std::string& policy_name) {
   manager_settings.limits = config.agent_management;
   manager_settings.default_model = config.server.model;
   manager_settings.history_size = 16;
+  // A fault window can fail every task, and a simulated hour passes in under a second, so each
+  // kind of repeated line is logged once in full and counted when the manager stops.
+  manager_settings.failure_log = {1, LogRateLimiter::kEndlessInterval};
   Result<std::unique_ptr<agents::AgentManager>> manager = agents::AgentManager::create(
       clock_, manager_settings, queue_,
       [this](const agents::AgentInfo& agent, const queue::Task& task, const CancelToken& cancel) {
@@ -272,6 +278,7 @@ RunResult Simulation::finish() {
       result_.waits_s.push_back(std::max(0.0, now - arrival));
       ++result_.unstarted;
     } else {
+      ++result_.failed_unstarted;
       continue;
     }
     if (result_.waits_s.back() > settings_.wait_target_s) {

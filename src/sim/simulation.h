@@ -12,6 +12,7 @@
 
 #include "agents/manager.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "scaling/signals.h"
 #include "sim/driver.h"
 #include "sim/gate.h"
@@ -91,6 +92,9 @@ class Simulation {
   double now_s() const;
   MonoTime to_mono(double t) const;
 
+  // Declared first, so that it ends last: the manager logs its counts of repeated lines when it
+  // stops, in the destructor, and those lines carry the virtual time too.
+  std::optional<SimulatedLogTime> log_time_;
   const Trace& trace_;
   const ScenarioSettings settings_;
   std::shared_ptr<FakeClock> clock_;

@@ -503,7 +503,7 @@ TEST_F(OllamaRunTest, SecondRunInBusyWorkspaceIsRejected) {
   json runs = parse_json(run_cli({"runs", "--db", db().string(), "--json"}));
   ASSERT_EQ(runs.size(), 1u) << runs.dump();
   // The message names the run that locked the workspace.
-  const std::string holder = "(run " + runs[0]["id"].get<std::string>() + ", process ";
+  const std::string holder = "(run '" + runs[0]["id"].get<std::string>() + "', process ";
   EXPECT_NE(second.err.find(holder), std::string::npos) << second.err;
   EXPECT_NE(second.err.find("--workspace"), std::string::npos) << second.err;
 

@@ -789,8 +789,8 @@ TEST_F(SimRunTest, ResumeThatCannotStartKeepsTheRunsStatus) {
   ProcessResult replaced =
       run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string()});
   EXPECT_EQ(replaced.exit_code, 2) << replaced.err;
-  EXPECT_NE(replaced.err.find("exists but is not a folder: run " + run_id +
-                              " resumes only in its own workspace"),
+  EXPECT_NE(replaced.err.find("exists but is not a folder: run '" + run_id +
+                              "' resumes only in its own workspace"),
             std::string::npos)
       << replaced.err;
   EXPECT_EQ(replaced.err.find("--workspace"), std::string::npos) << replaced.err;
@@ -857,7 +857,7 @@ TEST_F(SimRunTest, ResumeOfInvalidStoredPlanKeepsTheRun) {
       ASSERT_TRUE(update->bind_all(stored.dump()).is_ok());
       ASSERT_TRUE(update->run().is_ok());
     }
-    const std::string invalid = "the accepted plan of run " + run_id + " is not a valid plan";
+    const std::string invalid = "the accepted plan of run '" + run_id + "' is not a valid plan";
     ProcessResult resume =
         run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string()});
     EXPECT_EQ(resume.exit_code, 2) << resume.err;

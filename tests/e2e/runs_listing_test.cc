@@ -2,9 +2,12 @@
 // the limit hides runs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "core/terminal_text.h"
 #include "e2e/e2e_support.h"
 #include "store/journal.h"
 #include "store/sqlite.h"
@@ -29,22 +32,114 @@ class RunsListingTest : public E2eTest {
     }
   }
 
+  // Returns the terminal column at which `text` starts in `line`, or npos when it is missing.
+  static size_t column_of(const std::string& line, const std::string& text) {
+    const size_t offset = line.find(text);
+    return offset == std::string::npos ? offset : printed_width(line.substr(0, offset));
+  }
+
+  // Returns the lines of `text`.
+  static std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    size_t begin = 0;
+    while (begin < text.size()) {
+      const size_t end = text.find('\n', begin);
+      lines.push_back(text.substr(begin, end - begin));
+      begin = end == std::string::npos ? text.size() : end + 1;
+    }
+    return lines;
+  }
+
   // Returns the lines of the text listing.
   std::vector<std::string> list(const std::vector<std::string>& extra_args = {}) {
     std::vector<std::string> args = {"runs", "--db", db().string()};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     ProcessResult result = run_cli(args);
     EXPECT_EQ(result.exit_code, 0) << result.err;
-    std::vector<std::string> lines;
-    size_t begin = 0;
-    while (begin < result.out.size()) {
-      const size_t end = result.out.find('\n', begin);
-      lines.push_back(result.out.substr(begin, end - begin));
-      begin = end == std::string::npos ? result.out.size() : end + 1;
-    }
-    return lines;
+    return split_lines(result.out);
   }
 };
+
+// A 32-character task id, a long model name and scaling actions of different lengths leave the
+// tables of `runs show` aligned under their header rows, and a model name past 40 columns is cut.
+TEST_F(RunsListingTest, ShowTablesAlignLongValues) {
+  const std::string long_id = "implement-the-http-request-layer";  // 32 characters
+  const std::string long_model = "hf.co/bartowski/Meta-Llama-3.1-8B-Instruct-GGUF:Q4_K_M-\u65e5";
+  std::string run_id;
+  {
+    Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(db().string());
+    ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();
+    store::RunRecord record;
+    record.goal = "Build a web app";
+    record.backend = "ollama";
+    Result<store::RunRecord> run = (*journal)->create_run(record);
+    ASSERT_TRUE(run.is_ok()) << run.status().to_string();
+    run_id = run->id;
+    const std::vector<std::tuple<std::string, std::string, std::string>> tasks = {
+        {long_id, long_model, "src/http.py"}, {"docs", "m", "docs/design.md"}};
+    for (const auto& [id, model, file] : tasks) {
+      store::TaskRecord task;
+      task.run_id = run_id;
+      task.task_id = id;
+      task.role = "developer";
+      task.status = std::string(store::kTaskSucceeded);
+      task.agent_id = "agent-1";
+      task.model = model;
+      task.files = {file};
+      ASSERT_TRUE((*journal)->upsert_task(task).is_ok());
+    }
+    for (const auto& [action, from, to] :
+         std::vector<std::tuple<std::string, int, int>>{{"scale_up", 1, 12}, {"hold", 12, 12}}) {
+      store::ScalingEventRecord event;
+      event.run_id = run_id;
+      event.time = "2026-12-04T15:51:07.123Z";
+      event.action = action;
+      event.from_count = from;
+      event.to_count = to;
+      event.reason = "reason of " + action;
+      ASSERT_TRUE((*journal)->add_scaling_event(event).is_ok());
+    }
+    ASSERT_TRUE((*journal)->flush().is_ok());
+    Status finished = (*journal)->finish_run(run_id, store::RunStatus::kSucceeded, 0, {});
+    ASSERT_TRUE(finished.is_ok()) << finished.to_string();
+  }
+  const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string()});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const std::vector<std::string> lines = split_lines(shown.out);
+  const auto tasks_title = std::find(lines.begin(), lines.end(), "Tasks:");
+  ASSERT_NE(tasks_title, lines.end()) << shown.out;
+  ASSERT_GE(lines.end() - tasks_title, 4) << shown.out;
+  const std::string& header = *(tasks_title + 1);
+  EXPECT_EQ(header.rfind("  id", 0), 0u) << header;
+  const std::vector<std::string> rows = {*(tasks_title + 2), *(tasks_title + 3)};
+  EXPECT_EQ(column_of(rows[0], long_id), column_of(header, "id")) << shown.out;
+  for (const std::string& row : rows) {
+    EXPECT_EQ(column_of(row, "succeeded"), column_of(header, "status")) << shown.out;
+    EXPECT_EQ(column_of(row, "developer"), column_of(header, "role")) << shown.out;
+    EXPECT_EQ(column_of(row, "agent-1"), column_of(header, "agent")) << shown.out;
+    EXPECT_EQ(column_of(row, "[\""), column_of(header, "files")) << shown.out;
+  }
+  // The model is cut to 39 columns and an ellipsis.
+  const std::string cut_model = long_model.substr(0, 39) + "\u2026";
+  EXPECT_EQ(column_of(rows[0], cut_model), column_of(header, "model")) << shown.out;
+  EXPECT_EQ(rows[0].find(long_model), std::string::npos) << rows[0];
+  EXPECT_EQ(column_of(rows[1], " m ") + 1, column_of(header, "model")) << shown.out;
+
+  const auto scaling_title = std::find(lines.begin(), lines.end(), "Scaling events:");
+  ASSERT_NE(scaling_title, lines.end()) << shown.out;
+  ASSERT_GE(lines.end() - scaling_title, 4) << shown.out;
+  const std::string& scaling_header = *(scaling_title + 1);
+  EXPECT_EQ(scaling_header.rfind("  time", 0), 0u) << scaling_header;
+  for (const auto& [offset, action, agents] :
+       std::vector<std::tuple<int, std::string, std::string>>{{2, "scale_up", "1 -> 12"},
+                                                              {3, "hold", "12 -> 12"}}) {
+    const std::string& row = *(scaling_title + offset);
+    EXPECT_EQ(column_of(row, action), column_of(scaling_header, "action")) << shown.out;
+    EXPECT_EQ(column_of(row, agents), column_of(scaling_header, "agents")) << shown.out;
+    EXPECT_EQ(column_of(row, "reason of " + action), column_of(scaling_header, "reason"))
+        << shown.out;
+  }
+}
 
 // A plan that another program damaged is named as unreadable, and the tasks still show.
 TEST_F(RunsListingTest, ShowNamesUnreadablePlan) {
@@ -109,6 +204,28 @@ TEST_F(RunsListingTest, PlanOnlyRunShowsNoWorkspace) {
   EXPECT_FALSE(full_document.contains("no_workspace_reason")) << full_document.dump();
 }
 
+// A backend name longer than the old fixed column of 8 leaves the goals in one column.
+TEST_F(RunsListingTest, ListAlignsLongBackend) {
+  {
+    Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(db().string());
+    ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();
+    for (const std::string backend : {"openai-compatible-server", "sim"}) {
+      store::RunRecord record;
+      record.goal = "goal on " + backend;
+      record.backend = backend;
+      Result<store::RunRecord> run = (*journal)->create_run(record);
+      ASSERT_TRUE(run.is_ok()) << run.status().to_string();
+    }
+  }
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 3u) << "a header and two rows";
+  const size_t goal_column = column_of(lines[0], "goal");
+  ASSERT_NE(goal_column, std::string::npos) << lines[0];
+  for (size_t i = 1; i < lines.size(); ++i) {
+    EXPECT_EQ(column_of(lines[i], "goal on "), goal_column) << lines[0] << "\n" << lines[i];
+  }
+}
+
 // One row with a status that this version does not know leaves the other runs listed.
 TEST_F(RunsListingTest, UnknownStatusIsListedAsUnknown) {
   store_runs({"older goal", "odd goal", "newer goal"});
@@ -167,13 +284,14 @@ TEST_F(RunsListingTest, DamagedReportKeepsOtherRuns) {
   EXPECT_NE(listed.out.find("older goal"), std::string::npos) << listed.out;
   EXPECT_NE(listed.out.find("damaged goal"), std::string::npos) << listed.out;
   EXPECT_NE(listed.out.find("newer goal"), std::string::npos) << listed.out;
-  EXPECT_NE(listed.err.find("cannot read the report of run"), std::string::npos) << listed.err;
 
   const ProcessResult as_json = run_cli({"runs", "--db", db().string(), "--json"});
   EXPECT_EQ(as_json.exit_code, 1) << as_json.err;
   const nlohmann::json runs = parse_json(as_json);
   ASSERT_EQ(runs.size(), 3u) << runs.dump();
   const std::string run_id = runs[1]["id"];
+  EXPECT_NE(listed.err.find("cannot read the report of run '" + run_id + "': "), std::string::npos)
+      << listed.err;
 
   const ProcessResult shown = run_cli({"runs", "show", run_id, "--db", db().string()});
   EXPECT_EQ(shown.exit_code, 1) << shown.err;

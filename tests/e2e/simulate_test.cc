@@ -3,8 +3,14 @@
 
 #include <csignal>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "e2e/e2e_support.h"
 
@@ -107,28 +113,73 @@ TEST_F(SimulateTest, InvalidFaultWindowExitsTwo) {
   EXPECT_NE(result.err.find("--fail-503"), std::string::npos) << result.err;
 }
 
+// Every task of the hour fails with 503, thousands of them in under a second of wall time. Each
+// policy's run logs its first failure in full at its virtual time and counts the rest at its end.
 TEST_F(SimulateTest, RepeatedTaskFailuresAreCounted) {
-  // Every task of the hour fails with 503, thousands of them.
-  ProcessResult result = run_cli({"simulate", "--fail-503", "0:3600"});
+  ProcessResult result = run_cli({"simulate", "--fail-503", "0:3600", "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json figures = parse_json(result)["runs"][0]["figures"];
+  ASSERT_EQ(figures["policy"], "HYBRID") << figures.dump();
+  const int64_t failed = figures["tasks_failed"].get<int64_t>();
+  ASSERT_GT(failed, 1000) << figures.dump();
+  // The oracle runs first, for the ratios, and fails its tasks too.
+  std::map<std::string, std::vector<double>> failure_times;
+  std::map<std::string, std::vector<std::string>> count_lines;
+  const std::regex line_start(R"(sim=(\S+) t=(-?[0-9.]+)s warning \[agents\] (.*))");
   std::istringstream lines(result.err);
-  size_t failure_lines = 0;
-  size_t count_lines = 0;
   for (std::string line; std::getline(lines, line);) {
-    if (line.find("more lines suppressed") != std::string::npos) {
-      ++count_lines;
-    } else if (line.find("task failed: agent=") != std::string::npos) {
-      ++failure_lines;
+    std::smatch match;
+    ASSERT_TRUE(std::regex_match(line, match, line_start)) << line;
+    if (match[3].str().find("task failed: agent=") == 0) {
+      failure_times[match[1]].push_back(std::stod(match[2]));
+    } else {
+      count_lines[match[1]].push_back(match[2].str() + " " + match[3].str());
     }
   }
-  EXPECT_GE(failure_lines, 1u) << result.err;
-  EXPECT_LE(failure_lines, 50u) << result.err;
-  EXPECT_GE(count_lines, 1u) << result.err;
-  EXPECT_NE(result.out.find("SIMULATED"), std::string::npos) << result.out;
-  // The table counts the failed requests, since the waits cover only the completed ones.
-  EXPECT_NE(result.out.find(" 503  fail  unst  oom "), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("fail counts requests that never completed"), std::string::npos)
-      << result.out;
+  for (const std::string policy : {"oracle", "HYBRID"}) {
+    ASSERT_EQ(failure_times[policy].size(), 1u) << result.err;
+    // A task fails after its five attempts, which take 7.5 s of retry delays.
+    EXPECT_GE(failure_times[policy][0], 7.5) << result.err;
+    EXPECT_LT(failure_times[policy][0], 60) << result.err;
+    ASSERT_EQ(count_lines[policy].size(), 1u) << result.err;
+    EXPECT_NE(count_lines[policy][0].find("task failed: "), std::string::npos) << result.err;
+    EXPECT_NE(count_lines[policy][0].find(" more lines suppressed (only the first is logged)"),
+              std::string::npos)
+        << result.err;
+    // The count comes when the run ends, after the hour of the trace.
+    EXPECT_GE(std::stod(count_lines[policy][0]), 3600) << result.err;
+  }
+  EXPECT_NE(count_lines["HYBRID"][0].find(
+                fmt::format("task failed: {} more lines suppressed", failed - 1)),
+            std::string::npos)
+      << result.err;
+
+  const ProcessResult table = run_cli({"simulate", "--fail-503", "0:3600"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("SIMULATED"), std::string::npos) << table.out;
+  // The table counts the failed requests, since the waits cover only the started ones.
+  EXPECT_NE(table.out.find(" 503  fail  unst  oom "), std::string::npos) << table.out;
+  // The requests that arrived in the last seconds of the window started after it, on a retry.
+  EXPECT_NE(table.out.find(fmt::format("HYBRID {} of {} ({} failed without starting)",
+                                       figures["wait_count"].get<int>(),
+                                       figures["requests"].get<int>(), failed)),
+            std::string::npos)
+      << table.out;
+}
+
+// A request that failed without starting has no wait, so the JSON counts the requests that the
+// wait percentiles cover.
+TEST_F(SimulateTest, WaitsCoverOnlyStartedRequests) {
+  ProcessResult result =
+      run_cli({"simulate", "--fail-503", "0:600", "--duration", "600", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json figures = parse_json(result)["runs"][0]["figures"];
+  const int requests = figures["requests"].get<int>();
+  const int wait_count = figures["wait_count"].get<int>();
+  const int failed = figures["tasks_failed"].get<int>();
+  ASSERT_GT(failed, 0) << figures.dump();
+  EXPECT_LT(wait_count, requests) << figures.dump();
+  EXPECT_EQ(wait_count + failed, requests) << figures.dump();
 }
 
 // Four agents cannot keep up with 1.8 requests per second, so requests are left when the run

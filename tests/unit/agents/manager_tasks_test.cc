@@ -2,8 +2,12 @@
 #include <chrono>
 #include <mutex>
 #include <numeric>
+#include <sstream>
 #include <utility>
 
+#include <spdlog/sinks/ostream_sink.h>
+
+#include "core/log.h"
 #include "manager_fixture.h"
 
 namespace ollamaflow::agents::testing {
@@ -104,6 +108,37 @@ TEST_F(AgentManagerTest, FailedTaskIsCountedNotRequeued) {
   EXPECT_EQ(queue.size(), 0u);
   EXPECT_EQ(manager->agents().at(0).tasks_failed, 1);
   EXPECT_EQ(runs_of("a"), 1);
+}
+
+// The "task failed" lines are rate-limited in the manager's clock time, so that a simulation in
+// virtual time gets a new interval when its clock passes one, not when the wall clock does.
+TEST_F(AgentManagerTest, FailureLinesLimitedByManagerClock) {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  sink->set_pattern("%v");
+  const std::shared_ptr<spdlog::logger> logger = get_logger("agents");
+  logger->sinks().push_back(sink);
+  ManagerSettings settings = settings_with_min(0);
+  settings.failure_log = {1, seconds(60)};
+  make_manager(settings);
+  ASSERT_TRUE(manager->add_agents(1, {}, "test").is_ok());
+  const std::vector<std::string> ids = {"a", "b", "c"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] == "c") {
+      clock->advance(seconds(60));  // a new interval of the manager's clock
+    }
+    push(ids[i], "developer", {{"fail", true}});
+    ASSERT_TRUE(recorder->wait_until([&] { return recorder->finished.size() == i + 1; }));
+  }
+  manager->stop(false);
+  logger->sinks().pop_back();
+  const std::string text = out.str();
+  EXPECT_NE(text.find("task=a "), std::string::npos) << text;
+  EXPECT_EQ(text.find("task=b "), std::string::npos) << text;
+  EXPECT_NE(text.find("task failed: 1 more lines suppressed (the first 1 of every 60 s"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("task=c "), std::string::npos) << text;
 }
 
 TEST_F(AgentManagerTest, RetryOutcomeRequeuesAtBack) {

@@ -1,10 +1,13 @@
-// LogRateLimiter: which repeats pass, and the count lines it writes.
+// LogRateLimiter: which repeats pass, and the count lines it writes. The time at the start of a
+// line: the wall time, or a simulation's virtual time.
 #include "core/log.h"
 
+#include <regex>
 #include <sstream>
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <nlohmann/json.hpp>
 
 namespace ollamaflow {
 namespace {
@@ -68,6 +71,65 @@ TEST_F(LogRateLimiterTest, NothingSuppressedLogsNothing) {
   EXPECT_TRUE(limiter.allow(start_));
   limiter.flush();
   EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(LogRateLimiterTest, EndlessIntervalCountsAtFlush) {
+  LogRateLimiter limiter(logger_, spdlog::level::warn, "task failed", 1,
+                         LogRateLimiter::kEndlessInterval);
+  EXPECT_TRUE(limiter.allow(start_));
+  EXPECT_FALSE(limiter.allow(start_ + std::chrono::hours(24 * 365)));
+  EXPECT_FALSE(limiter.allow(start_ + std::chrono::hours(24 * 365 * 10)));
+  EXPECT_EQ(out_.str(), "");
+  limiter.flush();
+  EXPECT_EQ(out_.str(),
+            "warning task failed: 2 more lines suppressed (only the first is logged)\n");
+}
+
+class LogFormatTest : public ::testing::Test {
+ protected:
+  // Returns the line that a logger with the product's formatter writes for `message`.
+  static std::string format_line(bool json, const std::string& message) {
+    std::ostringstream out;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(out);
+    spdlog::logger logger("agents", sink);
+    logger.set_formatter(make_log_formatter(json));
+    logger.warn("{}", message);
+    return out.str();
+  }
+};
+
+TEST_F(LogFormatTest, TextLineStartsWithWallTime) {
+  const std::string line = format_line(false, "task failed");
+  EXPECT_TRUE(std::regex_match(line, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} )"
+                                                R"(warning \[agents\] task failed\n)")))
+      << line;
+}
+
+TEST_F(LogFormatTest, SimulationReplacesWallTime) {
+  {
+    SimulatedLogTime simulated("HYBRID", [] { return 125.3; });
+    EXPECT_EQ(format_line(false, "task failed\nnext"),
+              "sim=HYBRID t=125.300s warning [agents] task failed\\nnext\n");
+    const nlohmann::json record = nlohmann::json::parse(format_line(true, "task failed"));
+    EXPECT_EQ(record.at("sim"), "HYBRID");
+    EXPECT_DOUBLE_EQ(record.at("sim_time_s").get<double>(), 125.3);
+    EXPECT_FALSE(record.contains("time")) << record.dump();
+    EXPECT_EQ(record.at("message"), "task failed");
+  }
+  // The wall time is back once the simulation's object ends.
+  EXPECT_EQ(format_line(false, "done").find("sim="), std::string::npos);
+  const nlohmann::json record = nlohmann::json::parse(format_line(true, "done"));
+  EXPECT_TRUE(record.contains("time")) << record.dump();
+  EXPECT_FALSE(record.contains("sim")) << record.dump();
+}
+
+TEST_F(LogFormatTest, InnerSimulationEndsIntoOuter) {
+  SimulatedLogTime outer("oracle", [] { return 1.0; });
+  {
+    SimulatedLogTime inner("hpa", [] { return -2.5; });
+    EXPECT_EQ(format_line(false, "x"), "sim=hpa t=-2.500s warning [agents] x\n");
+  }
+  EXPECT_EQ(format_line(false, "x"), "sim=oracle t=1.000s warning [agents] x\n");
 }
 
 }  // namespace

@@ -202,6 +202,18 @@ TEST_F(TextTableTest, AlignsColumns) {
             "host  host memory              unknown\n");
 }
 
+// A CJK ideograph takes two terminal columns, so the cells below it get two columns less padding.
+TEST_F(TextTableTest, WideCharactersCountTwoColumns) {
+  TextTable table({"NAME", "FREE"});
+  table.add_row({"\u65e5\u672c", "1 MiB"});
+  table.add_row({"abcde", "2 MiB"});
+  const std::vector<std::string> lines = table.render_lines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "NAME   FREE");
+  EXPECT_EQ(lines[1], "\u65e5\u672c   1 MiB");
+  EXPECT_EQ(lines[2], "abcde  2 MiB");
+}
+
 TEST_F(TextTableTest, SmallSizesInKib) {
   EXPECT_EQ(format_mib(0), "0 MiB");
   EXPECT_EQ(format_mib(1), "1 KiB");

@@ -39,6 +39,21 @@ TEST_F(FiguresTest, QuantileUsesNearestRank) {
   EXPECT_DOUBLE_EQ(quantile({}, 0.5), 0);
 }
 
+// Two failed tasks, one of which had started: only the one that never started is outside the
+// waits, and neither is counted twice among the requests.
+TEST_F(FiguresTest, FailedRequestsWithoutStartHaveNoWait) {
+  run_.waits_s = {0.5, 1.0, 2.0};
+  run_.failed = 2;
+  run_.failed_unstarted = 1;
+  const Figures figures = compute_figures(run_);
+  EXPECT_EQ(figures.requests, 4);
+  EXPECT_EQ(figures.wait_count, 3);
+  EXPECT_DOUBLE_EQ(figures.wait_p50_s, 1.0);
+  const nlohmann::json json = figures.to_json();
+  EXPECT_EQ(json.at("requests"), 4);
+  EXPECT_EQ(json.at("wait_count"), 3);
+}
+
 TEST_F(FiguresTest, DirectionChangesAndGap) {
   run_.actions = {{10, 2, 4, true, "up"},
                   {20, 4, 6, true, "up"},

@@ -58,6 +58,43 @@ TEST_F(ReportTest, TableShowsUnstartedAndDrainLimit) {
   EXPECT_NE(table.find("for at most 1800 s: HYBRID ended at 1900 s."), std::string::npos) << table;
 }
 
+TEST_F(ReportTest, TableNamesQueueWait) {
+  report_.runs[0].figures.requests = 10;
+  report_.runs[0].figures.wait_count = 10;
+  const std::string table = format_table(report_);
+  EXPECT_NE(table.find("policy            wait p50 wait p95 wait p99 "), std::string::npos)
+      << table;
+  EXPECT_NE(table.find("percentiles of the queue wait in seconds, from a request's arrival until "
+                       "a server slot starts it, not of the time to complete it"),
+            std::string::npos)
+      << table;
+  EXPECT_EQ(table.find("failed without starting"), std::string::npos) << table;
+}
+
+// 361 of 362 requests failed on 503 answers without starting, so the waits are those of one
+// request, and the table says so.
+TEST_F(ReportTest, TableSaysWaitsLeaveOutFailed) {
+  Figures& figures = report_.runs[0].figures;
+  figures.requests = 362;
+  figures.wait_count = 1;
+  figures.failed = 361;
+  figures.wait_p50_s = 0.5;
+  const std::string table = format_table(report_);
+  EXPECT_NE(table.find("A request that failed without starting has no queue wait and is left out "
+                       "of the waits, so the waits cover only part of the requests: HYBRID 1 of "
+                       "362 (361 failed without starting)."),
+            std::string::npos)
+      << table;
+
+  // Without a wait, the table shows none instead of 0.
+  figures.wait_count = 0;
+  figures.failed = 362;
+  figures.wait_p50_s = 0;
+  const std::string none = format_table(report_);
+  EXPECT_NE(none.find("HYBRID                   -        -        - "), std::string::npos) << none;
+  EXPECT_NE(none.find("HYBRID 0 of 362 (362 failed without starting)"), std::string::npos) << none;
+}
+
 TEST_F(ReportTest, CheapCostMissedByWaitsSaysWhy) {
   report_.runs[0].goals.push_back(
       {"agent-seconds <= 1.25x oracle, wait goal met", 0.85, 1.25, false});
