@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,10 @@ constexpr double kOnsetSearchS = 120;  // the onset must come this soon after th
 
 nlohmann::json optional_json(const std::optional<double>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json finite_json(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
 }
 
 void direction_figures(const RunResult& run, Figures& figures) {
@@ -104,6 +109,8 @@ nlohmann::json Figures::to_json() const {
           {"wait_p50_s", wait_p50_s},
           {"wait_p95_s", wait_p95_s},
           {"wait_p99_s", wait_p99_s},
+          {"goal_wait_p95_s", finite_json(goal_wait_p95_s)},
+          {"goal_wait_p99_s", finite_json(goal_wait_p99_s)},
           {"agent_seconds", agent_seconds},
           {"oracle_ratio", optional_json(oracle_ratio)},
           {"direction_changes_per_10min", flips_per_10min},
@@ -134,6 +141,11 @@ Figures compute_figures(const RunResult& run) {
   figures.wait_p50_s = quantile(run.waits_s, 0.50);
   figures.wait_p95_s = quantile(run.waits_s, 0.95);
   figures.wait_p99_s = quantile(run.waits_s, 0.99);
+  std::vector<double> goal_waits = run.waits_s;
+  goal_waits.insert(goal_waits.end(), static_cast<size_t>(run.failed_unstarted),
+                    std::numeric_limits<double>::infinity());
+  figures.goal_wait_p95_s = quantile(goal_waits, 0.95);
+  figures.goal_wait_p99_s = quantile(goal_waits, 0.99);
   figures.agent_seconds = run.agent_seconds;
   figures.peak_agents = run.peak_agents;
   figures.killed = run.killed;
@@ -167,12 +179,13 @@ std::vector<GoalCheck> check_goals(const Figures& figures, const std::string& tr
   const bool shaped = trace == "steady" || trace == "bursty" || trace == "step";
   bool waits_met = true;
   if (shaped && startup_s <= 10) {
-    goals.push_back(at_most("p95 wait <= 5 s", figures.wait_p95_s, 5));
-    goals.push_back(at_most("p99 wait <= 10 s", figures.wait_p99_s, 10));
+    goals.push_back(at_most("p95 wait <= 5 s", figures.goal_wait_p95_s, 5));
+    goals.push_back(at_most("p99 wait <= 10 s", figures.goal_wait_p99_s, 10));
     waits_met = goals[0].met && goals[1].met;
   } else if (trace == "bursty") {
     const double limit = std::max(5.0, 0.4 * startup_s);
-    goals.push_back(at_most(fmt::format("p95 wait <= {:.0f} s", limit), figures.wait_p95_s, limit));
+    goals.push_back(
+        at_most(fmt::format("p95 wait <= {:.0f} s", limit), figures.goal_wait_p95_s, limit));
     waits_met = goals.back().met;
   }
   if (figures.oracle_ratio && shaped && startup_s <= 10) {
