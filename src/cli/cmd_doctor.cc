@@ -83,7 +83,11 @@ struct Findings {
 void add_unreachable_server(const Config& config, const ServerSettings& settings,
                             const CancelTokenPtr& cancel, const model::ServerLink& link,
                             const Status& failure, Findings& findings) {
-  const Status probed = llm::probe_server(settings, cancel);
+  // The probe finds which protocol a server that replied speaks. A server that did not reply
+  // (timed out, refused or unresolved) would cost another timeout and say nothing new.
+  const bool replied =
+      failure.code() != ErrorCode::kTimeout && failure.code() != ErrorCode::kUnavailable;
+  const Status probed = replied ? llm::probe_server(settings, cancel) : Status::ok();
   const std::string cause = probed.is_ok() ? failure.message() : probed.message();
   const std::string protocol_fix = llm::other_protocol_fix(config.server.backend);
   const std::string where = fmt::format("{} ({})", link.client->endpoint(), config.server.backend);
