@@ -83,7 +83,11 @@ struct Findings {
 void add_unreachable_server(const Config& config, const ServerSettings& settings,
                             const CancelTokenPtr& cancel, const model::ServerLink& link,
                             const Status& failure, Findings& findings) {
-  const Status probed = llm::probe_server(settings, cancel);
+  // The probe finds which protocol a server that replied speaks. A server that did not reply
+  // (timed out, refused or unresolved) would cost another timeout and say nothing new.
+  const bool replied =
+      failure.code() != ErrorCode::kTimeout && failure.code() != ErrorCode::kUnavailable;
+  const Status probed = replied ? llm::probe_server(settings, cancel) : Status::ok();
   const std::string cause = probed.is_ok() ? failure.message() : probed.message();
   const std::string protocol_fix = llm::other_protocol_fix(config.server.backend);
   const std::string where = fmt::format("{} ({})", link.client->endpoint(), config.server.backend);
@@ -323,6 +327,12 @@ void check_capacity(const Config& config, const ServerSettings& settings,
     }
   }
   Result<model::ResolvedModel> resolved = model::resolve_model(model_name, config, options);
+  if (!resolved && model_name == config.server.model && model::names_model_file(model_name)) {
+    // --model names a file that is no readable GGUF model: the configuration is wrong.
+    findings.add("capacity", "fail", resolved.status().message(),
+                 "pass the path of a valid .gguf file, or an Ollama model name, to --model");
+    return;
+  }
   if (!resolved) {
     findings.add("capacity", "warn", resolved.status().message());
     return;
@@ -435,7 +445,7 @@ std::string launch_fix(const Config& config, const std::string& binary) {
   if (std::filesystem::is_directory(binary, error) || ::access(binary.c_str(), X_OK) != 0) {
     return "pass the path of the llama-server executable to --start-server";
   }
-  if (!std::filesystem::is_regular_file(model_path, error)) {
+  if (!model::check_model_file(model_path, "")) {
     return "pass the path of a .gguf file to --model";
   }
   if (!model::resolve_model(model_path, config, {})) {

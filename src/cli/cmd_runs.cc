@@ -299,6 +299,8 @@ void print_scaling_events(const json& events) {
 }
 
 void print_show(const json& run) {
+  // A running or interrupted run has no end time.
+  const std::string finished = run["finished_at"].get<std::string>();
   std::cout << "Run " << escape_control_characters(run["id"].get<std::string>()) << ": "
             << status_text(run)
             << "\n  goal:      " << escape_control_characters(run["goal"].get<std::string>())
@@ -309,8 +311,8 @@ void print_show(const json& run) {
             << (run["workspace"].is_null()
                     ? "none, because " + run["no_workspace_reason"].get<std::string>()
                     : escape_control_characters(run["workspace"].get<std::string>()))
-            << "\n  started:   " << run["started_at"].get<std::string>()
-            << "\n  finished:  " << run["finished_at"].get<std::string>() << "\n";
+            << "\n  started:   " << run["started_at"].get<std::string>() << "\n  finished:  "
+            << (finished.empty() ? "not finished (" + status_text(run) + ")" : finished) << "\n";
   for (const auto& plan : run["plan_attempts"]) {
     // A rejected plan has validation errors. A request that failed or was cancelled has none,
     // and the stored report explains why.

@@ -424,12 +424,19 @@ int run_main(int argc, char** argv) {
   CLI::App* gpu = app.add_subcommand("gpu", "GPUs and host memory, with the source of each figure");
   add_global_options(gpu, *gpu_global);
   gpu->add_flag("--json", gpu_options->json, "Print JSON");
-  CLI::Option* gpu_watch =
-      gpu->add_flag("--watch", gpu_options->watch, "Refresh until interrupted");
+  gpu->add_flag("--watch", gpu_options->watch, "Refresh until interrupted");
+  // A validator, not CLI11's needs(), so that the error says what to do.
   gpu->add_option("--interval", gpu_options->interval_s,
                   "Seconds between refreshes in --watch (0.1 to 3600, default 2)")
-      ->check(finite_range(kMinGpuInterval, kMaxGpuInterval))
-      ->needs(gpu_watch);
+      ->check(CLI::Validator(
+          [gpu](const std::string&) -> std::string {
+            return gpu->count("--watch") == 0
+                       ? "needs --watch, whose refresh period it sets: add --watch, or drop "
+                         "--interval"
+                       : "";
+          },
+          ""))
+      ->check(finite_range(kMinGpuInterval, kMaxGpuInterval));
   gpu->callback([&, gpu_global, gpu_options] {
     std::optional<Config> config = load_effective_config(*gpu_global);
     exit_code = config ? cmd_gpu(*config, *gpu_options) : 2;
@@ -470,12 +477,24 @@ int run_main(int argc, char** argv) {
                                 : "";
           },
           "NAME"));
+  // The conflict is checked by a validator that runs before the range checks, because CLI11
+  // checks excludes() only after every value passed its validators.
+  const CLI::Validator one_context(
+      [pc](const std::string&) -> std::string {
+        return pc->count("--ctx") > 0 && pc->count("--total-ctx") > 0
+                   ? "--ctx and --total-ctx exclude each other, because --ctx sets the context "
+                     "of each slot (Ollama num_ctx) and --total-ctx the context of all slots "
+                     "together (llama-server -c): pass one of them"
+                   : "";
+      },
+      "");
   pc->add_option("--ctx", pc_options->ctx,
                  "Context tokens per slot (Ollama num_ctx; default server.num_ctx)")
+      ->check(one_context)
       ->check(config_text_check("--ctx", "server.num_ctx"));
   pc->add_option("--total-ctx", pc_options->total_ctx,
                  "Total context of all slots (llama-server -c); each slot gets total / parallel")
-      ->excludes("--ctx")
+      ->check(one_context)
       ->check(integer_text());
   pc->add_option("--parallel", pc_options->parallel, "Parallel slots (default: as many as fit)")
       ->check(integer_text());

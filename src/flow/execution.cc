@@ -234,8 +234,9 @@ bool PlanRun::stop_when_no_agent_can_start() {
       stats.creation_failures_in_a_row, stats.last_creation_error);
   get_logger("flow")->error("run={} stopped: {}", setup_.run_id, reason);
   std::lock_guard lock(mutex_);
+  no_agent_reason_ = reason;
   if (!dag_->done()) {
-    apply_changes_locked(dag_->cancel_all(reason));
+    apply_changes_locked(dag_->fail_all(reason));
   }
   return true;
 }
@@ -308,6 +309,7 @@ ExecutionResult PlanRun::collect_result() {
   result.conflicts = conflicts_;
   result.all_succeeded = dag_->all_succeeded();
   result.cancelled = setup_.cancel->cancelled();
+  result.no_agent_reason = no_agent_reason_;
   if (engine_) {
     for (const scaling::ScalingEvent& event : engine_->events()) {
       result.scaling_events.push_back(to_report(event));

@@ -54,6 +54,8 @@ struct ExecutionResult {
   int64_t output_tokens = 0;
   bool all_succeeded = false;
   bool cancelled = false;
+  // The reason the run stopped early because no agent could start; empty otherwise.
+  std::string no_agent_reason;
   int tasks_lost = 0;  // tasks the pool could not return to the queue; 0 unless a bug
 };
 

@@ -1013,7 +1013,10 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
     return state.report;
   }
   fill_from_execution(state, *result);
-  if (!state.cancel->cancelled()) {
+  if (!result->no_agent_reason.empty()) {
+    // The queen would send her request to the same server that rejected every agent.
+    state.report.notes.push_back("the queen's summary was skipped: " + result->no_agent_reason);
+  } else if (!state.cancel->cancelled()) {
     summarize(state, *result);
   }
   finish(state);

@@ -42,13 +42,7 @@ Status check_files(const std::string& binary, const std::string& model_path) {
                               "path of llama-server to --start-server",
                               binary));
   }
-  if (!std::filesystem::is_regular_file(model_path)) {
-    return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("model file '{}' not found: pass a .gguf file to --model with "
-                              "--start-server",
-                              model_path));
-  }
-  return Status::ok();
+  return model::check_model_file(model_path, "pass a .gguf file to --model with --start-server");
 }
 
 // Fills the context and cache fields of `plan` and returns the demand for the planner.

@@ -208,6 +208,24 @@ StopReason send_watched(httplib::Client& client, httplib::Request& request, http
   return stopped;
 }
 
+// Numbers the streamed requests of the process, so that the lines about one request can be
+// distinguished when several agents wait on the same server.
+std::atomic<uint64_t> next_stream_number{1};
+
+// Logs that the streamed request `number` to `url` has had no reply text for `waited_s`.
+void log_first_token_wait(const std::string& url, uint64_t number, double waited_s,
+                          std::optional<double> first_token_timeout_s) {
+  const std::string limit =
+      first_token_timeout_s
+          ? fmt::format("the request times out at {} s (server.first_token_timeout_s)",
+                        *first_token_timeout_s)
+          : std::string("server.first_token_timeout_s is off, so the request waits without limit");
+  get_logger("llm")->info(
+      "POST {} stream={}: no first token after {:.0f} s. The server may still be loading the "
+      "model or be busy with other requests, and {}",
+      url, number, waited_s, limit);
+}
+
 // Sends a request that is not streamed and reads its whole reply, within the total deadline and
 // the body limit of `settings`.
 Result<HttpResponse> send_whole(const BaseUrl& url, const HttpSettings& settings,
@@ -420,17 +438,19 @@ Status StreamWatch::check() const {
   const MonoTime now = clock_.now();
   if (!has_content_ && first_token_timeout_s_ > 0 &&
       to_seconds(now - start_) > first_token_timeout_s_) {
-    return Status(ErrorCode::kTimeout,
-                  fmt::format("no first token within {} s (first_token_timeout_s): the model may "
-                              "still be loading; raise the timeout or check the server",
-                              first_token_timeout_s_));
+    return Status(
+        ErrorCode::kTimeout,
+        fmt::format("no first token within {} s (server.first_token_timeout_s): the model may "
+                    "still be loading; raise the timeout or check the server",
+                    first_token_timeout_s_));
   }
   if (has_content_ && idle_timeout_s_ > 0 &&
       to_seconds(now - last_content_.load()) > idle_timeout_s_) {
-    return Status(ErrorCode::kTimeout,
-                  fmt::format("no new token for {} s after the last one (idle_timeout_s): the "
-                              "stream stalled, so check the server or raise the timeout",
-                              idle_timeout_s_));
+    return Status(
+        ErrorCode::kTimeout,
+        fmt::format("no new token for {} s after the last one (server.idle_timeout_s): the "
+                    "stream stalled, so check the server or raise the timeout",
+                    idle_timeout_s_));
   }
   return Status::ok();
 }
@@ -440,6 +460,20 @@ std::optional<double> StreamWatch::first_token_timeout_s() const {
     return std::nullopt;
   }
   return first_token_timeout_s_;
+}
+
+std::optional<double> StreamWatch::due_wait_report() {
+  if (has_content_) {
+    return std::nullopt;
+  }
+  const double waited_s = to_seconds(clock_.now() - start_);
+  if (waited_s < next_wait_report_s_) {
+    return std::nullopt;
+  }
+  while (next_wait_report_s_ <= waited_s) {
+    next_wait_report_s_ += kWaitReportPeriodSeconds;
+  }
+  return waited_s;
 }
 
 double StreamWatch::max_wait_seconds() const {
@@ -530,7 +564,9 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
     }
     return aborted.is_ok();
   };
-  get_logger("llm")->debug("POST {}{} ({} bytes, streamed)", base_url(), path, body.size());
+  const uint64_t request_number = next_stream_number.fetch_add(1);
+  get_logger("llm")->debug("POST {}{} stream={} ({} bytes)", base_url(), path, request_number,
+                           body.size());
   const MonoTime start = clock_->now();
   httplib::Response raw;
   httplib::Error error = httplib::Error::Success;
@@ -549,6 +585,9 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
           stalled = watch.check();
           return !stalled.is_ok();
         }
+        if (const std::optional<double> waited_s = watch.due_wait_report()) {
+          log_first_token_wait(base_url() + path, request_number, *waited_s, first_token_s);
+        }
         first_token_overdue = first_token_s && clock_->now() >= first_token_deadline;
         return first_token_overdue;
       });
@@ -562,10 +601,11 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
     Status late = watch.check();
     // The watch started a moment after the deadline's base, so it may not be overdue yet.
     if (late.is_ok()) {
-      late = Status(ErrorCode::kTimeout,
-                    fmt::format("no response within {} s (first_token_timeout_s): the model may "
-                                "still be loading; raise the timeout or check the server",
-                                *first_token_s));
+      late = Status(
+          ErrorCode::kTimeout,
+          fmt::format("no response within {} s (server.first_token_timeout_s): the model may "
+                      "still be loading; raise the timeout or check the server",
+                      *first_token_s));
     }
     return late;
   }

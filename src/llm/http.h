@@ -99,6 +99,14 @@ class StreamWatch {
   double max_wait_seconds() const;
   // The first token's timeout; nullopt when it is off (0).
   std::optional<double> first_token_timeout_s() const;
+  // Returns the seconds waited so far when a log line about the wait for the first token is
+  // due: once kFirstWaitReportSeconds have passed without content, then every
+  // kWaitReportPeriodSeconds. Returns nullopt otherwise and once content has arrived. Only one
+  // thread may call it, the request's watcher.
+  std::optional<double> due_wait_report();
+
+  static constexpr double kFirstWaitReportSeconds = 30;
+  static constexpr double kWaitReportPeriodSeconds = 60;
 
  private:
   const Clock& clock_;
@@ -110,6 +118,7 @@ class StreamWatch {
   // a set value here.
   std::atomic<MonoTime> last_content_;
   std::atomic<bool> has_content_{false};
+  double next_wait_report_s_ = kFirstWaitReportSeconds;
 };
 
 // Receives each piece of a streamed 2xx body; an error stops the transfer and is returned.

@@ -1,6 +1,10 @@
 #include "model/model_resolver.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -15,11 +19,20 @@ namespace {
 
 constexpr double kVramTolerance = 0.10;
 
-bool looks_like_file(const std::string& model) {
-  std::error_code error;
-  if (model.size() > 5 && model.compare(model.size() - 5, 5, ".gguf") == 0)
-    return true;
-  return std::filesystem::is_regular_file(model, error);
+// Returns the kind of a file system entry that is not a regular file or a folder.
+std::string_view entry_kind(std::filesystem::file_type type) {
+  switch (type) {
+    case std::filesystem::file_type::character:
+      return "a character device";
+    case std::filesystem::file_type::block:
+      return "a block device";
+    case std::filesystem::file_type::fifo:
+      return "a named pipe";
+    case std::filesystem::file_type::socket:
+      return "a socket";
+    default:
+      return "not a regular file";
+  }
 }
 
 bool is_folder(const std::string& model) {
@@ -43,13 +56,47 @@ Result<ModelSpec> spec_from_file(const std::filesystem::path& path, const std::s
 
 }  // namespace
 
+bool names_model_file(const std::string& model) {
+  if (model.size() > 5 && model.compare(model.size() - 5, 5, ".gguf") == 0)
+    return true;
+  std::error_code error;
+  // symlink_status, so that a symbolic link whose target is gone still names a file.
+  const std::filesystem::file_status entry = std::filesystem::symlink_status(model, error);
+  return std::filesystem::exists(entry) && !is_folder(model);
+}
+
+Status check_model_file(const std::string& model, std::string_view fix) {
+  std::error_code error;
+  const std::filesystem::file_status entry = std::filesystem::status(model, error);
+  if (!std::filesystem::exists(entry)) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("model file '{}' not found (or a symbolic link to nothing): {}", model, fix));
+  }
+  if (std::filesystem::is_directory(entry)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("model '{}' is a folder, expected a GGUF file: {}", model, fix));
+  }
+  if (!std::filesystem::is_regular_file(entry)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("model '{}' is {}, expected a GGUF file: {}", model,
+                              entry_kind(entry.type()), fix));
+  }
+  if (::access(model.c_str(), R_OK) != 0) {
+    const int code = errno;
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("model file '{}' is not readable ({}): {}", model, std::strerror(code), fix));
+  }
+  return Status::ok();
+}
+
 Result<ResolvedModel> resolve_model(const std::string& model, const Config& config,
                                     const ResolveOptions& options) {
   ResolvedModel resolved;
-  if (looks_like_file(model) && is_folder(model)) {
-    return folder_error(model);
-  }
-  if (looks_like_file(model)) {
+  if (names_model_file(model)) {
+    if (Status usable = check_model_file(model, kModelFileFix); !usable)
+      return usable;
     Result<ModelSpec> spec = spec_from_file(model, std::filesystem::path(model).filename());
     if (!spec)
       return spec.status();

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -36,10 +37,25 @@ struct ResolvedModel {
   std::vector<std::string> skipped;
 };
 
-// Resolves `model`. A name ending in ".gguf", or an existing file, is read as GGUF and its
-// errors are returned as they are. A name goes through the store, /api/show and the table in
-// that order; kNotFound lists why each of them failed. Returns kInvalidArgument for a folder
-// that ends in ".gguf", or whose name no source resolves as a model.
+// The fix that check_model_file's errors name for a model that may be a file or a name.
+inline constexpr std::string_view kModelFileFix =
+    "pass the path of a .gguf file, or an Ollama model name";
+
+// Returns true when `model` is read as a file path, not as a model name: it ends in ".gguf", or
+// it names an existing file system entry other than a folder (a device, a pipe, a dangling
+// symbolic link). A folder counts as a name, because an Ollama model may be named like a
+// folder in the current one.
+bool names_model_file(const std::string& model);
+
+// Returns kInvalidArgument, naming `model` and ending with `fix`, unless `model` is an existing,
+// readable regular file (symbolic links followed). Checked before the file is opened, so that a
+// named pipe does not block the read.
+Status check_model_file(const std::string& model, std::string_view fix);
+
+// Resolves `model`. A value for which names_model_file() is true must pass check_model_file()
+// (else kInvalidArgument) and is read as GGUF, whose errors are returned as they are. A name
+// goes through the store, /api/show and the table in that order; kNotFound lists why each of
+// them failed. Returns kInvalidArgument for a folder whose name no source resolves as a model.
 Result<ResolvedModel> resolve_model(const std::string& model, const Config& config,
                                     const ResolveOptions& options);
 

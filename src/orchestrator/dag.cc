@@ -282,10 +282,18 @@ std::vector<StatusChange> TaskDag::finish_with_cascade(size_t index, TaskStatus 
 }
 
 std::vector<StatusChange> TaskDag::cancel_all(const std::string& reason) {
+  return finish_waiting(TaskStatus::kCancelled, reason);
+}
+
+std::vector<StatusChange> TaskDag::fail_all(const std::string& reason) {
+  return finish_waiting(TaskStatus::kFailed, reason);
+}
+
+std::vector<StatusChange> TaskDag::finish_waiting(TaskStatus status, const std::string& reason) {
   std::vector<StatusChange> changes;
   for (TaskState& state : states_) {
     if (state.status == TaskStatus::kPending || state.status == TaskStatus::kReady) {
-      state.status = TaskStatus::kCancelled;
+      state.status = status;
       state.reason = reason;
       ++final_count_;
       changes.push_back({state.id, state.status, state.reason});

@@ -22,12 +22,15 @@ namespace ollamaflow::orchestrator {
 //      |                            |  +-mark_requeued-+  |
 //      |                            |                     |
 //      |                            +---- mark_failed ----+----------------------> FAILED
+//      |                            |                     |                         ^
+//      +------- fail_all -----------+---------------------|-------------------------+
 //      |                            |                     |
 //      +----------------------------+---- cancellation ---+----------------------> CANCELLED
 //
-// Cancellation is one of: a dependency became FAILED or CANCELLED (the cascade), cancel_all
-// (PENDING and READY tasks only), or mark_cancelled (READY or RUNNING). SUCCEEDED, FAILED and
-// CANCELLED are final; a RUNNING task becomes final only when its agent reports back.
+// fail_all and cancel_all change PENDING and READY tasks only. Cancellation is one of: a
+// dependency became FAILED or CANCELLED (the cascade), cancel_all, or mark_cancelled (READY or
+// RUNNING). SUCCEEDED, FAILED and CANCELLED are final; a RUNNING task becomes final only when its
+// agent reports back.
 enum class TaskStatus { kPending, kReady, kRunning, kSucceeded, kFailed, kCancelled };
 
 // Returns "PENDING", "READY", "RUNNING", "SUCCEEDED", "FAILED" or "CANCELLED".
@@ -86,6 +89,10 @@ class TaskDag {
   // Every PENDING and READY task -> CANCELLED with `reason`. Returns the changes.
   std::vector<StatusChange> cancel_all(const std::string& reason);
 
+  // Every PENDING and READY task -> FAILED with `reason`, for a cause that fails each of them
+  // itself (no agent could start), not through a dependency. Returns the changes.
+  std::vector<StatusChange> fail_all(const std::string& reason);
+
   // True when every task is final, so the run can end.
   bool done() const;
   // True when every task SUCCEEDED.
@@ -109,6 +116,8 @@ class TaskDag {
   Result<size_t> index_of(std::string_view id) const;
   Result<size_t> expect(std::string_view id, std::initializer_list<TaskStatus> allowed,
                         std::string_view action) const;
+  // Sets every PENDING and READY task to the final `status` with `reason`.
+  std::vector<StatusChange> finish_waiting(TaskStatus status, const std::string& reason);
   // Makes `index` final and cancels its transitive dependents.
   std::vector<StatusChange> finish_with_cascade(size_t index, TaskStatus status, std::string reason,
                                                 const std::string& cascade);

@@ -142,9 +142,9 @@ ScalingEngine::Verdict ScalingEngine::decide_up(const Recommendation& rec, MonoT
     }
     target = rounded;
   }
-  return {
-      Action::kScaleUp, target,
-      fmt::format("scale up {} -> {}{}{}: {}", current, target, step_text, skipped, rec.reason)};
+  // The decision carries the action and both counts, and every output prints them beside the
+  // reason, so the reason does not repeat them.
+  return {Action::kScaleUp, target, rec.reason + step_text + skipped};
 }
 
 ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, MonoTime now) const {
@@ -171,9 +171,7 @@ ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, Mon
   }
   if (rec.ceiling_bound) {
     const int target = std::min(current - 1, rec.upper_bound);
-    return {Action::kScaleDown, target,
-            fmt::format("scale down {} -> {}: memory ceiling below the pool; {}", current, target,
-                        rec.reason)};
+    return {Action::kScaleDown, target, "memory ceiling below the pool; " + rec.reason};
   }
   const double observed_s = to_seconds(now - *first_evaluation_);
   if (observed_s < params_.down_window_s) {
@@ -200,8 +198,8 @@ ScalingEngine::Verdict ScalingEngine::decide_down(const Recommendation& rec, Mon
   const int step = std::max(1, static_cast<int>(std::floor(current * params_.down_step_fraction)));
   const int target = std::max(highest, current - step);
   return {Action::kScaleDown, target,
-          fmt::format("scale down {} -> {}: max recommendation {} over {:g} s; {}", current, target,
-                      highest, params_.down_window_s, rec.reason)};
+          fmt::format("max recommendation {} over {:g} s; {}", highest, params_.down_window_s,
+                      rec.reason)};
 }
 
 std::optional<ScalingEngine::Verdict> ScalingEngine::decide_drop(const Recommendation& rec,
@@ -220,11 +218,11 @@ std::optional<ScalingEngine::Verdict> ScalingEngine::decide_drop(const Recommend
   if (recent > params_.drop_fraction * current) {
     return std::nullopt;
   }
-  return Verdict{Action::kScaleDown, recent,
-                 fmt::format("scale down {} -> {}: load dropped, max recommendation {} over {:g} s "
-                             "is at most {:g} % of the pool; {}",
-                             current, recent, recent, params_.drop_window_s,
-                             params_.drop_fraction * 100, rec.reason)};
+  return Verdict{
+      Action::kScaleDown, recent,
+      fmt::format("load dropped, max recommendation {} over {:g} s is at most {:g} % of "
+                  "the pool; {}",
+                  recent, params_.drop_window_s, params_.drop_fraction * 100, rec.reason)};
 }
 
 ScalingEngine::Verdict ScalingEngine::decide_locked(const Recommendation& rec, MonoTime now) const {

@@ -375,6 +375,35 @@ TEST_F(CommandsTest, PlanCapacityFolderIsUsageError) {
       << result.err;
 }
 
+// A --model value that names an existing entry is read as a file, even without ".gguf", so a
+// device is a usage error that names it instead of a model name for the server.
+TEST_F(CommandsTest, PlanCapacityDeviceIsUsageError) {
+  ProcessResult result =
+      run_cli({"plan-capacity", "--model", "/dev/zero", "--host", "http://127.0.0.1:1"});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("model '/dev/zero' is a character device, expected a GGUF file"),
+            std::string::npos)
+      << result.err;
+  const auto missing = dir_.path() / "missing.gguf";
+  result = run_cli({"plan-capacity", "--model", missing.string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("model file '" + missing.string() + "' not found"), std::string::npos)
+      << result.err;
+}
+
+TEST_F(CommandsTest, DoctorFailsOnDeviceModel) {
+  ProcessResult result = run_cli({"doctor", "--model", "/dev/zero", "--backend", "sim", "--json"});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  const json document = parse_json(result);
+  bool failed = false;
+  for (const json& check : document["checks"]) {
+    failed = failed || (check["name"] == "capacity" && check["status"] == "fail" &&
+                        check["detail"].get<std::string>().find("is a character device") !=
+                            std::string::npos);
+  }
+  EXPECT_TRUE(failed) << result.out;
+}
+
 TEST_F(CommandsTest, PlanCapacityCorruptFileNamesFileAndOffset) {
   const auto bad = dir_.path() / "bad.gguf";
   std::FILE* file = std::fopen(bad.c_str(), "wb");

@@ -128,7 +128,7 @@ TEST_F(OllamaRunTest, SimulatedPlanFileOnRealServer) {
 }
 
 // A server that rejects every chat request after the plan exists leaves no agent to run the
-// tasks, so the run fails instead of waiting for one.
+// tasks, so the run fails them instead of waiting for an agent, and skips the queen's summary.
 TEST_F(OllamaRunTest, RejectedWarmUpsFailTheRun) {
   const std::filesystem::path plan_path = dir_.path() / "plan.json";
   std::ofstream(plan_path) << sample_plan().dump();
@@ -158,7 +158,27 @@ TEST_F(OllamaRunTest, RejectedWarmUpsFailTheRun) {
     EXPECT_NE(report["tasks"][0]["error"].get<std::string>().find("invalid api key"),
               std::string::npos)
         << report.dump();
+    for (const json& task : report["tasks"]) {
+      EXPECT_EQ(task["status"], "failed") << pool[0] << ": " << task.dump();
+    }
+    bool summary_skipped = false;
+    for (const json& note : report["notes"]) {
+      summary_skipped =
+          summary_skipped || note.get<std::string>().starts_with(
+                                 "the queen's summary was skipped: no agent could start");
+    }
+    EXPECT_TRUE(summary_skipped) << pool[0] << ": " << report["notes"].dump();
+    const ProcessResult shown =
+        run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
+    const json stored = parse_json(shown);
+    ASSERT_FALSE(stored["tasks"].empty()) << stored.dump();
+    for (const json& task : stored["tasks"]) {
+      EXPECT_EQ(task["status"], "failed") << pool[0] << ": " << task.dump();
+    }
     std::filesystem::remove_all(dir_.path() / "ws");
+  }
+  for (const json& body : server_.chat_requests()) {
+    EXPECT_NE(script_kind(body), "summary") << body.dump();
   }
 }
 

@@ -226,6 +226,23 @@ TEST_F(RunsListingTest, ListAlignsLongBackend) {
   }
 }
 
+// A run without an end time says why instead of printing an empty "finished:" line.
+TEST_F(RunsListingTest, UnfinishedRunSaysNotFinished) {
+  Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(db().string());
+  ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();
+  store::RunRecord record;
+  record.goal = "open goal";
+  record.backend = "sim";
+  Result<store::RunRecord> run = (*journal)->create_run(record);
+  ASSERT_TRUE(run.is_ok()) << run.status().to_string();
+  journal->reset();
+  const ProcessResult shown = run_cli({"runs", "show", run->id, "--db", db().string()});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  // The test process that created the run is alive, so the run is still running.
+  EXPECT_NE(shown.out.find("\n  finished:  not finished (running)\n"), std::string::npos)
+      << shown.out;
+}
+
 // One row with a status that this version does not know leaves the other runs listed.
 TEST_F(RunsListingTest, UnknownStatusIsListedAsUnknown) {
   store_runs({"older goal", "odd goal", "newer goal"});

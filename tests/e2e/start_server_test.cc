@@ -222,6 +222,15 @@ TEST_F(StartServerTest, FoldersAreUsageErrors) {
   EXPECT_FALSE(std::filesystem::exists(db())) << "nothing is journaled for a usage error";
 }
 
+TEST_F(StartServerTest, DeviceModelIsUsageError) {
+  ProcessResult model = run_cli({"run", "--start-server", "/bin/sh", "--model", "/dev/zero",
+                                 "--plan", write_plan(), "--db", db().string()});
+  EXPECT_EQ(model.exit_code, 2) << model.err;
+  EXPECT_TRUE(contains(model.err, "model '/dev/zero' is a character device, expected a GGUF file"))
+      << model.err;
+  EXPECT_FALSE(std::filesystem::exists(db())) << "nothing is journaled for a usage error";
+}
+
 TEST_F(StartServerTest, ServerThatDiesFailsWithLogTail) {
   OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
   const std::filesystem::path script = dir_.path() / "broken-server.sh";

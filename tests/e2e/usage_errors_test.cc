@@ -315,6 +315,25 @@ TEST_F(UsageErrorsTest, AgentsOutOfRangeNamesRange) {
   }
 }
 
+// An option that another option must accompany, or must not, names the fix, and the conflict
+// comes before a range error of either value.
+TEST_F(UsageErrorsTest, OptionPairsNameTheFix) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"gpu", "--interval", "1"},
+       "--interval: needs --watch, whose refresh period it sets: add --watch, or drop --interval"},
+      {{"plan-capacity", "--model", "llama3:8b", "--ctx", "10", "--total-ctx", "10"},
+       "--ctx and --total-ctx exclude each other"},
+      {{"plan-capacity", "--model", "llama3:8b", "--total-ctx", "9000", "--ctx", "8192"},
+       "--ctx and --total-ctx exclude each other"},
+  };
+  for (const auto& [args, message] : cases) {
+    ProcessResult result = run_cli(args);
+    EXPECT_EQ(result.exit_code, 2) << args[0] << ": " << result.err;
+    EXPECT_NE(result.err.find(message), std::string::npos) << args[0] << ": " << result.err;
+    EXPECT_EQ(result.err.find("256"), std::string::npos) << args[0] << ": " << result.err;
+  }
+}
+
 TEST_F(UsageErrorsTest, IntegerOptionsNameExpectedValue) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"runs", "--limit", "abc"}, "invalid value 'abc': expected an integer from 1 to"},

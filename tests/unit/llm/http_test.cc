@@ -1,14 +1,18 @@
 #include "llm/http.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <chrono>
 #include <thread>
 
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "fakes/http_test_server.h"
 
 namespace ollamaflow::llm {
@@ -323,9 +327,85 @@ TEST_F(HttpClientTest, FirstTokenTimeoutWithoutAnyChunk) {
   advancer.join();
   server_.gate().open(100);
   EXPECT_EQ(status.code(), ErrorCode::kTimeout) << status.to_string();
-  EXPECT_NE(status.message().find("within 2.5 s (first_token_timeout_s)"), std::string::npos)
+  EXPECT_NE(status.message().find("within 2.5 s (server.first_token_timeout_s)"), std::string::npos)
       << status.message();
   EXPECT_LT(waited_s, 30);
+}
+
+TEST(StreamWatchTest, WaitReportsAt30ThenEvery60Seconds) {
+  FakeClock clock;
+  StreamWatch watch(clock, 300, 100);
+  clock.advance(std::chrono::milliseconds(29'900));
+  EXPECT_FALSE(watch.due_wait_report().has_value());
+  clock.advance(std::chrono::milliseconds(200));
+  const std::optional<double> first = watch.due_wait_report();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_DOUBLE_EQ(*first, 30.1);
+  EXPECT_FALSE(watch.due_wait_report().has_value());
+  clock.advance(std::chrono::milliseconds(59'800));
+  EXPECT_FALSE(watch.due_wait_report().has_value());
+  clock.advance(std::chrono::milliseconds(200));
+  EXPECT_TRUE(watch.due_wait_report().has_value());
+  // A watcher that falls behind reports once, not once per missed period.
+  clock.advance(std::chrono::seconds(200));
+  EXPECT_TRUE(watch.due_wait_report().has_value());
+  EXPECT_FALSE(watch.due_wait_report().has_value());
+}
+
+TEST(StreamWatchTest, NoWaitReportAfterContent) {
+  FakeClock clock;
+  StreamWatch watch(clock, 300, 100);
+  clock.advance(std::chrono::seconds(10));
+  watch.mark_content();
+  clock.advance(std::chrono::seconds(50));
+  EXPECT_FALSE(watch.due_wait_report().has_value());
+}
+
+// Captures the lines of the "llm" logger, without the pattern's time and level.
+class LlmLogCapture {
+ public:
+  LlmLogCapture()
+      : logger_(get_logger("llm")), sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
+    sink_->set_pattern("%v");
+    logger_->sinks().push_back(sink_);
+  }
+  ~LlmLogCapture() { std::erase(logger_->sinks(), sink_); }
+  LlmLogCapture(const LlmLogCapture&) = delete;
+  LlmLogCapture& operator=(const LlmLogCapture&) = delete;
+
+  std::string text() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> logger_;
+  spdlog::sink_ptr sink_;
+};
+
+// The server keeps the request open and sends nothing: a line names the wait at 30 s, before the
+// request times out.
+TEST_F(HttpClientTest, FirstTokenWaitIsLogged) {
+  LlmLogCapture log;
+  StreamWatch watch(*clock_, 100, 100);
+  std::thread advancer([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    clock_->advance(std::chrono::seconds(31));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    clock_->advance(std::chrono::seconds(70));
+  });
+  const Status status =
+      client(clock_)
+          .post_stream(
+              "/paced", "{}", watch, [](std::string_view) { return Status::ok(); }, cancel_)
+          .status();
+  advancer.join();
+  server_.gate().open(100);
+  EXPECT_EQ(status.code(), ErrorCode::kTimeout) << status.to_string();
+  const std::string text = log.text();
+  EXPECT_NE(text.find("POST " + server_.url() + "/paced stream="), std::string::npos) << text;
+  EXPECT_NE(text.find("no first token after 31 s"), std::string::npos) << text;
+  EXPECT_NE(text.find("the request times out at 100 s (server.first_token_timeout_s)"),
+            std::string::npos)
+      << text;
 }
 
 // Content arrives with one fake second between chunks, except five seconds before the third.

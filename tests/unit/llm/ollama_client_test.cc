@@ -444,7 +444,7 @@ TEST_F(OllamaClientTest, StallAfterFirstPieceHitsIdleTimeout) {
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kTimeout) << response.status().to_string();
   EXPECT_NE(response.status().message().find("no new token for 5.5 s after the last one "
-                                             "(idle_timeout_s)"),
+                                             "(server.idle_timeout_s)"),
             std::string::npos)
       << response.status().message();
   EXPECT_EQ(response.status().message().find("first_token_timeout_s"), std::string::npos)

@@ -1,3 +1,7 @@
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -139,6 +143,39 @@ TEST_F(ModelResolverTest, FolderIsNamedAsFolder) {
               std::string::npos)
         << model.status().message();
   }
+}
+
+// An existing entry that is no regular file is read as a file, not looked up as a model name,
+// and fails before it is opened, so that a named pipe cannot block the read.
+TEST_F(ModelResolverTest, NonRegularEntriesAreInvalid) {
+  const std::filesystem::path pipe = dir_.path() / "pipe";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0) << std::strerror(errno);
+  const std::filesystem::path dangling = dir_.path() / "dangling";
+  std::filesystem::create_symlink(dir_.path() / "gone", dangling);
+  const std::filesystem::path missing = dir_.path() / "missing.gguf";
+  const struct {
+    std::string model;
+    std::string message;
+  } cases[] = {
+      {"/dev/zero", "model '/dev/zero' is a character device, expected a GGUF file"},
+      {pipe.string(), "model '" + pipe.string() + "' is a named pipe, expected a GGUF file"},
+      {dangling.string(), "model file '" + dangling.string() + "' not found"},
+      {missing.string(), "model file '" + missing.string() + "' not found"},
+  };
+  for (const auto& [model, message] : cases) {
+    EXPECT_TRUE(names_model_file(model)) << model;
+    Result<ResolvedModel> resolved = resolve_model(model, config_, {});
+    ASSERT_FALSE(resolved.is_ok()) << model;
+    EXPECT_EQ(resolved.status().code(), ErrorCode::kInvalidArgument) << model;
+    EXPECT_NE(resolved.status().message().find(message), std::string::npos)
+        << resolved.status().message();
+  }
+}
+
+TEST_F(ModelResolverTest, NamesAndFoldersAreNotFiles) {
+  EXPECT_FALSE(names_model_file("llama3:8b"));
+  EXPECT_FALSE(names_model_file(dir_.path().string()));
+  EXPECT_TRUE(names_model_file((dir_.path() / "absent.gguf").string()));
 }
 
 TEST_F(ModelResolverTest, FallsBackToShowThenTable) {

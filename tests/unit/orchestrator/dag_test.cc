@@ -190,6 +190,25 @@ TEST_F(TaskDagTest, CancelAllWaitsForRunningTasks) {
   EXPECT_TRUE(dag.done());
 }
 
+TEST_F(TaskDagTest, FailAllFailsWaitingTasks) {
+  TaskDag dag = create(make_plan({make_task("a"), make_task("b", {"a"}), make_task("c")}));
+  ASSERT_TRUE(dag.mark_running("a").is_ok());
+
+  std::vector<StatusChange> changes = dag.fail_all("no agent could start");
+
+  ASSERT_THAT(changes, SizeIs(2));
+  EXPECT_EQ(changes[0].id, "b");
+  EXPECT_EQ(changes[0].status, TaskStatus::kFailed);
+  EXPECT_EQ(changes[1].id, "c");
+  EXPECT_EQ(dag.find("b")->status, TaskStatus::kFailed);
+  EXPECT_EQ(dag.find("c")->status, TaskStatus::kFailed);
+  EXPECT_EQ(dag.find("c")->reason, "no agent could start");
+  EXPECT_EQ(dag.find("a")->status, TaskStatus::kRunning);
+  EXPECT_FALSE(dag.done());
+  ASSERT_TRUE(dag.mark_failed("a", "request failed").is_ok());
+  EXPECT_TRUE(dag.done());
+}
+
 TEST_F(TaskDagTest, RequeuedTaskIsReadyAgain) {
   TaskDag dag = create(chain_plan());
   ASSERT_TRUE(dag.mark_running("a").is_ok());

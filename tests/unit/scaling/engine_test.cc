@@ -65,8 +65,7 @@ TEST_F(ScalingEngineTest, BurstScalesUpAtOnce) {
   EXPECT_EQ(decision.recommendation.desired, 6);
   EXPECT_EQ(decision.recommendation.limit, "none");
   EXPECT_TRUE(decision.recommendation.missing.empty());
-  EXPECT_EQ(decision.reason.rfind("scale up 1 -> 6: desired 6 of 1 (limit none)", 0), 0u)
-      << decision.reason;
+  EXPECT_EQ(decision.reason.rfind("desired 6 of 1 (limit none)", 0), 0u) << decision.reason;
   // The event's reason carries the sizing itself, so the journal explains the count.
   EXPECT_NE(decision.reason.find("; workload: demand 6 (busy 1 + queued 5 needing agents)"),
             std::string::npos)
@@ -304,9 +303,10 @@ TEST_F(ScalingEngineTest, DeepDropScalesDownAtOnce) {
   const std::vector<ScalingEvent> events = engine().events();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].action, Action::kScaleDown);
-  EXPECT_NE(events[0].reason.find("scale down 20 -> 3: load dropped, max recommendation 3 over "
-                                  "30 s is at most 40 % of the pool"),
-            std::string::npos)
+  EXPECT_EQ(events[0].reason.rfind("load dropped, max recommendation 3 over 30 s is at most 40 % "
+                                   "of the pool",
+                                   0),
+            0u)
       << events[0].reason;
 }
 
@@ -487,8 +487,8 @@ TEST_F(ScalingEngineTest, AggressiveAddsBatches) {
   // Demand 2 plus 1 spare is 3: +2 agents, rounded up to one batch of 3.
   EXPECT_EQ(decision.recommendation.desired, 3);
   EXPECT_EQ(decision.to, 4);
-  EXPECT_EQ(
-      decision.reason.rfind("scale up 1 -> 4 (rounded up to batches of 3): desired 3 of 1", 0), 0u)
+  EXPECT_EQ(decision.reason.rfind("desired 3 of 1", 0), 0u) << decision.reason;
+  EXPECT_NE(decision.reason.find("(rounded up to batches of 3)"), std::string::npos)
       << decision.reason;
 }
 
@@ -503,8 +503,8 @@ TEST_F(ScalingEngineTest, ConservativeLimitsUpStep) {
   config_.gpu_scaling.max_agents = 16;
   const Decision decision = engine().evaluate(inputs(1, 1, 10, 16));
   EXPECT_EQ(decision.to, 4);  // at most batch_creation_size = 3 per action
-  EXPECT_EQ(decision.reason.rfind("scale up 1 -> 4 (at most 3 agents per scale-up): desired", 0),
-            0u)
+  EXPECT_EQ(decision.reason.rfind("desired", 0), 0u) << decision.reason;
+  EXPECT_NE(decision.reason.find("(at most 3 agents per scale-up)"), std::string::npos)
       << decision.reason;
 }
 
