@@ -82,11 +82,15 @@ Result<std::shared_ptr<SimClient>> SimClient::create(const SimSettings& settings
   if (!clock) {
     clock = system_clock();
   }
+  // A rate of 0 means no delay, which a log reader would take for a server that never answers.
+  const auto rate_text = [](double rate) {
+    return rate > 0 ? fmt::format("{:g}", rate) : std::string("unpaced");
+  };
   get_logger("llm")->info(
-      "simulated backend ready slots={} load_time_s={} prompt_tokens_per_s={} "
-      "output_tokens_per_s={} slowdown_per_slot={}",
-      settings.slots, settings.load_time_s, settings.prompt_tokens_per_s,
-      settings.output_tokens_per_s, settings.slowdown_per_slot);
+      "simulated backend ready slots={} load_time_s={:g} prompt_tokens_per_s={} "
+      "output_tokens_per_s={} slowdown_per_slot={:g}",
+      settings.slots, settings.load_time_s, rate_text(settings.prompt_tokens_per_s),
+      rate_text(settings.output_tokens_per_s), settings.slowdown_per_slot);
   return std::shared_ptr<SimClient>(new SimClient(settings, std::move(clock)));
 }
 

@@ -1,19 +1,18 @@
 #include "llm/http.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 
 #include <chrono>
 #include <thread>
 
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "fakes/http_test_server.h"
+#include "fakes/log_capture.h"
 
 namespace ollamaflow::llm {
 namespace {
@@ -361,30 +360,10 @@ TEST(StreamWatchTest, NoWaitReportAfterContent) {
   EXPECT_FALSE(watch.due_wait_report().has_value());
 }
 
-// Captures the lines of the "llm" logger, without the pattern's time and level.
-class LlmLogCapture {
- public:
-  LlmLogCapture()
-      : logger_(get_logger("llm")), sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
-    sink_->set_pattern("%v");
-    logger_->sinks().push_back(sink_);
-  }
-  ~LlmLogCapture() { std::erase(logger_->sinks(), sink_); }
-  LlmLogCapture(const LlmLogCapture&) = delete;
-  LlmLogCapture& operator=(const LlmLogCapture&) = delete;
-
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> logger_;
-  spdlog::sink_ptr sink_;
-};
-
 // The server keeps the request open and sends nothing: a line names the wait at 30 s, before the
 // request times out.
 TEST_F(HttpClientTest, FirstTokenWaitIsLogged) {
-  LlmLogCapture log;
+  ollamaflow::testing::LogCapture log("llm");
   StreamWatch watch(*clock_, 100, 100);
   std::thread advancer([this] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

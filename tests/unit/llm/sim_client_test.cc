@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "fakes/http_test_server.h"
+#include "fakes/log_capture.h"
 #include "llm/schema.h"
 
 namespace ollamaflow::llm {
@@ -80,6 +81,23 @@ TEST_F(SimClientTest, CreateRejectsInvalidSettings) {
   }
   settings_.slots = 1;
   EXPECT_TRUE(SimClient::create(settings_, clock_).is_ok());
+}
+
+// A rate of 0 means no pacing, and the ready line says so instead of printing a speed of 0.
+TEST_F(SimClientTest, ReadyLineNamesUnpacedRates) {
+  {
+    ollamaflow::testing::LogCapture log("llm");
+    client();
+    EXPECT_NE(log.text().find("prompt_tokens_per_s=unpaced output_tokens_per_s=unpaced"),
+              std::string::npos)
+        << log.text();
+  }
+  settings_.prompt_tokens_per_s = 600;
+  settings_.output_tokens_per_s = 60;
+  ollamaflow::testing::LogCapture log("llm");
+  client();
+  EXPECT_NE(log.text().find("prompt_tokens_per_s=600 output_tokens_per_s=60"), std::string::npos)
+      << log.text();
 }
 
 TEST_F(SimClientTest, SettingsFromServerSettings) {
