@@ -79,8 +79,8 @@ bool AgentManager::finish_warm_up_locked(Agent& agent, const Status& status) {
       if (status.is_ok()) {
         stats_.creation_failures_in_a_row = 0;
         set_state_locked(agent, AgentState::kActive);
-        agents_log().info("agent ready: agent={} role={} model={}", agent.info.id, agent.info.role,
-                          agent.info.model);
+        agents_log().info("agent ready: agent={} preferred_role={} model={}", agent.info.id,
+                          agent.info.role, agent.info.model);
         return true;
       }
       agent.info.error = "warm-up failed: " + status.to_string();

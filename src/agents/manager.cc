@@ -249,8 +249,8 @@ std::vector<std::string> AgentManager::add_locked(int count, const std::vector<s
     agent->info.created_wall = clock_->wall_now();
     agent->info.idle_since = now;
     ++stats_.created;
-    agents_log().info("agent created: agent={} role={} model={} reason=\"{}\"", agent->info.id,
-                      role, agent->info.model, reason);
+    agents_log().info("agent created: agent={} preferred_role={} model={} reason=\"{}\"",
+                      agent->info.id, role, agent->info.model, reason);
     post_state_event_locked(*agent, AgentState::kCreating);
     ids.push_back(agent->info.id);
     pending_.push_back(agent.get());

@@ -8,6 +8,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include "core/log.h"
+#include "fakes/log_capture.h"
 #include "manager_fixture.h"
 
 namespace ollamaflow::agents::testing {
@@ -139,6 +140,21 @@ TEST_F(AgentManagerTest, FailureLinesLimitedByManagerClock) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("task=c "), std::string::npos) << text;
+}
+
+// An agent takes tasks of every role, so its log lines call its role the preferred one.
+TEST_F(AgentManagerTest, AgentLinesNameThePreferredRole) {
+  ollamaflow::testing::LogCapture log("agents");
+  make_manager(settings_with_min(0));
+  ASSERT_TRUE(manager->add_agents(1, {}, "test").is_ok());
+  ASSERT_TRUE(wait_for_state(AgentState::kActive, 1));
+  manager->stop(false);
+  EXPECT_NE(log.text().find("agent created: agent=agent-1 preferred_role=developer "),
+            std::string::npos)
+      << log.text();
+  EXPECT_NE(log.text().find("agent ready: agent=agent-1 preferred_role=developer "),
+            std::string::npos)
+      << log.text();
 }
 
 TEST_F(AgentManagerTest, RetryOutcomeRequeuesAtBack) {
