@@ -3,12 +3,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 #include "cli/errors.h"
@@ -162,6 +164,23 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   for (const auto& [column, reason] : run.unreadable) {
     read_errors.push_back("cannot read the run's " + column + ": " + reason);
   }
+  // A plan that fails the checks is named as unreadable, and its tasks are not listed.
+  Result<orchestrator::Plan> plan = read_accepted_plan(journal, run);
+  if (!plan && plan.status().code() != ErrorCode::kNotFound) {
+    read_failed("accepted plan", plan.status());
+  }
+  // "files" are the files a task wrote, and "declared_files" those its plan entry names, so that
+  // a task that has not written yet shows what it will write.
+  std::map<std::string, std::vector<std::string>> declared;
+  if (plan) {
+    for (const orchestrator::PlanTask& task : plan->tasks) {
+      declared[task.id] = task.files;
+    }
+  }
+  const auto declared_files = [&declared](const std::string& id) {
+    const auto found = declared.find(id);
+    return found == declared.end() ? json::array() : json(found->second);
+  };
   json tasks = json::array();
   auto task_rows = journal.tasks_for_run(run.id);
   // The workspace stays named when the tasks cannot be read, because tasks may have written it.
@@ -188,16 +207,12 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
            {"prompt_tokens", task.prompt_tokens},
            {"output_tokens", task.output_tokens},
            {"files", task.files},
+           {"declared_files", declared_files(task.task_id)},
            {"error", task.error}});
     }
   }
   // Tasks of the accepted plan that no agent started have no row yet. They are listed, so that
   // the user sees what a resume would run.
-  // A plan that fails the checks is named as unreadable, and its tasks are not listed.
-  Result<orchestrator::Plan> plan = read_accepted_plan(journal, run);
-  if (!plan && plan.status().code() != ErrorCode::kNotFound) {
-    read_failed("accepted plan", plan.status());
-  }
   if (plan) {
     std::set<std::string> listed;
     for (const json& task : tasks) {
@@ -216,7 +231,8 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
                        {"duration_s", nullptr},
                        {"prompt_tokens", 0},
                        {"output_tokens", 0},
-                       {"files", task.files},
+                       {"files", json::array()},
+                       {"declared_files", task.files},
                        {"error", ""}});
     }
   }
@@ -257,16 +273,35 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
   return document;
 }
 
+// Returns the files a task wrote, then in brackets the declared files it has not written, e.g.
+// "app.py (tests.py)", or "-" when there are none of either.
+std::string files_cell(const json& task) {
+  std::vector<std::string> written;
+  for (const json& file : task["files"]) {
+    written.push_back(file.get<std::string>());
+  }
+  std::vector<std::string> pending;
+  for (const json& file : task.value("declared_files", json::array())) {
+    if (std::find(written.begin(), written.end(), file.get<std::string>()) == written.end()) {
+      pending.push_back(file.get<std::string>());
+    }
+  }
+  std::string cell = fmt::format("{}", fmt::join(written, " "));
+  if (!pending.empty()) {
+    cell += fmt::format("{}({})", cell.empty() ? "" : " ", fmt::join(pending, " "));
+  }
+  return cell.empty() ? "-" : escape_control_characters(cell);
+}
+
 // Prints the task table of a run document from show_json(), each task's error on a line of its
 // own under its row. The files column comes last and is not cut.
 void print_tasks(const json& tasks) {
-  gpu::TextTable table({"id", "status", "role", "agent", "model", "files"});
+  gpu::TextTable table({"id", "status", "role", "agent", "model", "files written (declared)"});
   for (const auto& task : tasks) {
     table.add_row(
         {table_cell(task["id"].get<std::string>()), table_cell(task["status"].get<std::string>()),
          table_cell(task["role"].get<std::string>()), table_cell(task["agent"].get<std::string>()),
-         table_cell(task["model"].get<std::string>()),
-         escape_control_characters(to_text(task["files"]))});
+         table_cell(task["model"].get<std::string>()), files_cell(task)});
   }
   if (tasks.empty()) {
     std::cout << "\nTasks: none\n";

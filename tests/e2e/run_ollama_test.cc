@@ -481,6 +481,18 @@ TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
   EXPECT_EQ(status_of["design"], "succeeded") << shown["tasks"].dump();
   EXPECT_EQ(status_of["tests"], "not_started") << shown["tasks"].dump();
   EXPECT_EQ(status_of["review"], "not_started") << shown["tasks"].dump();
+  // Every task names the files its plan entry declares; only those written are in "files".
+  for (const json& task : shown["tasks"]) {
+    EXPECT_FALSE(task["declared_files"].empty()) << task.dump();
+    if (task["status"] == "not_started") {
+      EXPECT_TRUE(task["files"].empty()) << task.dump();
+    }
+    if (task["status"] == "succeeded") {
+      EXPECT_EQ(task["files"], task["declared_files"]) << task.dump();
+    }
+  }
+  const ProcessResult table = run_cli({"runs", "show", run_id, "--db", db().string()});
+  EXPECT_NE(table.out.find("files written (declared)"), std::string::npos) << table.out;
 
   const size_t design_requests_before = [&] {
     size_t n = 0;
