@@ -28,6 +28,9 @@ struct TaskProgress {
   double duration_s = 0;
   int64_t prompt_tokens = 0;
   int64_t output_tokens = 0;
+  // The part of the tokens above that failed requests spent (orchestrator::failed_usage).
+  int64_t failed_prompt_tokens = 0;
+  int64_t failed_output_tokens = 0;
   int attempts = 0;  // model requests made for it, over every agent that ran it
   std::vector<std::string> files;
   std::string summary;

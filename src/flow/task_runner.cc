@@ -219,6 +219,9 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
     entry.duration_s += seconds;
     entry.prompt_tokens += outcome.usage.prompt_tokens;
     entry.output_tokens += outcome.usage.output_tokens;
+    const llm::ChatUsage failed = orchestrator::failed_usage(outcome.attempts);
+    entry.failed_prompt_tokens += failed.prompt_tokens;
+    entry.failed_output_tokens += failed.output_tokens;
     if (!outcome.model.empty()) {
       entry.model = outcome.model;
     }

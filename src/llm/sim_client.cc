@@ -255,7 +255,7 @@ Result<ChatResponse> SimClient::stream_reply(const ChatRequest& request, const s
 }
 
 Result<ChatResponse> SimClient::chat(const ChatRequest& request, const CancelToken& cancel,
-                                     const TokenCallback& on_token, ChatUsage* cancelled_usage) {
+                                     const TokenCallback& on_token, ChatProgress* progress) {
   const MonoTime start = clock_->now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -289,8 +289,8 @@ Result<ChatResponse> SimClient::chat(const ChatRequest& request, const CancelTok
   release_slot();
   if (response.is_ok()) {
     increment(&SimStats::completed);
-  } else if (response.status().code() == ErrorCode::kCancelled && cancelled_usage != nullptr) {
-    *cancelled_usage = spent;
+  } else if (progress != nullptr) {
+    progress->failed_usage = spent;
   }
   return response;
 }

@@ -207,11 +207,12 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
               StructuredOutcome& out) {
   attempt.reply = response.content;
   attempt.usage = response.usage;
+  llm::add_usage(attempt.usage, attempt.retried_usage);
   attempt.simulated = response.simulated;
   if (!response.model.empty()) {
     attempt.model = response.model;
   }
-  add_usage(out.usage, response.usage);
+  llm::add_usage(out.usage, attempt.usage);
   out.model = attempt.model;
   out.simulated = response.simulated;
   if (response.done_reason == "length") {
@@ -295,18 +296,20 @@ StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRe
     attempt.model = chat.model;
     attempt.num_predict = state.num_predict;
     attempt.dropped_keywords = state.dropped;
-    llm::ChatUsage cancelled_usage;
+    llm::ChatProgress progress;
     if (request.clock != nullptr) {
       attempt.started_at = request.clock->wall_now();
     }
-    Result<llm::ChatResponse> response = client.chat(chat, cancel, nullptr, &cancelled_usage);
+    Result<llm::ChatResponse> response = client.chat(chat, cancel, nullptr, &progress);
     if (request.clock != nullptr) {
       attempt.finished_at = request.clock->wall_now();
     }
-    if (!response && response.status().code() == ErrorCode::kCancelled) {
+    if (response) {
+      attempt.retried_usage = progress.failed_usage;
+    } else {
       // The server spent these tokens although no reply arrived.
-      attempt.usage = cancelled_usage;
-      add_usage(out.usage, cancelled_usage);
+      attempt.usage = progress.failed_usage;
+      llm::add_usage(out.usage, progress.failed_usage);
     }
     Step step = response ? on_reply(*response, request, validator, state, attempt, out)
                          : on_request_failure(response.status(), request, state, attempt, out);
@@ -332,14 +335,12 @@ std::vector<std::string> keywords_to_strip(std::string_view message) {
   return named.empty() ? strippable_keywords() : named;
 }
 
-void add_usage(llm::ChatUsage& total, const llm::ChatUsage& part) {
-  total.prompt_tokens += part.prompt_tokens;
-  total.output_tokens += part.output_tokens;
-  total.load_seconds += part.load_seconds;
-  total.prompt_seconds += part.prompt_seconds;
-  total.eval_seconds += part.eval_seconds;
-  total.total_seconds += part.total_seconds;
-  total.first_token_seconds += part.first_token_seconds;
+llm::ChatUsage failed_usage(const std::vector<Attempt>& attempts) {
+  llm::ChatUsage total;
+  for (const Attempt& attempt : attempts) {
+    llm::add_usage(total, attempt.code == ErrorCode::kOk ? attempt.retried_usage : attempt.usage);
+  }
+  return total;
 }
 
 }  // namespace ollamaflow::orchestrator

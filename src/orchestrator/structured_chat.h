@@ -25,7 +25,11 @@ struct Attempt {
   ErrorCode code = ErrorCode::kOk;  // kOk for the accepted reply
   std::string error;                // why the reply was not accepted; empty when accepted
   std::vector<std::string> errors;  // the problems sent back to the model, one per entry
+  // Every token that the server spent on this attempt as far as the client saw it, including
+  // those of a failed request and of the tries that the client retried (see llm::ChatProgress).
   llm::ChatUsage usage;
+  // The part of `usage` spent by tries that the client retried before the reply arrived.
+  llm::ChatUsage retried_usage;
   std::string model;                          // as the server reported it, else as requested
   int num_predict = 0;                        // output token limit of this request
   std::vector<std::string> dropped_keywords;  // JSON pointers left out of the server's schema
@@ -70,8 +74,7 @@ struct StructuredOutcome {
   Status status;
   nlohmann::json value;
   std::vector<Attempt> attempts;
-  // Summed over all attempts, a cancelled one included with the tokens that the client saw it
-  // spend (see LlmClient::chat).
+  // Summed over all attempts, the failed ones included (see Attempt::usage).
   llm::ChatUsage usage;
   std::string model;  // of the last reply
   bool simulated = false;
@@ -98,7 +101,8 @@ StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRe
 // properties, required, items and enum are never stripped.
 std::vector<std::string> keywords_to_strip(std::string_view message);
 
-// Adds the token counts and durations of `part` to `total`.
-void add_usage(llm::ChatUsage& total, const llm::ChatUsage& part);
+// Returns the tokens that failed requests spent in `attempts`: the whole usage of each attempt
+// that was not accepted, and the retried tries of the accepted one.
+llm::ChatUsage failed_usage(const std::vector<Attempt>& attempts);
 
 }  // namespace ollamaflow::orchestrator

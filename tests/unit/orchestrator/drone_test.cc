@@ -445,6 +445,75 @@ TEST_F(ExecuteTaskTest, FailsAfterMaxAttempts) {
   EXPECT_EQ(client_.remaining(), 1u);
 }
 
+// Requests that failed on the server or the connection still spent tokens, so their attempts
+// and the outcome count them.
+TEST_F(ExecuteTaskTest, FailedRequestsCountTheirTokens) {
+  client_.fail(ErrorCode::kTruncated, "the stream ended without its final chunk", 0, 40);
+  client_.fail(ErrorCode::kParseError, "the server could not parse the output", 0, 30);
+  client_.reply(good_reply(), 500, 120);
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  ASSERT_THAT(outcome.attempts, SizeIs(3));
+  EXPECT_EQ(outcome.attempts[0].usage.output_tokens, 40);
+  EXPECT_EQ(outcome.attempts[1].usage.output_tokens, 30);
+  EXPECT_EQ(outcome.usage.prompt_tokens, 500);
+  EXPECT_EQ(outcome.usage.output_tokens, 190);
+  const llm::ChatUsage failed = failed_usage(outcome.attempts);
+  EXPECT_EQ(failed.prompt_tokens, 0);
+  EXPECT_EQ(failed.output_tokens, 70);
+}
+
+TEST_F(ExecuteTaskTest, FinalErrorCountsItsTokens) {
+  client_.fail(ErrorCode::kServerError, "stream error after 12 tokens", 300, 12);
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kServerError);
+  ASSERT_THAT(outcome.attempts, SizeIs(1));
+  EXPECT_EQ(outcome.attempts[0].usage.prompt_tokens, 300);
+  EXPECT_EQ(outcome.attempts[0].usage.output_tokens, 12);
+  EXPECT_EQ(outcome.usage.output_tokens, 12);
+  EXPECT_EQ(failed_usage(outcome.attempts).output_tokens, 12);
+}
+
+// A rejected reply's tokens are in the totals already; they count as failed too.
+TEST_F(ExecuteTaskTest, RejectedReplyTokensCountAsFailed) {
+  client_.reply("not json", 400, 50);
+  client_.reply(good_reply(), 500, 120);
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  EXPECT_EQ(outcome.usage.output_tokens, 170);
+  const llm::ChatUsage failed = failed_usage(outcome.attempts);
+  EXPECT_EQ(failed.prompt_tokens, 400);
+  EXPECT_EQ(failed.output_tokens, 50);
+}
+
+// Tries that the client retried before the accepted reply spent tokens of their own: the
+// attempt's usage includes them, and they count as failed.
+TEST_F(ExecuteTaskTest, RetriedTriesCountAsFailed) {
+  llm::ChatResponse response;
+  response.content = good_reply();
+  response.done_reason = "stop";
+  response.usage.prompt_tokens = 500;
+  response.usage.output_tokens = 120;
+  client_.push(response, 500, 9);
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  ASSERT_THAT(outcome.attempts, SizeIs(1));
+  EXPECT_EQ(outcome.attempts[0].usage.prompt_tokens, 1000);
+  EXPECT_EQ(outcome.attempts[0].usage.output_tokens, 129);
+  EXPECT_EQ(outcome.usage.output_tokens, 129);
+  const llm::ChatUsage failed = failed_usage(outcome.attempts);
+  EXPECT_EQ(failed.prompt_tokens, 500);
+  EXPECT_EQ(failed.output_tokens, 9);
+}
+
 TEST_F(ExecuteTaskTest, CancelStopsBetweenAttempts) {
   client_.cancel_after(1, &cancel_);
   client_.reply("not json");
