@@ -64,9 +64,13 @@ inline void add_usage(ChatUsage& total, const ChatUsage& part) {
   total.first_token_seconds += part.first_token_seconds;
 }
 
-// The tokens of a chat request that its return value does not show, for the caller's token
-// counts. chat() fills it on every return.
+// The part of a chat request's outcome that its return value does not show: whether the request
+// was sent, and the tokens of its failed tries. chat() fills it on every return.
 struct ChatProgress {
+  // Set just before the client hands the request to the connection, or when the simulated
+  // backend accepts it. A request that was cancelled while this is false never reached the
+  // server, so it spent nothing and callers record no attempt for it.
+  bool sent = false;
   // The tokens of failed requests. After an error, it is what the request spent before it
   // failed, as far as the client saw it. A model server reports its counts only in the final
   // chunk of a reply, so before that chunk the output tokens are counted one per streamed chunk
@@ -116,8 +120,9 @@ class LlmClient {
   // that ended without its final chunk), kTimeout, kCancelled, kContextOverflow,
   // kSchemaUnsupported.
   //
-  // When `progress` is not null, it receives the tokens of failed requests (see ChatProgress),
-  // whatever the outcome. The simulated backend gives the tokens it simulated.
+  // When `progress` is not null, it receives whether the request was sent and the tokens of
+  // failed requests (see ChatProgress), whatever the outcome. The simulated backend gives the
+  // tokens it simulated.
   virtual Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
                                     const TokenCallback& on_token = nullptr,
                                     ChatProgress* progress = nullptr) = 0;

@@ -219,7 +219,8 @@ Result<ChatResponse> OllamaClient::chat(const ChatRequest& request, const Cancel
       limit_reply_bytes(max_reply_bytes(request.options.num_predict), url,
                         [&](std::string_view chunk) { return reader.feed(chunk, on_line); });
   Result<HttpResponse> response =
-      http_.post_stream("/api/chat", chat_body(request).dump(), watch, on_chunk, cancel);
+      http_.post_stream("/api/chat", chat_body(request).dump(), watch, on_chunk, cancel,
+                        progress != nullptr ? &progress->sent : nullptr);
   Result<ChatResponse> reply = response.is_ok()
                                    ? read_reply(*response, request, reader, stream, watch, on_token,
                                                 url, model_not_found(request.model))

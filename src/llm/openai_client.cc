@@ -144,7 +144,7 @@ Result<ChatResponse> OpenAiClient::chat(const ChatRequest& request, const Cancel
                         [&](std::string_view chunk) { return parser.feed(chunk, on_event); });
   Result<HttpResponse> response =
       http_.post_stream(std::string(kApiPrefix) + "/chat/completions", chat_body(request).dump(),
-                        watch, on_chunk, cancel);
+                        watch, on_chunk, cancel, progress != nullptr ? &progress->sent : nullptr);
   Result<ChatResponse> reply = response.is_ok()
                                    ? read_reply(*response, request, parser, stream, url)
                                    : Result<ChatResponse>(response.status());

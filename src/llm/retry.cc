@@ -98,12 +98,14 @@ bool RetryingClient::wait(double seconds, const CancelToken& cancel) {
 Result<ChatResponse> RetryingClient::chat(const ChatRequest& request, const CancelToken& cancel,
                                           const TokenCallback& on_token, ChatProgress* progress) {
   ++requests_;
-  // The tokens of the tries that failed, the retried ones and the last one alike.
+  // Whether any try was sent, and the tokens of the tries that failed, the retried ones and the
+  // last one alike.
   ChatProgress failed;
   for (int retry = 0;; ++retry) {
     ++attempts_;
     ChatProgress attempt;
     Result<ChatResponse> response = inner_->chat(request, cancel, on_token, &attempt);
+    failed.sent = failed.sent || attempt.sent;
     if (response.is_ok()) {
       if (retry > 0) {
         ++recovered_;

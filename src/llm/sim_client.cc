@@ -267,6 +267,10 @@ Result<ChatResponse> SimClient::chat(const ChatRequest& request, const CancelTok
   get_logger("llm")->debug("simulated chat model={} schema={} messages={}", request.model,
                            request.schema_name, request.messages.size());
   if (std::optional<Status> failure = take_failure(request.schema_name)) {
+    // An injected failure stands for the server's error reply, so the request reached it.
+    if (progress != nullptr) {
+      progress->sent = true;
+    }
     return *failure;
   }
   if (request.model.empty()) {
@@ -276,6 +280,9 @@ Result<ChatResponse> SimClient::chat(const ChatRequest& request, const CancelTok
   if (cancel.cancelled()) {
     increment(&SimStats::cancelled);
     return cancelled("before it started");
+  }
+  if (progress != nullptr) {
+    progress->sent = true;
   }
   Result<std::string> content = reply_content(request);
   if (!content.is_ok()) {

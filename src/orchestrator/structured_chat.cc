@@ -304,6 +304,12 @@ StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRe
     if (request.clock != nullptr) {
       attempt.finished_at = request.clock->wall_now();
     }
+    if (!response && response.status().code() == ErrorCode::kCancelled && !progress.sent) {
+      // The token was set after the check above, and the client saw it before sending, so no
+      // request reached the server and there is no attempt to record.
+      out.status = Status(ErrorCode::kCancelled, "cancelled before the reply was accepted");
+      return out;
+    }
     if (response) {
       attempt.retried_usage = progress.failed_usage;
     } else {

@@ -66,7 +66,8 @@ struct StructuredRequest {
 
 struct StructuredOutcome {
   // Ok when `value` contains an accepted reply. Otherwise one of:
-  // - kCancelled when the token was set;
+  // - kCancelled when the token was set. A request that the client cancelled before sending it
+  //   has no entry in `attempts`;
   // - the client's error for a failed request (the client has already retried retryable
   //   server errors);
   // - the last attempt's code (kTruncated, kParseError, kSchemaViolation) when every attempt

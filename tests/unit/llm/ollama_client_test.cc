@@ -531,6 +531,17 @@ TEST_F(OllamaClientTest, CancelMidStreamCountsStreamedTokens) {
   EXPECT_EQ(pieces, 1);
   EXPECT_EQ(progress.failed_usage.output_tokens, 1);
   EXPECT_EQ(progress.failed_usage.prompt_tokens, 0);
+  EXPECT_TRUE(progress.sent);
+}
+
+TEST_F(OllamaClientTest, CancelBeforeSendLeavesRequestUnsent) {
+  cancel_.cancel();
+  ChatProgress progress;
+  Result<ChatResponse> response = client()->chat(request(), cancel_, nullptr, &progress);
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_EQ(response.status().code(), ErrorCode::kCancelled);
+  EXPECT_FALSE(progress.sent);
+  EXPECT_EQ(server_.chat_count(), 0u);
 }
 
 TEST_F(OllamaClientTest, ListModels) {

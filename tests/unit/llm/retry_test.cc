@@ -28,6 +28,9 @@ class ScriptedClient final : public LlmClient {
                             const TokenCallback& on_token, ChatProgress* progress) override {
     std::lock_guard<std::mutex> lock(mutex_);
     call_times_.push_back(clock_->seconds());
+    if (progress != nullptr) {
+      progress->sent = true;
+    }
     if (on_token) {
       on_token("piece");
     }
@@ -185,6 +188,7 @@ TEST_F(RetryingClientTest, CancelDuringBackoffReportsTokensOfTheTry) {
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kCancelled);
   EXPECT_EQ(progress.failed_usage.output_tokens, ScriptedClient::kFailedOutputTokens);
+  EXPECT_TRUE(progress.sent);
 }
 
 TEST_F(RetryingClientTest, FailsOneBeyondMaxRetries) {

@@ -514,6 +514,43 @@ TEST_F(ExecuteTaskTest, RetriedTriesCountAsFailed) {
   EXPECT_EQ(failed.output_tokens, 9);
 }
 
+// A Ctrl-C between the request loop's check and the client's: the client sends nothing, so the
+// task has no attempt for that request.
+TEST_F(ExecuteTaskTest, CancelBeforeSendRecordsNoAttempt) {
+  client_.cancel_on_arrival(1, &cancel_);
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kCancelled);
+  EXPECT_THAT(outcome.attempts, IsEmpty());
+  EXPECT_THAT(client_.requests(), IsEmpty());
+}
+
+TEST_F(ExecuteTaskTest, CancelBeforeSecondSendKeepsFirstAttempt) {
+  client_.cancel_on_arrival(2, &cancel_);
+  client_.reply("not json", 400, 50);
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kCancelled);
+  ASSERT_THAT(outcome.attempts, SizeIs(1));
+  EXPECT_EQ(outcome.attempts[0].code, ErrorCode::kParseError);
+  EXPECT_EQ(outcome.usage.output_tokens, 50);
+}
+
+// A request cancelled while its reply streams was sent, so it keeps its attempt and tokens.
+TEST_F(ExecuteTaskTest, CancelWhileStreamingKeepsAttempt) {
+  client_.cancel_spent(0, 25);
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kCancelled);
+  ASSERT_THAT(outcome.attempts, SizeIs(1));
+  EXPECT_EQ(outcome.attempts[0].usage.output_tokens, 25);
+}
+
 TEST_F(ExecuteTaskTest, CancelStopsBetweenAttempts) {
   client_.cancel_after(1, &cancel_);
   client_.reply("not json");

@@ -48,10 +48,16 @@ class ScriptedClient final : public llm::LlmClient {
                                  const llm::TokenCallback& /*on_token*/,
                                  llm::ChatProgress* progress) override {
     std::lock_guard lock(mutex_);
+    if (++arrivals_ == cancel_on_arrival_) {
+      arrival_target_->cancel();
+    }
     if (cancel.cancelled()) {
       return Result<llm::ChatResponse>(ErrorCode::kCancelled, "request cancelled");
     }
     requests_.push_back(request);
+    if (progress != nullptr) {
+      progress->sent = true;
+    }
     if (clock_ != nullptr) {
       clock_->advance(request_duration_);
     }
@@ -77,6 +83,13 @@ class ScriptedClient final : public llm::LlmClient {
   void take_time(FakeClock* clock, Duration duration) {
     clock_ = clock;
     request_duration_ = duration;
+  }
+
+  // Cancels `token` as request number `arrival` (from 1) arrives, before the client's own cancel
+  // check, as a Ctrl-C that lands between the caller's check and the client's.
+  void cancel_on_arrival(int arrival, CancelToken* token) {
+    cancel_on_arrival_ = arrival;
+    arrival_target_ = token;
   }
 
   // Cancels `token` from inside the request after `requests` requests were received.
@@ -122,6 +135,9 @@ class ScriptedClient final : public llm::LlmClient {
   mutable std::mutex mutex_;
   std::deque<Step> script_;
   std::vector<llm::ChatRequest> requests_;
+  int arrivals_ = 0;  // chat() calls, the cancelled ones included
+  int cancel_on_arrival_ = -1;
+  CancelToken* arrival_target_ = nullptr;
   int cancel_after_ = -1;
   CancelToken* cancel_target_ = nullptr;
   FakeClock* clock_ = nullptr;
