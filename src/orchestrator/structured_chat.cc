@@ -33,6 +33,9 @@ struct LoopState {
   int num_predict = 0;
   int ceiling = 0;
   int counted = 0;
+  // True while the request is the resend after the server rejected the schema, which repeats
+  // the attempt that the rejection did not count.
+  bool resending = false;
 };
 
 enum class Step { kAccepted, kRetry, kStop };
@@ -85,6 +88,18 @@ Verdict check_reply(const std::string& content, const StructuredRequest& request
     return {ErrorCode::kSchemaViolation, std::move(problems), {}};
   }
   return {ErrorCode::kOk, {}, std::move(parsed).value()};
+}
+
+// Returns the attempt that was just counted, for log lines: its number among the counted
+// attempts and the maximum, "1/3" to "3/3". The resend after a rejected schema has the number of
+// the attempt that it repeats, with a note that names the resend.
+std::string attempt_text(const LoopState& state, const StructuredRequest& request) {
+  const int number = std::min(state.counted, request.max_attempts);
+  if (state.resending) {
+    return fmt::format("{}/{} (resent without the schema keywords that the server rejected)",
+                       number, request.max_attempts);
+  }
+  return fmt::format("{}/{}", number, request.max_attempts);
 }
 
 bool can_raise_limit(const LoopState& state) {
@@ -158,8 +173,11 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
         state.server_schema, keywords_to_strip(failure.message()), &dropped);
     state.schema_stripped = true;
     state.dropped = dropped;
-    log->warn("server rejected the schema {} schema={} dropped={} error={}", request.log_label,
-              request.chat.schema_name, join(dropped, ","), failure.message());
+    log->warn(
+        "server rejected the schema {} attempt={}/{} schema={} dropped={} error={}: resending "
+        "the attempt without the dropped keywords, not counted",
+        request.log_label, state.counted + 1, request.max_attempts, request.chat.schema_name,
+        join(dropped, ","), failure.message());
     return Step::kRetry;
   }
   if (failure.code() == ErrorCode::kTruncated) {
@@ -177,11 +195,11 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
     }
     if (request.truncation_log == nullptr || request.truncation_log->allow()) {
       if (last) {
-        log->warn("reply truncated {} attempt={}/{} num_predict={}: no attempt left",
-                  request.log_label, attempt.number, request.max_attempts, attempt.num_predict);
+        log->warn("reply truncated {} attempt={} num_predict={}: no attempt left",
+                  request.log_label, attempt_text(state, request), attempt.num_predict);
       } else {
-        log->warn("reply truncated {} attempt={}/{} num_predict={} num_predict_next={}",
-                  request.log_label, attempt.number, request.max_attempts, attempt.num_predict,
+        log->warn("reply truncated {} attempt={} num_predict={} num_predict_next={}",
+                  request.log_label, attempt_text(state, request), attempt.num_predict,
                   state.num_predict);
       }
     }
@@ -192,8 +210,8 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
     // not match the expected format"), so there is no reply to send back: ask again.
     ++state.counted;
     out.attempts.push_back(attempt);
-    log->warn("reply unparsable on the server {} attempt={}/{} error={}", request.log_label,
-              attempt.number, request.max_attempts, failure.message());
+    log->warn("reply unparsable on the server {} attempt={} error={}", request.log_label,
+              attempt_text(state, request), failure.message());
     return Step::kRetry;
   }
   out.attempts.push_back(attempt);
@@ -227,7 +245,7 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
           ->warn(
               "reply cut by the server's context {} attempt={} prompt_tokens={} "
               "output_tokens={} num_predict={}",
-              request.log_label, attempt.number, response.usage.prompt_tokens,
+              request.log_label, attempt_text(state, request), response.usage.prompt_tokens,
               response.usage.output_tokens, attempt.num_predict);
       out.status = Status(ErrorCode::kTruncated, *cause);
       return Step::kStop;
@@ -255,8 +273,8 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
   ++state.counted;
   out.attempts.push_back(attempt);
   get_logger("orchestrator")
-      ->warn("reply rejected {} attempt={}/{} code={} error={}", request.log_label, attempt.number,
-             request.max_attempts, error_code_name(attempt.code), attempt.error);
+      ->warn("reply rejected {} attempt={} code={} error={}", request.log_label,
+             attempt_text(state, request), error_code_name(attempt.code), attempt.error);
   state.messages = request.chat.messages;
   state.messages.push_back({"assistant", response.content});
   state.messages.push_back(
@@ -291,6 +309,7 @@ StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRe
     chat.messages = state.messages;
     chat.schema = state.server_schema;
     chat.options.num_predict = state.num_predict;
+    state.resending = !out.attempts.empty() && !out.attempts.back().counted;
     Attempt attempt;
     attempt.number = static_cast<int>(out.attempts.size()) + 1;
     attempt.model = chat.model;

@@ -334,6 +334,47 @@ TEST_F(ExecuteTaskTest, TruncationWarningsShareRateLimit) {
   EXPECT_THAT(log.text(), HasSubstr("reply truncated: 3 more lines suppressed"));
 }
 
+// The resend after a rejected schema is not counted, so it repeats the number of the attempt
+// that it replaces, says so, and the numbers end at the maximum.
+TEST_F(ExecuteTaskTest, SchemaResendKeepsAttemptNumbers) {
+  request_.options.num_predict = 512;
+  client_.fail(ErrorCode::kSchemaUnsupported, "unsupported keyword: minItems");
+  client_.fail(ErrorCode::kTruncated, "length");
+  client_.fail(ErrorCode::kTruncated, "length");
+  client_.fail(ErrorCode::kTruncated, "length");
+  OrchestratorLogCapture log;
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kTruncated);
+  ASSERT_THAT(outcome.attempts, SizeIs(4));
+  EXPECT_THAT(log.text(), HasSubstr("server rejected the schema task=api attempt=1/3 "));
+  EXPECT_THAT(log.text(),
+              HasSubstr("reply truncated task=api attempt=1/3 (resent without the schema "
+                        "keywords that the server rejected) num_predict=512 "
+                        "num_predict_next=1024\n"));
+  EXPECT_THAT(log.text(), HasSubstr("reply truncated task=api attempt=2/3 num_predict=1024 "));
+  EXPECT_THAT(log.text(), HasSubstr("reply truncated task=api attempt=3/3 num_predict=2048: "
+                                    "no attempt left\n"));
+  EXPECT_THAT(log.text(), Not(HasSubstr("attempt=4/3")));
+}
+
+TEST_F(ExecuteTaskTest, RejectedReplyAfterResendNumbersFromOne) {
+  request_.max_attempts = 2;
+  client_.fail(ErrorCode::kSchemaUnsupported, "unsupported keyword: minItems");
+  client_.reply("not json");
+  client_.fail(ErrorCode::kParseError, "the server could not parse the output");
+  OrchestratorLogCapture log;
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kParseError);
+  EXPECT_THAT(log.text(), HasSubstr("reply rejected task=api attempt=1/2 (resent without the "
+                                    "schema keywords that the server rejected) code=parse_error"));
+  EXPECT_THAT(log.text(), HasSubstr("reply unparsable on the server task=api attempt=2/2 error="));
+  EXPECT_THAT(log.text(), Not(HasSubstr("attempt=3/2")));
+}
+
 TEST_F(ExecuteTaskTest, AcceptsFencedJson) {
   client_.reply("Here you go:\n```json\n" + good_reply() + "\n```\nLet me know!");
 
