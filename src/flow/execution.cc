@@ -250,7 +250,8 @@ void PlanRun::shut_down() {
   // Stop the agents before closing the queue, so that tasks cancelled by the stop go back to
   // it instead of being counted as lost.
   manager_->stop(/*graceful=*/!cancelled);
-  truncation_log_.flush();
+  reply_warnings_.flush();
+  task_failure_log_.flush();
   queue_.close();
   std::lock_guard lock(mutex_);
   if (!dag_->done()) {

@@ -209,7 +209,8 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   request.dependencies = dependencies_of(plan_task);
   request.max_attempts = setup_.config.run.max_task_attempts;
   request.clock = setup_.clock.get();
-  request.truncation_log = &truncation_log_;
+  request.warning_limits = &reply_warnings_;
+  request.failure_log = &task_failure_log_;
 
   const MonoTime begin = setup_.clock->now();
   orchestrator::DroneOutcome outcome = orchestrator::execute_task(*setup_.client, request, cancel);

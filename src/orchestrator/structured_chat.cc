@@ -90,6 +90,11 @@ Verdict check_reply(const std::string& content, const StructuredRequest& request
   return {ErrorCode::kOk, {}, std::move(parsed).value()};
 }
 
+// Returns true when a warning of `kind` may be logged, and counts it when it may not.
+bool should_log(const StructuredRequest& request, LogRateLimiter ReplyWarningLimits::*kind) {
+  return request.warning_limits == nullptr || (request.warning_limits->*kind).allow();
+}
+
 // Returns the attempt that was just counted, for log lines: its number among the counted
 // attempts and the maximum, "1/3" to "3/3". The resend after a rejected schema has the number of
 // the attempt that it repeats, with a note that names the resend.
@@ -173,11 +178,13 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
         state.server_schema, keywords_to_strip(failure.message()), &dropped);
     state.schema_stripped = true;
     state.dropped = dropped;
-    log->warn(
-        "server rejected the schema {} attempt={}/{} schema={} dropped={} error={}: resending "
-        "the attempt without the dropped keywords, not counted",
-        request.log_label, state.counted + 1, request.max_attempts, request.chat.schema_name,
-        join(dropped, ","), failure.message());
+    if (should_log(request, &ReplyWarningLimits::schema_rejected)) {
+      log->warn(
+          "server rejected the schema {} attempt={}/{} schema={} dropped={} error={}: resending "
+          "the attempt without the dropped keywords, not counted",
+          request.log_label, state.counted + 1, request.max_attempts, request.chat.schema_name,
+          join(dropped, ","), failure.message());
+    }
     return Step::kRetry;
   }
   if (failure.code() == ErrorCode::kTruncated) {
@@ -193,7 +200,7 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
     if (!last) {
       raise_limit(state);
     }
-    if (request.truncation_log == nullptr || request.truncation_log->allow()) {
+    if (should_log(request, &ReplyWarningLimits::truncated)) {
       if (last) {
         log->warn("reply truncated {} attempt={} num_predict={}: no attempt left",
                   request.log_label, attempt_text(state, request), attempt.num_predict);
@@ -210,8 +217,10 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
     // not match the expected format"), so there is no reply to send back: ask again.
     ++state.counted;
     out.attempts.push_back(attempt);
-    log->warn("reply unparsable on the server {} attempt={} error={}", request.log_label,
-              attempt_text(state, request), failure.message());
+    if (should_log(request, &ReplyWarningLimits::unparsable)) {
+      log->warn("reply unparsable on the server {} attempt={} error={}", request.log_label,
+                attempt_text(state, request), failure.message());
+    }
     return Step::kRetry;
   }
   out.attempts.push_back(attempt);
@@ -241,12 +250,14 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
       attempt.error = *cause;
       ++state.counted;
       out.attempts.push_back(attempt);
-      get_logger("orchestrator")
-          ->warn(
-              "reply cut by the server's context {} attempt={} prompt_tokens={} "
-              "output_tokens={} num_predict={}",
-              request.log_label, attempt_text(state, request), response.usage.prompt_tokens,
-              response.usage.output_tokens, attempt.num_predict);
+      if (should_log(request, &ReplyWarningLimits::context_cut)) {
+        get_logger("orchestrator")
+            ->warn(
+                "reply cut by the server's context {} attempt={} prompt_tokens={} "
+                "output_tokens={} num_predict={}",
+                request.log_label, attempt_text(state, request), response.usage.prompt_tokens,
+                response.usage.output_tokens, attempt.num_predict);
+      }
       out.status = Status(ErrorCode::kTruncated, *cause);
       return Step::kStop;
     }
@@ -272,9 +283,11 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
   }
   ++state.counted;
   out.attempts.push_back(attempt);
-  get_logger("orchestrator")
-      ->warn("reply rejected {} attempt={} code={} error={}", request.log_label,
-             attempt_text(state, request), error_code_name(attempt.code), attempt.error);
+  if (should_log(request, &ReplyWarningLimits::rejected)) {
+    get_logger("orchestrator")
+        ->warn("reply rejected {} attempt={} code={} error={}", request.log_label,
+               attempt_text(state, request), error_code_name(attempt.code), attempt.error);
+  }
   state.messages = request.chat.messages;
   state.messages.push_back({"assistant", response.content});
   state.messages.push_back(
@@ -283,6 +296,25 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
 }
 
 }  // namespace
+
+ReplyWarningLimits::ReplyWarningLimits(size_t burst, std::chrono::steady_clock::duration interval)
+    : truncated(get_logger("orchestrator"), spdlog::level::warn, "reply truncated", burst,
+                interval),
+      rejected(get_logger("orchestrator"), spdlog::level::warn, "reply rejected", burst, interval),
+      unparsable(get_logger("orchestrator"), spdlog::level::warn, "reply unparsable on the server",
+                 burst, interval),
+      context_cut(get_logger("orchestrator"), spdlog::level::warn,
+                  "reply cut by the server's context", burst, interval),
+      schema_rejected(get_logger("orchestrator"), spdlog::level::warn, "server rejected the schema",
+                      burst, interval) {}
+
+void ReplyWarningLimits::flush() {
+  truncated.flush();
+  rejected.flush();
+  unparsable.flush();
+  context_cut.flush();
+  schema_rejected.flush();
+}
 
 StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRequest& request,
                                       const ReplyValidator& validator, const CancelToken& cancel) {

@@ -3,6 +3,8 @@
 // the attempts run out.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -41,6 +43,24 @@ struct Attempt {
   std::optional<WallTime> finished_at;
 };
 
+// Rate limiters of the warnings that run_structured_chat logs for single requests, shared by the
+// requests of one run so that many agents cannot flood the log. Each kind of warning has its own
+// limiter, which logs the first `burst` lines of every `interval` and counts the rest.
+// Thread-safe.
+struct ReplyWarningLimits {
+  explicit ReplyWarningLimits(
+      size_t burst = 5, std::chrono::steady_clock::duration interval = std::chrono::seconds(60));
+
+  // Logs the counts that are still open.
+  void flush();
+
+  LogRateLimiter truncated;        // "reply truncated"
+  LogRateLimiter rejected;         // "reply rejected"
+  LogRateLimiter unparsable;       // "reply unparsable on the server"
+  LogRateLimiter context_cut;      // "reply cut by the server's context"
+  LogRateLimiter schema_rejected;  // "server rejected the schema"
+};
+
 // Returns the problems of a reply that passed the JSON schema; an empty list accepts it.
 using ReplyValidator = std::function<std::vector<std::string>(const nlohmann::json& reply)>;
 
@@ -56,10 +76,9 @@ struct StructuredRequest {
   std::string rejection_prefix = "Your reply was rejected: ";
   std::string rejection_suffix = ". Return a corrected reply.";
   std::string log_label;  // ids for log lines, e.g. "task=api"
-  // Rate limiter of the "reply truncated" warnings, shared by the requests of one run so that
-  // many agents with cut replies cannot flood the log. Null logs every warning. It must outlive
-  // the call.
-  LogRateLimiter* truncation_log = nullptr;
+  // Rate limiters of the per-request warnings, shared by the requests of one run. Null logs
+  // every warning. It must outlive the call.
+  ReplyWarningLimits* warning_limits = nullptr;
   // Stamps each Attempt's start and finish when set. It must outlive the call.
   const Clock* clock = nullptr;
 };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <functional>
 #include <sstream>
 
 #include "core/log.h"
@@ -311,11 +312,18 @@ TEST_F(ExecuteTaskTest, LastTruncationWarningSaysNoAttemptLeft) {
   EXPECT_THAT(log.text(), Not(HasSubstr("num_predict_next=4096")));
 }
 
-// Tasks that share a rate limiter log the first warnings of each interval and count the rest.
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// Tasks that share the limits log the first warnings of each interval and count the rest.
 TEST_F(ExecuteTaskTest, TruncationWarningsShareRateLimit) {
-  LogRateLimiter limiter(get_logger("orchestrator"), spdlog::level::warn, "reply truncated", 2,
-                         std::chrono::seconds(60));
-  request_.truncation_log = &limiter;
+  ReplyWarningLimits limits(2, std::chrono::seconds(60));
+  request_.warning_limits = &limits;
   OrchestratorLogCapture log;
   for (int task = 0; task < 5; ++task) {
     client_.fail(ErrorCode::kTruncated, "length");
@@ -323,15 +331,69 @@ TEST_F(ExecuteTaskTest, TruncationWarningsShareRateLimit) {
     ASSERT_TRUE(run().status.is_ok());
   }
 
-  size_t warnings = 0;
-  for (size_t at = log.text().find("reply truncated task="); at != std::string::npos;
-       at = log.text().find("reply truncated task=", at + 1)) {
-    ++warnings;
-  }
-  EXPECT_EQ(warnings, 2u) << log.text();
-  EXPECT_EQ(limiter.suppressed(), 3u);
-  limiter.flush();
+  EXPECT_EQ(count_of(log.text(), "reply truncated task="), 2u) << log.text();
+  EXPECT_EQ(limits.truncated.suppressed(), 3u);
+  limits.flush();
   EXPECT_THAT(log.text(), HasSubstr("reply truncated: 3 more lines suppressed"));
+}
+
+// Every per-request warning has its own limit, so a burst of one kind keeps the first lines of
+// that kind in full and cannot hide another kind.
+TEST_F(ExecuteTaskTest, EveryRequestWarningIsRateLimited) {
+  struct Case {
+    std::string line;  // the start of the warning, up to the task's ids
+    std::function<void(ScriptedClient&)> script;
+    LogRateLimiter ReplyWarningLimits::*limiter;
+  };
+  llm::ChatResponse cut;
+  cut.content = "{\"files\": [";
+  cut.done_reason = "length";
+  cut.usage.prompt_tokens = 900;
+  cut.usage.output_tokens = 95;
+  const std::vector<Case> cases = {
+      {"reply rejected task=", [](ScriptedClient& c) { c.reply("not json"); },
+       &ReplyWarningLimits::rejected},
+      {"reply unparsable on the server task=",
+       [](ScriptedClient& c) { c.fail(ErrorCode::kParseError, "does not match the format"); },
+       &ReplyWarningLimits::unparsable},
+      {"server rejected the schema task=",
+       [](ScriptedClient& c) { c.fail(ErrorCode::kSchemaUnsupported, "unsupported: minItems"); },
+       &ReplyWarningLimits::schema_rejected},
+      {"reply cut by the server's context task=", [cut](ScriptedClient& c) { c.push(cut); },
+       &ReplyWarningLimits::context_cut},
+  };
+  request_.options.server_slot_ctx = 1000;
+  for (const Case& c : cases) {
+    ReplyWarningLimits limits(2, std::chrono::seconds(60));
+    request_.warning_limits = &limits;
+    OrchestratorLogCapture log;
+    for (int task = 0; task < 5; ++task) {
+      c.script(client_);
+      client_.reply(good_reply());
+      run();
+    }
+    while (client_.remaining() > 0) {
+      run();  // drops the good replies that a failed task left
+    }
+    EXPECT_EQ(count_of(log.text(), c.line), 2u) << c.line << "\n" << log.text();
+    EXPECT_EQ((limits.*c.limiter).suppressed(), 3u) << c.line;
+  }
+}
+
+TEST_F(ExecuteTaskTest, TaskFailedWarningIsRateLimited) {
+  LogRateLimiter failures(get_logger("orchestrator"), spdlog::level::warn, "task failed", 2,
+                          std::chrono::seconds(60));
+  request_.failure_log = &failures;
+  OrchestratorLogCapture log;
+  for (int task = 0; task < 5; ++task) {
+    client_.fail(ErrorCode::kServerError, "HTTP 500");
+    EXPECT_EQ(run().status.code(), ErrorCode::kServerError);
+  }
+
+  EXPECT_EQ(count_of(log.text(), "task failed task=api"), 2u) << log.text();
+  EXPECT_EQ(failures.suppressed(), 3u);
+  failures.flush();
+  EXPECT_THAT(log.text(), HasSubstr("task failed: 3 more lines suppressed"));
 }
 
 // The resend after a rejected schema is not counted, so it repeats the number of the attempt
