@@ -103,6 +103,8 @@ Status PlanRun::start() {
     entry.duration_s = earlier.duration_s.value_or(0);
     entry.prompt_tokens = earlier.prompt_tokens;
     entry.output_tokens = earlier.output_tokens;
+    // NOTE: the journal's task rows do not split out the tokens of failed requests, so those of
+    // a task that succeeded in an earlier process count as tokens of accepted replies.
     entry.resumed = true;
   }
   Result<orchestrator::TaskDag> graph = orchestrator::TaskDag::create(setup_.plan, succeeded);
@@ -249,7 +251,8 @@ void PlanRun::shut_down() {
   // Stop the agents before closing the queue, so that tasks cancelled by the stop go back to
   // it instead of being counted as lost.
   manager_->stop(/*graceful=*/!cancelled);
-  truncation_log_.flush();
+  reply_warnings_.flush();
+  task_failure_log_.flush();
   queue_.close();
   std::lock_guard lock(mutex_);
   if (!dag_->done()) {
@@ -302,6 +305,8 @@ ExecutionResult PlanRun::collect_result() {
     report.resumed = entry.resumed;
     result.prompt_tokens += entry.prompt_tokens;
     result.output_tokens += entry.output_tokens;
+    result.failed_prompt_tokens += entry.failed_prompt_tokens;
+    result.failed_output_tokens += entry.failed_output_tokens;
     result.tasks.push_back(report);
     result.summaries.push_back(
         {state.id, task->title, task->role, status, entry.summary, entry.files, report.error});

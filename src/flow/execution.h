@@ -52,6 +52,8 @@ struct ExecutionResult {
   std::vector<AgentCountSample> agent_counts;
   int64_t prompt_tokens = 0;
   int64_t output_tokens = 0;
+  int64_t failed_prompt_tokens = 0;  // the part of the tokens that failed requests spent
+  int64_t failed_output_tokens = 0;
   bool all_succeeded = false;
   bool cancelled = false;
   // The reason the run stopped early because no agent could start; empty otherwise.

@@ -28,6 +28,9 @@ struct TaskProgress {
   double duration_s = 0;
   int64_t prompt_tokens = 0;
   int64_t output_tokens = 0;
+  // The part of the tokens above that failed requests spent (orchestrator::failed_usage).
+  int64_t failed_prompt_tokens = 0;
+  int64_t failed_output_tokens = 0;
   int attempts = 0;  // model requests made for it, over every agent that ran it
   std::vector<std::string> files;
   std::string summary;
@@ -82,11 +85,13 @@ class PlanRun {
   std::unique_ptr<agents::AgentManager> manager_;
   std::unique_ptr<ScalingLoop> loop_;
   MonoTime started_at_{};
-  // Rate limiter of the agents' "reply truncated" warnings, which can come from every agent at
-  // once when num_predict is too small for the tasks. shut_down() logs the count that is still
-  // open. Thread-safe.
-  LogRateLimiter truncation_log_{get_logger("orchestrator"), spdlog::level::warn, "reply truncated",
-                                 5, std::chrono::seconds(60)};
+  // Rate limiters of the agents' per-request warnings ("reply truncated", "reply rejected" ...)
+  // and of their "task failed" warnings, which can come from every agent at once, such as when
+  // num_predict is too small for the tasks or the server fails every request. shut_down() logs
+  // the counts that are still open. Thread-safe.
+  orchestrator::ReplyWarningLimits reply_warnings_;
+  LogRateLimiter task_failure_log_{get_logger("orchestrator"), spdlog::level::warn, "task failed",
+                                   5, std::chrono::seconds(60)};
 
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -162,6 +162,8 @@ json report_to_json(const RunReport& report) {
           {"duration_s", report.duration_s},
           {"prompt_tokens", report.prompt_tokens},
           {"output_tokens", report.output_tokens},
+          {"failed_prompt_tokens", report.failed_prompt_tokens},
+          {"failed_output_tokens", report.failed_output_tokens},
           {"plan", report.plan}};
 }
 
@@ -176,7 +178,9 @@ std::string format_report(const RunReport& report) {
   out += "  model:     " + one_line(report.model) + "\n";
   out += "  workspace: " + (report.workspace.empty() ? "-" : one_line(report.workspace)) + "\n";
   out += "  time:      " + format_seconds(report.duration_s) + ", tokens in/out " +
-         std::to_string(report.prompt_tokens) + "/" + std::to_string(report.output_tokens) + "\n";
+         std::to_string(report.prompt_tokens) + "/" + std::to_string(report.output_tokens) +
+         " (failed requests " + std::to_string(report.failed_prompt_tokens) + "/" +
+         std::to_string(report.failed_output_tokens) + ")\n";
   for (const std::string& note : report.notes) {
     out += "  note:      " + one_line(note) + "\n";
   }

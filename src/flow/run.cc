@@ -241,6 +241,14 @@ Status start_record(RunState& state, const std::string& goal) {
   return Status::ok();
 }
 
+// Adds the tokens of the queen's requests to the report's totals.
+void add_tokens(RunReport& report, const llm::ChatUsage& usage, const llm::ChatUsage& failed) {
+  report.prompt_tokens += usage.prompt_tokens;
+  report.output_tokens += usage.output_tokens;
+  report.failed_prompt_tokens += failed.prompt_tokens;
+  report.failed_output_tokens += failed.output_tokens;
+}
+
 void journal_plan_attempts(RunState& state, const orchestrator::PlanOutcome& outcome) {
   int number = 1;
   for (const orchestrator::Attempt& attempt : outcome.attempts) {
@@ -277,8 +285,7 @@ Result<orchestrator::Plan> make_plan(RunState& state, const std::string& goal) {
   orchestrator::PlanOutcome outcome =
       orchestrator::make_plan(goal, *state.backend.client, options, *state.cancel);
   journal_plan_attempts(state, outcome);
-  state.report.prompt_tokens += outcome.usage.prompt_tokens;
-  state.report.output_tokens += outcome.usage.output_tokens;
+  add_tokens(state.report, outcome.usage, orchestrator::failed_usage(outcome.attempts));
   if (!outcome.status) {
     int number = 0;
     for (const orchestrator::Attempt& attempt : outcome.attempts) {
@@ -366,8 +373,7 @@ void summarize(RunState& state, const ExecutionResult& result) {
   options.chat = chat_options(state.backend.settings);
   orchestrator::SummaryOutcome outcome = orchestrator::summarize(
       state.record.goal, result.summaries, *state.backend.client, options, *state.cancel);
-  state.report.prompt_tokens += outcome.usage.prompt_tokens;
-  state.report.output_tokens += outcome.usage.output_tokens;
+  add_tokens(state.report, outcome.usage, orchestrator::failed_usage(outcome.attempts));
   if (outcome.status) {
     state.report.summary = outcome.summary;
   } else {
@@ -383,6 +389,8 @@ void fill_from_execution(RunState& state, const ExecutionResult& result) {
   report.agent_counts = result.agent_counts;
   report.prompt_tokens += result.prompt_tokens;
   report.output_tokens += result.output_tokens;
+  report.failed_prompt_tokens += result.failed_prompt_tokens;
+  report.failed_output_tokens += result.failed_output_tokens;
   if (result.cancelled) {
     report.status = "cancelled";
     report.exit_code = 130;

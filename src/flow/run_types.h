@@ -75,8 +75,13 @@ struct RunReport {
   std::vector<ScalingEventReport> scaling_events;
   std::vector<AgentCountSample> agent_counts;
   double duration_s = 0;
+  // Every token that the run's requests spent, those of failed requests included.
   int64_t prompt_tokens = 0;
   int64_t output_tokens = 0;
+  // The part of the tokens above that requests spent which failed: replies that were rejected or
+  // cut, server errors, timeouts, cancelled requests and tries that the client retried.
+  int64_t failed_prompt_tokens = 0;
+  int64_t failed_output_tokens = 0;
   nlohmann::json plan;  // the plan that ran, as `--plan` reads it
 };
 

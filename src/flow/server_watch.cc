@@ -40,8 +40,8 @@ std::optional<double> ServerWaitTracker::mean_wait_s() const {
 Result<llm::ChatResponse> WaitRecordingClient::chat(const llm::ChatRequest& request,
                                                     const CancelToken& cancel,
                                                     const llm::TokenCallback& on_token,
-                                                    llm::ChatUsage* cancelled_usage) {
-  Result<llm::ChatResponse> response = inner_.chat(request, cancel, on_token, cancelled_usage);
+                                                    llm::ChatProgress* progress) {
+  Result<llm::ChatResponse> response = inner_.chat(request, cancel, on_token, progress);
   if (response) {
     tracker_->record(response->usage);
   }

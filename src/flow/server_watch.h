@@ -47,7 +47,7 @@ class WaitRecordingClient final : public llm::LlmClient {
 
   Result<llm::ChatResponse> chat(const llm::ChatRequest& request, const CancelToken& cancel,
                                  const llm::TokenCallback& on_token,
-                                 llm::ChatUsage* cancelled_usage) override;
+                                 llm::ChatProgress* progress) override;
   Result<std::vector<llm::ModelInfo>> list_models() override { return inner_.list_models(); }
   Result<std::string> version() override { return inner_.version(); }
   Result<std::vector<llm::LoadedModel>> loaded_models() override { return inner_.loaded_models(); }

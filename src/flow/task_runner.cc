@@ -10,6 +10,10 @@ namespace {
 // Bytes of each dependency file that the next agent may see; the message budget cuts further.
 constexpr size_t kDependencyFileBytes = 64 * 1024;
 
+// The error of a task that Ctrl-C cancelled before any request of it was sent, as shut_down()
+// gives the tasks that no agent started.
+constexpr const char* kNotStartedReason = "run cancelled before the task started";
+
 }  // namespace
 
 Status PlanRun::warm_up(const agents::AgentInfo& agent) {
@@ -172,12 +176,11 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
     std::lock_guard lock(mutex_);
     // An agent may take a queued task after Ctrl-C, before the pool stops. Such a task stays
     // queued without an agent, so shut_down() cancels it with the others that never started,
-    // and no attempt is journaled for a request that the client would not send.
-    // NOTE: a Ctrl-C between this check and the client's own check still journals an attempt
-    // whose request was never sent.
+    // and no attempt is journaled for a request that the client would not send. A Ctrl-C after
+    // this check stops the client before it sends, and finish_cancelled() handles that task.
     if (setup_.cancel->cancelled()) {
       agents::TaskOutcome outcome;
-      outcome.error = "run cancelled before the task started";
+      outcome.error = kNotStartedReason;
       outcome.code = ErrorCode::kCancelled;
       return outcome;
     }
@@ -206,7 +209,8 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   request.dependencies = dependencies_of(plan_task);
   request.max_attempts = setup_.config.run.max_task_attempts;
   request.clock = setup_.clock.get();
-  request.truncation_log = &truncation_log_;
+  request.warning_limits = &reply_warnings_;
+  request.failure_log = &task_failure_log_;
 
   const MonoTime begin = setup_.clock->now();
   orchestrator::DroneOutcome outcome = orchestrator::execute_task(*setup_.client, request, cancel);
@@ -219,6 +223,9 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
     entry.duration_s += seconds;
     entry.prompt_tokens += outcome.usage.prompt_tokens;
     entry.output_tokens += outcome.usage.output_tokens;
+    const llm::ChatUsage failed = orchestrator::failed_usage(outcome.attempts);
+    entry.failed_prompt_tokens += failed.prompt_tokens;
+    entry.failed_output_tokens += failed.output_tokens;
     if (!outcome.model.empty()) {
       entry.model = outcome.model;
     }
@@ -282,6 +289,21 @@ agents::TaskOutcome PlanRun::finish_cancelled(const std::string& id, const Cance
   std::lock_guard lock(mutex_);
   agents::TaskOutcome outcome;
   outcome.code = ErrorCode::kCancelled;
+  TaskProgress& entry = progress_[id];
+  if (setup_.cancel->cancelled() && entry.attempts == 0) {
+    // Ctrl-C came after run_task() checked the token, and the client sent no request, so the
+    // task ends as the tasks that no agent started do.
+    entry.agent.clear();
+    entry.model.clear();
+    entry.error = kNotStartedReason;
+    Result<std::vector<orchestrator::StatusChange>> changes =
+        dag_->mark_cancelled(id, kNotStartedReason);
+    if (changes) {
+      apply_changes_locked(*changes);
+    }
+    outcome.error = kNotStartedReason;
+    return outcome;
+  }
   if (setup_.cancel->cancelled() || !cancel.cancelled()) {
     // The user stopped the run: the task ends here.
     progress_[id].error = "cancelled by the user";

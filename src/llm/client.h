@@ -53,6 +53,33 @@ struct ChatUsage {
   double first_token_seconds = 0;  // measured by the client from send to first content
 };
 
+// Adds the token counts and durations of `part` to `total`.
+inline void add_usage(ChatUsage& total, const ChatUsage& part) {
+  total.prompt_tokens += part.prompt_tokens;
+  total.output_tokens += part.output_tokens;
+  total.load_seconds += part.load_seconds;
+  total.prompt_seconds += part.prompt_seconds;
+  total.eval_seconds += part.eval_seconds;
+  total.total_seconds += part.total_seconds;
+  total.first_token_seconds += part.first_token_seconds;
+}
+
+// The part of a chat request's outcome that its return value does not show: whether the request
+// was sent, and the tokens of its failed tries. chat() fills it on every return.
+struct ChatProgress {
+  // Set just before the client hands the request to the connection, or when the simulated
+  // backend accepts it. A request that was cancelled while this is false never reached the
+  // server, so it spent nothing and callers record no attempt for it.
+  bool sent = false;
+  // The tokens of failed requests. After an error, it is what the request spent before it
+  // failed, as far as the client saw it. A model server reports its counts only in the final
+  // chunk of a reply, so before that chunk the output tokens are counted one per streamed chunk
+  // that carries text, an estimate, and the prompt tokens stay 0. After a reply, it is what the
+  // earlier tries that a RetryingClient retried spent, counted the same way, without the reply's
+  // own usage.
+  ChatUsage failed_usage;
+};
+
 struct ChatResponse {
   std::string content;      // the reply with <think> sections removed
   std::string thinking;     // text that was inside <think> sections or a "thinking" field
@@ -93,14 +120,12 @@ class LlmClient {
   // that ended without its final chunk), kTimeout, kCancelled, kContextOverflow,
   // kSchemaUnsupported.
   //
-  // When the request ends with kCancelled and `cancelled_usage` is not null, it receives the
-  // tokens that the request spent before it was cancelled, as far as the client saw them. A model
-  // server reports its counts only in the final chunk of a reply, so before that the output
-  // tokens are counted one per streamed chunk that carries text, an estimate, and the prompt
-  // tokens stay 0. The simulated backend gives the tokens it simulated.
+  // When `progress` is not null, it receives whether the request was sent and the tokens of
+  // failed requests (see ChatProgress), whatever the outcome. The simulated backend gives the
+  // tokens it simulated.
   virtual Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
                                     const TokenCallback& on_token = nullptr,
-                                    ChatUsage* cancelled_usage = nullptr) = 0;
+                                    ChatProgress* progress = nullptr) = 0;
 
   virtual Result<std::vector<ModelInfo>> list_models() = 0;
   // Returns the server's version string, or "simulated".

@@ -523,7 +523,7 @@ Result<HttpResponse> HttpClient::post_json(const std::string& path, const std::s
 
 Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std::string& body,
                                              StreamWatch& watch, const ChunkHandler& on_chunk,
-                                             const CancelToken& cancel) const {
+                                             const CancelToken& cancel, bool* sent) const {
   const auto cancelled = [&] { return is_cancelled(&cancel, settings_.cancel); };
   if (cancelled()) {
     return Status(ErrorCode::kCancelled, "request to " + base_url() + path + " was cancelled");
@@ -570,12 +570,15 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
   const MonoTime start = clock_->now();
   httplib::Response raw;
   httplib::Error error = httplib::Error::Success;
-  bool sent = false;
+  bool completed = false;
   bool first_token_overdue = false;
   // Set by the watcher thread alone, and read only after send_watched() has joined it.
   Status stalled;
+  if (sent != nullptr) {
+    *sent = true;
+  }
   const StopReason stopped =
-      send_watched(*client, request, raw, error, sent, *clock_, std::nullopt, [&] {
+      send_watched(*client, request, raw, error, completed, *clock_, std::nullopt, [&] {
         if (cancelled()) {
           return true;
         }
@@ -612,7 +615,7 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
   if (stopped == StopReason::kCancelled) {
     return Status(ErrorCode::kCancelled, "request to " + base_url() + path + " was cancelled");
   }
-  if (!sent) {
+  if (!completed) {
     if (Status late = watch.check(); !late.is_ok()) {
       return late;
     }

@@ -162,9 +162,12 @@ class HttpClient {
   // While the server sends nothing, a watcher thread shuts the socket down within about 50 ms
   // of a cancel or of a deadline: the first token's before any content, the idle one after.
   // The error then names the deadline that passed.
+  //
+  // `sent`, when not null, is set to true just before the request goes to the connection, after
+  // the last check that returns without sending it.
   Result<HttpResponse> post_stream(const std::string& path, const std::string& body,
                                    StreamWatch& watch, const ChunkHandler& on_chunk,
-                                   const CancelToken& cancel) const;
+                                   const CancelToken& cancel, bool* sent = nullptr) const;
 
   const BaseUrl& url() const { return url_; }
   std::string base_url() const { return url_.to_string(); }

@@ -82,11 +82,11 @@ ChatUsage usage_from(const ChatChunk& final_chunk, const StreamWatch& watch,
   return usage;
 }
 
-// Returns the tokens of a stream that was cancelled: the server's counts when its final chunk
-// arrived, else one output token per chunk with text. Ollama streams one token per chunk and
-// reports the prompt tokens only in the final chunk, so those stay 0.
-ChatUsage cancelled_stream_usage(const ChatStream& stream, const StreamWatch& watch,
-                                 const std::string& url) {
+// Returns the tokens of a stream that failed or was cancelled: the server's counts when its final
+// chunk arrived, else one output token per chunk with text. Ollama streams one token per chunk
+// and reports the prompt tokens only in the final chunk, so those stay 0.
+ChatUsage spent_stream_usage(const ChatStream& stream, const StreamWatch& watch,
+                             const std::string& url) {
   if (stream.done) {
     return usage_from(stream.final_chunk, watch, url);
   }
@@ -118,6 +118,31 @@ Result<ChatResponse> finish_chat(ChatStream& stream, const ChatRequest& request,
   response.model = stream.final_chunk.model.value_or(request.model);
   response.usage = usage_from(stream.final_chunk, watch, url);
   return response;
+}
+
+// Reads the rest of a reply whose head arrived: an HTTP error, or the stream's last line and its
+// final chunk. `not_found` is the error for HTTP 404.
+Result<ChatResponse> read_reply(const HttpResponse& response, const ChatRequest& request,
+                                NdjsonReader& reader, ChatStream& stream, StreamWatch& watch,
+                                const TokenCallback& on_token, const std::string& url,
+                                const Status& not_found) {
+  if (response.status == 404) {
+    return not_found;
+  }
+  if (response.status < 200 || response.status >= 300) {
+    return chat_http_error(response.status, error_text_from_body(response.body), url);
+  }
+  // Some servers omit the last newline: a left-over line that is a whole chunk still counts.
+  auto on_line = [&](std::string_view line) {
+    return read_chat_line(line, reader.lines_read(), stream, watch, on_token, url);
+  };
+  const auto complete = [&](std::string_view line) {
+    return parse_chat_chunk(line, reader.lines_read() + 1).is_ok();
+  };
+  if (Status last = reader.finish_lines(complete, on_line); !last.is_ok()) {
+    return last.with_context("reply stream from " + url);
+  }
+  return finish_chat(stream, request, watch, on_token, url);
 }
 
 }  // namespace
@@ -180,7 +205,7 @@ Status OllamaClient::model_not_found(const std::string& model) const {
 }
 
 Result<ChatResponse> OllamaClient::chat(const ChatRequest& request, const CancelToken& cancel,
-                                        const TokenCallback& on_token, ChatUsage* cancelled_usage) {
+                                        const TokenCallback& on_token, ChatProgress* progress) {
   const std::string url = endpoint();
   get_logger("llm")->debug("ollama chat model={} messages={} url={}", request.model,
                            request.messages.size(), url);
@@ -194,27 +219,16 @@ Result<ChatResponse> OllamaClient::chat(const ChatRequest& request, const Cancel
       limit_reply_bytes(max_reply_bytes(request.options.num_predict), url,
                         [&](std::string_view chunk) { return reader.feed(chunk, on_line); });
   Result<HttpResponse> response =
-      http_.post_stream("/api/chat", chat_body(request).dump(), watch, on_chunk, cancel);
-  if (!response.is_ok()) {
-    if (response.status().code() == ErrorCode::kCancelled && cancelled_usage != nullptr) {
-      *cancelled_usage = cancelled_stream_usage(stream, watch, url);
-    }
-    return response.status();
+      http_.post_stream("/api/chat", chat_body(request).dump(), watch, on_chunk, cancel,
+                        progress != nullptr ? &progress->sent : nullptr);
+  Result<ChatResponse> reply = response.is_ok()
+                                   ? read_reply(*response, request, reader, stream, watch, on_token,
+                                                url, model_not_found(request.model))
+                                   : Result<ChatResponse>(response.status());
+  if (!reply.is_ok() && progress != nullptr) {
+    progress->failed_usage = spent_stream_usage(stream, watch, url);
   }
-  if (response->status == 404) {
-    return model_not_found(request.model);
-  }
-  if (response->status < 200 || response->status >= 300) {
-    return chat_http_error(response->status, error_text_from_body(response->body), url);
-  }
-  // Some servers omit the last newline: a left-over line that is a whole chunk still counts.
-  const auto complete = [&](std::string_view line) {
-    return parse_chat_chunk(line, reader.lines_read() + 1).is_ok();
-  };
-  if (Status last = reader.finish_lines(complete, on_line); !last.is_ok()) {
-    return last.with_context("reply stream from " + url);
-  }
-  return finish_chat(stream, request, watch, on_token, url);
+  return reply;
 }
 
 Result<json> OllamaClient::get_json(const std::string& path) const {

@@ -29,7 +29,7 @@ class OllamaClient final : public LlmClient {
   // "length" is kTruncated.
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
                             const TokenCallback& on_token = nullptr,
-                            ChatUsage* cancelled_usage = nullptr) override;
+                            ChatProgress* progress = nullptr) override;
 
   // GET /api/tags.
   Result<std::vector<ModelInfo>> list_models() override;

@@ -60,6 +60,21 @@ ModelInfo model_info_from(const json& entry) {
   return info;
 }
 
+// Reads the rest of a reply whose head arrived: an HTTP error, or the stream's last event and
+// the whole completion.
+Result<ChatResponse> read_reply(const HttpResponse& response, const ChatRequest& request,
+                                SseParser& parser, CompletionStream& stream,
+                                const std::string& url) {
+  if (response.status < 200 || response.status >= 300) {
+    return chat_failure(response, request, url);
+  }
+  auto on_event = [&](const SseEvent& event) { return stream.on_event(event); };
+  if (Status last = parser.finish(on_event); !last.is_ok()) {
+    return last;
+  }
+  return stream.finish();
+}
+
 }  // namespace
 
 Result<std::shared_ptr<OpenAiClient>> OpenAiClient::create(const ServerSettings& settings,
@@ -116,7 +131,7 @@ json OpenAiClient::chat_body(const ChatRequest& request) {
 }
 
 Result<ChatResponse> OpenAiClient::chat(const ChatRequest& request, const CancelToken& cancel,
-                                        const TokenCallback& on_token, ChatUsage* cancelled_usage) {
+                                        const TokenCallback& on_token, ChatProgress* progress) {
   const std::string url = endpoint();
   get_logger("llm")->debug("openai chat model={} messages={} schema={} url={}", request.model,
                            request.messages.size(), request.schema_name, url);
@@ -129,20 +144,14 @@ Result<ChatResponse> OpenAiClient::chat(const ChatRequest& request, const Cancel
                         [&](std::string_view chunk) { return parser.feed(chunk, on_event); });
   Result<HttpResponse> response =
       http_.post_stream(std::string(kApiPrefix) + "/chat/completions", chat_body(request).dump(),
-                        watch, on_chunk, cancel);
-  if (!response.is_ok()) {
-    if (response.status().code() == ErrorCode::kCancelled && cancelled_usage != nullptr) {
-      *cancelled_usage = stream.cancelled_usage();
-    }
-    return response.status();
+                        watch, on_chunk, cancel, progress != nullptr ? &progress->sent : nullptr);
+  Result<ChatResponse> reply = response.is_ok()
+                                   ? read_reply(*response, request, parser, stream, url)
+                                   : Result<ChatResponse>(response.status());
+  if (!reply.is_ok() && progress != nullptr) {
+    progress->failed_usage = stream.spent_usage();
   }
-  if (response->status < 200 || response->status >= 300) {
-    return chat_failure(*response, request, url);
-  }
-  if (Status last = parser.finish(on_event); !last.is_ok()) {
-    return last;
-  }
-  return stream.finish();
+  return reply;
 }
 
 Result<HttpResponse> OpenAiClient::get(const std::string& path) const {

@@ -39,7 +39,7 @@ class OpenAiClient final : public LlmClient {
   //   gateway timeout.
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
                             const TokenCallback& on_token = nullptr,
-                            ChatUsage* cancelled_usage = nullptr) override;
+                            ChatProgress* progress = nullptr) override;
 
   // GET /v1/models.
   Result<std::vector<ModelInfo>> list_models() override;

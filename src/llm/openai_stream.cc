@@ -175,7 +175,7 @@ ChatUsage CompletionStream::usage() const {
   return usage;
 }
 
-ChatUsage CompletionStream::cancelled_usage() const {
+ChatUsage CompletionStream::spent_usage() const {
   if (usage_.is_object() || timings_.is_object()) {
     return usage();
   }

@@ -37,10 +37,11 @@ class CompletionStream {
   // returned with done_reason "length".
   Result<ChatResponse> finish();
 
-  // Returns the tokens of a stream that was cancelled: the server's counts when its usage or
-  // timings arrived, else one output token per chunk with text. OpenAI-compatible servers stream
-  // about one token per chunk and report the prompt tokens only at the end, so those stay 0.
-  ChatUsage cancelled_usage() const;
+  // Returns the tokens of a stream that failed or was cancelled: the server's counts when its
+  // usage or timings arrived, else one output token per chunk with text. OpenAI-compatible
+  // servers stream about one token per chunk and report the prompt tokens only at the end, so
+  // those stay 0.
+  ChatUsage spent_usage() const;
 
  private:
   Status on_chunk(const nlohmann::json& chunk);

@@ -96,17 +96,28 @@ bool RetryingClient::wait(double seconds, const CancelToken& cancel) {
 }
 
 Result<ChatResponse> RetryingClient::chat(const ChatRequest& request, const CancelToken& cancel,
-                                          const TokenCallback& on_token,
-                                          ChatUsage* cancelled_usage) {
+                                          const TokenCallback& on_token, ChatProgress* progress) {
   ++requests_;
+  // Whether any try was sent, and the tokens of the tries that failed, the retried ones and the
+  // last one alike.
+  ChatProgress failed;
   for (int retry = 0;; ++retry) {
     ++attempts_;
-    Result<ChatResponse> response = inner_->chat(request, cancel, on_token, cancelled_usage);
+    ChatProgress attempt;
+    Result<ChatResponse> response = inner_->chat(request, cancel, on_token, &attempt);
+    failed.sent = failed.sent || attempt.sent;
     if (response.is_ok()) {
       if (retry > 0) {
         ++recovered_;
       }
+      if (progress != nullptr) {
+        *progress = failed;
+      }
       return response;
+    }
+    add_usage(failed.failed_usage, attempt.failed_usage);
+    if (progress != nullptr) {
+      *progress = failed;
     }
     const Status failure = response.status();
     if (!should_retry(failure.code()) || cancel.cancelled()) {

@@ -46,7 +46,8 @@ struct RetryStats {
 // time in [0, min(max_delay_s, base_delay_s × 2^(n−1))) on the clock ("full jitter"), checking
 // the CancelToken at least every 0.25 s of clock time. Other errors (kTruncated, kParseError,
 // kSchemaUnsupported, ...) return at once, because only the caller can change the request.
-// The other methods are forwarded without retries.
+// `progress` gets the tokens that every failed try spent, so a caller also counts the tokens of
+// the tries that a retry replaced. The other methods are forwarded without retries.
 //
 // NOTE: `on_token` receives the pieces of every attempt, so a caller that displays them sees a
 // failed attempt's partial text before the retry's.
@@ -61,7 +62,7 @@ class RetryingClient final : public LlmClient {
 
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
                             const TokenCallback& on_token = nullptr,
-                            ChatUsage* cancelled_usage = nullptr) override;
+                            ChatProgress* progress = nullptr) override;
   Result<std::vector<ModelInfo>> list_models() override { return inner_->list_models(); }
   Result<std::string> version() override { return inner_->version(); }
   Result<std::vector<LoadedModel>> loaded_models() override { return inner_->loaded_models(); }

@@ -259,7 +259,7 @@ Result<ChatResponse> SimClient::stream_reply(const ChatRequest& request, const s
 }
 
 Result<ChatResponse> SimClient::chat(const ChatRequest& request, const CancelToken& cancel,
-                                     const TokenCallback& on_token, ChatUsage* cancelled_usage) {
+                                     const TokenCallback& on_token, ChatProgress* progress) {
   const MonoTime start = clock_->now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -271,6 +271,10 @@ Result<ChatResponse> SimClient::chat(const ChatRequest& request, const CancelTok
   get_logger("llm")->debug("simulated chat model={} schema={} messages={}", request.model,
                            request.schema_name, request.messages.size());
   if (std::optional<Status> failure = take_failure(request.schema_name)) {
+    // An injected failure stands for the server's error reply, so the request reached it.
+    if (progress != nullptr) {
+      progress->sent = true;
+    }
     return *failure;
   }
   if (request.model.empty()) {
@@ -280,6 +284,9 @@ Result<ChatResponse> SimClient::chat(const ChatRequest& request, const CancelTok
   if (cancel.cancelled()) {
     increment(&SimStats::cancelled);
     return cancelled("before it started");
+  }
+  if (progress != nullptr) {
+    progress->sent = true;
   }
   Result<std::string> content = reply_content(request);
   if (!content.is_ok()) {
@@ -293,8 +300,8 @@ Result<ChatResponse> SimClient::chat(const ChatRequest& request, const CancelTok
   release_slot();
   if (response.is_ok()) {
     increment(&SimStats::completed);
-  } else if (response.status().code() == ErrorCode::kCancelled && cancelled_usage != nullptr) {
-    *cancelled_usage = spent;
+  } else if (progress != nullptr) {
+    progress->failed_usage = spent;
   }
   return response;
 }

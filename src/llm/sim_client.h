@@ -66,11 +66,11 @@ class SimClient final : public LlmClient {
   // A reply longer than options.num_predict tokens is cut there and returned with done_reason
   // "length" and num_predict output tokens. Errors: an injected failure (before any waiting),
   // kCancelled, and kSchemaUnsupported when no value can be generated for the schema. A
-  // cancelled request gives `cancelled_usage` the prompt tokens once their time was spent and
-  // the output tokens of the pieces streamed so far.
+  // cancelled request gives `progress` the prompt tokens once their time was spent and the
+  // output tokens of the pieces streamed so far.
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken& cancel,
                             const TokenCallback& on_token = nullptr,
-                            ChatUsage* cancelled_usage = nullptr) override;
+                            ChatProgress* progress = nullptr) override;
 
   // Returns the configured models and every model requested so far.
   Result<std::vector<ModelInfo>> list_models() override;

@@ -81,7 +81,7 @@ DroneOutcome execute_task(llm::LlmClient& client, const DroneRequest& request,
       ". Return the complete JSON object again, with every declared file.";
   structured.log_label = "task=" + request.task.id;
   structured.clock = request.clock;
-  structured.truncation_log = request.truncation_log;
+  structured.warning_limits = request.warning_limits;
 
   const PlanTask& task = request.task;
   auto validator = [&task](const json& reply) { return check_declared_files(task, reply); };
@@ -96,8 +96,10 @@ DroneOutcome execute_task(llm::LlmClient& client, const DroneRequest& request,
   auto log = get_logger("orchestrator");
   if (!exchange.status) {
     out.status = exchange.status.with_context(fmt::format("task \"{}\"", task.id));
-    log->warn("task failed task={} attempts={} error={}", task.id, out.attempts.size(),
-              out.status.message());
+    if (request.failure_log == nullptr || request.failure_log->allow()) {
+      log->warn("task failed task={} attempts={} error={}", task.id, out.attempts.size(),
+                out.status.message());
+    }
     return out;
   }
   out.files = files_in_declared_order(task, exchange.value);

@@ -61,8 +61,11 @@ struct DroneRequest {
   bool lenient_json = false;
   // Stamps each attempt's start and finish when set. It must outlive the call.
   const Clock* clock = nullptr;
-  // StructuredRequest::truncation_log: shared by the tasks of one run; null logs every warning.
-  LogRateLimiter* truncation_log = nullptr;
+  // StructuredRequest::warning_limits: shared by the tasks of one run. Null logs every warning.
+  ReplyWarningLimits* warning_limits = nullptr;
+  // Rate limiter of the "task failed" warning, shared by the tasks of one run so that a server
+  // that fails every request cannot flood the log. Null logs every warning.
+  LogRateLimiter* failure_log = nullptr;
 };
 
 struct DroneOutcome {

@@ -33,6 +33,9 @@ struct LoopState {
   int num_predict = 0;
   int ceiling = 0;
   int counted = 0;
+  // True while the request is the resend after the server rejected the schema, which repeats
+  // the attempt that the rejection did not count.
+  bool resending = false;
 };
 
 enum class Step { kAccepted, kRetry, kStop };
@@ -85,6 +88,23 @@ Verdict check_reply(const std::string& content, const StructuredRequest& request
     return {ErrorCode::kSchemaViolation, std::move(problems), {}};
   }
   return {ErrorCode::kOk, {}, std::move(parsed).value()};
+}
+
+// Returns true when a warning of `kind` may be logged, and counts it when it may not.
+bool should_log(const StructuredRequest& request, LogRateLimiter ReplyWarningLimits::*kind) {
+  return request.warning_limits == nullptr || (request.warning_limits->*kind).allow();
+}
+
+// Returns the attempt that was just counted, for log lines: its number among the counted
+// attempts and the maximum, "1/3" to "3/3". The resend after a rejected schema has the number of
+// the attempt that it repeats, with a note that names the resend.
+std::string attempt_text(const LoopState& state, const StructuredRequest& request) {
+  const int number = std::min(state.counted, request.max_attempts);
+  if (state.resending) {
+    return fmt::format("{}/{} (resent without the schema keywords that the server rejected)",
+                       number, request.max_attempts);
+  }
+  return fmt::format("{}/{}", number, request.max_attempts);
 }
 
 bool can_raise_limit(const LoopState& state) {
@@ -186,8 +206,13 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
         state.server_schema, keywords_to_strip(failure.message()), &dropped);
     state.schema_stripped = true;
     state.dropped = dropped;
-    log->warn("server rejected the schema {} schema={} dropped={} error={}", request.log_label,
-              request.chat.schema_name, join(dropped, ","), failure.message());
+    if (should_log(request, &ReplyWarningLimits::schema_rejected)) {
+      log->warn(
+          "server rejected the schema {} attempt={}/{} schema={} dropped={} error={}: resending "
+          "the attempt without the dropped keywords, not counted",
+          request.log_label, state.counted + 1, request.max_attempts, request.chat.schema_name,
+          join(dropped, ","), failure.message());
+    }
     return Step::kRetry;
   }
   if (failure.code() == ErrorCode::kTruncated) {
@@ -203,13 +228,13 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
     if (!last) {
       raise_limit(state);
     }
-    if (request.truncation_log == nullptr || request.truncation_log->allow()) {
+    if (should_log(request, &ReplyWarningLimits::truncated)) {
       if (last) {
-        log->warn("reply truncated {} attempt={}/{} num_predict={}: no attempt left",
-                  request.log_label, attempt.number, request.max_attempts, attempt.num_predict);
+        log->warn("reply truncated {} attempt={} num_predict={}: no attempt left",
+                  request.log_label, attempt_text(state, request), attempt.num_predict);
       } else {
-        log->warn("reply truncated {} attempt={}/{} num_predict={} num_predict_next={}",
-                  request.log_label, attempt.number, request.max_attempts, attempt.num_predict,
+        log->warn("reply truncated {} attempt={} num_predict={} num_predict_next={}",
+                  request.log_label, attempt_text(state, request), attempt.num_predict,
                   state.num_predict);
       }
     }
@@ -220,8 +245,10 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
     // not match the expected format"), so there is no reply to send back: ask again.
     ++state.counted;
     out.attempts.push_back(attempt);
-    log->warn("reply unparsable on the server {} attempt={}/{} error={}", request.log_label,
-              attempt.number, request.max_attempts, failure.message());
+    if (should_log(request, &ReplyWarningLimits::unparsable)) {
+      log->warn("reply unparsable on the server {} attempt={} error={}", request.log_label,
+                attempt_text(state, request), failure.message());
+    }
     return Step::kRetry;
   }
   out.attempts.push_back(attempt);
@@ -235,11 +262,12 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
               StructuredOutcome& out) {
   attempt.reply = response.content;
   attempt.usage = response.usage;
+  llm::add_usage(attempt.usage, attempt.retried_usage);
   attempt.simulated = response.simulated;
   if (!response.model.empty()) {
     attempt.model = response.model;
   }
-  add_usage(out.usage, response.usage);
+  llm::add_usage(out.usage, attempt.usage);
   out.model = attempt.model;
   out.simulated = response.simulated;
   if (response.done_reason == "length") {
@@ -250,12 +278,14 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
       attempt.error = *cause;
       ++state.counted;
       out.attempts.push_back(attempt);
-      get_logger("orchestrator")
-          ->warn(
-              "reply cut by the server's context {} attempt={} prompt_tokens={} "
-              "output_tokens={} num_predict={}",
-              request.log_label, attempt.number, response.usage.prompt_tokens,
-              response.usage.output_tokens, attempt.num_predict);
+      if (should_log(request, &ReplyWarningLimits::context_cut)) {
+        get_logger("orchestrator")
+            ->warn(
+                "reply cut by the server's context {} attempt={} prompt_tokens={} "
+                "output_tokens={} num_predict={}",
+                request.log_label, attempt_text(state, request), response.usage.prompt_tokens,
+                response.usage.output_tokens, attempt.num_predict);
+      }
       out.status = Status(ErrorCode::kTruncated, *cause);
       return Step::kStop;
     }
@@ -288,9 +318,11 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
   }
   ++state.counted;
   out.attempts.push_back(attempt);
-  get_logger("orchestrator")
-      ->warn("reply rejected {} attempt={}/{} code={} error={}", request.log_label, attempt.number,
-             request.max_attempts, error_code_name(attempt.code), attempt.error);
+  if (should_log(request, &ReplyWarningLimits::rejected)) {
+    get_logger("orchestrator")
+        ->warn("reply rejected {} attempt={} code={} error={}", request.log_label,
+               attempt_text(state, request), error_code_name(attempt.code), attempt.error);
+  }
   state.messages = request.chat.messages;
   state.messages.push_back({"assistant", response.content});
   state.messages.push_back(
@@ -299,6 +331,25 @@ Step on_reply(const llm::ChatResponse& response, const StructuredRequest& reques
 }
 
 }  // namespace
+
+ReplyWarningLimits::ReplyWarningLimits(size_t burst, std::chrono::steady_clock::duration interval)
+    : truncated(get_logger("orchestrator"), spdlog::level::warn, "reply truncated", burst,
+                interval),
+      rejected(get_logger("orchestrator"), spdlog::level::warn, "reply rejected", burst, interval),
+      unparsable(get_logger("orchestrator"), spdlog::level::warn, "reply unparsable on the server",
+                 burst, interval),
+      context_cut(get_logger("orchestrator"), spdlog::level::warn,
+                  "reply cut by the server's context", burst, interval),
+      schema_rejected(get_logger("orchestrator"), spdlog::level::warn, "server rejected the schema",
+                      burst, interval) {}
+
+void ReplyWarningLimits::flush() {
+  truncated.flush();
+  rejected.flush();
+  unparsable.flush();
+  context_cut.flush();
+  schema_rejected.flush();
+}
 
 StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRequest& request,
                                       const ReplyValidator& validator, const CancelToken& cancel) {
@@ -325,23 +376,32 @@ StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRe
     chat.messages = state.messages;
     chat.schema = state.server_schema;
     chat.options.num_predict = state.num_predict;
+    state.resending = !out.attempts.empty() && !out.attempts.back().counted;
     Attempt attempt;
     attempt.number = static_cast<int>(out.attempts.size()) + 1;
     attempt.model = chat.model;
     attempt.num_predict = state.num_predict;
     attempt.dropped_keywords = state.dropped;
-    llm::ChatUsage cancelled_usage;
+    llm::ChatProgress progress;
     if (request.clock != nullptr) {
       attempt.started_at = request.clock->wall_now();
     }
-    Result<llm::ChatResponse> response = client.chat(chat, cancel, nullptr, &cancelled_usage);
+    Result<llm::ChatResponse> response = client.chat(chat, cancel, nullptr, &progress);
     if (request.clock != nullptr) {
       attempt.finished_at = request.clock->wall_now();
     }
-    if (!response && response.status().code() == ErrorCode::kCancelled) {
+    if (!response && response.status().code() == ErrorCode::kCancelled && !progress.sent) {
+      // The token was set after the check above, and the client saw it before sending, so no
+      // request reached the server and there is no attempt to record.
+      out.status = Status(ErrorCode::kCancelled, "cancelled before the reply was accepted");
+      return out;
+    }
+    if (response) {
+      attempt.retried_usage = progress.failed_usage;
+    } else {
       // The server spent these tokens although no reply arrived.
-      attempt.usage = cancelled_usage;
-      add_usage(out.usage, cancelled_usage);
+      attempt.usage = progress.failed_usage;
+      llm::add_usage(out.usage, progress.failed_usage);
     }
     Step step = response ? on_reply(*response, request, validator, state, attempt, out)
                          : on_request_failure(response.status(), request, state, attempt, out);
@@ -367,14 +427,12 @@ std::vector<std::string> keywords_to_strip(std::string_view message) {
   return named.empty() ? strippable_keywords() : named;
 }
 
-void add_usage(llm::ChatUsage& total, const llm::ChatUsage& part) {
-  total.prompt_tokens += part.prompt_tokens;
-  total.output_tokens += part.output_tokens;
-  total.load_seconds += part.load_seconds;
-  total.prompt_seconds += part.prompt_seconds;
-  total.eval_seconds += part.eval_seconds;
-  total.total_seconds += part.total_seconds;
-  total.first_token_seconds += part.first_token_seconds;
+llm::ChatUsage failed_usage(const std::vector<Attempt>& attempts) {
+  llm::ChatUsage total;
+  for (const Attempt& attempt : attempts) {
+    llm::add_usage(total, attempt.code == ErrorCode::kOk ? attempt.retried_usage : attempt.usage);
+  }
+  return total;
 }
 
 }  // namespace ollamaflow::orchestrator

@@ -3,6 +3,8 @@
 // the attempts run out.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -25,7 +27,11 @@ struct Attempt {
   ErrorCode code = ErrorCode::kOk;  // kOk for the accepted reply
   std::string error;                // why the reply was not accepted; empty when accepted
   std::vector<std::string> errors;  // the problems sent back to the model, one per entry
+  // Every token that the server spent on this attempt as far as the client saw it, including
+  // those of a failed request and of the tries that the client retried (see llm::ChatProgress).
   llm::ChatUsage usage;
+  // The part of `usage` spent by tries that the client retried before the reply arrived.
+  llm::ChatUsage retried_usage;
   std::string model;                          // as the server reported it, else as requested
   int num_predict = 0;                        // output token limit of this request
   std::vector<std::string> dropped_keywords;  // JSON pointers left out of the server's schema
@@ -35,6 +41,24 @@ struct Attempt {
   // request had no clock.
   std::optional<WallTime> started_at;
   std::optional<WallTime> finished_at;
+};
+
+// Rate limiters of the warnings that run_structured_chat logs for single requests, shared by the
+// requests of one run so that many agents cannot flood the log. Each kind of warning has its own
+// limiter, which logs the first `burst` lines of every `interval` and counts the rest.
+// Thread-safe.
+struct ReplyWarningLimits {
+  explicit ReplyWarningLimits(
+      size_t burst = 5, std::chrono::steady_clock::duration interval = std::chrono::seconds(60));
+
+  // Logs the counts that are still open.
+  void flush();
+
+  LogRateLimiter truncated;        // "reply truncated"
+  LogRateLimiter rejected;         // "reply rejected"
+  LogRateLimiter unparsable;       // "reply unparsable on the server"
+  LogRateLimiter context_cut;      // "reply cut by the server's context"
+  LogRateLimiter schema_rejected;  // "server rejected the schema"
 };
 
 // Returns the problems of a reply that passed the JSON schema; an empty list accepts it.
@@ -52,17 +76,17 @@ struct StructuredRequest {
   std::string rejection_prefix = "Your reply was rejected: ";
   std::string rejection_suffix = ". Return a corrected reply.";
   std::string log_label;  // ids for log lines, e.g. "task=api"
-  // Rate limiter of the "reply truncated" warnings, shared by the requests of one run so that
-  // many agents with cut replies cannot flood the log. Null logs every warning. It must outlive
-  // the call.
-  LogRateLimiter* truncation_log = nullptr;
+  // Rate limiters of the per-request warnings, shared by the requests of one run. Null logs
+  // every warning. It must outlive the call.
+  ReplyWarningLimits* warning_limits = nullptr;
   // Stamps each Attempt's start and finish when set. It must outlive the call.
   const Clock* clock = nullptr;
 };
 
 struct StructuredOutcome {
   // Ok when `value` contains an accepted reply. Otherwise one of:
-  // - kCancelled when the token was set;
+  // - kCancelled when the token was set. A request that the client cancelled before sending it
+  //   has no entry in `attempts`;
   // - the client's error for a failed request (the client has already retried retryable
   //   server errors);
   // - the last attempt's code (kTruncated, kParseError, kSchemaViolation) when every attempt
@@ -70,8 +94,7 @@ struct StructuredOutcome {
   Status status;
   nlohmann::json value;
   std::vector<Attempt> attempts;
-  // Summed over all attempts, a cancelled one included with the tokens that the client saw it
-  // spend (see LlmClient::chat).
+  // Summed over all attempts, the failed ones included (see Attempt::usage).
   llm::ChatUsage usage;
   std::string model;  // of the last reply
   bool simulated = false;
@@ -98,7 +121,8 @@ StructuredOutcome run_structured_chat(llm::LlmClient& client, const StructuredRe
 // properties, required, items and enum are never stripped.
 std::vector<std::string> keywords_to_strip(std::string_view message);
 
-// Adds the token counts and durations of `part` to `total`.
-void add_usage(llm::ChatUsage& total, const llm::ChatUsage& part);
+// Returns the tokens that failed requests spent in `attempts`: the whole usage of each attempt
+// that was not accepted, and the retried tries of the accepted one.
+llm::ChatUsage failed_usage(const std::vector<Attempt>& attempts);
 
 }  // namespace ollamaflow::orchestrator

@@ -426,6 +426,72 @@ TEST_F(OllamaRunTest, TruncatedAttemptsCountTheirTokens) {
   EXPECT_EQ(parse_json(shown)["tasks"][0]["output_tokens"], 600) << shown.out;
 }
 
+// A reply stream that ends without its final chunk and one that fails on the server spent the
+// tokens they streamed. Their attempt rows and the report's totals count them, and the report
+// says how many of the total came from failed requests.
+TEST_F(OllamaRunTest, FailedRequestsCountTheirTokens) {
+  const json plan = sample_plan();
+  std::atomic<int> agent_replies{0};
+  server_.script().set_responder([plan, &agent_replies](const json& body) {
+    FakeReply reply;
+    const std::string kind = script_kind(body);
+    if (kind == "plan") {
+      reply.content = plan.dump();
+      reply.prompt_tokens = 0;
+      reply.output_tokens = 0;
+    } else if (kind == "agent_reply") {
+      const int n = agent_replies++;
+      if (n == 0) {
+        reply.content = "abcdefghijkl";  // three pieces, then the stream ends
+        reply.piece_chars = 4;
+        reply.omit_done = true;
+      } else if (n == 1) {
+        reply.content = "partial content";  // two pieces, then an error line
+        reply.piece_chars = 4;
+        reply.stream_error = StreamErrorShape::kErrorObject;
+        reply.error_message = "an error was encountered while running the model: unexpected EOF";
+        reply.error_after_pieces = 2;
+      } else {
+        reply.content = echo_files_reply(body).dump();
+        reply.prompt_tokens = 100;
+        reply.output_tokens = 10;
+      }
+    } else {
+      reply.content = kind == "summary" ? R"({"summary":"ok"})" : R"({"ready":true})";
+      reply.prompt_tokens = 0;
+      reply.output_tokens = 0;
+    }
+    return reply;
+  });
+  ProcessResult result = run_cli(run_args({"--agents", "1"}));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const json report = parse_json(result);
+  EXPECT_EQ(report["failed_prompt_tokens"], 0) << report.dump();
+  EXPECT_EQ(report["failed_output_tokens"], 5) << report.dump();
+  // Four tasks, each accepted once with 100/10 tokens, and the 5 streamed tokens.
+  EXPECT_EQ(report["prompt_tokens"], 400) << report.dump();
+  EXPECT_EQ(report["output_tokens"], 45) << report.dump();
+  EXPECT_EQ(report["tasks"][0]["output_tokens"], 15) << report["tasks"][0].dump();
+
+  Result<store::Database> database = store::Database::open(db().string());
+  ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+  Result<store::Statement> rows = database->prepare(
+      "SELECT attempt, outcome, prompt_tokens, output_tokens FROM attempts WHERE task_id = "
+      "'design' ORDER BY attempt");
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  std::vector<std::string> attempts;
+  while (rows->step().value_or(false)) {
+    attempts.push_back(rows->column_text(0) + " " + rows->column_text(1) + " " +
+                       rows->column_text(2) + "/" + rows->column_text(3));
+  }
+  // The server error was retried by the client within the second attempt.
+  EXPECT_EQ(attempts, (std::vector<std::string>{"1 truncated 0/3", "2 ok 100/12"}));
+
+  const json shown =
+      parse_json(run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"}));
+  EXPECT_EQ(shown["report"]["failed_output_tokens"], 5) << shown.dump();
+}
+
 TEST_F(OllamaRunTest, InterruptedRunResumesWithoutRedoingTasks) {
   std::atomic<bool> hold_app{true};
   play_gated_model(server_, sample_plan(), [&hold_app](const std::string& kind, const json& body) {

@@ -80,6 +80,21 @@ TEST_F(ReportTextTest, ScalingEventCountAgreesWithItsNoun) {
       << format_report(report);
 }
 
+TEST_F(ReportTextTest, TokenLineNamesFailedRequests) {
+  RunReport report = report_with("goal", "Done.");
+  report.prompt_tokens = 1200;
+  report.output_tokens = 340;
+  report.failed_prompt_tokens = 400;
+  report.failed_output_tokens = 90;
+  const std::string text = format_report(report);
+  EXPECT_NE(text.find("tokens in/out 1200/340 (failed requests 400/90)\n"), std::string::npos)
+      << text;
+
+  const nlohmann::json document = report_to_json(report);
+  EXPECT_EQ(document["failed_prompt_tokens"], 400);
+  EXPECT_EQ(document["failed_output_tokens"], 90);
+}
+
 TEST_F(ReportTextTest, PlanFieldsEscapeNewlines) {
   nlohmann::json plan = {{"goal", "g1\ng2"},
                          {"summary", "s1\ns2"},

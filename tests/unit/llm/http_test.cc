@@ -272,9 +272,20 @@ TEST_F(HttpClientTest, CancelMidStream) {
 TEST_F(HttpClientTest, CancelledBeforeSend) {
   cancel_.cancel();
   StreamWatch watch(*clock_, 10, 10);
+  bool sent = false;
   Result<HttpResponse> response = client(clock_).post_stream(
-      "/paced", "{}", watch, [](std::string_view) { return Status::ok(); }, cancel_);
+      "/paced", "{}", watch, [](std::string_view) { return Status::ok(); }, cancel_, &sent);
   EXPECT_EQ(response.status().code(), ErrorCode::kCancelled);
+  EXPECT_FALSE(sent);
+}
+
+TEST_F(HttpClientTest, StreamMarksRequestSent) {
+  StreamWatch watch(*clock_, 10, 10);
+  bool sent = false;
+  Result<HttpResponse> response = client(clock_).post_stream(
+      "/busy", "{}", watch, [](std::string_view) { return Status::ok(); }, cancel_, &sent);
+  ASSERT_TRUE(response.is_ok()) << response.status().to_string();
+  EXPECT_TRUE(sent);
 }
 
 // Each chunk moves the fake clock by one second without content, like keep-alive lines, so

@@ -46,9 +46,10 @@ class OllamaClientTest : public ::testing::Test {
     return request;
   }
 
-  Result<ChatResponse> chat(const FakeReply& reply, const TokenCallback& on_token = nullptr) {
+  Result<ChatResponse> chat(const FakeReply& reply, const TokenCallback& on_token = nullptr,
+                            ChatProgress* progress = nullptr) {
     server_.script().enqueue(reply);
-    return client()->chat(request(), cancel_, on_token);
+    return client()->chat(request(), cancel_, on_token, progress);
   }
 
   // Streams four pieces. Each write after the first waits until the client has handled the
@@ -193,6 +194,22 @@ TEST_F(OllamaClientTest, ErrorLineInStream) {
   EXPECT_NE(response.status().message().find("unexpected EOF"), std::string::npos);
 }
 
+// The error line ends the stream before the final chunk with the server's counts, so the two
+// pieces streamed before it count as two output tokens.
+TEST_F(OllamaClientTest, ErrorLineInStreamCountsStreamedTokens) {
+  FakeReply reply;
+  reply.content = "partial content";
+  reply.piece_chars = 4;
+  reply.stream_error = StreamErrorShape::kErrorObject;
+  reply.error_message = "an error was encountered while running the model: unexpected EOF";
+  reply.error_after_pieces = 2;
+  ChatProgress progress;
+  Result<ChatResponse> response = chat(reply, nullptr, &progress);
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_EQ(progress.failed_usage.output_tokens, 2);
+  EXPECT_EQ(progress.failed_usage.prompt_tokens, 0);
+}
+
 TEST_F(OllamaClientTest, ContextErrorLineInStream) {
   FakeReply reply;
   reply.stream_error = StreamErrorShape::kErrorObject;
@@ -210,6 +227,18 @@ TEST_F(OllamaClientTest, StreamWithoutDoneIsTruncated) {
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kTruncated);
   EXPECT_NE(response.status().message().find("without its final chunk"), std::string::npos);
+}
+
+TEST_F(OllamaClientTest, StreamWithoutDoneCountsStreamedTokens) {
+  FakeReply reply;
+  reply.content = "abcdefghijkl";
+  reply.piece_chars = 4;
+  reply.omit_done = true;
+  ChatProgress progress;
+  Result<ChatResponse> response = chat(reply, nullptr, &progress);
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_EQ(response.status().code(), ErrorCode::kTruncated);
+  EXPECT_EQ(progress.failed_usage.output_tokens, 3);
 }
 
 TEST_F(OllamaClientTest, NegativeCountsAreUnknown) {
@@ -434,11 +463,15 @@ TEST_F(OllamaClientTest, StallAfterFirstPieceHitsIdleTimeout) {
     }
   };
   int pieces = 0;
+  ChatProgress progress;
   const auto started = std::chrono::steady_clock::now();
-  Result<ChatResponse> response = chat(reply, [&](const std::string&) {
-    ++pieces;
-    clock_->advance(std::chrono::seconds(6));
-  });
+  Result<ChatResponse> response = chat(
+      reply,
+      [&](const std::string&) {
+        ++pieces;
+        clock_->advance(std::chrono::seconds(6));
+      },
+      &progress);
   const double waited_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_FALSE(response.is_ok());
@@ -450,6 +483,7 @@ TEST_F(OllamaClientTest, StallAfterFirstPieceHitsIdleTimeout) {
   EXPECT_EQ(response.status().message().find("first_token_timeout_s"), std::string::npos)
       << response.status().message();
   EXPECT_EQ(pieces, 1);
+  EXPECT_EQ(progress.failed_usage.output_tokens, 1);
   EXPECT_LT(waited_s, 10) << "the stall was caught by the socket's read timeout";
 }
 
@@ -482,21 +516,32 @@ TEST_F(OllamaClientTest, CancelMidStreamCountsStreamedTokens) {
   };
   server_.script().enqueue(reply);
   int pieces = 0;
-  ChatUsage spent;
-  spent.prompt_tokens = -1;
+  ChatProgress progress;
+  progress.failed_usage.prompt_tokens = -1;
   Result<ChatResponse> response = client()->chat(
       request(), cancel_,
       [&](const std::string&) {
         ++pieces;
         cancel_.cancel();
       },
-      &spent);
+      &progress);
   server_.gate().open_all();
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kCancelled);
   EXPECT_EQ(pieces, 1);
-  EXPECT_EQ(spent.output_tokens, 1);
-  EXPECT_EQ(spent.prompt_tokens, 0);
+  EXPECT_EQ(progress.failed_usage.output_tokens, 1);
+  EXPECT_EQ(progress.failed_usage.prompt_tokens, 0);
+  EXPECT_TRUE(progress.sent);
+}
+
+TEST_F(OllamaClientTest, CancelBeforeSendLeavesRequestUnsent) {
+  cancel_.cancel();
+  ChatProgress progress;
+  Result<ChatResponse> response = client()->chat(request(), cancel_, nullptr, &progress);
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_EQ(response.status().code(), ErrorCode::kCancelled);
+  EXPECT_FALSE(progress.sent);
+  EXPECT_EQ(server_.chat_count(), 0u);
 }
 
 TEST_F(OllamaClientTest, ListModels) {

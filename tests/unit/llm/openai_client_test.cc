@@ -48,9 +48,10 @@ class OpenAiClientTest : public ::testing::Test {
     return request;
   }
 
-  Result<ChatResponse> chat(const FakeReply& reply, const TokenCallback& on_token = nullptr) {
+  Result<ChatResponse> chat(const FakeReply& reply, const TokenCallback& on_token = nullptr,
+                            ChatProgress* progress = nullptr) {
     server_.script().enqueue(reply);
-    return client()->chat(request(), cancel_, on_token);
+    return client()->chat(request(), cancel_, on_token, progress);
   }
 
   // A reply that fails inside the 200 stream in `shape` after two content pieces.
@@ -264,6 +265,64 @@ TEST_F(OpenAiClientTest, AllStreamErrorDialectsAreServerErrors) {
   }
 }
 
+// The error event ends the stream before the usage chunk, so the two pieces streamed before it
+// count as two output tokens, in every dialect.
+TEST_F(OpenAiClientTest, StreamErrorCountsStreamedTokens) {
+  for (StreamErrorShape shape : {StreamErrorShape::kErrorObject, StreamErrorShape::kErrorEvent}) {
+    ChatProgress progress;
+    Result<ChatResponse> response =
+        chat(stream_failure(shape, "Compute error.", "server_error", 500), nullptr, &progress);
+    const int dialect = static_cast<int>(shape);
+    ASSERT_FALSE(response.is_ok()) << "dialect " << dialect;
+    EXPECT_EQ(progress.failed_usage.output_tokens, 2) << "dialect " << dialect;
+    EXPECT_EQ(progress.failed_usage.prompt_tokens, 0) << "dialect " << dialect;
+  }
+}
+
+TEST_F(OpenAiClientTest, UnparsedOutputInStreamCountsStreamedTokens) {
+  ChatProgress progress;
+  Result<ChatResponse> response = chat(
+      stream_failure(StreamErrorShape::kErrorObject,
+                     "The model produced output that does not match the expected peg-native format",
+                     "server_error", 500),
+      nullptr, &progress);
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_EQ(response.status().code(), ErrorCode::kParseError);
+  EXPECT_EQ(progress.failed_usage.output_tokens, 2);
+}
+
+TEST_F(OpenAiClientTest, StreamWithoutFinishReasonCountsStreamedTokens) {
+  FakeReply reply;
+  reply.content = "abcdefghijkl";
+  reply.piece_chars = 4;
+  reply.omit_done = true;
+  ChatProgress progress;
+  Result<ChatResponse> response = chat(reply, nullptr, &progress);
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_EQ(response.status().code(), ErrorCode::kTruncated);
+  EXPECT_EQ(progress.failed_usage.output_tokens, 3);
+}
+
+// A stream error that the retry replaces still spent its tokens, and the retrying client
+// reports them beside the reply of the retry.
+TEST_F(OpenAiClientTest, RetriedStreamErrorCountsItsTokens) {
+  server_.script().enqueue(
+      stream_failure(StreamErrorShape::kErrorObject, "Compute error.", "server_error", 500));
+  FakeReply good;
+  good.content = R"({"files": []})";
+  good.prompt_tokens = 40;
+  good.output_tokens = 5;
+  server_.script().enqueue(good);
+  auto auto_clock = std::make_shared<FakeClock>(/*auto_advance=*/true);
+  RetryingClient retrying(client(), RetryPolicy::from(settings_), auto_clock, [] { return 0.5; });
+  ChatProgress progress;
+  Result<ChatResponse> response = retrying.chat(request(), cancel_, nullptr, &progress);
+  ASSERT_TRUE(response.is_ok()) << response.status().to_string();
+  EXPECT_EQ(response->usage.output_tokens, 5);
+  EXPECT_EQ(progress.failed_usage.output_tokens, 2);
+  EXPECT_EQ(server_.chat_count(), 2u);
+}
+
 TEST_F(OpenAiClientTest, StreamErrorBeforeContent) {
   FakeReply reply = stream_failure(StreamErrorShape::kMessageOnly, "Compute error.");
   reply.error_after_pieces = 0;
@@ -413,21 +472,21 @@ TEST_F(OpenAiClientTest, CancelMidStreamCountsStreamedTokens) {
   };
   server_.script().enqueue(reply);
   int pieces = 0;
-  ChatUsage spent;
-  spent.prompt_tokens = -1;
+  ChatProgress progress;
+  progress.failed_usage.prompt_tokens = -1;
   Result<ChatResponse> response = client()->chat(
       request(), cancel_,
       [&](const std::string&) {
         ++pieces;
         cancel_.cancel();
       },
-      &spent);
+      &progress);
   server_.gate().open_all();
   ASSERT_FALSE(response.is_ok());
   EXPECT_EQ(response.status().code(), ErrorCode::kCancelled);
   EXPECT_EQ(pieces, 1);
-  EXPECT_EQ(spent.output_tokens, 1);
-  EXPECT_EQ(spent.prompt_tokens, 0);
+  EXPECT_EQ(progress.failed_usage.output_tokens, 1);
+  EXPECT_EQ(progress.failed_usage.prompt_tokens, 0);
 }
 
 TEST_F(OpenAiClientTest, SlowFirstTokenIsTimeout) {

@@ -11,6 +11,10 @@ namespace {
 // An LlmClient that returns scripted errors, then successes, and records when it was called.
 class ScriptedClient final : public LlmClient {
  public:
+  // The tokens that each scripted failure reports as spent.
+  static constexpr int64_t kFailedPromptTokens = 7;
+  static constexpr int64_t kFailedOutputTokens = 3;
+
   explicit ScriptedClient(std::shared_ptr<Clock> clock) : clock_(std::move(clock)) {}
 
   void fail(size_t count, ErrorCode code) {
@@ -21,16 +25,22 @@ class ScriptedClient final : public LlmClient {
   }
 
   Result<ChatResponse> chat(const ChatRequest& request, const CancelToken&,
-                            const TokenCallback& on_token,
-                            ChatUsage* /*cancelled_usage*/) override {
+                            const TokenCallback& on_token, ChatProgress* progress) override {
     std::lock_guard<std::mutex> lock(mutex_);
     call_times_.push_back(clock_->seconds());
+    if (progress != nullptr) {
+      progress->sent = true;
+    }
     if (on_token) {
       on_token("piece");
     }
     if (!failures_.empty()) {
       const ErrorCode code = failures_.front();
       failures_.pop_front();
+      if (progress != nullptr) {
+        progress->failed_usage.prompt_tokens = kFailedPromptTokens;
+        progress->failed_usage.output_tokens = kFailedOutputTokens;
+      }
       return Status(code, std::string("scripted ") + std::string(error_code_name(code)));
     }
     ChatResponse response;
@@ -140,6 +150,45 @@ TEST_F(RetryingClientTest, SucceedsOnLastAllowedRetry) {
   RetryingClient client = retrying();
   EXPECT_TRUE(client.chat(request(), cancel_).is_ok());
   EXPECT_EQ(client.stats().attempts, 4u);
+}
+
+TEST_F(RetryingClientTest, RecoveredRequestReportsTokensOfRetriedTries) {
+  inner_->fail(2, ErrorCode::kServerError);
+  RetryingClient client = retrying();
+  ChatProgress progress;
+  ASSERT_TRUE(client.chat(request(), cancel_, nullptr, &progress).is_ok());
+  EXPECT_EQ(progress.failed_usage.prompt_tokens, 2 * ScriptedClient::kFailedPromptTokens);
+  EXPECT_EQ(progress.failed_usage.output_tokens, 2 * ScriptedClient::kFailedOutputTokens);
+}
+
+TEST_F(RetryingClientTest, ExhaustedRequestReportsTokensOfEveryTry) {
+  inner_->fail(4, ErrorCode::kServerBusy);
+  RetryingClient client = retrying();
+  ChatProgress progress;
+  ASSERT_FALSE(client.chat(request(), cancel_, nullptr, &progress).is_ok());
+  EXPECT_EQ(progress.failed_usage.prompt_tokens, 4 * ScriptedClient::kFailedPromptTokens);
+  EXPECT_EQ(progress.failed_usage.output_tokens, 4 * ScriptedClient::kFailedOutputTokens);
+}
+
+TEST_F(RetryingClientTest, UnretriedErrorReportsItsTokens) {
+  inner_->fail(1, ErrorCode::kTruncated);
+  RetryingClient client = retrying();
+  ChatProgress progress;
+  ASSERT_FALSE(client.chat(request(), cancel_, nullptr, &progress).is_ok());
+  EXPECT_EQ(progress.failed_usage.output_tokens, ScriptedClient::kFailedOutputTokens);
+}
+
+TEST_F(RetryingClientTest, CancelDuringBackoffReportsTokensOfTheTry) {
+  auto clock = std::make_shared<CancellingClock>(cancel_);
+  policy_.base_delay_s = 8;
+  inner_->fail(1, ErrorCode::kServerBusy);
+  RetryingClient client(inner_, policy_, clock, [] { return 1.0; });
+  ChatProgress progress;
+  Result<ChatResponse> response = client.chat(request(), cancel_, nullptr, &progress);
+  ASSERT_FALSE(response.is_ok());
+  EXPECT_EQ(response.status().code(), ErrorCode::kCancelled);
+  EXPECT_EQ(progress.failed_usage.output_tokens, ScriptedClient::kFailedOutputTokens);
+  EXPECT_TRUE(progress.sent);
 }
 
 TEST_F(RetryingClientTest, FailsOneBeyondMaxRetries) {

@@ -139,7 +139,7 @@ TEST_F(SimClientTest, CancelMidStreamCountsSpentTokens) {
   ASSERT_GT(full->content.size(), 3 * settings_.piece_chars);
 
   int pieces = 0;
-  ChatUsage spent;
+  ChatProgress progress;
   Result<ChatResponse> cancelled = sim->chat(
       request(), cancel_,
       [&](const std::string&) {
@@ -147,16 +147,16 @@ TEST_F(SimClientTest, CancelMidStreamCountsSpentTokens) {
           cancel_.cancel();
         }
       },
-      &spent);
+      &progress);
   ASSERT_FALSE(cancelled.is_ok());
   EXPECT_EQ(cancelled.status().code(), ErrorCode::kCancelled);
   EXPECT_EQ(pieces, 2);
-  EXPECT_EQ(spent.prompt_tokens, 100);
+  EXPECT_EQ(progress.failed_usage.prompt_tokens, 100);
   const double share =
       2.0 * static_cast<double>(settings_.piece_chars) / static_cast<double>(full->content.size());
-  EXPECT_EQ(spent.output_tokens,
+  EXPECT_EQ(progress.failed_usage.output_tokens,
             std::llround(static_cast<double>(full->usage.output_tokens) * share));
-  EXPECT_GT(spent.output_tokens, 0);
+  EXPECT_GT(progress.failed_usage.output_tokens, 0);
 }
 
 TEST_F(SimClientTest, TokenRatesSetDurations) {

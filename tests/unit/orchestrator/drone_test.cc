@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <functional>
 #include <sstream>
 
 #include "core/log.h"
@@ -311,11 +312,18 @@ TEST_F(ExecuteTaskTest, LastTruncationWarningSaysNoAttemptLeft) {
   EXPECT_THAT(log.text(), Not(HasSubstr("num_predict_next=4096")));
 }
 
-// Tasks that share a rate limiter log the first warnings of each interval and count the rest.
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// Tasks that share the limits log the first warnings of each interval and count the rest.
 TEST_F(ExecuteTaskTest, TruncationWarningsShareRateLimit) {
-  LogRateLimiter limiter(get_logger("orchestrator"), spdlog::level::warn, "reply truncated", 2,
-                         std::chrono::seconds(60));
-  request_.truncation_log = &limiter;
+  ReplyWarningLimits limits(2, std::chrono::seconds(60));
+  request_.warning_limits = &limits;
   OrchestratorLogCapture log;
   for (int task = 0; task < 5; ++task) {
     client_.fail(ErrorCode::kTruncated, "length");
@@ -323,15 +331,110 @@ TEST_F(ExecuteTaskTest, TruncationWarningsShareRateLimit) {
     ASSERT_TRUE(run().status.is_ok());
   }
 
-  size_t warnings = 0;
-  for (size_t at = log.text().find("reply truncated task="); at != std::string::npos;
-       at = log.text().find("reply truncated task=", at + 1)) {
-    ++warnings;
-  }
-  EXPECT_EQ(warnings, 2u) << log.text();
-  EXPECT_EQ(limiter.suppressed(), 3u);
-  limiter.flush();
+  EXPECT_EQ(count_of(log.text(), "reply truncated task="), 2u) << log.text();
+  EXPECT_EQ(limits.truncated.suppressed(), 3u);
+  limits.flush();
   EXPECT_THAT(log.text(), HasSubstr("reply truncated: 3 more lines suppressed"));
+}
+
+// Every per-request warning has its own limit, so a burst of one kind keeps the first lines of
+// that kind in full and cannot hide another kind.
+TEST_F(ExecuteTaskTest, EveryRequestWarningIsRateLimited) {
+  struct Case {
+    std::string line;  // the start of the warning, up to the task's ids
+    std::function<void(ScriptedClient&)> script;
+    LogRateLimiter ReplyWarningLimits::*limiter;
+  };
+  llm::ChatResponse cut;
+  cut.content = "{\"files\": [";
+  cut.done_reason = "length";
+  cut.usage.prompt_tokens = 900;
+  cut.usage.output_tokens = 95;
+  const std::vector<Case> cases = {
+      {"reply rejected task=", [](ScriptedClient& c) { c.reply("not json"); },
+       &ReplyWarningLimits::rejected},
+      {"reply unparsable on the server task=",
+       [](ScriptedClient& c) { c.fail(ErrorCode::kParseError, "does not match the format"); },
+       &ReplyWarningLimits::unparsable},
+      {"server rejected the schema task=",
+       [](ScriptedClient& c) { c.fail(ErrorCode::kSchemaUnsupported, "unsupported: minItems"); },
+       &ReplyWarningLimits::schema_rejected},
+      {"reply cut by the server's context task=", [cut](ScriptedClient& c) { c.push(cut); },
+       &ReplyWarningLimits::context_cut},
+  };
+  request_.options.server_slot_ctx = 1000;
+  for (const Case& c : cases) {
+    ReplyWarningLimits limits(2, std::chrono::seconds(60));
+    request_.warning_limits = &limits;
+    OrchestratorLogCapture log;
+    for (int task = 0; task < 5; ++task) {
+      c.script(client_);
+      client_.reply(good_reply());
+      run();
+    }
+    while (client_.remaining() > 0) {
+      run();  // drops the good replies that a failed task left
+    }
+    EXPECT_EQ(count_of(log.text(), c.line), 2u) << c.line << "\n" << log.text();
+    EXPECT_EQ((limits.*c.limiter).suppressed(), 3u) << c.line;
+  }
+}
+
+TEST_F(ExecuteTaskTest, TaskFailedWarningIsRateLimited) {
+  LogRateLimiter failures(get_logger("orchestrator"), spdlog::level::warn, "task failed", 2,
+                          std::chrono::seconds(60));
+  request_.failure_log = &failures;
+  OrchestratorLogCapture log;
+  for (int task = 0; task < 5; ++task) {
+    client_.fail(ErrorCode::kServerError, "HTTP 500");
+    EXPECT_EQ(run().status.code(), ErrorCode::kServerError);
+  }
+
+  EXPECT_EQ(count_of(log.text(), "task failed task=api"), 2u) << log.text();
+  EXPECT_EQ(failures.suppressed(), 3u);
+  failures.flush();
+  EXPECT_THAT(log.text(), HasSubstr("task failed: 3 more lines suppressed"));
+}
+
+// The resend after a rejected schema is not counted, so it repeats the number of the attempt
+// that it replaces, says so, and the numbers end at the maximum.
+TEST_F(ExecuteTaskTest, SchemaResendKeepsAttemptNumbers) {
+  request_.options.num_predict = 512;
+  client_.fail(ErrorCode::kSchemaUnsupported, "unsupported keyword: minItems");
+  client_.fail(ErrorCode::kTruncated, "length");
+  client_.fail(ErrorCode::kTruncated, "length");
+  client_.fail(ErrorCode::kTruncated, "length");
+  OrchestratorLogCapture log;
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kTruncated);
+  ASSERT_THAT(outcome.attempts, SizeIs(4));
+  EXPECT_THAT(log.text(), HasSubstr("server rejected the schema task=api attempt=1/3 "));
+  EXPECT_THAT(log.text(),
+              HasSubstr("reply truncated task=api attempt=1/3 (resent without the schema "
+                        "keywords that the server rejected) num_predict=512 "
+                        "num_predict_next=1024\n"));
+  EXPECT_THAT(log.text(), HasSubstr("reply truncated task=api attempt=2/3 num_predict=1024 "));
+  EXPECT_THAT(log.text(), HasSubstr("reply truncated task=api attempt=3/3 num_predict=2048: "
+                                    "no attempt left\n"));
+  EXPECT_THAT(log.text(), Not(HasSubstr("attempt=4/3")));
+}
+
+TEST_F(ExecuteTaskTest, RejectedReplyAfterResendNumbersFromOne) {
+  request_.max_attempts = 2;
+  client_.fail(ErrorCode::kSchemaUnsupported, "unsupported keyword: minItems");
+  client_.reply("not json");
+  client_.fail(ErrorCode::kParseError, "the server could not parse the output");
+  OrchestratorLogCapture log;
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kParseError);
+  EXPECT_THAT(log.text(), HasSubstr("reply rejected task=api attempt=1/2 (resent without the "
+                                    "schema keywords that the server rejected) code=parse_error"));
+  EXPECT_THAT(log.text(), HasSubstr("reply unparsable on the server task=api attempt=2/2 error="));
+  EXPECT_THAT(log.text(), Not(HasSubstr("attempt=3/2")));
 }
 
 TEST_F(ExecuteTaskTest, AcceptsFencedJson) {
@@ -444,6 +547,112 @@ TEST_F(ExecuteTaskTest, FailsAfterMaxAttempts) {
   EXPECT_THAT(outcome.status.message(), HasSubstr("attempt 2 (schema_violation)"));
   EXPECT_THAT(outcome.attempts, SizeIs(3));
   EXPECT_EQ(client_.remaining(), 1u);
+}
+
+// Requests that failed on the server or the connection still spent tokens, so their attempts
+// and the outcome count them.
+TEST_F(ExecuteTaskTest, FailedRequestsCountTheirTokens) {
+  client_.fail(ErrorCode::kTruncated, "the stream ended without its final chunk", 0, 40);
+  client_.fail(ErrorCode::kParseError, "the server could not parse the output", 0, 30);
+  client_.reply(good_reply(), 500, 120);
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  ASSERT_THAT(outcome.attempts, SizeIs(3));
+  EXPECT_EQ(outcome.attempts[0].usage.output_tokens, 40);
+  EXPECT_EQ(outcome.attempts[1].usage.output_tokens, 30);
+  EXPECT_EQ(outcome.usage.prompt_tokens, 500);
+  EXPECT_EQ(outcome.usage.output_tokens, 190);
+  const llm::ChatUsage failed = failed_usage(outcome.attempts);
+  EXPECT_EQ(failed.prompt_tokens, 0);
+  EXPECT_EQ(failed.output_tokens, 70);
+}
+
+TEST_F(ExecuteTaskTest, FinalErrorCountsItsTokens) {
+  client_.fail(ErrorCode::kServerError, "stream error after 12 tokens", 300, 12);
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kServerError);
+  ASSERT_THAT(outcome.attempts, SizeIs(1));
+  EXPECT_EQ(outcome.attempts[0].usage.prompt_tokens, 300);
+  EXPECT_EQ(outcome.attempts[0].usage.output_tokens, 12);
+  EXPECT_EQ(outcome.usage.output_tokens, 12);
+  EXPECT_EQ(failed_usage(outcome.attempts).output_tokens, 12);
+}
+
+// A rejected reply's tokens are in the totals already; they count as failed too.
+TEST_F(ExecuteTaskTest, RejectedReplyTokensCountAsFailed) {
+  client_.reply("not json", 400, 50);
+  client_.reply(good_reply(), 500, 120);
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  EXPECT_EQ(outcome.usage.output_tokens, 170);
+  const llm::ChatUsage failed = failed_usage(outcome.attempts);
+  EXPECT_EQ(failed.prompt_tokens, 400);
+  EXPECT_EQ(failed.output_tokens, 50);
+}
+
+// Tries that the client retried before the accepted reply spent tokens of their own: the
+// attempt's usage includes them, and they count as failed.
+TEST_F(ExecuteTaskTest, RetriedTriesCountAsFailed) {
+  llm::ChatResponse response;
+  response.content = good_reply();
+  response.done_reason = "stop";
+  response.usage.prompt_tokens = 500;
+  response.usage.output_tokens = 120;
+  client_.push(response, 500, 9);
+
+  DroneOutcome outcome = run();
+
+  ASSERT_TRUE(outcome.status.is_ok()) << outcome.status.to_string();
+  ASSERT_THAT(outcome.attempts, SizeIs(1));
+  EXPECT_EQ(outcome.attempts[0].usage.prompt_tokens, 1000);
+  EXPECT_EQ(outcome.attempts[0].usage.output_tokens, 129);
+  EXPECT_EQ(outcome.usage.output_tokens, 129);
+  const llm::ChatUsage failed = failed_usage(outcome.attempts);
+  EXPECT_EQ(failed.prompt_tokens, 500);
+  EXPECT_EQ(failed.output_tokens, 9);
+}
+
+// A Ctrl-C between the request loop's check and the client's: the client sends nothing, so the
+// task has no attempt for that request.
+TEST_F(ExecuteTaskTest, CancelBeforeSendRecordsNoAttempt) {
+  client_.cancel_on_arrival(1, &cancel_);
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kCancelled);
+  EXPECT_THAT(outcome.attempts, IsEmpty());
+  EXPECT_THAT(client_.requests(), IsEmpty());
+}
+
+TEST_F(ExecuteTaskTest, CancelBeforeSecondSendKeepsFirstAttempt) {
+  client_.cancel_on_arrival(2, &cancel_);
+  client_.reply("not json", 400, 50);
+  client_.reply(good_reply());
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kCancelled);
+  ASSERT_THAT(outcome.attempts, SizeIs(1));
+  EXPECT_EQ(outcome.attempts[0].code, ErrorCode::kParseError);
+  EXPECT_EQ(outcome.usage.output_tokens, 50);
+}
+
+// A request cancelled while its reply streams was sent, so it keeps its attempt and tokens.
+TEST_F(ExecuteTaskTest, CancelWhileStreamingKeepsAttempt) {
+  client_.cancel_spent(0, 25);
+
+  DroneOutcome outcome = run();
+
+  EXPECT_EQ(outcome.status.code(), ErrorCode::kCancelled);
+  ASSERT_THAT(outcome.attempts, SizeIs(1));
+  EXPECT_EQ(outcome.attempts[0].usage.output_tokens, 25);
 }
 
 TEST_F(ExecuteTaskTest, CancelStopsBetweenAttempts) {

@@ -4,8 +4,8 @@
 
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "core/clock.h"
@@ -25,32 +25,39 @@ class ScriptedClient final : public llm::LlmClient {
     response.usage.output_tokens = output_tokens;
     push(std::move(response));
   }
-  void push(llm::ChatResponse response) {
+  // Queues `response`, after tries that the client retried and that spent `retried_prompt` and
+  // `retried_output` tokens.
+  void push(llm::ChatResponse response, int64_t retried_prompt = 0, int64_t retried_output = 0) {
     std::lock_guard lock(mutex_);
-    script_.emplace_back(std::move(response));
+    script_.push_back(
+        {std::move(response), Status::ok(), usage_of(retried_prompt, retried_output)});
   }
-  // Queues a failed request.
-  void fail(ErrorCode code, std::string message) {
+  // Queues a failed request that spent these tokens before it failed.
+  void fail(ErrorCode code, std::string message, int64_t prompt_tokens = 0,
+            int64_t output_tokens = 0) {
     std::lock_guard lock(mutex_);
-    script_.emplace_back(Status(code, std::move(message)));
+    script_.push_back(
+        {std::nullopt, Status(code, std::move(message)), usage_of(prompt_tokens, output_tokens)});
   }
   // Queues a request that is cancelled after it spent these tokens.
   void cancel_spent(int64_t prompt_tokens, int64_t output_tokens) {
-    std::lock_guard lock(mutex_);
-    llm::ChatUsage usage;
-    usage.prompt_tokens = prompt_tokens;
-    usage.output_tokens = output_tokens;
-    script_.emplace_back(usage);
+    fail(ErrorCode::kCancelled, "request cancelled while streaming", prompt_tokens, output_tokens);
   }
 
   Result<llm::ChatResponse> chat(const llm::ChatRequest& request, const CancelToken& cancel,
                                  const llm::TokenCallback& /*on_token*/,
-                                 llm::ChatUsage* cancelled_usage) override {
+                                 llm::ChatProgress* progress) override {
     std::lock_guard lock(mutex_);
+    if (++arrivals_ == cancel_on_arrival_) {
+      arrival_target_->cancel();
+    }
     if (cancel.cancelled()) {
       return Result<llm::ChatResponse>(ErrorCode::kCancelled, "request cancelled");
     }
     requests_.push_back(request);
+    if (progress != nullptr) {
+      progress->sent = true;
+    }
     if (clock_ != nullptr) {
       clock_->advance(request_duration_);
     }
@@ -60,18 +67,15 @@ class ScriptedClient final : public llm::LlmClient {
     if (script_.empty()) {
       return Result<llm::ChatResponse>(ErrorCode::kInternal, "the script has no more replies");
     }
-    auto next = std::move(script_.front());
+    Step next = std::move(script_.front());
     script_.pop_front();
-    if (auto* status = std::get_if<Status>(&next)) {
-      return *status;
+    if (progress != nullptr) {
+      progress->failed_usage = next.failed_usage;
     }
-    if (auto* usage = std::get_if<llm::ChatUsage>(&next)) {
-      if (cancelled_usage != nullptr) {
-        *cancelled_usage = *usage;
-      }
-      return Result<llm::ChatResponse>(ErrorCode::kCancelled, "request cancelled while streaming");
+    if (!next.response) {
+      return next.failure;
     }
-    return std::get<llm::ChatResponse>(std::move(next));
+    return std::move(*next.response);
   }
 
   // Advances `clock` by `duration` inside every request that is not cancelled, as a server
@@ -79,6 +83,13 @@ class ScriptedClient final : public llm::LlmClient {
   void take_time(FakeClock* clock, Duration duration) {
     clock_ = clock;
     request_duration_ = duration;
+  }
+
+  // Cancels `token` as request number `arrival` (from 1) arrives, before the client's own cancel
+  // check, as a Ctrl-C that lands between the caller's check and the client's.
+  void cancel_on_arrival(int arrival, CancelToken* token) {
+    cancel_on_arrival_ = arrival;
+    arrival_target_ = token;
   }
 
   // Cancels `token` from inside the request after `requests` requests were received.
@@ -107,9 +118,26 @@ class ScriptedClient final : public llm::LlmClient {
   }
 
  private:
+  // One scripted request: a reply, or else a failure, and the tokens for ChatProgress.
+  struct Step {
+    std::optional<llm::ChatResponse> response;
+    Status failure;
+    llm::ChatUsage failed_usage;
+  };
+
+  static llm::ChatUsage usage_of(int64_t prompt_tokens, int64_t output_tokens) {
+    llm::ChatUsage usage;
+    usage.prompt_tokens = prompt_tokens;
+    usage.output_tokens = output_tokens;
+    return usage;
+  }
+
   mutable std::mutex mutex_;
-  std::deque<std::variant<llm::ChatResponse, Status, llm::ChatUsage>> script_;
+  std::deque<Step> script_;
   std::vector<llm::ChatRequest> requests_;
+  int arrivals_ = 0;  // chat() calls, the cancelled ones included
+  int cancel_on_arrival_ = -1;
+  CancelToken* arrival_target_ = nullptr;
   int cancel_after_ = -1;
   CancelToken* cancel_target_ = nullptr;
   FakeClock* clock_ = nullptr;
