@@ -2,10 +2,7 @@
 #include <chrono>
 #include <mutex>
 #include <numeric>
-#include <sstream>
 #include <utility>
-
-#include <spdlog/sinks/ostream_sink.h>
 
 #include "core/log.h"
 #include "fakes/log_capture.h"
@@ -114,11 +111,7 @@ TEST_F(AgentManagerTest, FailedTaskIsCountedNotRequeued) {
 // The "task failed" lines are rate-limited in the manager's clock time, so that a simulation in
 // virtual time gets a new interval when its clock passes one, not when the wall clock does.
 TEST_F(AgentManagerTest, FailureLinesLimitedByManagerClock) {
-  std::ostringstream out;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
-  sink->set_pattern("%v");
-  const std::shared_ptr<spdlog::logger> logger = get_logger("agents");
-  logger->sinks().push_back(sink);
+  ollamaflow::testing::LogCapture log("agents");
   ManagerSettings settings = settings_with_min(0);
   settings.failure_log = {1, seconds(60)};
   make_manager(settings);
@@ -132,8 +125,7 @@ TEST_F(AgentManagerTest, FailureLinesLimitedByManagerClock) {
     ASSERT_TRUE(recorder->wait_until([&] { return recorder->finished.size() == i + 1; }));
   }
   manager->stop(false);
-  logger->sinks().pop_back();
-  const std::string text = out.str();
+  const std::string text = log.text();
   EXPECT_NE(text.find("task=a "), std::string::npos) << text;
   EXPECT_EQ(text.find("task=b "), std::string::npos) << text;
   EXPECT_NE(text.find("task failed: 1 more lines suppressed (the first 1 of every 60 s"),

@@ -2,12 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 
 #include <functional>
-#include <sstream>
 
 #include "core/log.h"
+#include "fakes/log_capture.h"
 #include "fakes/test_paths.h"
 #include "llm/schema.h"
 #include "scripted_client.h"
@@ -273,24 +272,9 @@ TEST_F(ExecuteTaskTest, TruncationBoundedByContext) {
 }
 
 // Captures the warnings of the "orchestrator" logger while it lives.
-class OrchestratorLogCapture {
+class OrchestratorLogCapture : public ollamaflow::testing::LogCapture {
  public:
-  OrchestratorLogCapture()
-      : logger_(get_logger("orchestrator")),
-        sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
-    sink_->set_pattern("%v");
-    logger_->sinks().push_back(sink_);
-  }
-  ~OrchestratorLogCapture() { std::erase(logger_->sinks(), sink_); }
-  OrchestratorLogCapture(const OrchestratorLogCapture&) = delete;
-  OrchestratorLogCapture& operator=(const OrchestratorLogCapture&) = delete;
-
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> logger_;
-  spdlog::sink_ptr sink_;
+  OrchestratorLogCapture() : LogCapture("orchestrator") {}
 };
 
 // The warning after the last truncated attempt names no next num_predict, because no request
