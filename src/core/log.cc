@@ -1,5 +1,6 @@
 #include "core/log.h"
 
+#include <ctime>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -77,13 +78,18 @@ class EscapedMessage final : public spdlog::custom_flag_formatter {
 // while a SimulatedLogTime lives its label and virtual time, such as sim=HYBRID t=125.300s.
 class LineTime final : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg& msg, const std::tm& local_time,
+  // The pattern formatter fills `std::tm` only for patterns with its own time flags, so the time
+  // is converted here.
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*unfilled*/,
               spdlog::memory_buf_t& dest) override {
     std::string text;
     if (const std::shared_ptr<const SimulatedTimeSource> simulated = current_simulated_time()) {
       text = fmt::format("sim={} t={:.3f}s", escape_control_characters(simulated->label),
                          simulated->seconds());
     } else {
+      const std::time_t seconds = std::chrono::system_clock::to_time_t(msg.time);
+      std::tm local_time{};
+      localtime_r(&seconds, &local_time);
       const auto milliseconds =
           std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()) % 1000;
       text = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}", local_time, milliseconds.count());

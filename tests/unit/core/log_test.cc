@@ -2,6 +2,8 @@
 // line: the wall time, or a simulation's virtual time.
 #include "core/log.h"
 
+#include <ctime>
+#include <iomanip>
 #include <regex>
 #include <sstream>
 
@@ -99,10 +101,19 @@ class LogFormatTest : public ::testing::Test {
 };
 
 TEST_F(LogFormatTest, TextLineStartsWithWallTime) {
+  const std::time_t before = std::time(nullptr);
   const std::string line = format_line(false, "task failed");
+  const std::time_t after = std::time(nullptr);
   EXPECT_TRUE(std::regex_match(line, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} )"
                                                 R"(warning \[agents\] task failed\n)")))
       << line;
+  // The time is the local time of the call, not a placeholder date.
+  std::tm parsed{};
+  std::istringstream(line) >> std::get_time(&parsed, "%Y-%m-%dT%H:%M:%S");
+  parsed.tm_isdst = -1;
+  const std::time_t logged = std::mktime(&parsed);
+  EXPECT_GE(logged, before) << line;
+  EXPECT_LE(logged, after) << line;
 }
 
 TEST_F(LogFormatTest, SimulationReplacesWallTime) {
