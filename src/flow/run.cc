@@ -617,6 +617,14 @@ Status check_resume_workspace(const store::RunRecord& run) {
                               "may lead out of the run's folder: {}",
                               run.workspace, *link, fix));
   }
+  // A link that replaced one of the folders above the workspace leads there as well.
+  if (const std::string resolved = resolved_folder(run.workspace); resolved != run.workspace) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("the workspace '{}' now leads to '{}', because a folder above it "
+                              "became a symbolic link, and a resume does not follow a link that "
+                              "may lead out of the run's folder: {}",
+                              run.workspace, resolved, fix));
+  }
   if (Status usable = orchestrator::Workspace::check_usable(run.workspace); !usable) {
     std::string message = usable.message();
     if (const size_t cut = message.find("choose another path"); cut != std::string::npos) {

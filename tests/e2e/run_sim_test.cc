@@ -931,6 +931,30 @@ TEST_F(SimRunTest, ResumeRejectsWorkspaceReplacedByLink) {
   EXPECT_EQ(shown["status"], "succeeded") << shown.dump();
 }
 
+// A link that replaced a folder above the workspace would also lead the resume elsewhere.
+TEST_F(SimRunTest, ResumeRejectsParentReplacedByLink) {
+  const std::filesystem::path parent = dir_.path() / "parent";
+  const std::filesystem::path nested = parent / "ws";
+  const auto plan_path = dir_.path() / "plan.json";
+  std::ofstream(plan_path) << sample_plan().dump();
+  const ProcessResult first =
+      run_cli({"run", "--plan", plan_path.string(), "--backend", "sim", "--workspace",
+               nested.string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const std::string run_id = parse_json(first).value("run_id", "");
+  std::filesystem::rename(parent, dir_.path() / "parent-moved");
+  const std::filesystem::path elsewhere = dir_.path() / "elsewhere";
+  std::filesystem::create_directories(elsewhere);
+  std::filesystem::create_directory_symlink(elsewhere, parent);
+
+  ProcessResult resumed =
+      run_cli({"run", "--resume", run_id, "--backend", "sim", "--db", db().string()});
+  EXPECT_EQ(resumed.exit_code, 2) << resumed.out << resumed.err;
+  EXPECT_NE(resumed.err.find("because a folder above it became a symbolic link"), std::string::npos)
+      << resumed.err;
+  EXPECT_TRUE(std::filesystem::is_empty(elsewhere));
+}
+
 // A run started through a symbolic link to its folder stores the folder itself, so its resume
 // writes there without following the link.
 TEST_F(SimRunTest, RunThroughLinkStoresItsFolder) {
