@@ -217,11 +217,19 @@ Status ManagedServer::wait_healthy(double timeout_s, const CancelToken& cancel) 
   }
 }
 
+// The server leads a process group of its own (spawn() calls setpgid), so the signals go to the
+// group: a wrapper script's children, such as the real server it starts, stop with it.
+// The group id is signalled only right after the server is reaped or while it runs: until then
+// no other process can get that id.
 void ManagedServer::stop() {
+  const bool reaped_before = reaped_;
   if (exited()) {
+    if (!reaped_before) {
+      ::kill(-pid_, SIGKILL);  // what the server left in its group
+    }
     return;
   }
-  ::kill(pid_, SIGTERM);
+  ::kill(-pid_, SIGTERM);
   const MonoTime deadline = clock_->now() + from_seconds(kStopGraceS);
   while (!exited() && clock_->now() < deadline) {
     clock_->sleep_for(kHealthPollInterval);
@@ -229,10 +237,12 @@ void ManagedServer::stop() {
   if (!exited()) {
     get_logger("flow")->warn("llama-server pid={} ignored SIGTERM for {:g} s: sending SIGKILL",
                              pid_, kStopGraceS);
-    ::kill(pid_, SIGKILL);
+    ::kill(-pid_, SIGKILL);
     ::waitpid(pid_, &wait_status_, 0);
     reaped_ = true;
   }
+  // Group members that outlived the server got SIGTERM with it; those still running stop now.
+  ::kill(-pid_, SIGKILL);
   get_logger("flow")->info("llama-server pid={} stopped", pid_);
 }
 

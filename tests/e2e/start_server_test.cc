@@ -308,6 +308,49 @@ TEST_F(StartServerTest, CtrlCDuringStartIsJournaled) {
   EXPECT_EQ(run["report"]["status"], "cancelled") << shown.out;
 }
 
+// Returns true while `pid` runs; a zombie that no one reaped counts as ended.
+bool process_running(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(stat, text);
+  const size_t name_end = text.rfind(')');
+  return name_end != std::string::npos && name_end + 2 < text.size() && text[name_end + 2] != 'Z';
+}
+
+// A wrapper script that starts the real server as its child: stopping the server stops the
+// child too, because the signals go to the server's process group.
+TEST_F(StartServerTest, StopEndsTheServersChildren) {
+  const std::filesystem::path model = dir_.path() / "model.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  const std::filesystem::path child_pid_file = dir_.path() / "child.pid";
+  const std::filesystem::path script = dir_.path() / "wrapper-server.sh";
+  std::ofstream(script) << "#!/bin/sh\nsleep 600 &\necho $! > " << child_pid_file.string()
+                        << "\necho $$ > " << server_pid_file().string() << "\nwait\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  ChildProcess child(cli_argv({"run", "--start-server", script.string(), "--model", model.string(),
+                               "--plan", write_plan(), "--db", db().string(), "--workspace",
+                               workspace().string(), "--json"}),
+                     cli_options({}));
+  const pid_t server_pid = wait_for_server_pid();
+  ASSERT_GT(server_pid, 0) << child.read_err();
+  const std::string child_pid_text = read(child_pid_file);
+  ASSERT_FALSE(child_pid_text.empty());
+  const pid_t child_pid = static_cast<pid_t>(std::stoi(child_pid_text));
+  ASSERT_TRUE(process_running(child_pid));
+
+  const json report = interrupt_run(child);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
+  EXPECT_EQ(report["status"], "cancelled");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (process_running(child_pid) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(process_running(child_pid)) << "the server's child " << child_pid << " still runs";
+  if (process_running(child_pid)) {
+    ::kill(child_pid, SIGKILL);
+  }
+}
+
 // A resume that Ctrl-C stops while the server starts is journaled as cancelled, with a report,
 // as a new run is.
 TEST_F(StartServerTest, CtrlCDuringResumeStartIsJournaled) {
