@@ -841,6 +841,10 @@ Result<RunReport> journal_cancelled_start(RunState& state, const Status& cancell
     return created;
   }
   fill_header(state);
+  if (state.resumed) {
+    // The resumed run keeps its folder, and nothing was written into it.
+    state.report.workspace = state.resumed->workspace;
+  }
   state.report.notes.insert(state.report.notes.end(), state.goal_notes.begin(),
                             state.goal_notes.end());
   state.report.notes.push_back(cancelled.message());

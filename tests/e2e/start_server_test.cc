@@ -386,6 +386,7 @@ TEST_F(StartServerTest, CtrlCDuringResumeStartIsJournaled) {
   EXPECT_EQ(report["status"], "cancelled");
   EXPECT_EQ(report["exit_code"], 130) << report.dump();
   EXPECT_EQ(report["goal"], "Write two notes") << report.dump();
+  EXPECT_EQ(report["workspace"], workspace().string()) << report.dump();
   const std::string notes = report["notes"].dump();
   EXPECT_TRUE(contains(notes, "cancelled while llama-server (pid " + std::to_string(server_pid)))
       << notes;
