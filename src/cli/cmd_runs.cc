@@ -110,7 +110,8 @@ int list_runs(store::Journal& journal, const RunsOptions& options) {
   }
   gpu::TextTable table({"id", "status", "started", "backend", "goal"});
   for (const auto& run : *runs) {
-    table.add_row({table_cell(run.id), table_cell(status_text(run_to_json(run))),
+    // The id stays whole, because a user copies it into `runs show ID`.
+    table.add_row({escape_control_characters(run.id), table_cell(status_text(run_to_json(run))),
                    table_cell(run.started_at), table_cell(run.backend),
                    truncate_printable(run.goal, kMaxListedGoalWidth)});
   }
@@ -339,7 +340,7 @@ void print_show(const json& run) {
   std::cout << "Run " << escape_control_characters(run["id"].get<std::string>()) << ": "
             << status_text(run)
             << "\n  goal:      " << escape_control_characters(run["goal"].get<std::string>())
-            << "\n  backend:   " << run["backend"].get<std::string>()
+            << "\n  backend:   " << escape_control_characters(run["backend"].get<std::string>())
             << (run["simulated"].get<bool>() ? " [SIMULATED: output is placeholder text]" : "")
             << ", model " << escape_control_characters(run["model"].get<std::string>())
             << "\n  workspace: "

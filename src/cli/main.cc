@@ -6,6 +6,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -560,6 +561,26 @@ int run_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ExtrasError& error) {
+    // CLI11 lists the unexpected arguments after the colon. One that starts with '-' is a flag
+    // that the command does not have, not a word of a goal.
+    const std::string listed = error.what();
+    const size_t colon = listed.find(": ");
+    std::string unknown_flag;
+    if (colon != std::string::npos) {
+      std::istringstream words(listed.substr(colon + 2));
+      for (std::string word; words >> word;) {
+        if (word.size() > 1 && word[0] == '-' && unknown_flag.empty()) {
+          unknown_flag = word;
+        }
+      }
+    }
+    if (argc > 1 && argv[1][0] != '-' && !unknown_flag.empty()) {
+      print_error(
+          fmt::format("unknown option '{}' for `{}`: see `ollama-flow {} --help` for its "
+                      "options",
+                      escape_control_characters(unknown_flag), argv[1], argv[1]));
+      return 2;
+    }
     // `run Create a web app` splits the goal into words, and CLI11 names only the second one.
     if (argc > 1 && std::string_view(argv[1]) == "run") {
       print_error(

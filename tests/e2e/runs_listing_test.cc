@@ -244,6 +244,28 @@ TEST_F(RunsListingTest, UnfinishedRunSaysNotFinished) {
       << shown.out;
 }
 
+// A long run id from an edited journal stays whole in `runs`, so that it can be copied into
+// `runs show`, and a stored backend with a bidirectional control character is escaped there.
+TEST_F(RunsListingTest, LongIdStaysWholeAndBackendIsEscaped) {
+  store_runs({"edited goal"});
+  const std::string long_id = "r-" + std::string(60, 'x');
+  {
+    Result<store::Database> database = store::Database::open(db().string());
+    ASSERT_TRUE(database.is_ok()) << database.status().to_string();
+    ASSERT_TRUE(database
+                    ->exec("UPDATE runs SET id = '" + long_id +
+                           "', backend = 'open\u202eai' WHERE goal = 'edited goal'")
+                    .is_ok());
+  }
+  const std::vector<std::string> lines = list();
+  ASSERT_EQ(lines.size(), 2u) << "a header and one row";
+  EXPECT_NE(lines[1].find(long_id), std::string::npos) << lines[1];
+  const ProcessResult shown = run_cli({"runs", "show", long_id, "--db", db().string()});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(shown.out.find("\u202e"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("backend:   open\\u202Eai"), std::string::npos) << shown.out;
+}
+
 // One row with a status that this version does not know leaves the other runs listed.
 TEST_F(RunsListingTest, UnknownStatusIsListedAsUnknown) {
   store_runs({"older goal", "odd goal", "newer goal"});

@@ -151,6 +151,16 @@ TEST_F(UsageErrorsTest, ProfileWithoutAutoScalingIsNoted) {
   EXPECT_EQ(scaled.err.find("note: --profile"), std::string::npos) << scaled.err;
 }
 
+// A flag that the command lacks is named as an unknown option, not as a word of a goal.
+TEST_F(UsageErrorsTest, UnknownFlagIsNamedAsOption) {
+  const ProcessResult result = run_cli({"run", "x", "--bogus", "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("unknown option '--bogus' for `run`: see `ollama-flow run --help`"),
+            std::string::npos)
+      << result.err;
+  EXPECT_EQ(result.err.find("quote a goal"), std::string::npos) << result.err;
+}
+
 TEST_F(UsageErrorsTest, UnquotedGoalNeedsQuotes) {
   const ProcessResult result =
       run_cli({"run", "Create", "a", "web", "app", "--backend", "sim", "--db", db().string()});
