@@ -39,10 +39,15 @@ int cmd_run(const Config& config, const RunOptions& options) {
   // A plan-only run whose planning failed or was cancelled has no plan, and its report explains
   // why.
   if (options.plan_only && report->plan.is_object()) {
+    // The JSON is the plan itself, ready for --plan, so the run id goes to stderr there.
+    const std::string saved = fmt::format(
+        "run '{}' journaled this plan: `ollama-flow runs show {} --plan` prints it again",
+        report->run_id, report->run_id);
     if (options.json) {
       std::cout << to_text(report->plan, 2) << "\n";
+      std::cerr << saved << "\n";
     } else {
-      std::cout << flow::format_plan(report->plan);
+      std::cout << flow::format_plan(report->plan) << "\n" << saved << "\n";
     }
     return report->exit_code;
   }

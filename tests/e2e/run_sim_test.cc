@@ -298,6 +298,11 @@ TEST_F(SimRunTest, PlanOnlyJsonRunsAsPlanFile) {
   EXPECT_EQ(runs[0].value("status", ""), "planned") << runs.dump();
   EXPECT_EQ(runs[0]["exit_code"], 0) << runs.dump();
   const std::string run_id = runs[0]["id"];
+  // The JSON on stdout is the plan alone, so the run id is named on stderr.
+  EXPECT_NE(planned.err.find("run '" + run_id + "' journaled this plan: `ollama-flow runs show " +
+                             run_id + " --plan`"),
+            std::string::npos)
+      << planned.err;
   json shown = parse_json(run_cli({"runs", "show", run_id, "--db", db().string(), "--json"}));
   EXPECT_EQ(shown.value("status", ""), "planned") << shown.dump();
   EXPECT_EQ(shown["report"].value("status", ""), "planned") << shown.dump();
@@ -992,6 +997,15 @@ std::string quoted_command(const std::string& text, int n) {
     start = end + 1;
   }
   return "";
+}
+
+// The text output of a plan-only run ends with the run id, which `runs show ID --plan` takes.
+TEST_F(SimRunTest, PlanOnlyTextNamesTheRun) {
+  const ProcessResult text = run_cli(
+      {"run", "Create a Python web app", "--backend", "sim", "--plan-only", "--db", db().string()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("journaled this plan: `ollama-flow runs show r-"), std::string::npos)
+      << text.out;
 }
 
 TEST_F(SimRunTest, PlanOnlyResumeHintRunsThePlan) {
