@@ -241,12 +241,13 @@ Step on_request_failure(const Status& failure, const StructuredRequest& request,
     return Step::kRetry;
   }
   if (failure.code() == ErrorCode::kParseError) {
-    // The server could not parse the model's output itself (llama-server returns HTTP 500 "does
-    // not match the expected format"), so there is no reply to send back: ask again.
+    // No reply text arrived whole: the server could not parse the model's output itself
+    // (llama-server returns HTTP 500 "does not match the expected format"), or the client could
+    // not parse the server's stream. There is no reply to send back, so ask again.
     ++state.counted;
     out.attempts.push_back(attempt);
     if (should_log(request, &ReplyWarningLimits::unparsable)) {
-      log->warn("reply unparsable on the server {} attempt={} error={}", request.log_label,
+      log->warn("reply unparsable {} attempt={} error={}", request.log_label,
                 attempt_text(state, request), failure.message());
     }
     return Step::kRetry;
@@ -336,8 +337,8 @@ ReplyWarningLimits::ReplyWarningLimits(size_t burst, std::chrono::steady_clock::
     : truncated(get_logger("orchestrator"), spdlog::level::warn, "reply truncated", burst,
                 interval),
       rejected(get_logger("orchestrator"), spdlog::level::warn, "reply rejected", burst, interval),
-      unparsable(get_logger("orchestrator"), spdlog::level::warn, "reply unparsable on the server",
-                 burst, interval),
+      unparsable(get_logger("orchestrator"), spdlog::level::warn, "reply unparsable", burst,
+                 interval),
       context_cut(get_logger("orchestrator"), spdlog::level::warn,
                   "reply cut by the server's context", burst, interval),
       schema_rejected(get_logger("orchestrator"), spdlog::level::warn, "server rejected the schema",

@@ -56,7 +56,7 @@ struct ReplyWarningLimits {
 
   LogRateLimiter truncated;        // "reply truncated"
   LogRateLimiter rejected;         // "reply rejected"
-  LogRateLimiter unparsable;       // "reply unparsable on the server"
+  LogRateLimiter unparsable;       // "reply unparsable"
   LogRateLimiter context_cut;      // "reply cut by the server's context"
   LogRateLimiter schema_rejected;  // "server rejected the schema"
 };

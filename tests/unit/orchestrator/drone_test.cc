@@ -337,7 +337,7 @@ TEST_F(ExecuteTaskTest, EveryRequestWarningIsRateLimited) {
   const std::vector<Case> cases = {
       {"reply rejected task=", [](ScriptedClient& c) { c.reply("not json"); },
        &ReplyWarningLimits::rejected},
-      {"reply unparsable on the server task=",
+      {"reply unparsable task=",
        [](ScriptedClient& c) { c.fail(ErrorCode::kParseError, "does not match the format"); },
        &ReplyWarningLimits::unparsable},
       {"server rejected the schema task=",
@@ -417,7 +417,7 @@ TEST_F(ExecuteTaskTest, RejectedReplyAfterResendNumbersFromOne) {
   EXPECT_EQ(outcome.status.code(), ErrorCode::kParseError);
   EXPECT_THAT(log.text(), HasSubstr("reply rejected task=api attempt=1/2 (resent without the "
                                     "schema keywords that the server rejected) code=parse_error"));
-  EXPECT_THAT(log.text(), HasSubstr("reply unparsable on the server task=api attempt=2/2 error="));
+  EXPECT_THAT(log.text(), HasSubstr("reply unparsable task=api attempt=2/2 error="));
   EXPECT_THAT(log.text(), Not(HasSubstr("attempt=3/2")));
 }
 
