@@ -97,6 +97,16 @@ void add_unreachable_server(const Config& config, const ServerSettings& settings
                  protocol_fix + ", or pass --host with the URL of another server");
     return;
   }
+  // A read timeout, unlike a connect timeout, means that a process accepted the connection
+  // there and then sent nothing.
+  if (failure.code() == ErrorCode::kTimeout &&
+      failure.message().find("timed out: no data") != std::string::npos) {
+    findings.add("server", "fail", where + " accepted the connection but did not reply: " + cause,
+                 "check that the server at " + link.client->endpoint() +
+                     " is not stuck or busy loading a model (its log shows what it does), and "
+                     "restart it if it stays silent");
+    return;
+  }
   findings.add("server", "fail", where + " is not reachable: " + cause,
                config.server.backend == "ollama"
                    ? "start the server (`ollama serve`) or pass --host URL"

@@ -71,6 +71,10 @@ TEST_F(StalledServerTest, DoctorGivesUpWithinSeconds) {
   EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
   EXPECT_NE(result.out.find("timed out: no data for 5 s"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find(listener_.url()), std::string::npos) << result.out;
+  // The server listens, so the fix is not to start one or to pass --host.
+  EXPECT_NE(result.out.find("accepted the connection but did not reply"), std::string::npos)
+      << result.out;
+  EXPECT_EQ(result.out.find("start the server (`ollama serve`)"), std::string::npos) << result.out;
 }
 
 // models reads with a 10 s timeout.
