@@ -6,7 +6,6 @@
 #include <iostream>
 #include <limits>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -561,17 +560,18 @@ int run_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ExtrasError& error) {
-    // CLI11 lists the unexpected arguments after the colon. One that starts with '-' is a flag
-    // that the command does not have, not a word of a goal.
-    const std::string listed = error.what();
-    const size_t colon = listed.find(": ");
+    // CLI11 lists the unexpected arguments after the colon, joined by spaces. The first argument
+    // of the command line that starts with '-' and is listed is a flag that the command does not
+    // have, not a word of a goal. An argument may contain spaces, so the list is searched for
+    // each argument whole.
+    const std::string what = error.what();
+    const size_t colon = what.find(": ");
+    const std::string listed = colon == std::string::npos ? "" : " " + what.substr(colon + 2) + " ";
     std::string unknown_flag;
-    if (colon != std::string::npos) {
-      std::istringstream words(listed.substr(colon + 2));
-      for (std::string word; words >> word;) {
-        if (word.size() > 1 && word[0] == '-' && unknown_flag.empty()) {
-          unknown_flag = word;
-        }
+    for (int i = 2; i < argc && unknown_flag.empty(); ++i) {
+      const std::string word = argv[i];
+      if (word.size() > 1 && word[0] == '-' && listed.find(" " + word + " ") != std::string::npos) {
+        unknown_flag = word;
       }
     }
     if (argc > 1 && argv[1][0] != '-' && !unknown_flag.empty()) {
