@@ -809,6 +809,19 @@ Status prepare(RunState& state) {
   return start_record(state, goal);
 }
 
+// Adds, once, the note of started_server_context_note() when the run started its llama-server.
+void add_started_server_note(RunState& state, const std::string& error) {
+  if (state.request.start_server.empty()) {
+    return;
+  }
+  const std::optional<std::string> note =
+      started_server_context_note(error, state.config.server.num_ctx);
+  if (note && std::find(state.report.notes.begin(), state.report.notes.end(), *note) ==
+                  state.report.notes.end()) {
+    state.report.notes.push_back(*note);
+  }
+}
+
 void fill_header(RunState& state) {
   RunReport& report = state.report;
   report.run_id = state.record.id;
@@ -984,6 +997,7 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
                                       ? "planning cancelled: "
                                       : "planning failed: ") +
                                  plan.status().message());
+    add_started_server_note(state, plan.status().message());
     finish(state);
     return state.report;
   }
@@ -1033,6 +1047,9 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
     return state.report;
   }
   fill_from_execution(state, *result);
+  for (const TaskReport& task : state.report.tasks) {
+    add_started_server_note(state, task.error);
+  }
   if (!result->no_agent_reason.empty()) {
     // The queen would send her request to the same server that rejected every agent.
     state.report.notes.push_back("the queen's summary was skipped: " + result->no_agent_reason);

@@ -18,6 +18,7 @@
 #include "model/ggml_type.h"
 #include "model/model_resolver.h"
 #include "model/planning.h"
+#include "orchestrator/structured_chat.h"
 
 namespace ollamaflow::flow {
 namespace {
@@ -69,6 +70,18 @@ Result<model::ModelDemand> launch_demand(const Config& config, const model::Mode
 }
 
 }  // namespace
+
+std::optional<std::string> started_server_context_note(const std::string& error, int num_ctx) {
+  if (error.find(orchestrator::kContextCutPhrase) == std::string::npos) {
+    return std::nullopt;
+  }
+  return fmt::format(
+      "a reply filled the context per slot of the llama-server that this run started, whose -c "
+      "and -np the run chose for {} tokens per slot (--num-ctx, at most the model's training "
+      "context). Give the run a larger --num-ctx where the training context allows, or make the "
+      "prompt shorter: a smaller goal, or tasks with fewer dependencies",
+      num_ctx);
+}
 
 AgentBound run_agent_bound(const Config& config) {
   if (!config.auto_scaling) {

@@ -101,6 +101,12 @@ Result<std::vector<std::string>> split_server_args(const std::string& text);
 std::optional<std::string> flash_attention_conflict(const std::vector<std::string>& words,
                                                     bool needs_flash_attention);
 
+// Returns a note for an `error` that states that a reply filled the context per slot of a
+// llama-server that the run started itself. The error's advice names llama-server's -c and -np,
+// which such a run chooses from `num_ctx` and its agents, so the note names what the user can
+// change. Returns nullopt for any other error.
+std::optional<std::string> started_server_context_note(const std::string& error, int num_ctx);
+
 // A llama-server process that this object started and owns. stop() (and the destructor) end
 // it and only it. The child runs in its own process group, so a Ctrl-C in the terminal reaches
 // ollama-flow, which then stops the server in order, and it gets SIGTERM if ollama-flow dies.

@@ -157,11 +157,11 @@ std::optional<std::string> context_cut(const llm::ChatUsage& usage, int num_pred
   }
   return fmt::format(
       "the reply was cut after {} output tokens, below its output limit of {} tokens "
-      "(num_predict), because the prompt ({} tokens) and the reply filled the server's context "
+      "(num_predict), because the prompt ({} tokens) and the reply {} "
       "of {} tokens per slot, so a larger output limit cannot help. Start llama-server with a "
       "larger -c or fewer -np (each slot has -c divided by -np tokens), or lower --num-ctx to {} "
       "so that the run's size checks use the slot's context",
-      usage.output_tokens, num_predict, usage.prompt_tokens, slot_ctx, slot_ctx);
+      usage.output_tokens, num_predict, usage.prompt_tokens, kContextCutPhrase, slot_ctx, slot_ctx);
 }
 
 // Rewrites the error of a reply whose text ends inside a JSON value or a <think> section when the

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,10 @@
 #include "llm/client.h"
 
 namespace ollamaflow::orchestrator {
+
+// The words of the error for a reply that the server's context per slot cut, which callers
+// search for to add advice of their own.
+inline constexpr std::string_view kContextCutPhrase = "filled the server's context";
 
 // One request and its reply, kept so that the journal can record every try.
 struct Attempt {

@@ -10,6 +10,7 @@
 #include "fakes/test_paths.h"
 #include "flow/scaling_loop.h"
 #include "flow/server_watch.h"
+#include "orchestrator/structured_chat.h"
 #include "unit/model/model_files.h"
 
 namespace ollamaflow::flow {
@@ -520,6 +521,19 @@ TEST_F(MergeServerSignalTest, EmptySignalChangesNothing) {
   std::optional<scaling::CapacitySignal> capacity;
   merge_server_signal(workload::ServerSignal{}, capacity);
   EXPECT_FALSE(capacity.has_value());
+}
+
+// The context-cut error advises llama-server's -c and -np, which a run with --start-server
+// chooses itself, so the note names --num-ctx and the prompt instead.
+TEST(StartedServerContextNoteTest, NamesTheRunsOwnSettings) {
+  const std::string cut = "the reply was cut ... because the prompt (3549 tokens) and the reply " +
+                          std::string(orchestrator::kContextCutPhrase) + " of 4096 tokens per slot";
+  const std::optional<std::string> note = started_server_context_note(cut, 4096);
+  ASSERT_TRUE(note.has_value());
+  EXPECT_NE(note->find("chose for 4096 tokens per slot"), std::string::npos) << *note;
+  EXPECT_NE(note->find("larger --num-ctx"), std::string::npos) << *note;
+  EXPECT_NE(note->find("fewer dependencies"), std::string::npos) << *note;
+  EXPECT_FALSE(started_server_context_note("the reply is empty", 4096).has_value());
 }
 
 }  // namespace

@@ -54,6 +54,7 @@ TEST_F(ContextCutTest, FullSlotStopsWithoutLargerLimit) {
   EXPECT_THAT(message, HasSubstr("cut after 547 output tokens"));
   EXPECT_THAT(message, HasSubstr("output limit of 2048 tokens (num_predict)"));
   EXPECT_THAT(message, HasSubstr("context of 2048 tokens per slot"));
+  EXPECT_THAT(message, HasSubstr(std::string(kContextCutPhrase)));
   EXPECT_THAT(message, HasSubstr("larger -c or fewer -np"));
   EXPECT_THAT(message, HasSubstr("lower --num-ctx to 2048"));
   ASSERT_THAT(outcome.attempts, SizeIs(1));
