@@ -152,7 +152,8 @@ std::string scenario_table(const ScenarioResult& result) {
                   first.trace_description, result.scenario.startup_s, result.reports.size());
   out += best_strategy_line(result) + "\n\n";
   out +=
-      "| policy | p50 s | p95 s | p99 s | agent-s / oracle | changes /10 min | min gap s | "
+      "| policy | wait p50 s | wait p95 s | wait p99 s | agent-s / oracle | changes /10 min | min "
+      "gap s | "
       "reaction s | peak / oracle | killed | 503 | overcommit | recorded | goals |\n";
   out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (size_t row = 0; row < first.runs.size(); ++row) {
