@@ -84,7 +84,7 @@ void add_unreachable_server(const Config& config, const ServerSettings& settings
                             const CancelTokenPtr& cancel, const model::ServerLink& link,
                             const Status& failure, Findings& findings) {
   // The probe finds which protocol a server that replied speaks. A server that did not reply
-  // (timed out, refused or unresolved) would cost another timeout and say nothing new.
+  // (timed out, refused or unresolved) would cost another timeout and add nothing.
   const bool replied =
       failure.code() != ErrorCode::kTimeout && failure.code() != ErrorCode::kUnavailable;
   const Status probed = replied ? llm::probe_server(settings, cancel) : Status::ok();

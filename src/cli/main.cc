@@ -425,7 +425,7 @@ int run_main(int argc, char** argv) {
   add_global_options(gpu, *gpu_global);
   gpu->add_flag("--json", gpu_options->json, "Print JSON");
   gpu->add_flag("--watch", gpu_options->watch, "Refresh until interrupted");
-  // A validator, not CLI11's needs(), so that the error says what to do.
+  // A validator, not CLI11's needs(), so that the error names the fix.
   gpu->add_option("--interval", gpu_options->interval_s,
                   "Seconds between refreshes in --watch (0.1 to 3600, default 2)")
       ->check(CLI::Validator(

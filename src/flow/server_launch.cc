@@ -6,6 +6,8 @@
 #include <cctype>
 #include <iterator>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -166,18 +168,24 @@ bool is_attached_value(std::string_view rest) {
   });
 }
 
+// Returns the entry of `flags` that the long flag `word` names, or an empty view. llama-server
+// reads a value after '=' and an underscore in place of a dash, so both match.
+std::string_view find_long_flag(std::string_view word, std::span<const std::string_view> flags) {
+  std::string flag(word.substr(0, word.find('=')));
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  for (std::string_view known : flags) {
+    if (known == flag) {
+      return known;
+    }
+  }
+  return {};
+}
+
 // Returns the planned flag that `word` sets, in the spelling of kPlannedShortFlags or
 // kPlannedLongFlags, for a word that sets_planned_flag() accepts.
 std::string_view planned_flag_of(std::string_view word) {
   if (word.rfind("--", 0) == 0) {
-    std::string flag(word.substr(0, word.find('=')));
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    for (std::string_view planned : kPlannedLongFlags) {
-      if (planned == flag) {
-        return planned;
-      }
-    }
-    return {};
+    return find_long_flag(word, kPlannedLongFlags);
   }
   for (std::string_view planned : kPlannedShortFlags) {
     if (word.rfind(planned, 0) == 0) {
@@ -210,9 +218,9 @@ std::string planned_flag_fix(std::string_view word) {
 }
 
 // The llama-server flags that plan_launch() does not set but that break what the run assumes
-// about the server: an API key that every request must carry, which the client would not send,
-// and a KV cache that all slots share (-kvu), where a slot may hold more or less than -c / -np
-// tokens, the context per slot that the run plans and sizes its requests for.
+// about the server. An API key must come with every request, and the client would not send it.
+// With a KV cache that all slots share (-kvu), a slot may hold more or fewer than -c / -np tokens,
+// the context per slot that the run plans its requests for.
 constexpr std::string_view kConflictingShortFlags[] = {"-kvu"};
 constexpr std::string_view kConflictingLongFlags[] = {"--api-key", "--api-key-file", "--kv-unified",
                                                       "--kv-unified-per-slot"};
@@ -222,14 +230,7 @@ constexpr std::string_view kConflictingLongFlags[] = {"--api-key", "--api-key-fi
 // dash as an underscore. The short flag takes no value, so only the flag alone matches.
 std::string_view conflicting_flag_of(std::string_view word) {
   if (word.rfind("--", 0) == 0) {
-    std::string flag(word.substr(0, word.find('=')));
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    for (std::string_view conflicting : kConflictingLongFlags) {
-      if (conflicting == flag) {
-        return conflicting;
-      }
-    }
-    return {};
+    return find_long_flag(word, kConflictingLongFlags);
   }
   for (std::string_view conflicting : kConflictingShortFlags) {
     if (conflicting == word) {

@@ -83,10 +83,10 @@ Result<std::vector<std::string>> split_shell_words(const std::string& text);
 // alone, such as "-cb", is another flag and returns false.
 bool sets_planned_flag(std::string_view word);
 
-// Returns whether the llama-server argument `word` sets what breaks the run's assumptions about
-// the server although plan_launch() does not set it: an API key (--api-key, --api-key-file),
-// which the client would not send, or a KV cache shared by all slots (-kvu, --kv-unified,
-// --kv-unified-per-slot), where a slot's context is no longer -c / -np.
+// Returns whether the llama-server argument `word` breaks what the run assumes about the server,
+// though plan_launch() does not set it. Such flags set an API key (--api-key, --api-key-file),
+// which the client would not send, or a KV cache that all slots share (-kvu, --kv-unified,
+// --kv-unified-per-slot), so that a slot's context is no longer -c / -np.
 bool conflicts_with_launch(std::string_view word);
 
 // Splits server.start_server_args with split_shell_words(). Returns its errors, and

@@ -82,7 +82,7 @@ Result<std::shared_ptr<SimClient>> SimClient::create(const SimSettings& settings
   if (!clock) {
     clock = system_clock();
   }
-  // A rate of 0 means no delay, which a log reader would take for a server that never answers.
+  // A rate of 0 means no delay, which a log reader would take for a server that never replies.
   const auto rate_text = [](double rate) {
     return rate > 0 ? fmt::format("{:g}", rate) : std::string("unpaced");
   };

@@ -165,7 +165,7 @@ std::optional<std::string> context_cut(const llm::ChatUsage& usage, int num_pred
 }
 
 // Rewrites the error of a reply whose text ends inside a JSON value or a <think> section when the
-// output limit did not cut it: the server counted fewer output tokens than num_predict and
+// output limit did not cut it. The server counted fewer output tokens than num_predict and
 // reported no "length" stop, so the model ended the reply itself, and a larger limit would bring
 // the same reply. Returns nullopt when the server did not count the output tokens.
 std::optional<std::string> stopped_unclosed(const std::string& error,

@@ -428,7 +428,7 @@ TEST_F(OllamaRunTest, TruncatedAttemptsCountTheirTokens) {
 
 // A reply stream that ends without its final chunk and one that fails on the server spent the
 // tokens they streamed. Their attempt rows and the report's totals count them, and the report
-// says how many of the total came from failed requests.
+// states how many of the total came from failed requests.
 TEST_F(OllamaRunTest, FailedRequestsCountTheirTokens) {
   const json plan = sample_plan();
   std::atomic<int> agent_replies{0};

@@ -227,7 +227,7 @@ TEST_F(RunsListingTest, ListAlignsLongBackend) {
   }
 }
 
-// A run without an end time says why instead of printing an empty "finished:" line.
+// A run without an end time states why instead of printing an empty "finished:" line.
 TEST_F(RunsListingTest, UnfinishedRunSaysNotFinished) {
   Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(db().string());
   ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();

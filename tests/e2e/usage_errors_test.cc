@@ -123,7 +123,7 @@ TEST_F(UsageErrorsTest, ScalingFlagsNeedAutoScaling) {
   EXPECT_EQ(from_file.exit_code, 0) << from_file.out << from_file.err;
 }
 
-// A profile without auto-scaling keeps only its memory safety margin, and the run says so
+// A profile without auto-scaling keeps only its memory safety margin, and the run prints a note
 // instead of dropping the profile's strategy without a word.
 TEST_F(UsageErrorsTest, ProfileWithoutAutoScalingIsNoted) {
   const ProcessResult fixed = run_cli({"run", "x", "--backend", "sim", "--profile", "production",

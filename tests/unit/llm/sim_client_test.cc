@@ -83,7 +83,7 @@ TEST_F(SimClientTest, CreateRejectsInvalidSettings) {
   EXPECT_TRUE(SimClient::create(settings_, clock_).is_ok());
 }
 
-// A rate of 0 means no pacing, and the ready line says so instead of printing a speed of 0.
+// A rate of 0 means no pacing, and the ready line prints "unpaced" instead of a speed of 0.
 TEST_F(SimClientTest, ReadyLineNamesUnpacedRates) {
   {
     ollamaflow::testing::LogCapture log("llm");

@@ -381,7 +381,7 @@ TEST_F(ExecuteTaskTest, TaskFailedWarningIsRateLimited) {
 }
 
 // The resend after a rejected schema is not counted, so it repeats the number of the attempt
-// that it replaces, says so, and the numbers end at the maximum.
+// that it replaces, states that, and the numbers end at the maximum.
 TEST_F(ExecuteTaskTest, SchemaResendKeepsAttemptNumbers) {
   request_.options.num_predict = 512;
   client_.fail(ErrorCode::kSchemaUnsupported, "unsupported keyword: minItems");

@@ -71,8 +71,8 @@ TEST_F(ReportTest, TableNamesQueueWait) {
   EXPECT_EQ(table.find("failed without starting"), std::string::npos) << table;
 }
 
-// 361 of 362 requests failed on 503 answers without starting, so the waits are those of one
-// request, and the table says so.
+// 361 of 362 requests failed on 503 replies without starting, so the waits are those of one
+// request, and the table states that.
 TEST_F(ReportTest, TableSaysWaitsLeaveOutFailed) {
   Figures& figures = report_.runs[0].figures;
   figures.requests = 362;
