@@ -19,11 +19,16 @@ std::string describe_non_folder(const std::filesystem::path& path);
 // A link among its ancestors does not count.
 std::optional<std::string> describe_symbolic_link(const std::filesystem::path& path);
 
+// Returns the name of the kernel file system ("proc", "sysfs", "cgroup2", ...) that contains the
+// existing `folder`, or nullopt for any other file system and when statfs(2) fails.
+std::optional<std::string> kernel_file_system(const std::filesystem::path& folder);
+
 // Checks, without creating anything, that `path` is a writable folder, or that its nearest
-// existing ancestor is a writable folder where create_directories() can make it. Returns
-// kInvalidArgument naming `path` as `label` (e.g. "workspace") and the flag `flag` that chooses
-// another one. Writability comes from access(2), which grants root every folder that is not on
-// a read-only file system.
+// existing ancestor is a writable folder where create_directories() can make it. A folder on one
+// of the kernel's file systems (kernel_file_system()) is rejected, whatever access(2) returns.
+// Returns kInvalidArgument naming `path` as `label` (e.g. "workspace") and the flag `flag` that
+// chooses another one. Writability comes from access(2), which grants root every folder that is not
+// on a read-only file system.
 Status check_output_folder(const std::filesystem::path& path, std::string_view label,
                            std::string_view flag);
 

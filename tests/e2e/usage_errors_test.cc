@@ -402,6 +402,20 @@ TEST_F(UsageErrorsTest, WorkspaceUnderProcFailsBeforePlanning) {
   EXPECT_FALSE(std::filesystem::exists(db())) << "the run was journaled";
 }
 
+// sysfs folders exist and pass the permission check for root, yet take no files.
+TEST_F(UsageErrorsTest, WorkspaceOnSysfsFailsBeforePlanning) {
+  if (!std::filesystem::is_directory("/sys/kernel")) {
+    GTEST_SKIP() << "this host has no /sys/kernel";
+  }
+  ProcessResult result = run_in("/sys/kernel");
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_NE(result.err.find("the workspace '/sys/kernel' is on the kernel's sysfs file system"),
+            std::string::npos)
+      << result.err;
+  EXPECT_TRUE(server_.chat_requests().empty());
+  EXPECT_FALSE(std::filesystem::exists(db())) << "the run was journaled";
+}
+
 TEST_F(UsageErrorsTest, ReadOnlyWorkspaceFailsBeforePlanning) {
   if (::geteuid() == 0) {
     GTEST_SKIP() << "root may write to any folder, so a read-only mode cannot be tested";
