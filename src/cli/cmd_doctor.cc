@@ -508,7 +508,22 @@ void check_start_server(const Config& config, const std::string& binary, Finding
   for (const std::string& note : plan->notes)
     detail += "; " + note;
   detail += "; PORT is a free port of 127.0.0.1 that the run picks when it starts the server";
-  findings.add("start-server", "ok", detail);
+  const std::vector<flow::WithheldVariable> withheld =
+      flow::withheld_variables(process_env(), plan->api_key);
+  if (withheld.empty()) {
+    findings.add("start-server", "ok", detail);
+    return;
+  }
+  std::string names;
+  for (const flow::WithheldVariable& variable : withheld) {
+    detail += fmt::format("; the run removes {} from llama-server's environment: {}", variable.name,
+                          variable.reason);
+    names += (names.empty() ? "" : " ") + variable.name;
+  }
+  findings.add(
+      "start-server", "warn", detail,
+      fmt::format("unset {}, which a run with --start-server does not pass to llama-server",
+                  names));
 }
 
 void print_findings(const Findings& findings) {

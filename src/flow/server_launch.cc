@@ -220,14 +220,15 @@ std::string planned_flag_fix(std::string_view word) {
 // The llama-server flags that plan_launch() does not set but that break what the run assumes
 // about the server. An API key must come with every request, and the client would not send it.
 // With a KV cache that all slots share (-kvu), a slot may hold more or fewer than -c / -np tokens,
-// the context per slot that the run plans its requests for.
-constexpr std::string_view kConflictingShortFlags[] = {"-kvu"};
+// the context per slot that the run plans its requests for. -nkvo keeps the KV cache in host
+// memory, while the plan counts it in the memory of the GPUs.
+constexpr std::string_view kConflictingShortFlags[] = {"-kvu", "-nkvo"};
 constexpr std::string_view kConflictingLongFlags[] = {"--api-key", "--api-key-file", "--kv-unified",
-                                                      "--kv-unified-per-slot"};
+                                                      "--kv-unified-per-slot", "--no-kv-offload"};
 
 // Returns the conflicting flag that `word` sets, in the spelling of kConflictingShortFlags or
 // kConflictingLongFlags, or an empty view. A long flag may carry its value after '=' and spell a
-// dash as an underscore. The short flag takes no value, so only the flag alone matches.
+// dash as an underscore. The short flags take no value, so only the flag alone matches.
 std::string_view conflicting_flag_of(std::string_view word) {
   if (word.rfind("--", 0) == 0) {
     return find_long_flag(word, kConflictingLongFlags);
@@ -251,6 +252,14 @@ std::string conflicting_flag_message(std::string_view flag) {
         "sends with every request",
         flag);
   }
+  if (flag == "-nkvo" || flag == "--no-kv-offload") {
+    return fmt::format(
+        "server.start_server_args sets {}, which keeps the KV cache in host memory, but the run "
+        "plans the slots with their KV cache in the memory of the GPUs, so host memory may not "
+        "hold them: remove it, and to fit more slots lower --num-ctx or quantize the KV cache "
+        "(--kv-cache-type q8_0)",
+        flag);
+  }
   return fmt::format(
       "server.start_server_args sets {}, which makes all slots share one KV cache, so a slot "
       "may hold more or less than -c divided by -np tokens, the context per slot that the run "
@@ -258,6 +267,57 @@ std::string conflicting_flag_message(std::string_view flag) {
       "--num-ctx",
       flag);
 }
+
+// Returns whether `words` contain llama-server's --swa-full, in a spelling that it reads.
+bool sets_swa_full(const std::vector<std::string>& words) {
+  constexpr std::string_view kSwaFull[] = {"--swa-full"};
+  return std::any_of(words.begin(), words.end(), [&kSwaFull](const std::string& word) {
+    return word.rfind("--", 0) == 0 && !find_long_flag(word, kSwaFull).empty();
+  });
+}
+
+// Plans the sliding-window layers of `spec` with the full context per slot, as llama-server's
+// --swa-full allocates them (llama.cpp then sizes their cache like that of the other layers), and
+// adds a note when the model has such layers.
+void plan_full_sliding_window(model::ModelSpec& spec, std::vector<std::string>& notes) {
+  const auto sliding = std::count(spec.sliding_layers.begin(), spec.sliding_layers.end(), true);
+  if (sliding == 0) {
+    return;
+  }
+  spec.sliding_layers.assign(spec.sliding_layers.size(), false);
+  notes.push_back(
+      fmt::format("--swa-full in server.start_server_args: the KV cache of the {} "
+                  "sliding-window layers is planned for the full context per slot",
+                  sliding));
+}
+
+// The variables of llama-server that the started server does not inherit, with the reason that
+// withheld_variables() returns. llama-server reads LLAMA_ARG_NO_X as well as LLAMA_ARG_X for an
+// option with a negative form, and the negative name turns the option off whatever its value.
+struct VariableReason {
+  std::string_view name;
+  std::string_view reason;
+};
+constexpr std::string_view kApiKeyReason =
+    "it makes llama-server reject every request without that key, and the client does not send "
+    "it: pass the key with --api-key (server.api_key)";
+constexpr std::string_view kSharedCacheReason =
+    "it makes all slots share one KV cache, so a slot may hold more or less than the context per "
+    "slot that the run plans: set the context per slot with --num-ctx";
+constexpr std::string_view kKvOffloadReason =
+    "it can keep the KV cache in host memory, but the run plans it in the memory of the GPUs: to "
+    "fit more slots lower --num-ctx or quantize the KV cache (--kv-cache-type q8_0)";
+constexpr VariableReason kWithheldVariables[] = {
+    {"LLAMA_API_KEY", kApiKeyReason},
+    {"LLAMA_ARG_API_KEY_FILE", kApiKeyReason},
+    {"LLAMA_ARG_KV_UNIFIED", kSharedCacheReason},
+    {"LLAMA_ARG_KV_UNIFIED_PER_SLOT", kSharedCacheReason},
+    {"LLAMA_ARG_KV_OFFLOAD", kKvOffloadReason},
+    {"LLAMA_ARG_NO_KV_OFFLOAD", kKvOffloadReason},
+    {"LLAMA_ARG_SWA_FULL",
+     "it gives the sliding-window layers a KV cache of the full context per slot, which the plan "
+     "counts only for --swa-full in --server-args: pass --swa-full there instead"},
+};
 
 // Returns the value of llama-server's flash attention flag in `words` ("-fa on",
 // "--flash-attn=off"), the last one when it appears twice, as llama-server reads it. Returns
@@ -371,6 +431,24 @@ bool conflicts_with_launch(std::string_view word) {
   return !conflicting_flag_of(word).empty();
 }
 
+bool is_withheld_variable(std::string_view name) {
+  return std::any_of(std::begin(kWithheldVariables), std::end(kWithheldVariables),
+                     [name](const VariableReason& withheld) { return withheld.name == name; });
+}
+
+std::vector<WithheldVariable> withheld_variables(const EnvLookup& env, const std::string& api_key) {
+  std::vector<WithheldVariable> found;
+  for (const VariableReason& withheld : kWithheldVariables) {
+    const std::string name(withheld.name);
+    const std::optional<std::string> value = env(name);
+    if (!value || (name == "LLAMA_API_KEY" && *value == api_key)) {
+      continue;
+    }
+    found.push_back({name, std::string(withheld.reason)});
+  }
+  return found;
+}
+
 std::optional<std::string> flash_attention_conflict(const std::vector<std::string>& words,
                                                     bool needs_flash_attention) {
   const std::optional<std::string> value = flash_attention_value(words);
@@ -417,6 +495,9 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
   if (!demand) {
     return demand.status();
   }
+  if (sets_swa_full(plan.extra_args)) {
+    plan_full_sliding_window(demand->spec, plan.notes);
+  }
   // The KV cache has the same size with flash attention on, off or auto, so only a quantized V
   // cache, which llama.cpp rejects without flash attention, constrains the flag.
   if (const std::optional<std::string> conflict =
@@ -449,6 +530,9 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
                               model_path, plan.ctx_per_slot, placement.reason));
   }
   if (snapshot.devices.empty()) {
+    // NOTE: llama-server also keeps a prompt cache (--cache-ram, at most 8192 MiB by default as
+    // its --help states) and per-slot context checkpoints in host memory, which this plan does
+    // not count, so host memory may hold fewer slots than planned.
     plan.notes.push_back(
         "no GPU found: slots planned in host memory, where llama-server then "
         "runs the model on the CPU");
@@ -516,6 +600,10 @@ Result<RunServer> start_run_server(const Config& config, const std::string& bina
   server.notes.push_back("llama-server log: " + server.process->log_path().string());
   for (const std::string& note : plan->notes) {
     server.notes.push_back("llama-server: " + note);
+  }
+  for (const WithheldVariable& variable : withheld_variables(process_env(), plan->api_key)) {
+    server.notes.push_back(fmt::format("llama-server: removed {} from its environment: {}",
+                                       variable.name, variable.reason));
   }
   return server;
 }

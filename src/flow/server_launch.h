@@ -85,8 +85,9 @@ bool sets_planned_flag(std::string_view word);
 
 // Returns whether the llama-server argument `word` breaks what the run assumes about the server,
 // though plan_launch() does not set it. Such flags set an API key (--api-key, --api-key-file),
-// which the client would not send, or a KV cache that all slots share (-kvu, --kv-unified,
-// --kv-unified-per-slot), so that a slot's context is no longer -c / -np.
+// which the client would not send, a KV cache that all slots share (-kvu, --kv-unified,
+// --kv-unified-per-slot), so that a slot's context is no longer -c / -np, or a KV cache in host
+// memory (-nkvo, --no-kv-offload), where the plan does not count it.
 bool conflicts_with_launch(std::string_view word);
 
 // Splits server.start_server_args with split_shell_words(). Returns its errors, and
@@ -94,6 +95,25 @@ bool conflicts_with_launch(std::string_view word);
 // plan_launch() chooses itself, as sets_planned_flag() decides, or what
 // conflicts_with_launch() rejects.
 Result<std::vector<std::string>> split_server_args(const std::string& text);
+
+// An environment variable that llama-server reads and that the started server does not inherit,
+// because it would change the server behind the plan's back.
+struct WithheldVariable {
+  std::string name;
+  std::string reason;  // what the variable would change, and what to use instead
+};
+
+// Returns whether ManagedServer::start() removes the variable `name` from the environment that
+// llama-server inherits. These are the variables of the flags that split_server_args() rejects
+// (LLAMA_API_KEY, LLAMA_ARG_API_KEY_FILE, LLAMA_ARG_KV_UNIFIED, LLAMA_ARG_KV_UNIFIED_PER_SLOT,
+// LLAMA_ARG_KV_OFFLOAD and LLAMA_ARG_NO_KV_OFFLOAD) and LLAMA_ARG_SWA_FULL. The variables of the
+// flags that the run passes itself, such as LLAMA_ARG_N_PARALLEL, stay, because llama-server
+// reads a flag on its command line over its variable.
+bool is_withheld_variable(std::string_view name);
+
+// Returns the variables that `env` sets and is_withheld_variable() accepts, with the reason for
+// each. An LLAMA_API_KEY equal to `api_key`, the key the server gets anyway, is left out.
+std::vector<WithheldVariable> withheld_variables(const EnvLookup& env, const std::string& api_key);
 
 // Returns the flash attention flag in `words` ("-fa off", "-fa auto") when the launch needs
 // flash attention, for a quantized V cache, and the flag does not turn it on. Returns nullopt

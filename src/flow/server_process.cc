@@ -7,12 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <fstream>
-#include <iterator>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -49,22 +47,13 @@ Result<int> free_port() {
   return static_cast<int>(ntohs(address.sin_port));
 }
 
-// The environment variables of llama-server that would set an API key or a KV cache shared by
-// all slots, as the flags that split_server_args() rejects do (llama-server --help names them).
-// The child does not inherit them.
-constexpr std::string_view kWithheldVariables[] = {"LLAMA_API_KEY", "LLAMA_ARG_API_KEY_FILE",
-                                                   "LLAMA_ARG_KV_UNIFIED",
-                                                   "LLAMA_ARG_KV_UNIFIED_PER_SLOT"};
-
-// Returns this process's environment without kWithheldVariables, and with LLAMA_API_KEY set to
-// `api_key` when it is not empty.
+// Returns this process's environment without the variables that is_withheld_variable()
+// accepts, and with LLAMA_API_KEY set to `api_key` when it is not empty.
 std::vector<std::string> server_environment(const std::string& api_key) {
   std::vector<std::string> variables;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string_view variable(*entry);
-    const std::string_view name = variable.substr(0, variable.find('='));
-    if (std::find(std::begin(kWithheldVariables), std::end(kWithheldVariables), name) ==
-        std::end(kWithheldVariables)) {
+    if (!is_withheld_variable(variable.substr(0, variable.find('=')))) {
       variables.emplace_back(variable);
     }
   }
@@ -148,6 +137,10 @@ Result<std::unique_ptr<ManagedServer>> ManagedServer::start(const LaunchPlan& pl
   if (log_fd < 0) {
     return Status(ErrorCode::kInternal, fmt::format("cannot create the server log '{}': {}",
                                                     log_path.string(), std::strerror(errno)));
+  }
+  for (const WithheldVariable& variable : withheld_variables(process_env(), plan.api_key)) {
+    get_logger("flow")->warn("llama-server does not get {} from the environment: {}", variable.name,
+                             variable.reason);
   }
   std::vector<std::string> argv = {plan.binary};
   const std::vector<std::string> args = plan.arguments(*port);

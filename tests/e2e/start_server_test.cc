@@ -177,8 +177,8 @@ TEST_F(StartServerTest, ApiKeyReachesServerAndClient) {
   EXPECT_FALSE(contains(result.err, "test-key-7")) << result.err;
 }
 
-// An API key or a shared KV cache in --server-args breaks the run, so it is a usage error that
-// names the flag, never the key.
+// An API key, a shared KV cache or a KV cache in host memory in --server-args breaks the run,
+// so it is a usage error that names the flag, never the key.
 TEST_F(StartServerTest, ServerArgsConflictingWithRunRejected) {
   const std::filesystem::path model = dir_.path() / "small.gguf";
   std::ofstream(model, std::ios::binary) << make_llama_gguf({});
@@ -187,6 +187,7 @@ TEST_F(StartServerTest, ServerArgsConflictingWithRunRejected) {
       {"--api-key-file keys.txt", "pass the key with --api-key (server.api_key)"},
       {"-kvu", "share one KV cache"},
       {"--kv-unified-per-slot 4096", "share one KV cache"},
+      {"-nkvo", "keeps the KV cache in host memory"},
   };
   for (const auto& [args, fix] : cases) {
     ProcessResult result = run_cli({"run", "--start-server", "/bin/sh", "--model", model.string(),
@@ -196,6 +197,76 @@ TEST_F(StartServerTest, ServerArgsConflictingWithRunRejected) {
     EXPECT_TRUE(contains(result.err, fix)) << result.err;
     EXPECT_FALSE(contains(result.err, "hidden-key")) << result.err;
   }
+}
+
+// llama-server variables in ollama-flow's environment that would change the server behind the
+// plan's back do not reach it, and the report names each. An inherited key is replaced by the
+// run's own, which the client sends.
+TEST_F(StartServerTest, InheritedServerVariablesRemoved) {
+  OLLAMA_FLOW_REQUIRE_LLAMA_SERVER(where_);
+  ProcessResult result = run_cli(
+      {"run", "--start-server", where_.binary.string(), "--model", where_.model.string(),
+       "--api-key", "test-key-8", "--server-args", "--logit-bias 1+6", "--plan", write_plan(),
+       "--agents", "2", "--workspace", workspace().string(), "--db", db().string(), "--json"},
+      {{"LLAMA_ARG_SWA_FULL", "1"},
+       {"LLAMA_ARG_KV_UNIFIED", "1"},
+       {"LLAMA_API_KEY", "inherited-key"},
+       {"LLAMA_ARG_N_PARALLEL", "5"}});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+
+  const json report = parse_json(result);
+  const std::string notes = report["notes"].dump();
+  EXPECT_TRUE(contains(notes, "removed LLAMA_ARG_SWA_FULL from its environment")) << notes;
+  EXPECT_TRUE(contains(notes, "removed LLAMA_ARG_KV_UNIFIED from its environment")) << notes;
+  EXPECT_TRUE(contains(notes, "removed LLAMA_API_KEY from its environment")) << notes;
+  // The run passes -np itself, and llama-server reads the flag over its variable.
+  EXPECT_FALSE(contains(notes, "removed LLAMA_ARG_N_PARALLEL")) << notes;
+  EXPECT_TRUE(contains(notes, "-np 2 -c 8192")) << notes;
+
+  EXPECT_TRUE(contains(result.err, "llama-server does not get LLAMA_ARG_SWA_FULL")) << result.err;
+  EXPECT_FALSE(contains(result.err, "inherited-key")) << result.err;
+  EXPECT_FALSE(contains(notes, "inherited-key")) << notes;
+  for (const json& task : report["tasks"]) {
+    EXPECT_EQ(task["status"], "succeeded") << task.dump();
+  }
+
+  // llama-server logs that it turns --swa-full off for a model without sliding-window layers,
+  // and the context per slot that it gives each slot.
+  std::string log;
+  for (const json& note : report["notes"]) {
+    const std::string text = note.get<std::string>();
+    if (contains(text, "llama-server log: ")) {
+      log = read(text.substr(std::string("llama-server log: ").size()));
+    }
+  }
+  ASSERT_FALSE(log.empty()) << notes;
+  EXPECT_FALSE(contains(log, "swa_full")) << log;
+  EXPECT_TRUE(contains(log, "n_slots = 2, n_ctx_slot = 4096, kv_unified = 'false'")) << log;
+}
+
+// doctor names the variables that a run would remove from the server's environment, and how to
+// silence the warning.
+TEST_F(StartServerTest, DoctorWarnsAboutInheritedServerVariables) {
+  const std::filesystem::path model = dir_.path() / "model.gguf";
+  std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+  ProcessResult result =
+      run_cli({"doctor", "--start-server", "/bin/sh", "--model", model.string(), "--json"},
+              {{"LLAMA_ARG_NO_KV_OFFLOAD", "1"}, {"LLAMA_ARG_THREADS", "2"}});
+  const json document = parse_json(result);
+  json found;
+  for (const json& check : document["checks"]) {
+    if (check["name"] == "start-server") {
+      found = check;
+    }
+  }
+  ASSERT_FALSE(found.is_null()) << result.out;
+  EXPECT_EQ(found["status"], "warn") << found.dump();
+  const std::string detail = found["detail"].get<std::string>();
+  EXPECT_TRUE(contains(detail, "removes LLAMA_ARG_NO_KV_OFFLOAD from llama-server's environment"))
+      << detail;
+  EXPECT_FALSE(contains(detail, "LLAMA_ARG_THREADS")) << detail;
+  EXPECT_TRUE(contains(found["fix"].get<std::string>(), "unset LLAMA_ARG_NO_KV_OFFLOAD"))
+      << found.dump();
 }
 
 TEST_F(StartServerTest, HostWithStartServerIsUsageError) {
@@ -575,16 +646,25 @@ TEST_F(ManagedServerTest, StartsHealthyReportsSlotsAndStops) {
 }
 
 // The server gets the plan's API key as LLAMA_API_KEY, and none of the variables that would
-// set another key or a shared KV cache from ollama-flow's own environment.
+// set another key, a shared KV cache, a KV cache in host memory or a full sliding-window cache
+// from ollama-flow's own environment. Other variables reach it.
 TEST_F(ManagedServerTest, ServerEnvironmentCarriesOnlyPlannedKey) {
   const std::filesystem::path script = dir_.path() / "env.sh";
   std::ofstream(script) << "#!/bin/sh\necho \"key=${LLAMA_API_KEY-unset} "
                            "file=${LLAMA_ARG_API_KEY_FILE-unset} "
-                           "kvu=${LLAMA_ARG_KV_UNIFIED-unset}\"\nexit 3\n";
+                           "kvu=${LLAMA_ARG_KV_UNIFIED-unset} "
+                           "swa=${LLAMA_ARG_SWA_FULL-unset} "
+                           "nkvo=${LLAMA_ARG_NO_KV_OFFLOAD-unset} "
+                           "kvo=${LLAMA_ARG_KV_OFFLOAD-unset} "
+                           "threads=${LLAMA_ARG_THREADS-unset}\"\nexit 3\n";
   std::filesystem::permissions(script, std::filesystem::perms::owner_all);
   ::setenv("LLAMA_API_KEY", "inherited", 1);
   ::setenv("LLAMA_ARG_API_KEY_FILE", "keys.txt", 1);
   ::setenv("LLAMA_ARG_KV_UNIFIED", "1", 1);
+  ::setenv("LLAMA_ARG_SWA_FULL", "1", 1);
+  ::setenv("LLAMA_ARG_NO_KV_OFFLOAD", "1", 1);
+  ::setenv("LLAMA_ARG_KV_OFFLOAD", "0", 1);
+  ::setenv("LLAMA_ARG_THREADS", "2", 1);
   flow::LaunchPlan plan;
   plan.binary = script.string();
   plan.model_path = "unused.gguf";
@@ -596,13 +676,15 @@ TEST_F(ManagedServerTest, ServerEnvironmentCarriesOnlyPlannedKey) {
     Result<std::unique_ptr<flow::ManagedServer>> server =
         flow::ManagedServer::start(plan, options, clock_, cancel_);
     ASSERT_FALSE(server.is_ok());
-    const std::string expected =
-        "key=" + (key.empty() ? std::string("unset") : key) + " file=unset kvu=unset";
+    const std::string expected = "key=" + (key.empty() ? std::string("unset") : key) +
+                                 " file=unset kvu=unset swa=unset nkvo=unset kvo=unset threads=2";
     EXPECT_TRUE(contains(server.status().message(), expected)) << server.status().message();
   }
-  ::unsetenv("LLAMA_API_KEY");
-  ::unsetenv("LLAMA_ARG_API_KEY_FILE");
-  ::unsetenv("LLAMA_ARG_KV_UNIFIED");
+  for (const char* name :
+       {"LLAMA_API_KEY", "LLAMA_ARG_API_KEY_FILE", "LLAMA_ARG_KV_UNIFIED", "LLAMA_ARG_SWA_FULL",
+        "LLAMA_ARG_NO_KV_OFFLOAD", "LLAMA_ARG_KV_OFFLOAD", "LLAMA_ARG_THREADS"}) {
+    ::unsetenv(name);
+  }
 }
 
 TEST_F(ManagedServerTest, ProcessThatExitsReportsLogTail) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 
 #include "fakes/llama_server.h"
 #include "fakes/test_paths.h"
@@ -148,8 +149,71 @@ TEST_F(FlashAttentionArgTest, FloatCacheKeepsFlashAttentionFlag) {
   }
 }
 
-// An API key that the client would not send, and a KV cache shared by all slots, break the
-// run. The message names the flag and the setting to use, never the key.
+// A model with sliding-window layers whose KV cache dominates its memory, started by /bin/sh.
+class SwaFullArgTest : public ::testing::Test {
+ protected:
+  Result<LaunchPlan> plan(uint32_t sliding_window, const std::string& server_args) {
+    ollamaflow::testing::LlamaShape shape;
+    shape.architecture = "gemma2";  // every other layer slides
+    shape.layers = 8;
+    shape.width = 512;
+    shape.heads = 8;
+    shape.kv_heads = 8;
+    shape.context = 32768;
+    shape.sliding_window = sliding_window;
+    std::ofstream(model_, std::ios::binary) << ollamaflow::testing::make_llama_gguf(shape);
+    Config config = default_config();
+    config.server.model = model_.string();
+    config.server.num_ctx = 32768;
+    config.run.agents = 64;
+    config.gpu_scaling.memory_buffer_mb = 0;
+    config.gpu_scaling.memory_safety_margin = 0;
+    config.server.start_server_args = server_args;
+    return plan_launch(config, "/bin/sh", model_.string(), host_only(8192));
+  }
+
+  ollamaflow::testing::TempDir dir_;
+  std::filesystem::path model_ = dir_.path() / "model.gguf";
+};
+
+std::string joined_notes(const LaunchPlan& launch) {
+  std::string notes;
+  for (const std::string& note : launch.notes) {
+    notes += note + "\n";
+  }
+  return notes;
+}
+
+// With --swa-full, llama-server gives the sliding-window layers a KV cache of the full context,
+// so fewer slots fit in the same memory.
+TEST_F(SwaFullArgTest, SwaFullPlansFullSlidingCache) {
+  Result<LaunchPlan> windowed = plan(1024, "--threads 2");
+  Result<LaunchPlan> full = plan(1024, "--swa-full");
+  Result<LaunchPlan> underscore = plan(1024, "--swa_full");
+  ASSERT_TRUE(windowed.is_ok()) << windowed.status().to_string();
+  ASSERT_TRUE(full.is_ok()) << full.status().to_string();
+  ASSERT_TRUE(underscore.is_ok()) << underscore.status().to_string();
+  EXPECT_GT(full->parallel, 1);
+  EXPECT_LT(full->parallel, windowed->parallel);
+  EXPECT_EQ(underscore->parallel, full->parallel);
+  EXPECT_TRUE(contains(joined_notes(*full), "the KV cache of the 4 sliding-window layers"))
+      << joined_notes(*full);
+  EXPECT_FALSE(contains(joined_notes(*windowed), "sliding-window")) << joined_notes(*windowed);
+  EXPECT_EQ(full->extra_args, (std::vector<std::string>{"--swa-full"}));
+}
+
+// Without sliding-window layers --swa-full changes nothing, and no note names it.
+TEST_F(SwaFullArgTest, SwaFullWithoutSlidingLayersChangesNothing) {
+  Result<LaunchPlan> plain = plan(0, "--threads 2");
+  Result<LaunchPlan> full = plan(0, "--swa-full");
+  ASSERT_TRUE(plain.is_ok()) << plain.status().to_string();
+  ASSERT_TRUE(full.is_ok()) << full.status().to_string();
+  EXPECT_EQ(full->parallel, plain->parallel);
+  EXPECT_FALSE(contains(joined_notes(*full), "sliding-window")) << joined_notes(*full);
+}
+
+// An API key that the client would not send, a KV cache shared by all slots and a KV cache in
+// host memory break the run. The message names the flag and the setting to use, never the key.
 TEST(SplitServerArgsTest, ConflictingFlagsRejected) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--api-key secret-1", "--api-key (server.api_key)"},
@@ -160,6 +224,9 @@ TEST(SplitServerArgsTest, ConflictingFlagsRejected) {
       {"--kv-unified", "set the context per slot with --num-ctx"},
       {"--kv_unified", "set the context per slot with --num-ctx"},
       {"--kv-unified-per-slot 4096", "set the context per slot with --num-ctx"},
+      {"-nkvo", "keeps the KV cache in host memory"},
+      {"--no-kv-offload", "quantize the KV cache (--kv-cache-type q8_0)"},
+      {"--no_kv_offload", "quantize the KV cache (--kv-cache-type q8_0)"},
   };
   for (const auto& [text, fix] : cases) {
     Result<std::vector<std::string>> args = split_server_args("--threads 2 " + text);
@@ -170,12 +237,64 @@ TEST(SplitServerArgsTest, ConflictingFlagsRejected) {
   }
 }
 
-// The default of llama-server with -np, separate KV caches per slot, may be given, and so may
-// the KV offload flags that start like -kvu.
+// The defaults of llama-server with -np, separate KV caches per slot in the memory of the GPUs,
+// may be given, and so may -kvo, which starts like -kvu.
 TEST(SplitServerArgsTest, SeparateKvCachesKept) {
-  Result<std::vector<std::string>> args = split_server_args("-no-kvu --no-kv-unified -kvo -nkvo");
+  Result<std::vector<std::string>> args =
+      split_server_args("-no-kvu --no-kv-unified -kvo --kv-offload");
   ASSERT_TRUE(args.is_ok()) << args.status().to_string();
   EXPECT_EQ(args->size(), 4u);
+}
+
+// The variables of the flags that split_server_args() rejects, and LLAMA_ARG_SWA_FULL, are
+// found with their reasons. The variables of the flags that the run passes itself stay, because
+// llama-server reads its command line over them.
+TEST(WithheldVariablesTest, ConflictingVariablesFound) {
+  const std::map<std::string, std::string> environment = {
+      {"LLAMA_ARG_SWA_FULL", "1"},      {"LLAMA_ARG_NO_KV_OFFLOAD", "1"},
+      {"LLAMA_ARG_KV_UNIFIED", "true"}, {"LLAMA_API_KEY", "secret-2"},
+      {"LLAMA_ARG_N_PARALLEL", "8"},    {"LLAMA_ARG_CTX_SIZE", "512"},
+      {"LLAMA_ARG_FLASH_ATTN", "off"},  {"LLAMA_ARG_THREADS", "2"},
+  };
+  const EnvLookup env = [&environment](const std::string& name) -> std::optional<std::string> {
+    const auto found = environment.find(name);
+    if (found == environment.end()) {
+      return std::nullopt;
+    }
+    return found->second;
+  };
+  std::map<std::string, std::string> reasons;
+  for (const WithheldVariable& variable : withheld_variables(env, "")) {
+    reasons[variable.name] = variable.reason;
+  }
+  ASSERT_EQ(reasons.size(), 4u);
+  EXPECT_TRUE(contains(reasons["LLAMA_ARG_SWA_FULL"], "pass --swa-full there instead"))
+      << reasons["LLAMA_ARG_SWA_FULL"];
+  EXPECT_TRUE(contains(reasons["LLAMA_ARG_NO_KV_OFFLOAD"], "host memory"))
+      << reasons["LLAMA_ARG_NO_KV_OFFLOAD"];
+  EXPECT_TRUE(contains(reasons["LLAMA_ARG_KV_UNIFIED"], "share one KV cache"))
+      << reasons["LLAMA_ARG_KV_UNIFIED"];
+  EXPECT_TRUE(contains(reasons["LLAMA_API_KEY"], "--api-key (server.api_key)"))
+      << reasons["LLAMA_API_KEY"];
+  EXPECT_FALSE(contains(reasons["LLAMA_API_KEY"], "secret-2")) << reasons["LLAMA_API_KEY"];
+
+  // The run's own key is what the server gets in LLAMA_API_KEY anyway.
+  for (const WithheldVariable& variable : withheld_variables(env, "secret-2")) {
+    EXPECT_NE(variable.name, "LLAMA_API_KEY");
+  }
+}
+
+TEST(WithheldVariablesTest, PlannedFlagVariablesKept) {
+  for (const char* name :
+       {"LLAMA_ARG_N_PARALLEL", "LLAMA_ARG_CTX_SIZE", "LLAMA_ARG_CACHE_TYPE_V",
+        "LLAMA_ARG_FLASH_ATTN", "LLAMA_ARG_THREADS", "LLAMA_ARG_NO_KV_UNIFIED"}) {
+    EXPECT_FALSE(is_withheld_variable(name)) << name;
+  }
+  for (const char* name : {"LLAMA_API_KEY", "LLAMA_ARG_API_KEY_FILE", "LLAMA_ARG_KV_UNIFIED",
+                           "LLAMA_ARG_KV_UNIFIED_PER_SLOT", "LLAMA_ARG_KV_OFFLOAD",
+                           "LLAMA_ARG_NO_KV_OFFLOAD", "LLAMA_ARG_SWA_FULL"}) {
+    EXPECT_TRUE(is_withheld_variable(name)) << name;
+  }
 }
 
 TEST(SplitServerArgsTest, PlannedFlagInEqualsFormRejected) {

@@ -18,6 +18,9 @@ struct LlamaShape {
   uint32_t context = 4096;
   uint32_t vocab = 1000;
   uint32_t extra_tensors = 0;  // more small f32 tensors, to reach a tensor count
+  // <arch>.attention.sliding_window in tokens, written when not 0. The sliding layers follow the
+  // architecture's pattern, such as every other layer for "gemma2".
+  uint32_t sliding_window = 0;
   bool with_data = true;
 };
 
@@ -36,6 +39,9 @@ inline std::string make_llama_gguf(const LlamaShape& shape) {
       .u32(a + ".attention.head_count", shape.heads)
       .u32(a + ".attention.head_count_kv", shape.kv_heads)
       .f32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
+  if (shape.sliding_window > 0) {
+    writer.u32(a + ".attention.sliding_window", shape.sliding_window);
+  }
   std::vector<std::string> tokens;
   tokens.reserve(shape.vocab);
   for (uint32_t i = 0; i < shape.vocab; ++i)
