@@ -287,17 +287,16 @@ Result<orchestrator::Plan> make_plan(RunState& state, const std::string& goal) {
   journal_plan_attempts(state, outcome);
   add_tokens(state.report, outcome.usage, orchestrator::failed_usage(outcome.attempts));
   if (!outcome.status) {
-    int number = 0;
-    for (const orchestrator::Attempt& attempt : outcome.attempts) {
-      ++number;
+    for (size_t i = 0; i < outcome.attempts.size(); ++i) {
+      const orchestrator::Attempt& attempt = outcome.attempts[i];
       // A cancelled request ended without a reply or a server error, so it has nothing to list.
       if (attempt.code == ErrorCode::kCancelled) {
         continue;
       }
       // A reply that failed the plan checks has its problems in `errors`. A request that failed
       // on the server or the connection returned no reply to check.
-      const std::string outcome = attempt.errors.empty() ? "request failed: " : "plan rejected: ";
-      std::string line = "attempt " + std::to_string(number) + ": " + outcome +
+      const std::string kind = attempt.errors.empty() ? "request failed: " : "plan rejected: ";
+      std::string line = orchestrator::attempt_label(outcome.attempts, i) + ": " + kind +
                          (attempt.error.empty() ? "no reason given" : attempt.error);
       state.report.plan_errors.push_back(line);
     }

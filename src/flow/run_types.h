@@ -68,7 +68,8 @@ struct RunReport {
   std::vector<TaskReport> tasks;
   std::vector<std::string> conflicts;
   // When planning failed or was cancelled, one line per attempt that got a reply or an error:
-  // "attempt N: plan rejected: ..." or "attempt N: request failed: ...".
+  // "attempt N: plan rejected: ..." or "attempt N: request failed: ...", numbered as
+  // max_plan_attempts counts them (see orchestrator::attempt_label).
   std::vector<std::string> plan_errors;
   bool auto_scaling = false;
   std::string strategy;

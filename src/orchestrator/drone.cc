@@ -104,8 +104,8 @@ DroneOutcome execute_task(llm::LlmClient& client, const DroneRequest& request,
   }
   out.files = files_in_declared_order(task, exchange.value);
   out.summary = exchange.value["summary"].get<std::string>();
-  log->debug("task reply accepted task={} attempts={} files={}", task.id, out.attempts.size(),
-             out.files.size());
+  log->debug("task reply accepted task={} attempts={} files={}", task.id,
+             counted_attempts(out.attempts), out.files.size());
   return out;
 }
 

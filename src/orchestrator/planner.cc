@@ -89,13 +89,11 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
     plan->simulated = exchange.simulated;
     out.plan = std::move(plan).value();
     out.status = Status::ok();
-    log->info("plan accepted tasks={} attempts={}", out.plan->tasks.size(), out.attempts.size());
+    log->info("plan accepted tasks={} attempts={}", out.plan->tasks.size(),
+              counted_attempts(out.attempts));
     return out;
   }
-  int counted = 0;
-  for (const Attempt& attempt : out.attempts) {
-    counted += attempt.counted ? 1 : 0;
-  }
+  const int counted = counted_attempts(out.attempts);
   bool rejected = exchange.status.code() == ErrorCode::kTruncated ||
                   exchange.status.code() == ErrorCode::kParseError ||
                   exchange.status.code() == ErrorCode::kSchemaViolation;
@@ -108,9 +106,9 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
                : exchange.status;
   // A cancellation is the user's Ctrl-C, not a failure.
   if (out.status.code() == ErrorCode::kCancelled) {
-    log->info("planning cancelled attempts={}", out.attempts.size());
+    log->info("planning cancelled attempts={}", counted);
   } else {
-    log->error("planning failed attempts={} error={}", out.attempts.size(), out.status.message());
+    log->error("planning failed attempts={} error={}", counted, out.status.message());
   }
   return out;
 }

@@ -405,6 +405,27 @@ TEST_F(ExecuteTaskTest, SchemaResendKeepsAttemptNumbers) {
   EXPECT_THAT(log.text(), Not(HasSubstr("attempt=4/3")));
 }
 
+// The error lists the attempts with the numbers that max_attempts counts, and names the
+// request whose schema the server rejected as not counted.
+TEST_F(ExecuteTaskTest, ExhaustedErrorNumbersCountedAttempts) {
+  request_.max_attempts = 2;
+  client_.fail(ErrorCode::kSchemaUnsupported, "unsupported keyword: minItems");
+  client_.reply("not json");
+  client_.reply("still not json");
+
+  DroneOutcome outcome = run();
+
+  ASSERT_THAT(outcome.attempts, SizeIs(3));
+  const std::string message = outcome.status.message();
+  EXPECT_THAT(message, HasSubstr("no accepted reply after 2 attempts: "));
+  EXPECT_THAT(message, HasSubstr(": schema rejected by the server, not counted "
+                                 "(schema_unsupported): unsupported keyword: minItems; "));
+  EXPECT_THAT(message, HasSubstr("; attempt 1, resent without the schema keywords "));
+  EXPECT_THAT(message, HasSubstr(" that the server rejected (parse_error): "));
+  EXPECT_THAT(message, HasSubstr("; attempt 2 (parse_error): "));
+  EXPECT_THAT(message, Not(HasSubstr("attempt 3")));
+}
+
 TEST_F(ExecuteTaskTest, RejectedReplyAfterResendNumbersFromOne) {
   request_.max_attempts = 2;
   client_.fail(ErrorCode::kSchemaUnsupported, "unsupported keyword: minItems");

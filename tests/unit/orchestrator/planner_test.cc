@@ -398,5 +398,20 @@ TEST_F(SummarizeTest, EmptyFreeTextFailsAfterAttempts) {
   EXPECT_THAT(outcome.status.message(), HasSubstr("the reply is empty"));
 }
 
+// The log lines of a failed planning count only the attempts that max_attempts counts, not the
+// resend after a rejected schema.
+TEST_F(PlannerTest, FailureLogCountsCountedAttempts) {
+  options_.max_attempts = 2;
+  client_.fail(ErrorCode::kSchemaUnsupported, "unsupported keyword: minItems");
+  client_.reply(R"({"tasks": []})");
+  client_.reply(R"({"tasks": []})");
+  ollamaflow::testing::LogCapture log("orchestrator");
+
+  PlanOutcome outcome = plan();
+
+  ASSERT_THAT(outcome.attempts, SizeIs(3));
+  EXPECT_THAT(log.text(), HasSubstr("planning failed attempts=2 ")) << log.text();
+}
+
 }  // namespace
 }  // namespace ollamaflow::orchestrator
