@@ -84,7 +84,10 @@ int scaled_min_agents(const Config& config,
   return std::max(std::min(1, min_agents), *capacity->slot_ceiling);
 }
 
-PlanRun::PlanRun(ExecutionSetup setup) : setup_(std::move(setup)) {}
+PlanRun::PlanRun(ExecutionSetup setup)
+    : setup_(std::move(setup)),
+      reply_warnings_(setup_.warning_limits != nullptr ? setup_.warning_limits
+                                                       : &own_reply_warnings_) {}
 
 llm::ChatOptions PlanRun::chat_options() const {
   return flow::chat_options(setup_.config.server);
@@ -251,8 +254,7 @@ void PlanRun::shut_down() {
   // Stop the agents before closing the queue, so that tasks cancelled by the stop go back to
   // it instead of being counted as lost.
   manager_->stop(/*graceful=*/!cancelled);
-  reply_warnings_.flush();
-  task_failure_log_.flush();
+  reply_warnings_->flush();
   queue_.close();
   std::lock_guard lock(mutex_);
   if (!dag_->done()) {

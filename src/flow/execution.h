@@ -42,6 +42,9 @@ struct ExecutionSetup {
   // Called about once a second with the live status document (for `ollama-flow status`).
   std::function<void(const nlohmann::json&)> publish_status;
   ScalingSources scaling_sources;
+  // Rate limiters of the per-request warnings, shared with the queen's requests of the same
+  // run. It must outlive the execution. Null: the execution limits its agents' warnings itself.
+  orchestrator::ReplyWarningLimits* warning_limits = nullptr;
 };
 
 struct ExecutionResult {

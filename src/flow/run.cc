@@ -65,6 +65,9 @@ struct RunState {
   std::optional<orchestrator::WorkspaceLock> workspace_lock;
   RunReport report;
   MonoTime started{};
+  // Rate limiters of the per-request warnings of the queen's and the agents' requests, shared
+  // by the whole run. finish() logs the counts that are still open.
+  orchestrator::ReplyWarningLimits reply_warnings;
 };
 
 orchestrator::PlanLimits plan_limits(const Config& config) {
@@ -282,6 +285,7 @@ Result<orchestrator::Plan> make_plan(RunState& state, const std::string& goal) {
   options.max_attempts = state.config.run.max_plan_attempts;
   options.roles = state.roles;
   options.limits = plan_limits(state.config);
+  options.warning_limits = &state.reply_warnings;
   orchestrator::PlanOutcome outcome =
       orchestrator::make_plan(goal, *state.backend.client, options, *state.cancel);
   journal_plan_attempts(state, outcome);
@@ -370,6 +374,7 @@ void summarize(RunState& state, const ExecutionResult& result) {
   orchestrator::SummaryOptions options;
   options.model = state.role_models["queen"];
   options.chat = chat_options(state.backend.settings);
+  options.warning_limits = &state.reply_warnings;
   orchestrator::SummaryOutcome outcome = orchestrator::summarize(
       state.record.goal, result.summaries, *state.backend.client, options, *state.cancel);
   add_tokens(state.report, outcome.usage, orchestrator::failed_usage(outcome.attempts));
@@ -497,6 +502,7 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
   setup.earlier = state.earlier;
   setup.cancel = state.cancel;
   setup.monitor = state.monitor;
+  setup.warning_limits = &state.reply_warnings;
   const std::filesystem::path status_dir = active_status_dir(state.config);
   const std::string started_at = state.record.started_at;
   const std::string backend = state.backend.settings.backend;
@@ -516,6 +522,7 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
 }
 
 void finish(RunState& state) {
+  state.reply_warnings.flush();
   state.report.duration_s = to_seconds(state.clock->now() - state.started);
   // The report's status texts are the journal's run status names.
   const store::RunStatus status =

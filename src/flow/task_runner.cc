@@ -155,7 +155,8 @@ std::string PlanRun::model_for(const std::string& role, const agents::AgentInfo&
   return it != setup_.role_models.end() && !it->second.empty() ? it->second : agent.model;
 }
 
-agents::TaskOutcome PlanRun::finish_failed(const std::string& id, const Status& status) {
+agents::TaskOutcome PlanRun::finish_failed(const std::string& id, const Status& status,
+                                           int attempts) {
   std::lock_guard lock(mutex_);
   progress_[id].error = status.message();
   Result<std::vector<orchestrator::StatusChange>> changes = dag_->mark_failed(id, status.message());
@@ -165,6 +166,7 @@ agents::TaskOutcome PlanRun::finish_failed(const std::string& id, const Status& 
   agents::TaskOutcome outcome;
   outcome.error = status.message();
   outcome.code = status.code();
+  outcome.attempts = attempts;
   return outcome;
 }
 
@@ -209,8 +211,7 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   request.dependencies = dependencies_of(plan_task);
   request.max_attempts = setup_.config.run.max_task_attempts;
   request.clock = setup_.clock.get();
-  request.warning_limits = &reply_warnings_;
-  request.failure_log = &task_failure_log_;
+  request.warning_limits = reply_warnings_;
 
   const MonoTime begin = setup_.clock->now();
   orchestrator::DroneOutcome outcome = orchestrator::execute_task(*setup_.client, request, cancel);
@@ -233,8 +234,9 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   if (outcome.status.code() == ErrorCode::kCancelled) {
     return finish_cancelled(task.id, cancel);
   }
+  const int attempts = orchestrator::counted_attempts(outcome.attempts);
   if (!outcome.status) {
-    return finish_failed(task.id, outcome.status);
+    return finish_failed(task.id, outcome.status, attempts);
   }
   Result<std::vector<orchestrator::WrittenFile>> written =
       orchestrator::write_task_files(*setup_.workspace, plan_task, outcome.files);
@@ -254,7 +256,7 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
       std::lock_guard lock(mutex_);
       conflicts_.push_back(written.status().message());
     }
-    return finish_failed(task.id, written.status());
+    return finish_failed(task.id, written.status(), attempts);
   }
   store::TaskRecord succeeded;
   {

@@ -96,10 +96,8 @@ DroneOutcome execute_task(llm::LlmClient& client, const DroneRequest& request,
   auto log = get_logger("orchestrator");
   if (!exchange.status) {
     out.status = exchange.status.with_context(fmt::format("task \"{}\"", task.id));
-    if (request.failure_log == nullptr || request.failure_log->allow()) {
-      log->warn("task failed task={} attempts={} error={}", task.id, out.attempts.size(),
-                out.status.message());
-    }
+    log->debug("task reply not accepted task={} attempts={} error={}", task.id,
+               counted_attempts(out.attempts), out.status.message());
     return out;
   }
   out.files = files_in_declared_order(task, exchange.value);

@@ -66,6 +66,7 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
   request.rejection_prefix = "Your plan was rejected: ";
   request.rejection_suffix = "; return a corrected plan.";
   request.log_label = "planner";
+  request.warning_limits = options.warning_limits;
 
   auto log = get_logger("orchestrator");
   log->info("planning started model={} max_attempts={}", options.model, options.max_attempts);
@@ -142,6 +143,7 @@ SummaryOutcome summarize(const std::string& goal, const std::vector<TaskReport>&
        "Goal: " + goal + "\n\nTasks:\n" + describe_reports(reports, options.max_chars_per_task)}};
   request.max_attempts = options.max_attempts;
   request.log_label = "summary";
+  request.warning_limits = options.warning_limits;
 
   StructuredOutcome exchange = run_structured_chat(client, request, nullptr, cancel);
   SummaryOutcome out;
