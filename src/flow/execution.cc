@@ -313,6 +313,11 @@ ExecutionResult PlanRun::collect_result() {
     result.summaries.push_back(
         {state.id, task->title, task->role, status, entry.summary, entry.files, report.error});
   }
+  // The warm-ups' tokens are part of the totals, as the tokens of failed requests are.
+  result.prompt_tokens += warm_up_usage_.prompt_tokens;
+  result.output_tokens += warm_up_usage_.output_tokens;
+  result.warm_up_prompt_tokens = warm_up_usage_.prompt_tokens;
+  result.warm_up_output_tokens = warm_up_usage_.output_tokens;
   result.conflicts = conflicts_;
   result.all_succeeded = dag_->all_succeeded();
   result.cancelled = setup_.cancel->cancelled();

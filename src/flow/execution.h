@@ -57,6 +57,10 @@ struct ExecutionResult {
   int64_t output_tokens = 0;
   int64_t failed_prompt_tokens = 0;  // the part of the tokens that failed requests spent
   int64_t failed_output_tokens = 0;
+  // The part of the tokens that the agents' warm-up requests spent, whether they failed or not.
+  // It is not part of the failed tokens.
+  int64_t warm_up_prompt_tokens = 0;
+  int64_t warm_up_output_tokens = 0;
   bool all_succeeded = false;
   bool cancelled = false;
   // The reason the run stopped early because no agent could start; empty otherwise.

@@ -38,9 +38,9 @@ struct TaskProgress {
   bool resumed = false;
 };
 
-// Thread-safety: mutex_ guards dag_, progress_, conflicts_ and no_agent_reason_; the rest is set up
-// before the agents start and read-only afterwards, or thread-safe itself (queue, collector,
-// manager, engine, journal, client, workspace).
+// Thread-safety: mutex_ guards dag_, progress_, conflicts_, no_agent_reason_ and warm_up_usage_.
+// The rest is set up before the agents start and read-only afterwards, or thread-safe itself
+// (queue, collector, manager, engine, journal, client, workspace).
 class PlanRun {
  public:
   explicit PlanRun(ExecutionSetup setup);
@@ -99,7 +99,8 @@ class PlanRun {
   std::optional<orchestrator::TaskDag> dag_;
   std::map<std::string, TaskProgress> progress_;
   std::vector<std::string> conflicts_;
-  std::string no_agent_reason_;  // the reason the run stopped because no agent could start
+  std::string no_agent_reason_;   // the reason the run stopped because no agent could start
+  llm::ChatUsage warm_up_usage_;  // summed over the warm-ups, those that failed included
 };
 
 }  // namespace ollamaflow::flow

@@ -395,6 +395,8 @@ void fill_from_execution(RunState& state, const ExecutionResult& result) {
   report.output_tokens += result.output_tokens;
   report.failed_prompt_tokens += result.failed_prompt_tokens;
   report.failed_output_tokens += result.failed_output_tokens;
+  report.warm_up_prompt_tokens += result.warm_up_prompt_tokens;
+  report.warm_up_output_tokens += result.warm_up_output_tokens;
   if (result.cancelled) {
     report.status = "cancelled";
     report.exit_code = 130;

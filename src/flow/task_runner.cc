@@ -28,7 +28,18 @@ Status PlanRun::warm_up(const agents::AgentInfo& agent) {
   // The same options as every task request, so that the server does not reload the model.
   request.options = chat_options();
   request.options.num_predict = 16;
-  Result<llm::ChatResponse> reply = setup_.client->chat(request, *setup_.cancel);
+  llm::ChatProgress progress;
+  Result<llm::ChatResponse> reply =
+      setup_.client->chat(request, *setup_.cancel, nullptr, &progress);
+  {
+    // A failed request spent what progress.failed_usage holds, and a reply adds its own usage
+    // to the tries that the client retried before it.
+    std::lock_guard lock(mutex_);
+    llm::add_usage(warm_up_usage_, progress.failed_usage);
+    if (reply) {
+      llm::add_usage(warm_up_usage_, reply->usage);
+    }
+  }
   if (!reply && reply.status().code() != ErrorCode::kTruncated &&
       reply.status().code() != ErrorCode::kParseError) {
     return reply.status().with_context("warm-up of " + agent.id + " on " + agent.model);
