@@ -106,8 +106,8 @@ Status PlanRun::start() {
     entry.duration_s = earlier.duration_s.value_or(0);
     entry.prompt_tokens = earlier.prompt_tokens;
     entry.output_tokens = earlier.output_tokens;
-    // NOTE: the journal's task rows do not split out the tokens of failed requests, so those of
-    // a task that succeeded in an earlier process count as tokens of accepted replies.
+    entry.failed_prompt_tokens = earlier.failed_prompt_tokens;
+    entry.failed_output_tokens = earlier.failed_output_tokens;
     entry.resumed = true;
   }
   Result<orchestrator::TaskDag> graph = orchestrator::TaskDag::create(setup_.plan, succeeded);

@@ -63,6 +63,8 @@ store::TaskRecord PlanRun::task_record_locked(const std::string& id, const std::
   }
   record.prompt_tokens = entry.prompt_tokens;
   record.output_tokens = entry.output_tokens;
+  record.failed_prompt_tokens = entry.failed_prompt_tokens;
+  record.failed_output_tokens = entry.failed_output_tokens;
   record.files = entry.files;
   record.summary = entry.summary;
   const orchestrator::TaskState* state = dag_->find(id);
