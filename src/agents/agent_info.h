@@ -44,6 +44,9 @@ struct TaskOutcome {
   bool retry = false;
   std::string error;  // why the task failed; empty when ok
   ErrorCode code = ErrorCode::kOk;
+  // Model requests that counted against the task's maximum attempts in this run of it; 0 when
+  // the executor sent none. The manager's "task failed" line shows it.
+  int attempts = 0;
 };
 
 // Runs one task on one agent and returns its outcome. It should return soon after `cancel`

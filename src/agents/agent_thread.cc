@@ -233,8 +233,8 @@ void AgentManager::finish_task_locked(Agent& agent, const std::shared_ptr<queue:
       ++agent.info.tasks_failed;
       ++stats_.tasks_failed;
       if (failure_log_.allow(clock_->now())) {
-        agents_log().warn("task failed: agent={} task={} error=\"{}\"", agent.info.id, task->id,
-                          outcome.error);
+        agents_log().warn("task failed: agent={} task={} attempts={} error=\"{}\"", agent.info.id,
+                          task->id, outcome.attempts, outcome.error);
       }
     }
   }

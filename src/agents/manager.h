@@ -224,8 +224,9 @@ class AgentManager {
   std::mutex stop_mutex_;  // serializes stop() calls
 
   // Rate limiter of the "task failed" warnings, which can come once per task while the server
-  // rejects every request. stop() logs the count that is still open. Exceptions from the
-  // executor are logged as errors and are not limited.
+  // rejects every request. This line is the only warning of a failed task in a run, and one
+  // manager serves one run, so the limit is per run. stop() logs the count that is still open.
+  // Exceptions from the executor are also logged as errors, which are not limited.
   LogRateLimiter failure_log_{get_logger("agents"), spdlog::level::warn, "task failed",
                               settings_.failure_log.burst, settings_.failure_log.interval};
   // A stop while many agents run tasks loses all of those tasks at once.

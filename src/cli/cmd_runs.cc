@@ -207,6 +207,8 @@ json show_json(store::Journal& journal, const store::RunRecord& run) {
            {"duration_s", task.duration_s ? json(*task.duration_s) : json(nullptr)},
            {"prompt_tokens", task.prompt_tokens},
            {"output_tokens", task.output_tokens},
+           {"failed_prompt_tokens", task.failed_prompt_tokens},
+           {"failed_output_tokens", task.failed_output_tokens},
            {"files", task.files},
            {"declared_files", declared_files(task.task_id)},
            {"error", task.error}});

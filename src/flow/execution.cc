@@ -84,7 +84,10 @@ int scaled_min_agents(const Config& config,
   return std::max(std::min(1, min_agents), *capacity->slot_ceiling);
 }
 
-PlanRun::PlanRun(ExecutionSetup setup) : setup_(std::move(setup)) {}
+PlanRun::PlanRun(ExecutionSetup setup)
+    : setup_(std::move(setup)),
+      reply_warnings_(setup_.warning_limits != nullptr ? setup_.warning_limits
+                                                       : &own_reply_warnings_) {}
 
 llm::ChatOptions PlanRun::chat_options() const {
   return flow::chat_options(setup_.config.server);
@@ -103,8 +106,8 @@ Status PlanRun::start() {
     entry.duration_s = earlier.duration_s.value_or(0);
     entry.prompt_tokens = earlier.prompt_tokens;
     entry.output_tokens = earlier.output_tokens;
-    // NOTE: the journal's task rows do not split out the tokens of failed requests, so those of
-    // a task that succeeded in an earlier process count as tokens of accepted replies.
+    entry.failed_prompt_tokens = earlier.failed_prompt_tokens;
+    entry.failed_output_tokens = earlier.failed_output_tokens;
     entry.resumed = true;
   }
   Result<orchestrator::TaskDag> graph = orchestrator::TaskDag::create(setup_.plan, succeeded);
@@ -251,8 +254,7 @@ void PlanRun::shut_down() {
   // Stop the agents before closing the queue, so that tasks cancelled by the stop go back to
   // it instead of being counted as lost.
   manager_->stop(/*graceful=*/!cancelled);
-  reply_warnings_.flush();
-  task_failure_log_.flush();
+  reply_warnings_->flush();
   queue_.close();
   std::lock_guard lock(mutex_);
   if (!dag_->done()) {
@@ -311,6 +313,11 @@ ExecutionResult PlanRun::collect_result() {
     result.summaries.push_back(
         {state.id, task->title, task->role, status, entry.summary, entry.files, report.error});
   }
+  // The warm-ups' tokens are part of the totals, as the tokens of failed requests are.
+  result.prompt_tokens += warm_up_usage_.prompt_tokens;
+  result.output_tokens += warm_up_usage_.output_tokens;
+  result.warm_up_prompt_tokens = warm_up_usage_.prompt_tokens;
+  result.warm_up_output_tokens = warm_up_usage_.output_tokens;
   result.conflicts = conflicts_;
   result.all_succeeded = dag_->all_succeeded();
   result.cancelled = setup_.cancel->cancelled();

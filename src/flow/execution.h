@@ -42,6 +42,9 @@ struct ExecutionSetup {
   // Called about once a second with the live status document (for `ollama-flow status`).
   std::function<void(const nlohmann::json&)> publish_status;
   ScalingSources scaling_sources;
+  // Rate limiters of the per-request warnings, shared with the queen's requests of the same
+  // run. It must outlive the execution. Null: the execution limits its agents' warnings itself.
+  orchestrator::ReplyWarningLimits* warning_limits = nullptr;
 };
 
 struct ExecutionResult {
@@ -54,6 +57,10 @@ struct ExecutionResult {
   int64_t output_tokens = 0;
   int64_t failed_prompt_tokens = 0;  // the part of the tokens that failed requests spent
   int64_t failed_output_tokens = 0;
+  // The part of the tokens that the agents' warm-up requests spent, whether they failed or not.
+  // It is not part of the failed tokens.
+  int64_t warm_up_prompt_tokens = 0;
+  int64_t warm_up_output_tokens = 0;
   bool all_succeeded = false;
   bool cancelled = false;
   // The reason the run stopped early because no agent could start; empty otherwise.

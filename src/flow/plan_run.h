@@ -38,9 +38,9 @@ struct TaskProgress {
   bool resumed = false;
 };
 
-// Thread-safety: mutex_ guards dag_, progress_, conflicts_ and no_agent_reason_; the rest is set up
-// before the agents start and read-only afterwards, or thread-safe itself (queue, collector,
-// manager, engine, journal, client, workspace).
+// Thread-safety: mutex_ guards dag_, progress_, conflicts_, no_agent_reason_ and warm_up_usage_.
+// The rest is set up before the agents start and read-only afterwards, or thread-safe itself
+// (queue, collector, manager, engine, journal, client, workspace).
 class PlanRun {
  public:
   explicit PlanRun(ExecutionSetup setup);
@@ -73,7 +73,8 @@ class PlanRun {
   void record_attempts(const std::string& task_id, const std::string& agent_id,
                        const std::vector<orchestrator::Attempt>& attempts, int first_number);
   std::vector<orchestrator::DependencyResult> dependencies_of(const orchestrator::PlanTask& task);
-  agents::TaskOutcome finish_failed(const std::string& id, const Status& status);
+  // Fails the task; `attempts` are those of this run of it (agents::TaskOutcome::attempts).
+  agents::TaskOutcome finish_failed(const std::string& id, const Status& status, int attempts);
   agents::TaskOutcome finish_cancelled(const std::string& id, const CancelToken& cancel);
   void publish();
   llm::ChatOptions chat_options() const;
@@ -85,20 +86,21 @@ class PlanRun {
   std::unique_ptr<agents::AgentManager> manager_;
   std::unique_ptr<ScalingLoop> loop_;
   MonoTime started_at_{};
-  // Rate limiters of the agents' per-request warnings ("reply truncated", "reply rejected" ...)
-  // and of their "task failed" warnings, which can come from every agent at once, such as when
-  // num_predict is too small for the tasks or the server fails every request. shut_down() logs
-  // the counts that are still open. Thread-safe.
-  orchestrator::ReplyWarningLimits reply_warnings_;
-  LogRateLimiter task_failure_log_{get_logger("orchestrator"), spdlog::level::warn, "task failed",
-                                   5, std::chrono::seconds(60)};
+  // Rate limiters of the agents' per-request warnings ("reply truncated", "reply rejected" ...),
+  // which can come from every agent at once, such as when num_predict is too small for the tasks.
+  // reply_warnings_ points to setup_.warning_limits, else to own_reply_warnings_. shut_down()
+  // logs the counts that are still open. The agent manager logs and limits the "task failed"
+  // line. Thread-safe.
+  orchestrator::ReplyWarningLimits own_reply_warnings_;
+  orchestrator::ReplyWarningLimits* reply_warnings_ = nullptr;
 
   std::mutex mutex_;
   std::condition_variable changed_;
   std::optional<orchestrator::TaskDag> dag_;
   std::map<std::string, TaskProgress> progress_;
   std::vector<std::string> conflicts_;
-  std::string no_agent_reason_;  // the reason the run stopped because no agent could start
+  std::string no_agent_reason_;   // the reason the run stopped because no agent could start
+  llm::ChatUsage warm_up_usage_;  // summed over the warm-ups, those that failed included
 };
 
 }  // namespace ollamaflow::flow

@@ -164,6 +164,8 @@ json report_to_json(const RunReport& report) {
           {"output_tokens", report.output_tokens},
           {"failed_prompt_tokens", report.failed_prompt_tokens},
           {"failed_output_tokens", report.failed_output_tokens},
+          {"warm_up_prompt_tokens", report.warm_up_prompt_tokens},
+          {"warm_up_output_tokens", report.warm_up_output_tokens},
           {"plan", report.plan}};
 }
 
@@ -180,7 +182,9 @@ std::string format_report(const RunReport& report) {
   out += "  time:      " + format_seconds(report.duration_s) + ", tokens in/out " +
          std::to_string(report.prompt_tokens) + "/" + std::to_string(report.output_tokens) +
          " (failed requests " + std::to_string(report.failed_prompt_tokens) + "/" +
-         std::to_string(report.failed_output_tokens) + ")\n";
+         std::to_string(report.failed_output_tokens) + ", warm-ups " +
+         std::to_string(report.warm_up_prompt_tokens) + "/" +
+         std::to_string(report.warm_up_output_tokens) + ")\n";
   for (const std::string& note : report.notes) {
     out += "  note:      " + one_line(note) + "\n";
   }

@@ -65,6 +65,9 @@ struct RunState {
   std::optional<orchestrator::WorkspaceLock> workspace_lock;
   RunReport report;
   MonoTime started{};
+  // Rate limiters of the per-request warnings of the queen's and the agents' requests, shared
+  // by the whole run. finish() logs the counts that are still open.
+  orchestrator::ReplyWarningLimits reply_warnings;
 };
 
 orchestrator::PlanLimits plan_limits(const Config& config) {
@@ -282,22 +285,22 @@ Result<orchestrator::Plan> make_plan(RunState& state, const std::string& goal) {
   options.max_attempts = state.config.run.max_plan_attempts;
   options.roles = state.roles;
   options.limits = plan_limits(state.config);
+  options.warning_limits = &state.reply_warnings;
   orchestrator::PlanOutcome outcome =
       orchestrator::make_plan(goal, *state.backend.client, options, *state.cancel);
   journal_plan_attempts(state, outcome);
   add_tokens(state.report, outcome.usage, orchestrator::failed_usage(outcome.attempts));
   if (!outcome.status) {
-    int number = 0;
-    for (const orchestrator::Attempt& attempt : outcome.attempts) {
-      ++number;
+    for (size_t i = 0; i < outcome.attempts.size(); ++i) {
+      const orchestrator::Attempt& attempt = outcome.attempts[i];
       // A cancelled request ended without a reply or a server error, so it has nothing to list.
       if (attempt.code == ErrorCode::kCancelled) {
         continue;
       }
       // A reply that failed the plan checks has its problems in `errors`. A request that failed
       // on the server or the connection returned no reply to check.
-      const std::string outcome = attempt.errors.empty() ? "request failed: " : "plan rejected: ";
-      std::string line = "attempt " + std::to_string(number) + ": " + outcome +
+      const std::string kind = attempt.errors.empty() ? "request failed: " : "plan rejected: ";
+      std::string line = orchestrator::attempt_label(outcome.attempts, i) + ": " + kind +
                          (attempt.error.empty() ? "no reason given" : attempt.error);
       state.report.plan_errors.push_back(line);
     }
@@ -371,6 +374,7 @@ void summarize(RunState& state, const ExecutionResult& result) {
   orchestrator::SummaryOptions options;
   options.model = state.role_models["queen"];
   options.chat = chat_options(state.backend.settings);
+  options.warning_limits = &state.reply_warnings;
   orchestrator::SummaryOutcome outcome = orchestrator::summarize(
       state.record.goal, result.summaries, *state.backend.client, options, *state.cancel);
   add_tokens(state.report, outcome.usage, orchestrator::failed_usage(outcome.attempts));
@@ -391,6 +395,8 @@ void fill_from_execution(RunState& state, const ExecutionResult& result) {
   report.output_tokens += result.output_tokens;
   report.failed_prompt_tokens += result.failed_prompt_tokens;
   report.failed_output_tokens += result.failed_output_tokens;
+  report.warm_up_prompt_tokens += result.warm_up_prompt_tokens;
+  report.warm_up_output_tokens += result.warm_up_output_tokens;
   if (result.cancelled) {
     report.status = "cancelled";
     report.exit_code = 130;
@@ -498,6 +504,7 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
   setup.earlier = state.earlier;
   setup.cancel = state.cancel;
   setup.monitor = state.monitor;
+  setup.warning_limits = &state.reply_warnings;
   const std::filesystem::path status_dir = active_status_dir(state.config);
   const std::string started_at = state.record.started_at;
   const std::string backend = state.backend.settings.backend;
@@ -517,6 +524,7 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
 }
 
 void finish(RunState& state) {
+  state.reply_warnings.flush();
   state.report.duration_s = to_seconds(state.clock->now() - state.started);
   // The report's status texts are the journal's run status names.
   const store::RunStatus status =

@@ -68,20 +68,25 @@ struct RunReport {
   std::vector<TaskReport> tasks;
   std::vector<std::string> conflicts;
   // When planning failed or was cancelled, one line per attempt that got a reply or an error:
-  // "attempt N: plan rejected: ..." or "attempt N: request failed: ...".
+  // "attempt N: plan rejected: ..." or "attempt N: request failed: ...", numbered as
+  // max_plan_attempts counts them (see orchestrator::attempt_label).
   std::vector<std::string> plan_errors;
   bool auto_scaling = false;
   std::string strategy;
   std::vector<ScalingEventReport> scaling_events;
   std::vector<AgentCountSample> agent_counts;
   double duration_s = 0;
-  // Every token that the run's requests spent, those of failed requests included.
+  // Every token that the run's requests spent, those of failed requests and warm-ups included.
   int64_t prompt_tokens = 0;
   int64_t output_tokens = 0;
   // The part of the tokens above that requests spent which failed: replies that were rejected or
   // cut, server errors, timeouts, cancelled requests and tries that the client retried.
   int64_t failed_prompt_tokens = 0;
   int64_t failed_output_tokens = 0;
+  // The part of the tokens above that the agents' warm-up requests spent (one per agent, which
+  // loads the model), whether they failed or not. These are not part of the failed tokens.
+  int64_t warm_up_prompt_tokens = 0;
+  int64_t warm_up_output_tokens = 0;
   nlohmann::json plan;  // the plan that ran, as `--plan` reads it
 };
 

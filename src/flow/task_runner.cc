@@ -28,7 +28,18 @@ Status PlanRun::warm_up(const agents::AgentInfo& agent) {
   // The same options as every task request, so that the server does not reload the model.
   request.options = chat_options();
   request.options.num_predict = 16;
-  Result<llm::ChatResponse> reply = setup_.client->chat(request, *setup_.cancel);
+  llm::ChatProgress progress;
+  Result<llm::ChatResponse> reply =
+      setup_.client->chat(request, *setup_.cancel, nullptr, &progress);
+  {
+    // A failed request spent what progress.failed_usage holds, and a reply adds its own usage
+    // to the tries that the client retried before it.
+    std::lock_guard lock(mutex_);
+    llm::add_usage(warm_up_usage_, progress.failed_usage);
+    if (reply) {
+      llm::add_usage(warm_up_usage_, reply->usage);
+    }
+  }
   if (!reply && reply.status().code() != ErrorCode::kTruncated &&
       reply.status().code() != ErrorCode::kParseError) {
     return reply.status().with_context("warm-up of " + agent.id + " on " + agent.model);
@@ -52,6 +63,8 @@ store::TaskRecord PlanRun::task_record_locked(const std::string& id, const std::
   }
   record.prompt_tokens = entry.prompt_tokens;
   record.output_tokens = entry.output_tokens;
+  record.failed_prompt_tokens = entry.failed_prompt_tokens;
+  record.failed_output_tokens = entry.failed_output_tokens;
   record.files = entry.files;
   record.summary = entry.summary;
   const orchestrator::TaskState* state = dag_->find(id);
@@ -155,7 +168,8 @@ std::string PlanRun::model_for(const std::string& role, const agents::AgentInfo&
   return it != setup_.role_models.end() && !it->second.empty() ? it->second : agent.model;
 }
 
-agents::TaskOutcome PlanRun::finish_failed(const std::string& id, const Status& status) {
+agents::TaskOutcome PlanRun::finish_failed(const std::string& id, const Status& status,
+                                           int attempts) {
   std::lock_guard lock(mutex_);
   progress_[id].error = status.message();
   Result<std::vector<orchestrator::StatusChange>> changes = dag_->mark_failed(id, status.message());
@@ -165,6 +179,7 @@ agents::TaskOutcome PlanRun::finish_failed(const std::string& id, const Status& 
   agents::TaskOutcome outcome;
   outcome.error = status.message();
   outcome.code = status.code();
+  outcome.attempts = attempts;
   return outcome;
 }
 
@@ -209,8 +224,7 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   request.dependencies = dependencies_of(plan_task);
   request.max_attempts = setup_.config.run.max_task_attempts;
   request.clock = setup_.clock.get();
-  request.warning_limits = &reply_warnings_;
-  request.failure_log = &task_failure_log_;
+  request.warning_limits = reply_warnings_;
 
   const MonoTime begin = setup_.clock->now();
   orchestrator::DroneOutcome outcome = orchestrator::execute_task(*setup_.client, request, cancel);
@@ -233,8 +247,9 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
   if (outcome.status.code() == ErrorCode::kCancelled) {
     return finish_cancelled(task.id, cancel);
   }
+  const int attempts = orchestrator::counted_attempts(outcome.attempts);
   if (!outcome.status) {
-    return finish_failed(task.id, outcome.status);
+    return finish_failed(task.id, outcome.status, attempts);
   }
   Result<std::vector<orchestrator::WrittenFile>> written =
       orchestrator::write_task_files(*setup_.workspace, plan_task, outcome.files);
@@ -254,7 +269,7 @@ agents::TaskOutcome PlanRun::run_task(const agents::AgentInfo& agent, const queu
       std::lock_guard lock(mutex_);
       conflicts_.push_back(written.status().message());
     }
-    return finish_failed(task.id, written.status());
+    return finish_failed(task.id, written.status(), attempts);
   }
   store::TaskRecord succeeded;
   {

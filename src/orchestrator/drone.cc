@@ -96,16 +96,14 @@ DroneOutcome execute_task(llm::LlmClient& client, const DroneRequest& request,
   auto log = get_logger("orchestrator");
   if (!exchange.status) {
     out.status = exchange.status.with_context(fmt::format("task \"{}\"", task.id));
-    if (request.failure_log == nullptr || request.failure_log->allow()) {
-      log->warn("task failed task={} attempts={} error={}", task.id, out.attempts.size(),
-                out.status.message());
-    }
+    log->debug("task reply not accepted task={} attempts={} error={}", task.id,
+               counted_attempts(out.attempts), out.status.message());
     return out;
   }
   out.files = files_in_declared_order(task, exchange.value);
   out.summary = exchange.value["summary"].get<std::string>();
-  log->debug("task reply accepted task={} attempts={} files={}", task.id, out.attempts.size(),
-             out.files.size());
+  log->debug("task reply accepted task={} attempts={} files={}", task.id,
+             counted_attempts(out.attempts), out.files.size());
   return out;
 }
 

@@ -63,9 +63,6 @@ struct DroneRequest {
   const Clock* clock = nullptr;
   // StructuredRequest::warning_limits: shared by the tasks of one run. Null logs every warning.
   ReplyWarningLimits* warning_limits = nullptr;
-  // Rate limiter of the "task failed" warning, shared by the tasks of one run so that a server
-  // that fails every request cannot flood the log. Null logs every warning.
-  LogRateLimiter* failure_log = nullptr;
 };
 
 struct DroneOutcome {
@@ -86,7 +83,8 @@ struct DroneOutcome {
 // truncated reply is retried with a larger num_predict, and nothing of it is kept. An invalid
 // reply, or one that misses a declared file or lists one twice, goes back to the model with the
 // errors. This function writes nothing: the caller writes an accepted outcome with
-// write_task_files.
+// write_task_files. A failed task is logged at debug level only, because the agent that ran it
+// logs the warning, with its id.
 // Thread-safe as far as `client` is.
 DroneOutcome execute_task(llm::LlmClient& client, const DroneRequest& request,
                           const CancelToken& cancel);

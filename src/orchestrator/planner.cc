@@ -66,6 +66,7 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
   request.rejection_prefix = "Your plan was rejected: ";
   request.rejection_suffix = "; return a corrected plan.";
   request.log_label = "planner";
+  request.warning_limits = options.warning_limits;
 
   auto log = get_logger("orchestrator");
   log->info("planning started model={} max_attempts={}", options.model, options.max_attempts);
@@ -89,13 +90,11 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
     plan->simulated = exchange.simulated;
     out.plan = std::move(plan).value();
     out.status = Status::ok();
-    log->info("plan accepted tasks={} attempts={}", out.plan->tasks.size(), out.attempts.size());
+    log->info("plan accepted tasks={} attempts={}", out.plan->tasks.size(),
+              counted_attempts(out.attempts));
     return out;
   }
-  int counted = 0;
-  for (const Attempt& attempt : out.attempts) {
-    counted += attempt.counted ? 1 : 0;
-  }
+  const int counted = counted_attempts(out.attempts);
   bool rejected = exchange.status.code() == ErrorCode::kTruncated ||
                   exchange.status.code() == ErrorCode::kParseError ||
                   exchange.status.code() == ErrorCode::kSchemaViolation;
@@ -108,9 +107,9 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
                : exchange.status;
   // A cancellation is the user's Ctrl-C, not a failure.
   if (out.status.code() == ErrorCode::kCancelled) {
-    log->info("planning cancelled attempts={}", out.attempts.size());
+    log->info("planning cancelled attempts={}", counted);
   } else {
-    log->error("planning failed attempts={} error={}", out.attempts.size(), out.status.message());
+    log->error("planning failed attempts={} error={}", counted, out.status.message());
   }
   return out;
 }
@@ -144,6 +143,7 @@ SummaryOutcome summarize(const std::string& goal, const std::vector<TaskReport>&
        "Goal: " + goal + "\n\nTasks:\n" + describe_reports(reports, options.max_chars_per_task)}};
   request.max_attempts = options.max_attempts;
   request.log_label = "summary";
+  request.warning_limits = options.warning_limits;
 
   StructuredOutcome exchange = run_structured_chat(client, request, nullptr, cancel);
   SummaryOutcome out;

@@ -21,6 +21,9 @@ struct PlannerOptions {
   RoleSet roles = RoleSet::builtin();
   PlanLimits limits;
   bool lenient_json = false;
+  // StructuredRequest::warning_limits: shared by the requests of one run. Null logs every
+  // warning.
+  ReplyWarningLimits* warning_limits = nullptr;
 };
 
 // The result of make_plan, with every attempt also when planning failed, so that the caller
@@ -66,6 +69,9 @@ struct SummaryOptions {
   bool structured = true;
   int max_attempts = 2;
   size_t max_chars_per_task = 2000;  // longer agent summaries are cut in the prompt
+  // StructuredRequest::warning_limits: shared by the requests of one run. Null logs every
+  // warning.
+  ReplyWarningLimits* warning_limits = nullptr;
 };
 
 struct SummaryOutcome {

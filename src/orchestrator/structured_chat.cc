@@ -122,12 +122,11 @@ void raise_limit(LoopState& state) {
 
 Status exhausted(const std::vector<Attempt>& attempts, ErrorCode code) {
   std::vector<std::string> parts;
-  int counted = 0;
-  for (const Attempt& attempt : attempts) {
-    counted += attempt.counted ? 1 : 0;
-    parts.push_back(fmt::format("attempt {} ({}): {}", attempt.number,
-                                error_code_name(attempt.code), attempt.error));
+  for (size_t i = 0; i < attempts.size(); ++i) {
+    parts.push_back(fmt::format("{} ({}): {}", attempt_label(attempts, i),
+                                error_code_name(attempts[i].code), attempts[i].error));
   }
+  const int counted = counted_attempts(attempts);
   return {code, fmt::format("no accepted reply after {} attempt{}: {}", counted,
                             counted == 1 ? "" : "s", join(parts, "; "))};
 }
@@ -434,6 +433,28 @@ llm::ChatUsage failed_usage(const std::vector<Attempt>& attempts) {
     llm::add_usage(total, attempt.code == ErrorCode::kOk ? attempt.retried_usage : attempt.usage);
   }
   return total;
+}
+
+int counted_attempts(const std::vector<Attempt>& attempts) {
+  return static_cast<int>(std::count_if(attempts.begin(), attempts.end(),
+                                        [](const Attempt& attempt) { return attempt.counted; }));
+}
+
+std::string attempt_label(const std::vector<Attempt>& attempts, size_t index) {
+  const Attempt& attempt = attempts.at(index);
+  if (!attempt.counted) {
+    return "schema rejected by the server, not counted";
+  }
+  const auto end = attempts.begin() + static_cast<std::ptrdiff_t>(index) + 1;
+  const int number = static_cast<int>(
+      std::count_if(attempts.begin(), end, [](const Attempt& item) { return item.counted; }));
+  if (index > 0 && !attempts[index - 1].counted) {
+    const std::string keywords =
+        attempt.dropped_keywords.empty() ? "" : " " + join(attempt.dropped_keywords, ", ");
+    return fmt::format("attempt {}, resent without the schema keywords{} that the server rejected",
+                       number, keywords);
+  }
+  return fmt::format("attempt {}", number);
 }
 
 }  // namespace ollamaflow::orchestrator

@@ -27,7 +27,9 @@ inline constexpr std::string_view kContextCutPhrase = "filled the server's conte
 
 // One request and its reply, kept so that the journal can record every try.
 struct Attempt {
-  int number = 0;                   // 1-based, in the order sent
+  // 1-based, in the order sent, with the uncounted resend included; attempt_label() gives the
+  // number that max_attempts counts.
+  int number = 0;
   std::string reply;                // the reply content; empty when the request itself failed
   ErrorCode code = ErrorCode::kOk;  // kOk for the accepted reply
   std::string error;                // why the reply was not accepted; empty when accepted
@@ -129,5 +131,16 @@ std::vector<std::string> keywords_to_strip(std::string_view message);
 // Returns the tokens that failed requests spent in `attempts`: the whole usage of each attempt
 // that was not accepted, and the retried tries of the accepted one.
 llm::ChatUsage failed_usage(const std::vector<Attempt>& attempts);
+
+// Returns the attempts that count against max_attempts, without the resend after a rejected
+// schema.
+int counted_attempts(const std::vector<Attempt>& attempts);
+
+// Returns the name of attempts[index] in errors and reports, numbered as max_attempts counts
+// them, such as "attempt 2". The resend after a rejected schema keeps the number of the attempt
+// that it repeats and names the dropped keywords: "attempt 1, resent without the schema keywords
+// /properties/files/minItems that the server rejected". The request whose schema the server
+// rejected is "schema rejected by the server, not counted".
+std::string attempt_label(const std::vector<Attempt>& attempts, size_t index);
 
 }  // namespace ollamaflow::orchestrator

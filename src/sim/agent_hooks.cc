@@ -53,6 +53,7 @@ agents::TaskOutcome Simulation::execute(const agents::AgentInfo& /*agent*/, cons
         agents::TaskOutcome failed;
         failed.code = ErrorCode::kServerBusy;
         failed.error = fmt::format("the server answered 503 to {} attempts", attempt + 1);
+        failed.attempts = attempt + 1;
         return failed;
       }
       const double delay =

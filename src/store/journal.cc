@@ -309,7 +309,8 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path, JournalO
 
 // The oldest schema that a read-only open reads as it is. Version 2 only added 'planned' to the
 // CHECK constraint of runs.status, so the queries of version 2 read a version 1 file. Its
-// earlier --plan-only runs show as succeeded until a writing command migrates the file.
+// earlier --plan-only runs show as succeeded until a writing command migrates the file. Version 3
+// added the failed token columns of tasks, which the task queries read as 0 from an older file.
 constexpr int kOldestReadableVersion = 1;
 
 Result<std::unique_ptr<Journal>> Journal::open_read_only(const std::string& path,

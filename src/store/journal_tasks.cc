@@ -14,7 +14,22 @@ constexpr std::string_view kPlanColumns =
 
 constexpr std::string_view kTaskColumns =
     "run_id, task_id, title, role, status, agent_id, model, started_at, finished_at, duration_s, "
-    "prompt_tokens, output_tokens, files, summary, error";
+    "prompt_tokens, output_tokens, files, summary, error, failed_prompt_tokens, "
+    "failed_output_tokens";
+
+// The schema version that added the failed token columns of tasks.
+constexpr int kFailedTokensVersion = 3;
+
+// Returns the columns that read_task_row reads from a file at `schema_version`. A read-only open
+// reads an older file as it is, without the failed token columns, so they read as 0 there. A
+// command that writes migrates the file, which estimates them from the attempt rows.
+std::string task_select_columns(int schema_version) {
+  if (schema_version >= kFailedTokensVersion) {
+    return std::string(kTaskColumns);
+  }
+  return "run_id, task_id, title, role, status, agent_id, model, started_at, finished_at, "
+         "duration_s, prompt_tokens, output_tokens, files, summary, error, 0, 0";
+}
 
 constexpr std::string_view kAttemptColumns =
     "run_id, task_id, attempt, agent_id, started_at, finished_at, outcome, error, prompt_tokens, "
@@ -73,6 +88,8 @@ Result<TaskRecord> read_task_row(const Statement& row, const std::string& journa
   task.files = std::move(files).value();
   task.summary = row.column_text(13);
   task.error = row.column_text(14);
+  task.failed_prompt_tokens = row.column_int64(15);
+  task.failed_output_tokens = row.column_int64(16);
   return task;
 }
 
@@ -91,23 +108,25 @@ Result<AttemptRecord> read_attempt_row(const Statement& row) {
   return attempt;
 }
 
-// Inserts or updates a task row in one statement. Parameters 1 to 15 are kTaskColumns. The
-// update keeps the stored start time unless the record brings one (?16), and with ?17 set it
+// Inserts or updates a task row in one statement. Parameters 1 to 17 are kTaskColumns. The
+// update keeps the stored start time unless the record brings one (?18), and with ?19 set it
 // keeps the stored finish time of a task that finished before. The stored times are read by
 // this statement inside the write transaction, so an update keeps the first start time even
 // when another connection writes the same task. NULLIF treats a stored '' as no time.
 const std::string& task_upsert_sql() {
   static const std::string sql =
       "INSERT INTO tasks (" + std::string(kTaskColumns) +
-      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (run_id, task_id) DO UPDATE SET title = excluded.title, "
       "role = excluded.role, status = excluded.status, agent_id = excluded.agent_id, "
       "model = excluded.model, "
-      "started_at = COALESCE(?16, NULLIF(tasks.started_at, ''), excluded.started_at), "
-      "finished_at = CASE WHEN ?17 THEN COALESCE(NULLIF(tasks.finished_at, ''), "
+      "started_at = COALESCE(?18, NULLIF(tasks.started_at, ''), excluded.started_at), "
+      "finished_at = CASE WHEN ?19 THEN COALESCE(NULLIF(tasks.finished_at, ''), "
       "excluded.finished_at) ELSE excluded.finished_at END, duration_s = excluded.duration_s, "
       "prompt_tokens = excluded.prompt_tokens, output_tokens = excluded.output_tokens, "
-      "files = excluded.files, summary = excluded.summary, error = excluded.error";
+      "files = excluded.files, summary = excluded.summary, error = excluded.error, "
+      "failed_prompt_tokens = excluded.failed_prompt_tokens, "
+      "failed_output_tokens = excluded.failed_output_tokens";
   return sql;
 }
 
@@ -266,7 +285,8 @@ Result<std::function<Status()>> Journal::task_write(TaskRecord task) {
         task.run_id, task.task_id, task.title, task.role, task.status, task.agent_id, task.model,
         text_or_null(task.started_at), text_or_null(task.finished_at), task.duration_s,
         task.prompt_tokens, task.output_tokens, *json_text(nlohmann::json(task.files)),
-        task.summary, task.error, given_start, keep_finish);
+        task.summary, task.error, task.failed_prompt_tokens, task.failed_output_tokens, given_start,
+        keep_finish);
     return bound.is_ok() ? upsert->run() : bound;
   });
 }
@@ -275,7 +295,8 @@ Result<TaskRecord> Journal::get_task(const std::string& run_id, const std::strin
   std::lock_guard lock(mutex_);
   Result<std::vector<TaskRecord>> tasks = query_rows<TaskRecord>(
       database_,
-      "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE run_id = ? AND task_id = ?",
+      "SELECT " + task_select_columns(schema_version_) +
+          " FROM tasks WHERE run_id = ? AND task_id = ?",
       [&](const Statement& row) { return read_task_row(row, path_); }, run_id, task_id);
   if (!tasks.is_ok()) {
     return tasks.status();
@@ -298,7 +319,8 @@ Result<std::vector<TaskRecord>> Journal::tasks_for_run(const std::string& run_id
   }
   return query_rows<TaskRecord>(
       database_,
-      "SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE run_id = ? ORDER BY rowid",
+      "SELECT " + task_select_columns(schema_version_) +
+          " FROM tasks WHERE run_id = ? ORDER BY rowid",
       [&](const Statement& row) { return read_task_row(row, path_); }, run_id);
 }
 
@@ -309,7 +331,7 @@ Result<std::vector<TaskRecord>> Journal::succeeded_tasks(const std::string& run_
   }
   return query_rows<TaskRecord>(
       database_,
-      "SELECT " + std::string(kTaskColumns) +
+      "SELECT " + task_select_columns(schema_version_) +
           " FROM tasks WHERE run_id = ? AND status = ? ORDER BY rowid",
       [&](const Statement& row) { return read_task_row(row, path_); }, run_id, kTaskSucceeded);
 }

@@ -103,6 +103,9 @@ struct TaskRecord {
   std::optional<double> duration_s;
   int64_t prompt_tokens = 0;
   int64_t output_tokens = 0;
+  // The part of the tokens above that failed requests spent (orchestrator::failed_usage).
+  int64_t failed_prompt_tokens = 0;
+  int64_t failed_output_tokens = 0;
   std::vector<std::string> files;  // workspace paths the task wrote
   std::string summary;
   std::string error;

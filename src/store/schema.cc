@@ -141,9 +141,29 @@ UPDATE runs SET status = 'planned'
     AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.run_id = runs.id);
 )sql";
 
+// Adds to each task row the part of its tokens that failed requests spent, so that a resumed run
+// reports the same split as an uninterrupted one. Rows from before this version get an estimate
+// from their attempt rows: the tokens of the attempts that did not end "ok", at most the task's
+// own count. NOTE: the tries that the client retried within an accepted attempt are part of that
+// attempt's row, so the estimate counts them as accepted.
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE tasks ADD COLUMN failed_prompt_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN failed_output_tokens INTEGER NOT NULL DEFAULT 0;
+UPDATE tasks SET
+  failed_prompt_tokens = min(prompt_tokens, (
+    SELECT coalesce(sum(attempts.prompt_tokens), 0) FROM attempts
+    WHERE attempts.run_id = tasks.run_id AND attempts.task_id = tasks.task_id
+      AND attempts.outcome != 'ok')),
+  failed_output_tokens = min(output_tokens, (
+    SELECT coalesce(sum(attempts.output_tokens), 0) FROM attempts
+    WHERE attempts.run_id = tasks.run_id AND attempts.task_id = tasks.task_id
+      AND attempts.outcome != 'ok'));
+)sql";
+
 constexpr Migration kJournalMigrations[] = {
     {1, "runs, plans, tasks, attempts, events and scaling events", kSchemaV1},
     {2, "run status planned", kSchemaV2},
+    {3, "tokens of failed requests per task", kSchemaV3},
 };
 
 constexpr std::string_view kCreateVersionTable = R"sql(

@@ -312,6 +312,28 @@ TEST_F(OllamaRunTest, NoisePlansFailAfterRepairAttempts) {
   EXPECT_EQ(requests_of("plan").size(), 2u);
 }
 
+// The queen's per-request warnings share the run's rate limit with the agents' warnings: of 8
+// rejected plans, the first 5 are logged and the rest are counted.
+TEST_F(OllamaRunTest, QueenRejectionWarningsAreRateLimited) {
+  server_.script().set_responder([](const json& body) {
+    FakeReply reply;
+    reply.content =
+        script_kind(body) == "plan" ? R"({"goal":"x","tasks":[]})" : R"({"ready":true})";
+    return reply;
+  });
+  ProcessResult result = run_cli(run_args({"--max-plan-attempts", "8"}));
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_EQ(requests_of("plan").size(), 8u);
+  size_t logged = 0;
+  for (size_t at = result.err.find("reply rejected planner"); at != std::string::npos;
+       at = result.err.find("reply rejected planner", at + 1)) {
+    ++logged;
+  }
+  EXPECT_EQ(logged, 5u) << result.err;
+  EXPECT_NE(result.err.find("reply rejected: 3 more lines suppressed"), std::string::npos)
+      << result.err;
+}
+
 // A run whose planning failed never opened its workspace, so `runs show` names none.
 TEST_F(OllamaRunTest, FailedPlanningShowsNoWorkspace) {
   server_.script().set_responder([](const json& body) {

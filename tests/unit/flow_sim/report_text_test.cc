@@ -80,19 +80,24 @@ TEST_F(ReportTextTest, ScalingEventCountAgreesWithItsNoun) {
       << format_report(report);
 }
 
-TEST_F(ReportTextTest, TokenLineNamesFailedRequests) {
+TEST_F(ReportTextTest, TokenLineNamesFailedAndWarmUpParts) {
   RunReport report = report_with("goal", "Done.");
   report.prompt_tokens = 1200;
   report.output_tokens = 340;
   report.failed_prompt_tokens = 400;
   report.failed_output_tokens = 90;
+  report.warm_up_prompt_tokens = 30;
+  report.warm_up_output_tokens = 6;
   const std::string text = format_report(report);
-  EXPECT_NE(text.find("tokens in/out 1200/340 (failed requests 400/90)\n"), std::string::npos)
+  EXPECT_NE(text.find("tokens in/out 1200/340 (failed requests 400/90, warm-ups 30/6)\n"),
+            std::string::npos)
       << text;
 
   const nlohmann::json document = report_to_json(report);
   EXPECT_EQ(document["failed_prompt_tokens"], 400);
   EXPECT_EQ(document["failed_output_tokens"], 90);
+  EXPECT_EQ(document["warm_up_prompt_tokens"], 30);
+  EXPECT_EQ(document["warm_up_output_tokens"], 6);
 }
 
 TEST_F(ReportTextTest, PlanFieldsEscapeNewlines) {

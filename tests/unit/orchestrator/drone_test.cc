@@ -364,20 +364,15 @@ TEST_F(ExecuteTaskTest, EveryRequestWarningIsRateLimited) {
   }
 }
 
-TEST_F(ExecuteTaskTest, TaskFailedWarningIsRateLimited) {
-  LogRateLimiter failures(get_logger("orchestrator"), spdlog::level::warn, "task failed", 2,
-                          std::chrono::seconds(60));
-  request_.failure_log = &failures;
+// The agent that ran a failed task logs its one warning line, with the agent's id, so the
+// request loop itself logs none.
+TEST_F(ExecuteTaskTest, FailedTaskLogsNoWarning) {
   OrchestratorLogCapture log;
-  for (int task = 0; task < 5; ++task) {
-    client_.fail(ErrorCode::kServerError, "HTTP 500");
-    EXPECT_EQ(run().status.code(), ErrorCode::kServerError);
-  }
+  client_.fail(ErrorCode::kServerError, "HTTP 500");
 
-  EXPECT_EQ(count_of(log.text(), "task failed task=api"), 2u) << log.text();
-  EXPECT_EQ(failures.suppressed(), 3u);
-  failures.flush();
-  EXPECT_THAT(log.text(), HasSubstr("task failed: 3 more lines suppressed"));
+  EXPECT_EQ(run().status.code(), ErrorCode::kServerError);
+
+  EXPECT_THAT(log.text(), Not(HasSubstr("task failed"))) << log.text();
 }
 
 // The resend after a rejected schema is not counted, so it repeats the number of the attempt
@@ -403,6 +398,27 @@ TEST_F(ExecuteTaskTest, SchemaResendKeepsAttemptNumbers) {
   EXPECT_THAT(log.text(), HasSubstr("reply truncated task=api attempt=3/3 num_predict=2048: "
                                     "no attempt left\n"));
   EXPECT_THAT(log.text(), Not(HasSubstr("attempt=4/3")));
+}
+
+// The error lists the attempts with the numbers that max_attempts counts, and names the
+// request whose schema the server rejected as not counted.
+TEST_F(ExecuteTaskTest, ExhaustedErrorNumbersCountedAttempts) {
+  request_.max_attempts = 2;
+  client_.fail(ErrorCode::kSchemaUnsupported, "unsupported keyword: minItems");
+  client_.reply("not json");
+  client_.reply("still not json");
+
+  DroneOutcome outcome = run();
+
+  ASSERT_THAT(outcome.attempts, SizeIs(3));
+  const std::string message = outcome.status.message();
+  EXPECT_THAT(message, HasSubstr("no accepted reply after 2 attempts: "));
+  EXPECT_THAT(message, HasSubstr(": schema rejected by the server, not counted "
+                                 "(schema_unsupported): unsupported keyword: minItems; "));
+  EXPECT_THAT(message, HasSubstr("; attempt 1, resent without the schema keywords "));
+  EXPECT_THAT(message, HasSubstr(" that the server rejected (parse_error): "));
+  EXPECT_THAT(message, HasSubstr("; attempt 2 (parse_error): "));
+  EXPECT_THAT(message, Not(HasSubstr("attempt 3")));
 }
 
 TEST_F(ExecuteTaskTest, RejectedReplyAfterResendNumbersFromOne) {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "fakes/log_capture.h"
 #include "scripted_client.h"
 
 namespace ollamaflow::orchestrator {
@@ -396,6 +397,42 @@ TEST_F(SummarizeTest, EmptyFreeTextFailsAfterAttempts) {
 
   EXPECT_EQ(outcome.status.code(), ErrorCode::kParseError);
   EXPECT_THAT(outcome.status.message(), HasSubstr("the reply is empty"));
+}
+
+// The queen's requests share the run's limits of per-request warnings with the agents' ones.
+TEST_F(PlannerTest, RejectionWarningsUseTheRunsLimits) {
+  ReplyWarningLimits limits(2, std::chrono::seconds(60));
+  options_.warning_limits = &limits;
+  options_.max_attempts = 4;
+  for (int i = 0; i < 4; ++i) {
+    client_.reply(R"({"tasks": []})");
+  }
+  ollamaflow::testing::LogCapture log("orchestrator");
+
+  EXPECT_EQ(plan().status.code(), ErrorCode::kInvalidArgument);
+
+  size_t logged = 0;
+  for (size_t at = log.text().find("reply rejected planner"); at != std::string::npos;
+       at = log.text().find("reply rejected planner", at + 1)) {
+    ++logged;
+  }
+  EXPECT_EQ(logged, 2u) << log.text();
+  EXPECT_EQ(limits.rejected.suppressed(), 2u);
+}
+
+// The log lines of a failed planning count only the attempts that max_attempts counts, not the
+// resend after a rejected schema.
+TEST_F(PlannerTest, FailureLogCountsCountedAttempts) {
+  options_.max_attempts = 2;
+  client_.fail(ErrorCode::kSchemaUnsupported, "unsupported keyword: minItems");
+  client_.reply(R"({"tasks": []})");
+  client_.reply(R"({"tasks": []})");
+  ollamaflow::testing::LogCapture log("orchestrator");
+
+  PlanOutcome outcome = plan();
+
+  ASSERT_THAT(outcome.attempts, SizeIs(3));
+  EXPECT_THAT(log.text(), HasSubstr("planning failed attempts=2 ")) << log.text();
 }
 
 }  // namespace

@@ -190,6 +190,33 @@ TEST_F(MigrateTest, Version1JournalAcceptsPlanned) {
   EXPECT_FALSE(insert_run("r-unknown", "paused").is_ok()) << "the CHECK constraint was dropped";
 }
 
+// Task rows from before the failed token columns get the tokens of their attempts that did
+// not end "ok", at most the task's own count.
+TEST_F(MigrateTest, OlderTaskRowsGetFailedTokensFromAttempts) {
+  create_version_1_journal();
+  ASSERT_TRUE(database()
+                  .exec("UPDATE tasks SET prompt_tokens = 300, output_tokens = 50 "
+                        "WHERE task_id = 'design';"
+                        "UPDATE attempts SET attempt = 3, prompt_tokens = 100, output_tokens = 20 "
+                        "WHERE task_id = 'design';"
+                        "INSERT INTO attempts (run_id, task_id, attempt, started_at, outcome, "
+                        "prompt_tokens, output_tokens) VALUES "
+                        "('r-done', 'design', 1, '2025-06-01T10:00:01.000Z', 'truncated', 120, "
+                        "25), ('r-done', 'design', 2, '2025-06-01T10:00:02.000Z', 'server_error', "
+                        "80, 40);"
+                        "INSERT INTO tasks (run_id, task_id, status) VALUES ('r-done', 'bare', "
+                        "'succeeded');")
+                  .is_ok());
+
+  ASSERT_TRUE(migrate(database(), journal_migrations(), "t1").is_ok());
+
+  EXPECT_EQ(count("SELECT failed_prompt_tokens FROM tasks WHERE task_id = 'design'"), 200);
+  // 65 output tokens failed by the attempt rows, more than the task's 50.
+  EXPECT_EQ(count("SELECT failed_output_tokens FROM tasks WHERE task_id = 'design'"), 50);
+  EXPECT_EQ(count("SELECT failed_prompt_tokens FROM tasks WHERE task_id = 'bare'"), 0);
+  EXPECT_EQ(count("SELECT failed_output_tokens FROM tasks WHERE task_id = 'bare'"), 0);
+}
+
 TEST_F(MigrateTest, Version1PlanOnlyRunsBecomePlanned) {
   create_version_1_journal();
   ASSERT_TRUE(migrate(database(), journal_migrations(), "t1").is_ok());
