@@ -332,23 +332,28 @@ void keep_tasks_with_files(RunState& state) {
   state.earlier = std::move(tasks_with_files);
 }
 
+// Reads, for a resumed run, the tasks that succeeded before into state.earlier and the tasks that
+// an agent started without a journaled success into state.started_before.
+void read_earlier_tasks(RunState& state) {
+  Result<std::vector<store::TaskRecord>> earlier = state.journal->succeeded_tasks(state.record.id);
+  if (earlier) {
+    state.earlier = *earlier;
+  }
+  keep_tasks_with_files(state);
+  if (Result<std::vector<store::TaskRecord>> tasks =
+          state.journal->tasks_for_run(state.record.id)) {
+    for (const store::TaskRecord& task : *tasks) {
+      if (task.status != store::kTaskSucceeded && !task.agent_id.empty()) {
+        state.started_before.insert(task.task_id);
+      }
+    }
+  }
+}
+
 // Finds the plan: the journaled one when resuming, the file, or the queen's.
 Result<orchestrator::Plan> obtain_plan(RunState& state) {
   if (!state.request.resume_id.empty()) {
-    Result<std::vector<store::TaskRecord>> earlier =
-        state.journal->succeeded_tasks(state.record.id);
-    if (earlier) {
-      state.earlier = *earlier;
-    }
-    keep_tasks_with_files(state);
-    if (Result<std::vector<store::TaskRecord>> tasks =
-            state.journal->tasks_for_run(state.record.id)) {
-      for (const store::TaskRecord& task : *tasks) {
-        if (task.status != store::kTaskSucceeded && !task.agent_id.empty()) {
-          state.started_before.insert(task.task_id);
-        }
-      }
-    }
+    read_earlier_tasks(state);
     return *state.resume_plan;
   }
   if (state.file_plan) {
@@ -835,6 +840,29 @@ void fill_header(RunState& state) {
   report.notes = state.backend.notes;
 }
 
+// Fills the report of a resumed run that was cancelled while its llama-server was starting, so
+// that it reads as the report of a resume cancelled during its execution. The header names the
+// backend and model that the journal keeps for the run, as `runs show` does, because no server
+// of this attempt responded. The task table lists the journaled plan's tasks.
+void fill_cancelled_resume(RunState& state) {
+  if (!state.record.backend.empty()) {
+    state.report.backend = state.record.backend;
+  }
+  if (!state.record.model.empty()) {
+    state.report.model = state.record.model;
+  }
+  // The resumed run keeps its folder, and nothing was written into it.
+  state.report.workspace = state.record.workspace;
+  read_earlier_tasks(state);
+  state.report.plan = orchestrator::plan_to_json(*state.resume_plan);
+  Result<ExecutionResult> result = cancelled_before_execution(*state.resume_plan, state.earlier);
+  if (!result) {
+    state.report.notes.push_back("the plan's tasks cannot be listed: " + result.status().message());
+    return;
+  }
+  fill_from_execution(state, *result);
+}
+
 // Journals a run that Ctrl-C, SIGTERM or SIGHUP stopped while its llama-server was starting, as
 // a cancel during planning is journaled, and returns its report. A new run is created, and a
 // resumed run, which check_resume() accepted before the server started, is reopened and ends as
@@ -854,12 +882,11 @@ Result<RunReport> journal_cancelled_start(RunState& state, const Status& cancell
     return created;
   }
   fill_header(state);
-  if (state.resumed) {
-    // The resumed run keeps its folder, and nothing was written into it.
-    state.report.workspace = state.resumed->workspace;
-  }
   state.report.notes.insert(state.report.notes.end(), state.goal_notes.begin(),
                             state.goal_notes.end());
+  if (state.resumed) {
+    fill_cancelled_resume(state);
+  }
   state.report.notes.push_back(cancelled.message());
   state.report.status = "cancelled";
   state.report.exit_code = 130;
