@@ -837,7 +837,8 @@ void fill_header(RunState& state) {
   report.model = state.backend.served_model.value_or(state.config.server.model);
   report.auto_scaling = state.config.auto_scaling;
   report.strategy = state.config.strategy;
-  report.notes = state.backend.notes;
+  report.notes = state.request.notes;
+  report.notes.insert(report.notes.end(), state.backend.notes.begin(), state.backend.notes.end());
 }
 
 // Fills the report of a resumed run that was cancelled while its llama-server was starting, so
