@@ -771,12 +771,19 @@ Status prepare(RunState& state) {
     return backend.status();
   }
   state.backend = std::move(backend).value();
-  state.role_models = resolve_role_models(state.config, state.roles, *state.backend.client);
+  RoleModels role_models = resolve_role_models(state.config, state.roles, *state.backend.client);
+  state.role_models = std::move(role_models.models);
   // A server that serves one model serves every role with it, so the agents, the task rows and
-  // `status` name that model, as the report header does.
+  // `status` name that model, as the report header does. Its note on the served model then
+  // replaces the notes on role models that the server lacks.
   if (state.backend.served_model) {
     for (auto& [role, model] : state.role_models) {
       model = *state.backend.served_model;
+    }
+  } else {
+    for (std::string& note : role_models.notes) {
+      get_logger("flow")->warn("{}", note);
+      state.backend.notes.push_back(std::move(note));
     }
   }
   if (!state.request.plan_file.empty() && state.request.resume_id.empty()) {
