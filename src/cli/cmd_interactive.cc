@@ -194,6 +194,7 @@ void run_one_goal(Session& session, const std::string& goal) {
   flow::RunRequest request;
   request.goal = goal;
   request.backend_chosen = session.options.backend_chosen;
+  request.notes = session.options.notes;
   CancelTokenPtr cancel = renew_interrupt_token();
   Result<flow::RunReport> report =
       flow::run_goal(session.config, request, cancel, system_clock(), &session.monitor);

@@ -21,6 +21,7 @@ int cmd_run(const Config& config, const RunOptions& options) {
   request.resume_id = options.resume_id;
   request.backend_chosen = options.backend_chosen;
   request.start_server = options.start_server;
+  request.notes = options.notes;
 
   CancelTokenPtr cancel = install_interrupt_handler();
   Result<flow::RunReport> report = flow::run_goal(config, request, cancel, system_clock());

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 
@@ -53,8 +54,9 @@ struct RunOptions {
   bool plan_only = false;
   bool json = false;
   std::string resume_id;
-  bool backend_chosen = false;  // --backend or --host was given
-  std::string start_server;     // llama-server binary to start for the run (`run` only)
+  bool backend_chosen = false;     // --backend or --host was given
+  std::string start_server;        // llama-server binary to start for the run (`run` only)
+  std::vector<std::string> notes;  // printed before the run and kept in its report
 };
 int cmd_run(const Config& config, const RunOptions& options);
 int cmd_interactive(const Config& config, const RunOptions& options);

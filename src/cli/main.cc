@@ -6,7 +6,9 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -177,20 +179,40 @@ void check_scaling_flags(const GlobalOptions& global, const Config& config) {
                       scaling_flag.purpose, scaling_flag.flag));
     }
   }
-  // A profile stays allowed because its memory safety margin also applies to the capacity figures
-  // and to the server that --start-server sizes. The note names what the fixed pool ignores.
-  if (flag_sets(global, "auto_scaling.profile")) {
-    const auto margin_source = config.sources.find("gpu_scaling.memory_safety_margin");
-    const bool margin_from_profile =
-        margin_source != config.sources.end() && margin_source->second.rfind("profile:", 0) == 0;
-    std::cerr << fmt::format(
-        "note: --profile {} sets the strategy, check interval and cooldown of auto-scaling, "
-        "which is off, so the pool stays fixed; {}. Add --auto-scaling to scale the pool\n",
-        config.profile,
-        margin_from_profile ? fmt::format("only its memory safety margin of {:g} applies",
-                                          config.gpu_scaling.memory_safety_margin)
-                            : "it sets no memory safety margin, so nothing of it applies");
+}
+
+// Returns the note that --profile without auto-scaling changes only the memory safety margin,
+// or nullopt when auto-scaling is on or no flag set the profile. A profile stays allowed because
+// its memory safety margin also applies to the capacity figures and to the server that
+// --start-server sizes. The note names what the fixed pool ignores.
+std::optional<std::string> fixed_pool_profile_note(const GlobalOptions& global,
+                                                   const Config& config) {
+  if (config.auto_scaling || !flag_sets(global, "auto_scaling.profile")) {
+    return std::nullopt;
   }
+  const auto margin_source = config.sources.find("gpu_scaling.memory_safety_margin");
+  const bool margin_from_profile =
+      margin_source != config.sources.end() && margin_source->second.rfind("profile:", 0) == 0;
+  return fmt::format(
+      "--profile {} sets the strategy, check interval and cooldown of auto-scaling, which is off, "
+      "so the pool stays fixed; {}. Add --auto-scaling to scale the pool",
+      config.profile,
+      margin_from_profile ? fmt::format("only its memory safety margin of {:g} applies",
+                                        config.gpu_scaling.memory_safety_margin)
+                          : "it sets no memory safety margin, so nothing of it applies");
+}
+
+// Rejects the scaling flags that check_scaling_flags() rejects, prints the notes on the flags
+// that remain, and returns those notes for the run's report.
+std::vector<std::string> check_and_note_scaling_flags(const GlobalOptions& global,
+                                                      const Config& config) {
+  check_scaling_flags(global, config);
+  std::vector<std::string> notes;
+  if (std::optional<std::string> note = fixed_pool_profile_note(global, config)) {
+    std::cerr << "note: " << *note << "\n";
+    notes.push_back(std::move(*note));
+  }
+  return notes;
 }
 
 // Returns true when a flag, the environment or the configuration file set the model.
@@ -319,7 +341,7 @@ int run_main(int argc, char** argv) {
     }
     std::optional<Config> config = load_run_config(*run_global);
     if (config) {
-      check_scaling_flags(*run_global, *config);
+      run_options->notes = check_and_note_scaling_flags(*run_global, *config);
     }
     if (config && !run_options->start_server.empty() && !model_given(*config)) {
       throw CLI::ValidationError("--start-server",
@@ -349,7 +371,7 @@ int run_main(int argc, char** argv) {
     }
     std::optional<Config> config = load_run_config(*ia_global);
     if (config) {
-      check_scaling_flags(*ia_global, *config);
+      ia_options->notes = check_and_note_scaling_flags(*ia_global, *config);
     }
     if (config && !server_url_valid(*config)) {
       config.reset();
@@ -529,7 +551,7 @@ int run_main(int argc, char** argv) {
     std::optional<Config> config = load_run_config(*doctor_global);
     if (config) {
       // The run flags decide the agent cap of the advice, so they follow the rules of `run`.
-      check_scaling_flags(*doctor_global, *config);
+      (void)check_and_note_scaling_flags(*doctor_global, *config);
     }
     // A server that doctor plans to start gets its own host, as in `run --start-server`.
     if (config && doctor_options->start_server.empty() && !server_url_valid(*config)) {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/log.h"
 #include "llm/factory.h"
@@ -138,9 +139,8 @@ llm::ChatOptions chat_options(const ServerSettings& server) {
   return options;
 }
 
-std::map<std::string, std::string> resolve_role_models(const Config& config,
-                                                       const orchestrator::RoleSet& roles,
-                                                       llm::LlmClient& client) {
+RoleModels resolve_role_models(const Config& config, const orchestrator::RoleSet& roles,
+                               llm::LlmClient& client) {
   std::set<std::string> available;
   bool listed = false;
   if (!config.server.role_models.empty()) {
@@ -151,6 +151,7 @@ std::map<std::string, std::string> resolve_role_models(const Config& config,
       }
     }
   }
+  RoleModels resolved;
   auto pick = [&](const std::string& role) {
     auto it = config.server.role_models.find(role);
     if (it == config.server.role_models.end()) {
@@ -161,16 +162,20 @@ std::map<std::string, std::string> resolve_role_models(const Config& config,
         return candidate;
       }
     }
-    get_logger("flow")->warn("role={}: none of its models is on the server; using {}", role,
-                             config.server.model);
+    resolved.notes.push_back(fmt::format(
+        "none of the models of role {} in server.role_models ({}) is on the server at {}, so "
+        "the role uses server.model {}: make one of them available on the server, or change "
+        "server.role_models.{}",
+        role, fmt::join(it->second, ", "), config.server.host, config.server.model, role));
     return config.server.model;
   };
-  std::map<std::string, std::string> models;
   for (const std::string& role : roles.names()) {
-    models[role] = pick(role);
+    resolved.models[role] = pick(role);
   }
-  models["queen"] = pick("queen");
-  return models;
+  if (resolved.models.count("queen") == 0) {
+    resolved.models["queen"] = pick("queen");
+  }
+  return resolved;
 }
 
 }  // namespace ollamaflow::flow

@@ -49,11 +49,15 @@ std::optional<SlotContextShortfall> slot_context_shortfall(int num_ctx, int slot
 // the model between requests.
 llm::ChatOptions chat_options(const ServerSettings& server);
 
+struct RoleModels {
+  std::map<std::string, std::string> models;  // role to model; "queen" is the planner's model
+  // One note per role whose server.role_models lists no model that the server has.
+  std::vector<std::string> notes;
+};
+
 // Returns the model for each role: the first model of server.role_models[role] that the server
-// has (the first listed when the server cannot list its models), else server.model. The key
-// "queen" contains the planner's model.
-std::map<std::string, std::string> resolve_role_models(const Config& config,
-                                                       const orchestrator::RoleSet& roles,
-                                                       llm::LlmClient& client);
+// has (the first listed when the server cannot list its models), else server.model.
+RoleModels resolve_role_models(const Config& config, const orchestrator::RoleSet& roles,
+                               llm::LlmClient& client);
 
 }  // namespace ollamaflow::flow

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -69,6 +70,50 @@ void warn_min_agents_lowered(const Config& config, int lowered,
       config.gpu_scaling.min_agents, lowered, capacity->reason, lowered, lowered);
 }
 
+// Returns the progress of a task that succeeded in an earlier process of a resumed run.
+TaskProgress earlier_progress(const store::TaskRecord& earlier) {
+  TaskProgress entry;
+  entry.agent = earlier.agent_id;
+  entry.model = earlier.model;
+  entry.files = earlier.files;
+  entry.summary = earlier.summary;
+  entry.duration_s = earlier.duration_s.value_or(0);
+  entry.prompt_tokens = earlier.prompt_tokens;
+  entry.output_tokens = earlier.output_tokens;
+  entry.failed_prompt_tokens = earlier.failed_prompt_tokens;
+  entry.failed_output_tokens = earlier.failed_output_tokens;
+  entry.resumed = true;
+  return entry;
+}
+
+// Adds the report row of one task, its tokens and its line for the queen's summary to `result`.
+void add_task_result(const orchestrator::TaskState& state, const orchestrator::PlanTask& task,
+                     const TaskProgress& entry, ExecutionResult& result) {
+  TaskReport report;
+  report.id = state.id;
+  report.title = task.title;
+  report.role = task.role;
+  std::string status(orchestrator::task_status_name(state.status));
+  std::transform(status.begin(), status.end(), status.begin(), ::tolower);
+  report.status = status;
+  report.agent = entry.agent;
+  report.model = entry.model;
+  report.duration_s = entry.duration_s;
+  report.prompt_tokens = entry.prompt_tokens;
+  report.output_tokens = entry.output_tokens;
+  report.attempts = entry.attempts;
+  report.files = entry.files;
+  report.error = !entry.error.empty() ? entry.error : state.reason;
+  report.resumed = entry.resumed;
+  result.prompt_tokens += entry.prompt_tokens;
+  result.output_tokens += entry.output_tokens;
+  result.failed_prompt_tokens += entry.failed_prompt_tokens;
+  result.failed_output_tokens += entry.failed_output_tokens;
+  result.tasks.push_back(report);
+  result.summaries.push_back(
+      {state.id, task.title, task.role, status, entry.summary, entry.files, report.error});
+}
+
 }  // namespace
 
 int scaled_min_agents(const Config& config,
@@ -98,17 +143,7 @@ Status PlanRun::start() {
   std::set<std::string> succeeded;
   for (const store::TaskRecord& earlier : setup_.earlier) {
     succeeded.insert(earlier.task_id);
-    TaskProgress& entry = progress_[earlier.task_id];
-    entry.agent = earlier.agent_id;
-    entry.model = earlier.model;
-    entry.files = earlier.files;
-    entry.summary = earlier.summary;
-    entry.duration_s = earlier.duration_s.value_or(0);
-    entry.prompt_tokens = earlier.prompt_tokens;
-    entry.output_tokens = earlier.output_tokens;
-    entry.failed_prompt_tokens = earlier.failed_prompt_tokens;
-    entry.failed_output_tokens = earlier.failed_output_tokens;
-    entry.resumed = true;
+    progress_[earlier.task_id] = earlier_progress(earlier);
   }
   Result<orchestrator::TaskDag> graph = orchestrator::TaskDag::create(setup_.plan, succeeded);
   if (!graph) {
@@ -259,7 +294,7 @@ void PlanRun::shut_down() {
   std::lock_guard lock(mutex_);
   if (!dag_->done()) {
     const std::string reason =
-        cancelled ? "run cancelled before the task started" : "run ended before the task ran";
+        cancelled ? std::string(kCancelledBeforeStart) : "run ended before the task ran";
     apply_changes_locked(dag_->cancel_all(reason));
   }
 }
@@ -287,31 +322,7 @@ ExecutionResult PlanRun::collect_result() {
   ExecutionResult result;
   std::lock_guard lock(mutex_);
   for (const orchestrator::TaskState& state : dag_->states()) {
-    const orchestrator::PlanTask* task = dag_->task(state.id);
-    const TaskProgress& entry = progress_[state.id];
-    TaskReport report;
-    report.id = state.id;
-    report.title = task->title;
-    report.role = task->role;
-    std::string status(orchestrator::task_status_name(state.status));
-    std::transform(status.begin(), status.end(), status.begin(), ::tolower);
-    report.status = status;
-    report.agent = entry.agent;
-    report.model = entry.model;
-    report.duration_s = entry.duration_s;
-    report.prompt_tokens = entry.prompt_tokens;
-    report.output_tokens = entry.output_tokens;
-    report.attempts = entry.attempts;
-    report.files = entry.files;
-    report.error = !entry.error.empty() ? entry.error : state.reason;
-    report.resumed = entry.resumed;
-    result.prompt_tokens += entry.prompt_tokens;
-    result.output_tokens += entry.output_tokens;
-    result.failed_prompt_tokens += entry.failed_prompt_tokens;
-    result.failed_output_tokens += entry.failed_output_tokens;
-    result.tasks.push_back(report);
-    result.summaries.push_back(
-        {state.id, task->title, task->role, status, entry.summary, entry.files, report.error});
+    add_task_result(state, *dag_->task(state.id), progress_[state.id], result);
   }
   // The warm-ups' tokens are part of the totals, as the tokens of failed requests are.
   result.prompt_tokens += warm_up_usage_.prompt_tokens;
@@ -355,6 +366,27 @@ Result<ExecutionResult> PlanRun::run() {
 Result<ExecutionResult> execute_plan(ExecutionSetup setup) {
   PlanRun run(std::move(setup));
   return run.run();
+}
+
+Result<ExecutionResult> cancelled_before_execution(const orchestrator::Plan& plan,
+                                                   const std::vector<store::TaskRecord>& earlier) {
+  std::set<std::string> succeeded;
+  std::map<std::string, TaskProgress> progress;
+  for (const store::TaskRecord& task : earlier) {
+    succeeded.insert(task.task_id);
+    progress[task.task_id] = earlier_progress(task);
+  }
+  Result<orchestrator::TaskDag> graph = orchestrator::TaskDag::create(plan, succeeded);
+  if (!graph) {
+    return graph.status();
+  }
+  (void)graph->cancel_all(std::string(kCancelledBeforeStart));
+  ExecutionResult result;
+  for (const orchestrator::TaskState& state : graph->states()) {
+    add_task_result(state, *graph->task(state.id), progress[state.id], result);
+  }
+  result.cancelled = true;
+  return result;
 }
 
 }  // namespace ollamaflow::flow

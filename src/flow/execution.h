@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -75,8 +76,18 @@ struct ExecutionResult {
 // engine.
 int scaled_min_agents(const Config& config, const std::optional<scaling::CapacitySignal>& capacity);
 
+// The error of a task that a cancelled run never started.
+inline constexpr std::string_view kCancelledBeforeStart = "run cancelled before the task started";
+
 // Runs every task of setup.plan that has not succeeded before. Returns an error only when the
 // run cannot start (invalid settings or plan); failed tasks are part of the result.
 Result<ExecutionResult> execute_plan(ExecutionSetup setup);
+
+// Returns the result of a resumed run that was cancelled before its execution began, as
+// execute_plan() returns it after a cancel. The tasks of `earlier` are succeeded in an earlier
+// process, with their agents, files and tokens. Every other task of `plan` is cancelled with
+// kCancelledBeforeStart. Returns an error only for a plan that has no valid task graph.
+Result<ExecutionResult> cancelled_before_execution(const orchestrator::Plan& plan,
+                                                   const std::vector<store::TaskRecord>& earlier);
 
 }  // namespace ollamaflow::flow

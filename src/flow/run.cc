@@ -335,23 +335,28 @@ void keep_tasks_with_files(RunState& state) {
   state.earlier = std::move(tasks_with_files);
 }
 
+// Reads, for a resumed run, the tasks that succeeded before into state.earlier and the tasks that
+// an agent started without a journaled success into state.started_before.
+void read_earlier_tasks(RunState& state) {
+  Result<std::vector<store::TaskRecord>> earlier = state.journal->succeeded_tasks(state.record.id);
+  if (earlier) {
+    state.earlier = *earlier;
+  }
+  keep_tasks_with_files(state);
+  if (Result<std::vector<store::TaskRecord>> tasks =
+          state.journal->tasks_for_run(state.record.id)) {
+    for (const store::TaskRecord& task : *tasks) {
+      if (task.status != store::kTaskSucceeded && !task.agent_id.empty()) {
+        state.started_before.insert(task.task_id);
+      }
+    }
+  }
+}
+
 // Finds the plan: the journaled one when resuming, the file, or the queen's.
 Result<orchestrator::Plan> obtain_plan(RunState& state) {
   if (!state.request.resume_id.empty()) {
-    Result<std::vector<store::TaskRecord>> earlier =
-        state.journal->succeeded_tasks(state.record.id);
-    if (earlier) {
-      state.earlier = *earlier;
-    }
-    keep_tasks_with_files(state);
-    if (Result<std::vector<store::TaskRecord>> tasks =
-            state.journal->tasks_for_run(state.record.id)) {
-      for (const store::TaskRecord& task : *tasks) {
-        if (task.status != store::kTaskSucceeded && !task.agent_id.empty()) {
-          state.started_before.insert(task.task_id);
-        }
-      }
-    }
+    read_earlier_tasks(state);
     return *state.resume_plan;
   }
   if (state.file_plan) {
@@ -774,12 +779,19 @@ Status prepare(RunState& state) {
     return backend.status();
   }
   state.backend = std::move(backend).value();
-  state.role_models = resolve_role_models(state.config, state.roles, *state.backend.client);
+  RoleModels role_models = resolve_role_models(state.config, state.roles, *state.backend.client);
+  state.role_models = std::move(role_models.models);
   // A server that serves one model serves every role with it, so the agents, the task rows and
-  // `status` name that model, as the report header does.
+  // `status` name that model, as the report header does. Its note on the served model then
+  // replaces the notes on role models that the server lacks.
   if (state.backend.served_model) {
     for (auto& [role, model] : state.role_models) {
       model = *state.backend.served_model;
+    }
+  } else {
+    for (std::string& note : role_models.notes) {
+      get_logger("flow")->warn("{}", note);
+      state.backend.notes.push_back(std::move(note));
     }
   }
   if (!state.request.plan_file.empty() && state.request.resume_id.empty()) {
@@ -840,7 +852,31 @@ void fill_header(RunState& state) {
   report.model = state.backend.served_model.value_or(state.config.server.model);
   report.auto_scaling = state.config.auto_scaling;
   report.strategy = state.config.strategy;
-  report.notes = state.backend.notes;
+  report.notes = state.request.notes;
+  report.notes.insert(report.notes.end(), state.backend.notes.begin(), state.backend.notes.end());
+}
+
+// Fills the report of a resumed run that was cancelled while its llama-server was starting, so
+// that it reads as the report of a resume cancelled during its execution. The header names the
+// backend and model that the journal keeps for the run, as `runs show` does, because no server
+// of this attempt responded. The task table lists the journaled plan's tasks.
+void fill_cancelled_resume(RunState& state) {
+  if (!state.record.backend.empty()) {
+    state.report.backend = state.record.backend;
+  }
+  if (!state.record.model.empty()) {
+    state.report.model = state.record.model;
+  }
+  // The resumed run keeps its folder, and nothing was written into it.
+  state.report.workspace = state.record.workspace;
+  read_earlier_tasks(state);
+  state.report.plan = orchestrator::plan_to_json(*state.resume_plan);
+  Result<ExecutionResult> result = cancelled_before_execution(*state.resume_plan, state.earlier);
+  if (!result) {
+    state.report.notes.push_back("the plan's tasks cannot be listed: " + result.status().message());
+    return;
+  }
+  fill_from_execution(state, *result);
 }
 
 // Journals a run that Ctrl-C, SIGTERM or SIGHUP stopped while its llama-server was starting, as
@@ -862,12 +898,11 @@ Result<RunReport> journal_cancelled_start(RunState& state, const Status& cancell
     return created;
   }
   fill_header(state);
-  if (state.resumed) {
-    // The resumed run keeps its folder, and nothing was written into it.
-    state.report.workspace = state.resumed->workspace;
-  }
   state.report.notes.insert(state.report.notes.end(), state.goal_notes.begin(),
                             state.goal_notes.end());
+  if (state.resumed) {
+    fill_cancelled_resume(state);
+  }
   state.report.notes.push_back(cancelled.message());
   state.report.status = "cancelled";
   state.report.exit_code = 130;

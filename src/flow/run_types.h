@@ -21,6 +21,8 @@ struct RunRequest {
   // A llama-server binary that the run starts with config.server.model as its GGUF file and
   // stops at the end; empty: the run uses a running server.
   std::string start_server;
+  // Notes of the command line that the report keeps, such as what a flag changes in this run.
+  std::vector<std::string> notes;
 };
 
 struct TaskReport {

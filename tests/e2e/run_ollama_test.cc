@@ -280,6 +280,33 @@ TEST_F(OllamaRunTest, MissingModelSuggestsPull) {
   EXPECT_FALSE(std::filesystem::exists(workspace()));
 }
 
+// A role whose models in server.role_models are all missing from the server runs on server.model.
+// The task rows show only the model that ran, so a report note gives the reason.
+TEST_F(OllamaRunTest, MissingRoleModelsAreNoted) {
+  play_cooperative_model(server_, sample_plan());
+  const std::filesystem::path config = dir_.path() / "roles.json";
+  std::ofstream(config) << R"({"server": {"role_models": {"developer": ["coder:7b", "coder:3b"],
+                                                       "it_architect": ["llama3.1:8b"]}}})";
+  ProcessResult result = run_cli(run_args({"--config", config.string()}));
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const json report = parse_json(result);
+  const std::string notes = report["notes"].dump();
+  EXPECT_NE(notes.find("none of the models of role developer in server.role_models (coder:7b, "
+                       "coder:3b) is on the server at "),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("so the role uses server.model llama3.1:8b: make one of them available on "
+                       "the server, or change server.role_models.developer"),
+            std::string::npos)
+      << notes;
+  // The server has the model of it_architect, and the other roles have no role models.
+  EXPECT_EQ(notes.find("of role it_architect"), std::string::npos) << notes;
+  EXPECT_EQ(notes.find("of role analyst"), std::string::npos) << notes;
+  for (const json& task : report["tasks"]) {
+    EXPECT_EQ(task["model"], "llama3.1:8b") << task.dump();
+  }
+}
+
 TEST_F(OllamaRunTest, NoisePlansFailAfterRepairAttempts) {
   server_.script().set_responder([](const json& body) {
     FakeReply reply;

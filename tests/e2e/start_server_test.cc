@@ -423,7 +423,9 @@ TEST_F(StartServerTest, StopEndsTheServersChildren) {
 }
 
 // A resume that Ctrl-C stops while the server starts is journaled as cancelled, with a report,
-// as a new run is.
+// as a new run is. The report names the run's own backend and model, as `runs show` does. It
+// lists the plan's tasks as a resume cancelled during its execution does: the task finished in
+// the earlier attempt as succeeded, the other one as cancelled before it started.
 TEST_F(StartServerTest, CtrlCDuringResumeStartIsJournaled) {
   std::string run_id;
   {
@@ -431,7 +433,8 @@ TEST_F(StartServerTest, CtrlCDuringResumeStartIsJournaled) {
     ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();
     store::RunRecord record;
     record.goal = "Write two notes";
-    record.backend = "openai";
+    record.backend = "ollama";
+    record.model = "qwen2.5-coder:7b";
     record.workspace = workspace().string();
     Result<store::RunRecord> run = (*journal)->create_run(record);
     ASSERT_TRUE(run.is_ok()) << run.status().to_string();
@@ -442,8 +445,23 @@ TEST_F(StartServerTest, CtrlCDuringResumeStartIsJournaled) {
     plan.accepted = true;
     plan.plan = small_plan();
     ASSERT_TRUE((*journal)->add_plan(plan).is_ok());
+    store::TaskRecord first;
+    first.run_id = run_id;
+    first.task_id = "first";
+    first.title = "Write the first note";
+    first.role = "developer";
+    first.status = store::kTaskSucceeded;
+    first.agent_id = "developer-1";
+    first.model = "qwen2.5-coder:7b";
+    first.duration_s = 2.5;
+    first.prompt_tokens = 120;
+    first.output_tokens = 40;
+    first.files = {"notes/first.md"};
+    ASSERT_TRUE((*journal)->upsert_task(first).is_ok());
     ASSERT_TRUE((*journal)->finish_run(run_id, store::RunStatus::kFailed, 1, {}).is_ok());
   }
+  std::filesystem::create_directories(workspace() / "notes");
+  std::ofstream(workspace() / "notes/first.md") << "written by the earlier attempt";
   std::vector<std::string> args = {"run", "--resume", run_id, "--db", db().string(), "--json"};
   const std::vector<std::string> server = silent_server_args();
   args.insert(args.end(), server.begin(), server.end());
@@ -468,6 +486,33 @@ TEST_F(StartServerTest, CtrlCDuringResumeStartIsJournaled) {
   const json run = parse_json(shown);
   EXPECT_EQ(run["status"], "cancelled") << shown.out;
   EXPECT_EQ(run["report"]["status"], "cancelled") << shown.out;
+
+  // The header describes the run as `runs show` does, not the server that never responded.
+  EXPECT_EQ(report["backend"], "ollama") << report.dump();
+  EXPECT_EQ(report["model"], "qwen2.5-coder:7b") << report.dump();
+  EXPECT_EQ(report["backend"], run["backend"]) << shown.out;
+  EXPECT_EQ(report["model"], run["model"]) << shown.out;
+  EXPECT_EQ(report["endpoint"], "") << report.dump();
+  ASSERT_TRUE(report["plan"].is_object()) << report.dump();
+  EXPECT_EQ(report["plan"]["tasks"], small_plan()["tasks"]) << report.dump();
+
+  ASSERT_EQ(report["tasks"].size(), 2u) << report.dump(2);
+  const json& done = report["tasks"][0];
+  EXPECT_EQ(done["id"], "first") << done.dump();
+  EXPECT_EQ(done["status"], "succeeded") << done.dump();
+  EXPECT_EQ(done["resumed"], true) << done.dump();
+  EXPECT_EQ(done["agent"], "developer-1") << done.dump();
+  EXPECT_EQ(done["files"], json::array({"notes/first.md"})) << done.dump();
+  EXPECT_EQ(done["prompt_tokens"], 120) << done.dump();
+  EXPECT_EQ(done["output_tokens"], 40) << done.dump();
+  const json& left = report["tasks"][1];
+  EXPECT_EQ(left["id"], "second") << left.dump();
+  EXPECT_EQ(left["status"], "cancelled") << left.dump();
+  EXPECT_EQ(left["resumed"], false) << left.dump();
+  EXPECT_EQ(left["error"], "run cancelled before the task started") << left.dump();
+  EXPECT_EQ(report["prompt_tokens"], 120) << report.dump();
+  EXPECT_EQ(report["output_tokens"], 40) << report.dump();
+  EXPECT_EQ(run["report"]["tasks"], report["tasks"]) << shown.out;
 }
 
 // A resume that the journal rejects stops before it starts a server.

@@ -124,7 +124,8 @@ TEST_F(UsageErrorsTest, ScalingFlagsNeedAutoScaling) {
 }
 
 // A profile without auto-scaling keeps only its memory safety margin, and the run prints a note
-// instead of dropping the profile's strategy without a word.
+// instead of dropping the profile's strategy without a word. The report keeps the note for a
+// later reader.
 TEST_F(UsageErrorsTest, ProfileWithoutAutoScalingIsNoted) {
   const ProcessResult fixed = run_cli({"run", "x", "--backend", "sim", "--profile", "production",
                                        "--db", db().string(), "--workspace", workspace().string()});
@@ -133,6 +134,21 @@ TEST_F(UsageErrorsTest, ProfileWithoutAutoScalingIsNoted) {
       << fixed.err;
   EXPECT_NE(fixed.err.find("only its memory safety margin of 0.2 applies"), std::string::npos)
       << fixed.err;
+  EXPECT_NE(fixed.out.find("note:      --profile production sets the strategy"), std::string::npos)
+      << fixed.out;
+  const ProcessResult listed = run_cli({"runs", "--db", db().string(), "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const nlohmann::json runs = parse_json(listed);
+  ASSERT_EQ(runs.size(), 1u) << listed.out;
+  const ProcessResult shown =
+      run_cli({"runs", "show", runs[0]["id"], "--db", db().string(), "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const std::string notes = parse_json(shown)["report"]["notes"].dump();
+  EXPECT_NE(notes.find("--profile production sets the strategy, check interval and cooldown of "
+                       "auto-scaling, which is off, so the pool stays fixed; only its memory "
+                       "safety margin of 0.2 applies"),
+            std::string::npos)
+      << notes;
 
   const std::filesystem::path config = dir_.path() / "profile.json";
   std::ofstream(config) << R"({"environments": {"lab": {"strategy": "AGGRESSIVE"}}})";
@@ -143,12 +159,16 @@ TEST_F(UsageErrorsTest, ProfileWithoutAutoScalingIsNoted) {
   EXPECT_NE(no_margin.err.find("sets no memory safety margin, so nothing of it applies"),
             std::string::npos)
       << no_margin.err;
+  EXPECT_NE(no_margin.out.find("sets no memory safety margin, so nothing of it applies"),
+            std::string::npos)
+      << no_margin.out;
 
   const ProcessResult scaled =
       run_cli({"run", "x", "--backend", "sim", "--profile", "production", "--auto-scaling", "--db",
                db().string(), "--workspace", workspace().string() + "3"});
   EXPECT_EQ(scaled.exit_code, 0) << scaled.out << scaled.err;
   EXPECT_EQ(scaled.err.find("note: --profile"), std::string::npos) << scaled.err;
+  EXPECT_EQ(scaled.out.find("--profile"), std::string::npos) << scaled.out;
 }
 
 // A flag that the command lacks is named as an unknown option, not as a word of a goal.
