@@ -16,7 +16,8 @@ namespace ollamaflow::cli {
 CLI::Validator config_text_check(const std::string& name, const std::string& key) {
   return CLI::Validator(
       [name, key](std::string& text) -> std::string {
-        Result<nlohmann::json> value = parse_config_text(key, text, "flag " + name);
+        Result<nlohmann::json> value =
+            parse_config_text(key, text, describe_source("flag:" + name));
         return value ? "" : value.status().message();
       },
       "");

@@ -121,23 +121,6 @@ void check_server_args(const GlobalOptions& global, const std::string& start_ser
   }
 }
 
-// Returns where auto-scaling was turned on, in words: "--auto-scaling", "the environment
-// variable AUTO_SCALING" or "auto_scaling.enabled in FILE".
-std::string auto_scaling_origin(const Config& config) {
-  const auto found = config.sources.find("auto_scaling.enabled");
-  const std::string source = found == config.sources.end() ? "" : found->second;
-  if (source.rfind("flag:", 0) == 0) {
-    return source.substr(5);
-  }
-  if (source.rfind("env:", 0) == 0) {
-    return "the environment variable " + source.substr(4);
-  }
-  if (source.rfind("file:", 0) == 0) {
-    return "auto_scaling.enabled in " + source.substr(5);
-  }
-  return "auto_scaling.enabled (" + (source.empty() ? std::string("default") : source) + ")";
-}
-
 // Rejects the scaling flags when auto-scaling is off, and --agents when it is on, because nothing
 // would read them. Values from the configuration file or the environment stay allowed, so that
 // one file serves runs with and without auto-scaling.
@@ -146,10 +129,11 @@ void check_scaling_flags(const GlobalOptions& global, const Config& config) {
     if (flag_sets(global, "run.agents")) {
       throw CLI::ValidationError(
           "--agents",
-          fmt::format("it sets a fixed pool, and auto-scaling, which {} turns on, sizes the "
-                      "pool itself: drop --agents and bound the pool with --min-agents and "
-                      "--max-agents, or turn auto-scaling off",
-                      auto_scaling_origin(config)));
+          fmt::format(
+              "it sets a fixed pool, and auto-scaling (auto_scaling.enabled from {}) sizes the "
+              "pool itself: drop --agents and bound the pool with --min-agents and "
+              "--max-agents, or turn auto-scaling off",
+              describe_source_of(config, "auto_scaling.enabled")));
     }
     return;
   }

@@ -541,7 +541,7 @@ TEST_F(CommandsTest, ConfigShowTextListsEveryKey) {
           << rows;
     }
   }
-  const std::string file_source = "file:" + config_path.string();
+  const std::string file_source = "file " + config_path.string();
   EXPECT_NE(text.out.find("strategies.HYBRID.priority"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("\"consensus\""), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("model_requirements.tiny:1b.min_memory_mb"), std::string::npos);
@@ -558,10 +558,10 @@ TEST_F(CommandsTest, ConfigShowNamesGivenStrategy) {
                                       "--strategy", "workload_based", "--auto-scaling"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   const std::regex environment_row(
-      R"(\nenvironments\.testing\.strategy +"HYBRID" +file:[^\n]*, given as "hybrid"\n)");
+      R"(\nenvironments\.testing\.strategy +"HYBRID" +file [^\n]*, given as "hybrid"\n)");
   EXPECT_TRUE(std::regex_search("\n" + text.out, environment_row)) << text.out;
   const std::regex flag_row(
-      R"(\nauto_scaling\.strategy +"WORKLOAD_BASED" +flag:--strategy, given as "workload_based"\n)");
+      R"(\nauto_scaling\.strategy +"WORKLOAD_BASED" +flag --strategy, given as "workload_based"\n)");
   EXPECT_TRUE(std::regex_search("\n" + text.out, flag_row)) << text.out;
 
   const ProcessResult shown =
