@@ -466,6 +466,49 @@ TEST_F(CommandsTest, ModelsNotesContextBeyondTraining) {
   EXPECT_EQ(within.out.find("exceeds the training context"), std::string::npos) << within.out;
 }
 
+// A model name from the server reaches the terminal escaped, in the tables and in the lines
+// around them, so that it cannot color the output, add a line or reverse the text.
+TEST_F(CommandsTest, InspectionCommandsEscapeModelName) {
+  FakeOllamaServer server;
+  FakeModel model;
+  model.name = "evil\x1b[31m\u202e:8b";
+  model.model_info = {{"general.architecture", "llama"},    {"llama.block_count", 32},
+                      {"llama.embedding_length", 4096},     {"llama.attention.head_count", 32},
+                      {"llama.attention.head_count_kv", 8}, {"llama.context_length", 8192}};
+  server.set_models({model});
+  const std::string escaped = "evil\\x1B[31m\\u202E:8b";
+  const std::vector<std::vector<std::string>> commands = {
+      {"models", "--host", server.url()},
+      {"plan-capacity", "--model", model.name, "--host", server.url()},
+      {"doctor", "--model", model.name, "--host", server.url()},
+  };
+  for (const std::vector<std::string>& args : commands) {
+    const ProcessResult result = run_cli(args);
+    const std::string output = result.out + result.err;
+    EXPECT_FALSE(result.timed_out) << args[0];
+    EXPECT_EQ(output.find('\x1b'), std::string::npos) << args[0] << ":\n" << output;
+    EXPECT_EQ(output.find("\u202e"), std::string::npos) << args[0] << ":\n" << output;
+    EXPECT_NE(result.out.find(escaped), std::string::npos) << args[0] << ":\n" << output;
+  }
+}
+
+// The table escapes newlines, so `doctor` joins the reasons that a message lists on indented
+// lines, and the row stays one line.
+TEST_F(CommandsTest, DoctorJoinsDetailLinesInOneRow) {
+  FakeOllamaServer server;
+  FakeModel model;
+  model.name = "bare:1b";
+  server.set_models({model});
+  const ProcessResult result = run_cli({"doctor", "--model", "bare:1b", "--host", server.url()});
+  EXPECT_FALSE(result.timed_out);
+  const size_t row = result.out.find("\ncapacity ");
+  ASSERT_NE(row, std::string::npos) << result.out << result.err;
+  const std::string line = result.out.substr(row + 1, result.out.find('\n', row + 1) - row - 1);
+  EXPECT_NE(line.find("no metadata for model 'bare:1b'"), std::string::npos) << line;
+  EXPECT_NE(line.find("; table: no entry for this name"), std::string::npos) << line;
+  EXPECT_EQ(line.find("\\n"), std::string::npos) << line;
+}
+
 TEST_F(CommandsTest, ModelsFetchesDetailsConcurrentlyInOrder) {
   FakeOllamaServer server;
   std::vector<FakeModel> models;
