@@ -94,20 +94,6 @@ CLI::Validator integer_range(int64_t low, int64_t high) {
       fmt::format("INTEGER in [{} - {}]", low, high));
 }
 
-CLI::Validator integer_text() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        int value = 0;
-        const char* end = text.data() + text.size();
-        const auto [stop, error] = std::from_chars(text.data(), end, value);
-        if (error != std::errc() || stop != end) {
-          return fmt::format("invalid value '{}': expected an integer", text);
-        }
-        return "";
-      },
-      "INTEGER");
-}
-
 CLI::Validator non_empty_text(const std::string& message) {
   return CLI::Validator(
       [message](std::string& text) -> std::string { return text.empty() ? message : ""; }, "");

@@ -17,6 +17,7 @@
 #include "cli/signals.h"
 #include "core/terminal_text.h"
 #include "llm/factory.h"
+#include "model/planning.h"
 
 namespace ollamaflow::cli {
 namespace {
@@ -477,11 +478,12 @@ int run_main(int argc, char** argv) {
       ->check(one_context)
       ->check(config_text_check("--ctx", "server.num_ctx"));
   pc->add_option("--total-ctx", pc_options->total_ctx,
-                 "Total context of all slots (llama-server -c); each slot gets total / parallel")
+                 "Total context of all slots (llama-server -c); each slot gets total / parallel, "
+                 "rounded up to a multiple of 256 tokens")
       ->check(one_context)
-      ->check(integer_text());
+      ->check(integer_range(1, std::numeric_limits<int>::max()));
   pc->add_option("--parallel", pc_options->parallel, "Parallel slots (default: as many as fit)")
-      ->check(integer_text());
+      ->check(integer_range(1, model::kMaxParallel));
   pc->add_option("--cache-type-k", pc_options->cache_type_k, "K cache type (f16, q8_0, q4_0, ...)");
   pc->add_option("--cache-type-v", pc_options->cache_type_v, "V cache type (f16, q8_0, q4_0, ...)");
   pc_global->flags.add<std::string>(pc, "--kv-cache-type", "memory.kv_cache_type_k",

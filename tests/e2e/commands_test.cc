@@ -302,6 +302,21 @@ TEST_F(CommandsTest, PlanCapacityTotalCtxStatesRealTotal) {
   EXPECT_NE(result.out.find("3 slot(s) x 2816 = 8448 tokens"), std::string::npos) << result.out;
 }
 
+// A total below one padded slot still gets a whole slot of 256 tokens, and the output states the
+// rounding.
+TEST_F(CommandsTest, PlanCapacitySmallTotalCtxRoundsUp) {
+  FakeOllamaServer server;
+  ProcessResult result = run_cli(
+      {"plan-capacity", "--model", "llama3:8b", "--total-ctx", "100", "--host", server.url()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("Context: 256 tokens per slot, 256 in total over 1 slot(s), not the "
+                            "100 of --total-ctx: llama-server rounds each slot up to a multiple "
+                            "of 256"),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("1 slot(s) x 256 = 256 tokens"), std::string::npos) << result.out;
+}
+
 TEST_F(CommandsTest, PlanCapacityReadsGgufOffline) {
   if (!std::filesystem::exists(tiny_model())) {
     GTEST_SKIP() << "tiny.gguf not found at " << tiny_model() << "; set OLLAMA_FLOW_TINY_GGUF";
