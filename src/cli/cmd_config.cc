@@ -57,10 +57,10 @@ std::string source_of(const Config& config, std::string key) {
   }
 }
 
-// Returns the source column of `key`: its source and, for a value that differs from the user's,
-// the value as the user gave it.
+// Returns the source column of `key`: its source in words and, for a value that differs from
+// the user's, the value as the user gave it.
 std::string source_column(const DisplayedConfig& displayed, const std::string& key) {
-  std::string source = source_of(displayed.config, key);
+  std::string source = describe_source(source_of(displayed.config, key));
   if (const auto given = displayed.given_values.find(key); given != displayed.given_values.end()) {
     source += ", given as " + to_text(json(given->second));
   }

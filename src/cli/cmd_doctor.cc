@@ -14,6 +14,7 @@
 #include "cli/errors.h"
 #include "cli/signals.h"
 #include "core/json_text.h"
+#include "core/terminal_text.h"
 #include "flow/backend.h"
 #include "flow/server_launch.h"
 #include "gpu/monitor.h"
@@ -526,10 +527,29 @@ void check_start_server(const Config& config, const std::string& binary, Finding
                   names));
 }
 
+// Joins the lines of a detail with "; ", so that a message that lists its reasons on indented
+// lines, such as the model resolver's, stays one row of the table. The JSON keeps the lines.
+std::string joined_lines(const std::string& detail) {
+  std::string joined;
+  size_t start = 0;
+  while (start <= detail.size()) {
+    size_t end = detail.find('\n', start);
+    if (end == std::string::npos) {
+      end = detail.size();
+    }
+    const size_t text = detail.find_first_not_of(' ', start);
+    if (text < end) {
+      joined += (joined.empty() ? "" : "; ") + detail.substr(text, end - text);
+    }
+    start = end + 1;
+  }
+  return joined;
+}
+
 void print_findings(const Findings& findings) {
   gpu::TextTable table({"CHECK", "STATUS", "DETAIL"});
   for (const Check& check : findings.checks)
-    table.add_row({check.name, check.status, check.detail});
+    table.add_row({check.name, check.status, joined_lines(check.detail)});
   std::printf("%s", table.render().c_str());
   bool header = false;
   for (const Check& check : findings.checks) {
@@ -538,7 +558,7 @@ void print_findings(const Findings& findings) {
     if (!header)
       std::printf("\nWhat to change:\n");
     header = true;
-    std::printf("  %s: %s\n", check.name.c_str(), check.fix.c_str());
+    std::printf("  %s: %s\n", check.name.c_str(), escape_control_characters(check.fix).c_str());
   }
   std::printf("\nMemory figures are estimates.\n");
 }

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "cli/errors.h"
 #include "cli/signals.h"
 #include "core/json_text.h"
+#include "core/terminal_text.h"
 #include "gpu/text_table.h"
 #include "model/memory_estimate.h"
 #include "model/ollama_store.h"
@@ -157,6 +160,22 @@ nlohmann::json row_to_json(const ModelRow& row) {
   return json;
 }
 
+// Returns `text` with each line escaped as escape_control_characters() does, so that a message
+// that lists its reasons on indented lines keeps them.
+std::string escaped_lines(const std::string& text) {
+  std::string escaped;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find('\n', start);
+    escaped += escape_control_characters(std::string_view(text).substr(start, end - start));
+    if (end == std::string::npos) {
+      return escaped;
+    }
+    escaped += '\n';
+    start = end + 1;
+  }
+}
+
 void print_table(const std::vector<ModelRow>& rows) {
   gpu::TextTable table(
       {"NAME", "SIZE", "TRAIN CTX", "CTX", "MEMORY (1 SLOT)", "KV/SLOT", "METADATA", "LOADED"});
@@ -174,7 +193,8 @@ void print_table(const std::vector<ModelRow>& rows) {
   std::printf("%s", table.render().c_str());
   for (const ModelRow& row : rows) {
     if (!row.error.empty())
-      std::printf("%s: %s\n", row.info.name.c_str(), row.error.c_str());
+      std::printf("%s: %s\n", escape_control_characters(row.info.name).c_str(),
+                  escaped_lines(row.error).c_str());
   }
   // A server accepts a context beyond the training context, but the model has seen no positions
   // that far, so a note names the lower value instead of leaving the two columns to compare.
@@ -184,7 +204,8 @@ void print_table(const std::vector<ModelRow>& rows) {
       std::printf(
           "%s: CTX %llu (%s) exceeds the training context %llu; set --num-ctx %llu or lower to "
           "stay within it\n",
-          row.info.name.c_str(), static_cast<unsigned long long>(row.ctx), row.ctx_source.c_str(),
+          escape_control_characters(row.info.name).c_str(),
+          static_cast<unsigned long long>(row.ctx), row.ctx_source.c_str(),
           static_cast<unsigned long long>(training_ctx),
           static_cast<unsigned long long>(training_ctx));
     }

@@ -14,6 +14,7 @@
 #include "cli/errors.h"
 #include "cli/signals.h"
 #include "core/json_text.h"
+#include "core/terminal_text.h"
 #include "flow/server_launch.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
@@ -226,8 +227,9 @@ int cmd_plan_capacity(const Config& config, const PlanCapacityOptions& options) 
     std::printf("%s\n", to_text(document, 2).c_str());
   } else {
     const model::ModelSpec& spec = resolved->spec;
-    std::printf("Model %s (%s) from %s\n", spec.name.c_str(), model::describe_layout(spec).c_str(),
-                spec.source.c_str());
+    std::printf("Model %s (%s) from %s\n", escape_control_characters(spec.name).c_str(),
+                model::describe_layout(spec).c_str(),
+                escape_control_characters(spec.source).c_str());
     std::printf("%s\n\n", context_line(*demand, options, lowered_from).c_str());
     std::printf("%s", model::render_plan(*plan).c_str());
   }

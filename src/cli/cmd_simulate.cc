@@ -161,7 +161,7 @@ MaxAgents resolve_max_agents(const Config& config, const SimulateOptions& option
   bool found = false;
   auto lower_to = [&](const std::string& key, int value) {
     if (configured(config, key) && (!found || value < result.value)) {
-      result = {value, fmt::format("{} {} (from {})", key, value, config.sources.at(key))};
+      result = {value, fmt::format("{} {} (from {})", key, value, describe_source_of(config, key))};
       found = true;
     }
   };
@@ -191,11 +191,8 @@ bool min_agents_fit(const Config& config, const MaxAgents& max_agents) {
       {"dynamic_agent_management.min_agents", config.agent_management.min_agents}};
   for (const auto& [key, value] : minimums) {
     if (value > max_agents.value) {
-      const auto source = config.sources.find(key);
-      print_error(
-          fmt::format("{} {} (from {}) is above {}: lower {} or raise --max-agents", key, value,
-                      source == config.sources.end() ? std::string("default") : source->second,
-                      max_agents.text, key));
+      print_error(fmt::format("{} {} (from {}) is above {}: lower {} or raise --max-agents", key,
+                              value, describe_source_of(config, key), max_agents.text, key));
       return false;
     }
   }

@@ -16,7 +16,8 @@ namespace ollamaflow::cli {
 CLI::Validator config_text_check(const std::string& name, const std::string& key) {
   return CLI::Validator(
       [name, key](std::string& text) -> std::string {
-        Result<nlohmann::json> value = parse_config_text(key, text, "flag " + name);
+        Result<nlohmann::json> value =
+            parse_config_text(key, text, describe_source("flag:" + name));
         return value ? "" : value.status().message();
       },
       "");
@@ -91,20 +92,6 @@ CLI::Validator integer_range(int64_t low, int64_t high) {
         return "";
       },
       fmt::format("INTEGER in [{} - {}]", low, high));
-}
-
-CLI::Validator integer_text() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        int value = 0;
-        const char* end = text.data() + text.size();
-        const auto [stop, error] = std::from_chars(text.data(), end, value);
-        if (error != std::errc() || stop != end) {
-          return fmt::format("invalid value '{}': expected an integer", text);
-        }
-        return "";
-      },
-      "INTEGER");
 }
 
 CLI::Validator non_empty_text(const std::string& message) {

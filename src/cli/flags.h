@@ -72,9 +72,6 @@ CLI::Validator finite_range(double low, double high);
 // out of range, and an integer option without a check fails with "Could not convert".
 CLI::Validator integer_range(int64_t low, int64_t high);
 
-// Accepts any whole number that fits an int, for an option whose range is checked later.
-CLI::Validator integer_text();
-
 // Rejects an empty value with `message`, which names what to pass instead. An option that is
 // not given is not checked.
 CLI::Validator non_empty_text(const std::string& message);

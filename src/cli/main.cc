@@ -19,6 +19,7 @@
 #include "cli/signals.h"
 #include "core/terminal_text.h"
 #include "llm/factory.h"
+#include "model/planning.h"
 
 namespace ollamaflow::cli {
 namespace {
@@ -123,23 +124,6 @@ void check_server_args(const GlobalOptions& global, const std::string& start_ser
   }
 }
 
-// Returns where auto-scaling was turned on, in words: "--auto-scaling", "the environment
-// variable AUTO_SCALING" or "auto_scaling.enabled in FILE".
-std::string auto_scaling_origin(const Config& config) {
-  const auto found = config.sources.find("auto_scaling.enabled");
-  const std::string source = found == config.sources.end() ? "" : found->second;
-  if (source.rfind("flag:", 0) == 0) {
-    return source.substr(5);
-  }
-  if (source.rfind("env:", 0) == 0) {
-    return "the environment variable " + source.substr(4);
-  }
-  if (source.rfind("file:", 0) == 0) {
-    return "auto_scaling.enabled in " + source.substr(5);
-  }
-  return "auto_scaling.enabled (" + (source.empty() ? std::string("default") : source) + ")";
-}
-
 // Rejects the scaling flags when auto-scaling is off, and --agents when it is on, because nothing
 // would read them. Values from the configuration file or the environment stay allowed, so that
 // one file serves runs with and without auto-scaling.
@@ -148,10 +132,11 @@ void check_scaling_flags(const GlobalOptions& global, const Config& config) {
     if (flag_sets(global, "run.agents")) {
       throw CLI::ValidationError(
           "--agents",
-          fmt::format("it sets a fixed pool, and auto-scaling, which {} turns on, sizes the "
-                      "pool itself: drop --agents and bound the pool with --min-agents and "
-                      "--max-agents, or turn auto-scaling off",
-                      auto_scaling_origin(config)));
+          fmt::format(
+              "it sets a fixed pool, and auto-scaling (auto_scaling.enabled from {}) sizes the "
+              "pool itself: drop --agents and bound the pool with --min-agents and "
+              "--max-agents, or turn auto-scaling off",
+              describe_source_of(config, "auto_scaling.enabled")));
     }
     return;
   }
@@ -515,11 +500,12 @@ int run_main(int argc, char** argv) {
       ->check(one_context)
       ->check(config_text_check("--ctx", "server.num_ctx"));
   pc->add_option("--total-ctx", pc_options->total_ctx,
-                 "Total context of all slots (llama-server -c); each slot gets total / parallel")
+                 "Total context of all slots (llama-server -c); each slot gets total / parallel, "
+                 "rounded up to a multiple of 256 tokens")
       ->check(one_context)
-      ->check(integer_text());
+      ->check(integer_range(1, std::numeric_limits<int>::max()));
   pc->add_option("--parallel", pc_options->parallel, "Parallel slots (default: as many as fit)")
-      ->check(integer_text());
+      ->check(integer_range(1, model::kMaxParallel));
   pc->add_option("--cache-type-k", pc_options->cache_type_k, "K cache type (f16, q8_0, q4_0, ...)");
   pc->add_option("--cache-type-v", pc_options->cache_type_v, "V cache type (f16, q8_0, q4_0, ...)");
   pc_global->flags.add<std::string>(pc, "--kv-cache-type", "memory.kv_cache_type_k",

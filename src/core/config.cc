@@ -6,6 +6,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -234,14 +235,14 @@ Status apply_env(Config& config, const EnvLookup& env) {
     if (ollama_host) {
       text = normalize_ollama_host(*text);
     }
-    const std::string origin = std::string("environment variable ") + binding.name;
+    const std::string source = std::string("env:") + binding.name;
+    const std::string origin = describe_source(source);
     const KeyDef* key = find_key(binding.key);
     Result<json> value = config_detail::parse_text(*key, *text, origin);
     if (!value) {
       return value.status();
     }
-    Status status =
-        apply_value(config, binding.key, *value, origin, std::string("env:") + binding.name);
+    Status status = apply_value(config, binding.key, *value, origin, source);
     if (!status) {
       return status;
     }
@@ -295,15 +296,13 @@ Status apply_profile(Config& config) {
 }
 
 // Describes a key for the messages of check_consistency(): its name, its value and where the
-// value came from, as in "gpu_scaling.scale_up_threshold (0.3, from file:/c.json)".
+// value came from, as in "gpu_scaling.scale_up_threshold (0.3, from file /c.json)".
 std::string describe_key(const Config& config, const std::string& key) {
-  const auto source = config.sources.find(key);
   const json value = config_value(config, key);
   // The shortest form that reads back exactly: 95, not 95.0.
   const std::string value_text =
       value.is_number_float() ? fmt::format("{}", value.get<double>()) : value.dump();
-  return key + " (" + value_text + ", from " +
-         (source == config.sources.end() ? std::string("default") : source->second) + ")";
+  return key + " (" + value_text + ", from " + describe_source_of(config, key) + ")";
 }
 
 // Returns the error for two keys whose values must be in order: `lower` below (or, unless
@@ -313,23 +312,6 @@ Status out_of_order(const Config& config, const std::string& lower, const std::s
   return invalid_argument(describe_key(config, lower) +
                           (strictly ? " must be below " : " must not exceed ") +
                           describe_key(config, upper) + ": lower " + lower + " or raise " + upper);
-}
-
-// Returns where the value of `key` came from in words, such as "flag --min-agents", "file
-// /c.json" or "default".
-std::string origin_of(const Config& config, const std::string& key) {
-  const auto found = config.sources.find(key);
-  const std::string source = found == config.sources.end() ? "default" : found->second;
-  const size_t colon = source.find(':');
-  if (colon == std::string::npos) {
-    return source;
-  }
-  const std::string kind = source.substr(0, colon);
-  const std::string name = source.substr(colon + 1);
-  if (kind == "env") {
-    return "environment variable " + name;
-  }
-  return kind + " " + name;
 }
 
 // Returns the setting that the user changes for `key`: the flag or the file key that set it. A
@@ -361,8 +343,8 @@ Status min_agents_above_max(const Config& config, const std::string& min_key, in
   return invalid_argument(
       fmt::format("{} ({}, from {}) is above {} ({}, from {}): lower {}, or "
                   "raise {}",
-                  min_key, min_value, origin_of(config, min_key), max_key, max_value,
-                  origin_of(config, max_key), setting_of(config, min_key, "--min-agents"),
+                  min_key, min_value, describe_source_of(config, min_key), max_key, max_value,
+                  describe_source_of(config, max_key), setting_of(config, min_key, "--min-agents"),
                   setting_of(config, max_key, max_flag)));
 }
 
@@ -412,6 +394,35 @@ Status check_consistency(const Config& config) {
 }
 
 }  // namespace
+
+std::string describe_source(const std::string& source) {
+  if (source.empty() || source == "default") {
+    return "default";
+  }
+  if (source == "interactive") {
+    return "interactive session";
+  }
+  const struct {
+    std::string_view prefix;
+    std::string_view words;
+  } kinds[] = {
+      {"flag:", "flag "},
+      {"file:", "file "},
+      {"env:", "environment variable "},
+      {"profile:", "profile "},
+  };
+  for (const auto& kind : kinds) {
+    if (source.starts_with(kind.prefix)) {
+      return std::string(kind.words) + source.substr(kind.prefix.size());
+    }
+  }
+  return source;
+}
+
+std::string describe_source_of(const Config& config, const std::string& key) {
+  const auto found = config.sources.find(key);
+  return found == config.sources.end() ? "default" : describe_source(found->second);
+}
 
 EnvLookup process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -466,7 +477,8 @@ Result<Config> load_config(const std::optional<std::string>& file, const EnvLook
     return status;
   }
   for (const FlagValue& flag : flags) {
-    status = apply_value(config, flag.key, flag.value, "flag " + flag.flag, "flag:" + flag.flag);
+    const std::string source = "flag:" + flag.flag;
+    status = apply_value(config, flag.key, flag.value, describe_source(source), source);
     if (!status) {
       return status;
     }

@@ -150,7 +150,8 @@ struct Config {
   std::map<std::string, Profile> profiles;
 
   // Key path (e.g. "gpu_scaling.min_agents") to the source of its value: "default",
-  // "file:PATH", "env:NAME", "flag:--name" or "profile:NAME".
+  // "file:PATH", "env:NAME", "flag:--name", "profile:NAME" or "interactive". Messages show it
+  // through describe_source().
   std::map<std::string, std::string> sources;
 
   // Key path to the value as the user gave it, for a value that loading rewrote, such as
@@ -160,6 +161,17 @@ struct Config {
   // Returns the configuration as JSON with the same groups the file uses.
   nlohmann::json to_json() const;
 };
+
+// Returns a source as stored in Config::sources in the words that messages and `config show`
+// use: "flag:--agents" is "flag --agents", "file:/c.json" is "file /c.json", "env:OLLAMA_HOST"
+// is "environment variable OLLAMA_HOST", "profile:production" is "profile production",
+// "interactive" (set by a command of `interactive`) is "interactive session", and "default" or
+// an empty source is "default". Any other source is returned unchanged. JSON output, the journal
+// and code that compares sources keep the stored form.
+std::string describe_source(const std::string& source);
+
+// Returns describe_source() of the source of `key`, or "default" for a key without one.
+std::string describe_source_of(const Config& config, const std::string& key);
 
 // Environment lookup, injectable for tests.
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;

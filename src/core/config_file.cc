@@ -325,10 +325,11 @@ Status apply_file(Config& config, const std::string& path) {
   if (!document) {
     return document.status();
   }
-  const std::string origin = "file " + path;
+  const std::string source = "file:" + path;
+  const std::string origin = describe_source(source);
   for (const auto& [group, entries] : document->items()) {
     if (std::find(kSpecialGroups.begin(), kSpecialGroups.end(), group) != kSpecialGroups.end()) {
-      Status status = apply_special_group(config, group, entries, origin, "file:" + path);
+      Status status = apply_special_group(config, group, entries, origin, source);
       if (!status) {
         return status;
       }
@@ -347,7 +348,7 @@ Status apply_file(Config& config, const std::string& path) {
                               ") must be an object of keys");
     }
     for (const auto& [key, value] : entries.items()) {
-      Status status = apply_value(config, group + "." + key, value, origin, "file:" + path);
+      Status status = apply_value(config, group + "." + key, value, origin, source);
       if (!status) {
         return status;
       }

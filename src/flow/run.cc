@@ -440,7 +440,7 @@ std::string resolve_max_agents(RunState& state, const MachineView& machine) {
     max_source += fmt::format(
         ", lowered to {} by dynamic_agent_management.max_agents from {}, the agent "
         "manager's hard cap",
-        cap, state.config.sources["dynamic_agent_management.max_agents"]);
+        cap, describe_source_of(state.config, "dynamic_agent_management.max_agents"));
     scaling.max_agents = cap;
   }
   if (*scaling.max_agents < scaling.min_agents) {
@@ -469,7 +469,7 @@ void add_scaling_notes(RunState& state, const MachineView& machine, const Scalin
         "auto-scaling {} at {} agent(s): memory fits only {} ({}), below gpu_scaling.min_agents "
         "{} from {}, and memory wins; set --min-agents {} or lower",
         state.config.strategy, manager_min, ceiling, machine.capacity().reason, scaling.min_agents,
-        state.config.sources["gpu_scaling.min_agents"], manager_min));
+        describe_source_of(state.config, "gpu_scaling.min_agents"), manager_min));
   } else {
     state.report.notes.push_back(fmt::format("auto-scaling {} between {} and {} agents ({})",
                                              state.config.strategy, scaling.min_agents,
@@ -602,14 +602,12 @@ Status check_resumable(store::Journal& journal, const store::RunRecord& run, con
   }
   if (!config.run.workspace.empty() &&
       resolved_folder(config.run.workspace) != resolved_folder(run.workspace)) {
-    const auto source = config.sources.find("run.workspace");
-    return Status(
-        ErrorCode::kInvalidArgument,
-        fmt::format("the workspace '{}' ({}) differs from the workspace '{}' of run "
-                    "'{}': a resumed run continues in its own workspace. Leave "
-                    "run.workspace unset when resuming",
-                    config.run.workspace, source != config.sources.end() ? source->second : "set",
-                    run.workspace, run.id));
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("the workspace '{}' (from {}) differs from the workspace '{}' of "
+                              "run '{}': a resumed run continues in its own workspace. Leave "
+                              "run.workspace unset when resuming",
+                              config.run.workspace, describe_source_of(config, "run.workspace"),
+                              run.workspace, run.id));
   }
   return Status::ok();
 }

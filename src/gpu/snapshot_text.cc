@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/terminal_text.h"
 #include "gpu/text_table.h"
 
 namespace ollamaflow::gpu {
@@ -34,26 +35,30 @@ std::string render_snapshot(const GpuSnapshot& snapshot) {
                  bytes(snapshot.host.available), "", "", "", "/proc, cgroup"});
   std::string out = table.render();
 
+  // The lines below the table escape probe text as the table does.
   std::string sources;
   for (const GpuDevice& d : snapshot.devices) {
+    const std::string id = escape_control_characters(d.id);
     if (d.memory_free)
-      sources += fmt::format("  {} free: {}\n", d.id, d.memory_free->source);
+      sources +=
+          fmt::format("  {} free: {}\n", id, escape_control_characters(d.memory_free->source));
     if (d.memory_pool != "vram")
-      sources += fmt::format("  {} pool: {}\n", d.id, d.memory_pool);
+      sources += fmt::format("  {} pool: {}\n", id, escape_control_characters(d.memory_pool));
     for (const std::string& note : d.notes)
-      sources += fmt::format("  {}: {}\n", d.id, note);
+      sources += fmt::format("  {}: {}\n", id, escape_control_characters(note));
   }
   if (snapshot.host.available) {
-    sources += fmt::format("  host available: {}\n", snapshot.host.available->source);
+    sources += fmt::format("  host available: {}\n",
+                           escape_control_characters(snapshot.host.available->source));
   }
   for (const std::string& note : snapshot.host.notes)
-    sources += "  host: " + note + "\n";
+    sources += "  host: " + escape_control_characters(note) + "\n";
   if (!sources.empty())
     out += "\nSources and notes:\n" + sources;
   if (!snapshot.warnings.empty()) {
     out += "\nSources not available:\n";
     for (const std::string& warning : snapshot.warnings)
-      out += "  " + warning + "\n";
+      out += "  " + escape_control_characters(warning) + "\n";
   }
   if (snapshot.devices.empty()) {
     out += "\nNo GPU found: models are planned in host memory.\n";

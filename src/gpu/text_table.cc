@@ -8,6 +8,22 @@
 #include "gpu/types.h"
 
 namespace ollamaflow::gpu {
+namespace {
+
+std::vector<std::string> escaped_cells(std::vector<std::string> cells) {
+  for (std::string& cell : cells) {
+    cell = escape_control_characters(cell);
+  }
+  return cells;
+}
+
+}  // namespace
+
+TextTable::TextTable(std::vector<std::string> header) : header_(escaped_cells(std::move(header))) {}
+
+void TextTable::add_row(std::vector<std::string> cells) {
+  rows_.push_back(escaped_cells(std::move(cells)));
+}
 
 std::vector<std::string> TextTable::render_lines() const {
   std::vector<size_t> widths(header_.size(), 0);

@@ -9,16 +9,21 @@
 
 namespace ollamaflow::gpu {
 
+// A table whose cells may hold text from outside: model and GPU names, paths, server replies.
+// The table escapes every cell as escape_control_characters() does, so that no cell can move the
+// cursor, start a new line or reverse the text direction on the terminal. Escaping a cell twice
+// changes nothing, so a caller may pass cells that it already escaped or truncated with
+// truncate_printable().
 class TextTable {
  public:
-  explicit TextTable(std::vector<std::string> header) : header_(std::move(header)) {}
+  explicit TextTable(std::vector<std::string> header);
 
   // Adds a row; missing cells print empty and extra cells are kept.
-  void add_row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+  void add_row(std::vector<std::string> cells);
 
   // Returns the header and then each row, one line each without the newline, with columns
   // padded to their widest cell and two spaces apart. Width counts terminal columns as
-  // printed_width() does, so a cell with control characters must be escaped before it is added.
+  // printed_width() does.
   std::vector<std::string> render_lines() const;
 
   // Returns the lines of render_lines(), each followed by a newline.

@@ -125,17 +125,9 @@ Status check_server_url(const Config& config) {
   if (valid.is_ok()) {
     return valid;
   }
-  const auto found = config.sources.find("server.host");
-  const std::string source = found == config.sources.end() ? "default" : found->second;
-  std::string origin = source;
-  if (source.rfind("env:", 0) == 0) {
-    origin = "the environment variable " + source.substr(4);
-  } else if (source.rfind("flag:", 0) == 0) {
-    origin = "the flag " + source.substr(5);
-  } else if (source.rfind("file:", 0) == 0) {
-    origin = "the configuration file " + source.substr(5);
-  }
-  return Status(valid.code(), "invalid server.host from " + origin + ": " + valid.message());
+  return Status(valid.code(), "invalid server.host (from " +
+                                  describe_source_of(config, "server.host") +
+                                  "): " + valid.message());
 }
 
 Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel) {

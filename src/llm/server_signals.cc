@@ -279,9 +279,8 @@ ConfiguredSlots configured_slots(const Config& config) {
     return result;
   }
   result.slots = *config.server.num_parallel;
-  const auto it = config.sources.find("server.num_parallel");
-  const std::string origin = it == config.sources.end() ? "default" : it->second;
-  result.source = "configured server.num_parallel (" + origin + ")";
+  result.source =
+      "configured server.num_parallel (" + describe_source_of(config, "server.num_parallel") + ")";
   return result;
 }
 

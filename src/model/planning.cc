@@ -8,7 +8,6 @@
 namespace ollamaflow::model {
 namespace {
 
-constexpr int kMaxParallel = 4096;
 // llama-server rounds each slot's context (-c / -np) up to a multiple of this many tokens,
 // as measured on llama.cpp 0.4.0-dev (commit 80fb11a): -c 2048 -np 3 gives 768 cells per slot.
 constexpr int kSlotContextPad = 256;

@@ -12,6 +12,9 @@
 
 namespace ollamaflow::model {
 
+// The maximum server slot count that a plan accepts (plan-capacity --parallel).
+inline constexpr int kMaxParallel = 4096;
+
 struct PlanQuestion {
   std::optional<int> ctx;        // tokens per slot (Ollama num_ctx)
   std::optional<int> total_ctx;  // tokens of all slots together (llama-server -c)
@@ -25,8 +28,8 @@ struct PlanQuestion {
 // else config.server.num_ctx. The cache types come from the question, else from the
 // configuration, where OLLAMA_KV_CACHE_TYPE and --kv-cache-type set both. Returns
 // kInvalidArgument naming the value for a context outside the range of server.num_ctx, a slot
-// count outside 1..4096, both ctx and total_ctx, a total below the slot count, or an unknown
-// cache type.
+// count outside 1..kMaxParallel, both ctx and total_ctx, a total below the slot count, or an
+// unknown cache type.
 Result<ModelDemand> make_demand(const ModelSpec& spec, const PlanQuestion& question,
                                 const Config& config, std::vector<std::string>& notes);
 

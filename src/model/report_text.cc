@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/terminal_text.h"
 #include "gpu/text_table.h"
 
 namespace ollamaflow::model {
@@ -30,15 +31,16 @@ std::string reserve_detail(const std::string& device_kind) {
 // slot count that does not, the count that the breakdown describes instead.
 std::string fit_line(const ModelPlacement& m) {
   if (m.fits) {
-    return fmt::format("{}: fits\n", m.model);
+    return fmt::format("{}: fits\n", escape_control_characters(m.model));
   }
   if (m.server_slots && m.recommended_slots) {
     return fmt::format(
         "{}: does not fit with {} slot(s), {} slot(s) fit; the memory and settings below are for "
         "{} slot(s)\n",
-        m.model, *m.server_slots, *m.recommended_slots, *m.recommended_slots);
+        escape_control_characters(m.model), *m.server_slots, *m.recommended_slots,
+        *m.recommended_slots);
   }
-  return fmt::format("{}: does not fit\n", m.model);
+  return fmt::format("{}: does not fit\n", escape_control_characters(m.model));
 }
 
 }  // namespace
@@ -83,7 +85,7 @@ std::string render_estimate(const MemoryEstimate& e) {
   table.add_row({"total", format_mib(e.total_bytes()), "estimate"});
   std::string out = table.render();
   for (const std::string& note : e.notes)
-    out += "  note: " + note + "\n";
+    out += "  note: " + escape_control_characters(note) + "\n";
   return out;
 }
 
@@ -160,7 +162,7 @@ std::string render_plan(const CapacityPlan& plan) {
                      plan.agent_ceiling ? std::to_string(*plan.agent_ceiling) : "unknown",
                      plan.limiting_resource.empty() ? "-" : plan.limiting_resource);
   for (const std::string& note : plan.notes)
-    out += "note: " + note + "\n";
+    out += "note: " + escape_control_characters(note) + "\n";
   return out;
 }
 

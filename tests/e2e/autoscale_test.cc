@@ -184,7 +184,7 @@ TEST_F(AutoScaleTest, MinAgentsAboveMemoryNoted) {
   }
   // One note gives the count that the pool keeps, not the configured bounds as well.
   EXPECT_NE(found.find(" agent(s): memory fits only "), std::string::npos) << found;
-  EXPECT_NE(found.find("below gpu_scaling.min_agents 12 from flag:--min-agents, and memory wins"),
+  EXPECT_NE(found.find("below gpu_scaling.min_agents 12 from flag --min-agents, and memory wins"),
             std::string::npos)
       << found;
   EXPECT_NE(found.find("set --min-agents"), std::string::npos) << found;

@@ -302,6 +302,21 @@ TEST_F(CommandsTest, PlanCapacityTotalCtxStatesRealTotal) {
   EXPECT_NE(result.out.find("3 slot(s) x 2816 = 8448 tokens"), std::string::npos) << result.out;
 }
 
+// A total below one padded slot still gets a whole slot of 256 tokens, and the output states the
+// rounding.
+TEST_F(CommandsTest, PlanCapacitySmallTotalCtxRoundsUp) {
+  FakeOllamaServer server;
+  ProcessResult result = run_cli(
+      {"plan-capacity", "--model", "llama3:8b", "--total-ctx", "100", "--host", server.url()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("Context: 256 tokens per slot, 256 in total over 1 slot(s), not the "
+                            "100 of --total-ctx: llama-server rounds each slot up to a multiple "
+                            "of 256"),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("1 slot(s) x 256 = 256 tokens"), std::string::npos) << result.out;
+}
+
 TEST_F(CommandsTest, PlanCapacityReadsGgufOffline) {
   if (!std::filesystem::exists(tiny_model())) {
     GTEST_SKIP() << "tiny.gguf not found at " << tiny_model() << "; set OLLAMA_FLOW_TINY_GGUF";
@@ -466,6 +481,49 @@ TEST_F(CommandsTest, ModelsNotesContextBeyondTraining) {
   EXPECT_EQ(within.out.find("exceeds the training context"), std::string::npos) << within.out;
 }
 
+// A model name from the server reaches the terminal escaped, in the tables and in the lines
+// around them, so that it cannot color the output, add a line or reverse the text.
+TEST_F(CommandsTest, InspectionCommandsEscapeModelName) {
+  FakeOllamaServer server;
+  FakeModel model;
+  model.name = "evil\x1b[31m\u202e:8b";
+  model.model_info = {{"general.architecture", "llama"},    {"llama.block_count", 32},
+                      {"llama.embedding_length", 4096},     {"llama.attention.head_count", 32},
+                      {"llama.attention.head_count_kv", 8}, {"llama.context_length", 8192}};
+  server.set_models({model});
+  const std::string escaped = "evil\\x1B[31m\\u202E:8b";
+  const std::vector<std::vector<std::string>> commands = {
+      {"models", "--host", server.url()},
+      {"plan-capacity", "--model", model.name, "--host", server.url()},
+      {"doctor", "--model", model.name, "--host", server.url()},
+  };
+  for (const std::vector<std::string>& args : commands) {
+    const ProcessResult result = run_cli(args);
+    const std::string output = result.out + result.err;
+    EXPECT_FALSE(result.timed_out) << args[0];
+    EXPECT_EQ(output.find('\x1b'), std::string::npos) << args[0] << ":\n" << output;
+    EXPECT_EQ(output.find("\u202e"), std::string::npos) << args[0] << ":\n" << output;
+    EXPECT_NE(result.out.find(escaped), std::string::npos) << args[0] << ":\n" << output;
+  }
+}
+
+// The table escapes newlines, so `doctor` joins the reasons that a message lists on indented
+// lines, and the row stays one line.
+TEST_F(CommandsTest, DoctorJoinsDetailLinesInOneRow) {
+  FakeOllamaServer server;
+  FakeModel model;
+  model.name = "bare:1b";
+  server.set_models({model});
+  const ProcessResult result = run_cli({"doctor", "--model", "bare:1b", "--host", server.url()});
+  EXPECT_FALSE(result.timed_out);
+  const size_t row = result.out.find("\ncapacity ");
+  ASSERT_NE(row, std::string::npos) << result.out << result.err;
+  const std::string line = result.out.substr(row + 1, result.out.find('\n', row + 1) - row - 1);
+  EXPECT_NE(line.find("no metadata for model 'bare:1b'"), std::string::npos) << line;
+  EXPECT_NE(line.find("; table: no entry for this name"), std::string::npos) << line;
+  EXPECT_EQ(line.find("\\n"), std::string::npos) << line;
+}
+
 TEST_F(CommandsTest, ModelsFetchesDetailsConcurrentlyInOrder) {
   FakeOllamaServer server;
   std::vector<FakeModel> models;
@@ -541,7 +599,7 @@ TEST_F(CommandsTest, ConfigShowTextListsEveryKey) {
           << rows;
     }
   }
-  const std::string file_source = "file:" + config_path.string();
+  const std::string file_source = "file " + config_path.string();
   EXPECT_NE(text.out.find("strategies.HYBRID.priority"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("\"consensus\""), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("model_requirements.tiny:1b.min_memory_mb"), std::string::npos);
@@ -558,10 +616,10 @@ TEST_F(CommandsTest, ConfigShowNamesGivenStrategy) {
                                       "--strategy", "workload_based", "--auto-scaling"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   const std::regex environment_row(
-      R"(\nenvironments\.testing\.strategy +"HYBRID" +file:[^\n]*, given as "hybrid"\n)");
+      R"(\nenvironments\.testing\.strategy +"HYBRID" +file [^\n]*, given as "hybrid"\n)");
   EXPECT_TRUE(std::regex_search("\n" + text.out, environment_row)) << text.out;
   const std::regex flag_row(
-      R"(\nauto_scaling\.strategy +"WORKLOAD_BASED" +flag:--strategy, given as "workload_based"\n)");
+      R"(\nauto_scaling\.strategy +"WORKLOAD_BASED" +flag --strategy, given as "workload_based"\n)");
   EXPECT_TRUE(std::regex_search("\n" + text.out, flag_row)) << text.out;
 
   const ProcessResult shown =

@@ -763,6 +763,9 @@ TEST_F(SimRunTest, ResumeThatCannotStartKeepsTheRunsStatus) {
   EXPECT_EQ(moved.exit_code, 2) << moved.err;
   EXPECT_NE(moved.err.find("a resumed run continues in its own workspace"), std::string::npos)
       << moved.err;
+  EXPECT_NE(moved.err.find("the workspace '" + other.string() + "' (from flag --workspace)"),
+            std::string::npos)
+      << moved.err;
   EXPECT_FALSE(std::filesystem::exists(other));
 
   ProcessResult planned = run_cli(

@@ -259,7 +259,7 @@ TEST_F(SimulateTest, ConfigMinAgentsAboveMaxExitsTwo) {
   ProcessResult result = run_cli({"simulate", "--duration", "300", "--config", config.string(),
                                   "--max-agents", "4", "--initial-agents", "4"});
   EXPECT_EQ(result.exit_code, 2) << result.err;
-  EXPECT_NE(result.err.find("dynamic_agent_management.min_agents 8 (from file:" + config.string() +
+  EXPECT_NE(result.err.find("dynamic_agent_management.min_agents 8 (from file " + config.string() +
                             ") is above --max-agents 4"),
             std::string::npos)
       << result.err;

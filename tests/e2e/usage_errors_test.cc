@@ -222,7 +222,8 @@ TEST_F(UsageErrorsTest, AgentsWithAutoScalingIsUsageError) {
     const ProcessResult result = run_cli(scaled, {}, "quit\n");
     EXPECT_EQ(result.exit_code, 2) << command << ": " << result.out << result.err;
     EXPECT_NE(result.err.find("--agents"), std::string::npos) << command << ": " << result.err;
-    EXPECT_NE(result.err.find("which --auto-scaling turns on"), std::string::npos)
+    EXPECT_NE(result.err.find("auto-scaling (auto_scaling.enabled from flag --auto-scaling)"),
+              std::string::npos)
         << command << ": " << result.err;
     EXPECT_NE(result.err.find("--min-agents and --max-agents"), std::string::npos)
         << command << ": " << result.err;
@@ -230,7 +231,8 @@ TEST_F(UsageErrorsTest, AgentsWithAutoScalingIsUsageError) {
 
     const ProcessResult from_env = run_cli(args, {{"AUTO_SCALING", "true"}}, "quit\n");
     EXPECT_EQ(from_env.exit_code, 2) << command << ": " << from_env.out << from_env.err;
-    EXPECT_NE(from_env.err.find("the environment variable AUTO_SCALING"), std::string::npos)
+    EXPECT_NE(from_env.err.find("(auto_scaling.enabled from environment variable AUTO_SCALING)"),
+              std::string::npos)
         << command << ": " << from_env.err;
     EXPECT_FALSE(std::filesystem::exists(db())) << command << ": the run was journaled";
 
@@ -270,7 +272,8 @@ TEST_F(UsageErrorsTest, HostPortAloneMeansLocalHost) {
 }
 
 // The listen-all address 0.0.0.0 means this machine from every source of server.host, and
-// `config show` prints the URL that ollama-flow connects to beside the value as given.
+// `config show` prints the URL that ollama-flow connects to beside the value as given. The JSON
+// keeps the stored source, and the text names it in words.
 TEST_F(UsageErrorsTest, HostListenAllMapsToLocalHost) {
   const std::filesystem::path file = dir_.path() / "host.json";
   std::ofstream(file) << R"({"server": {"host": "0.0.0.0:9"}})";
@@ -278,11 +281,12 @@ TEST_F(UsageErrorsTest, HostListenAllMapsToLocalHost) {
     std::vector<std::string> args;
     std::map<std::string, std::string> env;
     std::string source;
+    std::string source_words;
   };
   const std::vector<Case> cases = {
-      {{"--host", "0.0.0.0:9"}, {}, "flag:--host"},
-      {{"--config", file.string()}, {}, "file:" + file.string()},
-      {{}, {{"OLLAMA_HOST", "0.0.0.0:9"}}, "env:OLLAMA_HOST"},
+      {{"--host", "0.0.0.0:9"}, {}, "flag:--host", "flag --host"},
+      {{"--config", file.string()}, {}, "file:" + file.string(), "file " + file.string()},
+      {{}, {{"OLLAMA_HOST", "0.0.0.0:9"}}, "env:OLLAMA_HOST", "environment variable OLLAMA_HOST"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> json_args = {"config", "show", "--json"};
@@ -302,7 +306,7 @@ TEST_F(UsageErrorsTest, HostListenAllMapsToLocalHost) {
     ASSERT_NE(at, std::string::npos) << c.source << "\n" << text.out;
     const std::string line = text.out.substr(at + 1, text.out.find('\n', at + 1) - at - 1);
     EXPECT_NE(line.find("\"http://127.0.0.1:9\""), std::string::npos) << line;
-    EXPECT_NE(line.find(c.source + ", given as \"0.0.0.0:9\""), std::string::npos) << line;
+    EXPECT_NE(line.find(c.source_words + ", given as \"0.0.0.0:9\""), std::string::npos) << line;
   }
   // The openai backend's default port is 8080, and a URL that needs no change gets no label.
   const ProcessResult openai =
@@ -373,9 +377,17 @@ TEST_F(UsageErrorsTest, IntegerOptionsNameExpectedValue) {
       {{"simulate", "--initial-agents", ""},
        "invalid value '': expected an integer from 1 to 4096"},
       {{"plan-capacity", "--model", "llama3:8b", "--parallel", "abc"},
-       "invalid value 'abc': expected an integer"},
+       "invalid value 'abc': expected an integer from 1 to 4096"},
+      {{"plan-capacity", "--model", "llama3:8b", "--parallel", "0"},
+       "invalid value '0': expected an integer from 1 to 4096"},
+      {{"plan-capacity", "--model", "llama3:8b", "--parallel", "99999999999"},
+       "invalid value '99999999999': expected an integer from 1 to 4096"},
       {{"plan-capacity", "--model", "llama3:8b", "--total-ctx", "1e3"},
-       "invalid value '1e3': expected an integer"},
+       "invalid value '1e3': expected an integer from 1 to 2147483647"},
+      {{"plan-capacity", "--model", "llama3:8b", "--total-ctx", "99999999999"},
+       "invalid value '99999999999': expected an integer from 1 to 2147483647"},
+      {{"plan-capacity", "--model", "llama3:8b", "--total-ctx", "0"},
+       "invalid value '0': expected an integer from 1 to 2147483647"},
       {{"plan-capacity", "--model", "llama3:8b", "--ctx", ""},
        "invalid value \"\" for server.num_ctx (flag --ctx): expected an integer from 256"},
       {{"run", "x", "--backend", "sim", "--max-agents", "lots"},
@@ -600,16 +612,16 @@ TEST_F(UsageErrorsTest, ServerUrlErrorNamesItsSource) {
     std::string source;
   };
   const std::vector<Case> cases = {
-      {{"--host", "ftp://127.0.0.1:11434"}, {}, "unsupported scheme 'ftp'", "the flag --host"},
-      {{"--host", "http://127.0.0.1:99999"}, {}, "invalid port '99999'", "the flag --host"},
+      {{"--host", "ftp://127.0.0.1:11434"}, {}, "unsupported scheme 'ftp'", "flag --host"},
+      {{"--host", "http://127.0.0.1:99999"}, {}, "invalid port '99999'", "flag --host"},
       {{},
        {{"OLLAMA_HOST", "ftp://127.0.0.1"}},
        "unsupported scheme 'ftp'",
-       "the environment variable OLLAMA_HOST"},
+       "environment variable OLLAMA_HOST"},
       {{},
        {{"OLLAMA_HOST", "127.0.0.1:99999"}},
        "invalid port '99999'",
-       "the environment variable OLLAMA_HOST"},
+       "environment variable OLLAMA_HOST"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> config_show = {"config", "show"};
@@ -626,7 +638,7 @@ TEST_F(UsageErrorsTest, ServerUrlErrorNamesItsSource) {
       const ProcessResult result = run_cli(args, c.env);
       EXPECT_EQ(result.exit_code, 2) << label << result.err;
       EXPECT_NE(result.err.find(c.problem), std::string::npos) << label << result.err;
-      EXPECT_NE(result.err.find("invalid server.host from " + c.source), std::string::npos)
+      EXPECT_NE(result.err.find("invalid server.host (from " + c.source + "): "), std::string::npos)
           << label << result.err;
       EXPECT_EQ(result.out, "") << label;
     }

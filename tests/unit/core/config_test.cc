@@ -69,6 +69,37 @@ TEST_F(ConfigTest, FlagBeatsEnvBeatsFileBeatsDefault) {
   EXPECT_EQ(config->sources.at("gpu_scaling.memory_buffer_mb"), "default");
 }
 
+TEST(DescribeSourceTest, NamesEachKindInWords) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"flag:--agents", "flag --agents"},
+      {"file:/etc/flow.json", "file /etc/flow.json"},
+      {"env:OLLAMA_HOST", "environment variable OLLAMA_HOST"},
+      {"profile:production", "profile production"},
+      {"interactive", "interactive session"},
+      {"default", "default"},
+      {"", "default"},
+      {"file:/a:b.json", "file /a:b.json"},
+      {"other:x", "other:x"},
+  };
+  for (const auto& [source, words] : cases) {
+    EXPECT_EQ(describe_source(source), words) << source;
+  }
+}
+
+TEST_F(ConfigTest, DescribeSourceOfLoadedKeys) {
+  const std::string path = write_file({{"gpu_scaling", {{"max_agents", 3}}}});
+  env_["SCALING_STRATEGY"] = "aggressive";
+  const std::vector<FlagValue> flags = {{"server.model", "flag-model", "--model"}};
+  Result<Config> config = load_config(path, env(), flags);
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(describe_source_of(*config, "server.model"), "flag --model");
+  EXPECT_EQ(describe_source_of(*config, "auto_scaling.strategy"),
+            "environment variable SCALING_STRATEGY");
+  EXPECT_EQ(describe_source_of(*config, "gpu_scaling.max_agents"), "file " + path);
+  EXPECT_EQ(describe_source_of(*config, "gpu_scaling.memory_buffer_mb"), "default");
+  EXPECT_EQ(describe_source_of(*config, "no.such_key"), "default");
+}
+
 TEST_F(ConfigTest, EnvironmentVariablesMapToKeys) {
   env_["OLLAMA_HOST"] = "0.0.0.0";
   env_["AUTO_SCALING"] = "true";
@@ -231,8 +262,8 @@ TEST_F(ConfigTest, ThresholdsOutOfOrderNameValuesAndSources) {
   ASSERT_FALSE(config.is_ok());
   EXPECT_EQ(config.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(config.status().message(),
-            "gpu_scaling.scale_down_threshold (0.6, from file:" + path +
-                ") must be below gpu_scaling.scale_up_threshold (0.3, from file:" + path +
+            "gpu_scaling.scale_down_threshold (0.6, from file " + path +
+                ") must be below gpu_scaling.scale_up_threshold (0.3, from file " + path +
                 "): lower gpu_scaling.scale_down_threshold or raise "
                 "gpu_scaling.scale_up_threshold");
 }
@@ -243,7 +274,7 @@ TEST_F(ConfigTest, ScaleDownAtVramCriticalIsRejected) {
   ASSERT_FALSE(config.is_ok());
   EXPECT_NE(config.status().message().find(
                 "gpu_scaling.scale_down_threshold (0.4, from default) must be below "
-                "gpu_scaling.vram_critical_threshold (0.4, from file:"),
+                "gpu_scaling.vram_critical_threshold (0.4, from file "),
             std::string::npos)
       << config.status().message();
 }
@@ -253,7 +284,7 @@ TEST_F(ConfigTest, TemperaturesOutOfOrderNameValues) {
   Result<Config> config = load_config(path, env(), {});
   ASSERT_FALSE(config.is_ok());
   EXPECT_NE(config.status().message().find(
-                "gpu_scaling.temperature_critical_c (99, from file:" + path +
+                "gpu_scaling.temperature_critical_c (99, from file " + path +
                 ") must not exceed gpu_scaling.temperature_emergency_c (95, from default)"),
             std::string::npos)
       << config.status().message();

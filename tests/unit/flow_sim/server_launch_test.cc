@@ -577,7 +577,8 @@ TEST(ServerSignalTest, OllamaSourceUsesConfiguredSlots) {
   const std::optional<workload::ServerSignal> signal = (*source)();
   ASSERT_TRUE(signal.has_value());
   EXPECT_EQ(signal->total_slots, 3);
-  EXPECT_TRUE(contains(signal->source, "env:OLLAMA_NUM_PARALLEL")) << signal->source;
+  EXPECT_TRUE(contains(signal->source, "(environment variable OLLAMA_NUM_PARALLEL)"))
+      << signal->source;
   EXPECT_DOUBLE_EQ(signal->server_wait_s.value_or(-1), 0.5);
   EXPECT_FALSE(signal->queued_requests.has_value());
 }

@@ -5,6 +5,7 @@
 #include "fakes/test_paths.h"
 #include "gpu/monitor.h"
 #include "gpu/snapshot_json.h"
+#include "gpu/snapshot_text.h"
 #include "gpu/text_table.h"
 #include "unit/gpu/fake_nvml.h"
 
@@ -212,6 +213,44 @@ TEST_F(TextTableTest, WideCharactersCountTwoColumns) {
   EXPECT_EQ(lines[0], "NAME   FREE");
   EXPECT_EQ(lines[1], "\u65e5\u672c   1 MiB");
   EXPECT_EQ(lines[2], "abcde  2 MiB");
+}
+
+// A cell contains text from outside, such as a GPU or model name, so the table escapes it. An
+// escape sequence, a newline or a right-to-left override never reaches the terminal.
+TEST_F(TextTableTest, EscapesControlCharactersInCells) {
+  TextTable table({"NAME\n", "FREE"});
+  table.add_row({"gpu\x1b[31m\u202e", "1 MiB"});
+  table.add_row({"a\nb", "2 MiB"});
+  const std::vector<std::string> lines = table.render_lines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "NAME\\n             FREE");
+  EXPECT_EQ(lines[1], "gpu\\x1B[31m\\u202E  1 MiB");
+  EXPECT_EQ(lines[2], "a\\nb               2 MiB");
+}
+
+// A cell that the caller escaped already, as `runs` does, comes out the same.
+TEST_F(TextTableTest, EscapedCellStaysUnchanged) {
+  TextTable table({"NAME"});
+  table.add_row({"gpu\\x1B[31m"});
+  const std::vector<std::string> lines = table.render_lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1], "gpu\\x1B[31m");
+}
+
+TEST_F(TextTableTest, SnapshotEscapesNameAndNotes) {
+  GpuSnapshot snapshot;
+  GpuDevice device;
+  device.id = "gpu0";
+  device.name = "Card\x1b]0;title\x07\u202e";
+  device.detected_by = "sysfs";
+  device.notes.push_back("name read as \x1b[2J");
+  snapshot.devices.push_back(device);
+  const std::string text = render_snapshot(snapshot);
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x07'), std::string::npos) << text;
+  EXPECT_EQ(text.find("\u202e"), std::string::npos) << text;
+  EXPECT_NE(text.find("Card\\x1B]0;title\\x07\\u202E"), std::string::npos) << text;
+  EXPECT_NE(text.find("gpu0: name read as \\x1B[2J"), std::string::npos) << text;
 }
 
 TEST_F(TextTableTest, SmallSizesInKib) {

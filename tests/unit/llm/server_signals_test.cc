@@ -342,7 +342,7 @@ TEST(ConfiguredSlotsTest, NamesTheSourceOfTheSetting) {
   config.sources["server.num_parallel"] = "env:OLLAMA_NUM_PARALLEL";
   ConfiguredSlots set = configured_slots(config);
   EXPECT_EQ(set.slots, 4);
-  EXPECT_TRUE(contains(set.source, "env:OLLAMA_NUM_PARALLEL")) << set.source;
+  EXPECT_TRUE(contains(set.source, "(environment variable OLLAMA_NUM_PARALLEL)")) << set.source;
 }
 
 }  // namespace

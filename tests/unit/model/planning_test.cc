@@ -157,6 +157,24 @@ TEST_F(PlanReportTest, JsonAndTextNameEstimateAndLimit) {
   EXPECT_NE(text.find("estimate"), std::string::npos);
 }
 
+// Model and device names come from the server and the GPU probes, so the text escapes them.
+TEST_F(PlanReportTest, TextEscapesModelAndDeviceNames) {
+  ModelDemand d;
+  d.spec = fixtures::llama31_8b();
+  d.spec.name = "evil\x1b[31m\u202e:8b";
+  DeviceBudget gpu;
+  gpu.id = "gpu0";
+  gpu.name = "Card\nFake row";
+  gpu.total_bytes = gpu.free_bytes = 24 * fixtures::kGiB;
+  CapacityPlan plan = plan_capacity({d}, {gpu}, CapacityOptions{}).value();
+  const std::string text = render_plan(plan);
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_EQ(text.find("\u202e"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Card\nFake row"), std::string::npos) << text;
+  EXPECT_NE(text.find("evil\\x1B[31m\\u202E:8b: fits"), std::string::npos) << text;
+  EXPECT_NE(text.find("Card\\nFake row"), std::string::npos) << text;
+}
+
 TEST_F(PlanReportTest, LayoutOfGgufModelIsNamed) {
   EXPECT_EQ(describe_layout(fixtures::llama31_8b()), "llama, 32 layers");
   const nlohmann::json json = spec_to_json(fixtures::llama31_8b());

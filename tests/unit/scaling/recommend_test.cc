@@ -149,11 +149,13 @@ TEST_F(RecommendTest, MinAgentsAboveServerSlotsSaysTheyQueue) {
   params_.min_agents = 6;
   EngineInputs inputs = test::pool(now_, 6, 1, 0);
   inputs.capacity = test::capacity(now_, 12, 4);
-  inputs.capacity->server_slots_source = "configured server.num_parallel (env:OLLAMA_NUM_PARALLEL)";
+  inputs.capacity->server_slots_source =
+      "configured server.num_parallel (environment variable OLLAMA_NUM_PARALLEL)";
   const Recommendation rec = run(inputs);
   EXPECT_EQ(rec.desired, 6);
   EXPECT_NE(rec.reason.find("2 agents beyond the server's 4 slots (configured server.num_parallel "
-                            "(env:OLLAMA_NUM_PARALLEL)) only queue inside the server"),
+                            "(environment variable OLLAMA_NUM_PARALLEL)) only queue inside the "
+                            "server"),
             std::string::npos)
       << rec.reason;
 }
