@@ -117,7 +117,11 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
   }
   Result<std::string> text = read_file_limited(path, kMaxPlanFileBytes, "plan file '" + path + "'");
   if (!text) {
-    // A plan file that is missing or unreadable is the user's to fix, like a bad flag.
+    // A plan file that is missing or unreadable is the user's to fix, like a bad flag. Ctrl-C
+    // while a FIFO waits for its writer cancels the run.
+    if (text.status().code() == ErrorCode::kCancelled) {
+      return text.status();
+    }
     return Status(ErrorCode::kInvalidArgument, text.status().message());
   }
   if (const std::optional<size_t> deep = json_too_deep_offset(*text)) {
