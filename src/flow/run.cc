@@ -798,12 +798,8 @@ Status prepare(RunState& state) {
       state.backend.notes.push_back(std::move(note));
     }
   }
-  if (!state.request.plan_file.empty() && state.request.resume_id.empty()) {
-    Result<orchestrator::Plan> plan = read_plan_file(state);
-    if (!plan) {
-      return plan.status();
-    }
-    state.file_plan = *plan;
+  if (state.file_plan) {
+    const std::optional<orchestrator::Plan>& plan = state.file_plan;
     if (goal.empty() && !plan->goal.empty()) {
       if (Status fits = check_goal(state, plan->goal); !fits) {
         return fits.with_context("plan file '" + state.request.plan_file + "'");
@@ -895,8 +891,9 @@ Result<RunReport> journal_cancelled_start(RunState& state, const Status& cancell
   state.backend.settings = state.config.server;
   state.backend.settings.backend = "openai";
   std::string goal = state.request.goal;
-  if (goal.empty() && !state.request.plan_file.empty()) {
-    goal = "plan " + state.request.plan_file;  // the plan file is read after the server starts
+  if (goal.empty() && state.file_plan) {
+    goal =
+        state.file_plan->goal.empty() ? "plan " + state.request.plan_file : state.file_plan->goal;
   }
   if (Status created = start_record(state, goal); !created) {
     return created;
@@ -991,6 +988,15 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
     if (Status resumable = check_resume(state); !resumable) {
       return resumable;
     }
+  }
+  // Before a server is started: a plan file that cannot be read is a usage error, and a run that
+  // Ctrl-C stops while the server starts is journaled with the plan's goal.
+  if (!request.plan_file.empty() && request.resume_id.empty()) {
+    Result<orchestrator::Plan> plan = read_plan_file(state);
+    if (!plan) {
+      return plan.status();
+    }
+    state.file_plan = std::move(plan).value();
   }
   std::optional<RunServer> server;  // its destructor stops the server on every return
   if (!request.start_server.empty()) {

@@ -371,12 +371,16 @@ TEST_F(StartServerTest, CtrlCDuringStartIsJournaled) {
   EXPECT_TRUE(contains(notes, "so it was stopped")) << notes;
   EXPECT_NE(::kill(server_pid, 0), 0) << "server pid " << server_pid << " still runs";
 
+  // The plan file's goal, as when Ctrl-C comes after the server started.
+  EXPECT_EQ(report["goal"], "Write two notes") << report.dump();
+
   const ProcessResult shown =
       run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   const json run = parse_json(shown);
   EXPECT_EQ(run["status"], "cancelled") << shown.out;
   EXPECT_EQ(run["report"]["status"], "cancelled") << shown.out;
+  EXPECT_EQ(run["goal"], "Write two notes") << shown.out;
 }
 
 // Returns true while `pid` runs; a zombie that no one reaped counts as ended.
