@@ -64,6 +64,8 @@ struct RunState {
   // Held from before the run is journaled until it ends; nullopt for a plan-only run.
   std::optional<orchestrator::WorkspaceLock> workspace_lock;
   RunReport report;
+  // The footprint that request.on_footprint was last given.
+  RunFootprint footprint;
   // The paths that open_journal() created for a new journal: its files and the missing folders
   // above them, the deepest first. A start that cannot write the journal removes them again.
   std::vector<std::filesystem::path> new_journal_paths;
@@ -77,6 +79,13 @@ orchestrator::PlanLimits plan_limits(const Config& config) {
   orchestrator::PlanLimits limits;
   limits.max_tasks = config.run.max_tasks;
   return limits;
+}
+
+// Passes state.footprint to the request's observer.
+void publish_footprint(const RunState& state) {
+  if (state.request.on_footprint) {
+    state.request.on_footprint(state.footprint);
+  }
 }
 
 // The exit code of a run whose journal cannot be written, as for other input that the user has
@@ -281,6 +290,8 @@ Status start_record(RunState& state, const std::string& goal) {
       return as_journal_usage_error(reopened.status());
     }
     state.record = *reopened;
+    state.footprint.journaled = true;
+    publish_footprint(state);
     return Status::ok();
   }
   store::RunRecord record;
@@ -302,6 +313,9 @@ Status start_record(RunState& state, const std::string& goal) {
   }
   state.new_journal_paths.clear();
   state.record = *created;
+  state.footprint.run_id = state.record.id;
+  state.footprint.journaled = true;
+  publish_footprint(state);
   return Status::ok();
 }
 
@@ -607,6 +621,9 @@ void finish(RunState& state) {
     state.report.exit_code = kJournalFailureExitCode;
     return;
   }
+  state.footprint.finished = true;
+  state.footprint.status = state.report.status;
+  publish_footprint(state);
 }
 
 // Rejects a goal that cannot fit in one request's context and keeps a warning for the report
@@ -750,6 +767,10 @@ Status lock_workspace(RunState& state, const std::string& root) {
   Result<orchestrator::WorkspaceLock> lock = orchestrator::WorkspaceLock::acquire(root);
   if (lock) {
     state.workspace_lock = std::move(lock).value();
+    for (const std::filesystem::path& folder : state.workspace_lock->created()) {
+      state.footprint.created_folders.push_back(folder.string());
+    }
+    publish_footprint(state);
     return Status::ok();
   }
   if (lock.status().code() != ErrorCode::kConflict) {
@@ -814,6 +835,8 @@ Status check_resume(RunState& state) {
 
   state.resume_plan = std::move(stored).value();
   state.resumed = std::move(run).value();
+  state.footprint.run_id = state.resumed->id;
+  publish_footprint(state);
   return Status::ok();
 }
 

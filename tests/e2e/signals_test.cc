@@ -271,6 +271,28 @@ TEST_F(SignalsTest, SighupStopsRunGracefully) {
   EXPECT_EQ(active_runs(), json::array()) << "the status file was left behind";
 }
 
+// GNU `timeout` sends SIGTERM to the run and then to the run's process group, so two signals
+// arrive microseconds apart. They count as one: the run stops as after one signal, with its
+// report. The second signal differs from the first, because the kernel merges a second SIGTERM
+// that is still pending.
+TEST_F(SignalsTest, TwoQuickSignalsStopRunGracefully) {
+  ChildProcess child(cli_argv({"run", "--plan", write_plan().string(), "--backend", "sim",
+                               "--config", write_slow_config().string(), "--workspace",
+                               workspace().string(), "--db", db().string(), "--json"}),
+                     cli_options({}));
+  const json active = wait_for_active_run();
+  ASSERT_EQ(active.size(), 1u) << child.read_err();
+  child.send_signal(SIGTERM);
+  child.send_signal(SIGINT);
+  EXPECT_EQ(child.wait(std::chrono::seconds(60)), 130) << child.read_err();
+  const json report = json::parse(child.read_out(), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
+  EXPECT_EQ(report["status"], "cancelled");
+  const json runs = journaled_runs();
+  ASSERT_EQ(runs.size(), 1u) << runs.dump();
+  EXPECT_EQ(runs[0]["status"], "cancelled") << runs.dump();
+}
+
 // Opening a FIFO waits for a writer, as `cat` does. Ctrl-C then cancels the run (exit 130)
 // instead of reporting an unreadable plan file.
 TEST_F(SignalsTest, SigintWhilePlanFifoWaits) {
