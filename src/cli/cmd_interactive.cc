@@ -195,6 +195,7 @@ void run_one_goal(Session& session, const std::string& goal) {
   request.goal = goal;
   request.backend_chosen = session.options.backend_chosen;
   request.notes = session.options.notes;
+  request.on_footprint = set_run_exit_notice;
   CancelTokenPtr cancel = renew_interrupt_token();
   Result<flow::RunReport> report =
       flow::run_goal(session.config, request, cancel, system_clock(), &session.monitor);

@@ -13,6 +13,31 @@
 
 namespace ollamaflow::cli {
 
+void set_run_exit_notice(const flow::RunFootprint& footprint) {
+  const std::string prefix = "ollama-flow: a second signal ended the process at once";
+  const std::string id = footprint.run_id;
+  std::string line;
+  if (id.empty()) {
+    line = prefix + ", before the run was journaled, so there is nothing to resume";
+  } else if (footprint.finished) {
+    line = fmt::format(
+        "{}, so the report of run '{}' ({}) was not printed: `ollama-flow runs show {}` prints "
+        "it, and `ollama-flow run --resume {}` continues the run",
+        prefix, id, footprint.status, id, id);
+  } else if (footprint.journaled) {
+    line = fmt::format(
+        "{}: run '{}' has no report and its end is not journaled, so `ollama-flow runs` shows it "
+        "as interrupted; `ollama-flow run --resume {}` continues it",
+        prefix, id, id);
+  } else {
+    line = fmt::format(
+        "{}, before run '{}' was resumed, so the journal keeps it as it was; `ollama-flow run "
+        "--resume {}` continues it",
+        prefix, id, id);
+  }
+  set_immediate_exit_notice(line, footprint.created_folders);
+}
+
 int cmd_run(const Config& config, const RunOptions& options) {
   flow::RunRequest request;
   request.goal = options.goal;
@@ -22,6 +47,7 @@ int cmd_run(const Config& config, const RunOptions& options) {
   request.backend_chosen = options.backend_chosen;
   request.start_server = options.start_server;
   request.notes = options.notes;
+  request.on_footprint = set_run_exit_notice;
 
   CancelTokenPtr cancel = install_interrupt_handler();
   Result<flow::RunReport> report = flow::run_goal(config, request, cancel, system_clock());

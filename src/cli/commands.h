@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "flow/run_types.h"
 
 namespace ollamaflow::cli {
 
@@ -59,6 +60,10 @@ struct RunOptions {
   std::vector<std::string> notes;  // printed before the run and kept in its report
 };
 int cmd_run(const Config& config, const RunOptions& options);
+
+// Sets, from what a run left so far, the line that a second signal prints before it exits at once
+// and the empty workspace folders of the run that it removes. A flow::RunRequest::on_footprint.
+void set_run_exit_notice(const flow::RunFootprint& footprint);
 int cmd_interactive(const Config& config, const RunOptions& options);
 
 struct RunsOptions {

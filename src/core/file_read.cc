@@ -44,6 +44,16 @@ Status open_error(int code, const std::string& item) {
       item + " cannot be read: " + std::strerror(code) + "; check that it is a readable file");
 }
 
+// The signal handlers of the commands are installed without SA_RESTART, so a signal that arrives
+// while open() waits for a FIFO's writer, or read() for its data, fails that call with EINTR. The
+// handlers cancel the command, so the read stops too.
+Status interrupted(const std::string& item) {
+  return Status(ErrorCode::kCancelled,
+                item +
+                    " was not read: cancelled by a signal while it waited for data (a FIFO "
+                    "waits until a program opens it for writing)");
+}
+
 Status too_large(const std::string& item, uint64_t size, uint64_t max_bytes) {
   return Status(ErrorCode::kInvalidArgument,
                 fmt::format("{} is {}, more than the limit of {}: check that it is the right file",
@@ -73,10 +83,13 @@ std::string format_byte_size(uint64_t bytes) {
 
 Result<std::string> read_file_limited(const std::string& path, uint64_t max_bytes,
                                       const std::string& item) {
-  // Opening a FIFO waits for a writer, as `cat` does.
+  // Opening a FIFO waits for a writer, as `cat` does, until a signal interrupts it.
   FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (file.get() < 0) {
     const int code = errno;
+    if (code == EINTR) {
+      return interrupted(item);
+    }
     if (code == EISDIR) {
       return Status(ErrorCode::kInvalidArgument, item + " is a folder: pass the path of a file");
     }
@@ -111,7 +124,7 @@ Result<std::string> read_file_limited(const std::string& path, uint64_t max_byte
     const ssize_t count = ::read(file.get(), text.data() + used, text.size() - used);
     if (count < 0) {
       if (errno == EINTR) {
-        continue;
+        return interrupted(item);
       }
       return open_error(errno, item);
     }

@@ -21,7 +21,8 @@ std::string format_byte_size(uint64_t bytes);
 // Returns kNotFound when the path does not exist, and kInvalidArgument for a folder or a file
 // over the limit. That message names the limit and either the file's size or the fact that it is
 // not a regular file. Returns kPermissionDenied or kIoError with the system's message when the file
-// cannot be opened or read.
+// cannot be opened or read, and kCancelled when a signal handler interrupts the open or a read,
+// such as Ctrl-C while a FIFO waits for its writer.
 Result<std::string> read_file_limited(const std::string& path, uint64_t max_bytes,
                                       const std::string& item);
 

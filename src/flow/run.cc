@@ -64,6 +64,11 @@ struct RunState {
   // Held from before the run is journaled until it ends; nullopt for a plan-only run.
   std::optional<orchestrator::WorkspaceLock> workspace_lock;
   RunReport report;
+  // The footprint that request.on_footprint was last given.
+  RunFootprint footprint;
+  // The paths that open_journal() created for a new journal: its files and the missing folders
+  // above them, the deepest first. A start that cannot write the journal removes them again.
+  std::vector<std::filesystem::path> new_journal_paths;
   MonoTime started{};
   // Rate limiters of the per-request warnings of the queen's and the agents' requests, shared
   // by the whole run. finish() logs the counts that are still open.
@@ -74,6 +79,68 @@ orchestrator::PlanLimits plan_limits(const Config& config) {
   orchestrator::PlanLimits limits;
   limits.max_tasks = config.run.max_tasks;
   return limits;
+}
+
+// Passes state.footprint to the request's observer.
+void publish_footprint(const RunState& state) {
+  if (state.request.on_footprint) {
+    state.request.on_footprint(state.footprint);
+  }
+}
+
+// The exit code of a run whose journal cannot be written, as for other input that the user has
+// to fix: here with free disk space or another --db.
+constexpr int kJournalFailureExitCode = 2;
+
+// Returns a journal failure as kInvalidArgument, so that the command exits with
+// kJournalFailureExitCode. A journal that cannot be written (permission, a full disk, an I/O
+// error) or is damaged is the user's to fix, like a workspace that cannot be written.
+Status as_journal_usage_error(const Status& status) {
+  switch (status.code()) {
+    case ErrorCode::kPermissionDenied:
+    case ErrorCode::kIoError:
+    case ErrorCode::kCorrupt:
+      return Status(ErrorCode::kInvalidArgument, status.message());
+    default:
+      return status;
+  }
+}
+
+// Records in state.new_journal_paths what opening a journal at `path` would create.
+void note_new_journal_paths(RunState& state, const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::symlink_status(path, error).type() !=
+      std::filesystem::file_type::not_found) {
+    return;
+  }
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    state.new_journal_paths.emplace_back(path + suffix);
+  }
+  // The status files' folder beside the journal, then the journal's missing folders.
+  const std::filesystem::path parent = std::filesystem::absolute(path).parent_path();
+  if (std::filesystem::symlink_status(parent / "active", error).type() ==
+      std::filesystem::file_type::not_found) {
+    state.new_journal_paths.push_back(parent / "active");
+  }
+  for (std::filesystem::path folder = parent; folder != folder.root_path();
+       folder = folder.parent_path()) {
+    if (std::filesystem::symlink_status(folder, error).type() !=
+        std::filesystem::file_type::not_found) {
+      break;
+    }
+    state.new_journal_paths.push_back(folder);
+  }
+}
+
+// Removes what opening a new journal created, after a start that could not write it. A folder
+// goes only when it is empty, so nothing that another process put there is lost.
+void remove_new_journal(RunState& state) {
+  state.journal.reset();
+  for (const std::filesystem::path& path : state.new_journal_paths) {
+    std::error_code error;
+    std::filesystem::remove(path, error);
+  }
+  state.new_journal_paths.clear();
 }
 
 // Opens the journal into state.journal, unless it is open already.
@@ -89,16 +156,13 @@ Status open_journal(RunState& state) {
     }
     path = *fallback;
   }
+  note_new_journal_paths(state, path);
   store::JournalOptions options;
   options.clock = state.clock;
   Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(path, options);
   if (!journal) {
-    // A journal that cannot be written is the user's to fix with --db, like a workspace that
-    // cannot be written, so it is a usage error too.
-    if (journal.status().code() == ErrorCode::kPermissionDenied) {
-      return Status(ErrorCode::kInvalidArgument, journal.status().message());
-    }
-    return journal.status();
+    remove_new_journal(state);
+    return as_journal_usage_error(journal.status());
   }
   state.journal = std::move(journal).value();
   return Status::ok();
@@ -117,7 +181,11 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
   }
   Result<std::string> text = read_file_limited(path, kMaxPlanFileBytes, "plan file '" + path + "'");
   if (!text) {
-    // A plan file that is missing or unreadable is the user's to fix, like a bad flag.
+    // A plan file that is missing or unreadable is the user's to fix, like a bad flag. Ctrl-C
+    // while a FIFO waits for its writer cancels the run.
+    if (text.status().code() == ErrorCode::kCancelled) {
+      return text.status();
+    }
     return Status(ErrorCode::kInvalidArgument, text.status().message());
   }
   if (const std::optional<size_t> deep = json_too_deep_offset(*text)) {
@@ -219,9 +287,11 @@ Status start_record(RunState& state, const std::string& goal) {
   if (!state.request.resume_id.empty()) {
     Result<store::RunRecord> reopened = state.journal->reopen_run(state.request.resume_id);
     if (!reopened) {
-      return reopened.status();
+      return as_journal_usage_error(reopened.status());
     }
     state.record = *reopened;
+    state.footprint.journaled = true;
+    publish_footprint(state);
     return Status::ok();
   }
   store::RunRecord record;
@@ -238,9 +308,14 @@ Status start_record(RunState& state, const std::string& goal) {
   }
   Result<store::RunRecord> created = state.journal->create_run(std::move(record));
   if (!created) {
-    return created.status();
+    remove_new_journal(state);
+    return as_journal_usage_error(created.status());
   }
+  state.new_journal_paths.clear();
   state.record = *created;
+  state.footprint.run_id = state.record.id;
+  state.footprint.journaled = true;
+  publish_footprint(state);
   return Status::ok();
 }
 
@@ -537,15 +612,18 @@ void finish(RunState& state) {
   Status stored = state.journal->finish_run(state.record.id, status, state.report.exit_code,
                                             report_to_json(state.report));
   // A journal that failed during the run keeps no record of its end, so `runs` shows the run as
-  // interrupted. The exit code reports it too, even when every task succeeded.
+  // interrupted. A journal that cannot be written exits with 2, as at the start of a run, even
+  // when every task succeeded or the run was cancelled.
   if (!stored) {
     state.report.notes.push_back("journal: " + stored.message() +
                                  "; the workspace has the run's files, but the journal does not "
                                  "record their tasks or the run's end");
-    if (state.report.exit_code == 0) {
-      state.report.exit_code = 1;
-    }
+    state.report.exit_code = kJournalFailureExitCode;
+    return;
   }
+  state.footprint.finished = true;
+  state.footprint.status = state.report.status;
+  publish_footprint(state);
 }
 
 // Rejects a goal that cannot fit in one request's context and keeps a warning for the report
@@ -687,6 +765,10 @@ Status lock_workspace(RunState& state, const std::string& root) {
   Result<orchestrator::WorkspaceLock> lock = orchestrator::WorkspaceLock::acquire(root);
   if (lock) {
     state.workspace_lock = std::move(lock).value();
+    for (const std::filesystem::path& folder : state.workspace_lock->created()) {
+      state.footprint.created_folders.push_back(folder.string());
+    }
+    publish_footprint(state);
     return Status::ok();
   }
   if (lock.status().code() != ErrorCode::kConflict) {
@@ -751,6 +833,8 @@ Status check_resume(RunState& state) {
 
   state.resume_plan = std::move(stored).value();
   state.resumed = std::move(run).value();
+  state.footprint.run_id = state.resumed->id;
+  publish_footprint(state);
   return Status::ok();
 }
 
@@ -792,12 +876,8 @@ Status prepare(RunState& state) {
       state.backend.notes.push_back(std::move(note));
     }
   }
-  if (!state.request.plan_file.empty() && state.request.resume_id.empty()) {
-    Result<orchestrator::Plan> plan = read_plan_file(state);
-    if (!plan) {
-      return plan.status();
-    }
-    state.file_plan = *plan;
+  if (state.file_plan) {
+    const std::optional<orchestrator::Plan>& plan = state.file_plan;
     if (goal.empty() && !plan->goal.empty()) {
       if (Status fits = check_goal(state, plan->goal); !fits) {
         return fits.with_context("plan file '" + state.request.plan_file + "'");
@@ -889,8 +969,9 @@ Result<RunReport> journal_cancelled_start(RunState& state, const Status& cancell
   state.backend.settings = state.config.server;
   state.backend.settings.backend = "openai";
   std::string goal = state.request.goal;
-  if (goal.empty() && !state.request.plan_file.empty()) {
-    goal = "plan " + state.request.plan_file;  // the plan file is read after the server starts
+  if (goal.empty() && state.file_plan) {
+    goal =
+        state.file_plan->goal.empty() ? "plan " + state.request.plan_file : state.file_plan->goal;
   }
   if (Status created = start_record(state, goal); !created) {
     return created;
@@ -985,6 +1066,15 @@ Result<RunReport> run_goal(const Config& config, const RunRequest& request,
     if (Status resumable = check_resume(state); !resumable) {
       return resumable;
     }
+  }
+  // Before a server is started: a plan file that cannot be read is a usage error, and a run that
+  // Ctrl-C stops while the server starts is journaled with the plan's goal.
+  if (!request.plan_file.empty() && request.resume_id.empty()) {
+    Result<orchestrator::Plan> plan = read_plan_file(state);
+    if (!plan) {
+      return plan.status();
+    }
+    state.file_plan = std::move(plan).value();
   }
   std::optional<RunServer> server;  // its destructor stops the server on every return
   if (!request.start_server.empty()) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,22 @@
 #include <nlohmann/json.hpp>
 
 namespace ollamaflow::flow {
+
+// The traces that a run has left in the journal and on disk so far, for a process that has to
+// exit before the run ends.
+struct RunFootprint {
+  // The journal's id of the run; empty until the run is journaled, except for a resume, whose id
+  // the request names.
+  std::string run_id;
+  // Whether the journal has the run as running in this process. A process that exits then
+  // leaves it 'interrupted'.
+  bool journaled = false;
+  // Whether the journal records the run's end, and `status` its journaled status.
+  bool finished = false;
+  std::string status;
+  // Folders that this run created for its workspace, the deepest first.
+  std::vector<std::string> created_folders;
+};
 
 struct RunRequest {
   std::string goal;
@@ -23,6 +40,8 @@ struct RunRequest {
   std::string start_server;
   // Notes of the command line that the report keeps, such as what a flag changes in this run.
   std::vector<std::string> notes;
+  // Called on the calling thread whenever the run's footprint changes; may be empty.
+  std::function<void(const RunFootprint&)> on_footprint;
 };
 
 struct TaskReport {

@@ -36,6 +36,10 @@ class WorkspaceLock {
   // when they are still empty, so that a run that stops before it writes leaves nothing behind.
   void keep_created() { created_.clear(); }
 
+  // The folders that acquire() created and that the destructor removes when they are still
+  // empty, the deepest first; empty after keep_created().
+  const std::vector<std::filesystem::path>& created() const { return created_; }
+
  private:
   WorkspaceLock(int fd, bool enforced, std::vector<std::filesystem::path> created)
       : fd_(fd), enforced_(enforced), created_(std::move(created)) {}

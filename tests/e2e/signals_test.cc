@@ -4,6 +4,7 @@
 // that reused its pid.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -268,6 +269,49 @@ TEST_F(SignalsTest, SighupStopsRunGracefully) {
   EXPECT_EQ(run["status"], "cancelled") << run.dump();
   EXPECT_EQ(run["exit_code"], 130) << run.dump();
   EXPECT_EQ(active_runs(), json::array()) << "the status file was left behind";
+}
+
+// GNU `timeout` sends SIGTERM to the run and then to the run's process group, so two signals
+// arrive microseconds apart. They count as one: the run stops as after one signal, with its
+// report. The second signal differs from the first, because the kernel merges a second SIGTERM
+// that is still pending.
+TEST_F(SignalsTest, TwoQuickSignalsStopRunGracefully) {
+  ChildProcess child(cli_argv({"run", "--plan", write_plan().string(), "--backend", "sim",
+                               "--config", write_slow_config().string(), "--workspace",
+                               workspace().string(), "--db", db().string(), "--json"}),
+                     cli_options({}));
+  const json active = wait_for_active_run();
+  ASSERT_EQ(active.size(), 1u) << child.read_err();
+  child.send_signal(SIGTERM);
+  child.send_signal(SIGINT);
+  EXPECT_EQ(child.wait(std::chrono::seconds(60)), 130) << child.read_err();
+  const json report = json::parse(child.read_out(), nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << child.read_out() << child.read_err();
+  EXPECT_EQ(report["status"], "cancelled");
+  const json runs = journaled_runs();
+  ASSERT_EQ(runs.size(), 1u) << runs.dump();
+  EXPECT_EQ(runs[0]["status"], "cancelled") << runs.dump();
+}
+
+// Opening a FIFO waits for a writer, as `cat` does. Ctrl-C then cancels the run (exit 130)
+// instead of reporting an unreadable plan file.
+TEST_F(SignalsTest, SigintWhilePlanFifoWaits) {
+  const fs::path fifo = dir_.path() / "plan.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ChildProcess child(cli_argv({"run", "--plan", fifo.string(), "--backend", "sim", "--workspace",
+                               workspace().string(), "--db", db().string()}),
+                     cli_options({}));
+  // The run locks its workspace, which creates the folder, just before it reads the plan file.
+  for (int i = 0; i < 600 && !fs::exists(workspace()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(fs::exists(workspace())) << child.read_err();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  child.send_signal(SIGINT);
+  EXPECT_EQ(child.wait(std::chrono::seconds(10)), 130) << child.read_err();
+  EXPECT_NE(child.read_err().find("cancelled"), std::string::npos) << child.read_err();
+  EXPECT_NE(child.read_err().find("plan.fifo"), std::string::npos) << child.read_err();
+  EXPECT_FALSE(fs::exists(workspace())) << "the run left its empty workspace";
 }
 
 TEST_F(SignalsTest, SigintStopsModelsOnStalledServer) {

@@ -67,6 +67,18 @@ class StartServerTest : public E2eTest {
     return {"--start-server", script.string(), "--model", model.string()};
   }
 
+  // Writes a GGUF model and a server script like silent_server_args(), whose server also ignores
+  // SIGTERM, so that stopping it takes the full 10 s until SIGKILL.
+  std::vector<std::string> stubborn_server_args() {
+    const std::filesystem::path model = dir_.path() / "model.gguf";
+    std::ofstream(model, std::ios::binary) << make_llama_gguf({});
+    const std::filesystem::path script = dir_.path() / "stubborn-server.sh";
+    std::ofstream(script) << "#!/bin/sh\ntrap '' TERM\necho $$ > " << server_pid_file().string()
+                          << "\nexec sleep 600\n";
+    std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+    return {"--start-server", script.string(), "--model", model.string()};
+  }
+
   std::filesystem::path server_pid_file() const { return dir_.path() / "server.pid"; }
 
   // Waits up to 30 s for the silent server's pid; -1 when it did not start.
@@ -371,12 +383,86 @@ TEST_F(StartServerTest, CtrlCDuringStartIsJournaled) {
   EXPECT_TRUE(contains(notes, "so it was stopped")) << notes;
   EXPECT_NE(::kill(server_pid, 0), 0) << "server pid " << server_pid << " still runs";
 
+  // The plan file's goal, as when Ctrl-C comes after the server started.
+  EXPECT_EQ(report["goal"], "Write two notes") << report.dump();
+
   const ProcessResult shown =
       run_cli({"runs", "show", report["run_id"], "--db", db().string(), "--json"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   const json run = parse_json(shown);
   EXPECT_EQ(run["status"], "cancelled") << shown.out;
   EXPECT_EQ(run["report"]["status"], "cancelled") << shown.out;
+  EXPECT_EQ(run["goal"], "Write two notes") << shown.out;
+}
+
+// Sends SIGINT to `child`, and again 0.7 s later, beyond the interval in which a second signal
+// counts as the first. Returns the exit code, or -1 when the child still runs 5 s later.
+int interrupt_twice(ChildProcess& child) {
+  child.send_signal(SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  child.send_signal(SIGINT);
+  return child.wait(std::chrono::seconds(5));
+}
+
+// A second Ctrl-C while the run waits for a server that ignores SIGTERM to stop exits at once.
+// It says what was lost, and removes the workspace folder that the run created and left empty.
+TEST_F(StartServerTest, SecondSignalExitsAtOnce) {
+  std::vector<std::string> args = {"run",         "--plan",      write_plan(),         "--db",
+                                   db().string(), "--workspace", workspace().string(), "--json"};
+  const std::vector<std::string> server = stubborn_server_args();
+  args.insert(args.end(), server.begin(), server.end());
+  ChildProcess child(cli_argv(args), cli_options({}));
+  const pid_t server_pid = wait_for_server_pid();
+  ASSERT_GT(server_pid, 0) << "the server script did not start: " << child.read_err();
+  ASSERT_TRUE(std::filesystem::is_directory(workspace()));
+
+  const int code = interrupt_twice(child);
+  // The process exited before its server stopped, and the server ignores SIGTERM.
+  ::kill(server_pid, SIGKILL);
+  EXPECT_EQ(code, 130) << child.read_err();
+  const std::string err = child.read_err();
+  EXPECT_TRUE(contains(err, "a second signal ended the process at once")) << err;
+  EXPECT_TRUE(contains(err, "before the run was journaled")) << err;
+  EXPECT_FALSE(std::filesystem::exists(workspace())) << "the empty workspace was left";
+  EXPECT_EQ(child.read_out(), "");
+}
+
+// The line of a second signal during a resume names the command that resumes the run again.
+TEST_F(StartServerTest, SecondSignalNamesResumeCommand) {
+  std::string run_id;
+  {
+    Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(db().string());
+    ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();
+    store::RunRecord record;
+    record.goal = "Write two notes";
+    record.backend = "openai";
+    record.workspace = workspace().string();
+    Result<store::RunRecord> run = (*journal)->create_run(record);
+    ASSERT_TRUE(run.is_ok()) << run.status().to_string();
+    run_id = run->id;
+    store::PlanRecord plan;
+    plan.run_id = run_id;
+    plan.attempt = 1;
+    plan.accepted = true;
+    plan.plan = small_plan();
+    ASSERT_TRUE((*journal)->add_plan(plan).is_ok());
+    ASSERT_TRUE((*journal)->finish_run(run_id, store::RunStatus::kFailed, 1, {}).is_ok());
+  }
+  std::filesystem::create_directories(workspace());
+  std::vector<std::string> args = {"run", "--resume", run_id, "--db", db().string(), "--json"};
+  const std::vector<std::string> server = stubborn_server_args();
+  args.insert(args.end(), server.begin(), server.end());
+  ChildProcess child(cli_argv(args), cli_options({}));
+  const pid_t server_pid = wait_for_server_pid();
+  ASSERT_GT(server_pid, 0) << "the server script did not start: " << child.read_err();
+
+  const int code = interrupt_twice(child);
+  ::kill(server_pid, SIGKILL);
+  EXPECT_EQ(code, 130) << child.read_err();
+  const std::string err = child.read_err();
+  EXPECT_TRUE(contains(err, "a second signal ended the process at once")) << err;
+  EXPECT_TRUE(contains(err, "`ollama-flow run --resume " + run_id + "`")) << err;
+  EXPECT_TRUE(std::filesystem::is_directory(workspace())) << "the run's own workspace was removed";
 }
 
 // Returns true while `pid` runs; a zombie that no one reaped counts as ended.

@@ -2,9 +2,13 @@
 // errors of paths that cannot be read.
 #include "core/file_read.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -95,6 +99,42 @@ TEST_F(FileReadTest, FifoWithinLimitIsRead) {
   writer.join();
   ASSERT_TRUE(text.is_ok()) << text.status().to_string();
   EXPECT_EQ(*text, content);
+}
+
+void ignore_signal(int) {}
+
+// Ctrl-C while the open of a FIFO waits for a writer cancels the read, as the commands install
+// their handlers without SA_RESTART. Here SIGUSR1 with such a handler replaces SIGINT.
+TEST_F(FileReadTest, SignalCancelsFifoWithoutWriter) {
+  const fs::path path = dir_.path() / "plan.fifo";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  struct sigaction action {};
+  struct sigaction previous {};
+  action.sa_handler = ignore_signal;
+  sigemptyset(&action.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR1, &action, &previous), 0);
+
+  std::atomic<bool> done{false};
+  Result<std::string> text = Status(ErrorCode::kInternal, "not read");
+  std::thread reader([&] {
+    text = read_file_limited(path.string(), 1024, "plan file 'plan.fifo'");
+    done = true;
+  });
+  // The signal may come before the reader waits in open(), so it repeats until the read ends.
+  for (int i = 0; i < 500 && !done; ++i) {
+    pthread_kill(reader.native_handle(), SIGUSR1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!done) {
+    std::ofstream(path) << "{}";  // lets the reader finish, so the test can fail instead of hang
+  }
+  reader.join();
+  sigaction(SIGUSR1, &previous, nullptr);
+  ASSERT_FALSE(text.is_ok());
+  EXPECT_EQ(text.status().code(), ErrorCode::kCancelled) << text.status().to_string();
+  EXPECT_TRUE(contains(text.status().message(), "plan file 'plan.fifo'"))
+      << text.status().message();
+  EXPECT_TRUE(contains(text.status().message(), "cancelled")) << text.status().message();
 }
 
 TEST_F(FileReadTest, FolderAndMissingFileAreNamed) {
