@@ -232,6 +232,40 @@ TEST_F(OpenAiRunTest, DoctorSimNamesSimSlots) {
   EXPECT_EQ(result.out.find("OLLAMA_NUM_PARALLEL"), std::string::npos) << result.out;
 }
 
+// llama-server replies to every request with HTTP 503 "Loading model" until its model is
+// loaded, as a run started right after the server finds. The run waits and then proceeds.
+TEST_F(OpenAiRunTest, RunWaitsForModelLoad) {
+  FakeOpenAiServer server;
+  play_cooperative_model(server, sample_plan());
+  server.set_loading_model(4);
+  ProcessResult result = run_cli({"run", "Create a Python web app", "--backend", "openai", "--host",
+                                  server.url(), "--agents", "1", "--workspace",
+                                  workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(parse_json(result)["backend"], "openai");
+  EXPECT_NE(result.err.find("the server at " + server.url() + " is loading its model"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("loaded its model after"), std::string::npos) << result.err;
+  EXPECT_GT(server.chat_count(), 0u);
+}
+
+TEST_F(OpenAiRunTest, RunStopsWaitingForModelLoadAtTimeout) {
+  FakeOpenAiServer server;
+  server.set_loading_model(-1);
+  const std::filesystem::path config = dir_.path() / "config.json";
+  std::ofstream(config) << json({{"server", {{"first_token_timeout_s", 1}}}}).dump();
+  ProcessResult result =
+      run_cli({"run", "Write a note", "--backend", "openai", "--host", server.url(), "--config",
+               config.string(), "--workspace", workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_NE(result.err.find("was still loading its model after 1 s"), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("raise server.first_token_timeout_s"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("the server failed"), std::string::npos) << result.err;
+  EXPECT_EQ(server.chat_count(), 0u);
+}
+
 // llama3:70b at 4,194,304 tokens per slot needs terabytes, so the capacity check fails, and its
 // fix may name only a cache type smaller than the configured one.
 TEST_F(OpenAiRunTest, DoctorCacheAdviceShrinksCache) {
