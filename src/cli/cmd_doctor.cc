@@ -67,6 +67,8 @@ struct Check {
   std::string status;  // "ok", "warn" or "fail"
   std::string detail;
   std::string fix;
+  // The result comes from the built-in simulated backend, not from a model server.
+  bool simulated = false;
 };
 
 struct Findings {
@@ -76,6 +78,18 @@ struct Findings {
   void add(std::string name, std::string status, std::string detail, std::string fix = "") {
     checks.push_back({std::move(name), std::move(status), std::move(detail), std::move(fix)});
   }
+  void add_simulated(std::string name, std::string status, std::string detail,
+                     std::string fix = "") {
+    add(std::move(name), std::move(status), std::move(detail), std::move(fix));
+    checks.back().simulated = true;
+  }
+};
+
+// What doctor learned of the server, which decides the checks that may ask it more.
+enum class ServerState {
+  kUnreachable,   // no server, a failed reply, or --start-server (none runs yet)
+  kLoadingModel,  // replies HTTP 503 "Loading model" to every request until the model is loaded
+  kReady,
 };
 
 // Adds the failed server check for a server whose version request failed with `failure`. The
@@ -115,25 +129,53 @@ void add_unreachable_server(const Config& config, const ServerSettings& settings
                                  link.client->endpoint()));
 }
 
-// Returns false when the server did not reply, so that later checks do not wait for it again.
-bool check_server(const Config& config, const ServerSettings& settings,
-                  const CancelTokenPtr& cancel, const model::ServerLink* link, Findings& findings,
-                  std::vector<llm::ModelInfo>& models, std::vector<llm::LoadedModel>& loaded) {
+// Adds the server check of the simulated backend, which has no server to fail.
+void add_simulated_server(const model::ServerLink& link, Findings& findings) {
+  findings.add_simulated(
+      "server", "ok",
+      fmt::format("the built-in simulated backend at {}: no model server runs, so the checks "
+                  "marked simulated say nothing about a real server",
+                  link.client->endpoint()));
+}
+
+// Checks that the model server is up and has the configured models. A server that is loading
+// its model returns HTTP 503 to every later request, so doctor sends it none.
+ServerState check_server(const Config& config, const ServerSettings& settings,
+                         const CancelTokenPtr& cancel, const model::ServerLink* link,
+                         Findings& findings, std::vector<llm::ModelInfo>& models,
+                         std::vector<llm::LoadedModel>& loaded) {
   if (link == nullptr)
-    return false;
+    return ServerState::kUnreachable;
   const bool ollama = config.server.backend == "ollama";
+  const bool simulated = config.server.backend == "sim";
   Result<std::string> version = link->client->version();
   if (!version) {
     add_unreachable_server(config, settings, cancel, *link, version.status(), findings);
-    return false;
+    return ServerState::kUnreachable;
   }
-  findings.add(
-      "server", "ok",
-      fmt::format("{} {} at {}", config.server.backend, *version, link->client->endpoint()));
+  // The probe that `run` sends first. llama-server replies to it, as to every request, with HTTP
+  // 503 while it loads its model, but its /props failure leaves the version "unknown" above.
+  const llm::ProbeOutcome probed =
+      simulated ? llm::ProbeOutcome{} : llm::probe_server_outcome(settings, cancel);
+  if (probed.loading_model) {
+    findings.add("server", "warn",
+                 fmt::format("{} ({}): {}", link->client->endpoint(), config.server.backend,
+                             probed.status.message()),
+                 "run doctor again when the server has loaded its model (its log says so, and "
+                 "its GET /health then returns HTTP 200)");
+    return ServerState::kLoadingModel;
+  }
+  if (simulated) {
+    add_simulated_server(*link, findings);
+  } else {
+    findings.add(
+        "server", "ok",
+        fmt::format("{} {} at {}", config.server.backend, *version, link->client->endpoint()));
+  }
   Result<std::vector<llm::ModelInfo>> listed = link->client->list_models();
   if (!listed) {
     findings.add("models", "fail", "cannot list models: " + listed.status().message());
-    return true;
+    return ServerState::kReady;
   }
   models = *listed;
   loaded = link->client->loaded_models().value_or(std::vector<llm::LoadedModel>{});
@@ -146,7 +188,11 @@ bool check_server(const Config& config, const ServerSettings& settings,
     bool present = std::any_of(models.begin(), models.end(), [&](const llm::ModelInfo& m) {
       return m.name == name || m.name == name + ":latest";
     });
-    if (present) {
+    if (simulated) {
+      findings.add_simulated("model " + name, "ok",
+                             "the simulated backend serves any model name, so this says "
+                             "nothing about whether a real server has it");
+    } else if (present) {
       findings.add("model " + name, "ok", "present on the server");
     } else if (!ollama && models.size() == 1) {
       // llama-server, outside its router mode, serves every request with its one model.
@@ -166,7 +212,7 @@ bool check_server(const Config& config, const ServerSettings& settings,
                                         link->client->endpoint()));
     }
   }
-  return true;
+  return ServerState::kReady;
 }
 
 void check_gpus(Findings& findings) {
@@ -223,6 +269,7 @@ struct ServedModel {
   std::optional<int> slots;  // /props total_slots
   std::string gguf_path;     // a readable local file: /props model_path, else the one listed id
   std::string note;          // why the figures are for the configured model, when they are
+  bool loading = false;      // the server is loading its model, so it reported nothing
 };
 
 // Finds the served model's GGUF file: /props model_path, else the id of the one listed model
@@ -281,6 +328,11 @@ void check_parallel(const Config& config, const ServedModel& served,
     if (lowered_from) {
       fix += fmt::format(" and run with --num-ctx {}, the model's training context", ctx_per_slot);
     }
+    if (served.loading) {
+      // Its slot count is unknown, not wrong, so there is nothing to restart it with.
+      current = "the server's slot count (unknown while it loads its model)";
+      fix.clear();
+    }
   } else if (backend == "sim") {
     slots = static_cast<uint32_t>(config.server.sim_slots);
     current = fmt::format("server.sim_slots {} of the simulated backend", *slots);
@@ -318,10 +370,13 @@ void check_parallel(const Config& config, const ServedModel& served,
     findings.add("parallel", "ok",
                  fmt::format("{} matches the slot count to use: {}", current, use));
   }
+  findings.checks.back().simulated = backend == "sim";
 }
 
+// Plans the configured model, or the served model's GGUF, on the GPUs. `link` is null unless
+// the server is ready for requests.
 void check_capacity(const Config& config, const ServerSettings& settings,
-                    const model::ServerLink* link, Findings& findings,
+                    const model::ServerLink* link, ServerState state, Findings& findings,
                     const std::vector<llm::ModelInfo>& models,
                     const std::vector<llm::LoadedModel>& loaded) {
   model::ResolveOptions options;
@@ -336,6 +391,12 @@ void check_capacity(const Config& config, const ServerSettings& settings,
     if (!served.gguf_path.empty()) {
       model_name = served.gguf_path;
     }
+  } else if (state == ServerState::kLoadingModel) {
+    served.loading = true;
+    served.note = fmt::format(
+        "the server is loading its model and names no model file yet, so the memory figures "
+        "are for the configured model {}",
+        config.server.model);
   }
   Result<model::ResolvedModel> resolved = model::resolve_model(model_name, config, options);
   if (!resolved && model_name == config.server.model && model::names_model_file(model_name)) {
@@ -397,6 +458,7 @@ void check_capacity(const Config& config, const ServerSettings& settings,
     model::VramComparison vram = model::compare_with_loaded(placement.estimate, running);
     findings.add("loaded " + running.name, vram.differs || vram.spilled ? "warn" : "ok",
                  vram.message + (vram.spilled ? "; part of it runs in host memory" : ""));
+    findings.checks.back().simulated = config.server.backend == "sim";
   }
   findings.plan = std::move(plan).value();
 }
@@ -547,9 +609,17 @@ std::string joined_lines(const std::string& detail) {
 }
 
 void print_findings(const Findings& findings) {
+  const bool any_simulated = std::any_of(findings.checks.begin(), findings.checks.end(),
+                                         [](const Check& c) { return c.simulated; });
+  if (any_simulated) {
+    std::printf(
+        "SIMULATED backend: the checks with STATUS \"(simulated)\" come from the built-in "
+        "simulator, not from a model server.\n");
+  }
   gpu::TextTable table({"CHECK", "STATUS", "DETAIL"});
   for (const Check& check : findings.checks)
-    table.add_row({check.name, check.status, joined_lines(check.detail)});
+    table.add_row({check.name, check.simulated ? check.status + " (simulated)" : check.status,
+                   joined_lines(check.detail)});
   std::printf("%s", table.render().c_str());
   bool header = false;
   for (const Check& check : findings.checks) {
@@ -574,7 +644,7 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
   // Ctrl-C cancels the requests in flight and ends doctor with exit code 130, as in `run`.
   const CancelTokenPtr cancel = install_interrupt_handler();
   Findings findings;
-  bool reachable = false;
+  ServerState state = ServerState::kUnreachable;
   std::vector<llm::ModelInfo> models;
   std::vector<llm::LoadedModel> loaded;
   // With --start-server, ollama-flow starts the server itself, so none runs yet.
@@ -586,17 +656,21 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
     if (!link) {
       findings.add("server", "fail", link.status().message(), "check --backend and --host");
     }
-    reachable =
+    state =
         check_server(config, settings, cancel, link ? &*link : nullptr, findings, models, loaded);
   }
+  const bool ready = state == ServerState::kReady;
   check_gpus(findings);
   if (findings.snapshot && options.start_server.empty())
-    check_capacity(config, settings, link && reachable ? &*link : nullptr, findings, models,
+    check_capacity(config, settings, link && ready ? &*link : nullptr, state, findings, models,
                    loaded);
-  if (options.start_server.empty())
-    check_server_slots(config, settings, findings, cancel);
-  else if (findings.snapshot)
+  // A server that is loading its model reports no slots, whatever its -np.
+  if (options.start_server.empty()) {
+    if (state != ServerState::kLoadingModel)
+      check_server_slots(config, settings, findings, cancel);
+  } else if (findings.snapshot) {
     check_start_server(config, options.start_server, findings);
+  }
 
   if (cancel->cancelled()) {
     print_error("doctor cancelled before its checks finished");
@@ -607,10 +681,14 @@ int cmd_doctor(const Config& config, const DoctorOptions& options) {
   if (options.json) {
     nlohmann::json checks = nlohmann::json::array();
     for (const Check& c : findings.checks) {
-      checks.push_back(
-          {{"name", c.name}, {"status", c.status}, {"detail", c.detail}, {"fix", c.fix}});
+      checks.push_back({{"name", c.name},
+                        {"status", c.status},
+                        {"detail", c.detail},
+                        {"fix", c.fix},
+                        {"simulated", c.simulated}});
     }
-    nlohmann::json document = {{"ok", !failed}, {"checks", checks}};
+    nlohmann::json document = {
+        {"ok", !failed}, {"simulated", config.server.backend == "sim"}, {"checks", checks}};
     if (findings.snapshot)
       document["gpu"] = gpu::snapshot_to_json(*findings.snapshot);
     if (findings.plan)

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "llm/factory.h"
+#include "llm/model_load_wait.h"
 #include "llm/server_signals.h"
 
 namespace ollamaflow::flow {
@@ -98,9 +99,12 @@ Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chose
   BackendChoice choice;
   choice.settings = config.server;
   if (choice.settings.backend != "sim") {
-    Status reachable = llm::probe_server(choice.settings, cancel);
+    // A server that is loading its model is there, so the run waits for it and does not fall
+    // back to the simulated backend.
+    const llm::ProbeOutcome probed = llm::wait_for_model_load(choice.settings, clock, cancel);
+    const Status& reachable = probed.status;
     if (!reachable) {
-      if (explicitly_chosen || reachable.code() == ErrorCode::kCancelled) {
+      if (explicitly_chosen || probed.loading_model || reachable.code() == ErrorCode::kCancelled) {
         return reachable;
       }
       // The probe's message already contains the fix: how to start a server or name one.

@@ -29,7 +29,8 @@ struct BackendChoice {
 // switches to the simulated backend and explains why in the notes; when it is true, returns the
 // probe's error (kUnavailable naming the host and the fix). `cancel` (the run's token, may be
 // null) cancels the probe and every request of the returned client. A cancelled probe returns
-// kCancelled and never falls back.
+// kCancelled and never falls back. While the server replies that it is loading its model, waits
+// for it as llm::wait_for_model_load() does, and returns its kTimeout without falling back.
 Result<BackendChoice> choose_backend(const Config& config, bool explicitly_chosen,
                                      std::shared_ptr<Clock> clock, CancelTokenPtr cancel = nullptr);
 

@@ -80,6 +80,12 @@ Status check_probe_body(const ServerSettings& settings, const std::string& where
                             other_protocol_fix(settings.backend)));
 }
 
+// llama-server replies to every request, /health too, with HTTP 503 and the error message
+// "Loading model" until its model is loaded.
+bool is_model_loading_reply(int http_status, const std::string& error_text) {
+  return http_status == 503 && error_text == "Loading model";
+}
+
 }  // namespace
 
 Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr<Clock> clock,
@@ -131,8 +137,12 @@ Status check_server_url(const Config& config) {
 }
 
 Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel) {
+  return probe_server_outcome(settings, std::move(cancel)).status;
+}
+
+ProbeOutcome probe_server_outcome(const ServerSettings& settings, CancelTokenPtr cancel) {
   if (Status valid = check_server_url(settings); !valid || settings.backend == "sim") {
-    return valid;
+    return {valid};
   }
   const bool ollama = settings.backend == "ollama";
   Result<BaseUrl> url = parse_base_url(settings.host, ollama ? kOllamaPort : kOpenAiPort);
@@ -154,33 +164,37 @@ Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel) {
   Result<HttpResponse> response = http.get(path, settings.connect_timeout_s);
   if (!response.is_ok()) {
     if (response.status().code() == ErrorCode::kCancelled) {
-      return response.status();
+      return {response.status()};
     }
-    return Status(ErrorCode::kUnavailable, response.status().message());
+    return {Status(ErrorCode::kUnavailable, response.status().message())};
   }
   if (response->status == 200) {
-    return check_probe_body(settings, where, response->body);
+    return {check_probe_body(settings, where, response->body)};
   }
+  const std::string text = error_text_from_body(response->body);
   std::string detail = fmt::format("{} returned HTTP {}", where, response->status);
-  if (const std::string text = error_text_from_body(response->body); !text.empty()) {
+  if (!text.empty()) {
     detail += ": " + text;
   }
+  if (is_model_loading_reply(response->status, text)) {
+    return {Status(ErrorCode::kServerBusy, detail + ": the server is loading its model"), true};
+  }
   if (response->status == 404) {
-    return Status(
-        ErrorCode::kUnavailable,
-        fmt::format("{}, so the server does not speak the {} API: {}", detail,
-                    ollama ? "Ollama" : "OpenAI-compatible", other_protocol_fix(settings.backend)));
+    return {Status(ErrorCode::kUnavailable,
+                   fmt::format("{}, so the server does not speak the {} API: {}", detail,
+                               ollama ? "Ollama" : "OpenAI-compatible",
+                               other_protocol_fix(settings.backend)))};
   }
   if (response->status == 401 || response->status == 403) {
-    return Status(ErrorCode::kPermissionDenied,
-                  detail + ": set server.api_key (the Bearer token the server expects)");
+    return {Status(ErrorCode::kPermissionDenied,
+                   detail + ": set server.api_key (the Bearer token the server expects)")};
   }
   if (response->status >= 500) {
-    return Status(error_code_for_http_status(response->status),
-                  detail + ": the server failed; check its log, and retry once it answers");
+    return {Status(error_code_for_http_status(response->status),
+                   detail + ": the server failed; check its log, and retry once it answers")};
   }
-  return Status(error_code_for_http_status(response->status),
-                detail + ": check that --host names the model server");
+  return {Status(error_code_for_http_status(response->status),
+                 detail + ": check that --host names the model server")};
 }
 
 std::string other_protocol_fix(const std::string& backend) {

@@ -54,6 +54,18 @@ Status check_server_url(const Config& config);
 // ".invalid" fail without a lookup.
 Status probe_server(const ServerSettings& settings, CancelTokenPtr cancel = nullptr);
 
+// The result of probe_server_outcome().
+struct ProbeOutcome {
+  Status status;
+  // The server replied HTTP 503 with the error message "Loading model", as llama-server does
+  // to every request until it has loaded its model. status is then kServerBusy.
+  bool loading_model = false;
+};
+
+// Probes the server as probe_server() does, and separates a server that is loading its model
+// from one that failed.
+ProbeOutcome probe_server_outcome(const ServerSettings& settings, CancelTokenPtr cancel = nullptr);
+
 // Returns the fix for a server that does not speak the protocol of `backend`: the --backend
 // value of the other protocol and the servers that use it. probe_server's messages for a 404
 // or a body of the wrong shape end with it.

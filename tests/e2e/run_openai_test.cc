@@ -232,6 +232,106 @@ TEST_F(OpenAiRunTest, DoctorSimNamesSimSlots) {
   EXPECT_EQ(result.out.find("OLLAMA_NUM_PARALLEL"), std::string::npos) << result.out;
 }
 
+// llama-server replies to every request with HTTP 503 "Loading model" until its model is
+// loaded, as a run started right after the server finds. The run waits and then proceeds.
+TEST_F(OpenAiRunTest, RunWaitsForModelLoad) {
+  FakeOpenAiServer server;
+  play_cooperative_model(server, sample_plan());
+  server.set_loading_model(4);
+  ProcessResult result = run_cli({"run", "Create a Python web app", "--backend", "openai", "--host",
+                                  server.url(), "--agents", "1", "--workspace",
+                                  workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(parse_json(result)["backend"], "openai");
+  EXPECT_NE(result.err.find("the server at " + server.url() + " is loading its model"),
+            std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("loaded its model after"), std::string::npos) << result.err;
+  EXPECT_GT(server.chat_count(), 0u);
+}
+
+TEST_F(OpenAiRunTest, RunStopsWaitingForModelLoadAtTimeout) {
+  FakeOpenAiServer server;
+  server.set_loading_model(-1);
+  const std::filesystem::path config = dir_.path() / "config.json";
+  std::ofstream(config) << json({{"server", {{"first_token_timeout_s", 1}}}}).dump();
+  ProcessResult result =
+      run_cli({"run", "Write a note", "--backend", "openai", "--host", server.url(), "--config",
+               config.string(), "--workspace", workspace().string(), "--db", db().string()});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_NE(result.err.find("was still loading its model after 1 s"), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("raise server.first_token_timeout_s"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("the server failed"), std::string::npos) << result.err;
+  EXPECT_EQ(server.chat_count(), 0u);
+}
+
+// A server that is loading its model returned nothing about its slots or model file, so
+// doctor warns about the load and gives no advice about them.
+TEST_F(OpenAiRunTest, DoctorWarnsOfModelLoad) {
+  FakeOpenAiServer server;
+  server.set_loading_model(-1);
+  ProcessResult result =
+      run_cli({"doctor", "--backend", "openai", "--host", server.url(), "--json"},
+              {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  const json document = parse_json(result);
+  const json check = doctor_check(document, "server");
+  ASSERT_FALSE(check.is_null()) << result.out;
+  EXPECT_EQ(check["status"], "warn") << check.dump();
+  EXPECT_NE(check["detail"].get<std::string>().find("is loading its model"), std::string::npos)
+      << check.dump();
+  EXPECT_NE(check["fix"].get<std::string>().find("run doctor again"), std::string::npos)
+      << check.dump();
+  EXPECT_TRUE(doctor_check(document, "models").is_null()) << result.out;
+  EXPECT_TRUE(doctor_check(document, "slots").is_null()) << result.out;
+  EXPECT_TRUE(doctor_check(document, "start-server").is_null()) << result.out;
+
+  const json capacity = doctor_check(document, "capacity");
+  ASSERT_FALSE(capacity.is_null()) << result.out;
+  EXPECT_NE(capacity["detail"].get<std::string>().find("the server is loading its model"),
+            std::string::npos)
+      << capacity.dump();
+  const json parallel = doctor_check(document, "parallel");
+  ASSERT_FALSE(parallel.is_null()) << result.out;
+  EXPECT_NE(parallel["detail"].get<std::string>().find("unknown while it loads its model"),
+            std::string::npos)
+      << parallel.dump();
+  EXPECT_EQ(parallel["fix"], "") << parallel.dump();
+
+  EXPECT_EQ(result.out.find("restart llama-server"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("-np N"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("not readable here"), std::string::npos) << result.out;
+}
+
+// The simulated backend serves any model name, so doctor labels its results as simulated.
+TEST_F(OpenAiRunTest, DoctorLabelsSimulatedChecks) {
+  const std::vector<std::string> args = {"doctor", "--backend", "sim", "--model",
+                                         "totally-made-up:7b"};
+  std::vector<std::string> json_args = args;
+  json_args.push_back("--json");
+  ProcessResult result = run_cli(json_args, {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}});
+  const json document = parse_json(result);
+  EXPECT_EQ(document["simulated"], true) << result.out;
+  const json server = doctor_check(document, "server");
+  ASSERT_FALSE(server.is_null()) << result.out;
+  EXPECT_EQ(server["simulated"], true) << server.dump();
+  const json model = doctor_check(document, "model totally-made-up:7b");
+  ASSERT_FALSE(model.is_null()) << result.out;
+  EXPECT_EQ(model["simulated"], true) << model.dump();
+  EXPECT_NE(model["detail"].get<std::string>().find("serves any model name"), std::string::npos)
+      << model.dump();
+  EXPECT_EQ(model["detail"].get<std::string>().find("present on the server"), std::string::npos)
+      << model.dump();
+  const json host_memory = doctor_check(document, "host memory");
+  ASSERT_FALSE(host_memory.is_null()) << result.out;
+  EXPECT_EQ(host_memory["simulated"], false) << host_memory.dump();
+
+  ProcessResult text = run_cli(args, {{"OLLAMA_FLOW_GPU_MEMORY_MB", "81920"}});
+  EXPECT_NE(text.out.find("SIMULATED backend"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("ok (simulated)"), std::string::npos) << text.out;
+}
+
 // llama3:70b at 4,194,304 tokens per slot needs terabytes, so the capacity check fails, and its
 // fix may name only a cache type smaller than the configured one.
 TEST_F(OpenAiRunTest, DoctorCacheAdviceShrinksCache) {

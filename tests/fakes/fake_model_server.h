@@ -113,6 +113,9 @@ class FakeOpenAiServer final : public FakeModelServer {
   ~FakeOpenAiServer() override { stop(); }
 
   void set_total_slots(int slots);
+  // Replies to the next `count` requests, whatever their path, with HTTP 503 and the error body
+  // that llama-server sends while it loads its model. A negative count means every request.
+  void set_loading_model(int count);
 
   // Returns the events of `reply` for `model`; public for tests of the format.
   static std::vector<std::string> chat_events(const FakeReply& reply, const std::string& model,
@@ -123,6 +126,7 @@ class FakeOpenAiServer final : public FakeModelServer {
 
   std::mutex slots_mutex_;
   int total_slots_ = 4;
+  int loading_replies_left_ = 0;  // guarded by slots_mutex_; negative: every request
 };
 
 // Returns request characters / 4, the estimate the fakes use for prompt tokens.

@@ -47,6 +47,24 @@ std::vector<std::string> error_events(const FakeReply& reply) {
 }  // namespace
 
 FakeOpenAiServer::FakeOpenAiServer(int port) {
+  server().set_pre_routing_handler(
+      [this](const httplib::Request& request, httplib::Response& response) {
+        {
+          std::lock_guard<std::mutex> lock(slots_mutex_);
+          if (loading_replies_left_ == 0) {
+            return httplib::Server::HandlerResponse::Unhandled;
+          }
+          if (loading_replies_left_ > 0) {
+            --loading_replies_left_;
+          }
+        }
+        record(request, false);
+        response.status = 503;
+        response.set_content(
+            R"({"error":{"message":"Loading model","type":"unavailable_error","code":503}})",
+            "application/json; charset=utf-8");
+        return httplib::Server::HandlerResponse::Handled;
+      });
   server().Post("/v1/chat/completions",
                 [this](const httplib::Request& request, httplib::Response& response) {
                   handle_chat(request, response);
@@ -77,6 +95,11 @@ FakeOpenAiServer::FakeOpenAiServer(int port) {
 void FakeOpenAiServer::set_total_slots(int slots) {
   std::lock_guard<std::mutex> lock(slots_mutex_);
   total_slots_ = slots;
+}
+
+void FakeOpenAiServer::set_loading_model(int count) {
+  std::lock_guard<std::mutex> lock(slots_mutex_);
+  loading_replies_left_ = count;
 }
 
 std::vector<std::string> FakeOpenAiServer::chat_events(const FakeReply& reply,
