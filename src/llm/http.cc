@@ -321,23 +321,29 @@ std::string BaseUrl::to_string() const {
   return fmt::format("{}://{}:{}{}", scheme, host, port, path_prefix);
 }
 
+Status check_no_credentials(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  const size_t authority_begin = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const size_t authority_end = url.find('/', authority_begin);
+  const std::string_view authority = url.substr(authority_begin, authority_end - authority_begin);
+  const size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) {
+    return Status::ok();
+  }
+  const std::string redacted = std::string(url.substr(0, authority_begin)) + "***" +
+                               std::string(url.substr(authority_begin + at));
+  return Status(ErrorCode::kInvalidArgument,
+                fmt::format("server URL '{}' contains a user name or password: ollama-flow "
+                            "sends no credentials from the URL, so remove them; for a server "
+                            "that needs a Bearer token, set server.api_key (--api-key)",
+                            redacted));
+}
+
 Result<BaseUrl> parse_base_url(std::string_view url, int default_port) {
   // A user name or password in the URL is rejected before anything else, and the message shows
   // the URL without it, so that a password never reaches a terminal or a log.
-  {
-    const size_t scheme_end = url.find("://");
-    const size_t authority_begin = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-    const size_t authority_end = url.find('/', authority_begin);
-    const std::string_view authority = url.substr(authority_begin, authority_end - authority_begin);
-    if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
-      const std::string redacted = std::string(url.substr(0, authority_begin)) + "***" +
-                                   std::string(url.substr(authority_begin + at));
-      return Status(ErrorCode::kInvalidArgument,
-                    fmt::format("server URL '{}' contains a user name or password: ollama-flow "
-                                "sends no credentials from the URL, so remove them; for a server "
-                                "that needs a Bearer token, set server.api_key (--api-key)",
-                                redacted));
-    }
+  if (Status credentials = check_no_credentials(url); !credentials.is_ok()) {
+    return credentials;
   }
   BaseUrl parsed;
   std::string_view rest = url;

@@ -29,6 +29,10 @@ struct BaseUrl {
   std::string to_string() const;
 };
 
+// Returns kInvalidArgument when the authority of `url` has a user name or password, with a
+// message that shows the URL with them replaced by "***".
+Status check_no_credentials(std::string_view url);
+
 // Parses a server URL. A URL without a scheme (as OLLAMA_HOST allows, e.g. "gpu1:11434") is
 // http; a URL without a port gets `default_port` when it has no scheme, else 80 or 443. Returns
 // kInvalidArgument naming the value for another scheme, an empty host or a bad port.
