@@ -121,18 +121,20 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
     return Status(ErrorCode::kInvalidArgument, text.status().message());
   }
   if (const std::optional<size_t> deep = json_too_deep_offset(*text)) {
+    const auto [line, column] = line_and_column(*text, *deep);
     return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("plan file '{}' nests deeper than {} levels at byte {}: write it "
-                              "as `ollama-flow run GOAL --plan-only --json` prints it",
-                              path, kMaxJsonDepth, *deep));
+                  fmt::format("plan file '{}' nests deeper than {} levels at line {} column {}: "
+                              "write it as `ollama-flow run GOAL --plan-only --json` prints it",
+                              path, kMaxJsonDepth, line, column));
   }
   json document;
   try {
     document = json::parse(*text);
   } catch (const json::exception& error) {
     return Status(ErrorCode::kInvalidArgument,
-                  "plan file '" + path + "' is not valid JSON (" + error.what() +
-                      "): write it as `ollama-flow run GOAL --plan-only --json` prints it");
+                  fmt::format("plan file '{}' is not valid JSON: {}. Fix its syntax, or write it "
+                              "as `ollama-flow run GOAL --plan-only --json` prints it",
+                              path, describe_json_error(*text, error)));
   }
   if (const std::optional<DuplicateKey> duplicate = find_duplicate_key(*text)) {
     return Status(ErrorCode::kInvalidArgument,
