@@ -332,27 +332,6 @@ std::string origin_of(const Config& config, const std::string& key) {
   return kind + " " + name;
 }
 
-// Returns the setting that the user changes for `key`: the flag or the file key that set it. A
-// default value is changed with `flag` or in the configuration file, or only in the file when
-// `flag` is empty.
-std::string setting_of(const Config& config, const std::string& key, const std::string& flag) {
-  const auto found = config.sources.find(key);
-  const std::string source = found == config.sources.end() ? "default" : found->second;
-  if (source.rfind("flag:", 0) == 0) {
-    return source.substr(5);
-  }
-  if (source.rfind("file:", 0) == 0) {
-    return key + " in " + source.substr(5);
-  }
-  if (source.rfind("env:", 0) == 0) {
-    return "the environment variable " + source.substr(4);
-  }
-  if (flag.empty()) {
-    return key + " in the configuration file";
-  }
-  return key + " (" + flag + " or the configuration file)";
-}
-
 // Returns the error for a minimum agent count above a maximum, naming both keys, their values,
 // where the values came from and the settings to change. An empty flag means the key has none.
 Status min_agents_above_max(const Config& config, const std::string& min_key, int min_value,
@@ -412,6 +391,24 @@ Status check_consistency(const Config& config) {
 }
 
 }  // namespace
+
+std::string setting_of(const Config& config, const std::string& key, const std::string& flag) {
+  const auto found = config.sources.find(key);
+  const std::string source = found == config.sources.end() ? "default" : found->second;
+  if (source.rfind("flag:", 0) == 0) {
+    return source.substr(5);
+  }
+  if (source.rfind("file:", 0) == 0) {
+    return key + " in " + source.substr(5);
+  }
+  if (source.rfind("env:", 0) == 0) {
+    return "the environment variable " + source.substr(4);
+  }
+  if (flag.empty()) {
+    return key + " in the configuration file";
+  }
+  return key + " (" + flag + " or the configuration file)";
+}
 
 EnvLookup process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
