@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
 #include "core/terminal_text.h"
 #include "flow/status_file.h"
 #include "gpu/monitor.h"
@@ -545,16 +546,16 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
   plan.parallel = std::max(1, std::min(fit, bound));
   plan.total_ctx = plan.parallel * plan.ctx_per_slot;
   // A search that stopped at its limit found no memory limit yet, so the count is a lower bound.
-  const std::string fits =
-      placement.limiting_resource == model::kSlotSearchLimit
-          ? fmt::format("memory fits at least {} slots of {} tokens", fit, plan.ctx_per_slot)
-          : fmt::format("{} fits {} slots of {} tokens", placement.limiting_resource, fit,
-                        plan.ctx_per_slot);
+  const std::string fits = placement.limiting_resource == model::kSlotSearchLimit
+                               ? fmt::format("memory fits at least {} of {} tokens",
+                                             count_text(fit, "slot"), plan.ctx_per_slot)
+                               : fmt::format("{} fits {} of {} tokens", placement.limiting_resource,
+                                             count_text(fit, "slot"), plan.ctx_per_slot);
   plan.reason = plan.parallel < fit
-                    ? fmt::format("-np {}: the run uses at most {} agents ({}), and {}",
-                                  plan.parallel, bound, bound_key, fits)
-                    : fmt::format("-np {}: {} ({} agents allowed by {})", plan.parallel, fits,
-                                  bound, bound_key);
+                    ? fmt::format("-np {}: the run uses at most {} ({}), and {}", plan.parallel,
+                                  count_text(bound, "agent"), bound_key, fits)
+                    : fmt::format("-np {}: {} ({} allowed by {})", plan.parallel, fits,
+                                  count_text(bound, "agent"), bound_key);
   return plan;
 }
 

@@ -169,6 +169,16 @@ TEST_F(FlashAttentionArgTest, ServerArgsErrorNamesSource) {
       << flash.status().message();
 }
 
+// A pool of one agent is named in the singular in the reason for -np.
+TEST_F(FlashAttentionArgTest, OneAgentReasonIsSingular) {
+  config_.run.agents = 1;
+  Result<LaunchPlan> launch = plan("f16", "");
+  ASSERT_TRUE(launch.is_ok()) << launch.status().to_string();
+  EXPECT_EQ(launch->parallel, 1);
+  EXPECT_TRUE(contains(launch->reason, "the run uses at most 1 agent (")) << launch->reason;
+  EXPECT_FALSE(contains(launch->reason, "1 agents")) << launch->reason;
+}
+
 // The KV cache has the same size with flash attention on, off or auto, so with an f16 cache
 // the flag passes.
 TEST_F(FlashAttentionArgTest, FloatCacheKeepsFlashAttentionFlag) {
