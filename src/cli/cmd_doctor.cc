@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/signals.h"
+#include "core/count_text.h"
 #include "core/json_text.h"
 #include "core/terminal_text.h"
 #include "flow/backend.h"
@@ -348,19 +349,20 @@ void check_parallel(const Config& config, const ServedModel& served,
       fix += fmt::format(", and run with --num-ctx {}, the model's training context", ctx_per_slot);
     }
   }
-  const std::string use = fmt::format("{} slot(s) fit, and a run uses at most {} agents ({})", fit,
-                                      bound.agents, bound.key);
+  const std::string use = fmt::format("{} slot(s) fit, and a run uses at most {} ({})", fit,
+                                      count_text(bound.agents, "agent"), bound.key);
   if (!slots) {
     findings.add("parallel", "warn", fmt::format("{}: {}", current, use), fix);
   } else if (*slots > fit) {
     findings.add("parallel", "warn",
                  fmt::format("{} is more than the {} slot(s) that fit", current, fit), fix);
   } else if (*slots > target_slots) {
-    findings.add("parallel", "warn",
-                 fmt::format("{} is more than the {} agents that a run uses ({}), so {} slot(s) "
-                             "hold KV cache memory that no agent uses",
-                             current, bound.agents, bound.key, *slots - target_slots),
-                 fix);
+    findings.add(
+        "parallel", "warn",
+        fmt::format("{} is more than the {} that a run uses ({}), so {} slot(s) "
+                    "hold KV cache memory that no agent uses",
+                    current, count_text(bound.agents, "agent"), bound.key, *slots - target_slots),
+        fix);
   } else if (*slots < target_slots) {
     findings.add("parallel", "warn",
                  fmt::format("{} leaves room: {}, so agents beyond {} wait in the server", current,
@@ -478,9 +480,9 @@ void check_server_slots(const Config& config, const ServerSettings& settings, Fi
       findings.add(
           "slots", "ok",
           fmt::format(
-              "the server reports {} slots{} (/props, known): agents beyond "
+              "the server reports {}{} (/props, known): agents beyond "
               "them queue inside the server, so scaling stops there",
-              *reading.total_slots,
+              count_text(*reading.total_slots, "slot"),
               reading.slot_ctx ? fmt::format(" of {} tokens each", *reading.slot_ctx) : ""));
       if (reading.slot_ctx) {
         // The same warning as a run's note before its first request.

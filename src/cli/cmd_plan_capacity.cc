@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/signals.h"
+#include "core/count_text.h"
 #include "core/json_text.h"
 #include "core/terminal_text.h"
 #include "flow/server_launch.h"
@@ -155,11 +156,11 @@ std::optional<std::string> run_use_note(const model::ModelPlacement& m, const Co
     scaled = fmt::format(", or {} with auto-scaling ({})", scaled_bound.agents, scaled_bound.key);
   }
   return fmt::format(
-      "{} slot(s) are more than one run uses: a run has at most {} agents ({}){}, so {} "
+      "{} slot(s) are more than one run uses: a run has at most {} ({}){}, so {} "
       "slot(s) would hold KV cache memory that no agent of the run uses, unless several runs "
       "share the server; `run --start-server` starts at most {}",
-      slots, bound.agents, bound.key, scaled, slots - static_cast<uint32_t>(bound.agents),
-      bound.agents);
+      slots, count_text(bound.agents, "agent"), bound.key, scaled,
+      slots - static_cast<uint32_t>(bound.agents), bound.agents);
 }
 
 }  // namespace

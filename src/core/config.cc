@@ -314,27 +314,6 @@ Status out_of_order(const Config& config, const std::string& lower, const std::s
                           describe_key(config, upper) + ": lower " + lower + " or raise " + upper);
 }
 
-// Returns the setting that the user changes for `key`: the flag or the file key that set it. A
-// default value is changed with `flag` or in the configuration file, or only in the file when
-// `flag` is empty.
-std::string setting_of(const Config& config, const std::string& key, const std::string& flag) {
-  const auto found = config.sources.find(key);
-  const std::string source = found == config.sources.end() ? "default" : found->second;
-  if (source.rfind("flag:", 0) == 0) {
-    return source.substr(5);
-  }
-  if (source.rfind("file:", 0) == 0) {
-    return key + " in " + source.substr(5);
-  }
-  if (source.rfind("env:", 0) == 0) {
-    return "the environment variable " + source.substr(4);
-  }
-  if (flag.empty()) {
-    return key + " in the configuration file";
-  }
-  return key + " (" + flag + " or the configuration file)";
-}
-
 // Returns the error for a minimum agent count above a maximum, naming both keys, their values,
 // where the values came from and the settings to change. An empty flag means the key has none.
 Status min_agents_above_max(const Config& config, const std::string& min_key, int min_value,
@@ -422,6 +401,24 @@ std::string describe_source(const std::string& source) {
 std::string describe_source_of(const Config& config, const std::string& key) {
   const auto found = config.sources.find(key);
   return found == config.sources.end() ? "default" : describe_source(found->second);
+}
+
+std::string setting_of(const Config& config, const std::string& key, const std::string& flag) {
+  const auto found = config.sources.find(key);
+  const std::string source = found == config.sources.end() ? "default" : found->second;
+  if (source.rfind("flag:", 0) == 0) {
+    return source.substr(5);
+  }
+  if (source.rfind("file:", 0) == 0) {
+    return key + " in " + source.substr(5);
+  }
+  if (source.rfind("env:", 0) == 0) {
+    return "the environment variable " + source.substr(4);
+  }
+  if (flag.empty()) {
+    return key + " in the configuration file";
+  }
+  return key + " (" + flag + " or the configuration file)";
 }
 
 EnvLookup process_env() {

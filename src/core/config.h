@@ -182,6 +182,12 @@ EnvLookup process_env();
 // Returns the built-in defaults, with the default profiles and model table.
 Config default_config();
 
+// Returns the setting that the user changes for `key`, as Config::sources names it: the flag
+// (e.g. "--server-args"), "KEY in PATH" for a configuration file, or the environment variable.
+// A default value is changed with `flag` or in the configuration file, or only in the file when
+// `flag` is empty.
+std::string setting_of(const Config& config, const std::string& key, const std::string& flag);
+
 // One value given on the command line, addressed by its key path.
 struct FlagValue {
   std::string key;  // e.g. "gpu_scaling.min_agents"

@@ -259,21 +259,6 @@ Result<std::string> read_file_text(const std::string& path) {
   return read_file_limited(path, kMaxConfigFileBytes, item);
 }
 
-// Returns the message of a nlohmann::json exception without its "[json.exception.x.n] " prefix
-// and, for a parse error, without the position that the caller states itself.
-std::string exception_cause(const json::exception& error) {
-  std::string cause = error.what();
-  if (const size_t bracket = cause.find("] "); bracket != std::string::npos) {
-    cause.erase(0, bracket + 2);
-  }
-  if (cause.rfind("parse error", 0) == 0) {
-    if (const size_t colon = cause.find(": "); colon != std::string::npos) {
-      cause.erase(0, colon + 2);
-    }
-  }
-  return cause;
-}
-
 // Parses the file's text as one JSON object, or returns an error that names the file, the
 // position and the cause.
 Result<json> parse_file_text(const std::string& text, const std::string& path) {
@@ -289,16 +274,12 @@ Result<json> parse_file_text(const std::string& text, const std::string& path) {
   try {
     document = json::parse(text);
   } catch (const json::parse_error& error) {
-    // error.byte is 1-based and points at the last character read, the one that failed.
-    const auto [line, column] = line_and_column(text, error.byte > 0 ? error.byte - 1 : 0);
-    return Status(ErrorCode::kParseError,
-                  fmt::format("{} is not valid JSON: parse error at line {} column {}: {}; fix "
-                              "its syntax",
-                              item, line, column, exception_cause(error)));
+    return Status(ErrorCode::kParseError, fmt::format("{} is not valid JSON: {}; fix its syntax",
+                                                      item, describe_json_error(text, error)));
   } catch (const json::exception& error) {
     // A number too large for a double ("1e999") fails outside the parser's position tracking.
     return Status(ErrorCode::kParseError, fmt::format("{} is not valid JSON: {}; fix the value",
-                                                      item, exception_cause(error)));
+                                                      item, json_exception_cause(error)));
   }
   if (const std::optional<DuplicateKey> duplicate = find_duplicate_key(text)) {
     return Status(ErrorCode::kParseError,

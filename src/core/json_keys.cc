@@ -74,6 +74,31 @@ std::string describe_duplicate_key(std::string_view text, const DuplicateKey& du
                      second_column);
 }
 
+std::string json_exception_cause(const nlohmann::json::exception& error) {
+  std::string cause = error.what();
+  if (const size_t bracket = cause.find("] "); bracket != std::string::npos) {
+    cause.erase(0, bracket + 2);
+  }
+  if (cause.rfind("parse error", 0) == 0) {
+    if (const size_t colon = cause.find(": "); colon != std::string::npos) {
+      cause.erase(0, colon + 2);
+    }
+  }
+  return cause;
+}
+
+std::string describe_json_error(std::string_view text, const nlohmann::json::exception& error) {
+  const auto* parse_error = dynamic_cast<const nlohmann::json::parse_error*>(&error);
+  if (parse_error == nullptr) {
+    return json_exception_cause(error);
+  }
+  // parse_error::byte is 1-based and points at the last character read, the one that failed.
+  const size_t offset = parse_error->byte > 0 ? parse_error->byte - 1 : 0;
+  const auto [line, column] = line_and_column(text, offset);
+  return fmt::format("parse error at line {} column {}: {}", line, column,
+                     json_exception_cause(error));
+}
+
 std::pair<size_t, size_t> line_and_column(std::string_view text, size_t offset) {
   offset = std::min(offset, text.size());
   size_t line = 1;

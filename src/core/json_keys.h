@@ -9,6 +9,8 @@
 #include <string_view>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 namespace ollamaflow {
 
 struct DuplicateKey {
@@ -27,5 +29,15 @@ std::string describe_duplicate_key(std::string_view text, const DuplicateKey& du
 
 // Returns the 1-based line and column of byte `offset` (0-based) in `text`.
 std::pair<size_t, size_t> line_and_column(std::string_view text, size_t offset);
+
+// Returns the message of a nlohmann::json exception without the library's
+// "[json.exception.parse_error.101] " prefix and, for a parse error, without its position.
+std::string json_exception_cause(const nlohmann::json::exception& error);
+
+// Describes why json::parse() rejected `text`: for a parse error, e.g. "parse error at line 2
+// column 7: syntax error while parsing object - unexpected '}'; expected string literal", with
+// the position in `text` counted as line_and_column() does; for another exception (a number too
+// large for a double) only its cause.
+std::string describe_json_error(std::string_view text, const nlohmann::json::exception& error);
 
 }  // namespace ollamaflow

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
 #include "core/log.h"
 #include "flow/backend.h"
 #include "flow/plan_run.h"
@@ -65,9 +66,10 @@ store::ScalingEventRecord to_record(const std::string& run_id, const scaling::Sc
 void warn_min_agents_lowered(const Config& config, int lowered,
                              const std::optional<scaling::CapacitySignal>& capacity) {
   get_logger("flow")->warn(
-      "gpu_scaling.min_agents {} is above the memory ceiling of {} agents ({}): the pool keeps "
-      "at most {} agents, because memory wins over min_agents; set --min-agents {} or lower",
-      config.gpu_scaling.min_agents, lowered, capacity->reason, lowered, lowered);
+      "gpu_scaling.min_agents {} is above the memory ceiling of {} ({}): the pool keeps at most "
+      "{}, because memory wins over min_agents; set --min-agents {} or lower",
+      config.gpu_scaling.min_agents, count_text(lowered, "agent"), capacity->reason,
+      count_text(lowered, "agent"), lowered);
 }
 
 // Returns the progress of a task that succeeded in an earlier process of a resumed run.

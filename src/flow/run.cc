@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/count_text.h"
 #include "core/file_read.h"
 #include "core/folder_check.h"
 #include "core/json_depth.h"
@@ -189,18 +190,20 @@ Result<orchestrator::Plan> read_plan_file(const RunState& state) {
     return Status(ErrorCode::kInvalidArgument, text.status().message());
   }
   if (const std::optional<size_t> deep = json_too_deep_offset(*text)) {
+    const auto [line, column] = line_and_column(*text, *deep);
     return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("plan file '{}' nests deeper than {} levels at byte {}: write it "
-                              "as `ollama-flow run GOAL --plan-only --json` prints it",
-                              path, kMaxJsonDepth, *deep));
+                  fmt::format("plan file '{}' nests deeper than {} levels at line {} column {}: "
+                              "write it as `ollama-flow run GOAL --plan-only --json` prints it",
+                              path, kMaxJsonDepth, line, column));
   }
   json document;
   try {
     document = json::parse(*text);
   } catch (const json::exception& error) {
     return Status(ErrorCode::kInvalidArgument,
-                  "plan file '" + path + "' is not valid JSON (" + error.what() +
-                      "): write it as `ollama-flow run GOAL --plan-only --json` prints it");
+                  fmt::format("plan file '{}' is not valid JSON: {}. Fix its syntax, or write it "
+                              "as `ollama-flow run GOAL --plan-only --json` prints it",
+                              path, describe_json_error(*text, error)));
   }
   if (const std::optional<DuplicateKey> duplicate = find_duplicate_key(*text)) {
     return Status(ErrorCode::kInvalidArgument,
@@ -555,6 +558,23 @@ void add_scaling_notes(RunState& state, const MachineView& machine, const Scalin
   }
 }
 
+// Adds a note to the report when the user requests a fixed pool of more agents than the plan has
+// tasks, because the pool then starts one agent per task, as PlanRun does. The default count
+// gets no note.
+void add_agent_count_note(RunState& state, const orchestrator::Plan& plan) {
+  const int64_t task_count = static_cast<int64_t>(plan.tasks.size());
+  const auto source = state.config.sources.find("run.agents");
+  if (source == state.config.sources.end() || source->second == "default" || task_count == 0 ||
+      state.config.run.agents <= task_count) {
+    return;
+  }
+  state.report.notes.push_back(
+      fmt::format("{} requests {}, but the plan has only {}, so the run starts {}, one per task",
+                  setting_of(state.config, "run.agents", "--agents"),
+                  count_text(state.config.run.agents, "agent"), count_text(task_count, "task"),
+                  count_text(task_count, "agent")));
+}
+
 Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
                                 orchestrator::Workspace& workspace) {
   ExecutionSetup setup;
@@ -565,6 +585,8 @@ Result<ExecutionResult> execute(RunState& state, const orchestrator::Plan& plan,
     const std::string max_source = resolve_max_agents(state, *machine);
     setup.scaling_sources = machine->sources();
     add_scaling_notes(state, *machine, setup.scaling_sources, max_source);
+  } else {
+    add_agent_count_note(state, plan);
   }
   setup.config = state.config;
   setup.config.server = state.backend.settings;

@@ -1,5 +1,6 @@
 #include "flow/scaling_loop.h"
 
+#include "core/count_text.h"
 #include "core/log.h"
 
 namespace ollamaflow::flow {
@@ -117,9 +118,9 @@ void ScalingLoop::act(const scaling::Decision& decision) {
   if (result && !carried_out) {
     get_logger("scaling")->warn(
         "decision={} {} {} -> {} not carried out: the agent manager clamped the target to {} "
-        "by its min_agents or max_agents, and the pool has {} agents",
+        "by its min_agents or max_agents, and the pool has {}",
         decision.id, scaling::action_name(decision.action), decision.from, decision.to,
-        result->target, result->to);
+        result->target, count_text(result->to, "agent"));
   }
   Status booked = engine_.record_outcome(decision.id, carried_out, took);
   if (!booked) {

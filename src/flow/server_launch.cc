@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
 #include "core/terminal_text.h"
 #include "flow/status_file.h"
 #include "gpu/monitor.h"
@@ -241,31 +242,31 @@ std::string_view conflicting_flag_of(std::string_view word) {
   return {};
 }
 
-// Returns the error for `flag`, a flag that conflicting_flag_of() returns. The message names the
-// flag alone, because the word may contain an API key.
-std::string conflicting_flag_message(std::string_view flag) {
+// Returns the error for `flag`, a flag that conflicting_flag_of() returns in `setting`. The
+// message names the flag alone, because the word may contain an API key.
+std::string conflicting_flag_message(std::string_view flag, std::string_view setting) {
   if (flag == "--api-key" || flag == "--api-key-file") {
     return fmt::format(
-        "server.start_server_args sets {}, which makes llama-server reject every request "
+        "{} sets {}, which makes llama-server reject every request "
         "without that key, and the client does not send it: remove it, and pass the key with "
         "--api-key (server.api_key), which --start-server hands to llama-server and the client "
         "sends with every request",
-        flag);
+        setting, flag);
   }
   if (flag == "-nkvo" || flag == "--no-kv-offload") {
     return fmt::format(
-        "server.start_server_args sets {}, which keeps the KV cache in host memory, but the run "
+        "{} sets {}, which keeps the KV cache in host memory, but the run "
         "plans the slots with their KV cache in the memory of the GPUs, so host memory may not "
         "hold them: remove it, and to fit more slots lower --num-ctx or quantize the KV cache "
         "(--kv-cache-type q8_0)",
-        flag);
+        setting, flag);
   }
   return fmt::format(
-      "server.start_server_args sets {}, which makes all slots share one KV cache, so a slot "
+      "{} sets {}, which makes all slots share one KV cache, so a slot "
       "may hold more or less than -c divided by -np tokens, the context per slot that the run "
       "plans and sizes its requests for: remove it, and set the context per slot with "
       "--num-ctx",
-      flag);
+      setting, flag);
 }
 
 // Returns whether `words` contain llama-server's --swa-full, in a spelling that it reads.
@@ -279,16 +280,17 @@ bool sets_swa_full(const std::vector<std::string>& words) {
 // Plans the sliding-window layers of `spec` with the full context per slot, as llama-server's
 // --swa-full allocates them (llama.cpp then sizes their cache like that of the other layers), and
 // adds a note when the model has such layers.
-void plan_full_sliding_window(model::ModelSpec& spec, std::vector<std::string>& notes) {
+void plan_full_sliding_window(model::ModelSpec& spec, std::string_view setting,
+                              std::vector<std::string>& notes) {
   const auto sliding = std::count(spec.sliding_layers.begin(), spec.sliding_layers.end(), true);
   if (sliding == 0) {
     return;
   }
   spec.sliding_layers.assign(spec.sliding_layers.size(), false);
   notes.push_back(
-      fmt::format("--swa-full in server.start_server_args: the KV cache of the {} "
-                  "sliding-window layers is planned for the full context per slot",
-                  sliding));
+      fmt::format("--swa-full in {}: the KV cache of the {} sliding-window layers is planned "
+                  "for the full context per slot",
+                  setting, sliding));
 }
 
 // The variables of llama-server that the started server does not inherit, with the reason that
@@ -337,7 +339,8 @@ std::optional<std::string> flash_attention_value(const std::vector<std::string>&
 
 }  // namespace
 
-Result<std::vector<std::string>> split_shell_words(const std::string& text) {
+Result<std::vector<std::string>> split_shell_words(const std::string& text,
+                                                   std::string_view setting) {
   std::vector<std::string> words;
   std::string word;
   bool in_word = false;  // true once a character or a pair of quotes started a word
@@ -355,9 +358,9 @@ Result<std::vector<std::string>> split_shell_words(const std::string& text) {
     if (c == '\\') {
       if (i + 1 == text.size()) {
         return Status(ErrorCode::kInvalidArgument,
-                      fmt::format("server.start_server_args '{}' ends with a backslash, which "
-                                  "escapes nothing: remove it, or write \\\\ for a backslash",
-                                  text));
+                      fmt::format("{} '{}' ends with a backslash, which escapes nothing: "
+                                  "remove it, or write \\\\ for a backslash",
+                                  setting, text));
       }
       word += text[++i];
       continue;
@@ -378,10 +381,9 @@ Result<std::vector<std::string>> split_shell_words(const std::string& text) {
     }
     if (i == text.size()) {
       return Status(ErrorCode::kInvalidArgument,
-                    fmt::format("server.start_server_args '{}' has a {} quote at character {} "
-                                "that is not closed: close it, or write \\{} for the quote "
-                                "character itself",
-                                text, c == '"' ? "double" : "single", open + 1, c));
+                    fmt::format("{} '{}' has a {} quote at character {} that is not closed: "
+                                "close it, or write \\{} for the quote character itself",
+                                setting, text, c == '"' ? "double" : "single", open + 1, c));
     }
   }
   if (in_word) {
@@ -408,20 +410,20 @@ bool sets_planned_flag(std::string_view word) {
                      });
 }
 
-Result<std::vector<std::string>> split_server_args(const std::string& text) {
-  Result<std::vector<std::string>> words = split_shell_words(text);
+Result<std::vector<std::string>> split_server_args(const std::string& text,
+                                                   std::string_view setting) {
+  Result<std::vector<std::string>> words = split_shell_words(text, setting);
   if (!words) {
     return words.status();
   }
   for (const std::string& word : *words) {
     if (sets_planned_flag(word)) {
       return Status(ErrorCode::kInvalidArgument,
-                    fmt::format("server.start_server_args sets '{}', which --start-server "
-                                "chooses itself: {}",
+                    fmt::format("{} sets '{}', which --start-server chooses itself: {}", setting,
                                 word, planned_flag_fix(word)));
     }
     if (const std::string_view flag = conflicting_flag_of(word); !flag.empty()) {
-      return Status(ErrorCode::kInvalidArgument, conflicting_flag_message(flag));
+      return Status(ErrorCode::kInvalidArgument, conflicting_flag_message(flag, setting));
     }
   }
   return words;
@@ -486,7 +488,9 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
   LaunchPlan plan;
   plan.binary = binary;
   plan.model_path = model_path;
-  Result<std::vector<std::string>> extra = split_server_args(config.server.start_server_args);
+  const std::string setting = setting_of(config, "server.start_server_args", "--server-args");
+  Result<std::vector<std::string>> extra =
+      split_server_args(config.server.start_server_args, setting);
   if (!extra) {
     return extra.status();
   }
@@ -496,17 +500,17 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
     return demand.status();
   }
   if (sets_swa_full(plan.extra_args)) {
-    plan_full_sliding_window(demand->spec, plan.notes);
+    plan_full_sliding_window(demand->spec, setting, plan.notes);
   }
   // The KV cache has the same size with flash attention on, off or auto, so only a quantized V
   // cache, which llama.cpp rejects without flash attention, constrains the flag.
   if (const std::optional<std::string> conflict =
           flash_attention_conflict(plan.extra_args, plan.flash_attention)) {
     return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("server.start_server_args sets '{}', but the quantized V cache "
-                              "{} needs flash attention, which --start-server turns on with "
-                              "-fa on: remove '{}', or use an f16 cache (--kv-cache-type f16)",
-                              *conflict, plan.cache_type_v, *conflict));
+                  fmt::format("{} sets '{}', but the quantized V cache {} needs flash "
+                              "attention, which --start-server turns on with -fa on: remove "
+                              "'{}', or use an f16 cache (--kv-cache-type f16)",
+                              setting, *conflict, plan.cache_type_v, *conflict));
   }
   plan.api_key = config.server.api_key;
   if (!plan.api_key.empty()) {
@@ -542,16 +546,16 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
   plan.parallel = std::max(1, std::min(fit, bound));
   plan.total_ctx = plan.parallel * plan.ctx_per_slot;
   // A search that stopped at its limit found no memory limit yet, so the count is a lower bound.
-  const std::string fits =
-      placement.limiting_resource == model::kSlotSearchLimit
-          ? fmt::format("memory fits at least {} slots of {} tokens", fit, plan.ctx_per_slot)
-          : fmt::format("{} fits {} slots of {} tokens", placement.limiting_resource, fit,
-                        plan.ctx_per_slot);
+  const std::string fits = placement.limiting_resource == model::kSlotSearchLimit
+                               ? fmt::format("memory fits at least {} of {} tokens",
+                                             count_text(fit, "slot"), plan.ctx_per_slot)
+                               : fmt::format("{} fits {} of {} tokens", placement.limiting_resource,
+                                             count_text(fit, "slot"), plan.ctx_per_slot);
   plan.reason = plan.parallel < fit
-                    ? fmt::format("-np {}: the run uses at most {} agents ({}), and {}",
-                                  plan.parallel, bound, bound_key, fits)
-                    : fmt::format("-np {}: {} ({} agents allowed by {})", plan.parallel, fits,
-                                  bound, bound_key);
+                    ? fmt::format("-np {}: the run uses at most {} ({}), and {}", plan.parallel,
+                                  count_text(bound, "agent"), bound_key, fits)
+                    : fmt::format("-np {}: {} ({} allowed by {})", plan.parallel, fits,
+                                  count_text(bound, "agent"), bound_key);
   return plan;
 }
 

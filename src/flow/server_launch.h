@@ -73,8 +73,9 @@ Result<LaunchPlan> plan_launch(const Config& config, const std::string& binary,
 // separates words, '...' keeps every character, "..." keeps every character but \" and \\, and
 // a backslash outside quotes keeps the next character. Variables, globs and other shell syntax
 // are not expanded. Returns kInvalidArgument naming `text` and the fix for a quote that is not
-// closed and for a backslash at the end.
-Result<std::vector<std::string>> split_shell_words(const std::string& text);
+// closed and for a backslash at the end, and `setting`, where the text came from.
+Result<std::vector<std::string>> split_shell_words(
+    const std::string& text, std::string_view setting = "server.start_server_args");
 
 // Returns whether the llama-server argument `word` sets what plan_launch() chooses itself: the
 // model, address, port, slots, context, cache types or metrics. That is a flag such as "-np" or
@@ -93,8 +94,10 @@ bool conflicts_with_launch(std::string_view word);
 // Splits server.start_server_args with split_shell_words(). Returns its errors, and
 // kInvalidArgument naming the word and the flag of ollama-flow to use instead when one sets what
 // plan_launch() chooses itself, as sets_planned_flag() decides, or what
-// conflicts_with_launch() rejects.
-Result<std::vector<std::string>> split_server_args(const std::string& text);
+// conflicts_with_launch() rejects. The errors name `setting`, the flag or file key that the
+// text came from, as setting_of() returns it.
+Result<std::vector<std::string>> split_server_args(
+    const std::string& text, std::string_view setting = "server.start_server_args");
 
 // An environment variable that llama-server reads and that the started server does not inherit,
 // because it would change the server behind the plan's back.

@@ -25,6 +25,7 @@ Status PlanRun::warm_up(const agents::AgentInfo& agent) {
                     {"required", {"ready"}},
                     {"additionalProperties", false}};
   request.schema_name = "warm_up";
+  request.purpose = "warm-up";
   // The same options as every task request, so that the server does not reload the model.
   request.options = chat_options();
   request.options.num_predict = 16;

@@ -40,6 +40,9 @@ struct ChatRequest {
   nlohmann::json schema;  // JSON schema for the reply; null for free text
   std::string schema_name = "reply";
   ChatOptions options;
+  // What the request is for, named in its progress log lines: "planning", "task <id>",
+  // "summary" or "warm-up"; empty for none.
+  std::string purpose;
 };
 
 // Token counts and timings reported by the server. Durations in seconds; zero when unknown.

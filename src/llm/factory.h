@@ -25,7 +25,7 @@ Result<LlmClientPtr> make_client(const ServerSettings& settings, std::shared_ptr
 
 // Checks the host URL of `settings` without contacting the server: kInvalidArgument naming the
 // value for an unknown backend or a malformed URL (scheme, host, port from 1 to 65535). "sim"
-// needs no host and is always ok.
+// needs no host, and its host is rejected only when it contains a user name or password.
 Status check_server_url(const ServerSettings& settings);
 
 // Returns the URL that the client of `settings` connects to, with the scheme and the port filled

@@ -212,8 +212,17 @@ StopReason send_watched(httplib::Client& client, httplib::Request& request, http
 // distinguished when several agents wait on the same server.
 std::atomic<uint64_t> next_stream_number{1};
 
-// Logs that the streamed request `number` to `url` has had no reply text for `waited_s`.
-void log_first_token_wait(const std::string& url, uint64_t number, double waited_s,
+// Returns the start of the log lines about the streamed request `number` to `url`: the URL, the
+// number and the request's purpose when it has one.
+std::string stream_label(const std::string& url, uint64_t number, const std::string& purpose) {
+  if (purpose.empty()) {
+    return fmt::format("POST {} stream={}", url, number);
+  }
+  return fmt::format("POST {} stream={} for {}", url, number, purpose);
+}
+
+// Logs that the streamed request `label` has had no reply text for `waited_s`.
+void log_first_token_wait(const std::string& label, double waited_s,
                           std::optional<double> first_token_timeout_s) {
   const std::string limit =
       first_token_timeout_s
@@ -221,9 +230,27 @@ void log_first_token_wait(const std::string& url, uint64_t number, double waited
                         *first_token_timeout_s)
           : std::string("server.first_token_timeout_s is off, so the request waits without limit");
   get_logger("llm")->info(
-      "POST {} stream={}: no first token after {:.0f} s. The server may still be loading the "
-      "model or be busy with other requests, and {}",
-      url, number, waited_s, limit);
+      "{}: no first token after {:.0f} s. The server may still be loading the model or be busy "
+      "with other requests, and {}",
+      label, waited_s, limit);
+}
+
+// Logs how far the reply to the streamed request `label` has come, and when num_predict ends it
+// at the latest if the rate holds.
+void log_stream_progress(const std::string& label, const StreamProgress& progress,
+                         int num_predict) {
+  std::string limit = "The output limit is unknown";
+  if (num_predict > 0 && progress.tokens_per_s > 0) {
+    const double left = std::max<double>(0, num_predict - static_cast<double>(progress.tokens));
+    limit = fmt::format(
+        "The reply ends at num_predict={} tokens at the latest, about {:.0f} s from now at this "
+        "rate",
+        num_predict, left / progress.tokens_per_s);
+  } else if (num_predict > 0) {
+    limit = fmt::format("The reply ends at num_predict={} tokens at the latest", num_predict);
+  }
+  get_logger("llm")->info("{}: {} tokens received after {:.0f} s, {:.1f} tokens/s. {}", label,
+                          progress.tokens, progress.elapsed_s, progress.tokens_per_s, limit);
 }
 
 // Sends a request that is not streamed and reads its whole reply, within the total deadline and
@@ -294,23 +321,29 @@ std::string BaseUrl::to_string() const {
   return fmt::format("{}://{}:{}{}", scheme, host, port, path_prefix);
 }
 
+Status check_no_credentials(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  const size_t authority_begin = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const size_t authority_end = url.find('/', authority_begin);
+  const std::string_view authority = url.substr(authority_begin, authority_end - authority_begin);
+  const size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) {
+    return Status::ok();
+  }
+  const std::string redacted = std::string(url.substr(0, authority_begin)) + "***" +
+                               std::string(url.substr(authority_begin + at));
+  return Status(ErrorCode::kInvalidArgument,
+                fmt::format("server URL '{}' contains a user name or password: ollama-flow "
+                            "sends no credentials from the URL, so remove them; for a server "
+                            "that needs a Bearer token, set server.api_key (--api-key)",
+                            redacted));
+}
+
 Result<BaseUrl> parse_base_url(std::string_view url, int default_port) {
   // A user name or password in the URL is rejected before anything else, and the message shows
   // the URL without it, so that a password never reaches a terminal or a log.
-  {
-    const size_t scheme_end = url.find("://");
-    const size_t authority_begin = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-    const size_t authority_end = url.find('/', authority_begin);
-    const std::string_view authority = url.substr(authority_begin, authority_end - authority_begin);
-    if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
-      const std::string redacted = std::string(url.substr(0, authority_begin)) + "***" +
-                                   std::string(url.substr(authority_begin + at));
-      return Status(ErrorCode::kInvalidArgument,
-                    fmt::format("server URL '{}' contains a user name or password: ollama-flow "
-                                "sends no credentials from the URL, so remove them; for a server "
-                                "that needs a Bearer token, set server.api_key (--api-key)",
-                                redacted));
-    }
+  if (Status credentials = check_no_credentials(url); !credentials.is_ok()) {
+    return credentials;
   }
   BaseUrl parsed;
   std::string_view rest = url;
@@ -414,16 +447,20 @@ std::string error_text_from_body(std::string_view body) {
   return text.size() > kMaxErrorText ? text.substr(0, kMaxErrorText) + "..." : text;
 }
 
-StreamWatch::StreamWatch(const Clock& clock, double first_token_timeout_s, double idle_timeout_s)
+StreamWatch::StreamWatch(const Clock& clock, double first_token_timeout_s, double idle_timeout_s,
+                         std::string purpose, int num_predict)
     : clock_(clock),
       first_token_timeout_s_(first_token_timeout_s),
       idle_timeout_s_(idle_timeout_s),
+      purpose_(std::move(purpose)),
+      num_predict_(num_predict),
       start_(clock.now()),
       last_content_(start_) {}
 
 void StreamWatch::mark_content() {
   const MonoTime now = clock_.now();
   last_content_ = now;
+  ++content_pieces_;
   if (!has_content_) {
     first_content_ = now;
     has_content_ = true;
@@ -474,6 +511,27 @@ std::optional<double> StreamWatch::due_wait_report() {
     next_wait_report_s_ += kWaitReportPeriodSeconds;
   }
   return waited_s;
+}
+
+std::optional<StreamProgress> StreamWatch::due_progress_report() {
+  if (!has_content_) {
+    return std::nullopt;
+  }
+  const MonoTime now = clock_.now();
+  StreamProgress progress;
+  progress.elapsed_s = to_seconds(now - start_);
+  if (progress.elapsed_s < next_wait_report_s_) {
+    return std::nullopt;
+  }
+  while (next_wait_report_s_ <= progress.elapsed_s) {
+    next_wait_report_s_ += kWaitReportPeriodSeconds;
+  }
+  progress.tokens = content_pieces_.load();
+  const double generating_s = to_seconds(now - first_content_);
+  if (generating_s >= 0.001) {
+    progress.tokens_per_s = static_cast<double>(progress.tokens) / generating_s;
+  }
+  return progress;
 }
 
 double StreamWatch::max_wait_seconds() const {
@@ -565,8 +623,8 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
     return aborted.is_ok();
   };
   const uint64_t request_number = next_stream_number.fetch_add(1);
-  get_logger("llm")->debug("POST {}{} stream={} ({} bytes)", base_url(), path, request_number,
-                           body.size());
+  const std::string label = stream_label(base_url() + path, request_number, watch.purpose());
+  get_logger("llm")->debug("{} ({} bytes)", label, body.size());
   const MonoTime start = clock_->now();
   httplib::Response raw;
   httplib::Error error = httplib::Error::Success;
@@ -585,11 +643,14 @@ Result<HttpResponse> HttpClient::post_stream(const std::string& path, const std:
         // After the first content, the idle deadline applies, which the socket's read timeout
         // (the larger of the two deadlines) would otherwise enforce late.
         if (watch.has_content()) {
+          if (const std::optional<StreamProgress> progress = watch.due_progress_report()) {
+            log_stream_progress(label, *progress, watch.num_predict());
+          }
           stalled = watch.check();
           return !stalled.is_ok();
         }
         if (const std::optional<double> waited_s = watch.due_wait_report()) {
-          log_first_token_wait(base_url() + path, request_number, *waited_s, first_token_s);
+          log_first_token_wait(label, *waited_s, first_token_s);
         }
         first_token_overdue = first_token_s && clock_->now() >= first_token_deadline;
         return first_token_overdue;

@@ -5,8 +5,10 @@
 #include <atomic>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,10 @@ struct BaseUrl {
   // Returns "scheme://host:port" followed by the path prefix.
   std::string to_string() const;
 };
+
+// Returns kInvalidArgument when the authority of `url` has a user name or password, with a
+// message that shows the URL with them replaced by "***".
+Status check_no_credentials(std::string_view url);
 
 // Parses a server URL. A URL without a scheme (as OLLAMA_HOST allows, e.g. "gpu1:11434") is
 // http; a URL without a port gets `default_port` when it has no scheme, else 80 or 443. Returns
@@ -77,6 +83,16 @@ struct HttpResponse {
   std::string content_type;
 };
 
+// The progress of a streamed reply so far, for a progress log line.
+struct StreamProgress {
+  double elapsed_s = 0;  // from the start of the request
+  // Pieces of reply text. Ollama and llama-server stream one per generated token, and a server
+  // that batches tokens makes this an undercount.
+  int64_t tokens = 0;
+  // Tokens per second since the first token; 0 while less than a millisecond has passed.
+  double tokens_per_s = 0;
+};
+
 // The first-token and idle deadlines of one streamed reply, measured on a Clock. The protocol
 // parser calls mark_content() when a piece of reply text arrives, because servers also send
 // bytes that carry no text (keep-alive comments, empty chunks).
@@ -85,7 +101,10 @@ struct HttpResponse {
 // first_content_seconds(). has_content() and check() are safe to call from another thread.
 class StreamWatch {
  public:
-  StreamWatch(const Clock& clock, double first_token_timeout_s, double idle_timeout_s);
+  // `purpose` names the request in its log lines ("planning", "task api", "summary"; empty for
+  // none), and `num_predict` is its output token limit (0 when unknown).
+  StreamWatch(const Clock& clock, double first_token_timeout_s, double idle_timeout_s,
+              std::string purpose = "", int num_predict = 0);
 
   void mark_content();
   // Safe to call from another thread than the one that marks content.
@@ -104,6 +123,14 @@ class StreamWatch {
   // kWaitReportPeriodSeconds. Returns nullopt otherwise and once content has arrived. Only one
   // thread may call it, the request's watcher.
   std::optional<double> due_wait_report();
+  // Returns the reply's progress when a log line about it is due. That is once content has
+  // arrived, at the times of the wait lines: kFirstWaitReportSeconds from the start of the
+  // request, then every kWaitReportPeriodSeconds. Returns nullopt otherwise. Only one thread
+  // may call it, the request's watcher.
+  std::optional<StreamProgress> due_progress_report();
+
+  const std::string& purpose() const { return purpose_; }
+  int num_predict() const { return num_predict_; }
 
   static constexpr double kFirstWaitReportSeconds = 30;
   static constexpr double kWaitReportPeriodSeconds = 60;
@@ -112,12 +139,17 @@ class StreamWatch {
   const Clock& clock_;
   double first_token_timeout_s_;
   double idle_timeout_s_;
+  std::string purpose_;
+  int num_predict_;
   MonoTime start_;
   MonoTime first_content_;
   // Written before has_content_ is set, so a thread that reads has_content_ as true also reads
   // a set value here.
   std::atomic<MonoTime> last_content_;
   std::atomic<bool> has_content_{false};
+  std::atomic<int64_t> content_pieces_{0};
+  // The time of the next wait or progress line, in seconds from the start. Both kinds share
+  // this schedule, so a request logs at most one line per period.
   double next_wait_report_s_ = kFirstWaitReportSeconds;
 };
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/json_depth.h"
+#include "core/json_keys.h"
 
 namespace ollamaflow::llm {
 namespace {
@@ -297,7 +298,7 @@ Result<json> parse_candidate(std::string_view text, size_t start, const Scan& sc
     // out_of_range: a number too large for a double, such as 1e999.
     return Status(ErrorCode::kParseError,
                   fmt::format("invalid JSON in the value starting at {}: {}",
-                              describe_position(text, start), error.what()));
+                              describe_position(text, start), json_exception_cause(error)));
   }
 }
 

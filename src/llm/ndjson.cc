@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/json_keys.h"
+
 namespace ollamaflow::llm {
 namespace {
 
@@ -25,8 +27,9 @@ Result<nlohmann::json> parse_ndjson_line(std::string_view line, size_t line_numb
     return nlohmann::json::parse(line);
   } catch (const nlohmann::json::exception& error) {
     // parse_error for bad syntax, out_of_range for a number too large for a double.
-    return Status(ErrorCode::kParseError, fmt::format("stream line {} is not valid JSON ({}): '{}'",
-                                                      line_number, error.what(), preview(line)));
+    return Status(ErrorCode::kParseError,
+                  fmt::format("stream line {} is not valid JSON ({}): '{}'", line_number,
+                              describe_json_error(line, error), preview(line)));
   }
 }
 

@@ -209,7 +209,8 @@ Result<ChatResponse> OllamaClient::chat(const ChatRequest& request, const Cancel
   const std::string url = endpoint();
   get_logger("llm")->debug("ollama chat model={} messages={} url={}", request.model,
                            request.messages.size(), url);
-  StreamWatch watch(*clock_, first_token_timeout_s_, idle_timeout_s_);
+  StreamWatch watch(*clock_, first_token_timeout_s_, idle_timeout_s_, request.purpose,
+                    request.options.num_predict);
   ChatStream stream;
   NdjsonReader reader;
   auto on_line = [&](std::string_view line) {

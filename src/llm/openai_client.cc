@@ -135,7 +135,8 @@ Result<ChatResponse> OpenAiClient::chat(const ChatRequest& request, const Cancel
   const std::string url = endpoint();
   get_logger("llm")->debug("openai chat model={} messages={} schema={} url={}", request.model,
                            request.messages.size(), request.schema_name, url);
-  StreamWatch watch(*clock_, first_token_timeout_s_, idle_timeout_s_);
+  StreamWatch watch(*clock_, first_token_timeout_s_, idle_timeout_s_, request.purpose,
+                    request.options.num_predict);
   CompletionStream stream(request, watch, on_token, url);
   SseParser parser;
   auto on_event = [&](const SseEvent& event) { return stream.on_event(event); };

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
+
 namespace ollamaflow::model {
 namespace {
 
@@ -159,8 +161,8 @@ Result<MemoryEstimate> estimate_memory(const ModelSpec& spec, const EstimateOpti
   if (options.ctx_per_slot == 0 || options.parallel == 0) {
     return Result<MemoryEstimate>(
         ErrorCode::kInvalidArgument,
-        fmt::format("invalid context {} x {} slots: both must be at least 1", options.ctx_per_slot,
-                    options.parallel));
+        fmt::format("invalid context {} x {}: both must be at least 1", options.ctx_per_slot,
+                    count_text(options.parallel, "slot")));
   }
   const GgmlType& cache_k = options.cache_k ? *options.cache_k : *ggml_type_by_name("f16");
   const GgmlType& cache_v = options.cache_v ? *options.cache_v : *ggml_type_by_name("f16");

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
+
 namespace ollamaflow::model {
 namespace {
 
@@ -51,8 +53,8 @@ Result<int64_t> slot_context(int total, std::optional<int> parallel,
   if (total < slots) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("invalid --total-ctx {}: it must hold at least one token per slot "
-                              "({} slots)",
-                              total, slots));
+                              "({})",
+                              total, count_text(slots, "slot")));
   }
   const int64_t split = total / slots;
   const int64_t padded = (split + kSlotContextPad - 1) / kSlotContextPad * kSlotContextPad;

@@ -72,6 +72,7 @@ DroneOutcome execute_task(llm::LlmClient& client, const DroneRequest& request,
   structured.chat.options = request.options;
   structured.chat.schema = agent_reply_schema(request.task);
   structured.chat.schema_name = "agent_reply";
+  structured.chat.purpose = "task " + request.task.id;
   structured.chat.messages = build_task_messages(request.role_prompt, request.goal, request.task,
                                                  request.dependencies, request.dependency_budget);
   structured.max_attempts = request.max_attempts;

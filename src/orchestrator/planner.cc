@@ -58,6 +58,7 @@ PlanOutcome make_plan(const std::string& goal, llm::LlmClient& client,
   request.chat.options = options.chat;
   request.chat.schema = plan_schema(options.roles, options.limits);
   request.chat.schema_name = "plan";
+  request.chat.purpose = "planning";
   request.chat.messages = {
       {"system", queen_prompt(options.roles, options.limits.max_tasks)},
       {"user", "Goal: " + goal + "\n\nReturn the plan for this goal as JSON."}};
@@ -128,6 +129,7 @@ SummaryOutcome summarize(const std::string& goal, const std::vector<TaskReport>&
   request.chat.model = options.model;
   request.chat.options = options.chat;
   request.chat.schema_name = "summary";
+  request.chat.purpose = "summary";
   if (options.structured) {
     request.chat.schema = summary_schema();
   }

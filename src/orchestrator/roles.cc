@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
+
 namespace ollamaflow::orchestrator {
 namespace {
 
@@ -147,12 +149,12 @@ std::string queen_prompt(const RoleSet& roles, int max_tasks) {
       "- \"depends_on\": ids of the tasks whose results this task needs (may be empty);\n"
       "- \"files\": the relative paths of the files the task writes, such as "
       "\"src/app.py\" or \"docs/design.md\".\n\n"
-      "Rules: use at most {} tasks; every dependency names another task of this plan; the "
+      "Rules: use at most {}; every dependency names another task of this plan; the "
       "dependencies form no cycle; each file belongs to exactly one task; paths are relative, "
       "use '/' and never contain '..'. Give independent work its own task so it can run in "
       "parallel, and give dependent work the results it needs through depends_on.\n\n"
       "Roles:\n{}",
-      max_tasks, role_lines);
+      count_text(max_tasks, "task"), role_lines);
 }
 
 }  // namespace ollamaflow::orchestrator

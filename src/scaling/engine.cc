@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
 #include "core/log.h"
 #include "scaling/recommend.h"
 
@@ -131,7 +132,7 @@ ScalingEngine::Verdict ScalingEngine::decide_up(const Recommendation& rec, MonoT
   std::string step_text;
   if (params_.max_up_step > 0 && target > current + params_.max_up_step) {
     target = current + params_.max_up_step;
-    step_text = fmt::format(" (at most {} agents per scale-up)", params_.max_up_step);
+    step_text = fmt::format(" (at most {} per scale-up)", count_text(params_.max_up_step, "agent"));
   }
   if (params_.batch_size > 1) {
     const int batches = (target - current + params_.batch_size - 1) / params_.batch_size;

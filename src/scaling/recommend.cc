@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
+
 namespace ollamaflow::scaling {
 namespace {
 
@@ -164,7 +166,7 @@ std::optional<int> memory_proposal(const EngineInputs& inputs, const StrategyPar
 
 // Returns e.g. "the server's 4 slots (llama-server at URL)".
 std::string server_slots_text(const MemoryView& view) {
-  std::string text = fmt::format("the server's {} slots", view.server_slots.value_or(0));
+  std::string text = "the server's " + count_text(view.server_slots.value_or(0), "slot");
   if (!view.server_source.empty()) {
     text += " (" + view.server_source + ")";
   }
@@ -198,7 +200,7 @@ void record_capacity(const EngineInputs& inputs, const StrategyParams& params,
     proposal.reason = fmt::format("capacity signal older than {:g} s", params.stale_after_s);
   } else if (view.server_slots) {
     proposal.reason = fmt::format(
-        "server runs {} slots{}{}; ceiling {} ({})", *view.server_slots,
+        "server runs {}{}{}; ceiling {} ({})", count_text(*view.server_slots, "slot"),
         view.server_source.empty() ? "" : " (" + view.server_source + ")", server_load_text(view),
         view.ceiling ? std::to_string(*view.ceiling) : "unknown", inputs.capacity->reason);
   } else {
@@ -259,8 +261,9 @@ std::string summarize(const Recommendation& rec, const StrategyParams& params,
     reason += fmt::format("; {}: more agents would only queue inside the server",
                           server_slots_text(view));
   } else if (view.server_slots && rec.desired > *view.server_slots) {
-    reason += fmt::format("; {} agents beyond {} only queue inside the server",
-                          rec.desired - *view.server_slots, server_slots_text(view));
+    reason +=
+        fmt::format("; {} beyond {} only queue inside the server",
+                    count_text(rec.desired - *view.server_slots, "agent"), server_slots_text(view));
   }
   if (!rec.missing.empty()) {
     reason += "; missing:";

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
 #include "sim/baselines.h"
 
 namespace ollamaflow::sim {
@@ -97,8 +98,8 @@ class HpaPolicy final : public Policy {
       const int limit = std::max(current + 4, 2 * current);
       const int target = std::min(desired, limit);
       return act_to(current, target,
-                    fmt::format("scale_up: {:.1f} tasks in flight on {} agents, ratio {:.2f}", load,
-                                basis, ratio));
+                    fmt::format("scale_up: {:.1f} tasks in flight on {}, ratio {:.2f}", load,
+                                count_text(basis, "agent"), ratio));
     }
     const int stabilized = static_cast<int>(recommendations_.max(observation.now_s, kDownWindowS));
     if (stabilized < current) {

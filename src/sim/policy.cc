@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
 #include "sim/baselines.h"
 
 namespace ollamaflow::sim {
@@ -114,8 +115,8 @@ class OraclePolicy final : public Policy {
     const int target = std::max(planned, observation.busy);
     decision.act = target != observation.agents;
     decision.target = target;
-    decision.reason =
-        fmt::format("oracle: {} agents planned for this block, {} busy", planned, observation.busy);
+    decision.reason = fmt::format("oracle: {} planned for this block, {} busy",
+                                  count_text(planned, "agent"), observation.busy);
     return decision;
   }
 

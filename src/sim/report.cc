@@ -2,6 +2,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -48,6 +50,24 @@ Status write_file(const std::filesystem::path& path, const std::string& text) {
   return Status::ok();
 }
 
+// The table's short column headers with their meaning, printed as a legend under the table.
+// docs/simulator.md defines each figure in full under the same names.
+constexpr std::pair<std::string_view, std::string_view> kColumnLegend[] = {
+    {"agent-s", "agent-seconds: agents in the pool (starting to draining) times seconds"},
+    {"x orc", "agent-seconds / the oracle's on the same trace and seed"},
+    {"flips", "direction changes of the pool per 10 minutes"},
+    {"gap s", "min gap: the shortest time between two opposite actions, in seconds"},
+    {"react s", "reaction: the worst time from a surge to the next decision that adds agents"},
+    {"peak", "the most agents at once"},
+    {"x pk", "peak / the oracle's peak"},
+    {"kill", "started tasks cancelled by a drain"},
+    {"503", "server answers with 503"},
+    {"fail", "requests that failed"},
+    {"unst", "requests that had not started when the run ended"},
+    {"oom", "memory overcommits"},
+    {"rec %", "share of the pool changes whose decision has a record"},
+};
+
 // Returns a wait percentile of `figures` for the table, or "-" when no request has a wait.
 std::string wait_text(const Figures& figures, double wait_s) {
   return figures.wait_count > 0 ? fmt::format("{:.1f}", wait_s) : "-";
@@ -86,6 +106,10 @@ std::string format_table(const SimulationReport& report) {
   out +=
       "\nwait p50, p95 and p99 are percentiles of the queue wait in seconds, from a request's "
       "arrival until a server slot starts it, not of the time to complete it.\n";
+  out += "\ncolumns:\n";
+  for (const auto& [header, meaning] : kColumnLegend) {
+    out += fmt::format("  {:<8} {}\n", header, meaning);
+  }
   if (!partial_waits.empty()) {
     out += fmt::format(
         "\nfail counts requests that failed, such as those the server kept answering with 503. "

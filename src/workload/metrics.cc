@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/count_text.h"
+
 namespace ollamaflow::workload {
 namespace {
 
@@ -126,8 +128,8 @@ std::string check_high(const WorkloadMetrics& metrics, const WorkloadScalingSett
   }
   const std::optional<double> idle = idle_fraction(metrics);
   if (metrics.queue_length > 0 && idle && *idle < settings.low_idle_agents) {
-    return fmt::format("idle agents {:.0f}% < {:g}% with {} tasks queued", *idle * 100,
-                       settings.low_idle_agents * 100, metrics.queue_length);
+    return fmt::format("idle agents {:.0f}% < {:g}% with {} queued", *idle * 100,
+                       settings.low_idle_agents * 100, count_text(metrics.queue_length, "task"));
   }
   return "";
 }

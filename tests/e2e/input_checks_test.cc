@@ -356,6 +356,22 @@ TEST_F(InputChecksTest, PlanWithoutTasksGivesFix) {
       << result.err;
 }
 
+// A plan file with a syntax error gets the position and the cause, as a configuration file does,
+// without nlohmann::json's "[json.exception...]" prefix.
+TEST_F(InputChecksTest, PlanFileSyntaxErrorNamesPosition) {
+  const fs::path plan = dir_.path() / "plan.json";
+  std::ofstream(plan) << "{\n  \"tasks\": [\n    {\"id\": \"a\",}\n  ]\n}\n";
+  const ProcessResult result = run_cli({"run", "--plan", plan.string(), "--backend", "sim", "--db",
+                                        db().string(), "--workspace", workspace().string()});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(contains(result.err, "plan file '" + plan.string() +
+                                       "' is not valid JSON: parse error at line 3 column 16: "
+                                       "syntax error while parsing object key"))
+      << result.err;
+  EXPECT_TRUE(contains(result.err, "expected string literal")) << result.err;
+  EXPECT_FALSE(contains(result.err, "json.exception")) << result.err;
+}
+
 TEST_F(InputChecksTest, PlanCapacityWithoutModelGivesFix) {
   const ProcessResult result = run_cli({"plan-capacity", "--backend", "sim"});
   EXPECT_EQ(result.exit_code, 2) << result.err;

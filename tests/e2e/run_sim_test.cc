@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "e2e/e2e_support.h"
 #include "fakes/process.h"
 #include "store/sqlite.h"
@@ -347,6 +349,36 @@ TEST_F(SimRunTest, EachTaskUsesItsRoleModel) {
                                                           : report["model"].get<std::string>();
     EXPECT_EQ(task["model"], expected) << task.dump();
   }
+}
+
+// A fixed pool larger than the plan starts one agent per task, and a report note states it.
+TEST_F(SimRunTest, AgentsAbovePlanTasksAreNoted) {
+  const auto plan_path = dir_.path() / "plan.json";
+  const json plan = sample_plan();
+  std::ofstream(plan_path) << plan.dump();
+  ProcessResult result =
+      run_cli({"run", "--plan", plan_path.string(), "--backend", "sim", "--agents", "1024",
+               "--workspace", workspace().string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  const json report = parse_json(result);
+  const size_t tasks = plan["tasks"].size();
+  const std::string expected = fmt::format(
+      "--agents requests 1024 agents, but the plan has only {} tasks, so the run "
+      "starts {} agents, one per task",
+      tasks, tasks);
+  bool noted = false;
+  for (const json& note : report["notes"]) {
+    noted = noted || note.get<std::string>() == expected;
+  }
+  EXPECT_TRUE(noted) << expected << "\n" << report["notes"].dump();
+
+  // A pool no larger than the plan gets no such note.
+  ProcessResult fitting =
+      run_cli({"run", "--plan", plan_path.string(), "--backend", "sim", "--agents", "2",
+               "--workspace", (dir_.path() / "second").string(), "--db", db().string(), "--json"});
+  ASSERT_EQ(fitting.exit_code, 0) << fitting.out << fitting.err;
+  EXPECT_EQ(parse_json(fitting)["notes"].dump().find("one per task"), std::string::npos)
+      << parse_json(fitting)["notes"].dump();
 }
 
 TEST_F(SimRunTest, ResumeNamesTheRunsBackend) {

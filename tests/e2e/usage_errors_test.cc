@@ -679,6 +679,27 @@ TEST_F(UsageErrorsTest, ServerUrlWithPasswordIsRejectedUnshown) {
   }
 }
 
+// The simulated backend connects nowhere, yet its host still appears in `config show` and the
+// report, so a password in it is rejected as for the other backends.
+TEST_F(UsageErrorsTest, ServerUrlPasswordRejectedForEachBackend) {
+  for (const std::string backend : {"sim", "openai", "ollama"}) {
+    for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+             {"config", "show"},
+             {"run", "Write a note", "--db", db().string(), "--workspace", workspace().string()}}) {
+      args.insert(args.end(), {"--backend", backend, "--host", "http://user:pw-77@127.0.0.1:1"});
+      const std::string label = args[0] + " with --backend " + backend + ": ";
+      const ProcessResult result = run_cli(args);
+      EXPECT_EQ(result.exit_code, 2) << label << result.out << result.err;
+      EXPECT_EQ((result.out + result.err).find("pw-77"), std::string::npos)
+          << label << result.out << result.err;
+      EXPECT_NE(result.err.find("'http://***@127.0.0.1:1' contains a user name or password"),
+                std::string::npos)
+          << label << result.err;
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(db())) << "the run was journaled";
+}
+
 // Messages quote values from the environment and from files, so their control characters and
 // invalid UTF-8 reach the terminal escaped.
 TEST_F(UsageErrorsTest, ErrorsEscapeControlAndInvalidBytes) {

@@ -6,6 +6,30 @@
 namespace ollamaflow {
 namespace {
 
+TEST(JsonErrorTest, ParseErrorNamesLineAndColumn) {
+  const std::string text = "{\n  \"a\": tru\n}";
+  try {
+    (void)nlohmann::json::parse(text);
+    FAIL() << "the text parsed";
+  } catch (const nlohmann::json::exception& error) {
+    const std::string described = describe_json_error(text, error);
+    EXPECT_EQ(described.rfind("parse error at line 2 column ", 0), 0u) << described;
+    EXPECT_NE(described.find("invalid literal"), std::string::npos) << described;
+    EXPECT_EQ(described.find("json.exception"), std::string::npos) << described;
+  }
+}
+
+TEST(JsonErrorTest, NumberOutOfRangeHasNoPrefix) {
+  try {
+    (void)nlohmann::json::parse("[1e999]");
+    FAIL() << "the text parsed";
+  } catch (const nlohmann::json::exception& error) {
+    const std::string described = describe_json_error("[1e999]", error);
+    EXPECT_EQ(described.find("json.exception"), std::string::npos) << described;
+    EXPECT_NE(described.find("1e999"), std::string::npos) << described;
+  }
+}
+
 TEST(JsonKeysTest, DistinctKeysPass) {
   EXPECT_FALSE(find_duplicate_key(R"({"a": 1, "b": {"a": 2}, "c": [{"a": 3}, {"a": 4}]})"));
   EXPECT_FALSE(find_duplicate_key(R"(["a", "a", {"a": "a"}])"));

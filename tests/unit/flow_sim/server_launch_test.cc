@@ -139,6 +139,46 @@ TEST_F(FlashAttentionArgTest, QuantizedCacheRejectsFlashAttentionOff) {
   ASSERT_TRUE(on.is_ok()) << on.status().to_string();
 }
 
+// An error about the server arguments names the setting that the user wrote them in: the flag, or
+// the key in the configuration file.
+TEST_F(FlashAttentionArgTest, ServerArgsErrorNamesSource) {
+  config_.sources["server.start_server_args"] = "flag:--server-args";
+  Result<LaunchPlan> flag = plan("f16", "-c 4096");
+  ASSERT_FALSE(flag.is_ok());
+  EXPECT_EQ(flag.status().message().rfind("--server-args sets '-c', which --start-server", 0), 0u)
+      << flag.status().message();
+
+  config_.sources["server.start_server_args"] = "file:/etc/flow.json";
+  Result<LaunchPlan> file = plan("f16", "--kv-unified");
+  ASSERT_FALSE(file.is_ok());
+  EXPECT_EQ(file.status().message().rfind(
+                "server.start_server_args in /etc/flow.json sets --kv-unified", 0),
+            0u)
+      << file.status().message();
+
+  config_.sources["server.start_server_args"] = "flag:--server-args";
+  Result<LaunchPlan> quote = plan("f16", "--alias 'a b");
+  ASSERT_FALSE(quote.is_ok());
+  EXPECT_EQ(quote.status().message().rfind("--server-args '--alias 'a b' has a single quote", 0),
+            0u)
+      << quote.status().message();
+
+  Result<LaunchPlan> flash = plan("q8_0", "-fa off");
+  ASSERT_FALSE(flash.is_ok());
+  EXPECT_EQ(flash.status().message().rfind("--server-args sets '-fa off'", 0), 0u)
+      << flash.status().message();
+}
+
+// A pool of one agent is named in the singular in the reason for -np.
+TEST_F(FlashAttentionArgTest, OneAgentReasonIsSingular) {
+  config_.run.agents = 1;
+  Result<LaunchPlan> launch = plan("f16", "");
+  ASSERT_TRUE(launch.is_ok()) << launch.status().to_string();
+  EXPECT_EQ(launch->parallel, 1);
+  EXPECT_TRUE(contains(launch->reason, "the run uses at most 1 agent (")) << launch->reason;
+  EXPECT_FALSE(contains(launch->reason, "1 agents")) << launch->reason;
+}
+
 // The KV cache has the same size with flash attention on, off or auto, so with an f16 cache
 // the flag passes.
 TEST_F(FlashAttentionArgTest, FloatCacheKeepsFlashAttentionFlag) {

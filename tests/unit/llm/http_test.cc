@@ -398,6 +398,102 @@ TEST_F(HttpClientTest, FirstTokenWaitIsLogged) {
       << text;
 }
 
+TEST(StreamWatchTest, ProgressReportsAt30ThenEvery60Seconds) {
+  FakeClock clock;
+  StreamWatch watch(clock, 300, 100, "planning", 2048);
+  clock.advance(std::chrono::seconds(10));
+  for (int i = 0; i < 40; ++i) {
+    watch.mark_content();
+    clock.advance(std::chrono::milliseconds(490));
+  }
+  // 40 tokens from t = 10 s; the clock is now at 29.6 s.
+  EXPECT_FALSE(watch.due_progress_report().has_value());
+  clock.advance(std::chrono::milliseconds(400));
+  const std::optional<StreamProgress> first = watch.due_progress_report();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_DOUBLE_EQ(first->elapsed_s, 30);
+  EXPECT_EQ(first->tokens, 40);
+  EXPECT_DOUBLE_EQ(first->tokens_per_s, 2);
+  EXPECT_FALSE(watch.due_progress_report().has_value());
+  clock.advance(std::chrono::milliseconds(59'900));
+  EXPECT_FALSE(watch.due_progress_report().has_value());
+  clock.advance(std::chrono::milliseconds(200));
+  const std::optional<StreamProgress> second = watch.due_progress_report();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->tokens, 40);
+  // A watcher that falls behind reports once, not once per missed period.
+  clock.advance(std::chrono::seconds(200));
+  EXPECT_TRUE(watch.due_progress_report().has_value());
+  EXPECT_FALSE(watch.due_progress_report().has_value());
+}
+
+TEST(StreamWatchTest, NoProgressReportBeforeContent) {
+  FakeClock clock;
+  StreamWatch watch(clock, 300, 100, "planning", 2048);
+  clock.advance(std::chrono::seconds(100));
+  EXPECT_FALSE(watch.due_progress_report().has_value());
+}
+
+// The wait lines and the progress lines share one schedule, so the first token after a wait line
+// brings no extra line in the same period.
+TEST(StreamWatchTest, ProgressFollowsWaitSchedule) {
+  FakeClock clock;
+  StreamWatch watch(clock, 300, 100);
+  clock.advance(std::chrono::seconds(31));
+  ASSERT_TRUE(watch.due_wait_report().has_value());
+  watch.mark_content();
+  clock.advance(std::chrono::seconds(10));
+  EXPECT_FALSE(watch.due_progress_report().has_value());
+  clock.advance(std::chrono::seconds(50));
+  EXPECT_TRUE(watch.due_progress_report().has_value());
+}
+
+// Twenty tokens arrive 1.5 fake seconds apart and the server then keeps the stream open, so the
+// watcher sees the reply at t = 30 s and logs its progress.
+TEST_F(HttpClientTest, StreamProgressIsLogged) {
+  ollamaflow::testing::LogCapture log("llm");
+  chunks_.assign(21, "t\n");
+  server_.gate().open(20);
+  StreamWatch watch(*clock_, 100, 100, "planning", 500);
+
+  // Lets the last chunk through once the line is logged, or after 20 s of real time.
+  std::thread opener([this, &log] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (log.text().find("tokens received") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    server_.gate().open(1);
+  });
+  const Status status = client(clock_)
+                            .post_stream(
+                                "/paced", "{}", watch,
+                                [&](std::string_view chunk) {
+                                  for (char c : chunk) {
+                                    if (c == '\n') {
+                                      watch.mark_content();
+                                      clock_->advance(std::chrono::milliseconds(1500));
+                                    }
+                                  }
+                                  return Status::ok();
+                                },
+                                cancel_)
+                            .status();
+  opener.join();
+
+  EXPECT_TRUE(status.is_ok()) << status.to_string();
+  const std::string text = log.text();
+  EXPECT_NE(text.find("POST " + server_.url() + "/paced stream="), std::string::npos) << text;
+  EXPECT_NE(text.find(" for planning: 20 tokens received after 30 s, 0.7 tokens/s."),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("The reply ends at num_predict=500 tokens at the latest, about 720 s from "
+                      "now at this rate"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("no first token"), std::string::npos) << text;
+}
+
 // Content arrives with one fake second between chunks, except five seconds before the third.
 Status run_with_gap(HttpClient& http, FakeClock& clock, double idle_timeout_s,
                     const CancelToken& cancel) {

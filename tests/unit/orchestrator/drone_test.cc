@@ -190,6 +190,7 @@ TEST_F(ExecuteTaskTest, AcceptsValidReply) {
   std::vector<llm::ChatRequest> requests = client_.requests();
   ASSERT_THAT(requests, SizeIs(1));
   EXPECT_EQ(requests[0].schema_name, "agent_reply");
+  EXPECT_EQ(requests[0].purpose, "task " + api_task().id);
   EXPECT_EQ(requests[0].schema, agent_reply_schema(api_task()));
   EXPECT_EQ(requests[0].model, "qwen2.5-coder:7b");
 }

@@ -96,6 +96,7 @@ TEST_F(PlannerTest, SendsGoalWithPlanSchema) {
   ASSERT_THAT(requests, SizeIs(1));
   EXPECT_EQ(requests[0].model, "llama3.1:8b");
   EXPECT_EQ(requests[0].schema_name, "plan");
+  EXPECT_EQ(requests[0].purpose, "planning");
   EXPECT_EQ(requests[0].schema, plan_schema(RoleSet::builtin()));
   ASSERT_THAT(requests[0].messages, SizeIs(2));
   EXPECT_EQ(requests[0].messages[0].role, "system");
@@ -361,6 +362,7 @@ TEST_F(SummarizeTest, StructuredSummaryAccepted) {
   std::vector<llm::ChatRequest> requests = client_.requests();
   ASSERT_THAT(requests, SizeIs(1));
   EXPECT_EQ(requests[0].schema_name, "summary");
+  EXPECT_EQ(requests[0].purpose, "summary");
   EXPECT_EQ(requests[0].schema, summary_schema());
   EXPECT_THAT(requests[0].messages[1].content, HasSubstr("dependency \"api\" failed"));
   EXPECT_THAT(requests[0].messages[1].content, HasSubstr("files: app.py"));

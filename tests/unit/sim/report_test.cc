@@ -58,6 +58,22 @@ TEST_F(ReportTest, TableShowsUnstartedAndDrainLimit) {
   EXPECT_NE(table.find("for at most 1800 s: HYBRID ended at 1900 s."), std::string::npos) << table;
 }
 
+// Each short column header is explained in a legend under the table.
+TEST_F(ReportTest, TableExplainsEachColumn) {
+  const std::string table = format_table(report_);
+  const size_t legend = table.find("\ncolumns:\n");
+  ASSERT_NE(legend, std::string::npos) << table;
+  for (const std::string header : {"agent-s", "x orc", "flips", "gap s", "react s", "peak", "x pk",
+                                   "kill", "503", "fail", "unst", "oom", "rec %"}) {
+    EXPECT_NE(table.find("\n  " + header + " ", legend), std::string::npos)
+        << header << " is not explained:\n"
+        << table;
+  }
+  EXPECT_NE(table.find("  flips    direction changes of the pool per 10 minutes"),
+            std::string::npos)
+      << table;
+}
+
 TEST_F(ReportTest, TableNamesQueueWait) {
   report_.runs[0].figures.requests = 10;
   report_.runs[0].figures.wait_count = 10;
