@@ -123,9 +123,9 @@ TEST_F(SimRunTest, JournalFolderCreationIsNoted) {
   EXPECT_EQ(second.err.find("created the folder"), std::string::npos) << second.err;
 }
 
-// A journal that fails in the middle of a run cannot record the run's end, so the run exits 1
-// although its tasks succeed and its files are written.
-TEST_F(SimRunTest, JournalFailureMidRunExitsOne) {
+// A journal that fails in the middle of a run cannot record the run's end, so the run exits 2, as
+// for a journal that fails at the start, although its tasks succeed and its files are written.
+TEST_F(SimRunTest, JournalFailureMidRunExitsTwo) {
   const std::unique_ptr<ChildProcess> child = start_slow_run(40, true);
   const std::string run_id = wait_for_journal_row("SELECT id FROM runs LIMIT 1");
   ASSERT_FALSE(run_id.empty()) << "the run was not journaled";
@@ -143,10 +143,10 @@ TEST_F(SimRunTest, JournalFailureMidRunExitsOne) {
     ASSERT_TRUE(dropped.is_ok()) << dropped.to_string();
   }
 
-  EXPECT_EQ(child->wait(std::chrono::seconds(120)), 1) << child->read_err();
+  EXPECT_EQ(child->wait(std::chrono::seconds(120)), 2) << child->read_err();
   const json report = json::parse(child->read_out(), nullptr, false);
   ASSERT_FALSE(report.is_discarded()) << child->read_out();
-  EXPECT_EQ(report["exit_code"], 1) << report.dump();
+  EXPECT_EQ(report["exit_code"], 2) << report.dump();
   EXPECT_NE(report["notes"].dump().find("the journal does not record their tasks or the run's end"),
             std::string::npos)
       << report["notes"].dump();
