@@ -55,6 +55,39 @@ class StartServerTest : public E2eTest {
     return path.string();
   }
 
+  // Journals a failed run of small_plan() on `backend` and `model` into workspace(), for a resume
+  // to pick up, and returns its id. `earlier` lists the tasks that the run finished.
+  std::string journal_failed_run(const std::string& backend, const std::string& model,
+                                 const std::vector<store::TaskRecord>& earlier = {}) {
+    Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(db().string());
+    EXPECT_TRUE(journal.is_ok()) << journal.status().to_string();
+    if (!journal) {
+      return "";
+    }
+    store::RunRecord record;
+    record.goal = "Write two notes";
+    record.backend = backend;
+    record.model = model;
+    record.workspace = workspace().string();
+    Result<store::RunRecord> run = (*journal)->create_run(record);
+    EXPECT_TRUE(run.is_ok()) << run.status().to_string();
+    if (!run) {
+      return "";
+    }
+    store::PlanRecord plan;
+    plan.run_id = run->id;
+    plan.attempt = 1;
+    plan.accepted = true;
+    plan.plan = small_plan();
+    EXPECT_TRUE((*journal)->add_plan(plan).is_ok());
+    for (store::TaskRecord task : earlier) {
+      task.run_id = run->id;
+      EXPECT_TRUE((*journal)->upsert_task(task).is_ok());
+    }
+    EXPECT_TRUE((*journal)->finish_run(run->id, store::RunStatus::kFailed, 1, {}).is_ok());
+    return run->id;
+  }
+
   // Writes a GGUF model and a server script that starts and never listens, so that a run waits
   // for the server's health until Ctrl-C. The script writes its pid to server_pid_file().
   std::vector<std::string> silent_server_args() {
@@ -429,25 +462,8 @@ TEST_F(StartServerTest, SecondSignalExitsAtOnce) {
 
 // The line of a second signal during a resume names the command that resumes the run again.
 TEST_F(StartServerTest, SecondSignalNamesResumeCommand) {
-  std::string run_id;
-  {
-    Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(db().string());
-    ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();
-    store::RunRecord record;
-    record.goal = "Write two notes";
-    record.backend = "openai";
-    record.workspace = workspace().string();
-    Result<store::RunRecord> run = (*journal)->create_run(record);
-    ASSERT_TRUE(run.is_ok()) << run.status().to_string();
-    run_id = run->id;
-    store::PlanRecord plan;
-    plan.run_id = run_id;
-    plan.attempt = 1;
-    plan.accepted = true;
-    plan.plan = small_plan();
-    ASSERT_TRUE((*journal)->add_plan(plan).is_ok());
-    ASSERT_TRUE((*journal)->finish_run(run_id, store::RunStatus::kFailed, 1, {}).is_ok());
-  }
+  const std::string run_id = journal_failed_run("openai", "");
+  ASSERT_FALSE(run_id.empty());
   std::filesystem::create_directories(workspace());
   std::vector<std::string> args = {"run", "--resume", run_id, "--db", db().string(), "--json"};
   const std::vector<std::string> server = stubborn_server_args();
@@ -513,39 +529,19 @@ TEST_F(StartServerTest, StopEndsTheServersChildren) {
 // lists the plan's tasks as a resume cancelled during its execution does: the task finished in
 // the earlier attempt as succeeded, the other one as cancelled before it started.
 TEST_F(StartServerTest, CtrlCDuringResumeStartIsJournaled) {
-  std::string run_id;
-  {
-    Result<std::unique_ptr<store::Journal>> journal = store::Journal::open(db().string());
-    ASSERT_TRUE(journal.is_ok()) << journal.status().to_string();
-    store::RunRecord record;
-    record.goal = "Write two notes";
-    record.backend = "ollama";
-    record.model = "qwen2.5-coder:7b";
-    record.workspace = workspace().string();
-    Result<store::RunRecord> run = (*journal)->create_run(record);
-    ASSERT_TRUE(run.is_ok()) << run.status().to_string();
-    run_id = run->id;
-    store::PlanRecord plan;
-    plan.run_id = run_id;
-    plan.attempt = 1;
-    plan.accepted = true;
-    plan.plan = small_plan();
-    ASSERT_TRUE((*journal)->add_plan(plan).is_ok());
-    store::TaskRecord first;
-    first.run_id = run_id;
-    first.task_id = "first";
-    first.title = "Write the first note";
-    first.role = "developer";
-    first.status = store::kTaskSucceeded;
-    first.agent_id = "developer-1";
-    first.model = "qwen2.5-coder:7b";
-    first.duration_s = 2.5;
-    first.prompt_tokens = 120;
-    first.output_tokens = 40;
-    first.files = {"notes/first.md"};
-    ASSERT_TRUE((*journal)->upsert_task(first).is_ok());
-    ASSERT_TRUE((*journal)->finish_run(run_id, store::RunStatus::kFailed, 1, {}).is_ok());
-  }
+  store::TaskRecord first;
+  first.task_id = "first";
+  first.title = "Write the first note";
+  first.role = "developer";
+  first.status = store::kTaskSucceeded;
+  first.agent_id = "developer-1";
+  first.model = "qwen2.5-coder:7b";
+  first.duration_s = 2.5;
+  first.prompt_tokens = 120;
+  first.output_tokens = 40;
+  first.files = {"notes/first.md"};
+  const std::string run_id = journal_failed_run("ollama", "qwen2.5-coder:7b", {first});
+  ASSERT_FALSE(run_id.empty());
   std::filesystem::create_directories(workspace() / "notes");
   std::ofstream(workspace() / "notes/first.md") << "written by the earlier attempt";
   std::vector<std::string> args = {"run", "--resume", run_id, "--db", db().string(), "--json"};
