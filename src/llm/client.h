@@ -40,8 +40,8 @@ struct ChatRequest {
   nlohmann::json schema;  // JSON schema for the reply; null for free text
   std::string schema_name = "reply";
   ChatOptions options;
-  // What the request is for, named in its progress log lines: "planning", "task <id>",
-  // "summary" or "warm-up"; empty for none.
+  // Purpose of the request, named in its progress log lines: "planning", "task <id>", "summary"
+  // or "warm-up". Empty when the caller names none.
   std::string purpose;
 };
 

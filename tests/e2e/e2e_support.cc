@@ -123,6 +123,15 @@ std::string E2eTest::read(const std::filesystem::path& path) const {
   return text.str();
 }
 
+json E2eTest::doctor_check(const json& document, const std::string& name) {
+  for (const json& check : document["checks"]) {
+    if (check["name"] == name) {
+      return check;
+    }
+  }
+  return nullptr;
+}
+
 json E2eTest::parse_json(const ProcessResult& result) const {
   json document = json::parse(result.out, nullptr, false);
   EXPECT_FALSE(document.is_discarded()) << "stdout is not JSON:\n"

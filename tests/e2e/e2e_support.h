@@ -51,6 +51,8 @@ class E2eTest : public ::testing::Test {
   std::string read(const std::filesystem::path& path) const;
   // Parses stdout as JSON; fails the test when it is not.
   nlohmann::json parse_json(const ProcessResult& result) const;
+  // Returns the check named `name` of doctor's --json output, or null when there is none.
+  static nlohmann::json doctor_check(const nlohmann::json& document, const std::string& name);
   // Sends Ctrl-C (SIGINT) to `child`, expects exit code 130 within 30 s and returns the report
   // on stdout, which is discarded when it is not JSON.
   nlohmann::json interrupt_run(ChildProcess& child) const;

@@ -705,12 +705,7 @@ TEST_F(OllamaRunTest, DoctorAdviceLowersTableModelContext) {
       run_cli({"doctor", "--host", server_.url(), "--config", config.string(), "--model", "tiny:1m",
                "--num-ctx", "8192", "--json"});
   const json document = parse_json(result);
-  json capacity;
-  for (const json& check : document["checks"]) {
-    if (check["name"] == "capacity") {
-      capacity = check;
-    }
-  }
+  const json capacity = doctor_check(document, "capacity");
   ASSERT_FALSE(capacity.is_null()) << result.out;
   const std::string detail = capacity["detail"].get<std::string>();
   EXPECT_NE(detail.find("tiny:1m at 2048 tokens"), std::string::npos) << detail;

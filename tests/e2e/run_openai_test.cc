@@ -72,16 +72,6 @@ TEST_F(OpenAiRunTest, DoctorSuggestsNoOllamaCommands) {
   EXPECT_EQ(missing.out.find("ollama pull"), std::string::npos) << missing.out;
 }
 
-// Returns the check named `name` of doctor's --json output, or null when there is none.
-json doctor_check(const json& document, const std::string& name) {
-  for (const json& check : document["checks"]) {
-    if (check["name"] == name) {
-      return check;
-    }
-  }
-  return nullptr;
-}
-
 // An OpenAI-compatible server checked with the default backend (ollama) returns 404. Doctor
 // names the --backend that fits, as `run` does, and does not call the server unreachable.
 TEST_F(OpenAiRunTest, DoctorNamesBackendOfOtherProtocol) {

@@ -298,12 +298,7 @@ TEST_F(StartServerTest, DoctorWarnsAboutInheritedServerVariables) {
       run_cli({"doctor", "--start-server", "/bin/sh", "--model", model.string(), "--json"},
               {{"LLAMA_ARG_NO_KV_OFFLOAD", "1"}, {"LLAMA_ARG_THREADS", "2"}});
   const json document = parse_json(result);
-  json found;
-  for (const json& check : document["checks"]) {
-    if (check["name"] == "start-server") {
-      found = check;
-    }
-  }
+  const json found = doctor_check(document, "start-server");
   ASSERT_FALSE(found.is_null()) << result.out;
   EXPECT_EQ(found["status"], "warn") << found.dump();
   const std::string detail = found["detail"].get<std::string>();
@@ -438,7 +433,7 @@ int interrupt_twice(ChildProcess& child) {
 }
 
 // A second Ctrl-C while the run waits for a server that ignores SIGTERM to stop exits at once.
-// It says what was lost, and removes the workspace folder that the run created and left empty.
+// It prints what was lost, and removes the workspace folder that the run created and left empty.
 TEST_F(StartServerTest, SecondSignalExitsAtOnce) {
   std::vector<std::string> args = {"run",         "--plan",      write_plan(),         "--db",
                                    db().string(), "--workspace", workspace().string(), "--json"};
@@ -657,12 +652,7 @@ TEST_F(StartServerTest, DoctorFixMatchesServerArgs) {
                                   "--server-args", "-m x", "--json"});
   EXPECT_EQ(result.exit_code, 1) << result.err;
   const json document = parse_json(result);
-  json found;
-  for (const json& check : document["checks"]) {
-    if (check["name"] == "start-server") {
-      found = check;
-    }
-  }
+  const json found = doctor_check(document, "start-server");
   ASSERT_FALSE(found.is_null()) << result.out;
   EXPECT_EQ(found["status"], "fail") << found.dump();
   const std::string fix = found["fix"].get<std::string>();

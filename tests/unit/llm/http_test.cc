@@ -449,7 +449,7 @@ TEST(StreamWatchTest, ProgressFollowsWaitSchedule) {
 }
 
 // Twenty tokens arrive 1.5 fake seconds apart and the server then keeps the stream open, so the
-// watcher sees the reply at t = 30 s and logs its progress.
+// watcher finds the reply streaming at t = 30 s and logs its progress.
 TEST_F(HttpClientTest, StreamProgressIsLogged) {
   ollamaflow::testing::LogCapture log("llm");
   chunks_.assign(21, "t\n");
